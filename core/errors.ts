@@ -1,0 +1,50 @@
+/**
+ * The one error type of canaryd. Callers branch on `code`, never on message text. Each code has the HTTP
+ * status it maps to where one applies. docs/errors.md lists the same codes; a test keeps the two in sync.
+ */
+
+export const ERROR_CODES = {
+  CANARYD_ERR_CONFIG_INVALID: { status: 400, summary: 'The configuration failed validation; every problem is listed with its key path.' },
+  CANARYD_ERR_CONFIG_READ: { status: 500, summary: 'The configuration file could not be read or parsed as YAML.' },
+  CANARYD_ERR_CONFIG_ENV: { status: 400, summary: 'A ${VAR} in the configuration names an unset environment variable.' },
+  CANARYD_ERR_BAD_REQUEST: { status: 400, summary: 'The client request was malformed and was not forwarded.' },
+  CANARYD_ERR_UPSTREAM_REFUSED: { status: 502, summary: 'The upstream refused the connection or could not be reached.' },
+  CANARYD_ERR_UPSTREAM_RESET: { status: 502, summary: 'The upstream closed or reset the connection before answering in full.' },
+  CANARYD_ERR_UPSTREAM_TIMEOUT: { status: 504, summary: 'The upstream did not connect, answer or finish its body in time.' },
+  CANARYD_ERR_UPSTREAM_UNAVAILABLE: { status: 503, summary: 'No upstream is available for the chosen version.' },
+  CANARYD_ERR_SHUTTING_DOWN: { status: 503, summary: 'canaryd is draining and accepts no new requests.' },
+  CANARYD_ERR_UNAUTHORIZED: { status: 401, summary: 'The admin token is missing or wrong.' },
+  CANARYD_ERR_FORBIDDEN: { status: 403, summary: 'The admin request is not allowed in the current state.' },
+  CANARYD_ERR_NOT_FOUND: { status: 404, summary: 'The named admin resource does not exist.' },
+  CANARYD_ERR_CONFLICT: { status: 409, summary: 'The action does not fit the current state (e.g. promoting an idle rollout).' },
+  CANARYD_ERR_RATE_LIMITED: { status: 429, summary: 'Too many failed admin authentication attempts.' },
+  CANARYD_ERR_FAULTS_REFUSED: { status: 409, summary: 'Fault injection was refused by a safety switch (production, disabled, limit).' },
+  CANARYD_ERR_FAULT_INJECTED: { status: 500, summary: 'The response was produced by an injected fault.' },
+  CANARYD_ERR_STATE_IO: { status: 500, summary: 'Reading or writing durable state under state.dir failed.' },
+  CANARYD_ERR_INTERNAL: { status: 500, summary: 'An unexpected internal error.' },
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class CanarydError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  /** structured detail (e.g. the list of config problems) */
+  readonly details?: unknown;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; details?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'CanarydError';
+    this.code = code;
+    this.status = ERROR_CODES[code].status;
+    this.details = options?.details;
+  }
+  toJSON(): { error: ErrorCode; message: string; details?: unknown } {
+    return this.details === undefined
+      ? { error: this.code, message: this.message }
+      : { error: this.code, message: this.message, details: this.details };
+  }
+}
+
+export function isCanarydError(e: unknown): e is CanarydError {
+  return e instanceof CanarydError;
+}

@@ -1,0 +1,4 @@
+export * from './types.js';
+export * from './clock.js';
+export * from './errors.js';
+export * from './latency.js';

@@ -1,0 +1,75 @@
+/**
+ * Shared vocabulary of canaryd. The proxy produces Observations and window records; the analysis engine
+ * reads WindowRecords and produces Decisions that carry new Weights. Neither side imports the other:
+ * they meet here, and the composition root (sidecar.ts) wires them together.
+ */
+
+export type VersionName = 'baseline' | 'canary';
+export const VERSION_NAMES: readonly VersionName[] = ['baseline', 'canary'];
+
+/** How a proxied request ended, seen from canaryd. Gateway outcomes are produced by canaryd itself. */
+export type Outcome =
+  | 'ok' // upstream answered (any status)
+  | 'refused' // connect refused / unreachable -> 502
+  | 'reset' // connection reset or closed mid-exchange -> 502
+  | 'timeout' // connect, headers or body timeout -> 504
+  | 'client_abort' // the client went away before the response ended
+  | 'fault' // answered by an injected fault, upstream never called
+  | 'bad_request'; // rejected by canaryd (400) before routing
+
+/** One finished request, as the proxy records it. */
+export interface Observation {
+  version: VersionName;
+  status: number;
+  durationMs: number;
+  outcome: Outcome;
+  /** true when a fault rule touched this request (delay, abort, throttle, ...). Counted apart. */
+  faulted: boolean;
+}
+
+/** Canary weight in percent, 0..100 (fractions allowed). Baseline gets the rest. */
+export interface Weights {
+  canary: number;
+}
+
+/**
+ * Counts for one version over one time window. Status classes index 0..4 = 1xx..5xx.
+ * `latency[i]` counts requests whose duration fell in bucket i of LATENCY_BOUNDS_MS.
+ */
+export interface WindowCounts {
+  requests: number;
+  statusClass: [number, number, number, number, number];
+  /** 502/503/504 produced by canaryd because the upstream failed (subset of statusClass[4]). */
+  gatewayErrors: number;
+  latency: Uint32Array;
+  latencySumMs: number;
+}
+
+/** One window of one version: clean traffic and fault-touched traffic kept apart. */
+export interface WindowRecord {
+  version: VersionName;
+  /** epoch ms of the window's start (inclusive) */
+  start: number;
+  /** window length in ms */
+  durationMs: number;
+  clean: WindowCounts;
+  faulted: WindowCounts;
+}
+
+/**
+ * Where analysis gets its numbers. In-process today (the proxy's windowed record); a Prometheus-backed
+ * source could serve a fleet later. Windows are returned oldest first and are copies the caller may keep.
+ */
+export interface MetricSource {
+  windows(version: VersionName, fromMs: number, toMs: number): WindowRecord[];
+  /** window length in ms */
+  readonly windowMs: number;
+}
+
+/** What the traffic splitter exposes to the rest of canaryd. The analysis engine only calls setWeights. */
+export interface TrafficControl {
+  getWeights(): Weights;
+  setWeights(weights: Weights, reason: string): void;
+}
+
+export type DecisionAction = 'PROMOTE' | 'CONTINUE' | 'ROLLBACK';
