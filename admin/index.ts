@@ -1,0 +1,2 @@
+export { buildAdmin, type AdminDeps, type AuthGuard } from './server.js';
+export { tokenMatches, bearerOf, FailureLimiter } from './auth.js';

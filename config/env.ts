@@ -1,0 +1,49 @@
+/**
+ * `${VAR}` interpolation in config string values. Done on parsed YAML scalars, not on the raw text, so an
+ * environment value can never inject YAML structure. `${VAR:-fallback}` gives a default (may be empty);
+ * `$${` writes a literal `${`. An unset variable without a default is an error naming the key path.
+ */
+import { CanarydError } from '../core/index.js';
+
+const REF = /\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+export interface EnvProblem {
+  path: string;
+  variable: string;
+}
+
+function interpolateString(s: string, env: NodeJS.ProcessEnv, path: string, problems: EnvProblem[]): string {
+  if (!s.includes('${')) return s;
+  return s.replace(REF, (whole, name: string | undefined, fallback: string | undefined) => {
+    if (whole === '$${') return '${';
+    const v = env[name!];
+    if (v !== undefined && v !== '') return v;
+    if (fallback !== undefined) return fallback;
+    if (v === '') return '';
+    problems.push({ path, variable: name! });
+    return '';
+  });
+}
+
+/** Returns a copy of `value` with every string interpolated; throws CANARYD_ERR_CONFIG_ENV listing each unset variable. */
+export function interpolateEnv<T>(value: T, env: NodeJS.ProcessEnv = process.env): T {
+  const problems: EnvProblem[] = [];
+  const walk = (v: unknown, path: string): unknown => {
+    if (typeof v === 'string') return interpolateString(v, env, path, problems);
+    if (Array.isArray(v)) return v.map((x, i) => walk(x, `${path}[${i}]`));
+    if (v !== null && typeof v === 'object') {
+      const out: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) out[k] = walk(x, path ? `${path}.${k}` : k);
+      return out;
+    }
+    return v;
+  };
+  const result = walk(value, '') as T;
+  if (problems.length > 0) {
+    const lines = problems.map(
+      (p) => `${p.path}: environment variable ${p.variable} is not set (write \${${p.variable}:-} to allow it to be empty)`,
+    );
+    throw new CanarydError('CANARYD_ERR_CONFIG_ENV', lines.join('\n'), { details: lines });
+  }
+  return result;
+}

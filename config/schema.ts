@@ -1,0 +1,25 @@
+/**
+ * The whole config schema, composed from one section file per area. It is the source of the Config type
+ * (TypeBox Static), so type and validation never drift; `npm run build` writes it out as
+ * config/canaryd.schema.json for editors.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { proxySections } from './sections/proxy.js';
+import { adminSections } from './sections/admin.js';
+import { rolloutSections } from './sections/rollout.js';
+import { faultSections } from './sections/faults.js';
+
+export const ConfigSchema = Type.Object(
+  {
+    $schema: Type.Optional(Type.String()),
+    ...proxySections,
+    ...adminSections,
+    ...rolloutSections,
+    ...faultSections,
+  },
+  { additionalProperties: false, $id: 'https://canaryd.dev/schema/canaryd.schema.json', title: 'canaryd configuration' },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+export type RoutingConfig = Config['routing'];
+export type RoutingRuleConfig = RoutingConfig['rules'][number];

@@ -1,0 +1,19 @@
+/** Schema building blocks shared by every config section. */
+import { Type, type TSchema, type TUnsafe } from '@sinclair/typebox';
+
+/** A duration: "500ms", "2s", "1m" or a number of ms. Validation turns it into ms (see validate.ts). */
+export function Duration(defaultValue: string, description?: string): TUnsafe<number> {
+  return Type.Unsafe<number>({ type: ['string', 'number'], duration: true, default: defaultValue, description });
+}
+
+/** "host:port" (IPv6 in brackets). */
+export function ListenAddress(defaultValue: string, description?: string) {
+  return Type.String({ pattern: '^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]*):\\d{1,5}$', default: defaultValue, description });
+}
+
+export const VersionNameSchema = Type.Union([Type.Literal('baseline'), Type.Literal('canary')]);
+
+/** Strict object: unknown keys are rejected, defaults fill in the rest. */
+export function StrictObject<T extends Record<string, TSchema>>(props: T, opts: { description?: string } = {}) {
+  return Type.Object(props, { additionalProperties: false, default: {}, ...opts });
+}

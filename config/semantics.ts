@@ -1,0 +1,59 @@
+/** Checks a schema cannot express: one-of choices, CIDR syntax, admin exposure without a token. */
+import { isIP } from 'node:net';
+import type { Config } from './schema.js';
+
+export function isLoopbackHost(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\./.test(h);
+}
+
+export function splitHostPort(addr: string): { host: string; port: number } {
+  const i = addr.lastIndexOf(':');
+  return { host: addr.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(addr.slice(i + 1)) };
+}
+
+export function validCidr(s: string): boolean {
+  const [ip, bits, extra] = s.split('/');
+  if (extra !== undefined) return false;
+  const fam = isIP(ip);
+  if (fam === 0) return false;
+  if (bits === undefined) return true;
+  if (!/^\d+$/.test(bits)) return false;
+  return Number(bits) <= (fam === 4 ? 32 : 128);
+}
+
+export function semanticProblems(c: Config): string[] {
+  const out: string[] = [];
+  for (const key of ['listen', 'admin.listen'] as const) {
+    const addr = key === 'listen' ? c.listen : c.admin.listen;
+    const { port } = splitHostPort(addr);
+    if (port > 65535) out.push(`${key}: port must be <= 65535, got ${port}`);
+  }
+  for (const v of ['baseline', 'canary'] as const) {
+    try {
+      new URL(c.upstreams[v].url);
+    } catch {
+      out.push(`upstreams.${v}.url: must be a valid URL, got ${JSON.stringify(c.upstreams[v].url)}`);
+    }
+  }
+  const sticky = c.routing.sticky;
+  if (sticky && (sticky.header === undefined) === (sticky.cookie === undefined)) {
+    out.push('routing.sticky: set exactly one of header or cookie');
+  }
+  const names = new Set<string>();
+  c.routing.rules.forEach((r, i) => {
+    if (names.has(r.name)) out.push(`routing.rules[${i}].name: duplicate rule name ${JSON.stringify(r.name)}`);
+    names.add(r.name);
+    r.match.ip?.forEach((ip, j) => {
+      if (!validCidr(ip)) out.push(`routing.rules[${i}].match.ip[${j}]: must be an IP or CIDR, got ${JSON.stringify(ip)}`);
+    });
+  });
+  c.proxy.trustProxy.forEach((ip, j) => {
+    if (!validCidr(ip)) out.push(`proxy.trustProxy[${j}]: must be an IP or CIDR, got ${JSON.stringify(ip)}`);
+  });
+  const admin = splitHostPort(c.admin.listen);
+  if (!isLoopbackHost(admin.host) && c.admin.token === '') {
+    out.push(`admin.token: required when admin.listen (${c.admin.listen}) is not a loopback address`);
+  }
+  return out;
+}

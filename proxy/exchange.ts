@@ -1,0 +1,200 @@
+/**
+ * One proxied request/response: the undici dispatch handler that streams the upstream response into the
+ * client response with backpressure both ways (undici pauses the upstream socket when we return false;
+ * 'drain' resumes it), maps failures to gateway statuses, retries idempotent body-less requests on connect
+ * failure only, and records exactly one Observation when the exchange ends, however it ends.
+ */
+import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { Dispatcher } from 'undici';
+import type { Observation, Outcome, VersionName } from '../core/index.js';
+import { clientResponseHeaders, trailersObject } from './headers.js';
+import { classifyUpstreamError, isIdempotent, type Upstream } from './upstream.js';
+
+export interface ExchangeHost {
+  versionHeader: boolean;
+  retries: number;
+  finished(ex: Exchange, o: Observation, detail?: { err?: unknown; code?: string }): void;
+}
+
+/** ServerResponse that knows its exchange, so per-request listeners need no closures. */
+export class CanarydResponse extends ServerResponse {
+  exchange: Exchange | null = null;
+}
+
+function onResponseClose(this: CanarydResponse): void {
+  this.exchange?.clientClosed();
+}
+
+function onResponseDrain(this: CanarydResponse): void {
+  this.exchange?.resumeUpstream();
+}
+
+export class Exchange implements Dispatcher.DispatchHandler {
+  readonly req: IncomingMessage;
+  readonly res: CanarydResponse;
+  readonly startedAt: number;
+  version: VersionName = 'baseline';
+  /** the targeting rule that pinned this request, if any */
+  rule: string | null = null;
+  /** set by fault injection: the request is counted apart */
+  faulted = false;
+  /** extra request headers added before forwarding (e.g. by the dependency fault) */
+  extraHeaders: string[] | null = null;
+  upstream: Upstream | null = null;
+  #host: ExchangeHost;
+  #headers: string[] = [];
+  #path = '/';
+  #hasBody = false;
+  #attempts = 0;
+  #abort: ((err?: Error) => void) | null = null;
+  #resume: (() => void) | null = null;
+  #status = 0;
+  #done = false;
+
+  constructor(host: ExchangeHost, req: IncomingMessage, res: CanarydResponse, startedAt: number) {
+    this.#host = host;
+    this.req = req;
+    this.res = res;
+    this.startedAt = startedAt;
+    res.exchange = this;
+    res.once('close', onResponseClose);
+  }
+
+  get done(): boolean {
+    return this.#done;
+  }
+
+  /** Sends the request to `upstream`. `headers` are the already-rewritten upstream request headers. */
+  forward(upstream: Upstream, path: string, headers: string[], hasBody: boolean): void {
+    this.upstream = upstream;
+    this.#path = upstream.basePath + path;
+    this.#headers = this.extraHeaders === null ? headers : headers.concat(this.extraHeaders);
+    this.#hasBody = hasBody;
+    this.#dispatch();
+  }
+
+  #dispatch(): void {
+    this.#attempts++;
+    this.upstream!.dispatch(
+      {
+        origin: this.upstream!.origin,
+        path: this.#path,
+        method: this.req.method as Dispatcher.HttpMethod,
+        headers: this.#headers,
+        body: this.#hasBody ? this.req : null,
+      },
+      this,
+    );
+  }
+
+  // ---- undici legacy dispatch handler (native to undici's client: no wrapping on the hot path) ----
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.#done) abort();
+    else this.#abort = abort;
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+    if (statusCode < 200) return true; // 1xx from the upstream: canaryd already answered 100-continue itself
+    this.#status = statusCode;
+    this.#resume = resume;
+    const res = this.res;
+    if (res.destroyed) return false;
+    res.writeHead(statusCode, statusText, clientResponseHeaders(rawHeaders, this.#host.versionHeader ? this.version : null));
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    const ok = this.res.write(chunk);
+    if (!ok) this.res.once('drain', onResponseDrain);
+    return ok;
+  }
+
+  onComplete(trailers: string[] | null): void {
+    // typed as string[] by undici, delivered as Buffer[] at run time; trailersObject takes either
+    const t = trailersObject(trailers);
+    if (t !== null) this.res.addTrailers(t);
+    this.res.end();
+    this.#finish(this.#status, 'ok');
+  }
+
+  onError(err: Error): void {
+    if (this.#done) return;
+    const failure = classifyUpstreamError(err);
+    if (failure.outcome === 'client_abort') {
+      this.#finish(499, 'client_abort');
+      return;
+    }
+    const res = this.res;
+    if (!res.headersSent) {
+      if (failure.beforeSend && !this.#hasBody && this.#attempts <= this.#host.retries && isIdempotent(this.req.method ?? '')) {
+        this.#dispatch();
+        return;
+      }
+      this.respondError(failure.status, failure.code, `${this.version} upstream ${describeFailure(failure.outcome, err)}`);
+      this.#finish(failure.status, failure.outcome, err, failure.code);
+      return;
+    }
+    // Headers already went out: the only honest signal left is to cut the connection (the client sees a
+    // truncated response, never a silently short one). Recorded as a gateway error for analysis.
+    res.destroy();
+    this.#finish(failure.status, failure.outcome, err, failure.code);
+  }
+
+  resumeUpstream(): void {
+    this.#resume?.();
+  }
+
+  /** The client went away (or the response closed). Abort the upstream side if still running. */
+  clientClosed(): void {
+    if (this.#done) return;
+    if (this.res.writableFinished) return;
+    this.#abort?.();
+    this.#finish(499, 'client_abort');
+  }
+
+  /** A small JSON error answer produced by canaryd itself. */
+  respondError(status: number, code: string, message: string): void {
+    const res = this.res;
+    if (res.headersSent || res.destroyed) return;
+    const body = JSON.stringify({ error: code, message, version: this.version });
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+      'x-canaryd-error': code,
+      ...(this.#host.versionHeader ? { 'x-canaryd-version': this.version } : {}),
+    });
+    res.end(body);
+  }
+
+  /** Ends the exchange with a response canaryd produced (fault, bad request). */
+  finishLocal(status: number, outcome: Outcome): void {
+    this.#finish(status, outcome);
+  }
+
+  #finish(status: number, outcome: Outcome, err?: unknown, code?: string): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.res.exchange = null;
+    const o: Observation = {
+      version: this.version,
+      status,
+      durationMs: performance.now() - this.startedAt,
+      outcome,
+      faulted: this.faulted,
+    };
+    this.#host.finished(this, o, err === undefined ? undefined : { err, code });
+  }
+}
+
+function describeFailure(outcome: Outcome, err: Error): string {
+  const detail = (err as { code?: string }).code ?? err.message;
+  switch (outcome) {
+    case 'refused':
+      return `refused the connection (${detail})`;
+    case 'timeout':
+      return `timed out (${detail})`;
+    default:
+      return `reset the connection (${detail})`;
+  }
+}

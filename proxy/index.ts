@@ -1,0 +1,9 @@
+export { ProxyServer, type ProxySettings, type RequestInterceptor, type ObservationSink } from './server.js';
+export { Exchange, CanarydResponse } from './exchange.js';
+export { TrafficSplitter, stickyBucket, STICKY_BUCKETS, type RoutingInput, type RoutingRuleInput, type RouteChoice } from './router.js';
+export { WindowedRecorder } from './record.js';
+export { ProxyMetrics, DURATION_BUCKETS_SECONDS } from './metrics.js';
+export { Mirror } from './mirror.js';
+export { Upstream, classifyUpstreamError } from './upstream.js';
+export { CidrSet, compilePathMatcher, cookieValue } from './match.js';
+export { upstreamRequestHeaders, newTraceparent } from './headers.js';

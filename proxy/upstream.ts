@@ -1,0 +1,101 @@
+/**
+ * The upstream side: one undici Pool per version (keep-alive, bounded connections), and the one table that
+ * maps upstream failures to gateway statuses: refused -> 502, reset -> 502, timeout -> 504.
+ * This is the only module that imports undici.
+ */
+import { Pool } from 'undici';
+import type { Dispatcher } from 'undici';
+import type { ErrorCode, Outcome, VersionName } from '../core/index.js';
+
+export interface UpstreamTarget {
+  url: string;
+  connections: number;
+}
+
+export interface Timeouts {
+  connect: number;
+  headers: number;
+  body: number;
+}
+
+export class Upstream {
+  readonly version: VersionName;
+  readonly origin: string;
+  /** path prefix of the upstream URL ('' when it is '/') */
+  readonly basePath: string;
+  readonly host: string;
+  readonly port: number;
+  readonly pool: Pool;
+
+  constructor(version: VersionName, target: UpstreamTarget, timeouts: Timeouts) {
+    const u = new URL(target.url);
+    this.version = version;
+    this.origin = u.origin;
+    this.basePath = u.pathname === '/' ? '' : u.pathname.replace(/\/$/, '');
+    this.host = u.hostname.replace(/^\[|\]$/g, '');
+    this.port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+    this.pool = new Pool(u.origin, {
+      connections: target.connections,
+      pipelining: 1,
+      connect: { timeout: timeouts.connect },
+      headersTimeout: timeouts.headers,
+      bodyTimeout: timeouts.body,
+      keepAliveTimeout: 4_000,
+      keepAliveMaxTimeout: 600_000,
+    });
+  }
+
+  dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    return this.pool.dispatch(opts, handler);
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close().catch(() => this.pool.destroy());
+  }
+
+  async destroy(): Promise<void> {
+    await this.pool.destroy().catch(() => undefined);
+  }
+}
+
+export interface GatewayFailure {
+  outcome: Extract<Outcome, 'refused' | 'reset' | 'timeout' | 'client_abort'>;
+  status: 502 | 503 | 504 | 499;
+  code: ErrorCode;
+  /** true when the failure happened before any byte reached the upstream, so a retry is safe */
+  beforeSend: boolean;
+}
+
+/** The one mapping of upstream errors to gateway statuses. */
+export function classifyUpstreamError(err: unknown): GatewayFailure {
+  const code = (err as { code?: string } | null)?.code ?? '';
+  switch (code) {
+    case 'ECONNREFUSED':
+    case 'EHOSTUNREACH':
+    case 'ENETUNREACH':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+    case 'EADDRNOTAVAIL':
+      return { outcome: 'refused', status: 502, code: 'CANARYD_ERR_UPSTREAM_REFUSED', beforeSend: true };
+    case 'UND_ERR_CONNECT_TIMEOUT':
+      return { outcome: 'timeout', status: 504, code: 'CANARYD_ERR_UPSTREAM_TIMEOUT', beforeSend: true };
+    case 'UND_ERR_HEADERS_TIMEOUT':
+    case 'UND_ERR_BODY_TIMEOUT':
+    case 'ETIMEDOUT':
+      return { outcome: 'timeout', status: 504, code: 'CANARYD_ERR_UPSTREAM_TIMEOUT', beforeSend: false };
+    case 'UND_ERR_ABORTED':
+    case 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH':
+      return { outcome: 'client_abort', status: 499, code: 'CANARYD_ERR_BAD_REQUEST', beforeSend: false };
+    case 'UND_ERR_CLOSED':
+    case 'UND_ERR_DESTROYED':
+      return { outcome: 'refused', status: 503, code: 'CANARYD_ERR_UPSTREAM_UNAVAILABLE', beforeSend: true };
+    default:
+      // ECONNRESET, EPIPE, UND_ERR_SOCKET (other side closed), parser errors: the upstream broke the exchange
+      return { outcome: 'reset', status: 502, code: 'CANARYD_ERR_UPSTREAM_RESET', beforeSend: false };
+  }
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE', 'PUT', 'DELETE']);
+export function isIdempotent(method: string): boolean {
+  return IDEMPOTENT.has(method);
+}

@@ -1,0 +1,81 @@
+/**
+ * WebSocket (and other HTTP/1.1 Upgrade) proxying to the version routing picked: the upgrade request is
+ * re-sent to the upstream over a fresh TCP connection with rewritten headers (Upgrade/Connection kept),
+ * then bytes are piped both ways untouched. The upstream's answer (101 or a refusal) reaches the client as is,
+ * except that the version header is added to the status block.
+ */
+import { connect, type Socket } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import type { Outcome } from '../core/index.js';
+import { upstreamRequestHeaders } from './headers.js';
+import type { Upstream } from './upstream.js';
+
+export function proxyUpgrade(
+  req: IncomingMessage,
+  client: Socket,
+  head: Buffer,
+  upstream: Upstream,
+  clientIp: string,
+  versionHeader: string | null,
+  done: (status: number, outcome: Outcome) => void,
+): void {
+  let reported = false;
+  const report = (status: number, outcome: Outcome) => {
+    if (!reported) {
+      reported = true;
+      done(status, outcome);
+    }
+  };
+  const headers = upstreamRequestHeaders(req.rawHeaders, { clientIp, proto: 'http', upgrade: true });
+  let text = `${req.method} ${upstream.basePath}${req.url} HTTP/1.1\r\n`;
+  for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
+  text += '\r\n';
+
+  const up = connect({ host: upstream.host, port: upstream.port });
+  up.setNoDelay(true);
+  client.setNoDelay(true);
+  const fail = (err: NodeJS.ErrnoException) => {
+    if (reported) return;
+    const refused = err.code === 'ECONNREFUSED';
+    const status = refused ? 502 : 502;
+    const body = JSON.stringify({ error: refused ? 'CANARYD_ERR_UPSTREAM_REFUSED' : 'CANARYD_ERR_UPSTREAM_RESET', message: `upstream upgrade failed (${err.code ?? err.message})` });
+    if (client.writable) client.end(`HTTP/1.1 ${status} Bad Gateway\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    report(status, refused ? 'refused' : 'reset');
+  };
+  up.once('error', fail);
+  up.once('connect', () => {
+    up.write(text);
+    if (head.length > 0) up.write(head);
+    // Read the status block, add the version header, then pipe raw.
+    let buf = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      const end = buf.indexOf('\r\n\r\n');
+      if (end === -1) {
+        if (buf.length > 65_536) up.destroy(new Error('upstream status block too large'));
+        return;
+      }
+      up.off('data', onData);
+      const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(buf.subarray(0, 16).toString('latin1'))?.[1] ?? 502);
+      const block = buf.subarray(0, end).toString('latin1') + (versionHeader ? `\r\nx-canaryd-version: ${versionHeader}` : '') + '\r\n\r\n';
+      client.write(block);
+      const rest = buf.subarray(end + 4);
+      if (rest.length > 0) client.write(rest);
+      report(status, 'ok');
+      up.pipe(client);
+      client.pipe(up);
+    };
+    up.on('data', onData);
+  });
+  const closeBoth = () => {
+    up.destroy();
+    client.destroy();
+  };
+  client.on('error', closeBoth);
+  client.on('close', () => {
+    up.destroy();
+    report(499, 'client_abort');
+  });
+  up.on('close', () => client.end());
+  up.on('error', () => client.destroy());
+}

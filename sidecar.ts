@@ -1,0 +1,232 @@
+/**
+ * The composition root: builds the proxy, metrics, state and admin from a Config, wires them together, owns
+ * the timers and lifecycles (reload, drain). proxy/ and analysis/ meet only here. The CLI and the tests are
+ * thin shells over Sidecar.
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
+import { pino, type Logger } from 'pino';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import type { FastifyInstance } from 'fastify';
+import { CanarydError, systemClock, type Clock, type Observation } from './core/index.js';
+import { loadConfigFile, splitHostPort, type Config } from './config/index.js';
+import { Mirror, ProxyMetrics, ProxyServer, TrafficSplitter, WindowedRecorder, type Exchange, type ProxySettings } from './proxy/index.js';
+import { buildAdmin, type AdminDeps } from './admin/index.js';
+import { StateStore } from './state/index.js';
+
+export interface SidecarOptions {
+  config: Config;
+  configPath?: string;
+  logger?: Logger;
+  clock?: Clock;
+  /** extra admin plugins (rollout, faults, dashboard...) */
+  adminPlugins?: AdminDeps['plugins'];
+}
+
+interface PersistedWeights {
+  canary: number;
+  /** the config file's canaryWeight when this runtime weight was set: a changed file weight wins */
+  fileWeight: number;
+  reason: string;
+  at: number;
+}
+
+export function proxySettings(c: Config): ProxySettings {
+  return {
+    upstreams: { baseline: c.upstreams.baseline, canary: c.upstreams.canary },
+    timeouts: c.timeouts,
+    versionHeader: c.proxy.versionHeader,
+    retries: c.proxy.retries,
+    trustProxy: c.proxy.trustProxy,
+    maxHeaderBytes: c.proxy.maxHeaderBytes,
+  };
+}
+
+export class Sidecar {
+  config: Config;
+  readonly configPath: string | undefined;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly registry = new Registry();
+  readonly recorder: WindowedRecorder;
+  readonly metrics: ProxyMetrics;
+  readonly splitter: TrafficSplitter;
+  readonly proxy: ProxyServer;
+  readonly mirror: Mirror;
+  readonly state: StateStore;
+  readonly startedAt: number;
+  admin: FastifyInstance | null = null;
+  proxyAddress: { host: string; port: number } | null = null;
+  adminAddress: { host: string; port: number } | null = null;
+  #watcher: FSWatcher | null = null;
+  #reloadTimer: NodeJS.Timeout | null = null;
+  #accessSample: number;
+  #adminPlugins: AdminDeps['plugins'];
+  #observers: Array<(o: Observation, ex: Exchange | null) => void> = [];
+
+  constructor(opts: SidecarOptions) {
+    this.config = opts.config;
+    this.configPath = opts.configPath;
+    this.clock = opts.clock ?? systemClock;
+    this.log = opts.logger ?? pino({ level: opts.config.log.level, base: { service: 'canaryd' } });
+    this.#adminPlugins = opts.adminPlugins;
+    this.startedAt = this.clock.now();
+    this.#accessSample = opts.config.log.accessLogSampleRate;
+    collectDefaultMetrics({ register: this.registry });
+    this.state = new StateStore(opts.config.state.dir);
+    this.recorder = new WindowedRecorder({ now: () => this.clock.now() });
+    this.metrics = new ProxyMetrics(this.registry);
+    this.splitter = new TrafficSplitter(opts.config.routing);
+    this.#restoreWeights();
+    this.metrics.setTrafficPercent(this.splitter.getWeights().canary);
+    this.splitter.onWeightChange((w, prev, reason) => {
+      this.metrics.setTrafficPercent(w.canary);
+      this.log.info({ event: 'weights', canary: w.canary, previous: prev.canary, reason }, 'canary weight changed');
+      this.#persistWeights(reason);
+    });
+    this.mirror = new Mirror({
+      percent: opts.config.routing.mirror.percent,
+      maxBodyBytes: opts.config.routing.mirror.maxBodyBytes,
+      target: () => this.proxy.upstream('canary'),
+      count: (outcome) => this.metrics.mirrored.labels(outcome).inc(),
+    });
+    this.proxy = new ProxyServer({
+      settings: proxySettings(opts.config),
+      splitter: this.splitter,
+      mirror: this.mirror,
+      onObservation: (o, ex, detail) => this.#observe(o, ex, detail),
+    });
+  }
+
+  /** Register a per-request observer (analysis, faults' safety switch). Called after the record is updated. */
+  onObservation(fn: (o: Observation, ex: Exchange | null) => void): void {
+    this.#observers.push(fn);
+  }
+
+  #observe(o: Observation, ex: Exchange | null, detail?: { err?: unknown; code?: string }): void {
+    this.recorder.record(o);
+    this.metrics.observe(o);
+    for (let i = 0; i < this.#observers.length; i++) this.#observers[i](o, ex);
+    if (detail?.err !== undefined) {
+      const err = detail.err as { code?: string; message?: string };
+      this.log.warn(
+        { event: 'upstream_error', version: o.version, status: o.status, outcome: o.outcome, code: detail.code, cause: err.code ?? err.message, method: ex?.req.method, url: ex?.req.url },
+        `upstream ${o.version} failed: ${o.outcome}`,
+      );
+    } else if (this.#accessSample > 0 && (o.status >= 500 || Math.random() < this.#accessSample)) {
+      this.log.info(
+        { event: 'access', version: o.version, status: o.status, ms: Math.round(o.durationMs * 100) / 100, method: ex?.req.method, url: ex?.req.url, rule: ex?.rule ?? undefined, faulted: o.faulted || undefined },
+        'request',
+      );
+    }
+  }
+
+  #restoreWeights(): void {
+    const saved = this.state.readJson<PersistedWeights>('weights.json');
+    if (saved && saved.fileWeight === this.config.routing.canaryWeight && saved.canary !== this.config.routing.canaryWeight) {
+      this.splitter.setWeights({ canary: saved.canary }, 'restored');
+      this.log.info({ event: 'weights_restored', canary: saved.canary, reason: saved.reason }, 'restored runtime canary weight from state.dir');
+    }
+  }
+
+  #persistWeights(reason: string): void {
+    try {
+      this.state.writeJson('weights.json', { canary: this.splitter.getWeights().canary, fileWeight: this.config.routing.canaryWeight, reason, at: this.clock.now() } satisfies PersistedWeights);
+    } catch (e) {
+      this.log.error({ err: e }, 'cannot persist weights');
+    }
+  }
+
+  adminDeps(): AdminDeps {
+    return {
+      token: () => this.config.admin.token,
+      authReads: () => this.config.admin.authReads,
+      ready: () => this.proxyAddress !== null && !this.proxy.draining,
+      metricsText: () => this.registry.metrics(),
+      metricsContentType: this.registry.contentType,
+      status: () => this.status(),
+      setCanaryWeight: (w, reason) => {
+        this.splitter.setWeights({ canary: w }, reason);
+        return { canaryWeight: this.splitter.getWeights().canary };
+      },
+      log: this.log,
+      plugins: this.#adminPlugins,
+    };
+  }
+
+  status(): Record<string, unknown> {
+    const c = this.config;
+    const w = this.splitter.getWeights().canary;
+    return {
+      versions: {
+        baseline: { url: c.upstreams.baseline.url, version: c.upstreams.baseline.version, weight: 100 - w, requests: this.recorder.totals('baseline') },
+        canary: { url: c.upstreams.canary.url, version: c.upstreams.canary.version, weight: w, requests: this.recorder.totals('canary') },
+      },
+      weights: { baseline: 100 - w, canary: w },
+      uptimeSeconds: Math.round((this.clock.now() - this.startedAt) / 1000),
+      inflight: this.proxy.inflight,
+      proxy: this.proxyAddress,
+    };
+  }
+
+  async start(): Promise<void> {
+    const p = splitHostPort(this.config.listen);
+    this.proxyAddress = await this.proxy.listen(p.host, p.port);
+    this.admin = await buildAdmin(this.adminDeps());
+    const a = splitHostPort(this.config.admin.listen);
+    await this.admin.listen({ host: a.host, port: a.port });
+    const addr = this.admin.server.address();
+    this.adminAddress = typeof addr === 'object' && addr ? { host: addr.address, port: addr.port } : { host: a.host, port: a.port };
+    this.log.info({ event: 'started', proxy: this.proxyAddress, admin: this.adminAddress, canaryWeight: this.splitter.getWeights().canary }, 'canaryd started');
+  }
+
+  /** Re-reads the config file. Valid: applied without dropping in-flight requests. Invalid: logged, old config kept. */
+  reload(source = 'manual'): { ok: true } | { ok: false; error: CanarydError } {
+    if (!this.configPath) return { ok: false, error: new CanarydError('CANARYD_ERR_CONFIG_READ', 'no config file to reload') };
+    let next: Config;
+    try {
+      next = loadConfigFile(this.configPath);
+    } catch (e) {
+      const err = e instanceof CanarydError ? e : new CanarydError('CANARYD_ERR_CONFIG_READ', String(e));
+      this.log.error({ event: 'config_rejected', source, code: err.code, problems: err.details }, `config reload rejected, keeping the running config: ${err.message}`);
+      return { ok: false, error: err };
+    }
+    this.applyConfig(next, source);
+    return { ok: true };
+  }
+
+  applyConfig(next: Config, source: string): void {
+    const prev = this.config;
+    this.config = next;
+    this.splitter.configure(next.routing, { applyWeight: next.routing.canaryWeight !== prev.routing.canaryWeight });
+    this.proxy.configure(proxySettings(next));
+    this.mirror.percent = next.routing.mirror.percent;
+    this.mirror.maxBodyBytes = next.routing.mirror.maxBodyBytes;
+    this.log.level = next.log.level;
+    this.#accessSample = next.log.accessLogSampleRate;
+    const restart = (['listen', 'admin', 'state'] as const).filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(next[k]) && !(k === 'admin' && prev.admin.listen === next.admin.listen));
+    if (restart.length > 0) this.log.warn({ event: 'config_restart_needed', keys: restart }, `changes to ${restart.join(', ')} apply on restart`);
+    this.log.info({ event: 'config_applied', source }, 'config applied');
+  }
+
+  /** Watches the config file (its directory, so editors that rename-replace are seen too). */
+  watchConfig(): void {
+    if (!this.configPath) return;
+    const file = resolve(this.configPath);
+    this.#watcher = watch(dirname(file), (_ev, name) => {
+      if (name !== null && name !== basename(file)) return;
+      if (this.#reloadTimer) clearTimeout(this.#reloadTimer);
+      this.#reloadTimer = setTimeout(() => this.reload('file-change'), 150);
+    });
+  }
+
+  async stop(drainMs = this.config.shutdown.drainTimeout): Promise<{ cut: number }> {
+    this.#watcher?.close();
+    if (this.#reloadTimer) clearTimeout(this.#reloadTimer);
+    this.log.info({ event: 'draining', inflight: this.proxy.inflight, deadlineMs: drainMs }, 'draining');
+    const cut = await this.proxy.drain(drainMs);
+    await this.admin?.close();
+    this.log.info({ event: 'stopped', cut }, 'canaryd stopped');
+    return { cut };
+  }
+}
