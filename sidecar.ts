@@ -11,7 +11,18 @@ import type { FastifyInstance } from 'fastify';
 import { CanarydError, systemClock, type Clock, type Observation } from './core/index.js';
 import { loadConfigFile, splitHostPort, type Config } from './config/index.js';
 import { Mirror, ProxyMetrics, ProxyServer, TrafficSplitter, WindowedRecorder, type Exchange, type ProxySettings } from './proxy/index.js';
-import { buildAdmin, type AdminDeps } from './admin/index.js';
+import {
+  buildAdmin,
+  configDriftSource,
+  DriftReconciler,
+  EventBus,
+  flagDriftSource,
+  FlagService,
+  SnapshotPublisher,
+  weightDriftSource,
+  type AdminDeps,
+  type WeightOwner,
+} from './admin/index.js';
 import { StateStore } from './state/index.js';
 
 export interface SidecarOptions {
@@ -29,6 +40,8 @@ interface PersistedWeights {
   fileWeight: number;
   reason: string;
   at: number;
+  /** who set it (admin: drift reports and reverts only API-made weights) */
+  owner?: WeightOwner;
 }
 
 export function proxySettings(c: Config): ProxySettings {
@@ -58,6 +71,16 @@ export class Sidecar {
   admin: FastifyInstance | null = null;
   proxyAddress: { host: string; port: number } | null = null;
   adminAddress: { host: string; port: number } | null = null;
+  // --- admin: event bus, flags, live snapshots, drift (docs/admin.md) ---
+  /** publish here: `sidecar.events.publish({ type: 'decision', ... })`; see docs/admin.md for the event types */
+  readonly events: EventBus;
+  readonly flags: FlagService;
+  readonly snapshots: SnapshotPublisher;
+  readonly drift: DriftReconciler;
+  #weightOwner: WeightOwner = 'file';
+  #nextOwner: WeightOwner | null = null;
+  #started = false;
+  // --- end admin ---
   #watcher: FSWatcher | null = null;
   #reloadTimer: NodeJS.Timeout | null = null;
   #accessSample: number;
@@ -79,11 +102,39 @@ export class Sidecar {
     this.splitter = new TrafficSplitter(opts.config.routing);
     this.#restoreWeights();
     this.metrics.setTrafficPercent(this.splitter.getWeights().canary);
+    this.events = new EventBus({ now: () => this.clock.now(), onError: (err, e) => this.log.error({ err, eventType: e.type }, 'event subscriber failed') });
     this.splitter.onWeightChange((w, prev, reason) => {
+      this.#weightOwner = this.#nextOwner ?? (reason === 'config' ? 'file' : 'rollout');
       this.metrics.setTrafficPercent(w.canary);
-      this.log.info({ event: 'weights', canary: w.canary, previous: prev.canary, reason }, 'canary weight changed');
+      this.log.info({ event: 'weights', canary: w.canary, previous: prev.canary, reason, owner: this.#weightOwner }, 'canary weight changed');
       this.#persistWeights(reason);
+      this.events.publish({ type: 'weights', canary: w.canary, baseline: 100 - w.canary, previous: prev.canary, reason, owner: this.#weightOwner });
     });
+    // --- admin: flags feed the splitter's runtime rules; snapshots and drift run on timers started in start() ---
+    this.flags = new FlagService({
+      store: this.state,
+      apply: (rules) => this.splitter.setRuntimeRules(rules),
+      now: () => this.clock.now(),
+      onChange: (action, flag) => {
+        this.log.info({ event: 'flag', action, key: flag.key, enabled: flag.enabled }, `flag ${flag.key} ${action}`);
+        this.events.publish({ type: 'flag', action, flag });
+      },
+    });
+    this.snapshots = new SnapshotPublisher({ source: this.recorder, canaryWeight: () => this.splitter.getWeights().canary, sink: this.events, now: () => this.clock.now() });
+    this.drift = new DriftReconciler({
+      configPath: () => this.configPath,
+      load: (p) => loadConfigFile(p),
+      settings: () => this.config.admin.reconcile,
+      sink: this.events,
+      log: this.log,
+      now: () => this.clock.now(),
+      sources: [
+        configDriftSource({ running: () => this.config, apply: (c) => this.applyConfig(c, 'reconcile') }),
+        weightDriftSource({ weight: () => this.splitter.getWeights().canary, owner: () => this.#weightOwner, set: (w, reason) => this.#setWeightAs('file', w, reason) }),
+        flagDriftSource(this.flags),
+      ],
+    });
+    // --- end admin ---
     this.mirror = new Mirror({
       percent: opts.config.routing.mirror.percent,
       maxBodyBytes: opts.config.routing.mirror.maxBodyBytes,
@@ -125,16 +176,31 @@ export class Sidecar {
     const saved = this.state.readJson<PersistedWeights>('weights.json');
     if (saved && saved.fileWeight === this.config.routing.canaryWeight && saved.canary !== this.config.routing.canaryWeight) {
       this.splitter.setWeights({ canary: saved.canary }, 'restored');
+      this.#weightOwner = saved.owner ?? 'api';
       this.log.info({ event: 'weights_restored', canary: saved.canary, reason: saved.reason }, 'restored runtime canary weight from state.dir');
     }
   }
 
   #persistWeights(reason: string): void {
     try {
-      this.state.writeJson('weights.json', { canary: this.splitter.getWeights().canary, fileWeight: this.config.routing.canaryWeight, reason, at: this.clock.now() } satisfies PersistedWeights);
+      this.state.writeJson('weights.json', { canary: this.splitter.getWeights().canary, fileWeight: this.config.routing.canaryWeight, reason, at: this.clock.now(), owner: this.#weightOwner } satisfies PersistedWeights);
     } catch (e) {
       this.log.error({ err: e }, 'cannot persist weights');
     }
+  }
+
+  /** Sets the weight recording who set it (drift reverts only API-made weights). */
+  #setWeightAs(owner: WeightOwner, canary: number, reason: string): void {
+    this.#nextOwner = owner;
+    try {
+      this.splitter.setWeights({ canary }, reason);
+    } finally {
+      this.#nextOwner = null;
+    }
+  }
+
+  get weightOwner(): WeightOwner {
+    return this.#weightOwner;
   }
 
   adminDeps(): AdminDeps {
@@ -146,10 +212,14 @@ export class Sidecar {
       metricsContentType: this.registry.contentType,
       status: () => this.status(),
       setCanaryWeight: (w, reason) => {
-        this.splitter.setWeights({ canary: w }, reason);
+        this.#setWeightAs('api', w, reason);
         return { canaryWeight: this.splitter.getWeights().canary };
       },
+      weightOwner: () => this.#weightOwner,
       log: this.log,
+      events: { bus: this.events, snapshot: () => this.snapshots.current() },
+      flags: { service: this.flags, probe: this.splitter, sticky: () => this.config.routing.sticky },
+      config: { file: () => this.configPath, reload: (source) => this.reload(source), drift: this.drift },
       plugins: this.#adminPlugins,
     };
   }
@@ -162,7 +232,7 @@ export class Sidecar {
         baseline: { url: c.upstreams.baseline.url, version: c.upstreams.baseline.version, weight: 100 - w, requests: this.recorder.totals('baseline') },
         canary: { url: c.upstreams.canary.url, version: c.upstreams.canary.version, weight: w, requests: this.recorder.totals('canary') },
       },
-      weights: { baseline: 100 - w, canary: w },
+      weights: { baseline: 100 - w, canary: w, owner: this.#weightOwner },
       uptimeSeconds: Math.round((this.clock.now() - this.startedAt) / 1000),
       inflight: this.proxy.inflight,
       proxy: this.proxyAddress,
@@ -177,6 +247,9 @@ export class Sidecar {
     await this.admin.listen({ host: a.host, port: a.port });
     const addr = this.admin.server.address();
     this.adminAddress = typeof addr === 'object' && addr ? { host: addr.address, port: addr.port } : { host: a.host, port: a.port };
+    this.snapshots.start(); // admin
+    this.drift.start(); // admin
+    this.#started = true;
     this.log.info({ event: 'started', proxy: this.proxyAddress, admin: this.adminAddress, canaryWeight: this.splitter.getWeights().canary }, 'canaryd started');
   }
 
@@ -189,6 +262,7 @@ export class Sidecar {
     } catch (e) {
       const err = e instanceof CanarydError ? e : new CanarydError('CANARYD_ERR_CONFIG_READ', String(e));
       this.log.error({ event: 'config_rejected', source, code: err.code, problems: err.details }, `config reload rejected, keeping the running config: ${err.message}`);
+      this.events.publish({ type: 'config', action: 'rejected', source, error: err.code, message: err.message, problems: err.details ?? [] }); // admin
       return { ok: false, error: err };
     }
     this.applyConfig(next, source);
@@ -207,6 +281,8 @@ export class Sidecar {
     const restart = (['listen', 'admin', 'state'] as const).filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(next[k]) && !(k === 'admin' && prev.admin.listen === next.admin.listen));
     if (restart.length > 0) this.log.warn({ event: 'config_restart_needed', keys: restart }, `changes to ${restart.join(', ')} apply on restart`);
     this.log.info({ event: 'config_applied', source }, 'config applied');
+    this.events.publish({ type: 'config', action: 'applied', source, restartNeeded: restart }); // admin
+    if (this.#started) this.drift.start(); // admin: the reconcile interval may have changed
   }
 
   /** Watches the config file (its directory, so editors that rename-replace are seen too). */
@@ -223,6 +299,9 @@ export class Sidecar {
   async stop(drainMs = this.config.shutdown.drainTimeout): Promise<{ cut: number }> {
     this.#watcher?.close();
     if (this.#reloadTimer) clearTimeout(this.#reloadTimer);
+    this.#started = false; // admin
+    this.snapshots.stop(); // admin
+    this.drift.stop(); // admin
     this.log.info({ event: 'draining', inflight: this.proxy.inflight, deadlineMs: drainMs }, 'draining');
     const cut = await this.proxy.drain(drainMs);
     await this.admin?.close();

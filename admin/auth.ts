@@ -1,8 +1,10 @@
 /**
  * Bearer-token check for admin routes: constant-time comparison (timingSafeEqual over SHA-256 digests, so
- * length differences leak nothing), and failed attempts rate-limited per client IP with a logged warning.
+ * length differences leak nothing), and failed attempts rate-limited per client IP with a logged warning
+ * (wrong tokens count towards the limit; a missing token is refused and logged but not counted).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { CanarydError } from '../core/index.js';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -38,11 +40,86 @@ export class FailureLimiter {
     return this.#recent(key).length >= this.limit;
   }
 
+  /** failures of `key` within the window */
+  count(key: string): number {
+    return this.#recent(key).length;
+  }
+
   fail(key: string): number {
     const list = this.#recent(key);
     list.push(this.now());
     this.#failures.set(key, list);
     if (this.#failures.size > 10_000) this.#failures.delete(this.#failures.keys().next().value as string);
     return list.length;
+  }
+}
+
+/**
+ * The admin's one authentication policy, shared by fastify routes and the WebSocket upgrade: a token is
+ * required when one is configured (always for mutations, for reads when `admin.authReads`), failures are
+ * counted per client IP and logged, and a blocked IP gets 429 even with the right token until the window
+ * passes.
+ */
+export class AdminAuth {
+  readonly limiter: FailureLimiter;
+  constructor(
+    private readonly opts: { token: () => string; authReads: () => boolean; log: { warn(obj: object, msg: string): void } },
+    limiter: FailureLimiter = new FailureLimiter(),
+  ) {
+    this.limiter = limiter;
+  }
+
+  /** true when reads need the token too (a token is configured and admin.authReads is on) */
+  readsNeedToken(): boolean {
+    return this.opts.token() !== '' && this.opts.authReads();
+  }
+
+  /** Throws CANARYD_ERR_RATE_LIMITED or CANARYD_ERR_UNAUTHORIZED; returns when allowed. */
+  check(ip: string, presented: string | undefined, route: string): void {
+    const expected = this.opts.token();
+    if (!expected) return;
+    if (this.limiter.blocked(ip)) {
+      this.opts.log.warn({ ip, route }, 'admin auth rate-limited');
+      throw new CanarydError('CANARYD_ERR_RATE_LIMITED', 'too many failed authentication attempts; try again later');
+    }
+    if (!tokenMatches(expected, presented)) {
+      // a request with no token guesses nothing: it is refused and logged but not counted, so a client left
+      // without its token (a dashboard tab) cannot lock its IP — often loopback, shared with the CLI — out
+      const n = presented === undefined ? this.limiter.count(ip) : this.limiter.fail(ip);
+      this.opts.log.warn({ ip, route, failures: n, reason: presented === undefined ? 'missing token' : 'wrong token' }, 'admin auth failed');
+      throw new CanarydError('CANARYD_ERR_UNAUTHORIZED', presented === undefined ? 'missing bearer token (Authorization: Bearer <admin.token>)' : 'invalid bearer token');
+    }
+  }
+}
+
+/** Browsers cannot set headers on a WebSocket: they offer the token as a subprotocol "bearer.<base64url>". */
+export const WS_PROTOCOL = 'canaryd.v1';
+export function tokenFromProtocols(header: string | string[] | undefined): string | undefined {
+  if (typeof header !== 'string') return undefined;
+  for (const p of header.split(',')) {
+    const s = p.trim();
+    if (s.startsWith('bearer.')) return Buffer.from(s.slice(7), 'base64url').toString('utf8');
+  }
+  return undefined;
+}
+
+/**
+ * true when a browser sent the request from another site: its Origin differs from the Host it addressed, or
+ * Sec-Fetch-Site says cross-site. Such mutations and event streams are refused (403) — with no token
+ * configured (loopback) any web page could otherwise POST a rollback to 127.0.0.1. Non-browser clients send
+ * neither header and are not affected.
+ */
+export function isCrossSite(headers: { origin?: string | string[]; host?: string | string[]; 'sec-fetch-site'?: string | string[] }): boolean {
+  const site = headers['sec-fetch-site'];
+  if (site === 'cross-site') return true;
+  const origin = headers.origin;
+  if (typeof origin !== 'string' || origin === '') return false;
+  if (origin === 'null') return true;
+  try {
+    const o = new URL(origin);
+    // normalise the Host header the same way (a default port is dropped by URL)
+    return o.host !== new URL(`${o.protocol}//${String(headers.host)}`).host;
+  } catch {
+    return true;
   }
 }

@@ -1,12 +1,29 @@
 /**
- * The admin API (fastify): health, readiness, Prometheus /metrics, status and weights. It receives the live
- * objects it needs (AdminDeps) from the composition root and never reaches into module globals. Mutating
- * routes need `Authorization: Bearer <admin.token>`; with no token configured (allowed on loopback only)
- * they are open.
+ * The admin API (fastify): health, readiness, Prometheus /metrics, and under /api/v1 status, weights,
+ * flags, config reload/drift, the live event stream, the OpenAPI document and the dashboard. It receives the
+ * live objects it needs (AdminDeps) from the composition root and never reaches into module globals.
+ *
+ * One policy for every /api/v1 route, applied by an onRoute hook so routes added by other plugins get it
+ * too: mutating methods need `Authorization: Bearer <admin.token>` (reads too with `admin.authReads`) and are
+ * refused (403) when a browser sends them cross-site; every route gets the shared error schema and an OpenAPI
+ * tag. @fastify/swagger is registered before any route, so /api/v1/openapi.json lists all of them.
  */
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { CanarydError, isCanarydError } from '../core/index.js';
-import { bearerOf, FailureLimiter, tokenMatches } from './auth.js';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
+import swagger from '@fastify/swagger';
+import { CanarydError } from '../core/index.js';
+import { AdminAuth, bearerOf, isCrossSite } from './auth.js';
+import { adminErrorHandler, errorBodySchema } from './errors.js';
+import { coreRoutes } from './routes/core.js';
+import { flagRoutes, type FlagRouteDeps } from './routes/flags.js';
+import { configRoutes, type ConfigRouteDeps } from './routes/config.js';
+import { eventRoutes, type EventRouteDeps } from './routes/events.js';
+import { dashboardRoutes } from './routes/dashboard.js';
+
+export interface AdminLog {
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+}
 
 export interface AdminDeps {
   token(): string;
@@ -16,81 +33,95 @@ export interface AdminDeps {
   metricsContentType: string;
   status(): Record<string, unknown>;
   setCanaryWeight(weight: number, reason: string): Record<string, unknown>;
-  log: { warn(obj: object, msg: string): void; info(obj: object, msg: string): void };
-  /** more routes (rollout, faults, flags, config, events, dashboard) register here */
+  /** who set the running weight ("file", "api", "rollout"), shown by GET /api/v1/weights */
+  weightOwner?(): string;
+  /** a reason the weight may not be set by hand now (e.g. a rollout is progressing) -> 409, or null */
+  weightsLocked?(): string | null;
+  log: AdminLog;
+  /** live events: GET /api/v1/events (WebSocket) and GET /api/v1/snapshot */
+  events?: EventRouteDeps;
+  /** runtime flags: /api/v1/flags */
+  flags?: FlagRouteDeps;
+  /** /api/v1/config/{reload,drift,reconcile} */
+  config?: ConfigRouteDeps;
+  /** serve the dashboard at / (default true); `dir` overrides where its built assets are */
+  dashboard?: false | { dir?: string };
+  /** more routes (rollout, faults...) register here, after the policy hook and swagger */
   plugins?: Array<(app: FastifyInstance, guard: AuthGuard) => void | Promise<void>>;
 }
 
 export type AuthGuard = (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
+const MUTATING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const API = '/api/v1/';
+
+/** Routes as registered, for tests that compare them with the OpenAPI document. */
+const registered = new WeakMap<FastifyInstance, RouteOptions[]>();
+export function registeredRoutes(app: FastifyInstance): RouteOptions[] {
+  return registered.get(app) ?? [];
+}
+
+function asArray<T>(v: T | T[] | undefined): T[] {
+  return v === undefined ? [] : Array.isArray(v) ? v : [v];
+}
+
 export async function buildAdmin(deps: AdminDeps): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 1_048_576, ajv: { customOptions: { allErrors: true, removeAdditional: false } } });
-  const limiter = new FailureLimiter();
+  const auth = new AdminAuth({ token: deps.token, authReads: deps.authReads, log: deps.log });
 
   const requireToken: AuthGuard = async (req, reply) => {
-    const expected = deps.token();
-    if (!expected) return;
-    const ip = req.ip;
-    if (limiter.blocked(ip)) {
-      deps.log.warn({ ip, route: req.url }, 'admin auth rate-limited');
-      throw new CanarydError('CANARYD_ERR_RATE_LIMITED', 'too many failed authentication attempts; try again later');
-    }
-    if (!tokenMatches(expected, bearerOf(req.headers.authorization))) {
-      const n = limiter.fail(ip);
-      deps.log.warn({ ip, route: req.url, failures: n }, 'admin auth failed');
-      reply.header('www-authenticate', 'Bearer realm="canaryd"');
-      throw new CanarydError('CANARYD_ERR_UNAUTHORIZED', 'missing or invalid bearer token');
+    try {
+      auth.check(req.ip, bearerOf(req.headers.authorization), req.url);
+    } catch (e) {
+      if (e instanceof CanarydError && e.code === 'CANARYD_ERR_UNAUTHORIZED') reply.header('www-authenticate', 'Bearer realm="canaryd"');
+      throw e;
     }
   };
   const readGuard: AuthGuard = async (req, reply) => {
     if (deps.authReads()) await requireToken(req, reply);
   };
+  const sameSite: AuthGuard = async (req) => {
+    if (isCrossSite(req.headers)) {
+      deps.log.warn({ ip: req.ip, route: req.url, origin: req.headers.origin }, 'cross-site admin request refused');
+      throw new CanarydError('CANARYD_ERR_FORBIDDEN', `cross-site request refused: origin ${String(req.headers.origin ?? req.headers['sec-fetch-site'])} may not ${req.method} ${req.url}`);
+    }
+  };
 
-  app.setErrorHandler((err: unknown, _req, reply) => {
-    if (isCanarydError(err)) {
-      void reply.status(err.status).send(err.toJSON());
-      return;
-    }
-    const e = err as { validation?: unknown; statusCode?: number; message?: string; code?: string };
-    if (e.validation) {
-      void reply.status(400).send({ error: 'CANARYD_ERR_BAD_REQUEST', message: e.message });
-      return;
-    }
-    const status = e.statusCode && e.statusCode >= 400 && e.statusCode < 500 ? e.statusCode : 500;
-    void reply.status(status).send({ error: status === 500 ? 'CANARYD_ERR_INTERNAL' : 'CANARYD_ERR_BAD_REQUEST', message: e.message ?? String(err) });
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'canaryd admin API', version: '1', description: 'Status, weights, flags, config drift, live events; rollout and faults routes when those engines are present. Errors are {error, message} with codes from docs/errors.md.' },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'admin.token' } } },
+    },
+    refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });
+  app.addSchema({ $id: 'ErrorBody', ...errorBodySchema });
+
+  const routes: RouteOptions[] = [];
+  registered.set(app, routes);
+  app.addHook('onRoute', (r) => {
+    routes.push(r);
+    if (!r.url.startsWith(API)) return;
+    const mutating = asArray(r.method).some((m) => MUTATING.has(m));
+    r.onRequest = [...(mutating ? [sameSite, requireToken] : [readGuard]), ...asArray(r.onRequest as AuthGuard | AuthGuard[] | undefined)] as RouteOptions['onRequest'];
+    const schema = (r.schema ??= {}) as Record<string, any>;
+    schema.tags ??= [r.url.slice(API.length).split(/[/?]/)[0] || 'api'];
+    if (mutating || deps.token() !== '') schema.security ??= [{ bearerAuth: [] }];
+    schema.response ??= {};
+    schema.response['4xx'] ??= { $ref: 'ErrorBody#' };
+    schema.response['5xx'] ??= { $ref: 'ErrorBody#' };
+  });
+
+  app.setErrorHandler(adminErrorHandler(deps.log));
   app.setNotFoundHandler((req, reply) => {
-    void reply.status(404).send({ error: 'CANARYD_ERR_NOT_FOUND', message: `no route ${req.method} ${req.url}` });
+    void reply.status(404).send({ error: 'CANARYD_ERR_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` });
   });
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  app.get('/readyz', async (_req, reply) => {
-    if (!deps.ready()) return reply.status(503).send({ status: 'not ready' });
-    return { status: 'ready' };
-  });
-  app.get('/metrics', async (_req, reply) => {
-    const text = await deps.metricsText();
-    return reply.header('content-type', deps.metricsContentType).send(text);
-  });
-  app.get('/api/v1/status', { preHandler: readGuard }, async () => deps.status());
-  app.put(
-    '/api/v1/weights',
-    {
-      preHandler: requireToken,
-      schema: {
-        body: {
-          type: 'object',
-          required: ['canary'],
-          additionalProperties: false,
-          properties: { canary: { type: 'number', minimum: 0, maximum: 100 }, reason: { type: 'string', maxLength: 500 } },
-        },
-      },
-    },
-    async (req) => {
-      const body = req.body as { canary: number; reason?: string };
-      return deps.setCanaryWeight(body.canary, body.reason ?? 'admin api');
-    },
-  );
+  coreRoutes(app, deps);
+  if (deps.events) eventRoutes(app, deps.events, auth, deps.log);
+  if (deps.flags) flagRoutes(app, deps.flags);
+  if (deps.config) configRoutes(app, deps.config);
+  if (deps.dashboard !== false) dashboardRoutes(app, deps.dashboard?.dir);
   for (const plugin of deps.plugins ?? []) await plugin(app, requireToken);
   return app;
 }

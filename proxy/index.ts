@@ -1,6 +1,6 @@
 export { ProxyServer, type ProxySettings, type RequestInterceptor, type ObservationSink } from './server.js';
 export { Exchange, CanarydResponse } from './exchange.js';
-export { TrafficSplitter, stickyBucket, STICKY_BUCKETS, type RoutingInput, type RoutingRuleInput, type RouteChoice } from './router.js';
+export { TrafficSplitter, stickyBucket, STICKY_BUCKETS, USER_ID_HEADER, type RoutingInput, type RoutingRuleInput, type RouteChoice, type RuntimeRule } from './router.js';
 export { WindowedRecorder } from './record.js';
 export { ProxyMetrics, DURATION_BUCKETS_SECONDS } from './metrics.js';
 export { Mirror } from './mirror.js';

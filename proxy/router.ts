@@ -1,6 +1,7 @@
 /**
  * The traffic splitter: pick(request) -> version, and the canary weight behind it. Targeting rules are
- * checked first (first match wins), then sticky hashing when a sticky key is present, then a weighted coin.
+ * checked first (first match wins: the config file's rules, then runtime rules from admin flags), then
+ * sticky hashing when a sticky key is present, then a weighted coin.
  *
  * Sticky assignment hashes the key into 10,000 buckets; bucket < weight*100 goes to canary. A key therefore
  * always lands on the same version at a given weight, and raising the weight only moves keys from baseline to
@@ -38,6 +39,21 @@ export interface RouteChoice {
 }
 
 type Predicate = (req: IncomingMessage, clientIp: string, path: string) => boolean;
+
+// --- runtime rules (admin flags) ---
+/**
+ * A targeting rule set at runtime (admin feature flags), compiled by its owner once per change. Checked after
+ * the config file's rules and before weights. `user` is the request's sticky key, or its `x-user-id` header
+ * when routing is not sticky.
+ */
+export interface RuntimeRule {
+  name: string;
+  to: VersionName;
+  test(req: IncomingMessage, clientIp: string, path: string, user: string | undefined): boolean;
+}
+
+export const USER_ID_HEADER = 'x-user-id';
+// --- end runtime rules ---
 
 interface CompiledRule {
   name: string;
@@ -111,6 +127,7 @@ export type WeightListener = (weights: Weights, previous: Weights, reason: strin
 
 export class TrafficSplitter implements TrafficControl {
   #rules: CompiledRule[] = [];
+  #runtimeRules: readonly RuntimeRule[] = [];
   #weight = 0;
   #threshold = 0; // in sticky buckets
   #stickyHeader: string | null = null;
@@ -133,6 +150,16 @@ export class TrafficSplitter implements TrafficControl {
 
   get hasRules(): boolean {
     return this.#rules.length > 0;
+  }
+
+  /** Replace the runtime rules (admin flags). Checked after config rules, before weights; first match wins. */
+  setRuntimeRules(rules: readonly RuntimeRule[]): void {
+    this.#runtimeRules = [...rules];
+  }
+
+  /** The id flags target a user by: the sticky key, else the x-user-id header. */
+  userOf(req: IncomingMessage): string | undefined {
+    return this.stickyKey(req) ?? (headerValues(req, USER_ID_HEADER) || undefined);
   }
 
   getWeights(): Weights {
@@ -164,10 +191,17 @@ export class TrafficSplitter implements TrafficControl {
 
   pick(req: IncomingMessage, clientIp: string): RouteChoice {
     const rules = this.#rules;
-    if (rules.length > 0) {
+    const runtime = this.#runtimeRules;
+    if (rules.length > 0 || runtime.length > 0) {
       const path = pathOf(req.url ?? '/');
       for (let i = 0; i < rules.length; i++) {
         if (rules[i].test(req, clientIp, path)) return { version: rules[i].to, rule: rules[i].name };
+      }
+      if (runtime.length > 0) {
+        const user = this.userOf(req);
+        for (let i = 0; i < runtime.length; i++) {
+          if (runtime[i].test(req, clientIp, path, user)) return { version: runtime[i].to, rule: runtime[i].name };
+        }
       }
     }
     return { version: this.pickByWeight(this.stickyKey(req)), rule: null };

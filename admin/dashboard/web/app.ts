@@ -1,0 +1,183 @@
+/**
+ * The canaryd dashboard: one page, bundled offline by esbuild (scripts/build-dashboard.mjs) with uPlot, no
+ * CDN, served under a strict CSP. Live charts from the event stream's per-second snapshots; rollout status,
+ * analysis, faults and decisions polled from the admin API (and refreshed at once on a relevant event);
+ * pause / resume / promote / roll back buttons that ask for the admin token (kept in sessionStorage).
+ */
+import 'uplot/dist/uPlot.min.css';
+import './style.css';
+import { api, getToken, openEvents, setToken, type ApiResult } from './api.js';
+import { LiveCharts } from './charts.js';
+import { decisionItem, eventItem, fmt, renderAnomalies, renderChecks, renderDecisions, renderFaults, renderTimeline } from './panels.js';
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
+
+const POLL_MS = 2000;
+const ACTIONS: Record<string, { path: string; title: string; text: string }> = {
+  pause: { path: '/api/v1/rollout/pause', title: 'Pause the rollout', text: 'Analysis keeps running; the weight stays where it is until you resume.' },
+  resume: { path: '/api/v1/rollout/resume', title: 'Resume the rollout', text: 'The controller continues from the current step.' },
+  promote: { path: '/api/v1/rollout/promote', title: 'Promote the canary', text: 'Moves the canary to the next step, or to 100 % with "promote fully".' },
+  rollback: { path: '/api/v1/rollout/rollback', title: 'Roll back', text: 'All traffic goes back to baseline (canary weight 0).' },
+};
+
+function notice(text: string, cls = ''): void {
+  const n = $('notice');
+  n.textContent = text;
+  n.className = cls || 'muted';
+}
+
+/** Opens a dialog and resolves with the clicked result (Enter = ok, Escape = cancel). */
+function ask(dialog: HTMLDialogElement, ok: HTMLElement, cancel: HTMLElement, focus: HTMLInputElement): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (v: boolean) => {
+      ok.removeEventListener('click', yes);
+      cancel.removeEventListener('click', no);
+      dialog.removeEventListener('keydown', key);
+      dialog.removeEventListener('cancel', no);
+      dialog.close();
+      resolve(v);
+    };
+    const yes = () => done(true);
+    const no = () => done(false);
+    const key = (e: KeyboardEvent) => {
+      if (e.key === 'Enter') {
+        e.preventDefault();
+        done(true);
+      }
+    };
+    ok.addEventListener('click', yes);
+    cancel.addEventListener('click', no);
+    dialog.addEventListener('keydown', key);
+    dialog.addEventListener('cancel', no);
+    dialog.showModal();
+    focus.focus();
+  });
+}
+
+async function askToken(): Promise<boolean> {
+  const input = $<HTMLInputElement>('token-input');
+  input.value = getToken() ?? '';
+  const ok = await ask($<HTMLDialogElement>('token-dialog'), $('token-save'), $('token-cancel'), input);
+  if (ok) setToken(input.value.trim() || null);
+  return ok && input.value.trim() !== '';
+}
+
+async function act(action: string): Promise<void> {
+  const a = ACTIONS[action];
+  if (!getToken() && !(await askToken())) return notice('an admin token is needed for this', 'warn');
+  $('confirm-title').textContent = a.title;
+  $('confirm-text').textContent = a.text;
+  const reason = $<HTMLInputElement>('confirm-reason');
+  reason.value = '';
+  reason.hidden = action !== 'rollback' && action !== 'pause';
+  $('confirm-full-label').hidden = action !== 'promote';
+  $<HTMLInputElement>('confirm-full').checked = false;
+  if (!(await ask($<HTMLDialogElement>('confirm-dialog'), $('confirm-ok'), $('confirm-cancel'), reason.hidden ? $<HTMLInputElement>('confirm-full') : reason))) return;
+  const body: Record<string, unknown> = {};
+  if (!reason.hidden && reason.value.trim()) body.reason = reason.value.trim();
+  if (action === 'promote' && $<HTMLInputElement>('confirm-full').checked) body.full = true;
+  let r = await api('POST', a.path, body);
+  if (r.status === 401 && (await askToken())) r = await api('POST', a.path, body);
+  if (r.ok) notice(`${action}: done`, 'good');
+  else if (r.missing) notice(`${action}: this canaryd has no rollout controller (${a.path} is 404)`, 'warn');
+  else notice(`${action} failed: ${r.status} ${r.body?.error ?? ''} ${r.body?.message ?? ''}`, 'bad');
+  void refresh();
+}
+
+/** Routes found missing (404) are asked again only every 30 s: the engine may be added by a restart. */
+const missingSince = new Map<string, number>();
+async function getOptional(path: string): Promise<ApiResult> {
+  const since = missingSince.get(path);
+  if (since !== undefined && Date.now() - since < 30_000) return { status: 404, ok: false, body: null, missing: true };
+  const r = await api('GET', path);
+  if (r.missing) missingSince.set(path, Date.now());
+  else missingSince.delete(path);
+  return r;
+}
+
+let refreshing = false;
+let stopLive: (() => void) | null = null;
+
+/** Reads need the token (admin.authReads) and we have none or a wrong one: stop polling, ask, start over. */
+async function readsRefused(): Promise<void> {
+  stopLive?.();
+  stopLive = null;
+  notice('this canaryd needs the admin token for reads', 'warn');
+  if (await askToken()) location.reload();
+}
+
+async function refresh(): Promise<void> {
+  if (refreshing || stopLive === null) return;
+  refreshing = true;
+  try {
+    const [status, analysis, decisions, faults] = await Promise.all([api('GET', '/api/v1/status'), getOptional('/api/v1/analysis'), getOptional('/api/v1/decisions'), getOptional('/api/v1/faults')]);
+    if (status.status === 401) {
+      void readsRefused();
+      return;
+    }
+    if (status.ok) {
+      const s = status.body;
+      const v = s.versions ?? {};
+      $('versions').textContent = `baseline ${fmt(v.baseline?.version)} · canary ${fmt(v.canary?.version)}`;
+      $('weight').textContent = `canary ${fmt(s.weights?.canary)}%`;
+      $('weight').dataset.weight = String(s.weights?.canary);
+      $('phase').textContent = s.rollout ? `rollout ${fmt(s.rollout.phase)}` : 'rollout n/a';
+      renderTimeline($('timeline'), $('rollout-detail'), s);
+    }
+    const checks = renderChecks($('checks').querySelector('tbody')!, $('verdict'), $('analysis-note'), analysis.body, analysis.missing || analysis.status === 404);
+    renderAnomalies($('anomalies'), checks, analysis.ok ? analysis.body : null);
+    renderFaults($('faults'), faults.body, faults.missing || faults.status === 404);
+    renderDecisions($('decisions'), decisions.body, decisions.missing || decisions.status === 404);
+  } finally {
+    refreshing = false;
+  }
+}
+
+function onEvent(e: any, charts: LiveCharts): void {
+  if (e.type === 'snapshot') {
+    charts.push(e);
+    return;
+  }
+  if (e.type === 'hello') return;
+  const log = $('events');
+  if (log.firstElementChild?.classList.contains('muted')) log.replaceChildren();
+  log.prepend(eventItem(e));
+  while (log.children.length > 100) log.lastElementChild!.remove();
+  if (e.type === 'decision') {
+    const d = $('decisions');
+    if (d.firstElementChild?.classList.contains('muted')) d.replaceChildren();
+    d.prepend(decisionItem(e.decision ?? e));
+  }
+  void refresh();
+}
+
+function main(): void {
+  const charts = new LiveCharts({ rate: $('chart-rate'), errors: $('chart-errors'), latency: $('chart-latency') });
+  $('events').replaceChildren(Object.assign(document.createElement('li'), { className: 'muted', textContent: 'waiting for events' }));
+  for (const btn of document.querySelectorAll<HTMLButtonElement>('button[data-action]')) btn.addEventListener('click', () => void act(btn.dataset.action!));
+  $('token-btn').addEventListener('click', () => void askToken().then(() => notice(getToken() ? 'token saved for this tab' : 'token cleared')));
+  void startLive(charts);
+}
+
+/** Starts the event stream and polling once a read succeeds (no failed-auth noise while the token is missing). */
+async function startLive(charts: LiveCharts): Promise<void> {
+  const probe = await api('GET', '/api/v1/status');
+  if (probe.status === 401) return readsRefused();
+  const stream = openEvents(
+    (e) => onEvent(e, charts),
+    (up) => {
+      const c = $('conn');
+      c.textContent = up ? 'live' : 'offline';
+      c.className = `pill ${up ? 'conn-up' : 'conn-down'}`;
+    },
+  );
+  const timer = setInterval(() => void refresh(), POLL_MS);
+  stopLive = () => {
+    clearInterval(timer);
+    stream.close();
+  };
+  void refresh();
+}
+
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', main);
+else main();

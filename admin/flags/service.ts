@@ -1,0 +1,103 @@
+/**
+ * The flag registry: create / update / archive, persisted under state.dir (flags.json, written atomically
+ * by the StateStore) so flags survive restarts, and pushed into the TrafficSplitter as runtime rules on every
+ * change. Each change is written to disk before it is applied: a failed write changes nothing.
+ */
+import { CanarydError } from '../../core/index.js';
+import type { RuntimeRule } from '../../proxy/index.js';
+import { assertFlagValid, compileFlags, type Flag, type FlagInput } from './model.js';
+
+export interface JsonStore {
+  readJson<T>(name: string): T | undefined;
+  writeJson(name: string, value: unknown): void;
+}
+
+interface FlagsFile {
+  version: 1;
+  flags: Flag[];
+}
+
+export type FlagAction = 'created' | 'updated' | 'archived';
+
+export const FLAGS_FILE = 'flags.json';
+
+export class FlagService {
+  #flags: Flag[] = [];
+  readonly #store: JsonStore;
+  readonly #apply: (rules: RuntimeRule[]) => void;
+  readonly #now: () => number;
+  readonly #onChange: (action: FlagAction, flag: Flag) => void;
+
+  constructor(opts: { store: JsonStore; apply: (rules: RuntimeRule[]) => void; now?: () => number; onChange?: (action: FlagAction, flag: Flag) => void }) {
+    this.#store = opts.store;
+    this.#apply = opts.apply;
+    this.#now = opts.now ?? Date.now;
+    this.#onChange = opts.onChange ?? (() => {});
+    const saved = this.#store.readJson<FlagsFile>(FLAGS_FILE);
+    this.#flags = Array.isArray(saved?.flags) ? saved.flags : [];
+    this.#apply(compileFlags(this.#flags));
+  }
+
+  /** Flags in routing order; archived ones only when asked. Copies. */
+  list(opts: { archived?: boolean } = {}): Flag[] {
+    return this.#flags.filter((f) => opts.archived || !f.archived).map((f) => structuredClone(f));
+  }
+
+  get(key: string): Flag | undefined {
+    const f = this.#flags.find((x) => x.key === key);
+    return f && structuredClone(f);
+  }
+
+  #require(key: string): Flag {
+    const f = this.#flags.find((x) => x.key === key);
+    if (!f) throw new CanarydError('CANARYD_ERR_NOT_FOUND', `no flag named ${JSON.stringify(key)}`);
+    return f;
+  }
+
+  #commit(next: Flag[], action: FlagAction, flag: Flag): Flag {
+    this.#store.writeJson(FLAGS_FILE, { version: 1, flags: next } satisfies FlagsFile);
+    this.#flags = next;
+    this.#apply(compileFlags(next));
+    this.#onChange(action, structuredClone(flag));
+    return structuredClone(flag);
+  }
+
+  create(input: FlagInput & { key: string; kind: Flag['kind'] }): Flag {
+    const existing = this.#flags.find((x) => x.key === input.key);
+    if (existing) {
+      throw new CanarydError('CANARYD_ERR_CONFLICT', existing.archived ? `flag ${JSON.stringify(input.key)} exists (archived); archived keys are not reused, choose another` : `flag ${JSON.stringify(input.key)} already exists`);
+    }
+    const now = this.#now();
+    const flag: Flag = { description: '', enabled: false, version: 'canary', ...structuredClone(input), archived: false, createdAt: now, updatedAt: now };
+    assertFlagValid(flag);
+    return this.#commit([...this.#flags, flag], 'created', flag);
+  }
+
+  /** Partial update; `null` is not accepted (the schema forbids it) — to drop a kind field, change kind. */
+  update(key: string, patch: FlagInput, note?: string): Flag {
+    const cur = this.#require(key);
+    if (cur.archived) throw new CanarydError('CANARYD_ERR_CONFLICT', `flag ${JSON.stringify(key)} is archived and cannot change`);
+    const next: Flag = { ...cur, ...structuredClone(patch), key: cur.key, updatedAt: this.#now() };
+    if (patch.kind !== undefined && patch.kind !== cur.kind) {
+      // fields of the old kind go away unless the patch sets them
+      for (const f of ['percentage', 'users', 'ips'] as const) if (patch[f] === undefined) delete next[f];
+    }
+    if (note !== undefined) next.note = note;
+    else delete next.note;
+    assertFlagValid(next);
+    return this.#commit(this.#flags.map((f) => (f.key === key ? next : f)), 'updated', next);
+  }
+
+  archive(key: string): Flag {
+    const cur = this.#require(key);
+    if (cur.archived) return structuredClone(cur);
+    const now = this.#now();
+    const next: Flag = { ...cur, enabled: false, archived: true, archivedAt: now, updatedAt: now };
+    return this.#commit(this.#flags.map((f) => (f.key === key ? next : f)), 'archived', next);
+  }
+
+  /** Enabled, unarchived flags: the ones routing sees. */
+  active(): Flag[] {
+    return this.#flags.filter((f) => f.enabled && !f.archived).map((f) => structuredClone(f));
+  }
+}

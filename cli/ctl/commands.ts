@@ -1,0 +1,108 @@
+/** The one-shot `canaryd ctl` commands: status, weights, promote, pause, resume, rollback, faults, flags. */
+import { AdminClient } from './client.js';
+import { listOf, num, progressBar, stepsOf, table } from './format.js';
+
+export interface Io {
+  out(line: string): void;
+  json: boolean;
+}
+
+export class UsageError extends Error {}
+
+function printJson(io: Io, v: unknown): void {
+  io.out(JSON.stringify(v, null, 2));
+}
+
+export async function status(c: AdminClient, io: Io): Promise<number> {
+  const s = await c.get('/api/v1/status');
+  if (io.json) return (printJson(io, s), 0);
+  const v = s.versions ?? {};
+  const w = s.weights ?? {};
+  const rows = [
+    ['canaryd', `${c.base} (up ${num(s.uptimeSeconds)} s, ${num(s.inflight)} in flight)`],
+    ['weights', `baseline ${num(w.baseline)}%  canary ${num(w.canary)}%${w.owner ? `  (set by ${w.owner})` : ''}`],
+  ];
+  for (const name of ['baseline', 'canary']) {
+    const x = v[name] ?? {};
+    rows.push([name, `${x.version ?? '?'}  ${x.url ?? ''}  ${num(x.requests?.requests ?? 0)} requests`]);
+  }
+  const r = s.rollout;
+  if (r) {
+    const steps = stepsOf(r);
+    const step = typeof r.step === 'number' ? r.step : null;
+    rows.push(['rollout', `${r.phase ?? '?'}${step !== null ? `, step ${step + 1}/${steps.length}` : ''}${r.lastDecision ? `, last decision ${r.lastDecision.action ?? JSON.stringify(r.lastDecision)}` : ''}`]);
+    rows.push(['', progressBar(r.canaryWeight ?? w.canary ?? 0, steps, step)]);
+  } else {
+    rows.push(['rollout', 'no rollout controller status']);
+  }
+  io.out(table(rows));
+  return 0;
+}
+
+export async function weights(c: AdminClient, io: Io, args: string[], reason?: string): Promise<number> {
+  if (args.length > 1) throw new UsageError('weights takes at most one number');
+  if (args.length === 0) {
+    const w = await c.get('/api/v1/weights');
+    io.out(io.json ? JSON.stringify(w, null, 2) : `baseline ${num(w.baseline)}%  canary ${num(w.canary)}%  (set by ${w.owner})`);
+    return 0;
+  }
+  const n = Number(args[0]);
+  if (args[0].trim() === '' || !Number.isFinite(n)) throw new UsageError(`weights: ${JSON.stringify(args[0])} is not a number`);
+  const r = await c.request('PUT', '/api/v1/weights', reason ? { canary: n, reason } : { canary: n });
+  io.out(io.json ? JSON.stringify(r, null, 2) : `canary weight set to ${num(r.canaryWeight ?? n)}%`);
+  return 0;
+}
+
+/** pause / resume / promote / rollback: POST /api/v1/rollout/<action>. */
+export async function rolloutAction(c: AdminClient, io: Io, action: 'pause' | 'resume' | 'promote' | 'rollback', body: Record<string, unknown>): Promise<number> {
+  const r = await c.request('POST', `/api/v1/rollout/${action}`, body);
+  if (io.json) return (printJson(io, r), 0);
+  const ro = r?.rollout ?? r;
+  const bits = [`${action}: ok`];
+  if (ro?.phase) bits.push(`phase ${ro.phase}`);
+  const w = ro?.canaryWeight ?? r?.canaryWeight ?? r?.decision?.canaryWeight;
+  if (typeof w === 'number') bits.push(`canary ${num(w)}%`);
+  io.out(bits.join(', '));
+  return 0;
+}
+
+export async function faults(c: AdminClient, io: Io, args: string[]): Promise<number> {
+  const sub = args[0] ?? 'list';
+  if (sub === 'kill') {
+    const r = await c.request('DELETE', '/api/v1/faults');
+    io.out(io.json ? JSON.stringify(r, null, 2) : `fault kill switch tripped${typeof r?.removed === 'number' ? `: ${r.removed} rule(s) removed` : ''}`);
+    return 0;
+  }
+  if (sub !== 'list') throw new UsageError(`faults: unknown subcommand ${JSON.stringify(sub)} (list, kill)`);
+  const r = await c.get('/api/v1/faults');
+  if (io.json) return (printJson(io, r), 0);
+  const list = listOf(r, ['faults', 'rules', 'items']);
+  if (list.length === 0) return (io.out('no fault rules'), 0);
+  io.out(table([['name', 'type', 'probability', 'enabled', 'match'], ...list.map((f) => [String(f.name ?? f.id ?? ''), String(f.type ?? f.kind ?? ''), num(f.probability), String(f.enabled ?? true), f.match ? JSON.stringify(f.match) : ''])]));
+  return 0;
+}
+
+export async function flags(c: AdminClient, io: Io, args: string[], opts: { user?: string; ip?: string }): Promise<number> {
+  const sub = args[0] ?? 'list';
+  if (sub === 'check') {
+    const key = args[1];
+    if (!key || args.length > 2) throw new UsageError('usage: canaryd ctl flags check KEY [--user U] [--ip IP]');
+    const q = new URLSearchParams();
+    if (opts.user !== undefined) q.set('userId', opts.user);
+    if (opts.ip !== undefined) q.set('ip', opts.ip);
+    const r = await c.get(`/api/v1/flags/${encodeURIComponent(key)}/check${q.size ? `?${q}` : ''}`);
+    if (io.json) return (printJson(io, r), 0);
+    const where = r.route.version ? `${r.route.version}` : `canary with chance ${num(r.route.canaryChance * 100)}%`;
+    const by = r.route.decidedBy === 'weights' ? 'weights' : `${r.route.decidedBy} ${r.route.rule}`;
+    io.out(`flag ${r.key} (${r.kind} → ${r.flagVersion}): ${r.enabled ? 'ON' : 'OFF'} — ${r.reason}\nsuch a request goes to ${where} (decided by ${by})`);
+    return 0;
+  }
+  if (sub !== 'list' || args.length > 1) throw new UsageError(`flags: unknown subcommand ${JSON.stringify(args.join(' '))} (list, check KEY)`);
+  const r = await c.get('/api/v1/flags');
+  if (io.json) return (printJson(io, r), 0);
+  const list = listOf(r, ['flags']);
+  if (list.length === 0) return (io.out('no flags'), 0);
+  const detail = (f: any) => (f.kind === 'percentage' ? `${num(f.percentage)}% of users` : f.kind === 'userList' ? `${f.users.length} user(s)` : f.kind === 'ipList' ? f.ips.join(', ') : 'everyone') + (f.match ? ` matching ${JSON.stringify(f.match)}` : '');
+  io.out(table([['key', 'kind', 'state', 'to', 'who'], ...list.map((f) => [f.key, f.kind, f.enabled ? 'on' : 'off', f.version, detail(f)])]));
+  return 0;
+}
