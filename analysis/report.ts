@@ -3,7 +3,7 @@
  * rollout controller turns reports into Decisions. Everything needed to reproduce a verdict is in here, so
  * the audit log alone can replay it.
  */
-import type { DecisionAction } from '../core/index.js';
+import type { DecisionAction, WindowRecord } from '../core/index.js';
 
 export type CheckStatus = 'pass' | 'marginal' | 'fail' | 'nodata';
 export type CheckKind = 'slo' | 'comparison' | 'anomaly';
@@ -71,3 +71,39 @@ export interface Decision {
   source: 'analysis' | 'manual' | 'webhook' | 'recovery';
   dryRun?: boolean;
 }
+
+// ---- the judge's contract (analysis/judge/): a pure function of window data and settings ----
+
+/** What the judge needs to know, copied from the config's rollout section by the caller (analysis/ never reads config). */
+export interface JudgeSettings {
+  slo: { maxErrorRate: number; maxP95Ms: number; maxP99Ms: number; minSuccessRate: number };
+  /** baseline.maxDegradation: the canary may be this much worse (0.1 = 10 %) */
+  maxDegradation: number;
+  /**
+   * The false-rollback budget of this analysis (the whole test over one step's data, however often it is
+   * peeked at). The controller splits rollout.falseRollbackRate over the steps it analyses.
+   */
+  alpha: number;
+  scoring: { pass: number; marginal: number };
+  /** names of checks whose failure fails the analysis on its own */
+  critical: readonly string[];
+  /** count fault-injected requests in the verdict (WindowRecord.faulted merged into clean) */
+  countFaulted: boolean;
+}
+
+export interface JudgeInput {
+  /** epoch ms the analysis runs at */
+  at: number;
+  /** epoch ms the data starts at (the start of the current step) */
+  from: number;
+  /** windows of each version in [from, at), oldest first */
+  baseline: readonly WindowRecord[];
+  canary: readonly WindowRecord[];
+  /**
+   * Checks from the anomaly monitor (kind 'anomaly'), merged into the report: status 'fail' counts against
+   * the canary; 'marginal' holds the step (blocks promotion, spends no failure budget).
+   */
+  anomalies?: readonly CheckResult[];
+}
+
+export type Judge = (input: JudgeInput, settings: JudgeSettings) => AnalysisReport;

@@ -1,9 +1,59 @@
-/** Config section of the rollout controller and analysis engine. Owned by the analysis work. */
+/**
+ * Config section of the rollout controller and the analysis engine (docs/rollout.md). The controller owns
+ * steps, timing, failure budget, webhooks and dry-run; the judge owns slo, baseline, scoring, critical and
+ * falseRollbackRate; anomaly detection owns `anomaly`.
+ */
 import { Type } from '@sinclair/typebox';
-import { StrictObject } from './types.js';
+import { Duration, StrictObject } from './types.js';
+
+const Webhook = Type.Object(
+  {
+    name: Type.String({ minLength: 1 }),
+    type: Type.Union(
+      [Type.Literal('pre-rollout'), Type.Literal('confirm-promotion'), Type.Literal('post-rollout'), Type.Literal('rollback'), Type.Literal('event')],
+      { description: 'pre-rollout and confirm-promotion are gates (a non-2xx answer holds); post-rollout, rollback and event notify' },
+    ),
+    url: Type.String({ pattern: '^https?://', description: 'Receiver URL; gets a JSON POST (Slack-compatible `text` plus the details)' }),
+    timeout: Duration('5s', 'Per attempt'),
+    retries: Type.Integer({ minimum: 0, maximum: 10, default: 2, description: 'Retries after a failed attempt (network error, timeout, 5xx)' }),
+    metadata: Type.Record(Type.String(), Type.String(), { default: {}, description: 'Sent as-is in the payload' }),
+  },
+  { additionalProperties: false },
+);
 
 export const rolloutSections = {
   rollout: StrictObject({
-    autoStart: Type.Boolean({ default: false }),
+    autoStart: Type.Boolean({ default: false, description: 'Start a rollout when canaryd starts (unless one is already recorded in state.dir)' }),
+    dryRun: Type.Boolean({ default: false, description: 'Analyse and log every verdict, never move the weights' }),
+    steps: Type.Array(Type.Number({ exclusiveMinimum: 0, maximum: 100 }), { minItems: 1, default: [5, 10, 25, 50, 75, 100], description: 'Canary weights in percent, rising, the last one 100' }),
+    interval: Duration('1m', 'Minimum time spent at each step before it may be promoted'),
+    minRequests: Type.Integer({ minimum: 0, default: 200, description: 'Minimum canary requests at a step before it may be promoted' }),
+    analysisInterval: Duration('1s', 'How often the analysis runs; sequential tests keep frequent peeks safe'),
+    maxStepDuration: Duration('30m', 'A step still inconclusive after this long pauses the rollout (0: never)'),
+    failureLimit: Type.Integer({ minimum: 1, default: 3, description: 'Consecutive failed analyses before a rollback' }),
+    hardBreach: Type.Union([Type.Literal('rollback'), Type.Literal('count')], { default: 'rollback', description: 'rollback: a hard SLO breach rolls back at once; count: it spends failureLimit like any failure' }),
+    falseRollbackRate: Type.Number({ exclusiveMinimum: 0, maximum: 0.2, default: 0.01, description: 'Bound on the chance of rolling back a canary that is no worse than the margin, over the whole rollout' }),
+    countFaulted: Type.Boolean({ default: false, description: 'Count fault-injected requests in the verdict (to test the rollback itself with chaos)' }),
+    slo: StrictObject({
+      maxErrorRate: Type.Number({ minimum: 0, maximum: 1, default: 0.01, description: 'Share of 5xx answers' }),
+      maxP95Ms: Type.Number({ exclusiveMinimum: 0, default: 500 }),
+      maxP99Ms: Type.Number({ exclusiveMinimum: 0, default: 1000 }),
+      minSuccessRate: Type.Number({ minimum: 0, maximum: 1, default: 0.99, description: 'Share of 1xx-3xx answers (4xx and 5xx are not successes)' }),
+    }),
+    baseline: StrictObject({
+      maxDegradation: Type.Number({ minimum: 0, maximum: 10, default: 0.1, description: 'How much worse than baseline the canary may be (0.1 = 10 %) on error rate and latency' }),
+    }),
+    scoring: StrictObject({
+      pass: Type.Number({ minimum: 0, maximum: 100, default: 95, description: 'Score at or above which the comparison passes' }),
+      marginal: Type.Number({ minimum: 0, maximum: 100, default: 75, description: 'Score below which the comparison fails' }),
+    }),
+    critical: Type.Array(Type.String(), { default: ['slo.errorRate', 'compare.errorRate'], description: 'Checks whose failure fails the analysis on its own' }),
+    anomaly: StrictObject({
+      enabled: Type.Boolean({ default: true }),
+      policy: Type.Union([Type.Literal('hold'), Type.Literal('fail')], { default: 'hold', description: 'A canary-only anomaly holds the step (hold) or counts as a failed analysis (fail)' }),
+      windowSeconds: Type.Integer({ minimum: 1, maximum: 300, default: 10, description: 'Length of the points the detectors see' }),
+      detector: Type.String({ default: 'ensemble', description: 'Detector that decides (see docs/anomaly.md)' }),
+    }),
+    webhooks: Type.Array(Webhook, { default: [] }),
   }),
 };

@@ -1,0 +1,2 @@
+/** The analysis engine's public face: pure functions over window data, and the rollout state machine. */
+export * from './report.js';
