@@ -24,6 +24,8 @@ import {
   type WeightOwner,
 } from './admin/index.js';
 import { StateStore } from './state/index.js';
+import { judge as defaultJudge, type Judge } from './analysis/index.js';
+import { RolloutController, RolloutMetrics, type AnomalyFeed } from './controller/index.js';
 
 export interface SidecarOptions {
   config: Config;
@@ -32,6 +34,10 @@ export interface SidecarOptions {
   clock?: Clock;
   /** extra admin plugins (rollout, faults, dashboard...) */
   adminPlugins?: AdminDeps['plugins'];
+  /** the analysis judge (default: analysis/'s); tests may pass their own */
+  judge?: Judge;
+  /** the anomaly monitor fed by the rollout controller (default: analysis/'s) */
+  anomaly?: AnomalyFeed | null;
 }
 
 interface PersistedWeights {
@@ -81,6 +87,9 @@ export class Sidecar {
   #nextOwner: WeightOwner | null = null;
   #started = false;
   // --- end admin ---
+  // --- rollout ---
+  readonly rollout: RolloutController;
+  // --- end rollout ---
   #watcher: FSWatcher | null = null;
   #reloadTimer: NodeJS.Timeout | null = null;
   #accessSample: number;
@@ -108,6 +117,7 @@ export class Sidecar {
       this.metrics.setTrafficPercent(w.canary);
       this.log.info({ event: 'weights', canary: w.canary, previous: prev.canary, reason, owner: this.#weightOwner }, 'canary weight changed');
       this.#persistWeights(reason);
+      this.#audit('weights', reason, { canary: w.canary, previous: prev.canary, owner: this.#weightOwner });
       this.events.publish({ type: 'weights', canary: w.canary, baseline: 100 - w.canary, previous: prev.canary, reason, owner: this.#weightOwner });
     });
     // --- admin: flags feed the splitter's runtime rules; snapshots and drift run on timers started in start() ---
@@ -141,6 +151,21 @@ export class Sidecar {
       target: () => this.proxy.upstream('canary'),
       count: (outcome) => this.metrics.mirrored.labels(outcome).inc(),
     });
+    // --- rollout: the controller reads the recorder, moves the splitter's weight, persists under state.dir ---
+    this.rollout = new RolloutController({
+      config: opts.config.rollout,
+      judge: opts.judge ?? defaultJudge,
+      anomaly: opts.anomaly ?? null,
+      source: this.recorder,
+      traffic: this.splitter,
+      store: this.state,
+      metrics: new RolloutMetrics(this.registry),
+      events: this.events,
+      log: this.log,
+      clock: this.clock,
+      versions: () => ({ baseline: this.config.upstreams.baseline.version, canary: this.config.upstreams.canary.version }),
+    });
+    // --- end rollout ---
     this.proxy = new ProxyServer({
       settings: proxySettings(opts.config),
       splitter: this.splitter,
@@ -169,6 +194,14 @@ export class Sidecar {
         { event: 'access', version: o.version, status: o.status, ms: Math.round(o.durationMs * 100) / 100, method: ex?.req.method, url: ex?.req.url, rule: ex?.rule ?? undefined, faulted: o.faulted || undefined },
         'request',
       );
+    }
+  }
+
+  #audit(type: string, reason: string, details: Record<string, unknown>): void {
+    try {
+      this.state.append('audit.jsonl', { at: this.clock.now(), type, reason, ...details });
+    } catch (e) {
+      this.log.error({ err: e }, 'cannot append to the audit log');
     }
   }
 
@@ -216,10 +249,23 @@ export class Sidecar {
         return { canaryWeight: this.splitter.getWeights().canary };
       },
       weightOwner: () => this.#weightOwner,
+      weightsLocked: () => (this.rollout.active ? `a rollout is ${this.rollout.machine.state.phase}: it owns the weight; use POST /api/v1/rollout/{promote,rollback}` : null),
       log: this.log,
       events: { bus: this.events, snapshot: () => this.snapshots.current() },
       flags: { service: this.flags, probe: this.splitter, sticky: () => this.config.routing.sticky },
       config: { file: () => this.configPath, reload: (source) => this.reload(source), drift: this.drift },
+      rollout: {
+        status: () => this.rollout.status(),
+        start: (reason) => this.rollout.start(reason ? `rollout started by an operator: ${reason}` : undefined),
+        retry: () => this.rollout.retry(),
+        pause: (reason) => this.rollout.pause(reason),
+        resume: () => this.rollout.resume(),
+        promote: (o) => this.rollout.promote(o),
+        rollback: (reason) => this.rollout.rollback(reason),
+        analysis: () => this.rollout.latestReport(),
+        decisions: (n) => this.rollout.audit.decisions(n),
+        rollbacks: (n) => this.rollout.audit.rollbacks(n),
+      },
       plugins: this.#adminPlugins,
     };
   }
@@ -236,6 +282,7 @@ export class Sidecar {
       uptimeSeconds: Math.round((this.clock.now() - this.startedAt) / 1000),
       inflight: this.proxy.inflight,
       proxy: this.proxyAddress,
+      rollout: this.rollout.status(),
     };
   }
 
@@ -249,6 +296,7 @@ export class Sidecar {
     this.adminAddress = typeof addr === 'object' && addr ? { host: addr.address, port: addr.port } : { host: a.host, port: a.port };
     this.snapshots.start(); // admin
     this.drift.start(); // admin
+    this.rollout.run(); // rollout
     this.#started = true;
     this.log.info({ event: 'started', proxy: this.proxyAddress, admin: this.adminAddress, canaryWeight: this.splitter.getWeights().canary }, 'canaryd started');
   }
@@ -272,7 +320,11 @@ export class Sidecar {
   applyConfig(next: Config, source: string): void {
     const prev = this.config;
     this.config = next;
-    this.splitter.configure(next.routing, { applyWeight: next.routing.canaryWeight !== prev.routing.canaryWeight });
+    const fileWeightChanged = next.routing.canaryWeight !== prev.routing.canaryWeight;
+    // a running rollout owns the weight: a changed file weight waits until the rollout ends
+    if (fileWeightChanged && this.rollout.active) this.log.warn({ event: 'config_weight_ignored', canaryWeight: next.routing.canaryWeight }, 'routing.canaryWeight changed in the file but a rollout owns the weight; not applied');
+    this.splitter.configure(next.routing, { applyWeight: fileWeightChanged && !this.rollout.active });
+    this.rollout.configure(next.rollout);
     this.proxy.configure(proxySettings(next));
     this.mirror.percent = next.routing.mirror.percent;
     this.mirror.maxBodyBytes = next.routing.mirror.maxBodyBytes;
@@ -302,6 +354,7 @@ export class Sidecar {
     this.#started = false; // admin
     this.snapshots.stop(); // admin
     this.drift.stop(); // admin
+    await this.rollout.stop(); // rollout
     this.log.info({ event: 'draining', inflight: this.proxy.inflight, deadlineMs: drainMs }, 'draining');
     const cut = await this.proxy.drain(drainMs);
     await this.admin?.close();

@@ -18,6 +18,7 @@ import { flagRoutes, type FlagRouteDeps } from './routes/flags.js';
 import { configRoutes, type ConfigRouteDeps } from './routes/config.js';
 import { eventRoutes, type EventRouteDeps } from './routes/events.js';
 import { dashboardRoutes } from './routes/dashboard.js';
+import { rolloutRoutes, type RolloutRouteDeps } from './routes/rollout.js';
 
 export interface AdminLog {
   warn(obj: object, msg: string): void;
@@ -44,6 +45,8 @@ export interface AdminDeps {
   flags?: FlagRouteDeps;
   /** /api/v1/config/{reload,drift,reconcile} */
   config?: ConfigRouteDeps;
+  /** /api/v1/rollout/*, /api/v1/analysis, /api/v1/decisions, /api/v1/rollbacks */
+  rollout?: RolloutRouteDeps;
   /** serve the dashboard at / (default true); `dir` overrides where its built assets are */
   dashboard?: false | { dir?: string };
   /** more routes (rollout, faults...) register here, after the policy hook and swagger */
@@ -121,6 +124,7 @@ export async function buildAdmin(deps: AdminDeps): Promise<FastifyInstance> {
   if (deps.events) eventRoutes(app, deps.events, auth, deps.log);
   if (deps.flags) flagRoutes(app, deps.flags);
   if (deps.config) configRoutes(app, deps.config);
+  if (deps.rollout) rolloutRoutes(app, deps.rollout);
   if (deps.dashboard !== false) dashboardRoutes(app, deps.dashboard?.dir);
   for (const plugin of deps.plugins ?? []) await plugin(app, requireToken);
   return app;

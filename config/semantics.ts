@@ -51,6 +51,15 @@ export function semanticProblems(c: Config): string[] {
   c.proxy.trustProxy.forEach((ip, j) => {
     if (!validCidr(ip)) out.push(`proxy.trustProxy[${j}]: must be an IP or CIDR, got ${JSON.stringify(ip)}`);
   });
+  c.rollout.steps.forEach((w, i) => {
+    if (i > 0 && w <= c.rollout.steps[i - 1]) out.push(`rollout.steps[${i}]: steps must rise, got ${w} after ${c.rollout.steps[i - 1]}`);
+  });
+  if (c.rollout.scoring.marginal > c.rollout.scoring.pass) out.push(`rollout.scoring.marginal: must be <= rollout.scoring.pass (${c.rollout.scoring.pass}), got ${c.rollout.scoring.marginal}`);
+  const hooks = new Set<string>();
+  c.rollout.webhooks.forEach((h, i) => {
+    if (hooks.has(h.name)) out.push(`rollout.webhooks[${i}].name: duplicate webhook name ${JSON.stringify(h.name)}`);
+    hooks.add(h.name);
+  });
   const admin = splitHostPort(c.admin.listen);
   if (!isLoopbackHost(admin.host) && c.admin.token === '') {
     out.push(`admin.token: required when admin.listen (${c.admin.listen}) is not a loopback address`);

@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   CANARYD_ERR_FORBIDDEN: { status: 403, summary: 'The admin request is not allowed in the current state.' },
   CANARYD_ERR_NOT_FOUND: { status: 404, summary: 'The named admin resource does not exist.' },
   CANARYD_ERR_CONFLICT: { status: 409, summary: 'The action does not fit the current state (e.g. promoting an idle rollout).' },
+  CANARYD_ERR_GATE_REFUSED: { status: 409, summary: 'A rollout webhook gate (pre-rollout, confirm-promotion) did not approve.' },
   CANARYD_ERR_RATE_LIMITED: { status: 429, summary: 'Too many failed admin authentication attempts.' },
   CANARYD_ERR_FAULTS_REFUSED: { status: 409, summary: 'Fault injection was refused by a safety switch (production, disabled, limit).' },
   CANARYD_ERR_FAULT_INJECTED: { status: 500, summary: 'The response was produced by an injected fault.' },

@@ -32,7 +32,10 @@ export interface AdminSidecar extends LogLines {
 }
 
 /** Starts a Sidecar from YAML; with `file: true` the YAML is written to a real file (reload, drift). */
-export async function startAdminSidecar(yaml: string, opts: { file?: boolean; adminPlugins?: SidecarOptions['adminPlugins'] } = {}): Promise<AdminSidecar> {
+export async function startAdminSidecar(
+  yaml: string,
+  opts: { file?: boolean; adminPlugins?: SidecarOptions['adminPlugins']; judge?: SidecarOptions['judge']; clock?: SidecarOptions['clock']; anomaly?: SidecarOptions['anomaly'] } = {},
+): Promise<AdminSidecar> {
   const { lines, logger } = memoryLogger();
   let configPath: string | undefined;
   let config;
@@ -43,7 +46,7 @@ export async function startAdminSidecar(yaml: string, opts: { file?: boolean; ad
   } else {
     config = parseConfigText(yaml, { ...process.env });
   }
-  const sidecar = new Sidecar({ config, configPath, logger, adminPlugins: opts.adminPlugins });
+  const sidecar = new Sidecar({ config, configPath, logger, adminPlugins: opts.adminPlugins, judge: opts.judge, clock: opts.clock, anomaly: opts.anomaly });
   await sidecar.start();
   let stopped = false;
   return {

@@ -1,0 +1,345 @@
+/**
+ * The rollout controller: the impure shell around the pure pieces. On its timer (rollout.analysisInterval)
+ * it reads the current step's windows from the metric source, feeds the anomaly monitor, asks the judge for
+ * a report, lets the state machine decide, applies the weight through TrafficControl (synchronously: a
+ * rollback is at weight 0 before the next request is routed), persists the state, records the decision,
+ * publishes events, sets metrics and calls webhooks. Operator commands go through the same path.
+ *
+ * Decisions: data from before the step started (or before this process started, after a restart) is never
+ * judged: a step's verdict is about traffic at that step's weight only.
+ */
+import { CanarydError, VERSION_NAMES, type Clock, type MetricSource, type TrafficControl, type WindowRecord } from '../core/index.js';
+import { RolloutMachine, initialRolloutState, type AnalysisReport, type CheckResult, type Decision, type GateStatus, type Judge, type RolloutState, type Transition } from '../analysis/index.js';
+import { RolloutAudit, type AuditStore } from './audit.js';
+import { RolloutMetrics } from './metrics.js';
+import { judgeSettings, machineSettings, type RolloutConfig } from './settings.js';
+import { WebhookRunner, type WebhookLog } from './webhooks.js';
+
+/** What the controller needs of the anomaly monitor (analysis/anomaly): fed completed windows, it returns checks. */
+export interface AnomalyFeed {
+  update(input: { at: number; baseline: readonly WindowRecord[]; canary: readonly WindowRecord[]; canaryWeight: number }): void;
+  checks(): CheckResult[];
+  scores(): ReadonlyArray<{ metric: string; method: string; score: number }>;
+  reset(): void;
+}
+
+export interface ControllerLog extends WebhookLog {
+  error(obj: object, msg: string): void;
+}
+
+export interface RolloutControllerOptions {
+  config: RolloutConfig;
+  judge: Judge;
+  anomaly?: AnomalyFeed | null;
+  source: MetricSource;
+  traffic: TrafficControl;
+  store: AuditStore;
+  metrics: RolloutMetrics;
+  events: { publish(e: { type: string; [k: string]: unknown }): unknown };
+  log: ControllerLog;
+  clock: Clock;
+  /** version labels for webhook texts */
+  versions: () => { baseline: string; canary: string };
+}
+
+interface ConfirmGate {
+  key: string;
+  status: 'pending' | 'approved' | 'refused';
+  at: number;
+  reason?: string;
+}
+
+export class RolloutController {
+  readonly machine: RolloutMachine;
+  readonly webhooks: WebhookRunner;
+  readonly audit: RolloutAudit;
+  #o: RolloutControllerOptions;
+  #config: RolloutConfig;
+  #timer: NodeJS.Timeout | null = null;
+  #report: AnalysisReport | null = null;
+  #latest: Decision | null = null;
+  /** no data before this instant is judged (process start, rollout start) */
+  #dataFrom: number;
+  #anomalyFedTo = 0;
+  #confirm: ConfirmGate | null = null;
+  #starting = false;
+
+  constructor(o: RolloutControllerOptions) {
+    this.#o = o;
+    this.#config = o.config;
+    this.audit = new RolloutAudit(o.store);
+    this.webhooks = new WebhookRunner(o.config.webhooks, o.log);
+    this.#dataFrom = o.clock.now();
+    const saved = this.audit.loadState();
+    this.machine = new RolloutMachine(machineSettings(o.config), saved ?? initialRolloutState(o.traffic.getWeights().canary));
+    if (saved && this.machine.active) {
+      // kill -9 recovery: the same step and weight as before; the step's clock keeps running.
+      o.traffic.setWeights({ canary: saved.canaryWeight }, `rollout recovered at step ${saved.step + 1}`);
+      this.audit.event(this.#dataFrom, 'recovery', `rollout ${saved.rollout} resumed ${saved.phase} at step ${saved.step + 1}, canary ${saved.canaryWeight} %`, { rollout: saved.rollout, step: saved.step, canaryWeight: saved.canaryWeight });
+      o.log.info({ event: 'rollout_recovered', rollout: saved.rollout, phase: saved.phase, step: saved.step, canaryWeight: saved.canaryWeight }, 'rollout state restored from state.dir');
+    }
+    this.#publishPhase();
+  }
+
+  get config(): RolloutConfig {
+    return this.#config;
+  }
+
+  /** Starts the analysis timer (and an automatic rollout when rollout.autoStart and none is recorded). */
+  run(): void {
+    this.#schedule();
+    if (this.#config.autoStart && this.machine.state.rollout === 0) this.#autoStart();
+  }
+
+  async stop(): Promise<void> {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    await this.webhooks.settle();
+  }
+
+  configure(config: RolloutConfig): void {
+    this.#config = config;
+    this.machine.configure(machineSettings(config));
+    this.webhooks.configure(config.webhooks);
+    if (this.#timer) this.#schedule();
+  }
+
+  /** True while a rollout owns the weight (manual weight changes are refused then). */
+  get active(): boolean {
+    return this.machine.active;
+  }
+
+  latestReport(): AnalysisReport | null {
+    return this.#report;
+  }
+
+  status(): Record<string, unknown> {
+    const s = this.machine.state;
+    const r = this.#report;
+    return {
+      phase: s.phase,
+      rollout: s.rollout,
+      step: s.step,
+      steps: this.#config.steps,
+      canaryWeight: this.#o.traffic.getWeights().canary,
+      dryRun: this.#config.dryRun,
+      failures: s.failures,
+      failureLimit: this.#config.failureLimit,
+      reason: s.reason,
+      startedAt: s.startedAt,
+      stepStartedAt: s.stepStartedAt,
+      stepDeadlineAt: s.stepDeadlineAt,
+      endedAt: s.endedAt,
+      verdict: r?.verdict ?? null,
+      score: r?.score ?? null,
+      moreCanaryRequestsNeeded: r?.moreCanaryRequestsNeeded ?? null,
+      confirmGate: this.#confirm?.status ?? null,
+      lastDecision: summary(this.#latest ?? s.lastDecision),
+    };
+  }
+
+  // ---- the analysis tick ----
+
+  /** One analysis now. Public so tests can drive it with a ManualClock instead of the timer. */
+  tick(): Transition | null {
+    if (!this.machine.active) return null;
+    const now = this.#o.clock.now();
+    const s = this.machine.state;
+    const win = this.#o.source.windowMs;
+    // judge whole windows at the step's weight only: the window holding the step change is left out
+    const from = Math.ceil(Math.max(s.stepStartedAt ?? now, this.#dataFrom) / win) * win;
+    const baseline = this.#o.source.windows('baseline', from, now);
+    const canary = this.#o.source.windows('canary', from, now);
+    const anomalies = this.#feedAnomaly(now);
+    let report: AnalysisReport;
+    try {
+      report = this.#o.judge({ at: now, from, baseline, canary, anomalies }, judgeSettings(this.#config));
+    } catch (e) {
+      this.#o.log.error({ err: e }, 'analysis failed; holding the step');
+      return null;
+    }
+    this.#report = report;
+    this.#o.metrics.setReport(report);
+    const t = this.machine.evaluate(now, report, this.#gateForFinal());
+    if (t.awaitingConfirmation) this.#runConfirmGate(now);
+    this.#apply(t);
+    return t;
+  }
+
+  // ---- operator commands (admin API, CLI, dashboard) ----
+
+  async start(reason = 'rollout started by an operator'): Promise<Record<string, unknown>> {
+    return this.#startVia(() => this.machine.start(this.#o.clock.now(), reason));
+  }
+
+  async retry(): Promise<Record<string, unknown>> {
+    const phase = this.machine.state.phase;
+    if (phase !== 'rolledback') throw new CanarydError('CANARYD_ERR_CONFLICT', `retry restarts a rolled-back rollout; this one is ${phase}`);
+    return this.#startVia(() => this.machine.retry(this.#o.clock.now()));
+  }
+
+  pause(reason?: string): Record<string, unknown> {
+    this.#apply(this.machine.pause(this.#o.clock.now(), reason ? `paused by an operator: ${reason}` : undefined));
+    this.audit.event(this.#o.clock.now(), 'pause', this.machine.state.reason ?? 'paused', { rollout: this.machine.state.rollout, step: this.machine.state.step });
+    return this.status();
+  }
+
+  resume(): Record<string, unknown> {
+    this.#apply(this.machine.resume(this.#o.clock.now()));
+    this.audit.event(this.#o.clock.now(), 'resume', 'resumed by an operator', { rollout: this.machine.state.rollout, step: this.machine.state.step });
+    return this.status();
+  }
+
+  promote(opts: { full?: boolean; reason?: string } = {}): Record<string, unknown> {
+    this.#apply(this.machine.promote(this.#o.clock.now(), { full: opts.full, reason: opts.reason ? `promoted by an operator: ${opts.reason}` : undefined }));
+    return this.status();
+  }
+
+  rollback(reason?: string): Record<string, unknown> {
+    this.#apply(this.machine.rollback(this.#o.clock.now(), reason ? `rolled back by an operator: ${reason}` : undefined));
+    return this.status();
+  }
+
+  // ---- internals ----
+
+  async #startVia(begin: () => Transition): Promise<Record<string, unknown>> {
+    if (this.machine.active) begin(); // the machine throws the 409 naming the running phase
+    if (this.#starting) throw new CanarydError('CANARYD_ERR_CONFLICT', 'a rollout start is already waiting for its pre-rollout gates');
+    this.#starting = true;
+    try {
+      if (this.webhooks.has('pre-rollout')) {
+        const g = await this.webhooks.gate('pre-rollout', this.#payload('pre-rollout gate', []));
+        if (!g.approved) {
+          this.audit.event(this.#o.clock.now(), 'gate-refused', g.reason, { gate: 'pre-rollout', results: g.results });
+          this.#o.events.publish({ type: 'rollout', action: 'gate-refused', gate: 'pre-rollout', reason: g.reason });
+          throw new CanarydError('CANARYD_ERR_GATE_REFUSED', g.reason, { details: g.results });
+        }
+      }
+      const t = begin();
+      this.#dataFrom = this.#o.clock.now();
+      this.#anomalyFedTo = this.#dataFrom;
+      this.#o.anomaly?.reset();
+      this.#confirm = null;
+      this.#apply(t);
+      return this.status();
+    } finally {
+      this.#starting = false;
+    }
+  }
+
+  #autoStart(): void {
+    this.start('rollout started automatically (rollout.autoStart)').catch((e: unknown) => {
+      const retryIn = Math.max(this.#config.interval, 5_000);
+      this.#o.log.warn({ event: 'autostart_held', err: (e as Error).message, retryInMs: retryIn }, `automatic rollout start held: ${(e as Error).message}`);
+      if ((e as CanarydError).code === 'CANARYD_ERR_GATE_REFUSED' && this.#timer !== null) setTimeout(() => this.machine.state.rollout === 0 && this.#autoStart(), retryIn).unref();
+    });
+  }
+
+  #apply(t: Transition): void {
+    const before = this.machine.state;
+    if (t.weight !== null) this.#o.traffic.setWeights({ canary: t.weight }, `rollout: ${t.decision?.action ?? 'change'} ${t.decision?.reasons[0] ?? ''}`.trim());
+    if (t.changed) {
+      try {
+        this.audit.saveState(this.machine.state);
+      } catch (e) {
+        this.#o.log.error({ err: e }, 'cannot persist rollout state');
+      }
+    }
+    const d = t.decision;
+    if (d !== null) {
+      this.#latest = d;
+      this.#o.metrics.decisions.labels(d.action).inc();
+      if (this.audit.decision(d, before.rollout, this.#config.interval)) this.#recorded(d);
+    }
+    if (t.changed) this.#publishPhase();
+  }
+
+  #recorded(d: Decision): void {
+    const s = this.machine.state;
+    this.#o.log[d.action === 'ROLLBACK' ? 'warn' : 'info']({ event: 'decision', action: d.action, source: d.source, dryRun: d.dryRun, rollout: s.rollout, step: d.step, canaryWeight: d.canaryWeight, reasons: d.reasons }, `${d.dryRun ? '[dry run] ' : ''}${d.action}: ${d.reasons[0] ?? ''}`);
+    this.#o.events.publish({ type: 'decision', decision: summary(d), rollout: s.rollout, phase: s.phase });
+    const payload = this.#payload(`${d.dryRun ? '[dry run] ' : ''}${d.action}`, d.reasons);
+    if (d.action === 'ROLLBACK' && !d.dryRun) this.webhooks.notify('rollback', payload);
+    else if (s.phase === 'promoted' && d.action === 'PROMOTE') this.webhooks.notify('post-rollout', payload);
+    else this.webhooks.notify('event', payload);
+  }
+
+  #payload(what: string, reasons: string[]): { text: string; [k: string]: unknown } {
+    const s = this.machine.state;
+    const v = this.#o.versions();
+    const where = s.phase === 'promoted' ? 'canary at 100 %' : `step ${s.step + 1}/${this.#config.steps.length}, canary ${s.canaryWeight} %`;
+    return {
+      text: `canaryd: ${what} — ${v.canary} vs ${v.baseline} (rollout ${s.rollout}, ${where})${reasons[0] ? `: ${reasons[0]}` : ''}`,
+      phase: s.phase,
+      rollout: s.rollout,
+      step: s.step,
+      canaryWeight: s.canaryWeight,
+      reasons,
+      versions: v,
+    };
+  }
+
+  #publishPhase(): void {
+    const s = this.machine.state;
+    this.#o.metrics.setPhase(s.phase, s.step, this.#config.steps.length);
+    this.#o.events.publish({ type: 'rollout', phase: s.phase, rollout: s.rollout, step: s.step, canaryWeight: s.canaryWeight, reason: s.reason });
+  }
+
+  #feedAnomaly(now: number): CheckResult[] | undefined {
+    const a = this.#o.anomaly;
+    if (!a || !this.#config.anomaly.enabled) return undefined;
+    const win = this.#o.source.windowMs;
+    const to = Math.floor(now / win) * win; // completed windows only
+    if (to > this.#anomalyFedTo) {
+      const [baseline, canary] = VERSION_NAMES.map((v) => this.#o.source.windows(v, this.#anomalyFedTo, to).filter((w) => w.start >= this.#anomalyFedTo));
+      a.update({ at: now, baseline, canary, canaryWeight: this.#o.traffic.getWeights().canary });
+      this.#anomalyFedTo = to;
+      this.#o.metrics.setAnomalyScores(a.scores());
+    }
+    return a.checks();
+  }
+
+  #gateForFinal(): GateStatus {
+    if (!this.machine.nextIsFinal || !this.webhooks.has('confirm-promotion')) return 'none';
+    const c = this.#confirm;
+    return c !== null && c.key === this.#gateKey() ? c.status : 'pending';
+  }
+
+  #gateKey(): string {
+    return `${this.machine.state.rollout}:${this.machine.state.step}`;
+  }
+
+  #runConfirmGate(now: number): void {
+    const key = this.#gateKey();
+    const c = this.#confirm;
+    const recheckMs = Math.max(5_000, Math.min(this.#config.interval, 60_000));
+    if (c !== null && c.key === key && (c.status !== 'refused' || now - c.at < recheckMs)) return;
+    this.#confirm = { key, status: 'pending', at: now };
+    void this.webhooks.gate('confirm-promotion', this.#payload('confirm-promotion gate', [])).then((g) => {
+      if (this.#confirm?.key !== key) return;
+      this.#confirm = { key, status: g.approved ? 'approved' : 'refused', at: this.#o.clock.now(), reason: g.reason };
+      if (!g.approved) {
+        this.audit.event(this.#o.clock.now(), 'gate-refused', g.reason, { gate: 'confirm-promotion', results: g.results });
+        this.#o.events.publish({ type: 'rollout', action: 'gate-refused', gate: 'confirm-promotion', reason: g.reason });
+      }
+    });
+  }
+
+  #schedule(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    const loop = () => {
+      try {
+        this.tick();
+      } catch (e) {
+        this.#o.log.error({ err: e }, 'rollout tick failed');
+      }
+      this.#timer = setTimeout(loop, this.#config.analysisInterval);
+    };
+    this.#timer = setTimeout(loop, this.#config.analysisInterval);
+  }
+}
+
+function summary(d: Decision | null): Record<string, unknown> | null {
+  if (d === null) return null;
+  return { at: d.at, action: d.action, step: d.step, canaryWeight: d.canaryWeight, reasons: d.reasons, source: d.source, ...(d.dryRun ? { dryRun: true } : {}), verdict: d.report?.verdict ?? null };
+}

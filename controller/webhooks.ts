@@ -1,0 +1,136 @@
+/**
+ * Rollout webhooks, shaped like Flagger's: `pre-rollout` and `confirm-promotion` are gates (every gate of
+ * the type must answer 2xx, or the rollout does not start / the final promotion waits), `post-rollout`,
+ * `rollback` and `event` are notifications (fire and forget; failures are logged, never block).
+ *
+ * Each call is a JSON POST whose body is Slack-compatible (`text` is the human line; Slack incoming
+ * webhooks ignore the other fields) and carries the details a program needs: type, phase, rollout number,
+ * step, weight, reasons, the versions and the webhook's metadata. Attempts time out after `timeout`;
+ * network errors, timeouts and 5xx are retried up to `retries` times with a doubling backoff; a 4xx is an
+ * answer (a gate's "no"), not retried.
+ */
+import { request } from 'undici';
+
+export type WebhookType = 'pre-rollout' | 'confirm-promotion' | 'post-rollout' | 'rollback' | 'event';
+
+export interface WebhookSpec {
+  name: string;
+  type: WebhookType;
+  url: string;
+  timeout: number;
+  retries: number;
+  metadata: Record<string, string>;
+}
+
+/** What the caller supplies: the Slack-compatible line and any details. */
+export interface PayloadBody {
+  text: string;
+  [k: string]: unknown;
+}
+
+export type WebhookPayload = PayloadBody & { type: WebhookType };
+
+export interface WebhookResult {
+  name: string;
+  ok: boolean;
+  status: number | null;
+  attempts: number;
+  /** why it failed: the status, or the network error */
+  error?: string;
+  /** the receiver's answer, first 500 bytes (a gate may say why it refused) */
+  body?: string;
+}
+
+export interface GateResult {
+  approved: boolean;
+  results: WebhookResult[];
+  /** one line: which gate refused and why */
+  reason: string;
+}
+
+export interface WebhookLog {
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+}
+
+const BACKOFF_BASE_MS = 200;
+
+export class WebhookRunner {
+  #hooks: readonly WebhookSpec[];
+  #log: WebhookLog;
+  #inflight = new Set<Promise<unknown>>();
+
+  constructor(hooks: readonly WebhookSpec[], log: WebhookLog) {
+    this.#hooks = hooks;
+    this.#log = log;
+  }
+
+  configure(hooks: readonly WebhookSpec[]): void {
+    this.#hooks = hooks;
+  }
+
+  has(type: WebhookType): boolean {
+    return this.#hooks.some((h) => h.type === type);
+  }
+
+  /** Calls every gate of `type`; approved only when each answers 2xx. No gate configured: approved. */
+  async gate(type: 'pre-rollout' | 'confirm-promotion', payload: PayloadBody): Promise<GateResult> {
+    const hooks = this.#hooks.filter((h) => h.type === type);
+    const results = await Promise.all(hooks.map((h) => this.#call(h, { ...payload, type })));
+    const refused = results.filter((r) => !r.ok);
+    const reason =
+      refused.length === 0
+        ? `${type} gate${hooks.length === 1 ? '' : 's'} approved`
+        : refused.map((r) => `${type} gate ${r.name} refused: ${r.error}${r.body ? ` (${r.body.slice(0, 120)})` : ''}`).join('; ');
+    return { approved: refused.length === 0, results, reason };
+  }
+
+  /** Fire-and-forget notification to every webhook of `type` (and of type `event`). */
+  notify(type: 'post-rollout' | 'rollback' | 'event', payload: PayloadBody): void {
+    const hooks = this.#hooks.filter((h) => h.type === type || (type !== 'event' && h.type === 'event'));
+    for (const h of hooks) {
+      const p = this.#call(h, { ...payload, type }).then((r) => {
+        if (!r.ok) this.#log.warn({ event: 'webhook_failed', webhook: h.name, type, status: r.status, error: r.error, attempts: r.attempts }, `webhook ${h.name} failed: ${r.error}`);
+      });
+      this.#inflight.add(p);
+      void p.finally(() => this.#inflight.delete(p));
+    }
+  }
+
+  /** Resolves when every notification sent so far has finished (for shutdown and tests). */
+  async settle(): Promise<void> {
+    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
+  }
+
+  async #call(h: WebhookSpec, payload: WebhookPayload): Promise<WebhookResult> {
+    const body = JSON.stringify({ ...payload, webhook: h.name, metadata: h.metadata });
+    let last: WebhookResult = { name: h.name, ok: false, status: null, attempts: 0, error: 'not sent' };
+    for (let attempt = 1; attempt <= h.retries + 1; attempt++) {
+      last = await attemptOnce(h, body, attempt);
+      if (last.ok || (last.status !== null && last.status < 500)) break;
+      if (attempt <= h.retries) await new Promise((r) => setTimeout(r, BACKOFF_BASE_MS * 2 ** (attempt - 1)));
+    }
+    this.#log.info({ event: 'webhook', webhook: h.name, type: h.type, ok: last.ok, status: last.status, attempts: last.attempts }, `webhook ${h.name} ${last.ok ? 'ok' : 'failed'}`);
+    return last;
+  }
+}
+
+async function attemptOnce(h: WebhookSpec, body: string, attempt: number): Promise<WebhookResult> {
+  try {
+    const res = await request(h.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'user-agent': 'canaryd' },
+      body,
+      headersTimeout: h.timeout,
+      bodyTimeout: h.timeout,
+      signal: AbortSignal.timeout(h.timeout),
+    });
+    const text = (await res.body.text()).slice(0, 500);
+    const ok = res.statusCode >= 200 && res.statusCode < 300;
+    return { name: h.name, ok, status: res.statusCode, attempts: attempt, ...(ok ? {} : { error: `HTTP ${res.statusCode}` }), ...(text ? { body: text } : {}) };
+  } catch (e) {
+    const err = e as { name?: string; code?: string; message?: string };
+    const timedOut = err.name === 'TimeoutError' || err.code === 'UND_ERR_HEADERS_TIMEOUT' || err.code === 'UND_ERR_BODY_TIMEOUT';
+    return { name: h.name, ok: false, status: null, attempts: attempt, error: timedOut ? `timed out after ${h.timeout} ms` : err.code ?? err.message ?? String(e) };
+  }
+}
