@@ -1,6 +1,10 @@
 /**
- * `canaryd demo`: two sample upstreams on 127.0.0.1 (a healthy baseline and a canary with a configurable
- * regression), canaryd in front, a bounded synthetic load, and the proxy, admin, dashboard and metrics URLs.
+ * `canaryd demo`: two sample upstreams on 127.0.0.1, canaryd in front with the rollout controller, a bounded
+ * synthetic load, and two live rollouts, decisions printed as they happen:
+ *   1. a good canary (same errors and latency as baseline) is promoted step by step to 100 %;
+ *   2. the canary is then replaced by a bad build (more errors, slower) and a new rollout starts: the engine
+ *      rolls it back by itself.
+ * The dashboard URL is printed first, so the rollouts can be watched live. Everything ends on its own.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,58 +14,119 @@ import { Sidecar } from '../sidecar.js';
 import { startSampleUpstream } from './upstream.js';
 import { runLoad } from './load.js';
 
-const HELP = `usage: canaryd demo [--canary-errors RATE] [--canary-latency MS] [--rate RPS] [--duration SECONDS] [--port N] [--admin-port N]
-  --canary-errors   share of canary requests that fail with 500 (default 0.2: a bad canary)
-  --canary-latency  canary median latency in ms (default 20; baseline is 20)
-  --rate            requests per second of synthetic load (default 100)
-  --duration        seconds of load before the demo exits (default 300)`;
+const HELP = `usage: canaryd demo [options]
+  --rate RPS            synthetic load, requests per second (default 400)
+  --interval SECONDS    minimum time per rollout step (default 12)
+  --bad-errors RATE     share of requests the bad canary fails with 500 (default 0.05; baseline 0.005)
+  --bad-latency MS      median latency of the bad canary (default 40; baseline 20)
+  --scenario S          good, bad or both (default both)
+  --linger SECONDS      keep serving after the rollouts, to look at the dashboard (default 30)
+  --port N, --admin-port N   listen ports (default 8080 and 9901; 0 picks free ones)`;
 
 function flag(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(name);
-  return i >= 0 && args[i + 1] !== undefined ? Number(args[i + 1]) : fallback;
+  const v = i >= 0 ? Number(args[i + 1]) : fallback;
+  if (!Number.isFinite(v)) throw new Error(`${name} must be a number, got ${JSON.stringify(args[i + 1])}`);
+  return v;
 }
+
+const BASELINE = { latencyMs: 20, errorRate: 0.005 };
 
 export async function runDemo(args: string[]): Promise<number> {
   if (args.includes('--help')) {
     console.log(HELP);
     return 0;
   }
-  const canaryErrors = flag(args, '--canary-errors', 0.2);
-  const canaryLatency = flag(args, '--canary-latency', 20);
-  const rate = flag(args, '--rate', 100);
-  const duration = flag(args, '--duration', 300);
-  const baseline = await startSampleUpstream({ name: 'baseline', latencyMs: 20, errorRate: 0.002 });
-  const canary = await startSampleUpstream({ name: 'canary', latencyMs: canaryLatency, errorRate: canaryErrors });
+  const rate = flag(args, '--rate', 400);
+  const interval = flag(args, '--interval', 12);
+  const bad = { errorRate: flag(args, '--bad-errors', 0.05), latencyMs: flag(args, '--bad-latency', 40) };
+  const linger = flag(args, '--linger', 30);
+  const si = args.indexOf('--scenario');
+  const scenario = si >= 0 ? args[si + 1] : 'both';
+  if (!['good', 'bad', 'both'].includes(scenario)) throw new Error(`--scenario must be good, bad or both, got ${JSON.stringify(scenario)}`);
+
+  const baseline = await startSampleUpstream({ name: 'baseline', ...BASELINE });
+  const canary = await startSampleUpstream({ name: 'canary', ...BASELINE });
   const stateDir = mkdtempSync(join(tmpdir(), 'canaryd-demo-'));
-  const config = parseConfigText(
-    `listen: 127.0.0.1:${flag(args, '--port', 8080)}
+  const config = parseConfigText(`listen: 127.0.0.1:${flag(args, '--port', 8080)}
 admin: { listen: "127.0.0.1:${flag(args, '--admin-port', 9901)}" }
 upstreams:
   baseline: { url: "${baseline.url}", version: v1.0.0 }
-  canary: { url: "${canary.url}", version: v1.0.1 }
-routing:
-  canaryWeight: 5
-  sticky: { header: x-user-id }
+  canary: { url: "${canary.url}", version: v1.1.0 }
+routing: { canaryWeight: 0, sticky: { header: x-user-id } }
+rollout:
+  steps: [5, 10, 25, 50, 75, 100]
+  interval: ${interval}s
+  minRequests: 100
+  analysisInterval: 1s
+  maxStepDuration: 3m
 log: { level: warn }
 state: { dir: "${stateDir}" }
-`,
-  );
+`);
   const sidecar = new Sidecar({ config });
   await sidecar.start();
-  const proxyUrl = `http://127.0.0.1:${sidecar.proxyAddress!.port}`;
   const adminUrl = `http://127.0.0.1:${sidecar.adminAddress!.port}`;
+  const proxyUrl = `http://127.0.0.1:${sidecar.proxyAddress!.port}`;
   console.log(`canaryd demo
-  proxy:      ${proxyUrl}
   dashboard:  ${adminUrl}/
+  proxy:      ${proxyUrl}
   admin API:  ${adminUrl}/api/v1/status
   metrics:    ${adminUrl}/metrics
-  baseline:   ${baseline.url} (v1.0.0, healthy)
-  canary:     ${canary.url} (v1.0.1, ${canaryErrors * 100}% errors, ${canaryLatency} ms median)
-  load:       ${rate} req/s for ${duration} s`);
-  const result = await runLoad({ url: proxyUrl, ratePerSecond: rate, durationMs: duration * 1000 });
-  console.log(`load finished: ${result.sent} requests, by status ${JSON.stringify(result.byStatus)}`);
+  baseline:   ${baseline.url} (v1.0.0: ${BASELINE.errorRate * 100} % errors, ${BASELINE.latencyMs} ms median)
+  load:       ${rate} req/s from 1,000 sticky users
+`);
+  const t0 = Date.now();
+  const stamp = () => `[${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s]`;
+  sidecar.events.subscribe((e) => {
+    if (e.type !== 'decision') return;
+    const d = e.decision as { action: string; canaryWeight: number; reasons: string[]; source: string };
+    if (d.action === 'CONTINUE' && !/failed analysis|paused|gate/.test(d.reasons[0] ?? '')) return;
+    console.log(`${stamp()} ${d.action.padEnd(8)} canary ${String(d.canaryWeight).padStart(3)} %  ${d.reasons[0] ?? ''}`);
+    for (const r of d.reasons.slice(1, d.action === 'ROLLBACK' ? 4 : 2)) console.log(`${' '.repeat(27)}${r}`);
+  });
+
+  const budgetMs = 6 * 60_000 + linger * 1000;
+  const stopLoad = new AbortController();
+  const load = runLoad({ url: proxyUrl, ratePerSecond: rate, durationMs: budgetMs, signal: stopLoad.signal });
+  const results: string[] = [];
+  const rollout = async (label: string, expect: 'promoted' | 'rolledback') => {
+    const started = Date.now();
+    await sidecar.rollout.start(`${label}: rollout started`);
+    const end = await waitForEnd(sidecar, 4 * 60_000);
+    const secs = ((Date.now() - started) / 1000).toFixed(0);
+    const line = `${label}: ${end} after ${secs} s${end === expect ? '' : ` (expected ${expect})`}`;
+    console.log(`${stamp()} ${line}\n`);
+    results.push(line);
+    return end === expect;
+  };
+
+  let ok = true;
+  if (scenario !== 'bad') {
+    console.log(`${stamp()} rollout 1: canary v1.1.0 is as good as baseline; expect PROMOTE to 100 %`);
+    ok = (await rollout('good canary v1.1.0', 'promoted')) && ok;
+  }
+  if (scenario !== 'good') {
+    canary.set(bad);
+    console.log(`${stamp()} rollout 2: canary v1.2.0 is bad (${bad.errorRate * 100} % errors, ${bad.latencyMs} ms median); expect ROLLBACK`);
+    ok = (await rollout('bad canary v1.2.0', 'rolledback')) && ok;
+  }
+  console.log(`${results.join('\n')}\ndashboard stays up for ${linger} s: ${adminUrl}/`);
+  await new Promise((r) => setTimeout(r, linger * 1000));
+  stopLoad.abort();
+  await load;
   await sidecar.stop(2000);
   await baseline.close();
   await canary.close();
-  return 0;
+  return ok ? 0 : 1;
+}
+
+async function waitForEnd(sidecar: Sidecar, timeoutMs: number): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const phase = sidecar.rollout.machine.state.phase;
+    if (phase === 'promoted' || phase === 'rolledback') return phase;
+    if (phase === 'paused') return 'paused';
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  return 'still running (timed out)';
 }

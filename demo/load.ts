@@ -8,6 +8,8 @@ export interface LoadOptions {
   maxRequests?: number;
   users?: number;
   onResponse?: (status: number, version: string | undefined) => void;
+  /** stops the load early */
+  signal?: AbortSignal;
 }
 
 export async function runLoad(o: LoadOptions): Promise<{ sent: number; byStatus: Record<number, number> }> {
@@ -21,7 +23,7 @@ export async function runLoad(o: LoadOptions): Promise<{ sent: number; byStatus:
   const inflight = new Set<Promise<void>>();
   const intervalMs = 1000 / o.ratePerSecond;
   let next = Date.now();
-  while (Date.now() < deadline && sent < max) {
+  while (Date.now() < deadline && sent < max && !o.signal?.aborted) {
     const user = `user-${Math.floor(Math.random() * (o.users ?? 1000))}`;
     const p = pool
       .request({ path: `/api/items/${sent % 50}`, method: 'GET', headers: { 'x-user-id': user } })
