@@ -237,7 +237,7 @@ export class RolloutController {
 
   #apply(t: Transition): void {
     const before = this.machine.state;
-    if (t.weight !== null) this.#o.traffic.setWeights({ canary: t.weight }, `rollout: ${t.decision?.action ?? 'change'} ${t.decision?.reasons[0] ?? ''}`.trim());
+    if (t.weight !== null) this.#o.traffic.setWeights({ canary: t.weight }, `${t.decision?.action ?? 'change'}: ${t.decision?.reasons[0] ?? ''}`);
     if (t.changed) {
       try {
         this.audit.saveState(this.machine.state);

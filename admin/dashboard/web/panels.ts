@@ -147,6 +147,14 @@ export function eventItem(e: any): HTMLElement {
     case 'flag':
       text = `flag ${fmt(e.flag?.key)} ${fmt(e.action)}${e.flag ? ` (${e.flag.enabled ? 'on' : 'off'})` : ''}`;
       break;
+    case 'decision': {
+      const d = e.decision ?? e;
+      text = `${fmt(d.action)} → ${fmt(d.canaryWeight)}% (${fmt(d.source)}): ${fmt(d.reasons?.[0] ?? '')}`;
+      break;
+    }
+    case 'rollout':
+      text = e.action === 'gate-refused' ? `${fmt(e.gate)} gate refused: ${fmt(e.reason)}` : `${fmt(e.phase)}${e.phase === 'progressing' || e.phase === 'paused' ? `, step ${Number(e.step) + 1}` : ''}, canary ${fmt(e.canaryWeight)}%${e.reason ? `: ${fmt(e.reason)}` : ''}`;
+      break;
     case 'drift':
       text = `drift ${fmt(e.action)}: ${listOf(e.items, []).map((i) => i.path).join(', ') || 'in sync'}`;
       break;
