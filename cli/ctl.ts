@@ -14,6 +14,8 @@ export const CTL_USAGE = `usage: canaryd ctl [--admin URL] [--token T] [--json] 
 commands:
   status                          versions, weights, rollout phase and progress
   weights [N] [--reason R]        show the weights, or set the canary weight to N percent
+  start [--reason R]              start a rollout at the first step (after the pre-rollout gates)
+  retry                           start a rolled-back rollout again from the first step
   promote [--full]                promote the canary one step (--full: straight to 100 %)
   pause | resume                  pause or resume the rollout
   rollback [--reason R]           send all traffic back to baseline
@@ -99,6 +101,12 @@ export async function runCtl(argv: string[], env: NodeJS.ProcessEnv = process.en
       case 'promote':
         noArgs();
         return await rolloutAction(client, io, 'promote', o.full ? { full: true } : {});
+      case 'start':
+        noArgs();
+        return await rolloutAction(client, io, 'start', o.reason ? { reason: o.reason } : {});
+      case 'retry':
+        noArgs();
+        return await rolloutAction(client, io, 'retry', {});
       case 'pause':
       case 'resume':
         noArgs();

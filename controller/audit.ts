@@ -26,14 +26,14 @@ const KEEP = 500;
 
 export interface DecisionRecord extends Decision {
   type: 'decision';
-  rollout: number;
+  rolloutId: number;
   reason: string;
 }
 
 export interface RollbackRecord {
   at: number;
   type: 'rollback';
-  rollout: number;
+  rolloutId: number;
   step: number;
   reason: string;
   reasons: string[];
@@ -69,17 +69,17 @@ export class RolloutAudit {
   }
 
   /** Records the decision if the policy above says so; returns whether it did. */
-  decision(d: Decision, rollout: number, intervalMs: number, force = false): boolean {
+  decision(d: Decision, rolloutId: number, intervalMs: number, force = false): boolean {
     const sig = signature(d);
     const due = force || d.action !== 'CONTINUE' || sig !== this.#lastSig || d.at - this.#lastRecordedAt >= intervalMs;
     if (!due) return false;
     this.#lastSig = sig;
     this.#lastRecordedAt = d.at;
-    const rec: DecisionRecord = { ...d, type: 'decision', rollout, reason: d.reasons[0] ?? d.action };
+    const rec: DecisionRecord = { ...d, type: 'decision', rolloutId, reason: d.reasons[0] ?? d.action };
     this.#push(this.#decisions, rec);
     this.#store.append(AUDIT_FILE, rec);
     if (d.action === 'ROLLBACK') {
-      const rb: RollbackRecord = { at: d.at, type: 'rollback', rollout, step: d.step, reason: rec.reason, reasons: d.reasons, source: d.source, ...(d.dryRun ? { dryRun: true } : {}) };
+      const rb: RollbackRecord = { at: d.at, type: 'rollback', rolloutId, step: d.step, reason: rec.reason, reasons: d.reasons, source: d.source, ...(d.dryRun ? { dryRun: true } : {}) };
       this.#push(this.#rollbacks, rb);
       this.#store.append(AUDIT_FILE, rb);
     }

@@ -75,8 +75,8 @@ export class RolloutController {
     if (saved && this.machine.active) {
       // kill -9 recovery: the same step and weight as before; the step's clock keeps running.
       o.traffic.setWeights({ canary: saved.canaryWeight }, `rollout recovered at step ${saved.step + 1}`);
-      this.audit.event(this.#dataFrom, 'recovery', `rollout ${saved.rollout} resumed ${saved.phase} at step ${saved.step + 1}, canary ${saved.canaryWeight} %`, { rollout: saved.rollout, step: saved.step, canaryWeight: saved.canaryWeight });
-      o.log.info({ event: 'rollout_recovered', rollout: saved.rollout, phase: saved.phase, step: saved.step, canaryWeight: saved.canaryWeight }, 'rollout state restored from state.dir');
+      this.audit.event(this.#dataFrom, 'recovery', `rollout ${saved.id} resumed ${saved.phase} at step ${saved.step + 1}, canary ${saved.canaryWeight} %`, { rolloutId: saved.id, step: saved.step, canaryWeight: saved.canaryWeight });
+      o.log.info({ event: 'rollout_recovered', rolloutId: saved.id, phase: saved.phase, step: saved.step, canaryWeight: saved.canaryWeight }, 'rollout state restored from state.dir');
     }
     this.#publishPhase();
   }
@@ -88,7 +88,7 @@ export class RolloutController {
   /** Starts the analysis timer (and an automatic rollout when rollout.autoStart and none is recorded). */
   run(): void {
     this.#schedule();
-    if (this.#config.autoStart && this.machine.state.rollout === 0) this.#autoStart();
+    if (this.#config.autoStart && this.machine.state.id === 0) this.#autoStart();
   }
 
   async stop(): Promise<void> {
@@ -118,7 +118,7 @@ export class RolloutController {
     const r = this.#report;
     return {
       phase: s.phase,
-      rollout: s.rollout,
+      id: s.id,
       step: s.step,
       steps: this.#config.steps,
       canaryWeight: this.#o.traffic.getWeights().canary,
@@ -180,13 +180,13 @@ export class RolloutController {
 
   pause(reason?: string): Record<string, unknown> {
     this.#apply(this.machine.pause(this.#o.clock.now(), reason ? `paused by an operator: ${reason}` : undefined));
-    this.audit.event(this.#o.clock.now(), 'pause', this.machine.state.reason ?? 'paused', { rollout: this.machine.state.rollout, step: this.machine.state.step });
+    this.audit.event(this.#o.clock.now(), 'pause', this.machine.state.reason ?? 'paused', { rolloutId: this.machine.state.id, step: this.machine.state.step });
     return this.status();
   }
 
   resume(): Record<string, unknown> {
     this.#apply(this.machine.resume(this.#o.clock.now()));
-    this.audit.event(this.#o.clock.now(), 'resume', 'resumed by an operator', { rollout: this.machine.state.rollout, step: this.machine.state.step });
+    this.audit.event(this.#o.clock.now(), 'resume', 'resumed by an operator', { rolloutId: this.machine.state.id, step: this.machine.state.step });
     return this.status();
   }
 
@@ -231,7 +231,7 @@ export class RolloutController {
     this.start('rollout started automatically (rollout.autoStart)').catch((e: unknown) => {
       const retryIn = Math.max(this.#config.interval, 5_000);
       this.#o.log.warn({ event: 'autostart_held', err: (e as Error).message, retryInMs: retryIn }, `automatic rollout start held: ${(e as Error).message}`);
-      if ((e as CanarydError).code === 'CANARYD_ERR_GATE_REFUSED' && this.#timer !== null) setTimeout(() => this.machine.state.rollout === 0 && this.#autoStart(), retryIn).unref();
+      if ((e as CanarydError).code === 'CANARYD_ERR_GATE_REFUSED' && this.#timer !== null) setTimeout(() => this.machine.state.id === 0 && this.#autoStart(), retryIn).unref();
     });
   }
 
@@ -249,15 +249,15 @@ export class RolloutController {
     if (d !== null) {
       this.#latest = d;
       this.#o.metrics.decisions.labels(d.action).inc();
-      if (this.audit.decision(d, before.rollout, this.#config.interval)) this.#recorded(d);
+      if (this.audit.decision(d, before.id, this.#config.interval)) this.#recorded(d);
     }
     if (t.changed) this.#publishPhase();
   }
 
   #recorded(d: Decision): void {
     const s = this.machine.state;
-    this.#o.log[d.action === 'ROLLBACK' ? 'warn' : 'info']({ event: 'decision', action: d.action, source: d.source, dryRun: d.dryRun, rollout: s.rollout, step: d.step, canaryWeight: d.canaryWeight, reasons: d.reasons }, `${d.dryRun ? '[dry run] ' : ''}${d.action}: ${d.reasons[0] ?? ''}`);
-    this.#o.events.publish({ type: 'decision', decision: summary(d), rollout: s.rollout, phase: s.phase });
+    this.#o.log[d.action === 'ROLLBACK' ? 'warn' : 'info']({ event: 'decision', action: d.action, source: d.source, dryRun: d.dryRun, rolloutId: s.id, step: d.step, canaryWeight: d.canaryWeight, reasons: d.reasons }, `${d.dryRun ? '[dry run] ' : ''}${d.action}: ${d.reasons[0] ?? ''}`);
+    this.#o.events.publish({ type: 'decision', decision: summary(d), rolloutId: s.id, phase: s.phase });
     const payload = this.#payload(`${d.dryRun ? '[dry run] ' : ''}${d.action}`, d.reasons);
     if (d.action === 'ROLLBACK' && !d.dryRun) this.webhooks.notify('rollback', payload);
     else if (s.phase === 'promoted' && d.action === 'PROMOTE') this.webhooks.notify('post-rollout', payload);
@@ -269,9 +269,9 @@ export class RolloutController {
     const v = this.#o.versions();
     const where = s.phase === 'promoted' ? 'canary at 100 %' : `step ${s.step + 1}/${this.#config.steps.length}, canary ${s.canaryWeight} %`;
     return {
-      text: `canaryd: ${what} — ${v.canary} vs ${v.baseline} (rollout ${s.rollout}, ${where})${reasons[0] ? `: ${reasons[0]}` : ''}`,
+      text: `canaryd: ${what} — ${v.canary} vs ${v.baseline} (rollout ${s.id}, ${where})${reasons[0] ? `: ${reasons[0]}` : ''}`,
       phase: s.phase,
-      rollout: s.rollout,
+      rolloutId: s.id,
       step: s.step,
       canaryWeight: s.canaryWeight,
       reasons,
@@ -282,7 +282,7 @@ export class RolloutController {
   #publishPhase(): void {
     const s = this.machine.state;
     this.#o.metrics.setPhase(s.phase, s.step, this.#config.steps.length);
-    this.#o.events.publish({ type: 'rollout', phase: s.phase, rollout: s.rollout, step: s.step, canaryWeight: s.canaryWeight, reason: s.reason });
+    this.#o.events.publish({ type: 'rollout', phase: s.phase, rolloutId: s.id, step: s.step, canaryWeight: s.canaryWeight, reason: s.reason });
   }
 
   #feedAnomaly(now: number): CheckResult[] | undefined {
@@ -306,7 +306,7 @@ export class RolloutController {
   }
 
   #gateKey(): string {
-    return `${this.machine.state.rollout}:${this.machine.state.step}`;
+    return `${this.machine.state.id}:${this.machine.state.step}`;
   }
 
   #runConfirmGate(now: number): void {

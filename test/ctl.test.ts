@@ -147,13 +147,15 @@ t.test('wait: exit 2 on timeout, 2 on usage, 3 on API errors; 0/1 when the rollo
 
 t.test('rollout actions and faults: exit 0 when they act, 1 with the 409 when they do not fit', async (t) => {
   const spec = (await api('GET', '/api/v1/openapi.json')).json;
-  await api('POST', '/api/v1/rollout/start', {});
-  for (const [action, code] of [['pause', 0], ['pause', 1], ['resume', 0], ['promote', 0], ['rollback', 0], ['promote', 1]] as const) {
+  for (const [action, code] of [['start', 0], ['start', 1], ['pause', 0], ['pause', 1], ['resume', 0], ['promote', 0], ['rollback', 0], ['promote', 1]] as const) {
     const r = await ctl([action, '--token', TOKEN, ...admin]);
     t.equal(r.code, code, `${action} exits ${code} (${r.err.trim()})`);
     if (code === 1) t.match(r.err, /409 CANARYD_ERR_CONFLICT/);
   }
   t.equal((await api('GET', '/api/v1/status')).json.rollout.phase, 'rolledback');
+  const retried = await ctl(['retry', '--token', TOKEN, ...admin]);
+  t.equal(retried.code, 0, retried.err);
+  t.match(retried.out, /retry: ok, phase progressing, canary 5%/);
   const faults = await ctl(['faults', 'list', ...admin]);
   if (spec.paths['/api/v1/faults']) t.equal(faults.code, 0, faults.err);
   else t.match(faults.err, /404 .*does not have that feature/);

@@ -83,7 +83,7 @@ t.test('operator commands move the weight at once and answer 409 when they do no
   for (let i = 0; i < 20; i++) t.equal(await versionOf(s.url), 'baseline');
   r = await post(s, '/api/v1/rollout/retry');
   t.equal(r.json.phase, 'progressing');
-  t.equal(r.json.rollout, 3);
+  t.equal(r.json.id, 3);
   const status = (await call(s.app, 'GET', '/api/v1/status')).json;
   t.equal(status.rollout.phase, 'progressing');
   t.equal(status.weights.owner, 'rollout');

@@ -12,7 +12,7 @@ t.test('idle -> progressing through every step -> promoted at 100 %', async (t) 
   const s = m.start(0);
   t.equal(s.weight, 5);
   t.equal(m.state.phase, 'progressing');
-  t.equal(m.state.rollout, 1);
+  t.equal(m.state.id, 1);
   let now = 0;
   const weights: number[] = [];
   for (let i = 0; i < 5; i++) {
@@ -111,7 +111,7 @@ t.test('manual overrides: promote one step, promote fully, rollback, retry', asy
   t.throws(() => m.rollback(3000), { code: 'CANARYD_ERR_CONFLICT' }, 'cannot roll back a finished rollout');
   t.throws(() => m.retry(3000), { code: 'CANARYD_ERR_CONFLICT' });
   m.start(4000);
-  t.equal(m.state.rollout, 2);
+  t.equal(m.state.id, 2);
   t.equal(m.state.canaryWeight, 5);
   tr = m.rollback(5000, 'bad deploy');
   t.equal(tr.weight, 0);
@@ -121,7 +121,7 @@ t.test('manual overrides: promote one step, promote fully, rollback, retry', asy
   t.throws(() => m.promote(6000), { code: 'CANARYD_ERR_CONFLICT' });
   tr = m.retry(7000);
   t.equal(tr.weight, 5);
-  t.equal(m.state.rollout, 3);
+  t.equal(m.state.id, 3);
   t.equal(m.state.phase, 'progressing');
   t.throws(() => m.start(8000), { code: 'CANARYD_ERR_CONFLICT' }, 'one rollout at a time');
   m.pause(9000);

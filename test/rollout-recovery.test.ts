@@ -37,7 +37,7 @@ t.test('kill -9 mid-rollout, restart: same step, same weight, same routing', asy
   });
   const after = await api(second.adminUrl, 'GET', '/api/v1/rollout');
   t.equal(after.phase, 'progressing');
-  t.equal(after.rollout, 1);
+  t.equal(after.id, 1);
   t.equal(after.step, 2);
   t.equal(after.canaryWeight, 50);
   const recovered = await second.waitForLog((l) => l.event === 'rollout_recovered');

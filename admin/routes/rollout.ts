@@ -25,7 +25,7 @@ const rolloutStatus = {
   required: ['phase', 'step', 'canaryWeight'],
   properties: {
     phase: { type: 'string', enum: ['idle', 'progressing', 'paused', 'promoted', 'rolledback'] },
-    rollout: { type: 'integer', description: 'number of the current (or last) rollout' },
+    id: { type: 'integer', description: 'number of the current (or last) rollout: 1, 2, ...' },
     step: { type: 'integer', description: '0-based index into steps (steps.length when promoted)' },
     steps: { type: 'array', items: { type: 'number' } },
     canaryWeight: { type: 'number' },

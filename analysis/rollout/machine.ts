@@ -39,7 +39,7 @@ export interface RolloutSettings {
 export interface RolloutState {
   phase: RolloutPhase;
   /** rollouts started so far; the current one's number (0 before the first) */
-  rollout: number;
+  id: number;
   /** index into steps: the running step; after a rollback the step it failed at; steps.length when promoted; -1 before any */
   step: number;
   canaryWeight: number;
@@ -67,7 +67,7 @@ export interface Transition {
 export type GateStatus = 'none' | 'approved' | 'pending' | 'refused';
 
 export function initialRolloutState(canaryWeight = 0): RolloutState {
-  return { phase: 'idle', rollout: 0, step: -1, canaryWeight, startedAt: null, stepStartedAt: null, stepDeadlineAt: null, failures: 0, reason: null, endedAt: null, lastDecision: null };
+  return { phase: 'idle', id: 0, step: -1, canaryWeight, startedAt: null, stepStartedAt: null, stepDeadlineAt: null, failures: 0, reason: null, endedAt: null, lastDecision: null };
 }
 
 const ACTIVE: ReadonlySet<RolloutPhase> = new Set(['progressing', 'paused']);
@@ -114,7 +114,7 @@ export class RolloutMachine {
   start(now: number, reason = 'rollout started'): Transition {
     if (this.active) throw conflict(`a rollout is already ${this.#s.phase} (step ${this.#s.step + 1}/${this.#settings.steps.length}, canary ${this.#s.canaryWeight} %)`);
     const weight = this.#settings.steps[0];
-    this.#s = { ...initialRolloutState(weight), rollout: this.#s.rollout + 1, phase: 'progressing', step: 0, startedAt: now, stepStartedAt: now, stepDeadlineAt: this.#deadline(now), lastDecision: this.#s.lastDecision };
+    this.#s = { ...initialRolloutState(weight), id: this.#s.id + 1, phase: 'progressing', step: 0, startedAt: now, stepStartedAt: now, stepDeadlineAt: this.#deadline(now), lastDecision: this.#s.lastDecision };
     return this.#decide(now, 'PROMOTE', [`${reason}: step 1/${this.#settings.steps.length}, canary ${weight} %`], null, 'manual', true, weight);
   }
 

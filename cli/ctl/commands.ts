@@ -53,8 +53,8 @@ export async function weights(c: AdminClient, io: Io, args: string[], reason?: s
   return 0;
 }
 
-/** pause / resume / promote / rollback: POST /api/v1/rollout/<action>. */
-export async function rolloutAction(c: AdminClient, io: Io, action: 'pause' | 'resume' | 'promote' | 'rollback', body: Record<string, unknown>): Promise<number> {
+/** start / retry / pause / resume / promote / rollback: POST /api/v1/rollout/<action>. */
+export async function rolloutAction(c: AdminClient, io: Io, action: 'start' | 'retry' | 'pause' | 'resume' | 'promote' | 'rollback', body: Record<string, unknown>): Promise<number> {
   const r = await c.request('POST', `/api/v1/rollout/${action}`, body);
   if (io.json) return (printJson(io, r), 0);
   const ro = r?.rollout ?? r;
