@@ -1,2 +1,4 @@
 /** The analysis engine's public face: pure functions over window data, and the rollout state machine. */
 export * from './report.js';
+export { judge, FAIL_BUDGET_SHARE } from './judge/judge.js';
+export { HARD_FACTOR } from './judge/slo.js';
