@@ -52,7 +52,10 @@ export interface AnalysisReport {
   score: number | null;
   checks: CheckResult[];
   arms: { baseline: ArmSummary; canary: ArmSummary };
-  /** how many more canary requests a verdict is expected to need, null when a verdict exists */
+  /**
+   * how many more canary requests a verdict is expected to need (an estimate from the current data), null
+   * when a verdict exists (fail, or pass with nonInferior)
+   */
   moreCanaryRequestsNeeded: number | null;
   reasons: string[];
 }

@@ -4,7 +4,8 @@
  * ≥ 1,000 rollouts per scenario, seeded and reproducible, spread over worker threads.
  *
  *   node dist/bench/analysis-bench.js [--rollouts 1000] [--rate 20000] [--workers 2] [--seed 1]
- *                                     [--scenarios a,b] [--judges canaryd,flagger-docs,...] [--max-step 600]
+ *                                     [--scenarios a,b] [--judges canaryd,flagger-docs,...] [--max-step 900]
+ *                                     [--alpha-plan equal|front]
  *
  * Prints, per judge and scenario: the share of rollouts rolled back / promoted / held, the median canary
  * requests and seconds to a rollback, and the median time to full promotion. For good scenarios the
@@ -16,7 +17,8 @@ import { fileURLToPath } from 'node:url';
 import { judge } from '../analysis/index.js';
 import { flaggerStyle, kayentaStyle } from './analysis-references.js';
 import { runRollout, type BenchJudge, type RolloutPlan, type RolloutResult } from './analysis-rollout.js';
-import { latencyCdf, type Scenario } from './analysis-sim.js';
+import { latencyCdf, newEnvironment, simulateSecond, type Scenario } from './analysis-sim.js';
+import type { WindowRecord } from '../core/index.js';
 
 export const SCENARIOS: Scenario[] = [
   { name: 'A/A', kind: 'good' },
@@ -50,6 +52,7 @@ function judges(): BenchJudge[] {
     { kind: 'sequential', name: 'canaryd', judge },
     { kind: 'interval', name: 'flagger-docs', judge: flaggerStyle('flagger-docs', 0.01, 500) },
     { kind: 'interval', name: 'flagger-margin', judge: flaggerStyle('flagger-margin', 0.01 * (1 + MARGIN), p99 * (1 + MARGIN)) },
+    { kind: 'interval', name: 'flagger-slo', judge: flaggerStyle('flagger-slo', SLO.maxErrorRate, SLO.maxP99Ms) },
     { kind: 'interval', name: 'kayenta', judge: kayentaStyle('kayenta', MARGIN, 95, 75) },
   ];
 }
@@ -62,6 +65,7 @@ function plan(args: Args): RolloutPlan {
     failureLimit: 3,
     maxStepS: args.maxStep,
     falseRollbackRate: 0.01,
+    alphaPlan: args.alphaPlan,
     rate: args.rate,
     settings: { slo: SLO, maxDegradation: MARGIN, scoring: { pass: 95, marginal: 75 }, critical: ['slo.errorRate', 'compare.errorRate'], countFaulted: false },
   };
@@ -76,6 +80,7 @@ interface Args {
   scenarios: string[] | null;
   judges: string[] | null;
   chunk: number;
+  alphaPlan: 'equal' | 'front';
 }
 
 function parseArgs(argv: string[]): Args {
@@ -88,10 +93,11 @@ function parseArgs(argv: string[]): Args {
     rate: Number(get('rate') ?? 20000),
     workers: Number(get('workers') ?? Math.min(2, availableParallelism())),
     seed: Number(get('seed') ?? 1),
-    maxStep: Number(get('max-step') ?? 600),
+    maxStep: Number(get('max-step') ?? 900),
     scenarios: get('scenarios')?.split(',') ?? null,
     judges: get('judges')?.split(',') ?? null,
     chunk: Number(get('chunk') ?? 50),
+    alphaPlan: get('alpha-plan') === 'front' ? 'front' : 'equal',
   };
 }
 
@@ -127,8 +133,36 @@ function fmtN(x: number | null): string {
   return x === null ? '–' : Math.round(x).toLocaleString('en-US');
 }
 
+/** Cost of one judge call over a full step: `windows` one-second windows per arm, 163 buckets each. */
+function judgeCost(args: Args, windows: number): { meanMs: number; p99Ms: number } {
+  const env = newEnvironment(args.seed, args.rate);
+  const baseline: WindowRecord[] = [];
+  const canary: WindowRecord[] = [];
+  for (let t = 0; t < windows; t++) {
+    const w = simulateSecond(env, SCENARIOS[0], t, 5);
+    baseline.push(w.baseline);
+    canary.push(w.canary);
+  }
+  const p = plan(args);
+  const settings = { ...p.settings, alpha: 0.002 };
+  const input = { at: windows * 1000, from: 0, baseline, canary };
+  for (let i = 0; i < 50; i++) judge(input, settings);
+  const times: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const t0 = performance.now();
+    judge(input, settings);
+    times.push(performance.now() - t0);
+  }
+  times.sort((a, b) => a - b);
+  return { meanMs: times.reduce((a, x) => a + x, 0) / times.length, p99Ms: times[Math.floor(times.length * 0.99)] };
+}
+
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  for (const w of [60, 600, 1800]) {
+    const c = judgeCost(args, w);
+    console.log(`judge call over ${w} windows per arm: mean ${c.meanMs.toFixed(3)} ms, p99 ${c.p99Ms.toFixed(3)} ms`);
+  }
   const allJudges = judges();
   const jIdx = allJudges.map((_, i) => i).filter((i) => !args.judges || args.judges.includes(allJudges[i].name));
   const sIdx = SCENARIOS.map((_, i) => i).filter((i) => !args.scenarios || args.scenarios.some((s) => SCENARIOS[i].name.startsWith(s)));
@@ -140,6 +174,7 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     let next = 0;
     let running = 0;
+    let done = 0;
     const file = fileURLToPath(import.meta.url);
     const startWorker = (): void => {
       const w = new Worker(file, { workerData: { args } });
@@ -152,6 +187,8 @@ async function main(): Promise<void> {
         w.postMessage(tasks[next++]);
       };
       w.on('message', (m: { task: Task; out: RolloutResult[] }) => {
+        done++;
+        if (done % Math.max(1, Math.floor(tasks.length / 20)) === 0) process.stderr.write(`  ${done}/${tasks.length} tasks, ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
         const key = `${m.task.judge}/${m.task.scenario}`;
         const arr = results.get(key) ?? [];
         arr.push(...m.out);
@@ -181,7 +218,7 @@ async function main(): Promise<void> {
   }
   console.log(lines.join('\n'));
   console.log(
-    `\n${args.rollouts} rollouts per judge and scenario, ${args.rate} req/s (±30 % diurnal), steps 5/10/25/50/75/100, interval 60 s, minRequests 200, failureLimit 3, maxStep ${args.maxStep} s, falseRollbackRate 1 %, margin 10 %, seed ${args.seed}; ${args.workers} workers, ${seconds.toFixed(0)} s wall, node ${process.version}`,
+    `\n${args.rollouts} rollouts per judge and scenario, ${args.rate} req/s (±30 % diurnal), steps 5/10/25/50/75/100, interval 60 s, minRequests 200, failureLimit 3, maxStep ${args.maxStep} s, falseRollbackRate 1 % (${args.alphaPlan} split over steps), margin 10 %, seed ${args.seed}; ${args.workers} workers, ${seconds.toFixed(0)} s wall, node ${process.version}`,
   );
 }
 

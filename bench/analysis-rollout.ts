@@ -22,6 +22,12 @@ export interface RolloutPlan {
   failureLimit: number;
   maxStepS: number;
   falseRollbackRate: number;
+  /**
+   * How the rollout's false-rollback budget is divided over the analysed steps: 'equal' (what the
+   * controller does) or 'front' (halving: ½, ¼, … of the budget, the last two steps sharing the rest — an
+   * α-spending plan that spends most where a bad canary is caught: it cannot leave its first step).
+   */
+  alphaPlan: 'equal' | 'front';
   rate: number;
   settings: Omit<JudgeSettings, 'alpha'>;
 }
@@ -45,7 +51,8 @@ export type BenchJudge = { kind: 'sequential'; name: string; judge: Judge } | { 
 export function runRollout(j: BenchJudge, sc: Scenario, plan: RolloutPlan, seed: number): RolloutResult {
   const env = newEnvironment(seed, plan.rate);
   const analysed = plan.steps.filter((s) => s < 100).length;
-  const settings: JudgeSettings = { ...plan.settings, alpha: plan.falseRollbackRate / analysed };
+  const alphaOf = (k: number): number =>
+    plan.alphaPlan === 'equal' ? plan.falseRollbackRate / analysed : plan.falseRollbackRate * Math.pow(0.5, Math.min(k + 1, analysed - 1));
   let t = 0;
   let canaryRequests = 0;
   let failures = 0;
@@ -62,6 +69,7 @@ export function runRollout(j: BenchJudge, sc: Scenario, plan: RolloutPlan, seed:
     const weight = plan.steps[step];
     if (weight >= 100) return end('promoted', step);
     const start = t;
+    const settings: JudgeSettings = { ...plan.settings, alpha: alphaOf(step) };
     const B: WindowRecord[] = [];
     const C: WindowRecord[] = [];
     let stepCanary = 0;

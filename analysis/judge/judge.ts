@@ -5,8 +5,10 @@
  * P(a canary within the margin ever gets `fail` or `hardBreach` during the step) ≤ settings.alpha:
  *
  *   alpha budget (fail side, union bound over the checks that can fail on their own evidence)
- *     compare.errorRate 50 %   compare.successRate 10 %   compare.p95 15 %   compare.p99 15 %
+ *     compare.errorRate 60 %   compare.successRate 10 %   compare.p95 10 %   compare.p99 10 %
  *     compare.latency 10 %     SLO checks 0 % (they fail only together with their comparison)
+ *   (errors get the most: the fastest possible rollback of an erroring canary is what matters most, and a
+ *   latency regression beyond the margin cannot be promoted, so it is caught later at worst, not missed)
  *   promote side: each comparison's non-inferiority at the full alpha — a canary worse than the margin on
  *     one metric is promoted only if that metric's test errs, so no split is needed there.
  *
@@ -23,7 +25,7 @@ import { compareChecks, type CompareBudget } from './compare.js';
 import { sloChecks } from './slo.js';
 import { int } from './format.js';
 
-export const FAIL_BUDGET_SHARE: Readonly<CompareBudget> = Object.freeze({ errorRate: 0.5, successRate: 0.1, p95: 0.15, p99: 0.15, latency: 0.1 });
+export const FAIL_BUDGET_SHARE: Readonly<CompareBudget> = Object.freeze({ errorRate: 0.6, successRate: 0.1, p95: 0.1, p99: 0.1, latency: 0.1 });
 
 const STATUS_VALUE: Record<CheckResult['status'], number | null> = { pass: 1, marginal: 0.5, fail: 0, nodata: null };
 

@@ -78,6 +78,14 @@ export function compareQuantile(
   return { status, q, canary: estC, baseline: estB, canaryLo: cf.lo, baselineHi: bf.hi, canaryHi: cn.hi, baselineLo: bn.lo, needed };
 }
 
+/** Φ(x), Abramowitz & Stegun 26.2.17 (|error| < 7.5e-8): only for the rough "requests needed" estimate */
+function normalCdf(x: number): number {
+  const t = 1 / (1 + 0.2316419 * Math.abs(x));
+  const d = 0.3989422804014327 * Math.exp((-x * x) / 2);
+  const p = d * t * (0.31938153 + t * (-0.356563782 + t * (1.781477937 + t * (-1.821255978 + t * 1.330274429))));
+  return x >= 0 ? 1 - p : p;
+}
+
 // ---- Mann–Whitney over histograms ----
 
 const B = LATENCY_BUCKETS;
@@ -126,7 +134,14 @@ function solveShift(target: number, mn: number): number {
 }
 
 export function compareShift(c: Float64Array, nc: number, b: Float64Array, nb: number, delta: number, alphaFail: number, alphaNi: number): ShiftComparison {
-  if (nc < MIN_N || nb < MIN_N) return { status: 'nodata', ratio: null, failLo: null, niHi: null, auc: null, z: null, needed: Math.max(0, 500 - nc) };
+  if (nc < MIN_N || nb < MIN_N) {
+    // before data: a canary like a lognormal(σ ≈ 0.5) baseline sits |F(margin) − ½| ≈ Φ(ln(1+δ)/(σ√2)) − ½
+    // from the margin, and V ≈ 12·n_canary while the baseline has most of the traffic
+    const gap = Math.max(1e-3, normalCdf(Math.log(1 + delta) / (0.5 * Math.SQRT2)) - 0.5);
+    let n = MIN_N;
+    while (n < 1e9 && normalMixtureZ(12 * n, alphaNi, 1000) / Math.sqrt(12 * n) > gap) n *= 1.1;
+    return { status: 'nodata', ratio: null, failLo: null, niHi: null, auc: null, z: null, needed: Math.max(0, Math.ceil(n) - nc) };
+  }
   DIFF.fill(0);
   let c0 = 0;
   let c1 = B - 1;
