@@ -1,4 +1,5 @@
 /** The analysis engine's public face: pure functions over window data, and the rollout state machine. */
 export * from './report.js';
+export { judge, FAIL_BUDGET_SHARE } from './judge/judge.js';
+export { HARD_FACTOR } from './judge/slo.js';
 export { RolloutMachine, initialRolloutState, type RolloutPhase, type RolloutSettings, type RolloutState, type Transition, type GateStatus } from './rollout/machine.js';
-export { judge } from './judge/index.js';

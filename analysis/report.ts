@@ -52,7 +52,10 @@ export interface AnalysisReport {
   score: number | null;
   checks: CheckResult[];
   arms: { baseline: ArmSummary; canary: ArmSummary };
-  /** how many more canary requests a verdict is expected to need, null when a verdict exists */
+  /**
+   * how many more canary requests a verdict is expected to need (an estimate from the current data), null
+   * when a verdict exists (fail, or pass with nonInferior)
+   */
   moreCanaryRequestsNeeded: number | null;
   reasons: string[];
 }
@@ -89,6 +92,13 @@ export interface JudgeSettings {
   critical: readonly string[];
   /** count fault-injected requests in the verdict (WindowRecord.faulted merged into clean) */
   countFaulted: boolean;
+  /**
+   * Absolute floor of the error-rate margin: a canary 5xx rate under it is never a regression, so the
+   * margin is max((1+maxDegradation)·baseline, floor). Default maxDegradation·slo.maxErrorRate.
+   */
+  errorRateFloor?: number;
+  /** The same floor for the non-success (4xx+5xx) share. Default maxDegradation·(1 − slo.minSuccessRate). */
+  nonSuccessFloor?: number;
 }
 
 export interface JudgeInput {

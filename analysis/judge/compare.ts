@@ -1,0 +1,164 @@
+/**
+ * The comparison checks (canary vs time-matched baseline) as CheckResults: compare.errorRate (5xx),
+ * compare.successRate (non-success 4xx+5xx), compare.p95, compare.p99, compare.latency (Mann–Whitney shift).
+ * Each carries the full statistical record in `stats` so the decision can be replayed from the audit log.
+ * Status: fail = shown worse than the margin; pass = shown within it (non-inferior); marginal = neither yet;
+ * nodata = too few requests on an arm.
+ */
+import type { CheckResult } from '../report.js';
+import type { Aggregate } from './aggregate.js';
+import { compareRates, NI_FLOOR_SHARE, type RateComparison } from './error-rate.js';
+import { compareQuantile, compareShift } from './latency.js';
+import { int, ms, num, odds, pct } from './format.js';
+
+export interface CompareBudget {
+  errorRate: number;
+  successRate: number;
+  p95: number;
+  p99: number;
+  latency: number;
+}
+
+export interface CompareOutcome {
+  checks: CheckResult[];
+  /** canary requests each undecided comparison still needs (by check name) */
+  needed: Map<string, number>;
+}
+
+function rateCheck(name: string, what: string, r: RateComparison, t: { nc: number; nb: number; xc: number; xb: number }, r0: number, floor: number, aF: number, aN: number, critical: boolean): CheckResult {
+  const pc = t.nc > 0 ? t.xc / t.nc : null;
+  const pb = t.nb > 0 ? t.xb / t.nb : null;
+  const head = `${name}: canary ${what} ${pct(pc)} vs baseline ${pct(pb)} (n=${int(t.nc)} vs ${int(t.nb)})`;
+  const ratio = r.ratio.mhRatio;
+  const margin = `margin max(${r0.toFixed(2)}× baseline, ${pct(floor)})`;
+  let tail: string;
+  if (r.status === 'fail') {
+    tail = `, ratio ${ratio === null ? 'n/a' : ratio.toFixed(2) + '×'}: evidence ${odds(r.ratio.failMaxLogE)} crossed the 1/α = ${int(1 / aF)} boundary${r.ratio.crossedAt !== null ? ` (window ${r.ratio.crossedAt})` : ''} and the canary is shown above the floor ${pct(floor)}: worse than the ${margin}`;
+  } else if (r.status === 'pass') {
+    tail = r.ratioNiShown
+      ? `: within-margin evidence ${odds(r.ratio.niLogE)} crossed the 1/(0.8α) = ${int(1 / (aN * (1 - NI_FLOOR_SHARE)))} boundary: shown within the ${margin}`
+      : `: canary upper bound under the floor ${pct(floor)}: shown within the ${margin}`;
+  } else if (r.status === 'nodata') {
+    tail = `: too few requests (need ≥ 20 per arm)`;
+  } else {
+    tail = `, ratio ${ratio === null ? 'n/a' : ratio.toFixed(2) + '×'}: undecided against the ${margin} (worse-evidence ${odds(r.ratio.failMaxLogE)} of ${int(1 / aF)}, within-evidence ${odds(r.ratio.niLogE)} of ${int(1 / (aN * (1 - NI_FLOOR_SHARE)))}); ~${int(r.needed)} more canary requests`;
+  }
+  return {
+    name,
+    kind: 'comparison',
+    status: r.status,
+    critical,
+    hard: false,
+    message: head + tail,
+    observed: num(ratio, 4),
+    threshold: r0,
+    stats: {
+      canaryN: t.nc,
+      baselineN: t.nb,
+      canaryEvents: t.xc,
+      baselineEvents: t.xb,
+      canaryRate: num(pc, 6),
+      baselineRate: num(pb, 6),
+      mhRatio: num(ratio, 4),
+      marginRatio: r0,
+      floor,
+      failEvidence: num(Math.exp(r.ratio.failLogE), 4),
+      failEvidenceMax: num(Math.exp(r.ratio.failMaxLogE), 4),
+      failBoundary: num(1 / aF, 2),
+      crossedAt: r.ratio.crossedAt,
+      floorFailShown: r.floorFailShown,
+      niEvidence: num(Math.exp(r.ratio.niLogE), 4),
+      niBoundary: num(1 / (aN * (1 - NI_FLOOR_SHARE)), 2),
+      floorNiShown: r.floorNiShown,
+      alphaFail: aF,
+      alphaNi: aN,
+      strataEvents: r.ratio.events,
+      needed: r.needed,
+    },
+  };
+}
+
+export function compareChecks(agg: Aggregate, delta: number, floors: { errorRate: number; nonSuccess: number }, budget: CompareBudget, alphaNi: number, critical: Set<string>): CompareOutcome {
+  const { canary: c, baseline: b, strata: st } = agg;
+  const r0 = 1 + delta;
+  const checks: CheckResult[] = [];
+  const needed = new Map<string, number>();
+  const te = { nc: c.requests, nb: b.requests, xc: c.errors, xb: b.errors };
+  const re = compareRates(st, st.ec, st.eb, te, { r0, floor: floors.errorRate }, budget.errorRate, alphaNi);
+  checks.push(rateCheck('compare.errorRate', '5xx rate', re, te, r0, floors.errorRate, budget.errorRate, alphaNi, critical.has('compare.errorRate')));
+  needed.set('compare.errorRate', re.needed);
+  const tu = { nc: c.requests, nb: b.requests, xc: c.nonSuccess, xb: b.nonSuccess };
+  const ru = compareRates(st, st.uc, st.ub, tu, { r0, floor: floors.nonSuccess }, budget.successRate, alphaNi);
+  checks.push(rateCheck('compare.successRate', 'non-success rate', ru, tu, r0, floors.nonSuccess, budget.successRate, alphaNi, critical.has('compare.successRate')));
+  needed.set('compare.successRate', ru.needed);
+
+  for (const [name, q, aF] of [['compare.p95', 0.95, budget.p95], ['compare.p99', 0.99, budget.p99]] as const) {
+    const r = compareQuantile(c.hist, c.requests, b.hist, b.requests, q, delta, aF, alphaNi);
+    const qs = `p${Math.round(q * 100)}`;
+    const head = `${name}: canary ${qs} ${ms(r.canary)} vs baseline ${ms(r.baseline)} (n=${int(c.requests)} vs ${int(b.requests)})`;
+    let tail: string;
+    if (r.status === 'fail') tail = `: canary lower bound ${ms(r.canaryLo)} > ${r0.toFixed(2)} × baseline upper bound ${ms(r.baselineHi)}: worse than the margin`;
+    else if (r.status === 'pass') tail = `: canary upper bound ${ms(r.canaryHi)} < ${r0.toFixed(2)} × baseline lower bound ${ms(r.baselineLo)}: shown within the margin`;
+    else if (r.status === 'nodata') tail = ': too few requests (need ≥ 20 per arm)';
+    else tail = `: undecided (fail needs ${ms(r.canaryLo)} > ${ms(r0 * r.baselineHi)}, promote needs ${ms(r.canaryHi)} < ${ms(r0 * r.baselineLo)}); ~${int(r.needed)} more canary requests`;
+    checks.push({
+      name,
+      kind: 'comparison',
+      status: r.status,
+      critical: critical.has(name),
+      hard: false,
+      message: head + tail,
+      observed: num(r.canary !== null && r.baseline ? r.canary / r.baseline : null, 4),
+      threshold: r0,
+      stats: {
+        q,
+        canaryN: c.requests,
+        baselineN: b.requests,
+        canaryMs: num(r.canary, 3),
+        baselineMs: num(r.baseline, 3),
+        failCanaryLoMs: num(r.canaryLo, 3),
+        failBaselineHiMs: num(r.baselineHi, 3),
+        niCanaryHiMs: num(r.canaryHi, 3),
+        niBaselineLoMs: num(r.baselineLo, 3),
+        marginRatio: r0,
+        alphaFail: aF,
+        alphaNi,
+        needed: r.needed,
+      },
+    });
+    needed.set(name, r.needed);
+  }
+
+  const s = compareShift(c.hist, c.requests, b.hist, b.requests, delta, budget.latency, alphaNi);
+  const head = `compare.latency: Mann–Whitney shift ${s.ratio === null ? 'n/a' : s.ratio.toFixed(3) + '×'} (P(canary slower) ${s.auc === null ? 'n/a' : s.auc.toFixed(3)}, n=${int(c.requests)} vs ${int(b.requests)})`;
+  let tail: string;
+  if (s.status === 'fail') tail = `: always-valid lower bound ${s.failLo!.toFixed(3)}× > ${r0.toFixed(2)}×: worse than the margin`;
+  else if (s.status === 'pass') tail = `: always-valid upper bound ${s.niHi!.toFixed(3)}× < ${r0.toFixed(2)}×: shown within the margin`;
+  else if (s.status === 'nodata') tail = ': too few requests (need ≥ 20 per arm)';
+  else tail = `: undecided (bounds ${s.failLo!.toFixed(3)}×–${s.niHi!.toFixed(3)}× around the ${r0.toFixed(2)}× margin); ~${int(s.needed)} more canary requests`;
+  checks.push({
+    name: 'compare.latency',
+    kind: 'comparison',
+    status: s.status,
+    critical: critical.has('compare.latency'),
+    hard: false,
+    message: head + tail,
+    observed: num(s.ratio, 4),
+    threshold: r0,
+    stats: {
+      canaryN: c.requests,
+      baselineN: b.requests,
+      shiftRatio: num(s.ratio, 4),
+      failLoRatio: num(s.failLo, 4),
+      niHiRatio: num(s.niHi, 4),
+      auc: num(s.auc, 5),
+      z: num(s.z, 3),
+      marginRatio: r0,
+      alphaFail: budget.latency,
+      alphaNi,
+      needed: s.needed,
+    },
+  });
+  needed.set('compare.latency', s.needed);
+  return { checks, needed };
+}

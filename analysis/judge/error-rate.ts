@@ -1,0 +1,196 @@
+/**
+ * Error-rate comparison (5xx share, and the non-success share 4xx+5xx): canary vs the time-matched baseline.
+ *
+ * Margin: the canary is "no worse than the margin" when p_c ≤ max((1+δ)·p_b, floor), δ = maxDegradation and
+ * floor a small absolute rate (default δ·slo.maxErrorRate) below which no error rate counts as a regression.
+ *
+ * Fail side — an intersection–union test (Berger 1982): reject "ratio ≤ 1+δ" AND reject "p_c ≤ floor",
+ * each at the check's full α, so a canary inside either half of the margin fails with probability ≤ α.
+ *  - The ratio half is a conditional mixture SPRT stratified by window: given the E_w errors seen in window
+ *    w, each is the canary's with probability π_w(r) = r·s_w / (r·s_w + 1 − s_w) (s_w the canary's share of
+ *    the window's requests, r = p_c/p_b, Poisson approximation). The baseline's own rate — bursts, drift,
+ *    diurnal swings — cancels out of every window (Mantel–Haenszel-style stratification; the same
+ *    conditioning as the Binomial MaxSPRT of Kulldorff et al. 2011 and the count tests of Lindon, Sanden &
+ *    Shirikian 2022, "Rapid regression detection in software deployments through sequential testing").
+ *    The e-process is a discrete mixture over r/(1+δ) ∈ {1.2 … 30} of likelihood ratios; each factor is a
+ *    supermartingale under any r ≤ 1+δ (its mean is linear in π and 1 at the boundary), so Ville's
+ *    inequality bounds the chance it ever reaches 1/α by α. It is replayed window by window, so "crossed"
+ *    is sticky for the step and names the window where it happened.
+ *  - The floor half is the canary's own beta-binomial confidence sequence: its lower end above the floor.
+ * Promote side (non-inferiority) — reject "ratio ≥ 1+δ and p_c ≥ floor": either the mirrored mixture over
+ * r ∈ {0.3 … 1 + δ/2} (most weight on r = 1) reaches 1/(0.8α), or the canary's confidence sequence lies
+ * under the floor at 0.2α (union bound over the two halves).
+ */
+import { bernoulliKL } from './special.js';
+import { beyond } from './sequential.js';
+import type { Strata } from './aggregate.js';
+
+const FAIL_MULT = [1.2, 1.45, 1.75, 2.1, 2.6, 3.5, 5, 10, 30];
+const FAIL_W = [0.12, 0.14, 0.15, 0.14, 0.12, 0.11, 0.09, 0.07, 0.06];
+/**
+ * Promote-side alternatives as absolute ratios r (canary/baseline), each < 1+δ: the most weight on r = 1,
+ * "the canary behaves like the baseline", the typical good canary; the rest on better and slightly worse.
+ */
+const NI_RATIO = (delta: number): number[] => [1 + 0.5 * delta, 1, 0.9, 0.75, 0.55, 0.3];
+const NI_W = [0.15, 0.35, 0.2, 0.12, 0.1, 0.08];
+const FAIL_LOGM = FAIL_MULT.map(Math.log);
+const FAIL_LOGW = FAIL_W.map(Math.log);
+const LLR_F = new Float64Array(FAIL_MULT.length);
+let NI_FOR = NaN;
+let NI_MULT: number[] = [];
+let NI_LOGM: number[] = [];
+let NI_LOGW: number[] = [];
+let LLR_N = new Float64Array(0);
+
+/** The promote-side grid for margin ratio r0 (memoised for the last r0; components ≥ r0 are dropped). */
+function niGrid(r0: number): void {
+  if (r0 === NI_FOR) return;
+  const rs = NI_RATIO(r0 - 1);
+  const keep = rs.map((r, j) => [r / r0, NI_W[j]] as const).filter(([m]) => m < 1);
+  const total = keep.reduce((a, [, w]) => a + w, 0);
+  NI_MULT = keep.map(([m]) => m);
+  NI_LOGM = NI_MULT.map(Math.log);
+  NI_LOGW = keep.map(([, w]) => Math.log(w / total));
+  LLR_N = new Float64Array(NI_MULT.length);
+  NI_FOR = r0;
+}
+
+function logMix(llr: Float64Array, logw: readonly number[]): number {
+  let max = -Infinity;
+  for (let j = 0; j < llr.length; j++) if (llr[j] + logw[j] > max) max = llr[j] + logw[j];
+  let s = 0;
+  for (let j = 0; j < llr.length; j++) s += Math.exp(llr[j] + logw[j] - max);
+  return max + Math.log(s);
+}
+
+export interface RatioEvidence {
+  /** ln e-value of "canary worse than (1+δ)×" now, and its maximum over the step (replayed) */
+  failLogE: number;
+  failMaxLogE: number;
+  /** start (epoch ms) of the window where ln e first reached the fail boundary, or null */
+  crossedAt: number | null;
+  /** ln e-value of "canary within (1+δ)×" now */
+  niLogE: number;
+  /** Mantel–Haenszel rate ratio over the strata (null without events on both sides) */
+  mhRatio: number | null;
+  events: number;
+}
+
+/** Replays the conditional mixture test over the strata. `xc`/`xb` are the event counts (5xx or non-success). */
+export function conditionalRatioTest(st: Strata, xc: Float64Array, xb: Float64Array, r0: number, failBoundary: number): RatioEvidence {
+  niGrid(r0);
+  LLR_F.fill(0);
+  LLR_N.fill(0);
+  let failMax = -Infinity;
+  let crossedAt: number | null = null;
+  let mhNum = 0;
+  let mhDen = 0;
+  let events = 0;
+  const logK = Math.log(FAIL_MULT.length);
+  for (let w = 0; w < st.count; w++) {
+    const nc = st.nc[w];
+    const nb = st.nb[w];
+    const x = xc[w];
+    const e = x + xb[w];
+    if (e === 0 || nc === 0 || nb === 0) continue;
+    events += e;
+    const n = nc + nb;
+    mhNum += (x * nb) / n;
+    mhDen += (xb[w] * nc) / n;
+    const s = nc / n;
+    const ru = (r0 * s) / (r0 * s + 1 - s); // (r − r0)·u = (m − 1)·r0·u with u = s/(r0 s + 1 − s)
+    let top = -Infinity;
+    for (let j = 0; j < FAIL_MULT.length; j++) {
+      LLR_F[j] += x * FAIL_LOGM[j] - e * Math.log1p((FAIL_MULT[j] - 1) * ru);
+      const v = LLR_F[j] + FAIL_LOGW[j];
+      if (v > top) top = v;
+    }
+    for (let j = 0; j < NI_MULT.length; j++) LLR_N[j] += x * NI_LOGM[j] - e * Math.log1p((NI_MULT[j] - 1) * ru);
+    // exact mixture only when it could matter (the max term bounds it within ln K)
+    if (top + logK > failMax) {
+      const m = logMix(LLR_F, FAIL_LOGW);
+      if (m > failMax) failMax = m;
+      if (crossedAt === null && m >= failBoundary) crossedAt = st.start[w];
+    }
+  }
+  const failLogE = events > 0 ? logMix(LLR_F, FAIL_LOGW) : 0;
+  return {
+    failLogE,
+    failMaxLogE: Math.max(failMax, failLogE),
+    crossedAt,
+    niLogE: events > 0 && NI_MULT.length > 0 ? logMix(LLR_N, NI_LOGW) : 0,
+    mhRatio: mhDen > 0 ? mhNum / mhDen : null,
+    events,
+  };
+}
+
+export interface RateComparison {
+  status: 'pass' | 'fail' | 'marginal' | 'nodata';
+  ratio: RatioEvidence;
+  floorFailShown: boolean;
+  floorNiShown: boolean;
+  ratioNiShown: boolean;
+  /** canary requests still expected to be needed for a verdict (0 when decided) */
+  needed: number;
+}
+
+export const MIN_ARM_REQUESTS = 20;
+/** share of the promote-side α given to the floor half (the ratio half gets the rest): the floor only
+ * matters for near-zero baselines, so it gets the smaller part */
+export const NI_FLOOR_SHARE = 0.2;
+
+/**
+ * Classifies one rate comparison. `alphaFail` is this check's share of the false-rollback budget,
+ * `alphaNi` its false-promotion level.
+ */
+export function compareRates(
+  st: Strata,
+  xc: Float64Array,
+  xb: Float64Array,
+  totals: { nc: number; nb: number; xc: number; xb: number },
+  margin: { r0: number; floor: number },
+  alphaFail: number,
+  alphaNi: number,
+): RateComparison {
+  const failB = Math.log(1 / alphaFail);
+  const ratio = conditionalRatioTest(st, xc, xb, margin.r0, failB);
+  // the floor halves need only "is the floor outside the canary's confidence sequence, and on which side"
+  const floorFailShown = beyond(totals.xc, totals.nc, margin.floor, alphaFail) === 1;
+  const floorNiShown = beyond(totals.xc, totals.nc, margin.floor, alphaNi * NI_FLOOR_SHARE) === -1;
+  const ratioNiShown = ratio.niLogE >= Math.log(1 / (alphaNi * (1 - NI_FLOOR_SHARE)));
+  let status: RateComparison['status'];
+  if (totals.nc < MIN_ARM_REQUESTS || totals.nb < MIN_ARM_REQUESTS) status = 'nodata';
+  else if (ratio.crossedAt !== null && floorFailShown) status = 'fail';
+  else if (ratioNiShown || floorNiShown) status = 'pass';
+  else status = 'marginal';
+  const needed = status === 'pass' || status === 'fail' ? 0 : neededRequests(totals, margin, alphaFail, alphaNi);
+  return { status, ratio, floorFailShown, floorNiShown, ratioNiShown, needed };
+}
+
+/**
+ * Expected canary requests for a verdict if the current estimates are the truth: the evidence of a
+ * likelihood-ratio test grows by the KL divergence per observation (Wald), plus ~2 nats for the mixture.
+ * Without canary data the canary is assumed to behave like the baseline.
+ */
+function neededRequests(t: { nc: number; nb: number; xc: number; xb: number }, m: { r0: number; floor: number }, aF: number, aN: number): number {
+  const pb = t.nb > 0 ? (t.xb + 0.5) / (t.nb + 1) : m.floor / 2; // no data at all: assume a clean service
+  const pc = t.nc >= MIN_ARM_REQUESTS ? (t.xc + 0.5) / (t.nc + 1) : pb;
+  const s = t.nc > 0 && t.nb > 0 ? t.nc / (t.nc + t.nb) : 0.05;
+  const r = pc / pb;
+  const pi1 = (r * s) / (r * s + 1 - s);
+  const pi0 = (m.r0 * s) / (m.r0 * s + 1 - s);
+  const eventsPerCanary = pc + (pb * (1 - s)) / s;
+  const ratioInfo = bernoulliKL(pi1, pi0) * eventsPerCanary;
+  const floorInfo = bernoulliKL(pc, m.floor);
+  const within = pc < Math.max(m.r0 * pb, m.floor);
+  let n: number;
+  if (within) {
+    const L = Math.log(1 / (aN * (1 - NI_FLOOR_SHARE))) + 2;
+    const Lf = Math.log(1 / (aN * NI_FLOOR_SHARE)) + 2;
+    n = Math.min(L / ratioInfo, pc < m.floor ? Lf / floorInfo : Infinity);
+  } else {
+    const L = Math.log(1 / aF) + 2;
+    n = Math.max(L / ratioInfo, L / floorInfo);
+  }
+  return Math.max(0, Math.ceil(Math.min(1e9, n) - t.nc));
+}

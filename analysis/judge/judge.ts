@@ -1,0 +1,112 @@
+/**
+ * The judge: a pure function from one step's window data and the settings to an AnalysisReport
+ * (analysis/report.ts). No clock, no I/O, no hidden state: the same input gives a deep-equal report, so
+ * every decision replays from the audit log. Peeked at every analysisInterval on growing data, it keeps
+ * P(a canary within the margin ever gets `fail` or `hardBreach` during the step) ≤ settings.alpha:
+ *
+ *   alpha budget (fail side, union bound over the checks that can fail on their own evidence)
+ *     compare.errorRate 60 %   compare.successRate 10 %   compare.p95 10 %   compare.p99 10 %
+ *     compare.latency 10 %     SLO checks 0 % (they fail only together with their comparison)
+ *   (errors get the most: the fastest possible rollback of an erroring canary is what matters most, and a
+ *   latency regression beyond the margin cannot be promoted, so it is caught later at worst, not missed)
+ *   promote side: each comparison's non-inferiority at the full alpha — a canary worse than the margin on
+ *     one metric is promoted only if that metric's test errs, so no split is needed there.
+ *
+ * Verdict: fail  ← a hard breach, a failing critical check, a failing anomaly check, or a failing check
+ *                  with the score under scoring.marginal;
+ *          pass  ← nothing fails, nothing holds (shared SLO breach, anomaly 'marginal') and
+ *                  score ≥ scoring.pass;
+ *          inconclusive otherwise. nonInferior ← every comparison shown within the margin.
+ * Score (Kayenta-style): 100 × mean over comparisons with data of pass 1, marginal ½, fail 0.
+ */
+import type { AnalysisReport, ArmSummary, CheckResult, Judge, JudgeInput, JudgeSettings } from '../report.js';
+import { aggregate, rankValue, type ArmTotals } from './aggregate.js';
+import { compareChecks, type CompareBudget } from './compare.js';
+import { sloChecks } from './slo.js';
+import { int } from './format.js';
+
+export const FAIL_BUDGET_SHARE: Readonly<CompareBudget> = Object.freeze({ errorRate: 0.6, successRate: 0.1, p95: 0.1, p99: 0.1, latency: 0.1 });
+
+const STATUS_VALUE: Record<CheckResult['status'], number | null> = { pass: 1, marginal: 0.5, fail: 0, nodata: null };
+
+function summary(a: ArmTotals): ArmSummary {
+  const n = a.requests;
+  const q = (p: number): number | null => (n > 0 ? Math.round(rankValue(a.hist, n, p * n, false) * 1000) / 1000 : null);
+  return { requests: n, errors: a.errors, errorRate: n > 0 ? a.errors / n : null, p50Ms: q(0.5), p95Ms: q(0.95), p99Ms: q(0.99), faultedRequests: a.faultedRequests };
+}
+
+export const judge: Judge = (input: JudgeInput, settings: JudgeSettings): AnalysisReport => {
+  const agg = aggregate(input.baseline, input.canary, input.from, input.at, settings.countFaulted);
+  const delta = settings.maxDegradation;
+  const alpha = settings.alpha;
+  const critical = new Set(settings.critical);
+  const floors = {
+    errorRate: settings.errorRateFloor ?? delta * settings.slo.maxErrorRate,
+    nonSuccess: settings.nonSuccessFloor ?? delta * (1 - settings.slo.minSuccessRate),
+  };
+  const budget: CompareBudget = {
+    errorRate: alpha * FAIL_BUDGET_SHARE.errorRate,
+    successRate: alpha * FAIL_BUDGET_SHARE.successRate,
+    p95: alpha * FAIL_BUDGET_SHARE.p95,
+    p99: alpha * FAIL_BUDGET_SHARE.p99,
+    latency: alpha * FAIL_BUDGET_SHARE.latency,
+  };
+  const cmp = compareChecks(agg, delta, floors, budget, alpha, critical);
+  const compareStatus: Record<string, CheckResult['status']> = {};
+  for (const c of cmp.checks) compareStatus[c.name] = c.status;
+  const slo = sloChecks(agg.canary, agg.canary.hist, settings, compareStatus, critical);
+  const anomalies = (input.anomalies ?? []).map((c) => ({ ...c, critical: c.critical || critical.has(c.name) }));
+  const checks: CheckResult[] = [...slo, ...cmp.checks, ...anomalies];
+
+  let sum = 0;
+  let counted = 0;
+  for (const c of cmp.checks) {
+    const v = STATUS_VALUE[c.status];
+    if (v !== null) {
+      sum += v;
+      counted++;
+    }
+  }
+  const score = counted > 0 ? Math.round((1000 * sum) / counted) / 10 : null;
+  const failing = checks.filter((c) => c.status === 'fail');
+  const hardBreach = failing.some((c) => c.hard);
+  const holding = checks.filter((c) => c.status === 'marginal' && c.kind !== 'comparison');
+  const fail =
+    hardBreach ||
+    failing.some((c) => c.critical || c.kind === 'anomaly') ||
+    (failing.length > 0 && score !== null && score < settings.scoring.marginal);
+  const pass = !fail && failing.length === 0 && holding.length === 0 && score !== null && score >= settings.scoring.pass;
+  const verdict: AnalysisReport['verdict'] = fail ? 'fail' : pass ? 'pass' : 'inconclusive';
+  const nonInferior = cmp.checks.every((c) => c.status === 'pass');
+
+  let more: number | null = null;
+  if (verdict === 'inconclusive' || (verdict === 'pass' && !nonInferior)) {
+    more = 0;
+    for (const c of cmp.checks) if (c.status !== 'pass' && c.status !== 'fail') more = Math.max(more, cmp.needed.get(c.name) ?? 0);
+  }
+
+  const reasons: string[] = [];
+  const undecided = cmp.checks.filter((c) => c.status === 'marginal' || c.status === 'nodata').length;
+  const scoreText = score === null ? 'no score (no data)' : `score ${score} (pass ≥ ${settings.scoring.pass}, marginal ≥ ${settings.scoring.marginal})`;
+  if (verdict === 'fail') reasons.push(`verdict fail${hardBreach ? ' (hard breach: roll back now)' : ''}: ${failing.map((c) => c.name).join(', ')} failed; ${scoreText}`);
+  else if (verdict === 'pass') reasons.push(`verdict pass: ${scoreText}; ${nonInferior ? `every comparison shown within the ${Math.round(delta * 100)} % margin` : `${undecided} comparison(s) not yet shown within the margin`}`);
+  else
+    reasons.push(
+      `verdict inconclusive: ${scoreText}; ${undecided} of ${cmp.checks.length} comparisons undecided${holding.length ? `; held by ${holding.map((c) => c.name).join(', ')}` : ''}${more !== null && more > 0 ? `; ~${int(more)} more canary requests needed` : ''}`,
+    );
+  const order: Record<CheckResult['status'], number> = { fail: 0, marginal: 1, nodata: 2, pass: 3 };
+  for (const c of [...checks].sort((x, y) => order[x.status] - order[y.status])) if (c.status !== 'pass' || verdict === 'pass') reasons.push(c.message);
+
+  return {
+    at: input.at,
+    window: { from: input.from, to: input.at },
+    verdict,
+    hardBreach,
+    nonInferior,
+    score,
+    checks,
+    arms: { baseline: summary(agg.baseline), canary: summary(agg.canary) },
+    moreCanaryRequestsNeeded: more,
+    reasons,
+  };
+};

@@ -1,0 +1,111 @@
+/**
+ * The rollout loop of the analysis benchmark. It follows the controller's rules (issue 3, item 6; the real
+ * state machine lives in analysis/rollout/ — this is a small stand-in so the bench depends only on the judge):
+ * steps [5, 10, 25, 50, 75, 100]; at each step the judge sees the windows since the step started.
+ *  - canaryd (sequential): judged every second; hardBreach → rollback; `fail` spends one unit of the
+ *    failure budget (failureLimit consecutive → rollback; any other verdict resets it); `pass` with
+ *    nonInferior, once the step's interval and minRequests are met → next step. α per step =
+ *    falseRollbackRate / (number of analysed steps).
+ *  - interval references: judged at the end of each interval on that interval's windows; pass → next
+ *    step, fail → one failure (cumulative for Flagger, consecutive for Kayenta), hold → stay.
+ * A step still undecided after maxStep seconds ends the rollout as "held" (the controller pauses).
+ */
+import type { Judge, JudgeSettings } from '../analysis/index.js';
+import type { WindowRecord } from '../core/index.js';
+import type { IntervalJudge } from './analysis-references.js';
+import { newEnvironment, simulateSecond, type Scenario } from './analysis-sim.js';
+
+export interface RolloutPlan {
+  steps: readonly number[];
+  intervalS: number;
+  minRequests: number;
+  failureLimit: number;
+  maxStepS: number;
+  falseRollbackRate: number;
+  /**
+   * How the rollout's false-rollback budget is divided over the analysed steps: 'equal' (what the
+   * controller does) or 'front' (halving: ½, ¼, … of the budget, the last two steps sharing the rest — an
+   * α-spending plan that spends most where a bad canary is caught: it cannot leave its first step).
+   */
+  alphaPlan: 'equal' | 'front';
+  rate: number;
+  settings: Omit<JudgeSettings, 'alpha'>;
+}
+
+export interface RolloutResult {
+  outcome: 'promoted' | 'rolledback' | 'held';
+  /** seconds from the rollout's start to its end */
+  seconds: number;
+  /** canary requests from the start to the end */
+  canaryRequests: number;
+  /** index of the step where it ended */
+  step: number;
+  /** canary requests when the judge first said `fail` in the run of failures that rolled back (its detection) */
+  detectedAt: number | null;
+  /** seconds from the start to that verdict */
+  detectedS: number | null;
+}
+
+export type BenchJudge = { kind: 'sequential'; name: string; judge: Judge } | { kind: 'interval'; name: string; judge: IntervalJudge };
+
+export function runRollout(j: BenchJudge, sc: Scenario, plan: RolloutPlan, seed: number): RolloutResult {
+  const env = newEnvironment(seed, plan.rate);
+  const analysed = plan.steps.filter((s) => s < 100).length;
+  const alphaOf = (k: number): number =>
+    plan.alphaPlan === 'equal' ? plan.falseRollbackRate / analysed : plan.falseRollbackRate * Math.pow(0.5, Math.min(k + 1, analysed - 1));
+  let t = 0;
+  let canaryRequests = 0;
+  let failures = 0;
+  let firstFail: [number, number] | null = null;
+  const end = (outcome: RolloutResult['outcome'], step: number): RolloutResult => ({
+    outcome,
+    seconds: t,
+    canaryRequests,
+    step,
+    detectedAt: outcome === 'rolledback' ? (firstFail?.[0] ?? canaryRequests) : null,
+    detectedS: outcome === 'rolledback' ? (firstFail?.[1] ?? t) : null,
+  });
+  for (let step = 0; step < plan.steps.length; step++) {
+    const weight = plan.steps[step];
+    if (weight >= 100) return end('promoted', step);
+    const start = t;
+    const settings: JudgeSettings = { ...plan.settings, alpha: alphaOf(step) };
+    const B: WindowRecord[] = [];
+    const C: WindowRecord[] = [];
+    let stepCanary = 0;
+    if (j.kind === 'sequential') failures = 0;
+    let promoted = false;
+    while (!promoted) {
+      const { baseline, canary } = simulateSecond(env, sc, t, weight);
+      t++;
+      B.push(baseline);
+      C.push(canary);
+      canaryRequests += canary.clean.requests;
+      stepCanary += canary.clean.requests;
+      const elapsed = t - start;
+      if (j.kind === 'sequential') {
+        const r = j.judge({ at: t * 1000, from: start * 1000, baseline: B, canary: C }, settings);
+        if (r.hardBreach) return end('rolledback', step);
+        if (r.verdict === 'fail') {
+          if (failures === 0) firstFail = [canaryRequests, t];
+          if (++failures >= plan.failureLimit) return end('rolledback', step);
+        } else failures = 0;
+        if (r.verdict === 'pass' && r.nonInferior && elapsed >= plan.intervalS && stepCanary >= plan.minRequests) promoted = true;
+      } else if (elapsed % plan.intervalS === 0) {
+        const v = j.judge.decide(B.slice(-plan.intervalS), C.slice(-plan.intervalS));
+        if (v === 'fail') {
+          if (failures === 0 || !j.judge.cumulativeFailures) firstFail = failures === 0 ? [canaryRequests, t] : firstFail;
+          if (++failures >= plan.failureLimit) return end('rolledback', step);
+        } else if (!j.judge.cumulativeFailures) failures = 0;
+        if (v === 'pass') promoted = true;
+      }
+      if (!promoted && elapsed >= plan.maxStepS) return end('held', step);
+      // the interval judges only need the last interval
+      if (j.kind === 'interval' && B.length > plan.intervalS) {
+        B.shift();
+        C.shift();
+      }
+    }
+  }
+  return end('promoted', plan.steps.length - 1);
+}
