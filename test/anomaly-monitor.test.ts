@@ -13,7 +13,7 @@ import {
   type AnomalyTick,
   type CheckResult,
 } from '../analysis/index.js';
-import { ConfigSchema } from '../config/index.js';
+import { ConfigSchema, parseConfigText } from '../config/index.js';
 import { emptyHistogram, histogramQuantile, latencyBucket } from '../core/index.js';
 import { Rng, trafficSecond, type TrafficEvent, type TrafficProfile } from '../bench/traffic-sim.js';
 
@@ -78,6 +78,24 @@ t.test('the registry rejects unknown names, and config lists exactly its names',
   const anomaly = (ConfigSchema as any).properties.rollout.properties.anomaly.properties;
   t.same(anomaly.detector.anyOf.map((x: { const: string }) => x.const).sort(), [...DETECTOR_NAMES].sort());
   t.equal(anomaly.detector.default, 'ensemble');
+});
+
+t.test('the monitor is built straight from the config section', async (t) => {
+  const c = parseConfigText(`upstreams:
+  baseline: { url: http://127.0.0.1:3000, version: v1 }
+  canary: { url: http://127.0.0.1:3001, version: v2 }
+rollout:
+  anomaly: { policy: fail, detector: novelty, holdFor: 30s, metrics: [p95, errorRate] }
+`);
+  t.equal(c.rollout.anomaly.holdFor, 30_000);
+  const m = new AnomalyMonitor({ ...c.rollout.anomaly, margin: c.rollout.baseline.maxDegradation, countFaulted: c.rollout.countFaulted });
+  t.same(m.checks(0).map((x) => x.name), ['anomaly.canary.p95', 'anomaly.canary.errorRate']);
+  const bad = () => parseConfigText(`upstreams:
+  baseline: { url: http://127.0.0.1:3000, version: v1 }
+  canary: { url: http://127.0.0.1:3001, version: v2 }
+rollout: { anomaly: { detector: magic } }
+`);
+  t.throws(bad, { code: 'CANARYD_ERR_CONFIG_INVALID' }, 'an unknown detector name is a config error');
 });
 
 t.test('countAbove reads the tail of a latency histogram', async (t) => {

@@ -30,7 +30,7 @@
 import { type AnomalyDetector, type ScaleFloor, RollingQuantiles, floorScale, ratioScore } from './detector.js';
 
 export interface NoveltyOptions extends ScaleFloor {
-  /** how many past values are remembered (the window); default 3000 */
+  /** how many past values are remembered (the window); default 5000 */
   memory?: number;
   /** values seen before anything is scored; default 30 */
   warmup?: number;
@@ -49,7 +49,7 @@ export class RangeNoveltyDetector implements AnomalyDetector {
   #recentHead = 0;
 
   constructor(o: NoveltyOptions = {}) {
-    this.#memory = new RollingQuantiles(o.memory ?? 3000);
+    this.#memory = new RollingQuantiles(o.memory ?? 5000);
     this.#warmup = Math.max(2, Math.min(o.warmup ?? 30, this.#memory.capacity));
     this.#scale = o.scale ?? 0.02;
     this.#floor = { minScale: o.minScale, minRelativeScale: o.minRelativeScale };

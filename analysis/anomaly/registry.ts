@@ -36,7 +36,7 @@ export const DETECTORS = Object.freeze({
   iqr: { create: (t) => new RollingIqrDetector(floorOf(t)), summary: 'outside the 1.5×IQR fences of the last 30 points' },
   'exp-smoothing': { create: (t) => new ExponentialSmoothingDetector(floorOf(t)), summary: 'exponential smoothing α 0.3, fires at 3σ of its one-step errors' },
   ensemble: { create: (t) => new MajorityVoteDetector(seed(t)), summary: 'majority vote (3 of 4) of the four methods above' },
-  novelty: { create: (t) => new RangeNoveltyDetector(floorOf(t)), summary: 'nearest-neighbour novelty of the value against the last 3000 points, relative to their range' },
+  novelty: { create: (t) => new RangeNoveltyDetector(floorOf(t)), summary: 'nearest-neighbour novelty of the value against the last 5000 points, relative to their range' },
 } satisfies Record<string, DetectorEntry>);
 
 export type DetectorName = keyof typeof DETECTORS;
