@@ -194,7 +194,7 @@ export class AnomalyMonitor {
       this.#series.canary[metric].update(start, value(c, metric, w));
       const worse = this.#worse.get(metric)!;
       worse.set(start, this.#canaryWorse(metric, b, c, w, weight !== null));
-      worse.delete(start - 3 * this.#pointMs);
+      for (const p of worse.keys()) if (p < start - 2 * this.#pointMs) worse.delete(p); // keep k−2..k
       this.#judge(metric, start - this.#pointMs, start);
     }
   }
