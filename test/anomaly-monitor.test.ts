@@ -5,14 +5,13 @@ import {
   DETECTOR_NAMES,
   MajorityVoteDetector,
   RangeNoveltyDetector,
-  RollingQuantiles,
-  RollingStats,
-  countAbove,
   createDetector,
   type AnomalyMonitorSettings,
   type AnomalyTick,
   type CheckResult,
 } from '../analysis/index.js';
+import { RollingQuantiles, RollingStats } from '../analysis/anomaly/detector.js';
+import { countAbove } from '../analysis/anomaly/monitor-points.js';
 import { ConfigSchema, parseConfigText } from '../config/index.js';
 import { emptyHistogram, histogramQuantile, latencyBucket } from '../core/index.js';
 import { Rng, trafficSecond, type TrafficEvent, type TrafficProfile } from '../bench/traffic-sim.js';
