@@ -24,8 +24,8 @@ import {
   type WeightOwner,
 } from './admin/index.js';
 import { StateStore } from './state/index.js';
-import { judge as defaultJudge, type Judge } from './analysis/index.js';
-import { RolloutController, RolloutMetrics, type AnomalyFeed } from './controller/index.js';
+import { AnomalyMonitor, judge as defaultJudge, type Judge } from './analysis/index.js';
+import { RolloutController, RolloutMetrics, type AnomalyFeed, type RolloutConfig } from './controller/index.js';
 
 export interface SidecarOptions {
   config: Config;
@@ -36,8 +36,8 @@ export interface SidecarOptions {
   adminPlugins?: AdminDeps['plugins'];
   /** the analysis judge (default: analysis/'s); tests may pass their own */
   judge?: Judge;
-  /** the anomaly monitor fed by the rollout controller (default: analysis/'s) */
-  anomaly?: AnomalyFeed | null;
+  /** builds the anomaly monitor the rollout controller feeds (default: analysis/'s AnomalyMonitor); null: none */
+  anomaly?: ((config: RolloutConfig) => AnomalyFeed) | null;
 }
 
 interface PersistedWeights {
@@ -59,6 +59,10 @@ export function proxySettings(c: Config): ProxySettings {
     trustProxy: c.proxy.trustProxy,
     maxHeaderBytes: c.proxy.maxHeaderBytes,
   };
+}
+
+function defaultAnomalyMonitor(c: RolloutConfig): AnomalyFeed {
+  return new AnomalyMonitor({ ...c.anomaly, margin: c.baseline.maxDegradation, countFaulted: c.countFaulted });
 }
 
 export class Sidecar {
@@ -155,7 +159,7 @@ export class Sidecar {
     this.rollout = new RolloutController({
       config: opts.config.rollout,
       judge: opts.judge ?? defaultJudge,
-      anomaly: opts.anomaly ?? null,
+      anomaly: opts.anomaly === undefined ? defaultAnomalyMonitor : opts.anomaly,
       source: this.recorder,
       traffic: this.splitter,
       store: this.state,

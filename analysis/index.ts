@@ -3,3 +3,4 @@ export * from './report.js';
 export { judge, FAIL_BUDGET_SHARE } from './judge/judge.js';
 export { HARD_FACTOR } from './judge/slo.js';
 export { RolloutMachine, initialRolloutState, type RolloutPhase, type RolloutSettings, type RolloutState, type Transition, type GateStatus } from './rollout/machine.js';
+export * from './anomaly/index.js';

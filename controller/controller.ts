@@ -15,11 +15,10 @@ import { RolloutMetrics } from './metrics.js';
 import { judgeSettings, machineSettings, type RolloutConfig } from './settings.js';
 import { WebhookRunner, type WebhookLog } from './webhooks.js';
 
-/** What the controller needs of the anomaly monitor (analysis/anomaly): fed completed windows, it returns checks. */
+/** What the controller needs of the anomaly monitor (analysis/anomaly's AnomalyMonitor): fed windows, it returns checks. */
 export interface AnomalyFeed {
-  update(input: { at: number; baseline: readonly WindowRecord[]; canary: readonly WindowRecord[]; canaryWeight: number }): void;
-  checks(): CheckResult[];
-  scores(): ReadonlyArray<{ metric: string; method: string; score: number }>;
+  observe(tick: { at: number; baseline: readonly WindowRecord[]; canary: readonly WindowRecord[]; canaryWeight: number }): CheckResult[];
+  scores(): ReadonlyArray<{ metric: string; method: string; version: string; score: number }>;
   reset(): void;
 }
 
@@ -30,7 +29,8 @@ export interface ControllerLog extends WebhookLog {
 export interface RolloutControllerOptions {
   config: RolloutConfig;
   judge: Judge;
-  anomaly?: AnomalyFeed | null;
+  /** builds the anomaly monitor for a rollout config (rebuilt when rollout.anomaly changes); null: none */
+  anomaly?: ((config: RolloutConfig) => AnomalyFeed) | null;
   source: MetricSource;
   traffic: TrafficControl;
   store: AuditStore;
@@ -60,6 +60,7 @@ export class RolloutController {
   #latest: Decision | null = null;
   /** no data before this instant is judged (process start, rollout start) */
   #dataFrom: number;
+  #anomaly: AnomalyFeed | null;
   #anomalyFedTo = 0;
   #confirm: ConfirmGate | null = null;
   #starting = false;
@@ -70,6 +71,8 @@ export class RolloutController {
     this.audit = new RolloutAudit(o.store);
     this.webhooks = new WebhookRunner(o.config.webhooks, o.log);
     this.#dataFrom = o.clock.now();
+    this.#anomalyFedTo = this.#dataFrom;
+    this.#anomaly = o.anomaly ? o.anomaly(o.config) : null;
     const saved = this.audit.loadState();
     this.machine = new RolloutMachine(machineSettings(o.config), saved ?? initialRolloutState(o.traffic.getWeights().canary));
     if (saved && this.machine.active) {
@@ -98,7 +101,13 @@ export class RolloutController {
   }
 
   configure(config: RolloutConfig): void {
+    const anomalyChanged = JSON.stringify([config.anomaly, config.baseline, config.countFaulted]) !== JSON.stringify([this.#config.anomaly, this.#config.baseline, this.#config.countFaulted]);
     this.#config = config;
+    if (anomalyChanged && this.#o.anomaly) {
+      // new detector settings: a fresh monitor, fed from now on (its warm-up holds nothing)
+      this.#anomaly = this.#o.anomaly(config);
+      this.#anomalyFedTo = this.#o.clock.now();
+    }
     this.machine.configure(machineSettings(config));
     this.webhooks.configure(config.webhooks);
     if (this.#timer) this.#schedule();
@@ -218,7 +227,7 @@ export class RolloutController {
       const t = begin();
       this.#dataFrom = this.#o.clock.now();
       this.#anomalyFedTo = this.#dataFrom;
-      this.#o.anomaly?.reset();
+      this.#anomaly?.reset();
       this.#confirm = null;
       this.#apply(t);
       return this.status();
@@ -285,18 +294,18 @@ export class RolloutController {
     this.#o.events.publish({ type: 'rollout', phase: s.phase, rolloutId: s.id, step: s.step, canaryWeight: s.canaryWeight, reason: s.reason });
   }
 
+  /** Feeds the monitor the windows completed since the last tick (it aggregates them into points). */
   #feedAnomaly(now: number): CheckResult[] | undefined {
-    const a = this.#o.anomaly;
+    const a = this.#anomaly;
     if (!a || !this.#config.anomaly.enabled) return undefined;
     const win = this.#o.source.windowMs;
     const to = Math.floor(now / win) * win; // completed windows only
-    if (to > this.#anomalyFedTo) {
-      const [baseline, canary] = VERSION_NAMES.map((v) => this.#o.source.windows(v, this.#anomalyFedTo, to).filter((w) => w.start >= this.#anomalyFedTo));
-      a.update({ at: now, baseline, canary, canaryWeight: this.#o.traffic.getWeights().canary });
-      this.#anomalyFedTo = to;
-      this.#o.metrics.setAnomalyScores(a.scores());
-    }
-    return a.checks();
+    const from = this.#anomalyFedTo;
+    const [baseline, canary] = to > from ? VERSION_NAMES.map((v) => this.#o.source.windows(v, from, to).filter((w) => w.start >= from)) : [[], []];
+    this.#anomalyFedTo = Math.max(from, to);
+    const checks = a.observe({ at: now, baseline, canary, canaryWeight: this.#o.traffic.getWeights().canary });
+    if (to > from) this.#o.metrics.setAnomalyScores(a.scores());
+    return checks;
   }
 
   #gateForFinal(): GateStatus {

@@ -6,7 +6,8 @@
  *   canary_rollout_phase{phase}            1 for the current phase, 0 for the others
  *   canary_analysis_check_status{check}    1 pass, 0.5 marginal, 0 fail, -1 no data
  *   canary_analysis_score                  0..100 comparison score of the latest analysis (NaN without data)
- *   anomaly_detection_score{metric,method} latest anomaly score per series and detector, 0..1
+ *   anomaly_detection_score{metric,method} latest anomaly score per series (metric = version_series, e.g.
+ *                                          canary_p95) and detector, 0..1
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { AnalysisReport, CheckStatus, RolloutPhase } from '../analysis/index.js';
@@ -43,7 +44,8 @@ export class RolloutMetrics {
     this.score.set(report.score ?? NaN);
   }
 
-  setAnomalyScores(scores: ReadonlyArray<{ metric: string; method: string; score: number }>): void {
-    for (const s of scores) this.anomalyScore.labels(s.metric, s.method).set(s.score);
+  /** The issue's label set is {metric, method}: the version goes into the metric name (canary_p95, baseline_errorRate). */
+  setAnomalyScores(scores: ReadonlyArray<{ metric: string; method: string; version: string; score: number }>): void {
+    for (const s of scores) this.anomalyScore.labels(`${s.version}_${s.metric}`, s.method).set(s.score);
   }
 }

@@ -52,8 +52,21 @@ export const rolloutSections = {
       enabled: Type.Boolean({ default: true }),
       policy: Type.Union([Type.Literal('hold'), Type.Literal('fail')], { default: 'hold', description: 'A canary-only anomaly holds the step (hold) or counts as a failed analysis (fail)' }),
       windowSeconds: Type.Integer({ minimum: 1, maximum: 300, default: 10, description: 'Length of the points the detectors see' }),
-      detector: Type.String({ default: 'ensemble', description: 'Detector that decides (see docs/anomaly.md)' }),
+      // anomaly-detection keys (docs/anomaly.md). The names mirror analysis/anomaly/registry.ts DETECTOR_NAMES
+      // (config may not import analysis/); test/anomaly-monitor.test.ts keeps the two lists equal.
+      detector: Type.Union(
+        ['zscore', 'moving-average', 'iqr', 'exp-smoothing', 'ensemble', 'novelty'].map((n) => Type.Literal(n)),
+        { default: 'ensemble', description: 'Detector that decides: ensemble (majority of zscore, moving-average, iqr, exp-smoothing), one of those, or novelty (see docs/anomaly.md)' },
+      ),
+      metrics: Type.Array(Type.Union([Type.Literal('p95'), Type.Literal('errorRate'), Type.Literal('requestRate')]), {
+        default: ['p95', 'errorRate', 'requestRate'],
+        uniqueItems: true,
+        description: 'Canary series checked; drop requestRate when routing rules pin a fixed slice of traffic to the canary (its share then does not follow the weight)',
+      }),
+      holdFor: Duration('1m', 'How long a canary-only anomaly keeps its check marginal (hold) or failed (fail)'),
+      minPointRequests: Type.Integer({ minimum: 1, default: 20, description: 'Requests a point needs for its p95 and error rate to be scored' }),
     }),
+    // end of anomaly-detection keys
     webhooks: Type.Array(Webhook, { default: [] }),
   }),
 };
