@@ -24,6 +24,8 @@ import {
   type WeightOwner,
 } from './admin/index.js';
 import { StateStore } from './state/index.js';
+import { createFaults, type FaultService } from './proxy/index.js'; // faults
+import { faultRoutes } from './admin/index.js'; // faults
 
 export interface SidecarOptions {
   config: Config;
@@ -81,6 +83,10 @@ export class Sidecar {
   #nextOwner: WeightOwner | null = null;
   #started = false;
   // --- end admin ---
+  // --- faults ---
+  /** fault injection: rules, kill switch, experiments (docs/faults.md) */
+  readonly faults: FaultService;
+  // --- end faults ---
   #watcher: FSWatcher | null = null;
   #reloadTimer: NodeJS.Timeout | null = null;
   #accessSample: number;
@@ -147,6 +153,22 @@ export class Sidecar {
       mirror: this.mirror,
       onObservation: (o, ex, detail) => this.#observe(o, ex, detail),
     });
+    // --- faults ---
+    this.faults = createFaults({
+      config: opts.config.faults,
+      environment: opts.config.environment,
+      registry: this.registry,
+      clock: this.clock,
+      log: this.log,
+      events: this.events,
+      store: this.state,
+      install: (interceptor) => {
+        this.proxy.interceptor = interceptor;
+      },
+    });
+    this.onObservation((o) => this.faults.engine.observe(o));
+    this.#adminPlugins = [...(this.#adminPlugins ?? []), faultRoutes(this.faults)];
+    // --- end faults ---
   }
 
   /** Register a per-request observer (analysis, faults' safety switch). Called after the record is updated. */
@@ -276,6 +298,7 @@ export class Sidecar {
     this.proxy.configure(proxySettings(next));
     this.mirror.percent = next.routing.mirror.percent;
     this.mirror.maxBodyBytes = next.routing.mirror.maxBodyBytes;
+    this.faults.engine.configure(next.faults, next.environment); // faults
     this.log.level = next.log.level;
     this.#accessSample = next.log.accessLogSampleRate;
     const restart = (['listen', 'admin', 'state'] as const).filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(next[k]) && !(k === 'admin' && prev.admin.listen === next.admin.listen));
@@ -302,6 +325,8 @@ export class Sidecar {
     this.#started = false; // admin
     this.snapshots.stop(); // admin
     this.drift.stop(); // admin
+    this.faults.experiments.shutdown(); // faults: a running experiment ends as interrupted
+    this.faults.engine.stop(); // faults: lift in-flight faults so a hang cannot hold up the drain
     this.log.info({ event: 'draining', inflight: this.proxy.inflight, deadlineMs: drainMs }, 'draining');
     const cut = await this.proxy.drain(drainMs);
     await this.admin?.close();

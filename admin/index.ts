@@ -9,3 +9,4 @@ export { DriftReconciler, configDiff, type DriftItem, type DriftSource, type Dri
 export { configDriftSource, weightDriftSource, flagDriftSource, type WeightOwner } from './drift-sources.js';
 export { describeValidation, errorBodySchema } from './errors.js';
 export { DASHBOARD_CSP } from './routes/dashboard.js';
+export { faultRoutes } from './routes/faults.js'; // faults
