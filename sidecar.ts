@@ -25,7 +25,7 @@ import {
 } from './admin/index.js';
 import { StateStore } from './state/index.js';
 import { createFaults, type FaultService } from './proxy/index.js'; // faults
-import { faultRoutes } from './admin/index.js'; // faults
+import { faultDriftSource, faultRoutes } from './admin/index.js'; // faults
 
 export interface SidecarOptions {
   config: Config;
@@ -168,6 +168,7 @@ export class Sidecar {
     });
     this.onObservation((o) => this.faults.engine.observe(o));
     this.#adminPlugins = [...(this.#adminPlugins ?? []), faultRoutes(this.faults)];
+    this.drift.register(faultDriftSource(this.faults));
     // --- end faults ---
   }
 

@@ -175,3 +175,40 @@ t.test('kill switch and resume through canaryd ctl; JSON and Prometheus metrics;
   for (const p of ['/api/v1/faults', '/api/v1/faults/metrics', '/api/v1/faults/resume', '/api/v1/faults/{name}', '/api/v1/experiments', '/api/v1/experiments/{id}', '/api/v1/experiments/{id}/stop']) t.ok(spec.paths[p], `OpenAPI lists ${p}`);
   t.ok(spec.paths['/api/v1/faults'].delete.security, 'the kill switch is documented as needing the token');
 });
+
+t.test('drift: runtime fault rules are reported; reconcile only ever switches faults off', async (t) => {
+  const base = await startEchoUpstream('baseline');
+  const can = await startEchoUpstream('canary');
+  const yaml = configYaml(
+    base.url,
+    can.url,
+    `faults:
+  enabled: true
+  maxErrorRate: 1
+  rules:
+    - { name: file-on, probability: 1, match: { path: /file-on }, abort: { status: 500 } }
+    - { name: file-off, enabled: false, probability: 1, match: { path: /file-off }, abort: { status: 500 } }
+`,
+  );
+  const s = await startAdminSidecar(yaml, { file: true });
+  t.teardown(async () => (await s.stop(), await base.close(), await can.close()));
+  await call(s.app, 'POST', '/api/v1/faults', { body: { name: 'runtime', probability: 1, match: { path: '/runtime' }, abort: { status: 503 } } });
+  await call(s.app, 'PATCH', '/api/v1/faults/file-on', { body: { enabled: false } });
+  await call(s.app, 'PATCH', '/api/v1/faults/file-off', { body: { enabled: true } });
+  const drift = (await call(s.app, 'GET', '/api/v1/config/drift')).json;
+  const items = drift.items.filter((i: any) => i.path.startsWith('faults.'));
+  t.match(items, [
+    { path: 'faults.file-on.enabled', file: true, runtime: false, revertible: false, note: /never switches a fault back on/ },
+    { path: 'faults.file-off.enabled', file: false, runtime: true, revertible: true },
+    { path: 'faults.runtime', file: null, owner: 'api', revertible: true },
+  ]);
+  const rec = await call(s.app, 'POST', '/api/v1/config/reconcile');
+  t.equal(rec.status, 200);
+  const after = (await call(s.app, 'GET', '/api/v1/faults')).json.rules;
+  t.match(after, [
+    { name: 'file-on', enabled: false },
+    { name: 'file-off', enabled: false },
+    { name: 'runtime', enabled: false },
+  ]);
+  for (const p of ['/file-on', '/file-off', '/runtime']) t.equal((await request(`${s.url}${p}`)).statusCode, 200, `${p}: no fault after the reconcile`);
+});

@@ -137,6 +137,20 @@ export class RuleSet {
     return e;
   }
 
+  /** Drops a config rule's runtime override: the file's `enabled` applies again. */
+  clearOverride(name: string, now: number): RuleEntry | undefined {
+    const e = this.#entries.get(name);
+    if (!e || e.override === undefined) return e;
+    const wasOn = enabledOf(e) && !e.expired;
+    delete e.override;
+    e.updatedAt = now;
+    if (enabledOf(e) && !wasOn) {
+      e.activatedAt = now;
+      e.expired = false;
+    }
+    return e;
+  }
+
   delete(name: string): RuleEntry | undefined {
     const e = this.#entries.get(name);
     this.#entries.delete(name);
