@@ -10,12 +10,14 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { CanarydError, systemClock, type Clock, type Observation } from './core/index.js';
 import { loadConfigFile, splitHostPort, type Config } from './config/index.js';
-import { Mirror, ProxyMetrics, ProxyServer, TrafficSplitter, WindowedRecorder, type Exchange, type ProxySettings } from './proxy/index.js';
+import { createFaults, Mirror, ProxyMetrics, ProxyServer, TrafficSplitter, WindowedRecorder, type Exchange, type FaultService, type ProxySettings } from './proxy/index.js';
 import {
   buildAdmin,
   configDriftSource,
   DriftReconciler,
   EventBus,
+  faultDriftSource,
+  faultRoutes,
   flagDriftSource,
   FlagService,
   SnapshotPublisher,
@@ -94,6 +96,10 @@ export class Sidecar {
   // --- rollout ---
   readonly rollout: RolloutController;
   // --- end rollout ---
+  // --- faults ---
+  /** fault injection: rules, kill switch, experiments (docs/faults.md) */
+  readonly faults: FaultService;
+  // --- end faults ---
   #watcher: FSWatcher | null = null;
   #reloadTimer: NodeJS.Timeout | null = null;
   #accessSample: number;
@@ -176,6 +182,23 @@ export class Sidecar {
       mirror: this.mirror,
       onObservation: (o, ex, detail) => this.#observe(o, ex, detail),
     });
+    // --- faults ---
+    this.faults = createFaults({
+      config: opts.config.faults,
+      environment: opts.config.environment,
+      registry: this.registry,
+      clock: this.clock,
+      log: this.log,
+      events: this.events,
+      store: this.state,
+      install: (interceptor) => {
+        this.proxy.interceptor = interceptor;
+      },
+    });
+    this.onObservation((o) => this.faults.engine.observe(o));
+    this.#adminPlugins = [...(this.#adminPlugins ?? []), faultRoutes(this.faults)];
+    this.drift.register(faultDriftSource(this.faults));
+    // --- end faults ---
   }
 
   /** Register a per-request observer (analysis, faults' safety switch). Called after the record is updated. */
@@ -332,6 +355,7 @@ export class Sidecar {
     this.proxy.configure(proxySettings(next));
     this.mirror.percent = next.routing.mirror.percent;
     this.mirror.maxBodyBytes = next.routing.mirror.maxBodyBytes;
+    this.faults.engine.configure(next.faults, next.environment); // faults
     this.log.level = next.log.level;
     this.#accessSample = next.log.accessLogSampleRate;
     const restart = (['listen', 'admin', 'state'] as const).filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(next[k]) && !(k === 'admin' && prev.admin.listen === next.admin.listen));
@@ -359,6 +383,8 @@ export class Sidecar {
     this.snapshots.stop(); // admin
     this.drift.stop(); // admin
     await this.rollout.stop(); // rollout
+    this.faults.experiments.shutdown(); // faults: a running experiment ends as interrupted
+    this.faults.engine.stop(); // faults: lift in-flight faults so a hang cannot hold up the drain
     this.log.info({ event: 'draining', inflight: this.proxy.inflight, deadlineMs: drainMs }, 'draining');
     const cut = await this.proxy.drain(drainMs);
     await this.admin?.close();

@@ -19,7 +19,8 @@ commands:
   promote [--full]                promote the canary one step (--full: straight to 100 %)
   pause | resume                  pause or resume the rollout
   rollback [--reason R]           send all traffic back to baseline
-  faults [list|kill]              list fault rules, or trip the kill switch (removes them all)
+  faults [list|kill|resume]       list fault rules; kill: every fault off at once (--reason R);
+                                  resume: re-arm after the kill switch or auto-disable
   flags [list]                    list runtime flags
   flags check KEY [--user U] [--ip IP]
                                   is flag KEY on for these attributes, and where would they go
@@ -115,7 +116,7 @@ export async function runCtl(argv: string[], env: NodeJS.ProcessEnv = process.en
         noArgs();
         return await rolloutAction(client, io, 'rollback', o.reason ? { reason: o.reason } : {});
       case 'faults':
-        return await faults(client, io, args);
+        return await faults(client, io, args, o.reason);
       case 'flags':
         return await flags(client, io, args, { user: o.user, ip: o.ip });
       case 'watch': {

@@ -4,3 +4,18 @@ export { validateConfig, deepFreeze } from './validate.js';
 export { parseDuration, formatDuration } from './duration.js';
 export { interpolateEnv } from './env.js';
 export { isLoopbackHost, splitHostPort, validCidr } from './semantics.js';
+export {
+  FAULT_TYPES,
+  FAULT_RULE_NAME_PATTERN,
+  FaultMatchSchema,
+  FaultParamSchemas,
+  faultRuleFields,
+  faultRuleProblems,
+  faultKindsOf,
+  isProduction,
+  productionRefusal,
+  type FaultTypeName,
+  type FaultParams,
+  type FaultRuleConfig,
+  type FaultsConfig,
+} from './sections/faults.js'; // faults

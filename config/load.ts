@@ -16,7 +16,7 @@ export function parseConfigText(text: string, env: NodeJS.ProcessEnv = process.e
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new CanarydError('CANARYD_ERR_CONFIG_INVALID', `${source}: the top level must be a mapping`, { details: ['(root): must be a mapping'] });
   }
-  return validateConfig(interpolateEnv(raw, env));
+  return validateConfig(interpolateEnv(raw, env), env);
 }
 
 export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): Config {

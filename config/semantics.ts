@@ -1,6 +1,7 @@
 /** Checks a schema cannot express: one-of choices, CIDR syntax, admin exposure without a token. */
 import { isIP } from 'node:net';
 import type { Config } from './schema.js';
+import { faultsProblems } from './sections/faults.js';
 
 export function isLoopbackHost(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '');
@@ -22,7 +23,7 @@ export function validCidr(s: string): boolean {
   return Number(bits) <= (fam === 4 ? 32 : 128);
 }
 
-export function semanticProblems(c: Config): string[] {
+export function semanticProblems(c: Config, env: NodeJS.ProcessEnv = process.env): string[] {
   const out: string[] = [];
   for (const key of ['listen', 'admin.listen'] as const) {
     const addr = key === 'listen' ? c.listen : c.admin.listen;
@@ -64,5 +65,6 @@ export function semanticProblems(c: Config): string[] {
   if (!isLoopbackHost(admin.host) && c.admin.token === '') {
     out.push(`admin.token: required when admin.listen (${c.admin.listen}) is not a loopback address`);
   }
+  out.push(...faultsProblems(c, env)); // faults
   return out;
 }

@@ -108,8 +108,11 @@ function describe(e: ErrorObject, root: unknown, all: ErrorObject[]): string | u
   }
 }
 
-/** Validates (and fills defaults into) a parsed config. Throws CANARYD_ERR_CONFIG_INVALID listing every problem. */
-export function validateConfig(input: unknown): Config {
+/**
+ * Validates (and fills defaults into) a parsed config. Throws CANARYD_ERR_CONFIG_INVALID listing every problem.
+ * `env` is read by checks that depend on the environment (faults refused under NODE_ENV=production).
+ */
+export function validateConfig(input: unknown, env: NodeJS.ProcessEnv = process.env): Config {
   const data = structuredClone(input ?? {});
   const validate = validator();
   const problems: string[] = [];
@@ -127,7 +130,7 @@ export function validateConfig(input: unknown): Config {
       }
     }
   } else {
-    problems.push(...semanticProblems(data as Config));
+    problems.push(...semanticProblems(data as Config, env));
   }
   if (problems.length > 0) {
     throw new CanarydError('CANARYD_ERR_CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, { details: problems });

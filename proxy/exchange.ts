@@ -29,6 +29,22 @@ function onResponseDrain(this: CanarydResponse): void {
   this.exchange?.resumeUpstream();
 }
 
+// --- faults: the response-side seam ---
+/**
+ * A per-exchange hook on the upstream's answer, set by fault injection (throttle, truncate, reset after the
+ * headers) on the few requests it touches and null on every other one, so the ordinary path pays one null
+ * check per event and allocates nothing.
+ */
+export interface ResponseTap {
+  /** after the response head was written (not yet flushed); false pauses the upstream */
+  headers(ex: Exchange, rawHeaders: Buffer[]): boolean;
+  /** instead of writing `chunk` (use ex.writeBody to pass it on); false pauses the upstream (ex.resumeUpstream) */
+  data(ex: Exchange, chunk: Buffer): boolean;
+  /** the upstream finished; true when the tap ends the response itself later (ex.endResponse) or never */
+  complete(ex: Exchange, trailers: string[] | null): boolean;
+}
+// --- end faults ---
+
 export class Exchange implements Dispatcher.DispatchHandler {
   readonly req: IncomingMessage;
   readonly res: CanarydResponse;
@@ -40,6 +56,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   faulted = false;
   /** extra request headers added before forwarding (e.g. by the dependency fault) */
   extraHeaders: string[] | null = null;
+  /** set by fault injection on the requests whose response it shapes; null otherwise */
+  tap: ResponseTap | null = null;
   upstream: Upstream | null = null;
   #host: ExchangeHost;
   #headers: string[] = [];
@@ -101,16 +119,29 @@ export class Exchange implements Dispatcher.DispatchHandler {
     const res = this.res;
     if (res.destroyed) return false;
     res.writeHead(statusCode, statusText, clientResponseHeaders(rawHeaders, this.#host.versionHeader ? this.version : null));
+    if (this.tap !== null) return this.tap.headers(this, rawHeaders);
     return true;
   }
 
   onData(chunk: Buffer): boolean {
+    if (this.tap !== null) return this.tap.data(this, chunk);
+    return this.writeBody(chunk);
+  }
+
+  /** Writes a body chunk to the client; false (and the upstream resumes on 'drain') when the client is slow. */
+  writeBody(chunk: Buffer): boolean {
     const ok = this.res.write(chunk);
     if (!ok) this.res.once('drain', onResponseDrain);
     return ok;
   }
 
   onComplete(trailers: string[] | null): void {
+    if (this.tap !== null && this.tap.complete(this, trailers)) return;
+    this.endResponse(trailers);
+  }
+
+  /** Ends the client response with the upstream's trailers and records the exchange as answered. */
+  endResponse(trailers: string[] | null): void {
     // typed as string[] by undici, delivered as Buffer[] at run time; trailersObject takes either
     const t = trailersObject(trailers);
     if (t !== null) this.res.addTrailers(t);
@@ -170,6 +201,30 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** Ends the exchange with a response canaryd produced (fault, bad request). */
   finishLocal(status: number, outcome: Outcome): void {
     this.#finish(status, outcome);
+  }
+
+  /** An answer produced by canaryd with its own headers and body (an injected abort). */
+  respondLocal(status: number, headers: Record<string, string>, body: string): void {
+    const res = this.res;
+    if (res.headersSent || res.destroyed) return;
+    const noBody = status === 204 || status === 304 || this.req.method === 'HEAD';
+    res.writeHead(status, {
+      ...headers,
+      'content-length': noBody ? '0' : String(Buffer.byteLength(body)),
+      ...(this.#host.versionHeader ? { 'x-canaryd-version': this.version } : {}),
+    });
+    res.end(noBody ? undefined : body);
+  }
+
+  /**
+   * Records the end of an exchange a fault broke after the upstream was called (truncate, reset after the
+   * headers, hang at its bound), then aborts the upstream side. The caller cuts the client connection.
+   * Recording first keeps the upstream's abort error from being counted as a client abort.
+   */
+  finishFault(status: number, outcome: Outcome): void {
+    if (this.#done) return;
+    this.#finish(status, outcome);
+    this.#abort?.();
   }
 
   #finish(status: number, outcome: Outcome, err?: unknown, code?: string): void {

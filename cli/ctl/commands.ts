@@ -66,19 +66,46 @@ export async function rolloutAction(c: AdminClient, io: Io, action: 'start' | 'r
   return 0;
 }
 
-export async function faults(c: AdminClient, io: Io, args: string[]): Promise<number> {
+/** faults list | kill [--reason R] | resume (docs/faults.md). */
+export async function faults(c: AdminClient, io: Io, args: string[], reason?: string): Promise<number> {
   const sub = args[0] ?? 'list';
+  if (args.length > 1) throw new UsageError(`faults ${sub} takes no more arguments, got ${args.slice(1).join(' ')}`);
   if (sub === 'kill') {
-    const r = await c.request('DELETE', '/api/v1/faults');
-    io.out(io.json ? JSON.stringify(r, null, 2) : `fault kill switch tripped${typeof r?.removed === 'number' ? `: ${r.removed} rule(s) removed` : ''}`);
+    const r = await c.request('DELETE', `/api/v1/faults${reason ? `?reason=${encodeURIComponent(reason)}` : ''}`);
+    if (io.json) return (printJson(io, r), 0);
+    const bits = [];
+    if (typeof r?.released === 'number') bits.push(`${r.released} in-flight fault(s) lifted`);
+    if (r?.experimentsStopped) bits.push('the running experiment aborted');
+    if (typeof r?.removed === 'number') bits.push(`${r.removed} rule(s) removed`);
+    io.out(`fault kill switch tripped: every fault off${bits.length ? ` (${bits.join(', ')})` : ''}${r?.state === 'halted' ? '; re-arm with: canaryd ctl faults resume' : ''}`);
     return 0;
   }
-  if (sub !== 'list') throw new UsageError(`faults: unknown subcommand ${JSON.stringify(sub)} (list, kill)`);
+  if (sub === 'resume') {
+    const r = await c.request('POST', '/api/v1/faults/resume');
+    io.out(io.json ? JSON.stringify(r, null, 2) : `fault injection ${r?.state ?? 'resumed'}`);
+    return 0;
+  }
+  if (sub !== 'list') throw new UsageError(`faults: unknown subcommand ${JSON.stringify(sub)} (list, kill, resume)`);
   const r = await c.get('/api/v1/faults');
   if (io.json) return (printJson(io, r), 0);
+  if (typeof r?.state === 'string') io.out(`fault injection: ${r.state}${r.halted?.reason ? ` (${r.halted.reason})` : r.state !== 'armed' && r.state !== 'idle' && r.refusal ? ` (${r.refusal})` : ''}`);
   const list = listOf(r, ['faults', 'rules', 'items']);
   if (list.length === 0) return (io.out('no fault rules'), 0);
-  io.out(table([['name', 'type', 'probability', 'enabled', 'match'], ...list.map((f) => [String(f.name ?? f.id ?? ''), String(f.type ?? f.kind ?? ''), num(f.probability), String(f.enabled ?? true), f.match ? JSON.stringify(f.match) : ''])]));
+  const match = (m: unknown) => (m && typeof m === 'object' && Object.keys(m).length > 0 ? JSON.stringify(m) : 'every request');
+  io.out(
+    table([
+      ['name', 'type', 'probability', 'state', 'source', 'injected', 'match'],
+      ...list.map((f) => [
+        String(f.name ?? f.id ?? ''),
+        String(f.type ?? f.kind ?? ''),
+        num(f.probability),
+        f.active === true ? 'active' : f.expired ? 'expired' : f.enabled === false ? 'disabled' : f.active === false ? 'inactive' : String(f.enabled ?? true),
+        String(f.source ?? ''),
+        num(f.injected),
+        match(f.match),
+      ]),
+    ]),
+  );
   return 0;
 }
 

@@ -116,12 +116,15 @@ export function renderAnomalies(el: Element, checks: any[], analysis: any): void
 export function renderFaults(el: Element, faults: any, missing: boolean): void {
   if (missing) return replace(el, [h('li', { class: 'muted' }, 'no fault engine on this canaryd')]);
   const list = listOf(faults, ['faults', 'rules', 'items']).filter((f) => f.enabled !== false && f.active !== false);
-  replace(
-    el,
-    list.length > 0
-      ? list.map((f) => h('li', {}, badge(fmt(f.type ?? f.kind ?? 'fault'), 'warn'), ` ${fmt(f.name ?? f.id ?? '')}`, f.probability !== undefined ? ` p=${fmt(f.probability)}` : '', f.match ? ` ${JSON.stringify(f.match)}` : ''))
-      : [h('li', { class: 'muted' }, 'none')],
+  // the fault engine's state (docs/faults.md): halted by the kill switch or auto-disable, off, or refused in production
+  const state = typeof faults?.state === 'string' ? faults.state : null;
+  const head: HTMLElement[] = [];
+  if (state === 'halted') head.push(h('li', { class: 'fault-state' }, badge('halted', 'bad'), ` ${fmt(faults.halted?.reason ?? '')}`));
+  else if (state === 'disabled' || state === 'refused') head.push(h('li', { class: 'muted fault-state' }, state === 'refused' ? 'fault injection refused in production' : 'fault injection off (faults.enabled: false)'));
+  const items = list.map((f) =>
+    h('li', {}, badge(fmt(f.type ?? f.kind ?? 'fault'), 'warn'), ` ${fmt(f.name ?? f.id ?? '')}`, f.probability !== undefined ? ` p=${fmt(f.probability)}` : '', f.match && Object.keys(f.match).length > 0 ? ` ${JSON.stringify(f.match)}` : '', typeof f.injected === 'number' ? ` · ${f.injected} injected` : ''),
   );
+  replace(el, head.length + items.length > 0 ? [...head, ...items] : [h('li', { class: 'muted' }, 'none')]);
 }
 
 export function decisionItem(d: any): HTMLElement {

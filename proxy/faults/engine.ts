@@ -1,0 +1,370 @@
+/**
+ * The fault engine: the proxy's RequestInterceptor for fault injection, and its safety switches.
+ *
+ * Per request (only while armed — otherwise the proxy does not call it at all): one lazy expiry check, then
+ * the compiled rules in order (version, predicate, probability roll), then header-controlled faults when
+ * allowed. A request no fault hits is a pure pass-through: nothing allocated, nothing changed. A hit
+ * request is marked faulted (its Observation is counted apart) and handed to a FaultRunImpl.
+ *
+ * Safety (switches.ts): the master switch, production refusal, and the latch set by the kill switch or by
+ * auto-disable — the error rate clients see over faults.autoDisable.window (injected errors included)
+ * above faults.maxErrorRate, once the window holds autoDisable.minRequests — and cleared only by resume().
+ * faults.maxActive caps concurrently faulted requests. Rules from the API are runtime only: a restart clears
+ * them (durable chaos belongs in the reviewed config file).
+ */
+import type { Registry } from 'prom-client';
+import { systemClock, type Clock, type Observation } from '../../core/index.js';
+import type { FaultsConfig } from '../../config/index.js';
+import type { Exchange } from '../exchange.js';
+import { pathOf } from '../match.js';
+import type { RequestInterceptor } from '../server.js';
+import { headerFaults, stripFaultHeaders, type HeaderFaultContext } from './headers.js';
+import { compileFaultMatch } from './match.js';
+import { ChaosMetrics, FaultCounters, type FaultMetricsSnapshot } from './metrics.js';
+import { builtinFaultKinds, faultKind, type FaultKindRegistry } from './registry.js';
+import { RuleSet, viewOf, type RuleEntry, type RuleSpec, type RuleView } from './rules.js';
+import { FaultRunImpl, type RunHost } from './run.js';
+import { clientSeen, ErrorRateWindow, SEEN_ERROR, SEEN_SKIP } from './safety.js';
+import { refused, SafetySwitches, type EngineState, type FaultEventSink, type FaultLog, type FaultStore, type Halt } from './switches.js';
+import type { CompiledFault } from './types.js';
+
+export { FAULTS_FILE, type EngineState, type FaultEventSink, type FaultLog, type FaultStore, type Halt } from './switches.js';
+export type { FaultMetricsSnapshot } from './metrics.js';
+
+export interface FaultEngineOptions {
+  config: FaultsConfig;
+  environment: string;
+  env?: NodeJS.ProcessEnv;
+  registry: Registry;
+  kinds?: FaultKindRegistry;
+  clock?: Clock;
+  monotonic?: () => number;
+  random?: () => number;
+  log: FaultLog;
+  events?: FaultEventSink;
+  store: FaultStore;
+  /** puts the engine in front of the proxy (armed) or takes it out (null): a disarmed engine costs nothing */
+  install(interceptor: RequestInterceptor | null): void;
+}
+
+export const MAX_RULES = 256;
+
+export class FaultEngine implements RequestInterceptor {
+  // ---- read per request ----
+  #compiled: CompiledFault[] = [];
+  #armed = false;
+  #headerControl = false;
+  #nextExpiry = Infinity;
+  #inflight = 0;
+  #window: ErrorRateWindow;
+  #random: () => number;
+  #headerCtx: HeaderFaultContext;
+  #n = new FaultCounters();
+  // ---- control ----
+  #sw: SafetySwitches;
+  #rules = new RuleSet();
+  #runs = new Set<FaultRunImpl>();
+  #runHost: RunHost;
+  #kinds: FaultKindRegistry;
+  #clock: Clock;
+  #log: FaultLog;
+  #events: FaultEventSink | undefined;
+  #install: (i: RequestInterceptor | null) => void;
+  #onHalt: Array<(reason: string) => void> = [];
+  #tap: (o: Observation) => void = () => {};
+  readonly metrics: ChaosMetrics;
+
+  constructor(o: FaultEngineOptions) {
+    this.#kinds = o.kinds ?? builtinFaultKinds();
+    this.#clock = o.clock ?? systemClock;
+    this.#random = o.random ?? Math.random;
+    this.#log = o.log;
+    this.#events = o.events;
+    this.#install = o.install;
+    this.#sw = new SafetySwitches({ config: o.config, environment: o.environment, env: o.env ?? process.env, store: o.store, log: o.log, now: () => this.#clock.now() });
+    this.#runHost = { random: this.#random, monotonic: o.monotonic ?? (() => performance.now()), ended: (run) => this.#ended(run) };
+    this.metrics = new ChaosMetrics(o.registry, { chaosRate: () => this.#n.chaosRate, activeFaults: () => this.activeFaults, inflight: () => this.#inflight });
+    this.#headerCtx = { kinds: this.#kinds, maxDelayMs: 0, random: this.#random, counter: (type) => this.#counter(type, 'header', null) };
+    this.#window = new ErrorRateWindow(o.config.autoDisable.window);
+    this.configure(o.config, o.environment);
+  }
+
+  // =============================== the request path ===============================
+
+  intercept(ex: Exchange, forward: () => void): boolean {
+    this.#n.seen++;
+    if (this.#nextExpiry !== Infinity && this.#clock.now() >= this.#nextExpiry) this.#expire();
+    const rules = this.#compiled;
+    const req = ex.req;
+    let before: CompiledFault[] | null = null;
+    let outcome: CompiledFault | null = null;
+    let path: string | null = null;
+    for (let i = 0; i < rules.length; i++) {
+      const r = rules[i];
+      if (r.stage === 'outcome' && outcome !== null) continue; // at most one outcome: later ones are not rolled
+      if (r.version !== null && r.version !== ex.version) continue;
+      if (r.test !== null) {
+        if (path === null) path = pathOf(req.url ?? '/');
+        if (!r.test(req, path)) continue;
+      }
+      if (!(this.#random() < r.probability)) continue; // a missed roll is exactly a pass-through
+      if (r.stage === 'outcome') outcome = r;
+      else (before ??= []).push(r);
+    }
+    if (this.#headerControl && stripFaultHeaders(req)) {
+      const h = headerFaults(req, this.#headerCtx, outcome !== null);
+      if (h.before !== null) before = before === null ? h.before : before.concat(h.before);
+      if (h.outcome !== null) outcome = h.outcome;
+    }
+    if (before === null && outcome === null) return false;
+    if (this.#inflight >= this.#sw.config.maxActive) {
+      this.#n.capped++;
+      this.metrics.capped.inc();
+      return false;
+    }
+    const steps = before === null ? [outcome!] : outcome === null ? before : (before.push(outcome), before);
+    ex.faulted = true;
+    this.#n.faulted++;
+    for (let i = 0; i < steps.length; i++) {
+      steps[i].count();
+      this.#n.count(steps[i].type, steps[i].kind.category);
+    }
+    const run = new FaultRunImpl(this.#runHost, ex, steps, forward);
+    this.#inflight++;
+    this.#runs.add(run);
+    run.start();
+    return true;
+  }
+
+  #ended(run: FaultRunImpl): void {
+    if (this.#runs.delete(run)) this.#inflight--;
+  }
+
+  /** Every finished request (sidecar.onObservation): feeds a running experiment and the auto-disable window. */
+  observe(o: Observation): void {
+    this.#tap(o);
+    if (!this.#armed) return;
+    const seen = clientSeen(o);
+    if (seen === SEEN_SKIP) return;
+    const w = this.#window;
+    w.add(this.#clock.now(), seen === SEEN_ERROR);
+    if (w.requests >= this.#sw.config.autoDisable.minRequests && w.errors > this.#sw.config.maxErrorRate * w.requests) this.#autoDisable();
+  }
+
+  /** The experiment runner's view of every observation. */
+  setObservationTap(fn: (o: Observation) => void): void {
+    this.#tap = fn;
+  }
+
+  // =============================== compile and arm ===============================
+
+  #counter(type: string, rule: string, entry: RuleEntry | null): () => void {
+    const child = this.metrics.child(type, rule);
+    if (entry === null) return () => child.inc();
+    return () => {
+      child.inc();
+      entry.injected++;
+    };
+  }
+
+  #compile(e: RuleEntry): CompiledFault {
+    const kind = faultKind(this.#kinds, e.type);
+    const m = compileFaultMatch(e.spec.match);
+    return { name: e.spec.name, type: e.type, kind, params: kind.compile(e.spec[e.type]), stage: kind.stage, probability: e.spec.probability, version: m.version, test: m.test, count: this.#counter(e.type, e.spec.name, e) };
+  }
+
+  /** Recompiles the live rules and arms or disarms the engine. Once per change, never per request. */
+  #refresh(): void {
+    this.#compiled = this.#rules.live().map((e) => this.#compile(e));
+    this.#nextExpiry = this.#rules.nextExpiry();
+    const armed = this.#sw.refusal() === null && (this.#compiled.length > 0 || this.#sw.config.allowHeaderControl);
+    this.#headerControl = armed && this.#sw.config.allowHeaderControl;
+    if (armed !== this.#armed) {
+      this.#armed = armed;
+      this.#install(armed ? this : null);
+    }
+  }
+
+  #expire(): void {
+    const gone = this.#rules.expireDue(this.#clock.now());
+    this.#refresh();
+    for (const e of gone) {
+      this.#log.info({ event: 'fault_expired', rule: e.spec.name }, `fault rule ${e.spec.name} expired`);
+      this.#publish('expired', { rule: viewOf(e, this.#armed) });
+    }
+  }
+
+  /** Applies a (re)loaded config: rules from the file, limits, switches. */
+  configure(config: FaultsConfig, environment: string): void {
+    const wasRefused = this.#sw.refusal();
+    this.#sw.config = config;
+    this.#sw.environment = environment;
+    this.#headerCtx.maxDelayMs = config.maxHeaderDelay;
+    if (this.#window.windowMs !== new ErrorRateWindow(config.autoDisable.window).windowMs) this.#window = new ErrorRateWindow(config.autoDisable.window);
+    for (const name of this.#rules.setConfigRules(config.rules, this.#clock.now())) {
+      this.#log.warn({ event: 'fault_rule_replaced', rule: name }, `the config file now defines fault rule ${name}; it replaces the runtime rule of that name`);
+    }
+    this.#refresh();
+    const why = this.#sw.refusal();
+    if (why !== null && wasRefused === null) this.#lift(`fault injection turned off: ${why}`);
+  }
+
+  /** null when faults may fire; else why not (the message of a 409). */
+  refusal(): string | null {
+    return this.#sw.refusal();
+  }
+
+  /** Throws 409 CANARYD_ERR_FAULTS_REFUSED unless a fault may be switched on now. */
+  assertArmable(): void {
+    const why = this.#sw.refusal();
+    if (why !== null) throw refused(why);
+  }
+
+  get state(): EngineState {
+    return this.#sw.state(this.#armed);
+  }
+
+  get armed(): boolean {
+    return this.#armed;
+  }
+
+  get halted(): Halt | null {
+    return this.#sw.halted;
+  }
+
+  get config(): FaultsConfig {
+    return this.#sw.config;
+  }
+
+  get inflight(): number {
+    return this.#inflight;
+  }
+
+  /** Rules that can fire now (runs the lazy expiry first). */
+  get activeFaults(): number {
+    if (this.#nextExpiry !== Infinity && this.#clock.now() >= this.#nextExpiry) this.#expire();
+    return this.#armed ? this.#compiled.length : 0;
+  }
+
+  // =============================== the rule set, for the service and experiments ===============================
+
+  get rules(): RuleSet {
+    return this.#rules;
+  }
+
+  now(): number {
+    return this.#clock.now();
+  }
+
+  /** Views of every rule in the order they are tried (expiry brought up to date). */
+  list(): RuleView[] {
+    void this.activeFaults;
+    return this.#rules.ordered().map((e) => viewOf(e, this.#armed));
+  }
+
+  view(e: RuleEntry): RuleView {
+    return viewOf(e, this.#armed);
+  }
+
+  addRule(spec: RuleSpec, source: 'api' | 'experiment', experiment?: string): RuleEntry {
+    if (this.#rules.size >= MAX_RULES) throw refused(`at most ${MAX_RULES} fault rules`);
+    return this.#rules.add(spec, source, this.#clock.now(), experiment);
+  }
+
+  /** After any change to the rule set: recompile, log, publish a `fault` event. */
+  changed(action: string, e: RuleEntry | null, extra: Record<string, unknown> = {}): void {
+    this.#refresh();
+    if (e !== null) this.#log.info({ event: 'fault_rule', action, rule: e.spec.name, source: e.source }, `fault rule ${e.spec.name} ${action}`);
+    this.#publish(action, { ...(e !== null ? { rule: viewOf(e, this.#armed) } : {}), ...extra });
+  }
+
+  forgetMetrics(e: RuleEntry): void {
+    this.metrics.forget(e.type, e.spec.name);
+  }
+
+  // =============================== kill switch, auto-disable, resume ===============================
+
+  /** Called with a reason whenever every fault goes off (kill, auto-disable, config): experiments abort. */
+  onHalt(fn: (reason: string) => void): void {
+    this.#onHalt.push(fn);
+  }
+
+  /** The kill switch: every fault off at once, in-flight faults lifted; stays off until resume(). */
+  kill(reason: string, by: string): { halted: Halt; released: number } {
+    const released = this.#halt({ at: this.#clock.now(), reason, by, kind: 'kill' }, false);
+    this.#log.warn({ event: 'faults_killed', reason, by, released }, `fault kill switch: every fault off (${reason})`);
+    this.#sw.audit({ type: 'faults-killed', reason, by, released });
+    this.#publish('killed', { halted: this.#sw.halted, released });
+    return { halted: this.#sw.halted!, released };
+  }
+
+  #autoDisable(): void {
+    const w = this.#window;
+    const max = this.#sw.config.maxErrorRate;
+    const details = { errorRate: w.errors / w.requests, errors: w.errors, requests: w.requests, windowMs: w.windowMs, maxErrorRate: max };
+    const reason = `client-seen error rate ${(details.errorRate * 100).toFixed(1)}% (${w.errors}/${w.requests} requests in the last ${w.windowMs / 1000}s) exceeded faults.maxErrorRate ${max}`;
+    // called from the request path: in-flight faults are lifted once the current exchange is done
+    this.#halt({ at: this.#clock.now(), reason, by: 'auto-disable', kind: 'auto-disable' }, true);
+    this.#log.error({ event: 'faults_auto_disabled', ...details }, `fault injection auto-disabled: ${reason}`);
+    this.#sw.audit({ type: 'faults-auto-disabled', reason, ...details });
+    this.#publish('auto-disabled', { halted: this.#sw.halted, ...details });
+  }
+
+  #halt(h: Halt, deferRelease: boolean): number {
+    this.#sw.halt(h);
+    this.#refresh();
+    const n = this.#runs.size;
+    if (deferRelease) queueMicrotask(() => this.#releaseAll());
+    else this.#releaseAll();
+    for (const l of this.#onHalt) l(h.kind === 'kill' ? `kill switch: ${h.reason}` : `faults auto-disabled: ${h.reason}`);
+    return n;
+  }
+
+  #lift(reason: string): void {
+    this.#releaseAll();
+    for (const l of this.#onHalt) l(reason);
+  }
+
+  #releaseAll(): void {
+    for (const run of [...this.#runs]) run.release();
+  }
+
+  /** Clears the latch (kill switch or auto-disable); the error-rate window starts empty. */
+  resume(by: string): void {
+    const prev = this.#sw.clear();
+    if (prev === null) return;
+    this.#window.reset();
+    this.#refresh();
+    this.#log.warn({ event: 'faults_resumed', by, previous: prev }, 'fault injection re-armed');
+    this.#sw.audit({ type: 'faults-resumed', reason: `re-armed by ${by} after: ${prev.reason}`, by, previous: prev });
+    this.#publish('resumed', { previous: prev });
+  }
+
+  /** Shutdown: lift every in-flight fault so the drain is not held up by a hang or a delay. Idempotent. */
+  stop(): void {
+    this.#releaseAll();
+  }
+
+  #publish(action: string, fields: Record<string, unknown>): void {
+    this.#events?.publish({ type: 'fault', action, ...fields });
+  }
+
+  snapshot(): FaultMetricsSnapshot {
+    const n = this.#n;
+    const w = this.#window.at(this.#clock.now());
+    return {
+      totalRequests: n.seen,
+      chaosInjected: n.faulted,
+      latencyInjections: n.byCategory.latency,
+      errorInjections: n.byCategory.error,
+      signalInjections: n.byCategory.signal,
+      chaosRate: n.chaosRate,
+      capped: n.capped,
+      inflight: this.#inflight,
+      activeFaults: this.activeFaults,
+      byType: Object.fromEntries(n.byType),
+      state: this.state,
+      window: { ...w, windowMs: this.#window.windowMs, minRequests: this.#sw.config.autoDisable.minRequests, maxErrorRate: this.#sw.config.maxErrorRate },
+    };
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * The seam of fault injection: one interface for every fault kind, a shared envelope for every rule, and
+ * the per-request context a kind acts through. Kinds are plain objects listed in an explicit registry
+ * (registry.ts); nothing registers itself on import.
+ *
+ * A fault is one of two stages. A `before` fault acts and then lets the request continue towards the
+ * upstream (delay, dependency): several may apply to one request, in rule order. An `outcome` fault decides
+ * how the exchange ends (abort, reset, hang, throttle, truncate): at most one per request — the first rule
+ * that matches and rolls wins, later outcome rules are not rolled, so every counted injection really happened.
+ */
+import type { IncomingMessage } from 'node:http';
+import type { VersionName } from '../../core/index.js';
+import type { Exchange, ResponseTap } from '../exchange.js';
+
+export type FaultStage = 'before' | 'outcome';
+/** how metrics classify a kind: latencyInjections, errorInjections, or neither (a signal to the app) */
+export type FaultCategory = 'latency' | 'error' | 'signal';
+
+export interface FaultMatch {
+  version?: VersionName;
+  path?: string;
+  method?: string | string[];
+  header?: Record<string, string | string[]>;
+}
+
+/** The envelope every rule shares, whatever its kind. `params` are the kind's own, already schema-checked. */
+export interface FaultRule {
+  name: string;
+  type: string;
+  match: FaultMatch;
+  probability: number;
+  params: unknown;
+}
+
+/** A response tap the kill switch can lift: after release() it passes the rest of the response through. */
+export interface ReleasableTap extends ResponseTap {
+  release(ex: Exchange): void;
+}
+
+/** What a kind may do to the one exchange it acts on. One per faulted request; none on any other. */
+export interface FaultRun {
+  readonly ex: Exchange;
+  /** name of the rule whose fault is acting now */
+  readonly rule: string;
+  /** true once the kill switch (or auto-disable, or shutdown) lifted this request's faults */
+  readonly released: boolean;
+  random(): number;
+  /** monotonic ms */
+  monotonic(): number;
+  /**
+   * Runs `fn` after `ms` (one timer per run, cleared when the client goes away). When the faults are lifted
+   * first, the timer is cleared and `onRelease` runs instead (default: `fn`).
+   */
+  wait(ms: number, fn: () => void, onRelease?: () => void): void;
+  /** installs a response tap on the exchange (lifted on release) */
+  tap(t: ReleasableTap): void;
+  /** closes the client connection once what was written is flushed: "rst" is a TCP reset, "fin" a close */
+  cut(how: 'rst' | 'fin'): void;
+}
+
+export interface FaultKind<P = unknown> {
+  readonly type: string;
+  readonly category: FaultCategory;
+  /** the stage of a rule with these (compiled) params: reset is an outcome either way, but taps the response when afterHeaders */
+  readonly stage: FaultStage;
+  /** params (schema-checked) -> what apply needs; called once per rule change, never per request */
+  compile(params: unknown): P;
+  /** Acts on one exchange. next() continues (the next fault, then the upstream); not calling it ends the exchange here. */
+  apply(run: FaultRun, params: P, next: () => void): void;
+}
+
+/** A rule compiled once per change: the match as predicates, the kind resolved, the metric child cached. */
+export interface CompiledFault {
+  readonly name: string;
+  readonly type: string;
+  readonly kind: FaultKind;
+  readonly params: unknown;
+  readonly stage: FaultStage;
+  readonly probability: number;
+  /** null: any version */
+  readonly version: VersionName | null;
+  /** null: no path/method/header condition */
+  readonly test: ((req: IncomingMessage, path: string) => boolean) | null;
+  /** counts this rule's injections (metrics + the rule's own counter) */
+  count(): void;
+}
