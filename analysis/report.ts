@@ -99,6 +99,11 @@ export interface JudgeSettings {
   errorRateFloor?: number;
   /** The same floor for the non-success (4xx+5xx) share. Default maxDegradation·(1 − slo.minSuccessRate). */
   nonSuccessFloor?: number;
+  /**
+   * A shared SLO breach (the baseline breaches too) holds the step only while it is still on in this most
+   * recent span of the data. Default 60,000 ms.
+   */
+  sloHoldWindowMs?: number;
 }
 
 export interface JudgeInput {

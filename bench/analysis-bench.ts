@@ -4,7 +4,7 @@
  * ≥ 1,000 rollouts per scenario, seeded and reproducible, spread over worker threads.
  *
  *   node dist/bench/analysis-bench.js [--rollouts 1000] [--rate 20000] [--workers 2] [--seed 1]
- *                                     [--scenarios a,b] [--judges canaryd,flagger-docs,...] [--max-step 900]
+ *                                     [--scenarios a,b] [--judges canaryd,flagger-docs,...] [--max-step 600]
  *                                     [--alpha-plan equal|front]
  *
  * Prints, per judge and scenario: the share of rollouts rolled back / promoted / held, the median canary
@@ -93,7 +93,7 @@ function parseArgs(argv: string[]): Args {
     rate: Number(get('rate') ?? 20000),
     workers: Number(get('workers') ?? Math.min(2, availableParallelism())),
     seed: Number(get('seed') ?? 1),
-    maxStep: Number(get('max-step') ?? 900),
+    maxStep: Number(get('max-step') ?? 600),
     scenarios: get('scenarios')?.split(',') ?? null,
     judges: get('judges')?.split(',') ?? null,
     chunk: Number(get('chunk') ?? 50),

@@ -147,6 +147,19 @@ t.test('an SLO breach the baseline shares holds the step and never counts agains
   t.match(r.reasons[0], /held by slo\.errorRate/);
 });
 
+t.test('a shared SLO breach that is over (a burst earlier in the step) no longer holds', async (t) => {
+  const s = series(160, (i) => ({ b: exactCounts(2000, i < 10 ? 200 : 0), c: exactCounts(200, i < 10 ? 20 : 0) }));
+  const r = run(s, { slo: { maxErrorRate: 0.002, maxP95Ms: 500, maxP99Ms: 1000, minSuccessRate: 0.99 } });
+  const slo = check(r, 'slo.errorRate');
+  t.equal(slo.stats!.shared, true, slo.message);
+  t.equal(slo.stats!.current, false);
+  t.equal(slo.status, 'nodata');
+  t.match(slo.message, /over in the last 60 s: not holding/);
+  t.notMatch(r.reasons[0], /held by slo\.errorRate/);
+  const held = run(s, { slo: { maxErrorRate: 0.002, maxP95Ms: 500, maxP99Ms: 1000, minSuccessRate: 0.99 }, sloHoldWindowMs: 200_000 });
+  t.equal(check(held, 'slo.errorRate').status, 'marginal', 'with a hold window reaching back into the burst it holds');
+});
+
 t.test('fault-touched requests are left out unless countFaulted, and always counted apart', async (t) => {
   const s = series(60, () => ({ b: exactCounts(1000, 10), c: exactCounts(100, 1), cf: exactCounts(50, 50) }));
   const off = run(s);

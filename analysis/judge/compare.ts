@@ -33,7 +33,7 @@ function rateCheck(name: string, what: string, r: RateComparison, t: { nc: numbe
   const margin = `margin max(${r0.toFixed(2)}× baseline, ${pct(floor)})`;
   let tail: string;
   if (r.status === 'fail') {
-    tail = `, ratio ${ratio === null ? 'n/a' : ratio.toFixed(2) + '×'}: evidence ${odds(r.ratio.failMaxLogE)} crossed the 1/α = ${int(1 / aF)} boundary${r.ratio.crossedAt !== null ? ` (window ${r.ratio.crossedAt})` : ''} and the canary is shown above the floor ${pct(floor)}: worse than the ${margin}`;
+    tail = `, ratio ${ratio === null ? 'n/a' : ratio.toFixed(2) + '×'}: evidence ${odds(r.ratio.failMaxLogE)} crossed the 1/α = ${int(1 / aF)} boundary${r.ratio.crossedAt !== null ? ` in the window of ${new Date(r.ratio.crossedAt).toISOString()}` : ''} and the canary is shown above the floor ${pct(floor)}: worse than the ${margin}`;
   } else if (r.status === 'pass') {
     tail = r.ratioNiShown
       ? `: within-margin evidence ${odds(r.ratio.niLogE)} crossed the 1/(0.8α) = ${int(1 / (aN * (1 - NI_FLOOR_SHARE)))} boundary: shown within the ${margin}`

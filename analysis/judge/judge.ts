@@ -14,7 +14,7 @@
  *
  * Verdict: fail  ← a hard breach, a failing critical check, a failing anomaly check, or a failing check
  *                  with the score under scoring.marginal;
- *          pass  ← nothing fails, nothing holds (shared SLO breach, anomaly 'marginal') and
+ *          pass  ← nothing fails, nothing holds (a shared SLO breach still on, anomaly 'marginal') and
  *                  score ≥ scoring.pass;
  *          inconclusive otherwise. nonInferior ← every comparison shown within the margin.
  * Score (Kayenta-style): 100 × mean over comparisons with data of pass 1, marginal ½, fail 0.
@@ -22,7 +22,8 @@
 import type { AnalysisReport, ArmSummary, CheckResult, Judge, JudgeInput, JudgeSettings } from '../report.js';
 import { aggregate, rankValue, type ArmTotals } from './aggregate.js';
 import { compareChecks, type CompareBudget } from './compare.js';
-import { sloChecks } from './slo.js';
+import { sloChecks, type RecentCanary } from './slo.js';
+import { LATENCY_BUCKETS } from '../../core/index.js';
 import { int } from './format.js';
 
 export const FAIL_BUDGET_SHARE: Readonly<CompareBudget> = Object.freeze({ errorRate: 0.6, successRate: 0.1, p95: 0.1, p99: 0.1, latency: 0.1 });
@@ -33,6 +34,29 @@ function summary(a: ArmTotals): ArmSummary {
   const n = a.requests;
   const q = (p: number): number | null => (n > 0 ? Math.round(rankValue(a.hist, n, p * n, false) * 1000) / 1000 : null);
   return { requests: n, errors: a.errors, errorRate: n > 0 ? a.errors / n : null, p50Ms: q(0.5), p95Ms: q(0.95), p99Ms: q(0.99), faultedRequests: a.faultedRequests };
+}
+
+/** The canary's last sloHoldWindowMs of data: counts from the strata, the histogram summed on demand. */
+function recentCanary(input: JudgeInput, st: ReturnType<typeof aggregate>['strata'], settings: JudgeSettings): RecentCanary {
+  const ms = settings.sloHoldWindowMs ?? 60_000;
+  const from = Math.max(input.from, input.at - ms);
+  let requests = 0;
+  let errors = 0;
+  let nonSuccess = 0;
+  for (let w = st.count - 1; w >= 0 && st.start[w] >= from; w--) {
+    requests += st.nc[w];
+    errors += st.ec[w];
+    nonSuccess += st.uc[w];
+  }
+  const hist = (): Float64Array => {
+    const h = new Float64Array(LATENCY_BUCKETS);
+    for (const w of input.canary) {
+      if (w.start < from || w.start >= input.at) continue;
+      for (const c of settings.countFaulted ? [w.clean, w.faulted] : [w.clean]) for (let i = 0; i < h.length && i < c.latency.length; i++) h[i] += c.latency[i];
+    }
+    return h;
+  };
+  return { ms, requests, errors, nonSuccess, hist };
 }
 
 export const judge: Judge = (input: JudgeInput, settings: JudgeSettings): AnalysisReport => {
@@ -54,7 +78,7 @@ export const judge: Judge = (input: JudgeInput, settings: JudgeSettings): Analys
   const cmp = compareChecks(agg, delta, floors, budget, alpha, critical);
   const compareStatus: Record<string, CheckResult['status']> = {};
   for (const c of cmp.checks) compareStatus[c.name] = c.status;
-  const slo = sloChecks(agg.canary, agg.canary.hist, settings, compareStatus, critical);
+  const slo = sloChecks(agg.canary, agg.canary.hist, settings, compareStatus, critical, recentCanary(input, agg.strata, settings));
   const anomalies = (input.anomalies ?? []).map((c) => ({ ...c, critical: c.critical || critical.has(c.name) }));
   const checks: CheckResult[] = [...slo, ...cmp.checks, ...anomalies];
 
