@@ -164,7 +164,8 @@ export class Sidecar {
         { event: 'upstream_error', version: o.version, status: o.status, outcome: o.outcome, code: detail.code, cause: err.code ?? err.message, method: ex?.req.method, url: ex?.req.url },
         `upstream ${o.version} failed: ${o.outcome}`,
       );
-    } else if (this.#accessSample > 0 && (o.status >= 500 || Math.random() < this.#accessSample)) {
+    } else if (o.status >= 500 || (this.#accessSample > 0 && Math.random() < this.#accessSample)) {
+      // the access log: a sample of requests, and every 5xx (log.accessLogSampleRate says "errors always")
       this.log.info(
         { event: 'access', version: o.version, status: o.status, ms: Math.round(o.durationMs * 100) / 100, method: ex?.req.method, url: ex?.req.url, rule: ex?.rule ?? undefined, faulted: o.faulted || undefined },
         'request',
