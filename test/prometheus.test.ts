@@ -1,13 +1,15 @@
 /**
  * The exposition, proved with a real Prometheus (the Debian `prometheus` binary): it scrapes a real
  * canaryd's admin /metrics every second while known traffic goes through canaryd — the canary upstream
- * answers 500 to exactly every 4th request and takes ~150 ms, the baseline answers 500 to every 50th and
- * takes ~20 ms — and the PromQL queries dashboards use must give those numbers back per version:
+ * answers 500 to exactly every 4th request and takes 1.5 s, the baseline answers 500 to every 20th and
+ * takes 300 ms — and the PromQL queries dashboards use must give those numbers back per version:
  *   error ratio  sum(rate(http_requests_total{version=V,status=~"5.."}[1m])) / sum(rate(http_requests_total{version=V}[1m]))
  *   p95          histogram_quantile(0.95, sum(rate(http_request_duration_seconds_bucket{version=V}[1m])) by (le))
- * The expected p95 is computed the way Prometheus does (linear inside the bucket) from the durations canaryd
- * itself observed, so machine noise moves both sides alike. Everything waits on conditions polled from
- * Prometheus' HTTP API (rate() needs two scrapes of each series inside the window), never on fixed sleeps.
+ * A histogram quantile is only as precise as its buckets, so the p95 must fall in the bucket that holds the
+ * true p95 of the durations canaryd itself observed. The latencies sit in the middle of wide buckets
+ * ((0.25, 0.5] and (1, 2.5]) so that scheduling noise on a busy machine cannot move the true p95 across a
+ * bucket edge. Everything waits on conditions polled from Prometheus' HTTP API (rate() needs two scrapes
+ * of each series inside the window), never on fixed sleeps.
  */
 import t from 'tap';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -48,16 +50,17 @@ async function patternUpstream(delayMs: number, errorEvery: number): Promise<{ u
   return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, server, served: () => n };
 }
 
-/** Prometheus' histogram_quantile over cumulative bucket counts: linear interpolation inside the bucket. */
-function histogramQuantile(q: number, durationsSeconds: number[]): number {
+/** The true q-quantile of raw values (nearest rank). */
+function quantile(q: number, xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
+}
+
+/** The (lo, hi] histogram bucket of DURATION_BUCKETS_SECONDS that holds x. */
+function bucketOf(x: number): [number, number] {
   const bounds = [...DURATION_BUCKETS_SECONDS, Infinity];
-  const counts = bounds.map((b) => durationsSeconds.filter((d) => d <= b).length);
-  const rank = q * durationsSeconds.length;
-  const i = counts.findIndex((c) => c >= rank);
-  if (bounds[i] === Infinity) return bounds[i - 1];
-  const lo = i === 0 ? 0 : bounds[i - 1];
-  const below = i === 0 ? 0 : counts[i - 1];
-  return lo + (bounds[i] - lo) * ((rank - below) / (counts[i] - below));
+  const i = bounds.findIndex((b) => x <= b);
+  return [i === 0 ? 0 : bounds[i - 1], bounds[i]];
 }
 
 interface PromClient {
@@ -129,8 +132,8 @@ async function until(cond: () => Promise<boolean>, timeoutMs: number, what: stri
 }
 
 t.test('a real Prometheus scraping canaryd computes the per-version error ratio and p95', async (t) => {
-  const baseline = await patternUpstream(20, 50);
-  const canary = await patternUpstream(150, 4);
+  const baseline = await patternUpstream(300, 20);
+  const canary = await patternUpstream(1500, 4);
   const c = await startSidecar(configYaml(baseline.url, canary.url, 'routing: { canaryWeight: 50 }'));
   t.teardown(async () => {
     await c.stop();
@@ -142,11 +145,12 @@ t.test('a real Prometheus scraping canaryd computes the per-version error ratio 
   const prom = await startPrometheus(t, `127.0.0.1:${c.sidecar.adminAddress!.port}`);
   await until(async () => (await prom.query('up{job="canaryd"}')) === 1, 20_000, 'a first successful scrape');
 
-  // Traffic from 16 workers until Prometheus holds at least 3 samples of every series the queries use
-  // (5xx and 2xx, both versions) — rate() needs two inside the window — then stop.
+  // Traffic from 96 workers until Prometheus holds at least 3 samples of every series the queries use
+  // (5xx and 2xx, both versions) — rate() needs two inside the window — and baseline has served enough
+  // requests for its 5 % to be measurable; then stop.
   let stop = false;
   let sent = 0;
-  const workers = Array.from({ length: 16 }, async () => {
+  const workers = Array.from({ length: 96 }, async () => {
     while (!stop && sent < 20_000) {
       sent++;
       const r = await request(`${c.url}/work`, { dispatcher });
@@ -157,6 +161,7 @@ t.test('a real Prometheus scraping canaryd computes the per-version error ratio 
   try {
     await until(
       async () => {
+        if (baseline.served() < 200) return false;
         for (const s of series) if (((await prom.query(`count_over_time(${s}[1m])`)) ?? 0) < 3) return false;
         return true;
       },
@@ -167,7 +172,7 @@ t.test('a real Prometheus scraping canaryd computes the per-version error ratio 
     stop = true;
     await Promise.all(workers);
   }
-  t.ok(canary.served() > 40 && baseline.served() > 40, `traffic reached both versions (baseline ${baseline.served()}, canary ${canary.served()})`);
+  t.ok(canary.served() > 40 && baseline.served() >= 200, `traffic reached both versions (baseline ${baseline.served()}, canary ${canary.served()})`);
 
   const errorRatio = (v: string) => `sum(rate(http_requests_total{version="${v}",status=~"5.."}[1m])) / sum(rate(http_requests_total{version="${v}"}[1m]))`;
   const p95 = (v: string) => `histogram_quantile(0.95, sum(rate(http_request_duration_seconds_bucket{version="${v}"}[1m])) by (le))`;
@@ -175,17 +180,17 @@ t.test('a real Prometheus scraping canaryd computes the per-version error ratio 
   const canaryErrors = await prom.query(errorRatio('canary'));
   const baselineErrors = await prom.query(errorRatio('baseline'));
   t.ok(canaryErrors !== null && Math.abs(canaryErrors - 0.25) < 0.04, `canary error ratio ${canaryErrors} ≈ 0.25`);
-  t.ok(baselineErrors !== null && Math.abs(baselineErrors - 0.02) < 0.015, `baseline error ratio ${baselineErrors} ≈ 0.02`);
+  t.ok(baselineErrors !== null && Math.abs(baselineErrors - 0.05) < 0.02, `baseline error ratio ${baselineErrors} ≈ 0.05`);
 
   for (const v of ['baseline', 'canary'] as const) {
     const got = await prom.query(p95(v));
-    const expected = histogramQuantile(0.95, durations[v]);
-    t.ok(got !== null && Math.abs(got - expected) <= 0.15 * expected, `${v} p95 from Prometheus ${got} s ≈ ${expected.toFixed(4)} s from canaryd's own observations`);
+    const truth = quantile(0.95, durations[v]);
+    const [lo, hi] = bucketOf(truth);
+    t.ok(got !== null && got > lo && got <= hi, `${v} p95 from Prometheus ${got} s lies in (${lo}, ${hi}], the bucket of canaryd's own p95 ${truth.toFixed(3)} s`);
   }
   const canaryP95 = (await prom.query(p95('canary')))!;
   const baselineP95 = (await prom.query(p95('baseline')))!;
-  // loose bounds on a shared, noisy machine: the precise check is the one against canaryd's observations above
-  t.ok(canaryP95 > 0.1 && canaryP95 <= 0.5, `canary p95 ${canaryP95} s reflects its ~150 ms latency`);
-  t.ok(baselineP95 > 0.01 && baselineP95 <= 0.1, `baseline p95 ${baselineP95} s reflects its ~20 ms latency`);
+  t.ok(canaryP95 > 1 && canaryP95 <= 2.5, `canary p95 ${canaryP95} s: the bucket of its 1.5 s latency`);
+  t.ok(baselineP95 > 0.25 && baselineP95 <= 0.5, `baseline p95 ${baselineP95} s: the bucket of its 300 ms latency`);
   t.equal(await prom.query('canary_traffic_percent{version="canary"}'), 50, 'canary_traffic_percent scraped');
 });
