@@ -13,6 +13,8 @@ import { classifyUpstreamError, isIdempotent, type Upstream } from './upstream.j
 
 export interface ExchangeHost {
   versionHeader: boolean;
+  /** shutting down: responses close their connection */
+  readonly draining: boolean;
   retries: number;
   finished(ex: Exchange, o: Observation, detail?: { err?: unknown; code?: string }): void;
 }
@@ -58,7 +60,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.res = res;
     this.startedAt = startedAt;
     res.exchange = this;
-    res.once('close', onResponseClose);
+    // 'on', not 'once': the response lives for this request only, and once() would allocate a wrapper
+    res.on('close', onResponseClose);
   }
 
   get done(): boolean {
@@ -107,6 +110,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#resume = resume;
     const res = this.res;
     if (res.destroyed) return false;
+    if (this.#host.draining) res.shouldKeepAlive = false; // a request in flight when the drain began
     const req = this.req;
     // Node frames the client response as chunked only for HTTP/1.1 clients and responses that have a body
     const chunked = req.httpVersionMinor >= 1 && req.method !== 'HEAD' && statusCode !== 204 && statusCode !== 304;

@@ -10,6 +10,7 @@ import type { Readable } from 'node:stream';
 import type { Observation, VersionName } from '../core/index.js';
 import { CanarydResponse, Exchange, type ExchangeHost } from './exchange.js';
 import { upstreamRequestHeaders } from './headers.js';
+import { ConnectionTracker } from './drain.js';
 import { CidrSet } from './match.js';
 import type { Mirror } from './mirror.js';
 import type { TrafficSplitter } from './router.js';
@@ -90,7 +91,7 @@ export class ProxyServer implements ExchangeHost {
   #onObservation: ObservationSink;
   #inflight = 0;
   #draining = false;
-  #drained: (() => void) | null = null;
+  #connections: ConnectionTracker;
   #settings!: ProxySettings;
 
   constructor(opts: ProxyServerOptions) {
@@ -109,6 +110,7 @@ export class ProxyServer implements ExchangeHost {
       },
       (req, res) => this.handle(req, res as unknown as CanarydResponse),
     );
+    this.#connections = new ConnectionTracker(this.server);
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.#upgrade(req, socket, head));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
       // Malformed request line/headers (llhttp): answer 400 without touching any upstream — unless a response
@@ -178,6 +180,7 @@ export class ProxyServer implements ExchangeHost {
   handle(req: IncomingMessage, res: CanarydResponse): void {
     const ex = new Exchange(this, req, res, performance.now());
     this.#inflight++;
+    this.#connections.served(req.socket);
     if (this.#draining) res.shouldKeepAlive = false;
     let url = req.url ?? '';
     let authority: string | null = null;
@@ -225,7 +228,6 @@ export class ProxyServer implements ExchangeHost {
     // Answered by canaryd before routing (malformed request, OPTIONS *): no version served it, so it is not
     // an observation of either — a burst of bad requests must not move baseline's numbers in an analysis.
     if (o.outcome !== 'bad_request') this.#onObservation(o, ex, detail);
-    if (this.#draining && this.#inflight === 0) this.#drained?.();
   }
 
   #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
@@ -233,6 +235,7 @@ export class ProxyServer implements ExchangeHost {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       return;
     }
+    this.#connections.tunnel(socket);
     const clientIp = this.clientIp(req);
     const { version } = this.#splitter.pick(req, clientIp);
     const started = performance.now();
@@ -253,23 +256,13 @@ export class ProxyServer implements ExchangeHost {
   }
 
   /**
-   * Graceful drain: stop accepting, let in-flight requests finish (responses carry Connection: close), then
-   * close the rest at the deadline. Resolves with the number of requests cut at the deadline.
+   * Graceful drain (proxy/drain.ts): stop accepting, let in-flight requests finish (their responses carry
+   * Connection: close), close idle connections without losing a request that is just arriving, and cut
+   * what is left at the deadline. Resolves with the number of requests cut.
    */
   async drain(deadlineMs: number): Promise<number> {
     this.#draining = true;
-    const closed = new Promise<void>((r) => this.server.close(() => r()));
-    this.server.closeIdleConnections();
-    if (this.#inflight > 0) {
-      await new Promise<void>((resolve) => {
-        this.#drained = resolve;
-        const t = setTimeout(resolve, deadlineMs);
-        t.unref();
-      });
-    }
-    const cut = this.#inflight;
-    this.server.closeAllConnections();
-    await closed;
+    const cut = await this.#connections.drain(deadlineMs, () => this.#inflight);
     // Every client exchange has ended; what may remain in the pools is shadow traffic, which must not hold
     // the exit up to a headers timeout: destroy, not close.
     await Promise.all([this.#upstreams.baseline.destroy(), this.#upstreams.canary.destroy()]);
