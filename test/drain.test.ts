@@ -73,3 +73,32 @@ t.test('drain: in-flight finishes, idle closes, a just-arriving request is serve
   t.same(await stopped, { cut: 0 }, 'nothing cut');
   t.ok(base.seen.some((s) => s.url === '/late'), 'the late request reached the upstream');
 });
+
+t.test('drain: connections still in the accept queue when it starts are served, not reset', async (t) => {
+  const base = await startEchoUpstream('baseline');
+  const can = await startEchoUpstream('canary');
+  const c = await startSidecar(configYaml(base.url, can.url));
+  t.teardown(async () => (await base.close(), await can.close()));
+  const port = c.sidecar.proxyAddress!.port;
+  // The kernel completes these handshakes at once; Node accepts them only on a later turn of the loop,
+  // after the drain has begun. Closing the listener then would reset every one of them.
+  const clients = Array.from({ length: 8 }, (_, i) => {
+    const s = connect(port, '127.0.0.1');
+    let buf = '';
+    s.on('data', (d) => (buf += d.toString('latin1')));
+    s.on('error', () => undefined);
+    s.write(`GET /queued/${i} HTTP/1.1\r\nHost: a\r\n\r\n`);
+    return new Promise<string>((resolve) => {
+      s.on('data', () => complete(buf) && resolve(buf));
+      s.once('close', () => resolve(buf));
+    });
+  });
+  const stopped = c.sidecar.stop(20_000);
+  const answers = await Promise.all(clients);
+  t.same(
+    answers.map((a) => /^HTTP\/1\.1 (\d{3})/.exec(a)?.[1] ?? 'reset'),
+    Array(8).fill('200'),
+    'every queued connection got its answer',
+  );
+  t.same(await stopped, { cut: 0 });
+});
