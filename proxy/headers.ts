@@ -14,32 +14,119 @@
  */
 import { randomFillSync } from 'node:crypto';
 
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'te',
-  'transfer-encoding',
-  'upgrade',
-  'proxy-connection',
-  'proxy-authenticate',
-  'proxy-authorization',
-  'trailer', // request side: undici cannot send request trailers, so the announcement must go too
-  'expect', // canaryd answers 100-continue itself, like Envoy's default (undici does not send Expect)
-]);
+/**
+ * Header names are classified by length first, then compared byte by byte ignoring ASCII case: no
+ * toLowerCase() string per header on the hot path (RFC 9110 §5.1: field names are case-insensitive).
+ * `lower` must be lowercase letters and '-'; `c | 0x20` folds A-Z onto a-z and leaves '-' as it is.
+ */
+function nameIs(name: string, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) if ((name.charCodeAt(i) | 0x20) !== lower.charCodeAt(i)) return false;
+  return true;
+}
 
-/** Response side keeps Trailer (we forward response trailers) but drops the rest. */
-const HOP_BY_HOP_RESPONSE = new Set(['connection', 'keep-alive', 'te', 'transfer-encoding', 'upgrade', 'proxy-connection', 'proxy-authenticate']);
+function bufferIs(name: Buffer, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) if ((name[i] | 0x20) !== lower.charCodeAt(i)) return false;
+  return true;
+}
+
+/** What the request side does with a field. */
+const enum Req {
+  Keep,
+  /** hop-by-hop: Connection, Keep-Alive, TE, Transfer-Encoding, Upgrade, Proxy-*, plus two of our own below */
+  Drop,
+  /** Connection and Upgrade: dropped, except on a WebSocket upgrade */
+  UpgradeField,
+  ForwardedFor,
+  ForwardedProto,
+  ForwardedHost,
+  Via,
+  Host,
+  Traceparent,
+  Tracestate,
+}
+
+/**
+ * Request side. Dropped beside the RFC's list: Trailer (undici cannot send request trailers, so the
+ * announcement goes too) and Expect (canaryd answers 100-continue itself, like Envoy's default; undici
+ * does not send Expect).
+ */
+function requestField(name: string): Req {
+  switch (name.length) {
+    case 2:
+      return nameIs(name, 'te') ? Req.Drop : Req.Keep;
+    case 3:
+      return nameIs(name, 'via') ? Req.Via : Req.Keep;
+    case 4:
+      return nameIs(name, 'host') ? Req.Host : Req.Keep;
+    case 6:
+      return nameIs(name, 'expect') ? Req.Drop : Req.Keep;
+    case 7:
+      return nameIs(name, 'upgrade') ? Req.UpgradeField : nameIs(name, 'trailer') ? Req.Drop : Req.Keep;
+    case 10:
+      return nameIs(name, 'connection') ? Req.UpgradeField : nameIs(name, 'keep-alive') ? Req.Drop : nameIs(name, 'tracestate') ? Req.Tracestate : Req.Keep;
+    case 11:
+      return nameIs(name, 'traceparent') ? Req.Traceparent : Req.Keep;
+    case 15:
+      return nameIs(name, 'x-forwarded-for') ? Req.ForwardedFor : Req.Keep;
+    case 16:
+      return nameIs(name, 'proxy-connection') ? Req.Drop : nameIs(name, 'x-forwarded-host') ? Req.ForwardedHost : Req.Keep;
+    case 17:
+      return nameIs(name, 'transfer-encoding') ? Req.Drop : nameIs(name, 'x-forwarded-proto') ? Req.ForwardedProto : Req.Keep;
+    case 18:
+      return nameIs(name, 'proxy-authenticate') ? Req.Drop : Req.Keep;
+    case 19:
+      return nameIs(name, 'proxy-authorization') ? Req.Drop : Req.Keep;
+    default:
+      return Req.Keep;
+  }
+}
+
+/** What the response side does with a field. Trailer is kept (response trailers are forwarded). */
+const enum Res {
+  Keep,
+  Drop,
+  Connection,
+  Via,
+  Trailer,
+  ContentLength,
+}
+
+function responseField(name: Buffer): Res {
+  switch (name.length) {
+    case 2:
+      return bufferIs(name, 'te') ? Res.Drop : Res.Keep;
+    case 3:
+      return bufferIs(name, 'via') ? Res.Via : Res.Keep;
+    case 7:
+      return bufferIs(name, 'upgrade') ? Res.Drop : bufferIs(name, 'trailer') ? Res.Trailer : Res.Keep;
+    case 10:
+      return bufferIs(name, 'connection') ? Res.Connection : bufferIs(name, 'keep-alive') ? Res.Drop : Res.Keep;
+    case 14:
+      return bufferIs(name, 'content-length') ? Res.ContentLength : Res.Keep;
+    case 16:
+      return bufferIs(name, 'proxy-connection') ? Res.Drop : Res.Keep;
+    case 17:
+      return bufferIs(name, 'transfer-encoding') ? Res.Drop : Res.Keep;
+    case 18:
+      return bufferIs(name, 'proxy-authenticate') ? Res.Drop : Res.Keep;
+    default:
+      return Res.Keep;
+  }
+}
+
+/** The field names a Connection value lists (RFC 9110 §7.6.1), lowercased; null when it names none besides close/keep-alive. */
+function connectionOptions(value: string, into: Set<string> | null): Set<string> | null {
+  if ((value.length === 10 && nameIs(value, 'keep-alive')) || (value.length === 5 && nameIs(value, 'close'))) return into;
+  for (const t of value.split(',')) {
+    const name = t.trim().toLowerCase();
+    if (name && name !== 'close' && name !== 'keep-alive') (into ??= new Set()).add(name);
+  }
+  return into;
+}
 
 function connectionTokens(raw: readonly string[]): Set<string> | null {
   let tokens: Set<string> | null = null;
-  for (let i = 0; i < raw.length; i += 2) {
-    if (raw[i].length === 10 && raw[i].toLowerCase() === 'connection') {
-      for (const t of raw[i + 1].split(',')) {
-        const name = t.trim().toLowerCase();
-        if (name && name !== 'close' && name !== 'keep-alive') (tokens ??= new Set()).add(name);
-      }
-    }
-  }
+  for (let i = 0; i < raw.length; i += 2) if (raw[i].length === 10 && nameIs(raw[i], 'connection')) tokens = connectionOptions(raw[i + 1], tokens);
   return tokens;
 }
 
@@ -97,20 +184,23 @@ export function isValidTraceparent(v: string): boolean {
   return !isAllZero(v, 3, 35) && !isAllZero(v, 36, 52);
 }
 
-const idPool = Buffer.allocUnsafe(24 * 256);
-let idPos = idPool.length;
+/** Random ids, hex-encoded 256 at a time: a new traceparent is then two substrings and a concatenation. */
+const IDS_PER_FILL = 256;
+const idBytes = Buffer.allocUnsafe(24 * IDS_PER_FILL);
+let idHex = '';
+let idPos = IDS_PER_FILL;
 
-/** A new W3C traceparent (version 00, sampled flag set). Ids come from a refilled pool of random bytes. */
+/** A new W3C traceparent (version 00, sampled flag set). */
 export function newTraceparent(): string {
-  if (idPos + 24 > idPool.length) {
-    randomFillSync(idPool);
+  if (idPos === IDS_PER_FILL) {
+    randomFillSync(idBytes);
+    idHex = idBytes.toString('hex');
     idPos = 0;
   }
-  const s = idPool.toString('hex', idPos, idPos + 24);
-  idPos += 24;
-  // a zero id is invalid (§3.2.2.3/4); 2^-64 odds, but a new pool entry costs nothing
-  if (isAllZero(s, 0, 32) || isAllZero(s, 32, 48)) return newTraceparent();
-  return `00-${s.slice(0, 32)}-${s.slice(32, 48)}-01`;
+  const at = idPos++ * 48;
+  // an all-zero trace-id or parent-id is invalid (§3.2.2.3/4); 2^-64 odds, but checking costs nothing
+  if ((idHex.startsWith('00000000', at) && isAllZero(idHex, at, at + 32)) || (idHex.startsWith('00000000', at + 32) && isAllZero(idHex, at + 32, at + 48))) return newTraceparent();
+  return `00-${idHex.slice(at, at + 32)}-${idHex.slice(at + 32, at + 48)}-01`;
 }
 
 /**
@@ -132,41 +222,46 @@ export function upstreamRequestHeaders(raw: readonly string[], ctx: ForwardConte
   let traceState = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i];
-    const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || (named !== null && named.has(lower))) {
-      if (ctx.upgrade && (lower === 'upgrade' || lower === 'connection')) out.push(name, raw[i + 1]);
-      continue;
-    }
-    switch (lower) {
-      case 'x-forwarded-for':
-        xff = xff === null ? raw[i + 1] : `${xff}, ${raw[i + 1]}`;
+    const value = raw[i + 1];
+    const kind = requestField(name);
+    if (named !== null && kind !== Req.UpgradeField && named.has(name.toLowerCase())) continue;
+    switch (kind) {
+      case Req.Keep:
+        break;
+      case Req.Drop:
         continue;
-      case 'via':
-        via = via === null ? raw[i + 1] : `${via}, ${raw[i + 1]}`;
+      case Req.UpgradeField:
+        if (ctx.upgrade) break;
         continue;
-      case 'x-forwarded-proto':
+      case Req.ForwardedFor:
+        xff = xff === null ? value : `${xff}, ${value}`;
+        continue;
+      case Req.Via:
+        via = via === null ? value : `${via}, ${value}`;
+        continue;
+      case Req.ForwardedProto:
         haveProto = true;
         break;
-      case 'x-forwarded-host':
+      case Req.ForwardedHost:
         haveXHost = true;
         break;
-      case 'host':
-        if (host !== null || !isValidHost(raw[i + 1])) return null;
-        host = raw[i + 1];
+      case Req.Host:
+        if (host !== null || !isValidHost(value)) return null;
+        host = value;
         if (ctx.authority) {
           out.push(name, ctx.authority);
           continue;
         }
         break;
-      case 'traceparent':
-        if (haveTrace || !isValidTraceparent(raw[i + 1])) continue; // invalid or repeated: replaced below
+      case Req.Traceparent:
+        if (haveTrace || !isValidTraceparent(value)) continue; // invalid or repeated: replaced below
         haveTrace = true;
         break;
-      case 'tracestate':
+      case Req.Tracestate:
         traceState = true;
         break;
     }
-    out.push(name, raw[i + 1]);
+    out.push(name, value);
   }
   if (host === null) {
     if (ctx.requireHost) return null;
@@ -175,13 +270,15 @@ export function upstreamRequestHeaders(raw: readonly string[], ctx: ForwardConte
   out.push('x-forwarded-for', xff === null ? ctx.clientIp : `${xff}, ${ctx.clientIp}`);
   if (!haveProto) out.push('x-forwarded-proto', ctx.proto);
   if (!haveXHost && host !== null) out.push('x-forwarded-host', ctx.authority || host);
-  out.push('via', via === null ? '1.1 canaryd' : `${via}, 1.1 canaryd`);
+  out.push('via', via === null ? VIA : `${via}, ${VIA}`);
   if (!haveTrace) {
     if (traceState) dropField(out, 'tracestate');
     out.push('traceparent', newTraceparent());
   }
   return out;
 }
+
+const VIA = '1.1 canaryd';
 
 /** Removes every `name` field (lowercase) from a flat header array, in place. Rare paths only. */
 function dropField(out: string[], name: string): void {
@@ -208,28 +305,29 @@ export function clientResponseHeaders(raw: Buffer[], versionHeader: string | nul
   let trailer = false;
   let length = false;
   for (let i = 0; i < raw.length; i += 2) {
-    const lower = raw[i].toString('latin1').toLowerCase();
-    if (lower === 'connection') {
-      for (const t of raw[i + 1].toString('latin1').split(',')) {
-        const n = t.trim().toLowerCase();
-        if (n) (named ??= new Set()).add(n);
-      }
+    const kind = responseField(raw[i]);
+    switch (kind) {
+      case Res.Drop:
+        continue;
+      case Res.Connection:
+        named = connectionOptions(raw[i + 1].toString('latin1'), named);
+        continue;
+      case Res.Via:
+        via = via === null ? raw[i + 1].toString('latin1') : `${via}, ${raw[i + 1].toString('latin1')}`;
+        continue;
+      case Res.Trailer:
+        trailer = true;
+        break;
+      case Res.ContentLength:
+        length = true;
+        break;
     }
+    out.push(raw[i].toString('latin1'), raw[i + 1].toString('latin1'));
   }
-  for (let i = 0; i < raw.length; i += 2) {
-    const name = raw[i].toString('latin1');
-    const lower = name.toLowerCase();
-    if (HOP_BY_HOP_RESPONSE.has(lower) || (named !== null && named.has(lower))) continue;
-    if (lower === 'via') {
-      via = via === null ? raw[i + 1].toString('latin1') : `${via}, ${raw[i + 1].toString('latin1')}`;
-      continue;
-    }
-    if (lower === 'trailer') trailer = true;
-    else if (lower === 'content-length') length = true;
-    out.push(name, raw[i + 1].toString('latin1'));
-  }
+  // fields named by Connection are hop-by-hop too (RFC 9110 §7.6.1); rare, so a second pass only then
+  if (named !== null) for (const n of named) dropField(out, n);
   if (trailer && (!chunked || length)) dropField(out, 'trailer');
-  out.push('via', via === null ? '1.1 canaryd' : `${via}, 1.1 canaryd`);
+  out.push('via', via === null ? VIA : `${via}, ${VIA}`);
   if (versionHeader !== null) out.push('x-canaryd-version', versionHeader);
   return out;
 }
