@@ -9,7 +9,7 @@
  * issue's targets are about. The table, date and machine go to bench/RESULTS.md (section "## Proxy").
  *
  *   node dist/bench/proxy-bench.js [--duration 10] [--warmup 3] [--rounds 3] [--connections 50]
- *        [--targets direct,canaryd,nginx,http-proxy] [--no-write] [--cpu-prof DIR] [--ab LABEL=CLI.js ...]
+ *        [--targets direct,canaryd,nginx,http-proxy,bare-undici] [--no-write] [--cpu-prof DIR] [--ab LABEL=CLI.js ...]
  * --cpu-prof runs canaryd alone under `node --cpu-prof` (for bench/profile-summary.js) and writes nothing.
  * --ab adds another canaryd build as a target (e.g. a copy of dist/ from before a change; node flags may
  * follow the path, space-separated), measured in the same rounds as the rest: the before/after numbers of
@@ -21,7 +21,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { cpuSeconds, peakRssMb, rssMb } from './procstat.js';
-import { startCanaryd, startHttpProxy, startNginxProxy, startNginxUpstream, startNodeUpstream, type Target } from './targets.js';
+import { startCanaryd, startNodeProxy, startNginxProxy, startNginxUpstream, startNodeUpstream, type Target } from './targets.js';
 import { runWrk, writeWrkScript, type WrkResult } from './wrk-runner.js';
 
 interface Args {
@@ -137,7 +137,8 @@ async function main(): Promise<void> {
       else if (name === 'nginx') {
         if (!tools.nginx) continue;
         t = await startNginxProxy(dir, proxyCpus, upstream.url);
-      } else if (name === 'http-proxy') t = await startHttpProxy(dir, proxyCpus, upstream.url);
+      } else if (name === 'http-proxy') t = await startNodeProxy('http-proxy', 'dist/bench/http-proxy-server.js', proxyCpus, upstream.url);
+      else if (name === 'bare-undici') t = await startNodeProxy('bare undici proxy', 'dist/bench/bare-undici-server.js', proxyCpus, upstream.url);
       else throw new Error(`unknown target ${name}`);
       started.push(t);
       targets.push(t);

@@ -1,8 +1,8 @@
 /**
  * The processes the proxy bench starts, each pinned with taskset: the tiny upstream (nginx returning a fixed
  * 29-byte body, one worker, on the load generator's core), and the proxies under test on the other core —
- * canaryd (the real CLI with a config that turns every feature on), nginx (one worker, upstream keep-alive)
- * and node http-proxy (keep-alive agent). Every target is a process the bench can measure (RSS, CPU) and
+ * canaryd (the real CLI with a config that turns every feature on), nginx (one worker, upstream keep-alive),
+ * node http-proxy (keep-alive agent), and optionally the bare undici floor (bench/bare-undici-server.ts). Every target is a process the bench can measure (RSS, CPU) and
  * stop. Why nginx as the upstream: a node:http upstream tops out near the proxies' own rates on half a
  * core, so "direct" and the nginx proxy would measure the upstream; nginx's `return 200` serves several
  * times what any proxy here does, so the proxy is what is measured.
@@ -155,8 +155,9 @@ log: { level: info }
   return { name, url, pid: child.pid!, stop: stopper(child) };
 }
 
-export async function startHttpProxy(dir: string, cpus: string, upstreamUrl: string): Promise<Target> {
-  const child = spawn('taskset', ['-c', cpus, process.execPath, 'dist/bench/http-proxy-server.js', upstreamUrl], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** A node process printing "listening PORT": http-proxy, or the bare undici floor. */
+export async function startNodeProxy(name: string, script: string, cpus: string, upstreamUrl: string): Promise<Target> {
+  const child = spawn('taskset', ['-c', cpus, process.execPath, script, upstreamUrl], { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     let out = '';
     child.stdout!.on('data', (c: Buffer) => {
@@ -164,11 +165,10 @@ export async function startHttpProxy(dir: string, cpus: string, upstreamUrl: str
       const m = /listening (\d+)/.exec(out);
       if (m) resolve(Number(m[1]));
     });
-    child.once('exit', (code) => reject(new Error(`http-proxy exited ${code}`)));
+    child.once('exit', (code) => reject(new Error(`${name} exited ${code}`)));
   });
   child.stdout!.resume();
   const url = `http://127.0.0.1:${port}/`;
-  await waitHttp(url, child, 'http-proxy');
-  void dir;
-  return { name: 'http-proxy', url, pid: child.pid!, stop: stopper(child) };
+  await waitHttp(url, child, name);
+  return { name, url, pid: child.pid!, stop: stopper(child) };
 }
