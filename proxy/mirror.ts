@@ -11,8 +11,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
-import { errors, type Dispatcher } from 'undici';
-import type { Upstream } from './upstream.js';
+import type { Dispatcher } from 'undici';
+import { undiciErrors, type Upstream } from './upstream.js';
 
 export type MirrorOutcome = 'sent' | 'failed' | 'skipped_body' | 'skipped_busy';
 
@@ -123,7 +123,7 @@ export class Mirror {
     req.once('close', () => {
       if (req.complete) return;
       // the client went away mid-body: the real request fails as a client abort, the shadow is not sent
-      tee.destroy(new errors.RequestAbortedError());
+      tee.destroy(new undiciErrors.RequestAbortedError());
       if (!dropped) {
         dropped = true;
         this.#settled('failed');
