@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: canaryd against nginx and node http-proxy, side by side in one run, with wrk.
  *
- * Set-up (the same for every target): one tiny upstream (nginx, fixed 29-byte body); wrk and the upstream
+ * canaryd runs with the node flags of the container (Dockerfile); "canaryd, node defaults" is the same
+ * build under plain `node`. Set-up (the same for every target): one tiny upstream (nginx, fixed 29-byte body); wrk and the upstream
  * pinned to one core, the proxy under test pinned alone to the other (taskset); 50 keep-alive connections,
  * one wrk thread, the same duration, a warm-up per target, then several rounds in rotating order so drift on
  * a shared machine spreads over every target. The medians are reported, with requests/s, p50, p99, peak RSS
@@ -9,7 +10,7 @@
  * issue's targets are about. The table, date and machine go to bench/RESULTS.md (section "## Proxy").
  *
  *   node dist/bench/proxy-bench.js [--duration 10] [--warmup 3] [--rounds 3] [--connections 50]
- *        [--targets direct,canaryd,nginx,http-proxy,bare-undici] [--no-write] [--cpu-prof DIR] [--ab LABEL=CLI.js ...]
+ *        [--targets direct,canaryd,canaryd-node-defaults,bare-undici,nginx,http-proxy] [--no-write] [--cpu-prof DIR] [--ab LABEL=CLI.js ...]
  * --cpu-prof runs canaryd alone under `node --cpu-prof` (for bench/profile-summary.js) and writes nothing.
  * --ab adds another canaryd build as a target (e.g. a copy of dist/ from before a change; node flags may
  * follow the path, space-separated), measured in the same rounds as the rest: the before/after numbers of
@@ -21,7 +22,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { cpuSeconds, peakRssMb, rssMb } from './procstat.js';
-import { startCanaryd, startNodeProxy, startNginxProxy, startNginxUpstream, startNodeUpstream, type Target } from './targets.js';
+import { CANARYD_NODE_FLAGS, startCanaryd, startNodeProxy, startNginxProxy, startNginxUpstream, startNodeUpstream, type Target } from './targets.js';
 import { runWrk, writeWrkScript, type WrkResult } from './wrk-runner.js';
 
 interface Args {
@@ -36,7 +37,7 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { duration: 10, warmup: 3, rounds: 3, connections: 50, targets: ['direct', 'canaryd', 'nginx', 'http-proxy'], write: true, cpuProf: null, ab: [] };
+  const a: Args = { duration: 10, warmup: 3, rounds: 3, connections: 50, targets: ['direct', 'canaryd', 'canaryd-node-defaults', 'bare-undici', 'nginx', 'http-proxy'], write: true, cpuProf: null, ab: [] };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[i + 1];
@@ -133,7 +134,8 @@ async function main(): Promise<void> {
     for (const name of args.targets) {
       let t: Target;
       if (name === 'direct') t = { name: 'direct (no proxy)', url: upstream.url, pid: null, stop: async () => undefined };
-      else if (name === 'canaryd') t = await startCanaryd(dir, proxyCpus, upstream.url, args.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${args.cpuProf}`] : []);
+      else if (name === 'canaryd') t = await startCanaryd(dir, proxyCpus, upstream.url, [...CANARYD_NODE_FLAGS, ...(args.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${args.cpuProf}`] : [])]);
+      else if (name === 'canaryd-node-defaults') t = await startCanaryd(dir, proxyCpus, upstream.url, [], 'canaryd, node defaults');
       else if (name === 'nginx') {
         if (!tools.nginx) continue;
         t = await startNginxProxy(dir, proxyCpus, upstream.url);

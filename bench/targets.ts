@@ -123,6 +123,9 @@ export async function startNginxProxy(dir: string, cpus: string, upstreamUrl: st
   );
 }
 
+/** The node flags the container runs canaryd with (Dockerfile ENTRYPOINT): a small young generation. */
+export const CANARYD_NODE_FLAGS = ['--max-semi-space-size=4'];
+
 /**
  * canaryd with every feature of the issue's target on: 50/50 weights, sticky hashing on x-user-id (which the
  * wrk script varies), a targeting rule that does not match, metrics and histograms (always on), the access
@@ -132,7 +135,8 @@ export async function startCanaryd(dir: string, cpus: string, upstreamUrl: strin
   const port = await freePort();
   const admin = await freePort();
   const base = upstreamUrl.replace(/\/$/, '');
-  const conf = join(dir, `${name}.yaml`);
+  const slug = name.replace(/[^a-z0-9-]+/gi, '-');
+  const conf = join(dir, `${slug}.yaml`);
   writeFileSync(
     conf,
     `listen: 127.0.0.1:${port}
@@ -145,11 +149,11 @@ routing:
   sticky: { header: x-user-id }
   rules:
     - { name: beta-testers, match: { header: { x-beta: "1" } }, to: canary }
-state: { dir: ${join(dir, `${name}-state`)} }
+state: { dir: "${join(dir, `${slug}-state`)}" }
 log: { level: info }
 `,
   );
-  const child = pinned(cpus, process.execPath, [...extraArgs, cli, '--config', conf], join(dir, `${name}.log`));
+  const child = pinned(cpus, process.execPath, [...extraArgs, cli, '--config', conf], join(dir, `${slug}.log`));
   const url = `http://127.0.0.1:${port}/`;
   await waitHttp(url, child, name);
   return { name, url, pid: child.pid!, stop: stopper(child) };
