@@ -187,6 +187,15 @@ function renderReport(rows: Row[], args: Args, machine: string): string {
   const lines: string[] = [];
   lines.push(`Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC with \`npm run bench\` (${args.rounds} rounds × ${args.duration} s after a ${args.warmup} s warm-up, ${args.connections} connections, medians).`);
   lines.push('', '```', machine, '```', '');
+  lines.push(
+    'canaryd: 50/50 weights, sticky hashing on `x-user-id` (the wrk script rotates 1,000 keys), a targeting rule that',
+    'does not match, metrics and histograms, the access log at its default 1 % sample (to a file), node run with the',
+    "container's `--max-semi-space-size=4`; \"node defaults\" is the same without it. nginx: one worker, upstream",
+    'keep-alive, access log off. http-proxy: node http-proxy with a keep-alive agent. bare undici proxy: the floor',
+    '(bench/bare-undici-server.ts). "req per CPU-second" divides by the CPU time the proxy used, the steadiest',
+    'figure on a shared machine; the issue\'s targets are per core.',
+    '',
+  );
   lines.push('| target | req/s | req/s per round | p50 ms | p99 ms | peak RSS under load MB | RSS high-water since start MB | CPU of its core | req per CPU-second | errors |');
   lines.push('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|');
   const stat = new Map<string, { rps: number; p99: number; perCore: number; rss: number | null }>();
