@@ -215,10 +215,12 @@ function renderReport(rows: Row[], args: Args, machine: string): string {
   const hp = stat.get('http-proxy');
   const ng = stat.get('nginx');
   if (c) {
-    lines.push('', '| ratio | req/s | req/s per CPU-second | target |', '|---|---:|---:|---|');
+    // The issue's throughput targets are per core: judged on requests per CPU-second, since a proxy that
+    // is not saturated (nginx, limited by the load generator's core) would otherwise look worse than it is.
+    lines.push('', '| ratio | req/s | req/s per CPU-second (judged) | target |', '|---|---:|---:|---|');
     const ratio = (x: number, y: number) => (Number.isFinite(x / y) ? `${(x / y).toFixed(2)}×` : '—');
-    if (hp) lines.push(`| canaryd / http-proxy | ${ratio(c.rps, hp.rps)} | ${ratio(c.perCore, hp.perCore)} | ≥ 1.5× ${c.rps / hp.rps >= 1.5 ? '(met)' : '(not met)'} |`);
-    if (ng) lines.push(`| canaryd / nginx | ${ratio(c.rps, ng.rps)} | ${ratio(c.perCore, ng.perCore)} | ≥ 0.3× ${c.rps / ng.rps >= 0.3 ? '(met)' : '(not met)'} |`);
+    if (hp) lines.push(`| canaryd / http-proxy | ${ratio(c.rps, hp.rps)} | ${ratio(c.perCore, hp.perCore)} | ≥ 1.5× ${c.perCore / hp.perCore >= 1.5 ? '(met)' : '(not met)'} |`);
+    if (ng) lines.push(`| canaryd / nginx | ${ratio(c.rps, ng.rps)} | ${ratio(c.perCore, ng.perCore)} | ≥ 0.3× ${c.perCore / ng.perCore >= 0.3 ? '(met)' : '(not met)'} |`);
     if (hp) lines.push(`| canaryd p99 / http-proxy p99 | ${ratio(c.p99, hp.p99)} | | ≤ 1× ${c.p99 <= hp.p99 ? '(met)' : '(not met)'} |`);
     if (c.rss !== null) lines.push(`| canaryd peak RSS | ${fmt(c.rss, 1)} MB | | ≤ 100 MB ${c.rss <= 100 ? '(met)' : '(not met)'} |`);
   }

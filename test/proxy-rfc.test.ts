@@ -91,6 +91,14 @@ t.test('request framing and targets', async (t) => {
     t.equal(bodyOf(res), 'part one,part two');
   });
 
+  t.test('a chunked request with trailers: the body arrives whole, the trailer section is not forwarded', async (t) => {
+    base.seen.length = 0;
+    const res = await raw(port, 'POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTrailer: x-sum\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\nx-sum: 42\r\n\r\n');
+    t.match(res, /^HTTP\/1\.1 200 /);
+    t.equal(base.seen[0].bodyBytes, 11, 'every body byte forwarded');
+    t.notOk('trailer' in base.seen[0].headers, 'no Trailer announcement without trailers (undici sends none)');
+  });
+
   t.test('traceparent: invalid ones are replaced and take tracestate with them; valid ones pass', async (t) => {
     const send = async (tp: string) => {
       base.seen.length = 0;
