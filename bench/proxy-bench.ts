@@ -10,7 +10,9 @@
  * issue's targets are about. The table, date and machine go to bench/RESULTS.md (section "## Proxy").
  *
  *   node dist/bench/proxy-bench.js [--duration 10] [--warmup 3] [--rounds 3] [--connections 50]
- *        [--targets direct,canaryd,canaryd-node-defaults,bare-undici,nginx,http-proxy] [--no-write] [--cpu-prof DIR] [--ab LABEL=CLI.js ...]
+ *        [--targets direct,canaryd,canaryd-node-defaults,bare-undici,nginx,http-proxy] [--no-write] [--paired 5] [--cpu-prof DIR] [--ab LABEL=CLI.js ...]
+ * --paired N then runs N paired rounds of canaryd against each other proxy (bench/paired.ts): the ratios
+ * that hold on a machine shared with other jobs (0 skips them).
  * --cpu-prof runs canaryd alone under `node --cpu-prof` (for bench/profile-summary.js) and writes nothing.
  * --ab adds another canaryd build as a target (e.g. a copy of dist/ from before a change; node flags may
  * follow the path, space-separated), measured in the same rounds as the rest: the before/after numbers of
@@ -21,6 +23,7 @@ import { execSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { pairedRounds, renderPaired } from './paired.js';
 import { cpuSeconds, peakRssMb, rssMb } from './procstat.js';
 import { CANARYD_NODE_FLAGS, startCanaryd, startNodeProxy, startNginxProxy, startNginxUpstream, startNodeUpstream, type Target } from './targets.js';
 import { runWrk, writeWrkScript, type WrkResult } from './wrk-runner.js';
@@ -34,10 +37,11 @@ interface Args {
   write: boolean;
   cpuProf: string | null;
   ab: Array<{ label: string; cli: string }>;
+  paired: number;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { duration: 10, warmup: 3, rounds: 3, connections: 50, targets: ['direct', 'canaryd', 'canaryd-node-defaults', 'bare-undici', 'nginx', 'http-proxy'], write: true, cpuProf: null, ab: [] };
+  const a: Args = { duration: 10, warmup: 3, rounds: 3, connections: 50, targets: ['direct', 'canaryd', 'canaryd-node-defaults', 'bare-undici', 'nginx', 'http-proxy'], write: true, cpuProf: null, ab: [], paired: 5 };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[i + 1];
@@ -47,6 +51,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--connections') a.connections = Number(v);
     else if (k === '--targets') a.targets = v.split(',');
     else if (k === '--cpu-prof') a.cpuProf = v;
+    else if (k === '--paired') a.paired = Number(v);
     else if (k === '--ab') {
       const eq = v.indexOf('=');
       a.ab.push({ label: v.slice(0, eq), cli: v.slice(eq + 1) });
@@ -57,7 +62,10 @@ function parseArgs(argv: string[]): Args {
     } else throw new Error(`unknown option ${k}`);
     i++;
   }
-  if (a.cpuProf !== null) a.targets = ['canaryd'];
+  if (a.cpuProf !== null) {
+    a.targets = ['canaryd'];
+    a.paired = 0;
+  }
   return a;
 }
 
@@ -171,7 +179,14 @@ async function main(): Promise<void> {
       console.log(`CPU profile of canaryd will be written to ${args.cpuProf} when it exits`);
       return;
     }
-    const report = renderReport(rows, args, machineNote(loadCpus, proxyCpus, upstream.name));
+    let report = renderReport(rows, args, machineNote(loadCpus, proxyCpus, upstream.name));
+    const canaryd = targets.find((t) => t.name === 'canaryd');
+    const others = targets.filter((t) => t.pid !== null && t !== canaryd && !t.name.startsWith('canaryd'));
+    if (args.paired > 0 && canaryd && others.length > 0) {
+      console.log(`paired: ${args.paired} rounds of ${args.duration} s against each of ${others.map((t) => t.name).join(', ')}`);
+      const pairs = await pairedRounds(canaryd, others, { rounds: args.paired, durationSec: args.duration, connections: args.connections, loadCpus, script });
+      report += `\n\n${renderPaired(pairs, { rounds: args.paired, durationSec: args.duration })}`;
+    }
     console.log(`\n${report}`);
     if (args.write) {
       writeResults(report);
