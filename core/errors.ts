@@ -8,6 +8,7 @@ export const ERROR_CODES = {
   CANARYD_ERR_CONFIG_READ: { status: 500, summary: 'The configuration file could not be read or parsed as YAML.' },
   CANARYD_ERR_CONFIG_ENV: { status: 400, summary: 'A ${VAR} in the configuration names an unset environment variable.' },
   CANARYD_ERR_BAD_REQUEST: { status: 400, summary: 'The client request was malformed and was not forwarded.' },
+  CANARYD_ERR_METHOD_NOT_ALLOWED: { status: 405, summary: 'The method cannot be proxied (CONNECT: canaryd is a reverse proxy, not a tunnel).' },
   CANARYD_ERR_UPSTREAM_REFUSED: { status: 502, summary: 'The upstream refused the connection or could not be reached.' },
   CANARYD_ERR_UPSTREAM_RESET: { status: 502, summary: 'The upstream closed or reset the connection before answering in full.' },
   CANARYD_ERR_UPSTREAM_TIMEOUT: { status: 504, summary: 'The upstream did not connect, answer or finish its body in time.' },

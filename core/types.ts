@@ -15,7 +15,7 @@ export type Outcome =
   | 'timeout' // connect, headers or body timeout -> 504
   | 'client_abort' // the client went away before the response ended
   | 'fault' // answered by an injected fault, upstream never called
-  | 'bad_request'; // rejected by canaryd (400) before routing
+  | 'bad_request'; // answered by canaryd before routing (400, OPTIONS *): not attributed to any version
 
 /** One finished request, as the proxy records it. */
 export interface Observation {

@@ -5,13 +5,16 @@
  * failure only, and records exactly one Observation when the exchange ends, however it ends.
  */
 import { ServerResponse, type IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Observation, Outcome, VersionName } from '../core/index.js';
-import { clientResponseHeaders, trailersObject } from './headers.js';
+import { clientResponseHeaders, headersObject, trailersObject } from './headers.js';
 import { classifyUpstreamError, isIdempotent, type Upstream } from './upstream.js';
 
 export interface ExchangeHost {
   versionHeader: boolean;
+  /** shutting down: responses close their connection */
+  readonly draining: boolean;
   retries: number;
   finished(ex: Exchange, o: Observation, detail?: { err?: unknown; code?: string }): void;
 }
@@ -62,7 +65,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   #host: ExchangeHost;
   #headers: string[] = [];
   #path = '/';
-  #hasBody = false;
+  #body: Readable | null = null;
   #attempts = 0;
   #abort: ((err?: Error) => void) | null = null;
   #resume: (() => void) | null = null;
@@ -75,19 +78,23 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.res = res;
     this.startedAt = startedAt;
     res.exchange = this;
-    res.once('close', onResponseClose);
+    // 'on', not 'once': the response lives for this request only, and once() would allocate a wrapper
+    res.on('close', onResponseClose);
   }
 
   get done(): boolean {
     return this.#done;
   }
 
-  /** Sends the request to `upstream`. `headers` are the already-rewritten upstream request headers. */
-  forward(upstream: Upstream, path: string, headers: string[], hasBody: boolean): void {
+  /**
+   * Sends the request to `upstream`. `headers` are the already-rewritten upstream request headers; `body` is
+   * the request stream (the client request itself, or the mirror's copy of it), null when there is none.
+   */
+  forward(upstream: Upstream, path: string, headers: string[], body: Readable | null): void {
     this.upstream = upstream;
     this.#path = upstream.basePath + path;
     this.#headers = this.extraHeaders === null ? headers : headers.concat(this.extraHeaders);
-    this.#hasBody = hasBody;
+    this.#body = body;
     this.#dispatch();
   }
 
@@ -99,7 +106,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
         path: this.#path,
         method: this.req.method as Dispatcher.HttpMethod,
         headers: this.#headers,
-        body: this.#hasBody ? this.req : null,
+        body: this.#body,
       },
       this,
     );
@@ -113,14 +120,37 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
-    if (statusCode < 200) return true; // 1xx from the upstream: canaryd already answered 100-continue itself
+    if (statusCode < 200) {
+      this.#informational(statusCode, rawHeaders);
+      return true;
+    }
     this.#status = statusCode;
     this.#resume = resume;
     const res = this.res;
     if (res.destroyed) return false;
-    res.writeHead(statusCode, statusText, clientResponseHeaders(rawHeaders, this.#host.versionHeader ? this.version : null));
+    if (this.#host.draining) res.shouldKeepAlive = false; // a request in flight when the drain began
+    const req = this.req;
+    // Node frames the client response as chunked only for HTTP/1.1 clients and responses that have a body
+    const chunked = req.httpVersionMinor >= 1 && req.method !== 'HEAD' && statusCode !== 204 && statusCode !== 304;
+    res.writeHead(statusCode, statusText, clientResponseHeaders(rawHeaders, this.#host.versionHeader ? this.version : null, chunked));
     if (this.tap !== null) return this.tap.headers(this, rawHeaders);
     return true;
+  }
+
+  /**
+   * RFC 9110 §15.2: a proxy MUST forward 1xx responses it did not ask for, and MUST NOT send them to an
+   * HTTP/1.0 client. Node can write 102 and 103 (with Link); 100 never comes (Expect is answered here, not
+   * forwarded) and other codes have no writer, so they are dropped.
+   */
+  #informational(statusCode: number, rawHeaders: Buffer[]): void {
+    const res = this.res;
+    if (this.req.httpVersionMinor < 1 || res.headersSent || res.destroyed) return;
+    try {
+      if (statusCode === 103) res.writeEarlyHints(headersObject(rawHeaders));
+      else if (statusCode === 102) res.writeProcessing();
+    } catch {
+      /* an early hint Node refuses to write (e.g. an invalid Link) is dropped; the final response follows */
+    }
   }
 
   onData(chunk: Buffer): boolean {
@@ -158,7 +188,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
     }
     const res = this.res;
     if (!res.headersSent) {
-      if (failure.beforeSend && !this.#hasBody && this.#attempts <= this.#host.retries && isIdempotent(this.req.method ?? '')) {
+      if (failure.beforeSend && this.#body === null && this.#attempts <= this.#host.retries && isIdempotent(this.req.method ?? '')) {
         this.#dispatch();
         return;
       }
@@ -184,17 +214,17 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#finish(499, 'client_abort');
   }
 
-  /** A small JSON error answer produced by canaryd itself. */
-  respondError(status: number, code: string, message: string): void {
+  /**
+   * A small JSON error answer produced by canaryd itself. `routed: false` for answers given before routing
+   * (bad requests): they name no version, in the body or the header.
+   */
+  respondError(status: number, code: string, message: string, routed = true): void {
     const res = this.res;
     if (res.headersSent || res.destroyed) return;
-    const body = JSON.stringify({ error: code, message, version: this.version });
-    res.writeHead(status, {
-      'content-type': 'application/json',
-      'content-length': Buffer.byteLength(body),
-      'x-canaryd-error': code,
-      ...(this.#host.versionHeader ? { 'x-canaryd-version': this.version } : {}),
-    });
+    const body = JSON.stringify(routed ? { error: code, message, version: this.version } : { error: code, message });
+    const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-canaryd-error': code };
+    if (routed && this.#host.versionHeader) headers['x-canaryd-version'] = this.version;
+    res.writeHead(status, headers);
     res.end(body);
   }
 

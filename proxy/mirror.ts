@@ -1,15 +1,20 @@
 /**
  * Traffic mirroring: a share of baseline requests is shadowed to canary, fire-and-forget. The client never
- * waits for it and never sees its result: the shadow's body is copied as the original streams (a listener
- * beside undici's, never slowing it), shadows of bodies above maxBodyBytes are dropped, and the shadow's
- * response is read and thrown away.
+ * waits for it and never sees its result: the shadow's response is read and thrown away, shadows of bodies
+ * above maxBodyBytes are dropped, and at most `maxInflight` shadows run at once (a slow canary then sheds
+ * shadows instead of queueing them without bound in its pool, where they would delay real canary traffic).
+ *
+ * A body is copied through a tee: the client request is piped into a PassThrough that the real request
+ * reads, and the copy is taken from the same chunks. Listening to the request's 'data' directly would put
+ * it into flowing mode before undici has a socket for the real request, and the real upstream would lose
+ * those bytes. The tee keeps backpressure: the client is read only as fast as the real upstream takes it.
  */
 import type { IncomingMessage } from 'node:http';
+import { PassThrough, type Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { upstreamRequestHeaders } from './headers.js';
-import type { Upstream } from './upstream.js';
+import { undiciErrors, type Upstream } from './upstream.js';
 
-export type MirrorOutcome = 'sent' | 'failed' | 'skipped_body';
+export type MirrorOutcome = 'sent' | 'failed' | 'skipped_body' | 'skipped_busy';
 
 class DiscardHandler implements Dispatcher.DispatchHandler {
   #done: (outcome: MirrorOutcome) => void;
@@ -31,45 +36,75 @@ class DiscardHandler implements Dispatcher.DispatchHandler {
   }
 }
 
+/** Shadows in flight above which new ones are skipped: enough to keep a healthy canary pool busy. */
+export const MIRROR_MAX_INFLIGHT = 256;
+
 export class Mirror {
   percent: number;
   maxBodyBytes: number;
+  maxInflight: number;
   #target: () => Upstream;
   #count: (outcome: MirrorOutcome) => void;
   #random: () => number;
+  #inflight = 0;
+  #settled: (outcome: MirrorOutcome) => void;
 
-  constructor(opts: { percent: number; maxBodyBytes: number; target: () => Upstream; count: (o: MirrorOutcome) => void; random?: () => number }) {
+  constructor(opts: { percent: number; maxBodyBytes: number; target: () => Upstream; count: (o: MirrorOutcome) => void; random?: () => number; maxInflight?: number }) {
     this.percent = opts.percent;
     this.maxBodyBytes = opts.maxBodyBytes;
+    this.maxInflight = opts.maxInflight ?? MIRROR_MAX_INFLIGHT;
     this.#target = opts.target;
     this.#count = opts.count;
     this.#random = opts.random ?? Math.random;
+    this.#settled = (outcome) => {
+      this.#inflight--;
+      this.#count(outcome);
+    };
   }
 
-  maybeShadow(req: IncomingMessage, url: string, clientIp: string, hasBody: boolean): void {
-    if (this.percent <= 0 || this.#random() * 100 >= this.percent) return;
+  get inflight(): number {
+    return this.#inflight;
+  }
+
+  /** True when this request is to be shadowed (the percent roll). */
+  wants(): boolean {
+    return this.percent > 0 && this.#random() * 100 < this.percent;
+  }
+
+  /**
+   * Shadows one request (call only when `wants()` said so). `headers` are the real request's rewritten
+   * headers (copied, not changed). Returns the stream the real request must read its body from: the tee
+   * when the body is being copied, else `req` itself (or null when there is no body).
+   */
+  shadow(req: IncomingMessage, url: string, headers: readonly string[], hasBody: boolean): Readable | null {
+    const body: Readable | null = hasBody ? req : null;
+    if (this.#inflight >= this.maxInflight) {
+      this.#count('skipped_busy');
+      return body;
+    }
+    const declared = Number(req.headers['content-length'] ?? NaN);
+    if (hasBody && declared > this.maxBodyBytes) {
+      this.#count('skipped_body');
+      return body;
+    }
     const upstream = this.#target();
-    const headers = upstreamRequestHeaders(req.rawHeaders, { clientIp, proto: 'http' });
-    headers.push('x-canaryd-mirror', '1');
-    const send = (body: Buffer | null) => {
+    const shadowHeaders = headers.concat('x-canaryd-mirror', '1');
+    this.#inflight++;
+    const send = (copy: Buffer | null) => {
       try {
         upstream.dispatch(
-          { origin: upstream.origin, path: upstream.basePath + url, method: req.method as Dispatcher.HttpMethod, headers, body },
-          new DiscardHandler(this.#count),
+          { origin: upstream.origin, path: upstream.basePath + url, method: req.method as Dispatcher.HttpMethod, headers: shadowHeaders, body: copy },
+          new DiscardHandler(this.#settled),
         );
       } catch {
-        this.#count('failed');
+        this.#settled('failed');
       }
     };
     if (!hasBody) {
       send(null);
-      return;
+      return null;
     }
-    const declared = Number(req.headers['content-length'] ?? NaN);
-    if (declared > this.maxBodyBytes) {
-      this.#count('skipped_body');
-      return;
-    }
+    const tee = new PassThrough();
     const chunks: Buffer[] = [];
     let size = 0;
     let dropped = false;
@@ -79,11 +114,22 @@ export class Mirror {
       if (size > this.maxBodyBytes) {
         dropped = true;
         chunks.length = 0;
-        this.#count('skipped_body');
+        this.#settled('skipped_body');
       } else chunks.push(c);
     });
     req.once('end', () => {
       if (!dropped) send(Buffer.concat(chunks));
     });
+    req.once('close', () => {
+      if (req.complete) return;
+      // the client went away mid-body: the real request fails as a client abort, the shadow is not sent
+      tee.destroy(new undiciErrors.RequestAbortedError());
+      if (!dropped) {
+        dropped = true;
+        this.#settled('failed');
+      }
+    });
+    req.pipe(tee);
+    return tee;
   }
 }

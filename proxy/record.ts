@@ -49,11 +49,15 @@ class VersionRing {
   }
 }
 
+/** Since start, per version. Counts by status in a typed array indexed by the (3-digit) code: no Map per request. */
 export interface Totals {
   requests: number;
-  byStatus: Map<number, number>;
+  byStatus: Float64Array;
   faulted: number;
 }
+
+const STATUS_SLOTS = 1000;
+const newTotals = (): Totals => ({ requests: 0, byStatus: new Float64Array(STATUS_SLOTS), faulted: 0 });
 
 export class WindowedRecorder implements MetricSource {
   readonly windowMs: number;
@@ -68,10 +72,7 @@ export class WindowedRecorder implements MetricSource {
     this.size = opts.size ?? 900;
     this.#now = opts.now ?? Date.now;
     this.#rings = { baseline: new VersionRing(this.size), canary: new VersionRing(this.size) };
-    this.#totals = {
-      baseline: { requests: 0, byStatus: new Map(), faulted: 0 },
-      canary: { requests: 0, byStatus: new Map(), faulted: 0 },
-    };
+    this.#totals = { baseline: newTotals(), canary: newTotals() };
   }
 
   #slot(version: VersionName, at: number): Slot {
@@ -97,7 +98,7 @@ export class WindowedRecorder implements MetricSource {
     const t = this.#totals[o.version];
     t.requests++;
     if (o.faulted) t.faulted++;
-    t.byStatus.set(o.status, (t.byStatus.get(o.status) ?? 0) + 1);
+    t.byStatus[o.status >= 0 && o.status < STATUS_SLOTS ? o.status : 0]++;
   }
 
   windows(version: VersionName, fromMs: number, toMs: number): WindowRecord[] {
@@ -111,6 +112,8 @@ export class WindowedRecorder implements MetricSource {
 
   totals(version: VersionName): { requests: number; faulted: number; byStatus: Record<string, number> } {
     const t = this.#totals[version];
-    return { requests: t.requests, faulted: t.faulted, byStatus: Object.fromEntries(t.byStatus) };
+    const byStatus: Record<string, number> = {};
+    for (let s = 0; s < STATUS_SLOTS; s++) if (t.byStatus[s] > 0) byStatus[s] = t.byStatus[s];
+    return { requests: t.requests, faulted: t.faulted, byStatus };
   }
 }

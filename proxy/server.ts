@@ -6,9 +6,11 @@
  */
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import type { Observation, VersionName } from '../core/index.js';
 import { CanarydResponse, Exchange, type ExchangeHost } from './exchange.js';
 import { upstreamRequestHeaders } from './headers.js';
+import { ConnectionTracker } from './drain.js';
 import { CidrSet } from './match.js';
 import type { Mirror } from './mirror.js';
 import type { TrafficSplitter } from './router.js';
@@ -48,6 +50,35 @@ function isBodyless(req: IncomingMessage): boolean {
   return cl === undefined || cl === '0';
 }
 
+/**
+ * An absolute-form request target (RFC 9112 §3.2.2) split into its authority and the origin-form to forward
+ * (an empty path becomes "/", §3.2.1). Null when `url` is not an http(s) absolute URI with an authority.
+ */
+export function splitAbsoluteForm(url: string): { authority: string; originForm: string } | null {
+  const lower = url.slice(0, 8).toLowerCase();
+  const from = lower.startsWith('http://') ? 7 : lower.startsWith('https://') ? 8 : -1;
+  if (from < 0) return null;
+  let end = from;
+  while (end < url.length) {
+    const c = url.charCodeAt(end);
+    if (c === 47 /* / */ || c === 63 /* ? */ || c === 35 /* # */) break;
+    end++;
+  }
+  const authority = url.slice(from, end);
+  if (authority === '' || authority.includes('@')) return null; // userinfo is deprecated in http(s) URIs (RFC 9110 §4.2.4)
+  const rest = url.slice(end);
+  if (rest.includes('#')) return null;
+  return { authority, originForm: rest === '' ? '/' : rest.charCodeAt(0) === 63 ? `/${rest}` : rest };
+}
+
+/** What canaryd answers to OPTIONS * itself: undici can only send origin-form targets, and the question is about canaryd. */
+const OPTIONS_ALLOW = 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS';
+
+function rawErrorResponse(status: number, reason: string, code: string, message: string, extra = ''): string {
+  const body = JSON.stringify({ error: code, message });
+  return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}connection: close\r\n\r\n${body}`;
+}
+
 export class ProxyServer implements ExchangeHost {
   readonly server: Server;
   versionHeader = true;
@@ -60,7 +91,7 @@ export class ProxyServer implements ExchangeHost {
   #onObservation: ObservationSink;
   #inflight = 0;
   #draining = false;
-  #drained: (() => void) | null = null;
+  #connections: ConnectionTracker;
   #settings!: ProxySettings;
 
   constructor(opts: ProxyServerOptions) {
@@ -75,21 +106,27 @@ export class ProxyServer implements ExchangeHost {
         keepAliveTimeout: 65_000, // above common load-balancer idle timeouts (ALB 60 s), so the LB closes first
         requestTimeout: 0, // bodies may stream for long; timeouts.* bound the upstream side
         headersTimeout: 60_000,
+        requireHostHeader: false, // checked in handle(), so the 400 carries canaryd's JSON body like every other
       },
       (req, res) => this.handle(req, res as unknown as CanarydResponse),
     );
+    this.#connections = new ConnectionTracker(this.server);
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.#upgrade(req, socket, head));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
-      // Malformed request line/headers (llhttp): answer 400 without touching any upstream.
-      if (!socket.writable || (err as { code?: string }).code === 'ECONNRESET') {
+      // Malformed request line/headers (llhttp): answer 400 without touching any upstream — unless a response
+      // is already on this connection (a bad pipelined request after a good one), where bytes would corrupt it.
+      const busy = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+      if (!socket.writable || busy || err.code === 'ECONNRESET') {
         socket.destroy();
         return;
       }
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
-      const body = JSON.stringify({ error: 'CANARYD_ERR_BAD_REQUEST', message: `malformed request: ${err.code ?? err.message}` });
-      socket.end(
-        `HTTP/1.1 ${status} ${status === 431 ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
-      );
+      const [status, reason] =
+        err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout'] : [400, 'Bad Request'];
+      socket.end(rawErrorResponse(status, reason, 'CANARYD_ERR_BAD_REQUEST', `malformed request: ${err.code ?? err.message}`));
+    });
+    // A reverse proxy is no tunnel: CONNECT gets 405 with the Allow field RFC 9110 §15.5.6 requires.
+    this.server.on('connect', (_req: IncomingMessage, socket: Socket) => {
+      socket.end(rawErrorResponse(405, 'Method Not Allowed', 'CANARYD_ERR_METHOD_NOT_ALLOWED', 'CONNECT is not supported: canaryd is a reverse proxy', `allow: ${OPTIONS_ALLOW}\r\n`));
     });
     this.configure(opts.settings);
   }
@@ -143,36 +180,54 @@ export class ProxyServer implements ExchangeHost {
   handle(req: IncomingMessage, res: CanarydResponse): void {
     const ex = new Exchange(this, req, res, performance.now());
     this.#inflight++;
+    this.#connections.served(req.socket);
     if (this.#draining) res.shouldKeepAlive = false;
     let url = req.url ?? '';
+    let authority: string | null = null;
     if (url.charCodeAt(0) !== 47 /* '/' */) {
-      // RFC 9112 §3.2.2: accept absolute-form, forward origin-form; "*" only for OPTIONS.
-      const abs = /^https?:\/\/[^/?#]+(\/[^#]*)?$/i.exec(url);
-      if (abs) url = abs[1] && abs[1][0] === '/' ? abs[1] : `/${abs[1] ?? ''}`;
-      else if (!(url === '*' && req.method === 'OPTIONS')) {
-        ex.respondError(400, 'CANARYD_ERR_BAD_REQUEST', `request target must be origin-form or absolute-form, got ${JSON.stringify(url.slice(0, 100))}`);
+      // RFC 9112 §3.2: accept absolute-form (forwarded in origin-form, Host from the target); "*" only for OPTIONS
+      const abs = splitAbsoluteForm(url);
+      if (abs !== null) {
+        url = req.url = abs.originForm; // routing rules and logs see the origin-form path
+        authority = abs.authority;
+      } else if (url === '*' && req.method === 'OPTIONS') {
+        res.writeHead(200, { allow: OPTIONS_ALLOW, 'content-length': 0 });
+        res.end();
+        ex.finishLocal(200, 'bad_request');
+        return;
+      } else {
+        ex.respondError(400, 'CANARYD_ERR_BAD_REQUEST', `request target must be origin-form or absolute-form, got ${JSON.stringify(url.slice(0, 100))}`, false);
         ex.finishLocal(400, 'bad_request');
         return;
       }
     }
     const clientIp = this.clientIp(req);
+    const headers = upstreamRequestHeaders(req.rawHeaders, { clientIp, proto: 'http', authority, requireHost: req.httpVersionMinor >= 1 });
+    if (headers === null) {
+      ex.respondError(400, 'CANARYD_ERR_BAD_REQUEST', 'Host header missing, repeated or invalid (RFC 9112 §3.2)', false);
+      ex.finishLocal(400, 'bad_request');
+      return;
+    }
     const choice = this.#splitter.pick(req, clientIp);
     ex.version = choice.version;
     ex.rule = choice.rule;
     const hasBody = !isBodyless(req);
-    const forward = () => {
-      if (ex.done) return;
-      ex.forward(this.#upstreams[ex.version], url, upstreamRequestHeaders(req.rawHeaders, { clientIp, proto: 'http' }), hasBody);
-    };
-    if (this.mirror !== null && ex.version === 'baseline') this.mirror.maybeShadow(req, url, clientIp, hasBody);
-    if (this.interceptor !== null && this.interceptor.intercept(ex, forward)) return;
-    forward();
+    let body: Readable | null = hasBody ? req : null;
+    if (this.mirror !== null && ex.version === 'baseline' && this.mirror.wants()) body = this.mirror.shadow(req, url, headers, hasBody);
+    if (this.interceptor !== null) {
+      const forward = () => {
+        if (!ex.done) ex.forward(this.#upstreams[ex.version], url, headers, body);
+      };
+      if (this.interceptor.intercept(ex, forward)) return;
+    }
+    ex.forward(this.#upstreams[ex.version], url, headers, body);
   }
 
   finished(ex: Exchange, o: Observation, detail?: { err?: unknown; code?: string }): void {
     this.#inflight--;
-    this.#onObservation(o, ex, detail);
-    if (this.#draining && this.#inflight === 0) this.#drained?.();
+    // Answered by canaryd before routing (malformed request, OPTIONS *): no version served it, so it is not
+    // an observation of either — a burst of bad requests must not move baseline's numbers in an analysis.
+    if (o.outcome !== 'bad_request') this.#onObservation(o, ex, detail);
   }
 
   #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
@@ -180,10 +235,11 @@ export class ProxyServer implements ExchangeHost {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       return;
     }
+    this.#connections.tunnel(socket);
     const clientIp = this.clientIp(req);
     const { version } = this.#splitter.pick(req, clientIp);
     const started = performance.now();
-    proxyUpgrade(req, socket, head, this.#upstreams[version], clientIp, this.versionHeader ? version : null, (status, outcome) => {
+    proxyUpgrade(req, socket, head, this.#upstreams[version], clientIp, this.versionHeader ? version : null, this.#settings.timeouts, (status, outcome) => {
       this.#onObservation({ version, status, durationMs: performance.now() - started, outcome, faulted: false }, null);
     });
   }
@@ -200,24 +256,16 @@ export class ProxyServer implements ExchangeHost {
   }
 
   /**
-   * Graceful drain: stop accepting, let in-flight requests finish (responses carry Connection: close), then
-   * close the rest at the deadline. Resolves with the number of requests cut at the deadline.
+   * Graceful drain (proxy/drain.ts): stop accepting, let in-flight requests finish (their responses carry
+   * Connection: close), close idle connections without losing a request that is just arriving, and cut
+   * what is left at the deadline. Resolves with the number of requests cut.
    */
   async drain(deadlineMs: number): Promise<number> {
     this.#draining = true;
-    const closed = new Promise<void>((r) => this.server.close(() => r()));
-    this.server.closeIdleConnections();
-    if (this.#inflight > 0) {
-      await new Promise<void>((resolve) => {
-        this.#drained = resolve;
-        const t = setTimeout(resolve, deadlineMs);
-        t.unref();
-      });
-    }
-    const cut = this.#inflight;
-    this.server.closeAllConnections();
-    await closed;
-    await Promise.all([this.#upstreams.baseline.close(), this.#upstreams.canary.close()]);
+    const cut = await this.#connections.drain(deadlineMs, () => this.#inflight);
+    // Every client exchange has ended; what may remain in the pools is shadow traffic, which must not hold
+    // the exit up to a headers timeout: destroy, not close.
+    await Promise.all([this.#upstreams.baseline.destroy(), this.#upstreams.canary.destroy()]);
     return cut;
   }
 }

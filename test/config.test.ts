@@ -90,3 +90,16 @@ t.test('the published JSON Schema is the one the code validates with', async (t)
     t.equal(r.status, 0, `${example} validates: ${r.stderr}`);
   }
 });
+
+t.test('canaryd refuses to start with the admin API beyond loopback and no token', async (t) => {
+  const dir = tempDir();
+  const file = join(dir, 'open-admin.yaml');
+  writeFileSync(file, `${BASE}listen: 127.0.0.1:0\nadmin: { listen: "0.0.0.0:0" }\nstate: { dir: "${dir}" }\n`);
+  const r = spawnSync(process.execPath, ['dist/cli/canaryd.js', '--config', file], { encoding: 'utf8', timeout: 20_000 });
+  t.equal(r.status, 1, 'exits 1 instead of serving');
+  t.match(r.stderr, /admin\.token: required when admin\.listen \(0\.0\.0\.0:0\) is not a loopback address/);
+  for (const host of ['[::]:0', '10.1.2.3:0', 'example.com:0']) {
+    t.same(problems(`${BASE}admin: { listen: "${host}" }`), [`admin.token: required when admin.listen (${host}) is not a loopback address`], host);
+  }
+  for (const host of ['127.0.0.1:0', '[::1]:0', 'localhost:0']) t.same(problems(`${BASE}admin: { listen: "${host}" }`), [], `${host} needs no token`);
+});

@@ -1,8 +1,9 @@
 import t from 'tap';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { request, Agent } from 'undici';
 import { startEchoUpstream } from './helpers/echo-upstream.js';
 import { configYaml, startSidecar } from './helpers/canaryd.js';
+import { startAdminSidecar } from './helpers/admin.js';
 
 const dispatcher = new Agent({ connections: 4 });
 t.teardown(() => dispatcher.close());
@@ -112,4 +113,37 @@ t.test('a response cut mid-body reaches the client as a truncated response, coun
   await t.rejects(r.body.text(), 'the client sees the body cut short, never a silently short body');
   await new Promise((res) => setTimeout(res, 50));
   t.equal(c.sidecar.recorder.totals('baseline').byStatus['502'], 1, 'recorded as a gateway error');
+});
+
+t.test('a body that stalls past timeouts.body: the client sees it cut, analysis sees a 504, the log says why', async (t) => {
+  const stalled: Socket[] = [];
+  const stall = createServer((s) => {
+    stalled.push(s);
+    s.once('data', () => s.write('HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n' + 'x'.repeat(1000))); // then silence
+  });
+  await new Promise<void>((r) => stall.listen(0, '127.0.0.1', r));
+  const can = await startEchoUpstream('canary');
+  const dead = await deadPort();
+  const yaml = configYaml(`http://127.0.0.1:${(stall.address() as { port: number }).port}`, `http://127.0.0.1:${dead}`, `routing: { rules: [{ name: c, match: { header: { x-to: canary } }, to: canary }] }
+timeouts: { connect: 500ms, headers: 2s, body: 300ms }`);
+  const s = await startAdminSidecar(yaml);
+  t.teardown(async () => {
+    await s.stop();
+    await can.close();
+    for (const x of stalled) x.destroy();
+    await new Promise<void>((r) => stall.close(() => r()));
+  });
+  const r = await request(`${s.url}/x`, { dispatcher });
+  t.equal(r.statusCode, 200, 'headers went out before the stall');
+  await t.rejects(r.body.text(), 'the body is cut, never silently short');
+  const deadline = Date.now() + 5000;
+  while (s.sidecar.recorder.totals('baseline').byStatus['504'] !== 1 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+  t.equal(s.sidecar.recorder.totals('baseline').byStatus['504'], 1, 'recorded as a 504 timeout');
+
+  const refused = await request(`${s.url}/y`, { dispatcher, headers: { 'x-to': 'canary' } }).then(async (x) => (await x.body.dump(), { status: x.statusCode }));
+  t.equal(refused.status, 502);
+  const lines = s.lines.filter((l) => l.event === 'upstream_error');
+  t.equal(lines.length, 2, 'one log line per gateway error');
+  t.match(lines[0], { level: 40, version: 'baseline', status: 504, outcome: 'timeout', code: 'CANARYD_ERR_UPSTREAM_TIMEOUT', method: 'GET', url: '/x' });
+  t.match(lines[1], { level: 40, version: 'canary', status: 502, outcome: 'refused', code: 'CANARYD_ERR_UPSTREAM_REFUSED' });
 });

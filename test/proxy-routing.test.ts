@@ -1,4 +1,6 @@
 import t from 'tap';
+import { createHash } from 'node:crypto';
+import { createServer } from 'node:net';
 import { request, Agent } from 'undici';
 import { startEchoUpstream } from './helpers/echo-upstream.js';
 import { configYaml, startSidecar } from './helpers/canaryd.js';
@@ -157,4 +159,44 @@ t.test('mirroring shadows baseline traffic to canary without touching the client
     await r.body.dump();
     t.equal(r.statusCode, 200);
   }
+});
+
+t.test('mirroring a body never takes bytes from the real request, and a silent canary never holds the client', async (t) => {
+  const base = await startEchoUpstream('baseline');
+  // a canary that accepts connections and never answers: every shadow hangs
+  const silent = createServer(() => {
+    /* never answers */
+  });
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const silentUrl = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
+  // one baseline connection, held by a slow request, so the mirrored POST waits for a socket while its body arrives
+  const yaml = configYaml(base.url, silentUrl, 'routing: { canaryWeight: 0, mirror: { percent: 100 } }').replace('version: v1 }', 'version: v1, connections: 1 }');
+  const c = await startSidecar(yaml);
+  t.teardown(async () => {
+    await c.stop();
+    await base.close();
+    silent.close();
+  });
+  const slow = request(`${c.url}/slow?ms=300`, { dispatcher }).then((r) => r.body.dump());
+  await new Promise((r) => setTimeout(r, 50));
+  const payload = Buffer.alloc(256 * 1024, 7);
+  const r = await request(`${c.url}/post`, { method: 'POST', body: payload, dispatcher });
+  const echoed = (await r.body.json()) as { upstream: string; bodyBytes: number; bodySha256: string };
+  t.equal(r.statusCode, 200);
+  t.equal(echoed.upstream, 'baseline');
+  t.equal(echoed.bodyBytes, payload.length, 'the real upstream got every byte of the mirrored body');
+  t.equal(echoed.bodySha256, createHash('sha256').update(payload).digest('hex'), 'and the same bytes');
+  await slow;
+
+  // shadows pile up at the silent canary; past maxInflight they are skipped, and clients never wait for them
+  c.sidecar.mirror.maxInflight = 3;
+  const statuses: number[] = [];
+  for (let i = 0; i < 8; i++) {
+    const g = await request(`${c.url}/g/${i}`, { dispatcher });
+    await g.body.dump();
+    statuses.push(g.statusCode);
+  }
+  t.same(statuses, Array(8).fill(200), 'every client answered by baseline while the canary hangs');
+  t.equal(c.sidecar.mirror.inflight, 3, 'shadows in flight are capped');
+  t.match(await c.sidecar.registry.metrics(), /canaryd_mirror_requests_total\{outcome="skipped_busy"\} [1-9]/, 'shed shadows are counted');
 });
