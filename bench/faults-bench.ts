@@ -146,7 +146,7 @@ const f2 = (x: number) => x.toFixed(2);
 const f3 = (x: number) => x.toFixed(3);
 
 async function main(): Promise<void> {
-  const wrk = ensureWrk();
+  ensureWrk();
   const costNs = engineCostNs();
   console.error(`fault engine in process: ${costNs.toFixed(0)} ns per request (intercept + observe, 5 rules, none matching)`);
 
@@ -175,11 +175,11 @@ async function main(): Promise<void> {
       if (st.state !== want || (want === 'armed' && st.rules.filter((r: any) => r.active).length !== 5)) throw new Error(`canaryd should be ${want}: ${JSON.stringify(st)}`);
     };
     const url = `http://127.0.0.1:${port}/api/items/42?x=1`;
-    const opts = { threads: 1, connections: CONNECTIONS, durationS: SECONDS };
+    const opts = { url, threads: 1, connections: CONNECTIONS, durationSec: SECONDS };
     console.error(`one canaryd, reloaded between rounds; warm-up 2 s each; ${ROUNDS} rounds x 2 modes x ${SECONDS} s (wrk -t1 -c${CONNECTIONS})${AA ? ' — A/A check' : ''}`);
     for (const mode of ['disabled', 'enabled'] as const) {
       await setMode(mode);
-      await runWrk(wrk, url, { ...opts, durationS: 2 });
+      await runWrk({ ...opts, durationSec: 2 });
     }
     const runs: Record<Mode, WrkResult[]> = { disabled: [], enabled: [] };
     const cpuUs: Record<Mode, number[]> = { disabled: [], enabled: [] };
@@ -188,7 +188,7 @@ async function main(): Promise<void> {
       for (const mode of order) {
         await setMode(mode);
         const cpu0 = cpuSeconds(canaryd.pid);
-        const res = await runWrk(wrk, url, opts);
+        const res = await runWrk(opts);
         const cpu1 = cpuSeconds(canaryd.pid);
         if (res.errors > 0) throw new Error(`${mode}: ${res.errors} errors in round ${r + 1}`);
         runs[mode].push(res);

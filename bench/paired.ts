@@ -7,7 +7,7 @@
  */
 import { cpuSeconds } from './procstat.js';
 import type { Target } from './targets.js';
-import { runWrk } from './wrk-runner.js';
+import { runWrk } from './wrk.js';
 
 export interface PairResult {
   other: string;

@@ -19,14 +19,14 @@
  * an optimisation on a noisy machine.
  * Traffic goes to 127.0.0.1 only and every run is bounded in time.
  */
-import { execSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { pairedRounds, renderPaired } from './paired.js';
 import { cpuSeconds, peakRssMb, rssMb } from './procstat.js';
 import { CANARYD_NODE_FLAGS, startCanaryd, startNodeProxy, startNginxProxy, startNginxUpstream, startNodeUpstream, type Target } from './targets.js';
-import { runWrk, writeWrkScript, type WrkResult } from './wrk-runner.js';
+import { ensureDebianTools, hasCommand, runWrk, writeWrkScript, type WrkResult } from './wrk.js';
 
 interface Args {
   duration: number;
@@ -69,20 +69,11 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-const has = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-
 /** wrk and nginx are Debian packages; installed when missing and we are root with apt-get (CI, a fresh box). */
 function ensureTools(): { nginx: boolean } {
-  const missing = [['wrk', 'wrk'], ['nginx', 'nginx'], ['taskset', 'util-linux']].filter(([bin]) => !has(bin) && !existsSync(`/usr/sbin/${bin}`)).map(([, pkg]) => pkg);
-  const root = typeof process.getuid === 'function' && process.getuid() === 0;
-  if (missing.length > 0 && root && has('apt-get')) {
-    console.log(`installing ${missing.join(' ')} with apt-get`);
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    execSync('apt-get update -qq', { stdio: 'inherit', env });
-    execSync(`apt-get install -y -qq --no-install-recommends ${missing.join(' ')}`, { stdio: 'inherit', env });
-  }
-  if (!has('wrk') || !has('taskset')) throw new Error('the bench needs wrk and taskset (apt-get install wrk util-linux)');
-  return { nginx: existsSync('/usr/sbin/nginx') };
+  const missing = ensureDebianTools([['wrk', 'wrk'], ['nginx', 'nginx'], ['taskset', 'util-linux']]);
+  if (missing.includes('wrk') || missing.includes('taskset')) throw new Error('the bench needs wrk and taskset (apt-get install wrk util-linux)');
+  return { nginx: hasCommand('nginx') };
 }
 
 interface Row {
@@ -169,7 +160,7 @@ async function main(): Promise<void> {
         rows[i].rounds.push(r);
         rows[i].cpu.push(cpu);
         if (Number.isFinite(rss)) rows[i].peakRss = Math.max(rows[i].peakRss ?? 0, rss);
-        console.log(`  round ${round + 1} ${targets[i].name.padEnd(18)} ${fmt(r.requestsPerSec).padStart(8)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  cpu ${Number.isFinite(cpu) ? (cpu * 100).toFixed(0) + '%' : '—'}`);
+        console.log(`  round ${round + 1} ${targets[i].name.padEnd(18)} ${fmt(r.rps).padStart(8)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  cpu ${Number.isFinite(cpu) ? (cpu * 100).toFixed(0) + '%' : '—'}`);
       }
     }
     // the high-water mark since start includes start-up transients (undici compiling its llhttp wasm on the
@@ -215,15 +206,15 @@ function renderReport(rows: Row[], args: Args, machine: string): string {
   lines.push('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|');
   const stat = new Map<string, { rps: number; p99: number; perCore: number; rss: number | null }>();
   for (const r of rows) {
-    const rps = median(r.rounds.map((x) => x.requestsPerSec));
+    const rps = median(r.rounds.map((x) => x.rps));
     const cpu = median(r.cpu);
-    const errors = r.rounds.reduce((a, x) => a + x.non2xx + x.socketErrors, 0);
+    const errors = r.rounds.reduce((a, x) => a + x.errors, 0);
     const p99 = median(r.rounds.map((x) => x.p99Ms));
     // requests per CPU-second of the proxy, per round then the median: what one fully used core would serve
-    const perCore = median(r.rounds.map((x, i) => (r.cpu[i] > 0 ? x.requestsPerSec / r.cpu[i] : NaN)).filter(Number.isFinite));
+    const perCore = median(r.rounds.map((x, i) => (r.cpu[i] > 0 ? x.rps / r.cpu[i] : NaN)).filter(Number.isFinite));
     stat.set(r.name, { rps, p99, perCore, rss: r.peakRss });
     lines.push(
-      `| ${r.name} | ${fmt(rps)} | ${r.rounds.map((x) => fmt(x.requestsPerSec)).join(' / ')} | ${fmt(median(r.rounds.map((x) => x.p50Ms)), 2)} | ${fmt(p99, 2)} | ${r.peakRss === null ? '—' : fmt(r.peakRss, 1)} | ${r.hwm === null ? '—' : fmt(r.hwm, 1)} | ${Number.isFinite(cpu) ? `${fmt(cpu * 100)} %` : '—'} | ${fmt(perCore)} | ${errors} |`,
+      `| ${r.name} | ${fmt(rps)} | ${r.rounds.map((x) => fmt(x.rps)).join(' / ')} | ${fmt(median(r.rounds.map((x) => x.p50Ms)), 2)} | ${fmt(p99, 2)} | ${r.peakRss === null ? '—' : fmt(r.peakRss, 1)} | ${r.hwm === null ? '—' : fmt(r.hwm, 1)} | ${Number.isFinite(cpu) ? `${fmt(cpu * 100)} %` : '—'} | ${fmt(perCore)} | ${errors} |`,
     );
   }
   const c = stat.get('canaryd');

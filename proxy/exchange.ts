@@ -59,6 +59,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   faulted = false;
   /** extra request headers added before forwarding (e.g. by the dependency fault) */
   extraHeaders: string[] | null = null;
+  /** set by fault injection: the request carried x-canaryd-fault-* headers (taken off before forwarding) */
+  faultHeaders = false;
   /** set by fault injection on the requests whose response it shapes; null otherwise */
   tap: ResponseTap | null = null;
   upstream: Upstream | null = null;

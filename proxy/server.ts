@@ -28,6 +28,8 @@ export interface ProxySettings {
 
 /** Fault injection's seam: return true when it took the exchange over (it then forwards or answers itself). */
 export interface RequestInterceptor {
+  /** before the upstream request headers are built: the request's own fault-control headers go (not forwarded, not mirrored) */
+  prepare(ex: Exchange): void;
   intercept(ex: Exchange, forward: () => void): boolean;
 }
 
@@ -202,6 +204,7 @@ export class ProxyServer implements ExchangeHost {
       }
     }
     const clientIp = this.clientIp(req);
+    if (this.interceptor !== null) this.interceptor.prepare(ex);
     const headers = upstreamRequestHeaders(req.rawHeaders, { clientIp, proto: 'http', authority, requireHost: req.httpVersionMinor >= 1 });
     if (headers === null) {
       ex.respondError(400, 'CANARYD_ERR_BAD_REQUEST', 'Host header missing, repeated or invalid (RFC 9112 §3.2)', false);

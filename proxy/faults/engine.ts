@@ -91,6 +91,11 @@ export class FaultEngine implements RequestInterceptor {
 
   // =============================== the request path ===============================
 
+  /** Takes the x-canaryd-fault-* headers off the request before its upstream headers are built (header control only). */
+  prepare(ex: Exchange): void {
+    if (this.#headerControl) ex.faultHeaders = stripFaultHeaders(ex.req);
+  }
+
   intercept(ex: Exchange, forward: () => void): boolean {
     this.#n.seen++;
     if (this.#nextExpiry !== Infinity && this.#clock.now() >= this.#nextExpiry) this.#expire();
@@ -111,7 +116,7 @@ export class FaultEngine implements RequestInterceptor {
       if (r.stage === 'outcome') outcome = r;
       else (before ??= []).push(r);
     }
-    if (this.#headerControl && stripFaultHeaders(req)) {
+    if (ex.faultHeaders) {
       const h = headerFaults(req, this.#headerCtx, outcome !== null);
       if (h.before !== null) before = before === null ? h.before : before.concat(h.before);
       if (h.outcome !== null) outcome = h.outcome;
