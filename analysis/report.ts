@@ -80,13 +80,34 @@ export interface Decision {
 /** What the judge needs to know, copied from the config's rollout section by the caller (analysis/ never reads config). */
 export interface JudgeSettings {
   slo: { maxErrorRate: number; maxP95Ms: number; maxP99Ms: number; minSuccessRate: number };
-  /** baseline.maxDegradation: the canary may be this much worse (0.1 = 10 %) */
+  /**
+   * baseline.maxDegradation, the fail margin δ: the canary is failed (rolled back) only on evidence that it
+   * is more than this much worse (0.1 = 10 %)
+   */
   maxDegradation: number;
   /**
+   * The promote margin δ_k of this step: to leave it the canary must be shown no more than this much worse
+   * (non-inferiority). Default maxDegradation; must be ≥ it. The controller scales it with exposure
+   * (analysis/rollout/plan.ts promotionMargin: δ·min(cap, W/w_k), δ at the last analysed step). The fail
+   * side never uses it, so the false-rollback bound does not depend on it; the rate floors of the promote
+   * side scale by the same factor δ_k/δ, capped at the matching SLO limit (never below the fail floor).
+   */
+  promoteMaxDegradation?: number;
+  /** why the promote margin is what it is, for the report's sentences (e.g. "exposure 5 % of 75 %") */
+  promoteMarginBasis?: string;
+  /**
    * The false-rollback budget of this analysis (the whole test over one step's data, however often it is
-   * peeked at). The controller splits rollout.falseRollbackRate over the steps it analyses.
+   * peeked at). The controller splits rollout.falseRollbackRate over the steps it analyses
+   * (analysis/rollout/plan.ts alphaForStep).
    */
   alpha: number;
+  /**
+   * The false-promotion level of each comparison's non-inferiority test at this step (a canary worse than
+   * the promote margin on a comparison is shown within it with probability ≤ this). Default alpha. The
+   * controller keeps it at falseRollbackRate / analysed steps whatever rollout.alphaPlan does to the
+   * false-rollback budget, so front-loading the rollback budget does not make the final promotions dearer.
+   */
+  promoteAlpha?: number;
   scoring: { pass: number; marginal: number };
   /** names of checks whose failure fails the analysis on its own */
   critical: readonly string[];

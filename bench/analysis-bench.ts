@@ -4,32 +4,24 @@
  * ≥ 1,000 rollouts per scenario, seeded and reproducible, spread over worker threads.
  *
  *   node dist/bench/analysis-bench.js [--rollouts 1000] [--rate 20000] [--workers 2] [--seed 1]
- *                                     [--scenarios a,b] [--judges canaryd,flagger-docs,...] [--max-step 600]
- *                                     [--alpha-plan equal|front]
+ *                                     [--scenarios a,b] [--judges canaryd,canaryd-fixed,flagger-docs,...]
+ *                                     [--max-step 600] [--alpha-plan equal|front]
  *
  * Prints, per judge and scenario: the share of rollouts rolled back / promoted / held, the median canary
- * requests and seconds to a rollback, and the median time to full promotion. For good scenarios the
- * rollback share is the false-rollback rate; for bad ones it is the detection rate.
+ * requests and seconds to a rollback, the median step it happened at, the canary's median excess 5xx (its
+ * harm beyond the baseline's rate), and the median time to full promotion. For good scenarios the
+ * rollback share is the false-rollback rate; for bad ones it is the detection rate. `canaryd` is canaryd
+ * with its default promote margin (exposure-scaled), `canaryd-fixed` the same judge with the fixed margin.
  */
 import { availableParallelism } from 'node:os';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import { judge } from '../analysis/index.js';
+import { judge, type AlphaPlan } from '../analysis/index.js';
 import { flaggerStyle, kayentaStyle } from './analysis-references.js';
 import { runRollout, type BenchJudge, type RolloutPlan, type RolloutResult } from './analysis-rollout.js';
-import { latencyCdf, newEnvironment, simulateSecond, type Scenario } from './analysis-sim.js';
+import { SCENARIOS, latencyCdf, newEnvironment, simulateSecond } from './analysis-sim.js';
 import type { WindowRecord } from '../core/index.js';
 
-export const SCENARIOS: Scenario[] = [
-  { name: 'A/A', kind: 'good' },
-  { name: 'near-margin good (+3 % latency, ×1.03 errors)', kind: 'good', latencyScale: 1.03, errorRatio: 1.03 },
-  { name: '+10 % p95 (at the margin)', kind: 'margin', latencyScale: 1.1 },
-  { name: '+20 % p95', kind: 'bad', latencyScale: 1.2 },
-  { name: '+0.5 pp errors', kind: 'bad', errorAdd: 0.005 },
-  { name: '2× errors', kind: 'bad', errorRatio: 2 },
-  { name: '+100 % latency', kind: 'bad', latencyScale: 2 },
-  { name: 'one endpoint (10 %: 3× slower, +5 pp errors)', kind: 'bad', endpointShare: 0.1, endpointScale: 3, endpointErrorAdd: 0.05 },
-];
 
 /** p-quantile of the base latency model (bisection on its CDF) */
 function modelQuantile(p: number): number {
@@ -43,13 +35,17 @@ function modelQuantile(p: number): number {
   return lo;
 }
 
+/** canaryd's default rollout.alphaPlan (config/sections/rollout.ts) */
+const DEFAULT_ALPHA_PLAN: AlphaPlan = 'front';
+
 const SLO = { maxErrorRate: 0.02, maxP95Ms: 500, maxP99Ms: 1000, minSuccessRate: 0.97 };
 const MARGIN = 0.1;
 
 function judges(): BenchJudge[] {
   const p99 = modelQuantile(0.99);
   return [
-    { kind: 'sequential', name: 'canaryd', judge },
+    { kind: 'sequential', name: 'canaryd', judge, promotion: { mode: 'exposure', cap: 10 } },
+    { kind: 'sequential', name: 'canaryd-fixed', judge, promotion: { mode: 'fixed', cap: 10 } },
     { kind: 'interval', name: 'flagger-docs', judge: flaggerStyle('flagger-docs', 0.01, 500) },
     { kind: 'interval', name: 'flagger-margin', judge: flaggerStyle('flagger-margin', 0.01 * (1 + MARGIN), p99 * (1 + MARGIN)) },
     { kind: 'interval', name: 'flagger-slo', judge: flaggerStyle('flagger-slo', SLO.maxErrorRate, SLO.maxP99Ms) },
@@ -57,15 +53,18 @@ function judges(): BenchJudge[] {
   ];
 }
 
+const STEPS = [5, 10, 25, 50, 75, 100];
+
 function plan(args: Args): RolloutPlan {
   return {
-    steps: [5, 10, 25, 50, 75, 100],
+    steps: STEPS,
     intervalS: 60,
     minRequests: 200,
     failureLimit: 3,
     maxStepS: args.maxStep,
     falseRollbackRate: 0.01,
     alphaPlan: args.alphaPlan,
+    promotion: { mode: 'exposure', cap: 10 },
     rate: args.rate,
     settings: { slo: SLO, maxDegradation: MARGIN, scoring: { pass: 95, marginal: 75 }, critical: ['slo.errorRate', 'compare.errorRate'], countFaulted: false },
   };
@@ -80,7 +79,7 @@ interface Args {
   scenarios: string[] | null;
   judges: string[] | null;
   chunk: number;
-  alphaPlan: 'equal' | 'front';
+  alphaPlan: AlphaPlan;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -97,7 +96,7 @@ function parseArgs(argv: string[]): Args {
     scenarios: get('scenarios')?.split(',') ?? null,
     judges: get('judges')?.split(',') ?? null,
     chunk: Number(get('chunk') ?? 50),
-    alphaPlan: get('alpha-plan') === 'front' ? 'front' : 'equal',
+    alphaPlan: (get('alpha-plan') ?? DEFAULT_ALPHA_PLAN) === 'front' ? 'front' : 'equal',
   };
 }
 
@@ -128,6 +127,12 @@ const median = (xs: number[]): number | null => {
 
 function fmtPct(k: number, n: number): string {
   return `${((100 * k) / n).toFixed(1)} %`;
+}
+/** a (median) step index as its weight, "5 %" (between two steps for an even count's median: "5–10 %") */
+function fmtStep(x: number | null): string {
+  if (x === null) return '–';
+  const steps = STEPS;
+  return Number.isInteger(x) ? `${steps[x]} %` : `${steps[Math.floor(x)]}–${steps[Math.ceil(x)]} %`;
 }
 function fmtN(x: number | null): string {
   return x === null ? '–' : Math.round(x).toLocaleString('en-US');
@@ -203,22 +208,23 @@ async function main(): Promise<void> {
   });
   const seconds = (performance.now() - started) / 1000;
   const lines: string[] = [];
-  lines.push(`| scenario | judge | rolled back | promoted | held | median canary req. at detection / rollback | median s to detection / rollback | median s to full promotion |`);
-  lines.push(`|---|---|---:|---:|---:|---:|---:|---:|`);
+  lines.push(`| scenario | judge | rolled back | promoted | held | median canary req. at detection / rollback | median s to detection / rollback | median step of rollback / held | median excess canary 5xx | median s to full promotion |`);
+  lines.push(`|---|---|---:|---:|---:|---:|---:|---:|---:|---:|`);
   for (const s of sIdx) {
     for (const j of jIdx) {
       const rs = results.get(`${j}/${s}`) ?? [];
       const rb = rs.filter((r) => r.outcome === 'rolledback');
       const pr = rs.filter((r) => r.outcome === 'promoted');
-      const held = rs.length - rb.length - pr.length;
+      const hd = rs.filter((r) => r.outcome === 'held');
+      const held = hd.length;
       lines.push(
-        `| ${SCENARIOS[s].name} (${SCENARIOS[s].kind}) | ${allJudges[j].name} | ${fmtPct(rb.length, rs.length)} | ${fmtPct(pr.length, rs.length)} | ${fmtPct(held, rs.length)} | ${fmtN(median(rb.map((r) => r.detectedAt ?? r.canaryRequests)))} / ${fmtN(median(rb.map((r) => r.canaryRequests)))} | ${fmtN(median(rb.map((r) => r.detectedS ?? r.seconds)))} / ${fmtN(median(rb.map((r) => r.seconds)))} | ${fmtN(median(pr.map((r) => r.seconds)))} |`,
+        `| ${SCENARIOS[s].name} (${SCENARIOS[s].kind}) | ${allJudges[j].name} | ${fmtPct(rb.length, rs.length)} | ${fmtPct(pr.length, rs.length)} | ${fmtPct(held, rs.length)} | ${fmtN(median(rb.map((r) => r.detectedAt ?? r.canaryRequests)))} / ${fmtN(median(rb.map((r) => r.canaryRequests)))} | ${fmtN(median(rb.map((r) => r.detectedS ?? r.seconds)))} / ${fmtN(median(rb.map((r) => r.seconds)))} | ${fmtStep(median(rb.map((r) => r.step)))} / ${fmtStep(median(hd.map((r) => r.step)))} | ${fmtN(median(rs.map((r) => r.excessErrors)))} | ${fmtN(median(pr.map((r) => r.seconds)))} |`,
       );
     }
   }
   console.log(lines.join('\n'));
   console.log(
-    `\n${args.rollouts} rollouts per judge and scenario, ${args.rate} req/s (±30 % diurnal), steps 5/10/25/50/75/100, interval 60 s, minRequests 200, failureLimit 3, maxStep ${args.maxStep} s, falseRollbackRate 1 % (${args.alphaPlan} split over steps), margin 10 %, seed ${args.seed}; ${args.workers} workers, ${seconds.toFixed(0)} s wall, node ${process.version}`,
+    `\n${args.rollouts} rollouts per judge and scenario, ${args.rate} req/s (±30 % diurnal), steps 5/10/25/50/75/100, interval 60 s, minRequests 200, failureLimit 3, maxStep ${args.maxStep} s, falseRollbackRate 1 % (${args.alphaPlan} split over steps), margin 10 % (canaryd: promote margin scaled by exposure, cap 10×; canaryd-fixed: 10 % at every step), seed ${args.seed}; ${args.workers} workers, ${seconds.toFixed(0)} s wall, node ${process.version}`,
   );
 }
 

@@ -4,13 +4,14 @@
  * steps [5, 10, 25, 50, 75, 100]; at each step the judge sees the windows since the step started.
  *  - canaryd (sequential): judged every second; hardBreach → rollback; `fail` spends one unit of the
  *    failure budget (failureLimit consecutive → rollback; any other verdict resets it); `pass` with
- *    nonInferior, once the step's interval and minRequests are met → next step. α per step =
- *    falseRollbackRate / (number of analysed steps).
+ *    nonInferior, once the step's interval and minRequests are met → next step. α and the promote margin
+ *    of each step come from the same helpers the controller uses (analysis/rollout/plan.ts alphaForStep,
+ *    promotionMargin), with the plan's alphaPlan and promotionMargin.
  *  - interval references: judged at the end of each interval on that interval's windows; pass → next
  *    step, fail → one failure (cumulative for Flagger, consecutive for Kayenta), hold → stay.
  * A step still undecided after maxStep seconds ends the rollout as "held" (the controller pauses).
  */
-import type { Judge, JudgeSettings } from '../analysis/index.js';
+import { alphaForStep, promotionMargin, promotionMarginBasis, type AlphaPlan, type Judge, type JudgeSettings, type PromotionMarginOptions } from '../analysis/index.js';
 import type { WindowRecord } from '../core/index.js';
 import type { IntervalJudge } from './analysis-references.js';
 import { newEnvironment, simulateSecond, type Scenario } from './analysis-sim.js';
@@ -22,14 +23,12 @@ export interface RolloutPlan {
   failureLimit: number;
   maxStepS: number;
   falseRollbackRate: number;
-  /**
-   * How the rollout's false-rollback budget is divided over the analysed steps: 'equal' (what the
-   * controller does) or 'front' (halving: ½, ¼, … of the budget, the last two steps sharing the rest — an
-   * α-spending plan that spends most where a bad canary is caught: it cannot leave its first step).
-   */
-  alphaPlan: 'equal' | 'front';
+  /** rollout.alphaPlan: how the false-rollback budget is divided over the analysed steps */
+  alphaPlan: AlphaPlan;
+  /** rollout.baseline.promotionMargin and maxExposureFactor */
+  promotion: PromotionMarginOptions;
   rate: number;
-  settings: Omit<JudgeSettings, 'alpha'>;
+  settings: Omit<JudgeSettings, 'alpha' | 'promoteAlpha' | 'promoteMaxDegradation' | 'promoteMarginBasis'>;
 }
 
 export interface RolloutResult {
@@ -40,21 +39,23 @@ export interface RolloutResult {
   canaryRequests: number;
   /** index of the step where it ended */
   step: number;
+  /** canary 5xx beyond what the baseline's rate in the same windows would have given (the harm done) */
+  excessErrors: number;
   /** canary requests when the judge first said `fail` in the run of failures that rolled back (its detection) */
   detectedAt: number | null;
   /** seconds from the start to that verdict */
   detectedS: number | null;
 }
 
-export type BenchJudge = { kind: 'sequential'; name: string; judge: Judge } | { kind: 'interval'; name: string; judge: IntervalJudge };
+/** A sequential judge may override the plan's promotion margin (e.g. canaryd with `fixed` beside `exposure`). */
+export type BenchJudge = { kind: 'sequential'; name: string; judge: Judge; promotion?: PromotionMarginOptions } | { kind: 'interval'; name: string; judge: IntervalJudge };
 
 export function runRollout(j: BenchJudge, sc: Scenario, plan: RolloutPlan, seed: number): RolloutResult {
   const env = newEnvironment(seed, plan.rate);
-  const analysed = plan.steps.filter((s) => s < 100).length;
-  const alphaOf = (k: number): number =>
-    plan.alphaPlan === 'equal' ? plan.falseRollbackRate / analysed : plan.falseRollbackRate * Math.pow(0.5, Math.min(k + 1, analysed - 1));
+  const promotion = (j.kind === 'sequential' ? j.promotion : undefined) ?? plan.promotion;
   let t = 0;
   let canaryRequests = 0;
+  let excessErrors = 0;
   let failures = 0;
   let firstFail: [number, number] | null = null;
   const end = (outcome: RolloutResult['outcome'], step: number): RolloutResult => ({
@@ -62,6 +63,7 @@ export function runRollout(j: BenchJudge, sc: Scenario, plan: RolloutPlan, seed:
     seconds: t,
     canaryRequests,
     step,
+    excessErrors,
     detectedAt: outcome === 'rolledback' ? (firstFail?.[0] ?? canaryRequests) : null,
     detectedS: outcome === 'rolledback' ? (firstFail?.[1] ?? t) : null,
   });
@@ -69,7 +71,13 @@ export function runRollout(j: BenchJudge, sc: Scenario, plan: RolloutPlan, seed:
     const weight = plan.steps[step];
     if (weight >= 100) return end('promoted', step);
     const start = t;
-    const settings: JudgeSettings = { ...plan.settings, alpha: alphaOf(step) };
+    const settings: JudgeSettings = {
+      ...plan.settings,
+      alpha: alphaForStep(plan.falseRollbackRate, plan.steps, step, plan.alphaPlan),
+      promoteAlpha: alphaForStep(plan.falseRollbackRate, plan.steps, step, 'equal'),
+      promoteMaxDegradation: promotionMargin(plan.settings.maxDegradation, plan.steps, step, promotion),
+      promoteMarginBasis: promotionMarginBasis(plan.steps, step, promotion),
+    };
     const B: WindowRecord[] = [];
     const C: WindowRecord[] = [];
     let stepCanary = 0;
@@ -82,6 +90,7 @@ export function runRollout(j: BenchJudge, sc: Scenario, plan: RolloutPlan, seed:
       C.push(canary);
       canaryRequests += canary.clean.requests;
       stepCanary += canary.clean.requests;
+      if (baseline.clean.requests > 0) excessErrors += canary.clean.statusClass[4] - (canary.clean.requests * baseline.clean.statusClass[4]) / baseline.clean.requests;
       const elapsed = t - start;
       if (j.kind === 'sequential') {
         const r = j.judge({ at: t * 1000, from: start * 1000, baseline: B, canary: C }, settings);

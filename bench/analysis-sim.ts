@@ -146,6 +146,21 @@ export interface Scenario {
   endpointErrorAdd?: number;
 }
 
+/** The bench's scenarios (bench/analysis-bench.ts runs them; scripts may import them from here). */
+export const SCENARIOS: Scenario[] = [
+  { name: 'A/A', kind: 'good' },
+  { name: 'near-margin good (+3 % latency, ×1.03 errors)', kind: 'good', latencyScale: 1.03, errorRatio: 1.03 },
+  { name: '+10 % p95 (at the margin)', kind: 'margin', latencyScale: 1.1 },
+  { name: '+20 % p95', kind: 'bad', latencyScale: 1.2 },
+  { name: '+0.5 pp errors', kind: 'bad', errorAdd: 0.005 },
+  { name: '2× errors', kind: 'bad', errorRatio: 2 },
+  { name: '+100 % latency', kind: 'bad', latencyScale: 2 },
+  { name: 'one endpoint (10 %: 3× slower, +5 pp errors)', kind: 'bad', endpointShare: 0.1, endpointScale: 3, endpointErrorAdd: 0.05 },
+  // appended (seeds follow the scenario's index): a mild regression, within the exposure-scaled promote
+  // margin of the first three steps (1.25 < 1.3), beyond it from the 50 % step on
+  { name: '×1.25 errors', kind: 'bad', errorRatio: 1.25 },
+];
+
 export const BASE_ERROR_RATE = 0.01;
 export const BASE_4XX_RATE = 0.005;
 

@@ -162,7 +162,8 @@ export class RolloutController {
     const anomalies = this.#feedAnomaly(now);
     let report: AnalysisReport;
     try {
-      report = this.#o.judge({ at: now, from, baseline, canary, anomalies }, judgeSettings(this.#config));
+      // the step's own α and promote margin (analysis/rollout/plan.ts)
+      report = this.#o.judge({ at: now, from, baseline, canary, anomalies }, judgeSettings(this.#config, s.step));
     } catch (e) {
       this.#o.log.error({ err: e }, 'analysis failed; holding the step');
       return null;

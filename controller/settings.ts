@@ -1,11 +1,12 @@
 /**
  * From the config's `rollout` section to the settings of the pure pieces: the state machine's
- * RolloutSettings and the judge's JudgeSettings. The one place that knows how the false-rollback budget of
- * a whole rollout is split: equally over the steps that are analysed (every step below 100 %), so the
- * union bound keeps the chance of any false rollback in one rollout at or under rollout.falseRollbackRate.
+ * RolloutSettings and the judge's JudgeSettings of one step. The split of the false-rollback budget over
+ * the analysed steps (rollout.alphaPlan; the shares sum to 1, so by the union bound a whole rollout stays
+ * within rollout.falseRollbackRate) and the step's promote margin (rollout.baseline.promotionMargin) come
+ * from the pure helpers in analysis/rollout/plan.ts, which the analysis bench calls too.
  */
 import type { Config } from '../config/index.js';
-import type { JudgeSettings, RolloutSettings } from '../analysis/index.js';
+import { alphaForStep, promotionMargin, promotionMarginBasis, type JudgeSettings, type RolloutSettings } from '../analysis/index.js';
 
 export type RolloutConfig = Config['rollout'];
 
@@ -25,11 +26,17 @@ export function machineSettings(r: RolloutConfig): RolloutSettings {
   };
 }
 
-export function judgeSettings(r: RolloutConfig): JudgeSettings {
+/** The judge's settings for the step at `stepIndex` (the machine's current step). */
+export function judgeSettings(r: RolloutConfig, stepIndex: number): JudgeSettings {
+  const margin = { mode: r.baseline.promotionMargin, cap: r.baseline.maxExposureFactor };
   return {
     slo: { ...r.slo },
     maxDegradation: r.baseline.maxDegradation,
-    alpha: r.falseRollbackRate / analysedSteps(r.steps),
+    promoteMaxDegradation: promotionMargin(r.baseline.maxDegradation, r.steps, stepIndex, margin),
+    promoteMarginBasis: promotionMarginBasis(r.steps, stepIndex, margin),
+    alpha: alphaForStep(r.falseRollbackRate, r.steps, stepIndex, r.alphaPlan),
+    // the promote side's level stays the equal share: the α plan moves the false-rollback budget only
+    promoteAlpha: alphaForStep(r.falseRollbackRate, r.steps, stepIndex, 'equal'),
     scoring: { ...r.scoring },
     critical: r.critical,
     countFaulted: r.countFaulted,

@@ -8,6 +8,7 @@ import { judge } from '../analysis/index.js';
 import { lgamma } from '../analysis/judge/special.js';
 import { beyond, exactRankRange, proportionCS, quantileRankRange } from '../analysis/judge/sequential.js';
 import type { WindowRecord } from '../core/index.js';
+import type { JudgeSettings } from '../analysis/index.js';
 import { randomCounts, rng, settings, windowOf } from './helpers/windows.js';
 
 /** upper 99.9 % point of Binomial(n, p) by the normal approximation with continuity correction */
@@ -70,21 +71,38 @@ t.test('quantile rank radii grow with t, and the memoised grid range contains th
   }
 });
 
-/** One step of `windows` windows, peeked at every window; returns whether any peek said fail / promoted. */
-function step(seed: number, windows: number, canary: { errorRate: number; medianMs: number }, alpha: number): { failed: boolean; promoted: boolean } {
+/**
+ * One step of `windows` windows, peeked at every window; returns whether any peek said fail / promoted, and
+ * which comparisons were ever shown within the promote margin by their own test (whatever the fail side
+ * said at the time: the false-promotion event of each test on its own).
+ */
+function step(seed: number, windows: number, canary: { errorRate: number; medianMs: number }, alpha: number, over: Partial<JudgeSettings> = {}): { failed: boolean; promoted: boolean; shownWithin: Set<string> } {
   const r = rng(seed);
   const baseline: WindowRecord[] = [];
   const canaryW: WindowRecord[] = [];
   let failed = false;
   let promoted = false;
+  const shownWithin = new Set<string>();
   for (let i = 0; i < windows; i++) {
     baseline.push(windowOf('baseline', i, randomCounts(r, 200, 0.02, 50)));
     canaryW.push(windowOf('canary', i, randomCounts(r, 50, canary.errorRate, canary.medianMs)));
-    const rep = judge({ at: (i + 1) * 1000, from: 0, baseline, canary: canaryW }, settings({ alpha, slo: { maxErrorRate: 0.05, maxP95Ms: 500, maxP99Ms: 1000, minSuccessRate: 0.95 } }));
+    const rep = judge({ at: (i + 1) * 1000, from: 0, baseline, canary: canaryW }, settings({ alpha, slo: { maxErrorRate: 0.05, maxP95Ms: 500, maxP99Ms: 1000, minSuccessRate: 0.95 }, ...over }));
     if (rep.verdict === 'fail' || rep.hardBreach) failed = true;
     if (rep.verdict === 'pass' && rep.nonInferior) promoted = true;
+    for (const c of rep.checks) {
+      const st = c.stats;
+      if (c.kind !== 'comparison' || !st || c.status === 'nodata') continue;
+      const k = st.promoteMarginRatio as number;
+      const within =
+        c.name === 'compare.p95' || c.name === 'compare.p99'
+          ? typeof st.niCanaryHiMs === 'number' && st.niCanaryHiMs < k * (st.niBaselineLoMs as number) // null: an unbounded upper end
+          : c.name === 'compare.latency'
+            ? typeof st.niHiRatio === 'number' && st.niHiRatio < k
+            : (st.niEvidence as number) >= (st.niBoundary as number) || st.floorNiShown === true;
+      if (within) shownWithin.add(c.name);
+    }
   }
-  return { failed, promoted };
+  return { failed, promoted, shownWithin };
 }
 
 t.test('peeked at every window, a canary exactly at the margin fails and is promoted within α', async (t) => {
@@ -109,4 +127,22 @@ t.test('peeked at every window, an identical canary almost never fails', async (
   let fails = 0;
   for (let k = 0; k < runs; k++) if (step(5000 + k, 60, { errorRate: 0.02, medianMs: 50 }, alpha).failed) fails++;
   t.ok(fails <= binomialUpper(runs, alpha), `${fails} of ${runs} A/A steps ever failed`);
+});
+
+t.test('with a promote margin wider than the fail margin, both sides still hold their α', async (t) => {
+  const alpha = 0.05;
+  const runs = 200;
+  const bound = binomialUpper(runs, alpha);
+  // at the fail margin (10 % worse): failing is the error to bound, and the promote margin (50 %) must not change it
+  let fails = 0;
+  for (let k = 0; k < runs; k++) if (step(1000 + k, 60, { errorRate: 0.022, medianMs: 55 }, alpha, { promoteMaxDegradation: 0.5 }).failed) fails++;
+  t.ok(fails <= bound, `${fails} of ${runs} steps at the fail margin ever failed (bound ${bound})`);
+  // exactly at the promote margin (50 % worse on every metric): each comparison's test may show it within
+  // the promote margin with probability ≤ α, even though the fail side fails it
+  const shown = new Map<string, number>();
+  for (let k = 0; k < runs; k++) for (const n of step(7000 + k, 60, { errorRate: 0.03, medianMs: 75 }, alpha, { promoteMaxDegradation: 0.5, errorRateFloor: 0.001, nonSuccessFloor: 0.001 }).shownWithin) shown.set(n, (shown.get(n) ?? 0) + 1);
+  for (const n of ['compare.errorRate', 'compare.successRate', 'compare.p95', 'compare.p99', 'compare.latency']) {
+    const k = shown.get(n) ?? 0;
+    t.ok(k <= bound, `${n}: ${k} of ${runs} steps at the promote margin ever shown within it (bound ${bound})`);
+  }
 });

@@ -1,6 +1,7 @@
 /** The rollout section of the config: defaults, durations, and every error naming its key and reason. */
 import t from 'tap';
 import { parseConfigText } from '../config/index.js';
+import { judgeSettings } from '../controller/index.js';
 
 const BASE = `upstreams:
   baseline: { url: http://127.0.0.1:3000 }
@@ -25,6 +26,9 @@ t.test('defaults and durations', async (t) => {
   t.equal(c.rollout.falseRollbackRate, 0.01);
   t.same(c.rollout.slo, { maxErrorRate: 0.01, maxP95Ms: 500, maxP99Ms: 1000, minSuccessRate: 0.99 });
   t.equal(c.rollout.baseline.maxDegradation, 0.1);
+  t.equal(c.rollout.baseline.promotionMargin, 'exposure');
+  t.equal(c.rollout.baseline.maxExposureFactor, 10);
+  t.equal(c.rollout.alphaPlan, 'front');
   const w = parseConfigText(`${BASE}rollout: { interval: 1m30s, webhooks: [{ name: gate, type: pre-rollout, url: "http://127.0.0.1:1/x", timeout: 750ms }] }`, {});
   t.equal(w.rollout.interval, 90_000);
   t.same(w.rollout.webhooks[0], { name: 'gate', type: 'pre-rollout', url: 'http://127.0.0.1:1/x', timeout: 750, retries: 2, metadata: {} });
@@ -47,4 +51,28 @@ t.test('every problem names its key and the reason', async (t) => {
   ]);
   t.same(problems('rollout: { webhooks: [{ name: a, type: event, url: "http://127.0.0.1:1" }, { name: a, type: event, url: "http://127.0.0.1:2" }] }'), ['rollout.webhooks[1].name: duplicate webhook name "a"']);
   t.same(problems('rollout: { anomaly: { policy: panic } }'), ['rollout.anomaly.policy: must be one of "hold", "fail", got "panic"']);
+  t.same(problems('rollout: { baseline: { promotionMargin: loose } }'), ['rollout.baseline.promotionMargin: must be one of "exposure", "fixed", got "loose"']);
+  t.same(problems('rollout: { baseline: { maxExposureFactor: 0.5 } }'), ['rollout.baseline.maxExposureFactor: must be >= 1, got 0.5']);
+  t.same(problems('rollout: { alphaPlan: last }'), ['rollout.alphaPlan: must be one of "equal", "front", got "last"']);
+});
+
+t.test('judgeSettings: each step gets its α (alphaPlan) and its promote margin (promotionMargin)', async (t) => {
+  const c = parseConfigText(BASE, {}).rollout;
+  const per = [0, 1, 2, 3, 4].map((k) => judgeSettings(c, k));
+  t.same(per.map((s) => s.maxDegradation), [0.1, 0.1, 0.1, 0.1, 0.1], 'the fail margin never moves');
+  t.same(per.map((s) => Math.round(s.promoteMaxDegradation! * 1e9) / 1e9), [1, 0.75, 0.3, 0.15, 0.1]);
+  t.equal(per[0].promoteMarginBasis, 'exposure 5 % of 75 %, capped at 10×');
+  t.same(per.map((s) => s.alpha), [0.005, 0.0025, 0.00125, 0.000625, 0.000625], 'front: ½, ¼, … of falseRollbackRate');
+  t.same(per.map((s) => s.promoteAlpha), [0.002, 0.002, 0.002, 0.002, 0.002], 'the promote side keeps the equal share');
+  t.ok(Math.abs(per.reduce((a, s) => a + s.alpha, 0) - c.falseRollbackRate) < 1e-12, 'the steps spend exactly falseRollbackRate');
+  const fixed = parseConfigText(`${BASE}rollout: { alphaPlan: equal, baseline: { maxDegradation: 0.2, promotionMargin: fixed } }`, {}).rollout;
+  for (let k = 0; k < 5; k++) {
+    const s = judgeSettings(fixed, k);
+    t.equal(s.promoteMaxDegradation, 0.2);
+    t.equal(s.alpha, 0.002);
+    t.equal(s.promoteMarginBasis, 'fixed margin');
+  }
+  const capped = parseConfigText(`${BASE}rollout: { steps: [1, 20, 100], baseline: { maxExposureFactor: 4 } }`, {}).rollout;
+  t.ok(Math.abs(judgeSettings(capped, 0).promoteMaxDegradation! - 0.4) < 1e-12, 'W/w = 20 capped at 4');
+  t.ok(Math.abs(judgeSettings(capped, 1).promoteMaxDegradation! - 0.1) < 1e-12);
 });

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { ManualClock } from '../core/index.js';
-import type { Judge, Verdict } from '../analysis/index.js';
+import type { Judge, JudgeSettings, Verdict } from '../analysis/index.js';
 import { startEchoUpstream } from './helpers/echo-upstream.js';
 import { configYaml, tempDir } from './helpers/canaryd.js';
 import { call, startAdminSidecar, type AdminSidecar, type TapTest } from './helpers/admin.js';
@@ -20,6 +20,8 @@ const ROLLOUT = `rollout: { steps: [5, 25, 50, 100], interval: 10s, minRequests:
 interface Setup extends AdminSidecar {
   clock: ManualClock;
   verdict: { next: Verdict; hard?: boolean };
+  /** the settings of every judge call, in order */
+  seen: JudgeSettings[];
   stateDir: string;
 }
 
@@ -28,11 +30,12 @@ async function setup(t: TapTest, extra = ROLLOUT, stateDir = tempDir()): Promise
   const can = await startEchoUpstream('canary');
   const clock = new ManualClock(1_700_000_000_000);
   const verdict: Setup['verdict'] = { next: 'inconclusive' };
-  const judge: Judge = (input) => ({ ...report(verdict.next, { hardBreach: verdict.hard, at: input.at }), window: { from: input.from, to: input.at } });
+  const seen: JudgeSettings[] = [];
+  const judge: Judge = (input, settings) => (seen.push(settings), { ...report(verdict.next, { hardBreach: verdict.hard, at: input.at }), window: { from: input.from, to: input.at } });
   const yaml = configYaml(base.url, can.url, extra, stateDir).replace('admin: { listen: "127.0.0.1:0" }', `admin: { listen: "127.0.0.1:0", token: "${TOKEN}" }`);
   const s = await startAdminSidecar(yaml, { judge, clock });
   t.teardown(async () => (await s.stop(), await base.close(), await can.close()));
-  return Object.assign(s, { clock, verdict, stateDir });
+  return Object.assign(s, { clock, verdict, seen, stateDir });
 }
 
 const post = (s: AdminSidecar, path: string, body?: unknown) => call(s.app, 'POST', path, { token: TOKEN, body });
@@ -132,6 +135,26 @@ t.test('the analysis tick: failureLimit, hard breach, promotion, records and met
   t.match(metrics, /canary_rollout_phase\{phase="rolledback"\} 1/);
   t.match(metrics, /canary_analysis_check_status\{check="compare.errorRate"\} 0/);
   t.match(metrics, /canary_traffic_percent\{version="canary"\} 0/);
+});
+
+t.test('each analysis judges with its step\'s α and promote margin (analysis/rollout/plan.ts)', async (t) => {
+  const s = await setup(t);
+  await post(s, '/api/v1/rollout/start');
+  const ctl = s.sidecar.rollout;
+  const at: JudgeSettings[] = [];
+  for (let k = 0; k < 3; k++) {
+    s.clock.advance(11_000);
+    s.verdict.next = 'pass';
+    t.equal(ctl.tick()?.decision?.action, 'PROMOTE', `step ${k + 1} promoted`);
+    at.push(s.seen[s.seen.length - 1]);
+  }
+  t.equal(ctl.status().phase, 'promoted');
+  // steps [5, 25, 50, 100]: W = 50, promote margins 10 % × min(10, 50/w); α front: ½, ¼, ¼ of 1 %
+  t.same(at.map((x) => Math.round(x.promoteMaxDegradation! * 1e9) / 1e9), [1, 0.2, 0.1]);
+  t.same(at.map((x) => x.maxDegradation), [0.1, 0.1, 0.1], 'the rollback margin never moves');
+  t.same(at.map((x) => x.alpha), [0.005, 0.0025, 0.0025]);
+  t.same(at.map((x) => Math.round(x.promoteAlpha! * 1e12) / 1e12), [0.003333333333, 0.003333333333, 0.003333333333]);
+  t.equal(at[1].promoteMarginBasis, 'exposure 25 % of 50 %');
 });
 
 t.test('dry run: verdicts are recorded, the weight never moves', async (t) => {

@@ -17,19 +17,30 @@
  *    inequality bounds the chance it ever reaches 1/α by α. It is replayed window by window, so "crossed"
  *    is sticky for the step and names the window where it happened.
  *  - The floor half is the canary's own beta-binomial confidence sequence: its lower end above the floor.
- * Promote side (non-inferiority) — reject "ratio ≥ 1+δ and p_c ≥ floor": either the mirrored mixture over
- * r ∈ {0.3 … 1 + δ/2} (most weight on r = 1) reaches 1/(0.8α), or the canary's confidence sequence lies
- * under the floor at 0.2α (union bound over the two halves).
+ * Promote side (non-inferiority) — against the promote margin max((1+δ_k)·p_b, floor_k), δ_k ≥ δ (the
+ * exposure-scaled margin of the step, analysis/rollout/plan.ts; δ_k = δ in fixed mode): reject "ratio ≥
+ * 1+δ_k and p_c ≥ floor_k": either the mirrored mixture over r ∈ {0.3 … 1 + δ_k/2} (most weight on r = 1,
+ * every r < 1+δ_k, so each factor is a supermartingale under any ratio ≥ 1+δ_k by the same linearity
+ * argument) reaches 1/(0.8α), or the canary's confidence sequence lies under floor_k at 0.2α (union bound
+ * over the two halves). The fail side never sees δ_k: the false-rollback guarantee does not depend on it.
  */
 import { bernoulliKL } from './special.js';
 import { beyond } from './sequential.js';
 import type { Strata } from './aggregate.js';
 
 const FAIL_MULT = [1.2, 1.45, 1.75, 2.1, 2.6, 3.5, 5, 10, 30];
-const FAIL_W = [0.12, 0.14, 0.15, 0.14, 0.12, 0.11, 0.09, 0.07, 0.06];
 /**
- * Promote-side alternatives as absolute ratios r (canary/baseline), each < 1+δ: the most weight on r = 1,
- * "the canary behaves like the baseline", the typical good canary; the rest on better and slightly worse.
+ * Prior weights of the fail-side alternatives. A nat of evidence costs about 1/KL(m) canary requests, cheap
+ * for a large regression (a handful of errors, or the hard SLO breach, settles it) and dear for a moderate
+ * one, so most weight sits on 1.2–2.1× the margin and little on ≥ 3.5×. Measured (bench/RESULTS.md): against
+ * the earlier flatter weights (0.12, 0.14, 0.15, 0.14, 0.12, 0.11, 0.09, 0.07, 0.06) this detects +0.5 pp
+ * errors ~10 % and 2× errors ~4 % sooner; any weights summing to 1 keep the test valid.
+ */
+const FAIL_W = [0.16, 0.2, 0.2, 0.16, 0.1, 0.07, 0.05, 0.035, 0.025];
+/**
+ * Promote-side alternatives as absolute ratios r (canary/baseline), each < 1+δ_k (δ_k the promote margin):
+ * the most weight on r = 1, "the canary behaves like the baseline", the typical good canary; the rest on
+ * better, and on halfway to the promote boundary (a canary a little worse, still inside δ_k).
  */
 const NI_RATIO = (delta: number): number[] => [1 + 0.5 * delta, 1, 0.9, 0.75, 0.55, 0.3];
 const NI_W = [0.15, 0.35, 0.2, 0.12, 0.1, 0.08];
@@ -64,21 +75,24 @@ function logMix(llr: Float64Array, logw: readonly number[]): number {
 }
 
 export interface RatioEvidence {
-  /** ln e-value of "canary worse than (1+δ)×" now, and its maximum over the step (replayed) */
+  /** ln e-value of "canary worse than (1+δ)×" (the fail margin) now, and its maximum over the step (replayed) */
   failLogE: number;
   failMaxLogE: number;
   /** start (epoch ms) of the window where ln e first reached the fail boundary, or null */
   crossedAt: number | null;
-  /** ln e-value of "canary within (1+δ)×" now */
+  /** ln e-value of "canary within (1+δ_k)×" (the promote margin) now */
   niLogE: number;
   /** Mantel–Haenszel rate ratio over the strata (null without events on both sides) */
   mhRatio: number | null;
   events: number;
 }
 
-/** Replays the conditional mixture test over the strata. `xc`/`xb` are the event counts (5xx or non-success). */
-export function conditionalRatioTest(st: Strata, xc: Float64Array, xb: Float64Array, r0: number, failBoundary: number): RatioEvidence {
-  niGrid(r0);
+/**
+ * Replays the conditional mixture tests over the strata. `xc`/`xb` are the event counts (5xx or
+ * non-success); `r0` is the fail margin ratio 1+δ, `r0Ni` the promote margin ratio 1+δ_k (≥ r0).
+ */
+export function conditionalRatioTest(st: Strata, xc: Float64Array, xb: Float64Array, r0: number, r0Ni: number, failBoundary: number): RatioEvidence {
+  niGrid(r0Ni);
   LLR_F.fill(0);
   LLR_N.fill(0);
   let failMax = -Infinity;
@@ -99,13 +113,14 @@ export function conditionalRatioTest(st: Strata, xc: Float64Array, xb: Float64Ar
     mhDen += (xb[w] * nc) / n;
     const s = nc / n;
     const ru = (r0 * s) / (r0 * s + 1 - s); // (r − r0)·u = (m − 1)·r0·u with u = s/(r0 s + 1 − s)
+    const ruN = r0Ni === r0 ? ru : (r0Ni * s) / (r0Ni * s + 1 - s); // the same, at the promote boundary
     let top = -Infinity;
     for (let j = 0; j < FAIL_MULT.length; j++) {
       LLR_F[j] += x * FAIL_LOGM[j] - e * Math.log1p((FAIL_MULT[j] - 1) * ru);
       const v = LLR_F[j] + FAIL_LOGW[j];
       if (v > top) top = v;
     }
-    for (let j = 0; j < NI_MULT.length; j++) LLR_N[j] += x * NI_LOGM[j] - e * Math.log1p((NI_MULT[j] - 1) * ru);
+    for (let j = 0; j < NI_MULT.length; j++) LLR_N[j] += x * NI_LOGM[j] - e * Math.log1p((NI_MULT[j] - 1) * ruN);
     // exact mixture only when it could matter (the max term bounds it within ln K)
     if (top + logK > failMax) {
       const m = logMix(LLR_F, FAIL_LOGW);
@@ -140,6 +155,17 @@ export const MIN_ARM_REQUESTS = 20;
 export const NI_FLOOR_SHARE = 0.2;
 
 /**
+ * The two margins of a rate comparison: fail beyond max(r0·p_b, floor), promote within
+ * max(r0Ni·p_b, floorNi); r0Ni ≥ r0 and floorNi ≥ floor (equal in fixed mode).
+ */
+export interface RateMargins {
+  r0: number;
+  floor: number;
+  r0Ni: number;
+  floorNi: number;
+}
+
+/**
  * Classifies one rate comparison. `alphaFail` is this check's share of the false-rollback budget,
  * `alphaNi` its false-promotion level.
  */
@@ -148,15 +174,15 @@ export function compareRates(
   xc: Float64Array,
   xb: Float64Array,
   totals: { nc: number; nb: number; xc: number; xb: number },
-  margin: { r0: number; floor: number },
+  margin: RateMargins,
   alphaFail: number,
   alphaNi: number,
 ): RateComparison {
   const failB = Math.log(1 / alphaFail);
-  const ratio = conditionalRatioTest(st, xc, xb, margin.r0, failB);
+  const ratio = conditionalRatioTest(st, xc, xb, margin.r0, margin.r0Ni, failB);
   // the floor halves need only "is the floor outside the canary's confidence sequence, and on which side"
   const floorFailShown = beyond(totals.xc, totals.nc, margin.floor, alphaFail) === 1;
-  const floorNiShown = beyond(totals.xc, totals.nc, margin.floor, alphaNi * NI_FLOOR_SHARE) === -1;
+  const floorNiShown = beyond(totals.xc, totals.nc, margin.floorNi, alphaNi * NI_FLOOR_SHARE) === -1;
   const ratioNiShown = ratio.niLogE >= Math.log(1 / (alphaNi * (1 - NI_FLOOR_SHARE)));
   let status: RateComparison['status'];
   if (totals.nc < MIN_ARM_REQUESTS || totals.nb < MIN_ARM_REQUESTS) status = 'nodata';
@@ -170,27 +196,27 @@ export function compareRates(
 /**
  * Expected canary requests for a verdict if the current estimates are the truth: the evidence of a
  * likelihood-ratio test grows by the KL divergence per observation (Wald), plus ~2 nats for the mixture.
+ * A canary inside the promote margin is sized against it (the promotion it is waiting for); one beyond the
+ * fail margin against that; one between the two margins (possible when δ_k > δ) by whichever comes first.
  * Without canary data the canary is assumed to behave like the baseline.
  */
-function neededRequests(t: { nc: number; nb: number; xc: number; xb: number }, m: { r0: number; floor: number }, aF: number, aN: number): number {
+function neededRequests(t: { nc: number; nb: number; xc: number; xb: number }, m: RateMargins, aF: number, aN: number): number {
   const pb = t.nb > 0 ? (t.xb + 0.5) / (t.nb + 1) : m.floor / 2; // no data at all: assume a clean service
   const pc = t.nc >= MIN_ARM_REQUESTS ? (t.xc + 0.5) / (t.nc + 1) : pb;
   const s = t.nc > 0 && t.nb > 0 ? t.nc / (t.nc + t.nb) : 0.05;
   const r = pc / pb;
   const pi1 = (r * s) / (r * s + 1 - s);
-  const pi0 = (m.r0 * s) / (m.r0 * s + 1 - s);
   const eventsPerCanary = pc + (pb * (1 - s)) / s;
-  const ratioInfo = bernoulliKL(pi1, pi0) * eventsPerCanary;
-  const floorInfo = bernoulliKL(pc, m.floor);
-  const within = pc < Math.max(m.r0 * pb, m.floor);
-  let n: number;
-  if (within) {
+  const ratioInfo = (r0: number): number => bernoulliKL(pi1, (r0 * s) / (r0 * s + 1 - s)) * eventsPerCanary;
+  let n = Infinity;
+  if (pc < Math.max(m.r0Ni * pb, m.floorNi)) {
     const L = Math.log(1 / (aN * (1 - NI_FLOOR_SHARE))) + 2;
     const Lf = Math.log(1 / (aN * NI_FLOOR_SHARE)) + 2;
-    n = Math.min(L / ratioInfo, pc < m.floor ? Lf / floorInfo : Infinity);
-  } else {
+    n = Math.min(pc < m.r0Ni * pb ? L / ratioInfo(m.r0Ni) : Infinity, pc < m.floorNi ? Lf / bernoulliKL(pc, m.floorNi) : Infinity);
+  }
+  if (pc > Math.max(m.r0 * pb, m.floor)) {
     const L = Math.log(1 / aF) + 2;
-    n = Math.max(L / ratioInfo, L / floorInfo);
+    n = Math.min(n, Math.max(L / ratioInfo(m.r0), L / bernoulliKL(pc, m.floor)));
   }
   return Math.max(0, Math.ceil(Math.min(1e9, n) - t.nc));
 }

@@ -9,24 +9,33 @@
  *     compare.latency 10 %     SLO checks 0 % (they fail only together with their comparison)
  *   (errors get the most: the fastest possible rollback of an erroring canary is what matters most, and a
  *   latency regression beyond the margin cannot be promoted, so it is caught later at worst, not missed)
- *   promote side: each comparison's non-inferiority at the full alpha — a canary worse than the margin on
+ *   promote side: each comparison's non-inferiority at the full promoteAlpha (default alpha) — a canary worse than the margin on
  *     one metric is promoted only if that metric's test errs, so no split is needed there.
  *
  * Verdict: fail  ← a hard breach, a failing critical check, a failing anomaly check, or a failing check
  *                  with the score under scoring.marginal;
  *          pass  ← nothing fails, nothing holds (a shared SLO breach still on, anomaly 'marginal') and
  *                  score ≥ scoring.pass;
- *          inconclusive otherwise. nonInferior ← every comparison shown within the margin.
+ *          inconclusive otherwise. nonInferior ← every comparison shown within the promote margin.
+ *
+ * Two margins: the fail side always tests against δ = settings.maxDegradation; the promote side against
+ * δ_k = settings.promoteMaxDegradation (≥ δ, default δ), the step's exposure-scaled margin.
  * Score (Kayenta-style): 100 × mean over comparisons with data of pass 1, marginal ½, fail 0.
  */
 import type { AnalysisReport, ArmSummary, CheckResult, Judge, JudgeInput, JudgeSettings } from '../report.js';
 import { aggregate, rankValue, type ArmTotals } from './aggregate.js';
-import { compareChecks, type CompareBudget } from './compare.js';
+import { compareChecks, type CompareBudget, type CompareMargins } from './compare.js';
 import { sloChecks, type RecentCanary } from './slo.js';
-import { LATENCY_BUCKETS } from '../../core/index.js';
+import { CanarydError, LATENCY_BUCKETS } from '../../core/index.js';
 import { int } from './format.js';
 
 export const FAIL_BUDGET_SHARE: Readonly<CompareBudget> = Object.freeze({ errorRate: 0.6, successRate: 0.1, p95: 0.1, p99: 0.1, latency: 0.1 });
+
+/** A margin as a percentage for sentences: "10 %", "100 %", "7.5 %". */
+function marginPct(d: number): string {
+  const v = Math.round(d * 1000) / 10;
+  return `${v} %`;
+}
 
 const STATUS_VALUE: Record<CheckResult['status'], number | null> = { pass: 1, marginal: 0.5, fail: 0, nodata: null };
 
@@ -59,15 +68,34 @@ function recentCanary(input: JudgeInput, st: ReturnType<typeof aggregate>['strat
   return { ms, requests, errors, nonSuccess, hist };
 }
 
-export const judge: Judge = (input: JudgeInput, settings: JudgeSettings): AnalysisReport => {
-  const agg = aggregate(input.baseline, input.canary, input.from, input.at, settings.countFaulted);
+/**
+ * Both margins from the settings. The promote-side floors scale with the margin (δ_k/δ): the floor is an
+ * absolute tolerance on the canary's excess, and the exposure argument (extra harm = weight × excess)
+ * applies to it as to the ratio; it is capped at the SLO limit it is derived from (a canary is never
+ * promoted on floor grounds with a rate the SLO forbids) and never below the fail floor.
+ */
+function margins(settings: JudgeSettings): CompareMargins {
   const delta = settings.maxDegradation;
-  const alpha = settings.alpha;
-  const critical = new Set(settings.critical);
+  const deltaNi = settings.promoteMaxDegradation ?? delta;
+  if (!(deltaNi >= delta)) throw new CanarydError('CANARYD_ERR_INTERNAL', `judge settings: promoteMaxDegradation ${deltaNi} must be ≥ maxDegradation ${delta}`);
   const floors = {
     errorRate: settings.errorRateFloor ?? delta * settings.slo.maxErrorRate,
     nonSuccess: settings.nonSuccessFloor ?? delta * (1 - settings.slo.minSuccessRate),
   };
+  const factor = delta > 0 ? deltaNi / delta : 1;
+  const scaled = (floor: number, limit: number): number => (factor === 1 ? floor : Math.max(floor, Math.min(floor * factor, limit)));
+  const floorsNi = {
+    errorRate: scaled(floors.errorRate, settings.slo.maxErrorRate),
+    nonSuccess: scaled(floors.nonSuccess, 1 - settings.slo.minSuccessRate),
+  };
+  const basis = settings.promoteMarginBasis ?? (deltaNi === delta ? 'fixed margin' : 'promoteMaxDegradation');
+  return { delta, deltaNi, floors, floorsNi, basis };
+}
+
+export const judge: Judge = (input: JudgeInput, settings: JudgeSettings): AnalysisReport => {
+  const agg = aggregate(input.baseline, input.canary, input.from, input.at, settings.countFaulted);
+  const alpha = settings.alpha;
+  const critical = new Set(settings.critical);
   const budget: CompareBudget = {
     errorRate: alpha * FAIL_BUDGET_SHARE.errorRate,
     successRate: alpha * FAIL_BUDGET_SHARE.successRate,
@@ -75,7 +103,10 @@ export const judge: Judge = (input: JudgeInput, settings: JudgeSettings): Analys
     p99: alpha * FAIL_BUDGET_SHARE.p99,
     latency: alpha * FAIL_BUDGET_SHARE.latency,
   };
-  const cmp = compareChecks(agg, delta, floors, budget, alpha, critical);
+  const m = margins(settings);
+  const alphaNi = settings.promoteAlpha ?? alpha;
+  if (!(alpha > 0 && alpha < 1 && alphaNi > 0 && alphaNi < 1)) throw new CanarydError('CANARYD_ERR_INTERNAL', `judge settings: alpha ${alpha} and promoteAlpha ${alphaNi} must be in (0, 1)`);
+  const cmp = compareChecks(agg, m, budget, alphaNi, critical);
   const compareStatus: Record<string, CheckResult['status']> = {};
   for (const c of cmp.checks) compareStatus[c.name] = c.status;
   const slo = sloChecks(agg.canary, agg.canary.hist, settings, compareStatus, critical, recentCanary(input, agg.strata, settings));
@@ -112,11 +143,12 @@ export const judge: Judge = (input: JudgeInput, settings: JudgeSettings): Analys
   const reasons: string[] = [];
   const undecided = cmp.checks.filter((c) => c.status === 'marginal' || c.status === 'nodata').length;
   const scoreText = score === null ? 'no score (no data)' : `score ${score} (pass ≥ ${settings.scoring.pass}, marginal ≥ ${settings.scoring.marginal})`;
+  const promoteText = `the promote margin ${marginPct(m.deltaNi)} (${m.basis}; fail margin ${marginPct(m.delta)})`;
   if (verdict === 'fail') reasons.push(`verdict fail${hardBreach ? ' (hard breach: roll back now)' : ''}: ${failing.map((c) => c.name).join(', ')} failed; ${scoreText}`);
-  else if (verdict === 'pass') reasons.push(`verdict pass: ${scoreText}; ${nonInferior ? `every comparison shown within the ${Math.round(delta * 100)} % margin` : `${undecided} comparison(s) not yet shown within the margin`}`);
+  else if (verdict === 'pass') reasons.push(`verdict pass: ${scoreText}; ${nonInferior ? `every comparison shown within ${promoteText}` : `${undecided} comparison(s) not yet shown within ${promoteText}`}`);
   else
     reasons.push(
-      `verdict inconclusive: ${scoreText}; ${undecided} of ${cmp.checks.length} comparisons undecided${holding.length ? `; held by ${holding.map((c) => c.name).join(', ')}` : ''}${more !== null && more > 0 ? `; ~${int(more)} more canary requests needed` : ''}`,
+      `verdict inconclusive: ${scoreText}; ${undecided} of ${cmp.checks.length} comparisons undecided (fail margin ${marginPct(m.delta)}, promote margin ${marginPct(m.deltaNi)}: ${m.basis})${holding.length ? `; held by ${holding.map((c) => c.name).join(', ')}` : ''}${more !== null && more > 0 ? `; ~${int(more)} more canary requests needed` : ''}`,
     );
   const order: Record<CheckResult['status'], number> = { fail: 0, marginal: 1, nodata: 2, pass: 3 };
   for (const c of [...checks].sort((x, y) => order[x.status] - order[y.status])) if (c.status !== 'pass' || verdict === 'pass') reasons.push(c.message);

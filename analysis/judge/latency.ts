@@ -1,9 +1,13 @@
 /**
  * Latency comparisons from the two arms' histograms.
  *
+ * Two margins: fail beyond 1+δ (the configured margin), promote within 1+δ_k (the step's promote margin,
+ * δ_k ≥ δ; analysis/rollout/plan.ts). Both are read off the same confidence sequences, which hold for every
+ * margin at once, so moving the promote boundary changes nothing in the fail side's guarantee.
+ *
  * Quantiles (compare.p95, compare.p99): a time-uniform confidence sequence for each arm's q-quantile
  * (sequential.ts, Howard & Ramdas 2022). Fail when canary's lower bound > (1+δ)·baseline's upper bound;
- * non-inferior when canary's upper bound < (1+δ)·baseline's lower bound. The union of the two arms'
+ * non-inferior when canary's upper bound < (1+δ_k)·baseline's lower bound. The union of the two arms'
  * sequences holds with probability ≥ 1 − α (α split 0.7 canary / 0.3 baseline: the baseline has more data),
  * so the baseline quantile's own uncertainty is accounted for. Ranks are turned into milliseconds by
  * log-linear interpolation inside the ~9 % buckets (the only within-bucket assumption the judge makes).
@@ -12,7 +16,7 @@
  * Kayenta's classifier does), giving the Hodges–Lehmann shift of log-latency and its confidence sequence
  * by inverting U(Δ) with the normal-mixture boundary in U's information V = 12mn/(m+n+1)
  * (an asymptotic confidence sequence, Waudby-Smith et al. 2024): fail when the whole sequence lies beyond
- * the margin ln(1+δ), pass when it lies inside.
+ * ln(1+δ), pass when it lies inside ln(1+δ_k).
  */
 import { LATENCY_BUCKETS } from '../../core/index.js';
 import { LOG_BUCKET_RATIO, rankValue, shareAbove } from './aggregate.js';
@@ -47,6 +51,7 @@ export function compareQuantile(
   nb: number,
   q: number,
   delta: number,
+  deltaNi: number,
   alphaFail: number,
   alphaNi: number,
 ): QuantileComparison {
@@ -57,23 +62,29 @@ export function compareQuantile(
   const cn = bounds(c, nc, q, alphaNi * CANARY_SHARE);
   const bn = bounds(b, nb, q, alphaNi * (1 - CANARY_SHARE));
   const k = 1 + delta;
+  const kNi = 1 + deltaNi;
   let status: QuantileComparison['status'];
   if (nc < MIN_N || nb < MIN_N) status = 'nodata';
   else if (cf.lo > k * bf.hi) status = 'fail';
-  else if (cn.hi < k * bn.lo) status = 'pass';
+  else if (cn.hi < kNi * bn.lo) status = 'pass';
   else status = 'marginal';
   let needed = 0;
   if (status === 'marginal' || status === 'nodata') {
-    // exceedance of the margin threshold is a Bernoulli quantity: Wald's KL growth against 1 − q
-    // with little data, assume a canary like the baseline: for a lognormal-ish body (σ ≈ 0.5) about 2/3
-    // of the q-exceedance lies above (1+δ)× the quantile — a rough default, refined as data arrive
-    const threshold = estB === null ? NaN : k * estB;
-    const e = nc >= MIN_N ? shareAbove(c, nc, threshold) : nb >= 200 ? shareAbove(b, nb, threshold) : (1 - q) * Math.pow(0.66, delta / 0.1);
-    if (!Number.isFinite(e)) needed = 1e9;
-    else {
-      const a = e < 1 - q ? alphaNi * CANARY_SHARE : alphaFail * CANARY_SHARE;
-      needed = Math.max(0, Math.ceil(Math.min(1e9, (Math.log(1 / a) + 2) / bernoulliKL(e, 1 - q)) - nc));
-    }
+    // exceedance of a margin threshold is a Bernoulli quantity: Wald's KL growth against 1 − q; the
+    // promote side is sized at its own threshold (1+δ_k)×, the fail side at (1+δ)×, the sooner one counts.
+    // With little data, assume a canary like the baseline: for a lognormal-ish body (σ ≈ 0.5) about 2/3
+    // of the q-exceedance lies above (1+δ)× the quantile per 10 % of margin — a rough default, refined as
+    // data arrive
+    const exceed = (m: number, d: number): number => {
+      const threshold = estB === null ? NaN : m * estB;
+      return nc >= MIN_N ? shareAbove(c, nc, threshold) : nb >= 200 ? shareAbove(b, nb, threshold) : (1 - q) * Math.pow(0.66, d / 0.1);
+    };
+    const eNi = exceed(kNi, deltaNi);
+    const eF = deltaNi === delta ? eNi : exceed(k, delta);
+    let n = Infinity;
+    if (Number.isFinite(eNi) && eNi < 1 - q) n = (Math.log(1 / (alphaNi * CANARY_SHARE)) + 2) / bernoulliKL(eNi, 1 - q);
+    if (Number.isFinite(eF) && eF > 1 - q) n = Math.min(n, (Math.log(1 / (alphaFail * CANARY_SHARE)) + 2) / bernoulliKL(eF, 1 - q));
+    needed = Math.max(0, Math.ceil(Math.min(1e9, n) - nc));
   }
   return { status, q, canary: estC, baseline: estB, canaryLo: cf.lo, baselineHi: bf.hi, canaryHi: cn.hi, baselineLo: bn.lo, needed };
 }
@@ -133,11 +144,11 @@ function solveShift(target: number, mn: number): number {
   return (lo + hi) / 2;
 }
 
-export function compareShift(c: Float64Array, nc: number, b: Float64Array, nb: number, delta: number, alphaFail: number, alphaNi: number): ShiftComparison {
+export function compareShift(c: Float64Array, nc: number, b: Float64Array, nb: number, delta: number, deltaNi: number, alphaFail: number, alphaNi: number): ShiftComparison {
   if (nc < MIN_N || nb < MIN_N) {
-    // before data: a canary like a lognormal(σ ≈ 0.5) baseline sits |F(margin) − ½| ≈ Φ(ln(1+δ)/(σ√2)) − ½
-    // from the margin, and V ≈ 12·n_canary while the baseline has most of the traffic
-    const gap = Math.max(1e-3, normalCdf(Math.log(1 + delta) / (0.5 * Math.SQRT2)) - 0.5);
+    // before data: a canary like a lognormal(σ ≈ 0.5) baseline sits |F(margin) − ½| ≈ Φ(ln(1+δ_k)/(σ√2)) − ½
+    // from the promote margin, and V ≈ 12·n_canary while the baseline has most of the traffic
+    const gap = Math.max(1e-3, normalCdf(Math.log(1 + deltaNi) / (0.5 * Math.SQRT2)) - 0.5);
     let n = MIN_N;
     while (n < 1e9 && normalMixtureZ(12 * n, alphaNi, 1000) / Math.sqrt(12 * n) > gap) n *= 1.1;
     return { status: 'nodata', ratio: null, failLo: null, niHi: null, auc: null, z: null, needed: Math.max(0, Math.ceil(n) - nc) };
@@ -169,17 +180,21 @@ export function compareShift(c: Float64Array, nc: number, b: Float64Array, nb: n
   const failLo = solveShift(0.5 + hF, mn);
   const niHi = solveShift(0.5 - hN, mn);
   const marginBuckets = Math.log(1 + delta) / LOG_BUCKET_RATIO;
+  const niBuckets = Math.log(1 + deltaNi) / LOG_BUCKET_RATIO;
   const auc = fAt(0, mn);
   let status: ShiftComparison['status'] = 'marginal';
   if (failLo > marginBuckets) status = 'fail';
-  else if (niHi < marginBuckets) status = 'pass';
+  else if (niHi < niBuckets) status = 'pass';
   const toRatio = (d: number): number => Math.exp(d * LOG_BUCKET_RATIO);
   let needed = 0;
   if (status === 'marginal') {
-    // distance from the estimate to the margin in F units vs the current half-width: n scales with its square
-    const gap = Math.abs(fAt(marginBuckets, mn) - 0.5);
-    const h = est < marginBuckets ? hN : hF;
-    needed = gap > 0 ? Math.max(0, Math.ceil(Math.min(1e9, nc * (h / gap) ** 2 * 1.15) - nc)) : 1e9;
+    // distance from the estimate to a margin in F units vs the current half-width: n scales with its
+    // square; the promote side is sized at its margin, the fail side at its own, the sooner one counts
+    const grow = (gap: number, h: number): number => (gap > 0 ? nc * (h / gap) ** 2 * 1.15 : Infinity);
+    let n = Infinity;
+    if (est < niBuckets) n = grow(Math.abs(fAt(niBuckets, mn) - 0.5), hN);
+    if (est > marginBuckets) n = Math.min(n, grow(Math.abs(fAt(marginBuckets, mn) - 0.5), hF));
+    needed = Math.max(0, Math.ceil(Math.min(1e9, n) - nc));
   }
   return { status, ratio: toRatio(est), failLo: toRatio(failLo), niHi: toRatio(niHi), auc, z: (auc - 0.5) / sd, needed };
 }

@@ -33,6 +33,10 @@ export const rolloutSections = {
     failureLimit: Type.Integer({ minimum: 1, default: 3, description: 'Consecutive failed analyses before a rollback' }),
     hardBreach: Type.Union([Type.Literal('rollback'), Type.Literal('count')], { default: 'rollback', description: 'rollback: a hard SLO breach rolls back at once; count: it spends failureLimit like any failure' }),
     falseRollbackRate: Type.Number({ exclusiveMinimum: 0, maximum: 0.2, default: 0.01, description: 'Bound on the chance of rolling back a canary that is no worse than the margin, over the whole rollout' }),
+    alphaPlan: Type.Union([Type.Literal('equal'), Type.Literal('front')], {
+      default: 'front',
+      description: 'How falseRollbackRate is split over the analysed steps: front (½, ¼, … on the first steps, the last two sharing the rest: faster rollback where most bad canaries are caught) or equal shares; both keep the whole rollout within falseRollbackRate. The promote side keeps falseRollbackRate / analysed steps either way',
+    }),
     countFaulted: Type.Boolean({ default: false, description: 'Count fault-injected requests in the verdict (to test the rollback itself with chaos)' }),
     slo: StrictObject({
       maxErrorRate: Type.Number({ minimum: 0, maximum: 1, default: 0.01, description: 'Share of 5xx answers' }),
@@ -41,7 +45,12 @@ export const rolloutSections = {
       minSuccessRate: Type.Number({ minimum: 0, maximum: 1, default: 0.99, description: 'Share of 1xx-3xx answers (4xx and 5xx are not successes)' }),
     }),
     baseline: StrictObject({
-      maxDegradation: Type.Number({ minimum: 0, maximum: 10, default: 0.1, description: 'How much worse than baseline the canary may be (0.1 = 10 %) on error rate and latency' }),
+      maxDegradation: Type.Number({ minimum: 0, maximum: 10, default: 0.1, description: 'How much worse than baseline the canary may be (0.1 = 10 %) on error rate and latency: rolled back only when shown worse than this, and promoted into 100 % only when shown within it' }),
+      promotionMargin: Type.Union([Type.Literal('exposure'), Type.Literal('fixed')], {
+        default: 'exposure',
+        description: 'Margin a step must show the canary within to promote it: exposure = maxDegradation × min(maxExposureFactor, last analysed weight / step weight) (the full margin at the last analysed step); fixed = maxDegradation at every step. The rollback side always uses maxDegradation',
+      }),
+      maxExposureFactor: Type.Number({ minimum: 1, maximum: 100, default: 10, description: 'Cap on how many times maxDegradation the exposure-scaled promote margin may be' }),
     }),
     scoring: StrictObject({
       pass: Type.Number({ minimum: 0, maximum: 100, default: 95, description: 'Score at or above which the comparison passes' }),
