@@ -15,10 +15,12 @@ import { startSampleUpstream } from './upstream.js';
 import { runLoad } from './load.js';
 
 const HELP = `usage: canaryd demo [options]
-  --rate RPS            synthetic load, requests per second (default 400)
+  --rate RPS            synthetic load, requests per second (default 1000)
   --interval SECONDS    minimum time per rollout step (default 12)
-  --bad-errors RATE     share of requests the bad canary fails with 500 (default 0.05; baseline 0.005)
+  --bad-errors RATE     share of requests the bad canary fails with 500 (default 0.05; baseline 0.0002)
   --bad-latency MS      median latency of the bad canary (default 40; baseline 20)
+  --margin M            rollout.baseline.maxDegradation (default 0.15; canaryd's default is 0.10, with which
+                        the last step needs about twice the traffic: the good rollout then takes ~3 min)
   --scenario S          good, bad or both (default both)
   --linger SECONDS      keep serving after the rollouts, to look at the dashboard (default 30)
   --port N, --admin-port N   listen ports (default 8080 and 9901; 0 picks free ones)`;
@@ -30,17 +32,18 @@ function flag(args: string[], name: string, fallback: number): number {
   return v;
 }
 
-const BASELINE = { latencyMs: 20, errorRate: 0.005 };
+const BASELINE = { latencyMs: 20, errorRate: 0.0002 };
 
 export async function runDemo(args: string[]): Promise<number> {
   if (args.includes('--help')) {
     console.log(HELP);
     return 0;
   }
-  const rate = flag(args, '--rate', 400);
+  const rate = flag(args, '--rate', 1000);
   const interval = flag(args, '--interval', 12);
   const bad = { errorRate: flag(args, '--bad-errors', 0.05), latencyMs: flag(args, '--bad-latency', 40) };
   const linger = flag(args, '--linger', 30);
+  const margin = flag(args, '--margin', 0.15);
   const si = args.indexOf('--scenario');
   const scenario = si >= 0 ? args[si + 1] : 'both';
   if (!['good', 'bad', 'both'].includes(scenario)) throw new Error(`--scenario must be good, bad or both, got ${JSON.stringify(scenario)}`);
@@ -60,7 +63,8 @@ rollout:
   minRequests: 100
   analysisInterval: 1s
   maxStepDuration: 3m
-log: { level: warn }
+  baseline: { maxDegradation: ${margin} }
+log: { level: error }
 state: { dir: "${stateDir}" }
 `);
   const sidecar = new Sidecar({ config });
@@ -74,6 +78,7 @@ state: { dir: "${stateDir}" }
   metrics:    ${adminUrl}/metrics
   baseline:   ${baseline.url} (v1.0.0: ${BASELINE.errorRate * 100} % errors, ${BASELINE.latencyMs} ms median)
   load:       ${rate} req/s from 1,000 sticky users
+  rollout:    steps 5 → 10 → 25 → 50 → 75 → 100 %, at least ${interval} s a step, margin ${margin * 100} %
 `);
   const t0 = Date.now();
   const stamp = () => `[${((Date.now() - t0) / 1000).toFixed(0).padStart(4)} s]`;
@@ -92,7 +97,11 @@ state: { dir: "${stateDir}" }
   const rollout = async (label: string, expect: 'promoted' | 'rolledback') => {
     const started = Date.now();
     await sidecar.rollout.start(`${label}: rollout started`);
-    const end = await waitForEnd(sidecar, 4 * 60_000);
+    let end = await waitForEnd(sidecar, 4 * 60_000);
+    if (end !== 'promoted' && end !== 'rolledback') {
+      sidecar.rollout.rollback(`demo: ${label} ${end}, rolled back by the demo to go on`);
+      end = `${end}, then rolled back by the demo`;
+    }
     const secs = ((Date.now() - started) / 1000).toFixed(0);
     const line = `${label}: ${end} after ${secs} s${end === expect ? '' : ` (expected ${expect})`}`;
     console.log(`${stamp()} ${line}\n`);
