@@ -3,7 +3,7 @@
  * of real sample upstreams, under real traffic. A good canary is promoted to 100 % by the engine alone
  * (rollout.autoStart), a bad one is rolled back by the engine alone, and traffic follows each decision.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Pool } from 'undici';
 import { startSampleUpstream } from '../demo/upstream.js';
 import { configYaml, spawnCanaryd, type CanarydProcess } from './helpers/canaryd.js';
@@ -78,9 +78,10 @@ async function versionsOf(url: string, n: number): Promise<Set<string>> {
   return seen;
 }
 
-t.test('a good canary is promoted to 100 % by the engine alone', async (t) => {
-  const base = await startSampleUpstream({ name: 'baseline', latencyMs: 5, errorRate: 0 });
-  const can = await startSampleUpstream({ name: 'canary', latencyMs: 5, errorRate: 0 });
+/** Sample upstreams (5 ms, the given 5xx shares), a real canaryd process in front, and load; all torn down with t. */
+async function startRig(t: Test, baselineErrors: number, canaryErrors: number) {
+  const base = await startSampleUpstream({ name: 'baseline', latencyMs: 5, errorRate: baselineErrors });
+  const can = await startSampleUpstream({ name: 'canary', latencyMs: 5, errorRate: canaryErrors });
   const p = await spawnCanaryd(configYaml(base.url, can.url, ROLLOUT));
   const load = startLoad(p.url);
   t.teardown(async () => {
@@ -89,6 +90,11 @@ t.test('a good canary is promoted to 100 % by the engine alone', async (t) => {
     await base.close();
     await can.close();
   });
+  return { p, load };
+}
+
+t.test('a good canary is promoted to 100 % by the engine alone', async (t) => {
+  const { p, load } = await startRig(t, 0, 0);
   const end = await waitForPhase(p, ['promoted', 'rolledback', 'paused'], 80_000);
   t.equal(end.phase, 'promoted', `ended ${end.phase}: ${JSON.stringify(end.lastDecision?.reasons ?? [])}`);
   t.equal(end.canaryWeight, 100);
@@ -108,16 +114,7 @@ t.test('a good canary is promoted to 100 % by the engine alone', async (t) => {
 });
 
 t.test('a bad canary is rolled back by the engine alone', async (t) => {
-  const base = await startSampleUpstream({ name: 'baseline', latencyMs: 5, errorRate: 0.002 });
-  const can = await startSampleUpstream({ name: 'canary', latencyMs: 5, errorRate: 0.3 });
-  const p = await spawnCanaryd(configYaml(base.url, can.url, ROLLOUT));
-  const load = startLoad(p.url);
-  t.teardown(async () => {
-    await load.stop();
-    p.child.kill('SIGKILL');
-    await base.close();
-    await can.close();
-  });
+  const { p, load } = await startRig(t, 0.002, 0.3);
   const end = await waitForPhase(p, ['promoted', 'rolledback', 'paused'], 60_000);
   t.equal(end.phase, 'rolledback', `ended ${end.phase}`);
   t.equal(end.canaryWeight, 0);
