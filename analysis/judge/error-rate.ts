@@ -34,7 +34,7 @@ const FAIL_MULT = [1.2, 1.45, 1.75, 2.1, 2.6, 3.5, 5, 10, 30];
  * for a large regression (a handful of errors, or the hard SLO breach, settles it) and dear for a moderate
  * one, so most weight sits on 1.2–2.1× the margin and little on ≥ 3.5×. Measured (bench/RESULTS.md): against
  * the earlier flatter weights (0.12, 0.14, 0.15, 0.14, 0.12, 0.11, 0.09, 0.07, 0.06) this detects +0.5 pp
- * errors ~10 % and 2× errors ~4 % sooner; any weights summing to 1 keep the test valid.
+ * errors ~7 % and 2× errors ~4 % sooner (2,000 req/s, front plan); any weights summing to 1 keep the test valid.
  */
 const FAIL_W = [0.16, 0.2, 0.2, 0.16, 0.1, 0.07, 0.05, 0.035, 0.025];
 /**
