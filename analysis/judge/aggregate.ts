@@ -103,6 +103,16 @@ function sorted(ws: readonly WindowRecord[]): readonly WindowRecord[] {
   return ws;
 }
 
+/** One arm's window into its totals and into stratum k (requests, 5xx, non-success); faulted ones only when counted. */
+function addWindow(arm: ArmTotals, scratch: Uint32Array, w: WindowRecord, countFaulted: boolean, n: Float64Array, e: Float64Array, u: Float64Array, k: number): void {
+  addCounts(arm, scratch, w.clean);
+  arm.faultedRequests += w.faulted.requests;
+  if (countFaulted) addCounts(arm, scratch, w.faulted);
+  n[k] = w.clean.requests + (countFaulted ? w.faulted.requests : 0);
+  e[k] = errorsOf(w.clean) + (countFaulted ? errorsOf(w.faulted) : 0);
+  u[k] = nonSuccessOf(w.clean) + (countFaulted ? nonSuccessOf(w.faulted) : 0);
+}
+
 export function aggregate(
   baselineIn: readonly WindowRecord[],
   canaryIn: readonly WindowRecord[],
@@ -133,21 +143,11 @@ export function aggregate(
     let any = false;
     if (bHere && inRange(bHere, from, to)) {
       any = true;
-      addCounts(baseline, sb, bHere.clean);
-      baseline.faultedRequests += bHere.faulted.requests;
-      if (countFaulted) addCounts(baseline, sb, bHere.faulted);
-      strata.nb[k] = bHere.clean.requests + (countFaulted ? bHere.faulted.requests : 0);
-      strata.eb[k] = errorsOf(bHere.clean) + (countFaulted ? errorsOf(bHere.faulted) : 0);
-      strata.ub[k] = nonSuccessOf(bHere.clean) + (countFaulted ? nonSuccessOf(bHere.faulted) : 0);
+      addWindow(baseline, sb, bHere, countFaulted, strata.nb, strata.eb, strata.ub, k);
     }
     if (cHere && inRange(cHere, from, to)) {
       any = true;
-      addCounts(canary, sc, cHere.clean);
-      canary.faultedRequests += cHere.faulted.requests;
-      if (countFaulted) addCounts(canary, sc, cHere.faulted);
-      strata.nc[k] = cHere.clean.requests + (countFaulted ? cHere.faulted.requests : 0);
-      strata.ec[k] = errorsOf(cHere.clean) + (countFaulted ? errorsOf(cHere.faulted) : 0);
-      strata.uc[k] = nonSuccessOf(cHere.clean) + (countFaulted ? nonSuccessOf(cHere.faulted) : 0);
+      addWindow(canary, sc, cHere, countFaulted, strata.nc, strata.ec, strata.uc, k);
     }
     if (any) {
       strata.start[k] = start;
