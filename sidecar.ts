@@ -327,8 +327,11 @@ export class Sidecar {
 
   async start(): Promise<void> {
     const p = splitHostPort(this.config.listen);
-    this.proxyAddress = await this.proxy.listen(p.host, p.port);
+    // The admin is built and its route schemas compiled (ready) before the proxy accepts: that work blocks
+    // the event loop for a few hundred ms, and requests taken during it would wait behind it.
     this.admin = await buildAdmin(this.adminDeps());
+    await this.admin.ready();
+    this.proxyAddress = await this.proxy.listen(p.host, p.port);
     const a = splitHostPort(this.config.admin.listen);
     await this.admin.listen({ host: a.host, port: a.port });
     const addr = this.admin.server.address();
