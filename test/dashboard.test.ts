@@ -111,6 +111,8 @@ t.test('in chromium: live charts move with traffic; rollback asks for the token 
   t.pass('the event stream is live');
   t.equal(await page.locator('#weight').textContent(), 'canary 40%');
   t.equal(await page.locator('#chart-rate canvas').count(), 1, 'uPlot drew a canvas');
+  await page.waitForFunction(() => (document.getElementById('analysis-note')?.textContent ?? '') !== '', null, { timeout: 10_000 });
+  t.match(await page.locator('#analysis-note').textContent(), /^no analysis yet/, 'before any rollout the analysis panel says so (the engine is there, it has no report yet)');
 
   const chart = async (id: string) => page.evaluate((id) => ({ points: Number(document.getElementById(id)!.dataset.points ?? 0), last: JSON.parse(document.getElementById(id)!.dataset.last ?? '[]') }), id);
   const first = await until('rate chart with traffic on both versions', async () => {

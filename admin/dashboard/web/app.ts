@@ -124,7 +124,12 @@ async function refresh(): Promise<void> {
       $('phase').textContent = s.rollout ? `rollout ${fmt(s.rollout.phase)}` : 'rollout n/a';
       renderTimeline($('timeline'), $('rollout-detail'), s);
     }
-    const checks = renderChecks($('checks').querySelector('tbody')!, $('verdict'), $('analysis-note'), analysis.body, analysis.missing || analysis.status === 404);
+    const absent = analysis.missing
+      ? 'no analysis engine on this canaryd (GET /api/v1/analysis is 404)'
+      : analysis.status === 404
+        ? String(analysis.body?.message ?? 'no analysis yet') // e.g. no rollout has been analysed yet
+        : null;
+    const checks = renderChecks($('checks').querySelector('tbody')!, $('verdict'), $('analysis-note'), analysis.body, absent);
     renderAnomalies($('anomalies'), checks, analysis.ok ? analysis.body : null);
     renderFaults($('faults'), faults.body, faults.missing || faults.status === 404);
     renderDecisions($('decisions'), decisions.body, decisions.missing || decisions.status === 404);

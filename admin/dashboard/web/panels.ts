@@ -77,12 +77,13 @@ export function reportOf(analysis: any): any {
   return analysis?.report ?? analysis?.latest ?? analysis?.lastReport ?? analysis;
 }
 
-export function renderChecks(tbody: Element, verdictEl: Element, note: Element, analysis: any, missing: boolean): any[] {
-  if (missing) {
+/** `absent`: why there is no report to show (no engine, or none yet), or null when `analysis` is one. */
+export function renderChecks(tbody: Element, verdictEl: Element, note: Element, analysis: any, absent: string | null): any[] {
+  if (absent !== null) {
     replace(tbody, []);
     verdictEl.textContent = 'n/a';
     verdictEl.className = 'badge';
-    note.textContent = 'no analysis engine on this canaryd (GET /api/v1/analysis is 404)';
+    note.textContent = absent;
     return [];
   }
   const report = reportOf(analysis);
