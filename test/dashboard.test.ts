@@ -28,10 +28,11 @@ t.before(() => {
   if (build.status !== 0) throw new Error(`dashboard build failed: ${build.stderr}`);
 });
 
+/** dryRun: the engine judges but never acts, so only the buttons move the rollout (no race with a rollback of its own). */
 async function setup(t: TapTest) {
   const base = await startSampleUpstream({ name: 'baseline', latencyMs: 5, errorRate: 0.01 });
   const can = await startSampleUpstream({ name: 'canary', latencyMs: 15, errorRate: 0.1 });
-  const yaml = configYaml(base.url, can.url, 'routing: { canaryWeight: 40, sticky: { header: x-user-id } }').replace('admin: { listen: "127.0.0.1:0" }', `admin: { listen: "127.0.0.1:0", token: "${TOKEN}" }`);
+  const yaml = configYaml(base.url, can.url, 'routing: { canaryWeight: 40, sticky: { header: x-user-id } }\nrollout: { dryRun: true }').replace('admin: { listen: "127.0.0.1:0" }', `admin: { listen: "127.0.0.1:0", token: "${TOKEN}" }`);
   const s = await startAdminSidecar(yaml);
   t.teardown(async () => (await s.stop(), await base.close(), await can.close()));
   return s;
@@ -131,13 +132,22 @@ t.test('in chromium: live charts move with traffic; rollback asks for the token 
   mkdirSync('test-artifacts', { recursive: true });
   await page.screenshot({ path: 'test-artifacts/dashboard.png', fullPage: true });
 
-  // roll back: the page asks for the token, keeps it in sessionStorage, then POSTs to the rollout API
-  t.equal((await call(s.app, 'POST', '/api/v1/rollout/start', { token: TOKEN, body: {} })).status, 200, 'a rollout to roll back');
-  const posted = page.waitForRequest((r) => r.url().endsWith('/api/v1/rollout/rollback') && r.method() === 'POST');
-  await page.click('#btn-rollback');
+  // start: the page asks for the token, keeps it in sessionStorage, then POSTs to the rollout API
+  const started = page.waitForRequest((r) => r.url().endsWith('/api/v1/rollout/start') && r.method() === 'POST');
+  await page.click('#btn-start');
   await page.locator('#token-dialog').waitFor({ state: 'visible' });
   await page.fill('#token-input', TOKEN);
   await page.click('#token-save');
+  await page.locator('#confirm-dialog').waitFor({ state: 'visible' });
+  await page.fill('#confirm-reason', 'dashboard start');
+  await page.click('#confirm-ok');
+  t.same((await started).postDataJSON(), { reason: 'dashboard start' });
+  await page.waitForFunction(() => /start: done/.test(document.getElementById('notice')?.textContent ?? ''), null, { timeout: 10_000 });
+  t.equal((await call(s.app, 'GET', '/api/v1/status')).json.rollout.phase, 'progressing', 'the Start button started a rollout');
+
+  // roll back: the token is already kept, so straight to the confirmation
+  const posted = page.waitForRequest((r) => r.url().endsWith('/api/v1/rollout/rollback') && r.method() === 'POST');
+  await page.click('#btn-rollback');
   await page.locator('#confirm-dialog').waitFor({ state: 'visible' });
   await page.fill('#confirm-reason', 'dashboard test');
   await page.click('#confirm-ok');

@@ -14,6 +14,8 @@ const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getEleme
 
 const POLL_MS = 2000;
 const ACTIONS: Record<string, { path: string; title: string; text: string }> = {
+  start: { path: '/api/v1/rollout/start', title: 'Start a rollout', text: 'The canary goes to the first step (after any pre-rollout gates approve); from there the analysis promotes or rolls it back.' },
+  retry: { path: '/api/v1/rollout/retry', title: 'Retry the rollout', text: 'Starts the rolled-back rollout again from the first step.' },
   pause: { path: '/api/v1/rollout/pause', title: 'Pause the rollout', text: 'Analysis keeps running; the weight stays where it is until you resume.' },
   resume: { path: '/api/v1/rollout/resume', title: 'Resume the rollout', text: 'The controller continues from the current step.' },
   promote: { path: '/api/v1/rollout/promote', title: 'Promote the canary', text: 'Moves the canary to the next step, or to 100 % with "promote fully".' },
@@ -69,7 +71,7 @@ async function act(action: string): Promise<void> {
   $('confirm-text').textContent = a.text;
   const reason = $<HTMLInputElement>('confirm-reason');
   reason.value = '';
-  reason.hidden = action !== 'rollback' && action !== 'pause';
+  reason.hidden = action !== 'rollback' && action !== 'pause' && action !== 'start';
   $('confirm-full-label').hidden = action !== 'promote';
   $<HTMLInputElement>('confirm-full').checked = false;
   if (!(await ask($<HTMLDialogElement>('confirm-dialog'), $('confirm-ok'), $('confirm-cancel'), reason.hidden ? $<HTMLInputElement>('confirm-full') : reason))) return;
