@@ -15,6 +15,8 @@ export interface WrkResult {
   p50Ms: number;
   p90Ms: number;
   p99Ms: number;
+  /** the slowest request of the run */
+  maxMs: number;
   non2xx: number;
   socketErrors: number;
   /** non2xx + socketErrors */
@@ -84,10 +86,11 @@ export function parseWrk(out: string): WrkResult {
     return m ? Number(m[1]) * UNIT[m[2]] : NaN;
   };
   if (!rps || !total) throw new Error(`cannot parse wrk output:\n${out}`);
+  const max = /^\s+Latency\s+\S+\s+\S+\s+([\d.]+)(us|ms|s|m)\s/m.exec(out);
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const socketErrors = sock ? sock.slice(1).reduce((a, x) => a + Number(x), 0) : 0;
-  return { requests: Number(total[1]), rps: Number(rps[1]), p50Ms: pct(50), p90Ms: pct(90), p99Ms: pct(99), non2xx, socketErrors, errors: non2xx + socketErrors };
+  return { requests: Number(total[1]), rps: Number(rps[1]), p50Ms: pct(50), p90Ms: pct(90), p99Ms: pct(99), maxMs: max ? Number(max[1]) * UNIT[max[2]] : NaN, non2xx, socketErrors, errors: non2xx + socketErrors };
 }
 
 /** One wrk run; only 127.0.0.1 targets are accepted (benches never send traffic elsewhere). */
