@@ -12,21 +12,19 @@ import { startEchoUpstream } from './helpers/echo-upstream.js';
 
 const TOKEN = 'faults-token';
 
-async function setup() {
+const FILE_RULES = '    - { name: from-file, probability: 0.5, match: { version: canary }, delay: { ms: 1 } }\n';
+
+/**
+ * Echo upstreams and an in-process canaryd with faults on and these file rules; token on unless the config is
+ * written to a file (drift). Torn down with `opts.tap` (default: the whole file's).
+ */
+async function setup(rules = FILE_RULES, opts: { file?: boolean; tap?: { teardown: (fn: () => Promise<unknown>) => void } } = {}) {
   const base = await startEchoUpstream('baseline');
   const can = await startEchoUpstream('canary');
-  const yaml = configYaml(
-    base.url,
-    can.url,
-    `faults:
-  enabled: true
-  maxErrorRate: 1
-  rules:
-    - { name: from-file, probability: 0.5, match: { version: canary }, delay: { ms: 1 } }
-`,
-  ).replace('admin: { listen: "127.0.0.1:0" }', `admin: { listen: "127.0.0.1:0", token: "${TOKEN}" }`);
-  const s = await startAdminSidecar(yaml);
-  t.teardown(async () => (await s.stop(), await base.close(), await can.close()));
+  let yaml = configYaml(base.url, can.url, `faults:\n  enabled: true\n  maxErrorRate: 1\n  rules:\n${rules}`);
+  if (!opts.file) yaml = yaml.replace('admin: { listen: "127.0.0.1:0" }', `admin: { listen: "127.0.0.1:0", token: "${TOKEN}" }`);
+  const s = await startAdminSidecar(yaml, opts.file ? { file: true } : undefined);
+  (opts.tap ?? t).teardown(async () => (await s.stop(), await base.close(), await can.close()));
   return s;
 }
 
@@ -177,21 +175,12 @@ t.test('kill switch and resume through canaryd ctl; JSON and Prometheus metrics;
 });
 
 t.test('drift: runtime fault rules are reported; reconcile only ever switches faults off', async (t) => {
-  const base = await startEchoUpstream('baseline');
-  const can = await startEchoUpstream('canary');
-  const yaml = configYaml(
-    base.url,
-    can.url,
-    `faults:
-  enabled: true
-  maxErrorRate: 1
-  rules:
-    - { name: file-on, probability: 1, match: { path: /file-on }, abort: { status: 500 } }
+  const s = await setup(
+    `    - { name: file-on, probability: 1, match: { path: /file-on }, abort: { status: 500 } }
     - { name: file-off, enabled: false, probability: 1, match: { path: /file-off }, abort: { status: 500 } }
 `,
+    { file: true, tap: t },
   );
-  const s = await startAdminSidecar(yaml, { file: true });
-  t.teardown(async () => (await s.stop(), await base.close(), await can.close()));
   await call(s.app, 'POST', '/api/v1/faults', { body: { name: 'runtime', probability: 1, match: { path: '/runtime' }, abort: { status: 503 } } });
   await call(s.app, 'PATCH', '/api/v1/faults/file-on', { body: { enabled: false } });
   await call(s.app, 'PATCH', '/api/v1/faults/file-off', { body: { enabled: true } });
