@@ -15,7 +15,8 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { DETECTOR_NAMES, NAB_PROFILES, RangeNoveltyDetector, RollingIqrDetector, RollingZScoreDetector, createDetector, optimizeThreshold, type AnomalyDetector } from '../analysis/index.js';
+import { DETECTOR_NAMES, RangeNoveltyDetector, RollingIqrDetector, RollingZScoreDetector, createDetector, type AnomalyDetector } from '../analysis/index.js';
+import { NAB_PROFILES, optimizeThreshold } from './nab-score.js';
 import { MONITOR_SCENARIOS, simulateMonitor } from './monitor-sim.js';
 import { defaultNabDir, loadNabCorpus, loadReferenceScores, type NabCorpus } from './nab-corpus.js';
 import { scoreRun, scoreTransfer, streamCorpus, subCorpus, type DetectorRun } from './nab-runner.js';
