@@ -6,5 +6,6 @@ export { ANOMALY_THRESHOLD, type AnomalyDetector, type ScaleFloor } from './dete
 export * from './seed-detectors.js';
 export * from './ensemble.js';
 export * from './novelty.js';
+export * from './level-shift.js';
 export * from './registry.js';
 export * from './monitor.js';
