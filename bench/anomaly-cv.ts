@@ -82,3 +82,18 @@ function pickSetting(corpus: NabCorpus, runs: readonly DetectorRun[]): number {
   });
   return best;
 }
+
+/**
+ * The families the bench cross-validates: every registered detector at its defaults (only θ is chosen per
+ * fold), and the two long-memory detectors with the grids their parameters were picked from.
+ */
+export function benchFamilies(names: readonly string[], create: (name: string) => AnomalyDetector, novelty: (p: Params) => AnomalyDetector, noveltyShift: (p: Params) => AnomalyDetector): DetectorFamily[] {
+  const out: DetectorFamily[] = names.map((n) => ({ name: n, grid: [{}], make: () => create(n) }));
+  if (names.includes('novelty')) {
+    const grid: Params[] = [];
+    for (const memory of [1000, 2500, 5000, 8000]) for (const rest of [30, 60, 120]) grid.push({ memory, rest });
+    out.push({ name: 'novelty, grid memory × rest', grid, make: novelty });
+  }
+  if (names.includes('novelty-shift')) out.push({ name: 'novelty-shift, grid h', grid: [10, 30, 100, 300].map((h) => ({ h })), make: noveltyShift });
+  return out;
+}
