@@ -5,12 +5,13 @@
  * (5xx share) and request rate divided by the version's expected share (weight/100 for the canary, the rest
  * for the baseline, so a weight step is not a change) — and returns CheckResults of kind 'anomaly'.
  *
- * An anomaly counts against the canary ("canary-only") when, at point k:
- *  1. the configured detector flags the contrast series — canary against baseline: log(p95 ratio), error
- *     rate difference, log(rate ratio) — where a shared disturbance cancels; or it flags the canary's own
- *     series (for p95 and error rate: upwards only) while the baseline's detector flags nothing on that
- *     metric at k−1, k or k+1 (else it is shared: a load spike, a dependency slowing both — it passes, with
- *     a note). The baseline is the control: the contrast is the canary's change that the baseline lacks;
+ * An anomaly counts against the canary ("canary-only") when, at point k, rule 1 or rule 2 holds, and rule 3:
+ *  1. the configured detector flags the contrast series at k and k+1 — canary against baseline: log(p95
+ *     ratio), error-rate difference, log(rate ratio) — where a shared disturbance cancels (p95 and error
+ *     rate: upwards only). The baseline is the control: the contrast is the change the baseline lacks;
+ *  2. or it flags the canary's own series (p95 and error rate: upwards only) while the baseline's detector
+ *     flags nothing on that metric at k−1, k or k+1 (else it is shared: a load spike, a dependency slowing
+ *     both — it passes, with a note);
  *  3. the canary is worse than the baseline at k and still at k+1, by more than `margin` and with evidence
  *     z ≥ 3 (p95: canary requests slower than the baseline's p95 against the 5 % expected; error rate: a
  *     two-proportion test; request rate: the canary's share of requests against its weight).
