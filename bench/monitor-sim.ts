@@ -82,34 +82,39 @@ function median(xs: number[]): number | null {
 
 const NORMAL: TrafficProfile = { rps: 100, medianMs: 50, sigma: 0.5, tail: 0.01, errorRate: 0.005, drift: 0.3, driftPeriodS: 1200 };
 
-/** The scenarios of the bench: normal traffic (with and without a shared slowdown) and two regressions. */
+/** A canary-only regression starting at a random point in the middle of the rollout (40–70 % of it). */
+function canaryFrom(make: (from: number, total: number) => TrafficEvent[]): MonitorScenario['events'] {
+  return (rng, total) => {
+    const from = Math.floor(total * (0.4 + 0.3 * rng.next()));
+    return { events: make(from, total), onset: from };
+  };
+}
+
+/** A disturbance both versions share (the baseline is the reference: none of these may hold the rollout). */
+function sharedAt(event: Omit<TrafficEvent, 'from' | 'to' | 'versions'>, seconds: number): MonitorScenario['events'] {
+  return (rng, total) => {
+    const from = Math.floor(total * (0.3 + 0.5 * rng.next()));
+    return { events: [{ from, to: from + seconds, versions: ['baseline', 'canary'], ...event }], onset: null };
+  };
+}
+
+/**
+ * The scenarios of the bench: normal traffic, alone and with disturbances both versions share (any hold is a
+ * false one), and canary-only regressions of each shape — step, ramp, spike, variance increase, errors.
+ */
 export const MONITOR_SCENARIOS: readonly MonitorScenario[] = [
   { name: 'A/A, noisy', regression: false, profile: NORMAL, events: () => ({ events: [], onset: null }) },
+  { name: 'A/A + shared 3x slowdown', regression: false, profile: NORMAL, events: sharedAt({ latencyFactor: 3 }, 30) },
+  { name: 'A/A + shared 5% errors', regression: false, profile: NORMAL, events: sharedAt({ errorRate: 0.05 }, 30) },
+  { name: 'canary p95 +100% step', regression: true, profile: NORMAL, events: canaryFrom((from, total) => [{ from, to: total, versions: ['canary'], latencyFactor: 2 }]) },
   {
-    name: 'A/A + shared 3x slowdown',
-    regression: false,
-    profile: NORMAL,
-    events: (rng, total) => {
-      const from = Math.floor(total * (0.3 + 0.5 * rng.next()));
-      return { events: [{ from, to: from + 30, versions: ['baseline', 'canary'], latencyFactor: 3 }], onset: null };
-    },
-  },
-  {
-    name: 'canary p95 +100% mid-rollout',
+    name: 'canary p95 ramp to +100% over 60 s',
     regression: true,
     profile: NORMAL,
-    events: (rng, total) => {
-      const from = Math.floor(total * (0.4 + 0.3 * rng.next()));
-      return { events: [{ from, to: total, versions: ['canary'], latencyFactor: 2 }], onset: from };
-    },
+    // six 10 s stairs 1.17×, 1.33× … 2×, then 2× to the end
+    events: canaryFrom((from, total) => Array.from({ length: 6 }, (_, k) => ({ from: from + 10 * k, to: k === 5 ? total : from + 10 * (k + 1), versions: ['canary'] as const, latencyFactor: 1 + (k + 1) / 6 }))),
   },
-  {
-    name: 'canary errors 0.5% -> 5% mid-rollout',
-    regression: true,
-    profile: NORMAL,
-    events: (rng, total) => {
-      const from = Math.floor(total * (0.4 + 0.3 * rng.next()));
-      return { events: [{ from, to: total, versions: ['canary'], errorRate: 0.05 }], onset: from };
-    },
-  },
+  { name: 'canary p95 3x spike for 30 s', regression: true, profile: NORMAL, events: canaryFrom((from) => [{ from, to: from + 30, versions: ['canary'], latencyFactor: 3 }]) },
+  { name: 'canary latency variance up (σ 0.5 → 0.9)', regression: true, profile: NORMAL, events: canaryFrom((from, total) => [{ from, to: total, versions: ['canary'], sigmaFactor: 1.8 }]) },
+  { name: 'canary errors 0.5% -> 5% (10x)', regression: true, profile: NORMAL, events: canaryFrom((from, total) => [{ from, to: total, versions: ['canary'], errorRate: 0.05 }]) },
 ];

@@ -7,7 +7,8 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { labelSeries, parseNabCsv, parseNabWindows, type NabLabelledFile, type NabSeries } from '../analysis/index.js';
+import { labelledWindows, type NabLabelledFile } from './nab-score.js';
+import { labelSeries, parseNabCsv, parseNabWindows, type NabSeries } from './nab-data.js';
 
 export interface NabCorpus {
   dir: string;
@@ -37,7 +38,7 @@ export function loadNabCorpus(dir: string, categories?: readonly string[]): NabC
   const series = keys.map((key) => parseNabCsv(key, readFileSync(join(dataDir, key), 'utf8')));
   // A data file without a labels entry has no windows (every detection is a false alarm).
   const files = series.map((s) => labelSeries(s, labels[s.name] ?? []));
-  return { dir, series, files, windows: files.reduce((n, f) => n + f.windows.length, 0) };
+  return { dir, series, files, windows: files.reduce((n, f) => n + labelledWindows(f), 0) };
 }
 
 /** Stored per-row scores of a published detector, aligned with the corpus' files. */

@@ -4,7 +4,8 @@
  * (the NAB convention), the detector's own threshold (0.5), and a threshold carried over from another
  * corpus. Also times the streaming pass, for the µs/point column.
  */
-import { ANOMALY_THRESHOLD, NAB_PROFILES, optimizeThreshold, scoreCorpusAt, type AnomalyDetector, type NabCorpusResult, type NabProfile } from '../analysis/index.js';
+import { ANOMALY_THRESHOLD, type AnomalyDetector } from '../analysis/index.js';
+import { NAB_PROFILES, optimizeThreshold, scoreCorpusAt, type NabCorpusResult, type NabProfile, labelledWindows } from './nab-score.js';
 import type { NabCorpus } from './nab-corpus.js';
 
 export interface DetectorRun {
@@ -57,7 +58,7 @@ export function subCorpus(corpus: NabCorpus, categories: readonly string[]): { c
   const idx = corpus.series.map((s, i) => [s.name.split('/')[0], i] as const).filter(([c]) => categories.includes(c)).map(([, i]) => i);
   const files = idx.map((i) => corpus.files[i]);
   return {
-    corpus: { dir: `${corpus.dir} [${categories.join(', ')}]`, series: idx.map((i) => corpus.series[i]), files, windows: files.reduce((n, f) => n + f.windows.length, 0) },
+    corpus: { dir: `${corpus.dir} [${categories.join(', ')}]`, series: idx.map((i) => corpus.series[i]), files, windows: files.reduce((n, f) => n + labelledWindows(f), 0) },
     pick: (run) => ({ ...run, scores: idx.map((i) => run.scores[i]) }),
   };
 }

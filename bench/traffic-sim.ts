@@ -27,6 +27,8 @@ export interface TrafficEvent {
   /** which versions it hits */
   versions: readonly VersionName[];
   latencyFactor?: number;
+  /** multiplies the log-normal σ of latency (a variance increase: same median, longer tail) */
+  sigmaFactor?: number;
   errorRate?: number;
 }
 
@@ -74,16 +76,18 @@ export function trafficSecond(rng: Rng, start: number, second: number, canaryWei
     const share = version === 'canary' ? canaryWeight / 100 : 1 - canaryWeight / 100;
     const clean = emptyCounts();
     let factor = 1;
+    let sigma = p.sigma;
     let errorRate = p.errorRate;
     for (const e of events) {
       if (second >= e.from && second < e.to && e.versions.includes(version)) {
         factor *= e.latencyFactor ?? 1;
+        sigma *= e.sigmaFactor ?? 1;
         if (e.errorRate !== undefined) errorRate = e.errorRate;
       }
     }
     const n = rng.poisson(p.rps * drift * share);
     for (let i = 0; i < n; i++) {
-      let ms = p.medianMs * factor * Math.exp(p.sigma * rng.normal());
+      let ms = p.medianMs * factor * Math.exp(sigma * rng.normal());
       if (rng.next() < p.tail) ms *= 5;
       clean.requests++;
       clean.latency[latencyBucket(ms)]++;

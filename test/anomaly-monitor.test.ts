@@ -4,6 +4,8 @@ import {
   AnomalyMonitor,
   DETECTOR_NAMES,
   MajorityVoteDetector,
+  NoveltyShiftDetector,
+  PageHinkleyTest,
   RangeNoveltyDetector,
   createDetector,
   type AnomalyMonitorSettings,
@@ -72,11 +74,29 @@ t.test('rolling helpers: sums, quantiles, nearest distance; novelty reports an e
   t.same(scores.slice(8), [0, 0, 0], 'the rest of the episode is not reported again');
 });
 
+t.test('novelty-shift: a CUSUM level-shift test beside novelty, one report per episode', async (t) => {
+  // 400 points of noise around 100 (sd 5), then the level moves up by 3 sd for good.
+  const series = noisy(2, 700, 100, 5);
+  for (let i = 400; i < 700; i++) series[i] += 15;
+  const test = new PageHinkleyTest();
+  const ratios = series.map((x) => test.ratio(x));
+  const fired = ratios.findIndex((r, i) => i >= 400 && r >= 1);
+  t.ok(fired > 400 && fired <= 440, `the CUSUM reaches h ${fired - 400} points after the shift`);
+  t.notOk(ratios.slice(30, 400).some((r) => r >= 1), 'and never before it');
+  t.ok(ratios.slice(fired + 1, fired + 11).every((r) => r < 0.5), 'it restarts at the new level instead of firing on');
+  const shift = new NoveltyShiftDetector();
+  const s = series.map((x) => shift.update(x));
+  t.equal(s.slice(100, 400).filter((x) => x >= ANOMALY_THRESHOLD).length, 0, 'no alarm on the stationary stretch');
+  t.equal(s.slice(400, 460).filter((x) => x >= ANOMALY_THRESHOLD).length, 1, 'one alarm for the episode');
+  const flat = new PageHinkleyTest({ limit: 10 });
+  t.same(Array.from({ length: 60 }, () => flat.ratio(7)).filter((r) => r > 0), [], 'a flat series accumulates nothing');
+});
+
 t.test('the registry rejects unknown names, and config lists exactly its names', async (t) => {
   t.throws(() => createDetector('nope'), { code: 'CANARYD_ERR_CONFIG_INVALID' });
   const anomaly = (ConfigSchema as any).properties.rollout.properties.anomaly.properties;
   t.same(anomaly.detector.anyOf.map((x: { const: string }) => x.const).sort(), [...DETECTOR_NAMES].sort());
-  t.equal(anomaly.detector.default, 'ensemble');
+  t.equal(anomaly.detector.default, 'blend');
 });
 
 t.test('the monitor is built straight from the config section', async (t) => {
@@ -109,7 +129,7 @@ t.test('countAbove reads the tail of a latency histogram', async (t) => {
 
 const T0 = Date.UTC(2024, 0, 1);
 const PROFILE: TrafficProfile = { rps: 200, medianMs: 50, sigma: 0.4, tail: 0.01, errorRate: 0.005 };
-const SETTINGS: AnomalyMonitorSettings = { policy: 'hold', windowSeconds: 10, detector: 'ensemble' };
+const SETTINGS: AnomalyMonitorSettings = { policy: 'hold', windowSeconds: 10, detector: 'blend' };
 
 interface Replay {
   checks: CheckResult[][];
@@ -130,7 +150,7 @@ function replay(seconds: number, weightAt: (s: number) => number, events: Traffi
     all.canary.push(w.canary);
     const tick = o.window === 'all' ? { baseline: all.baseline, canary: all.canary } : { baseline: [w.baseline], canary: [w.canary] };
     checks.push(monitor.observe({ at: T0 + (s + 1) * 1000, canaryWeight: weightAt(s), ...tick }));
-    for (const x of monitor.scores()) if (x.metric === 'p95' && x.method === (o.settings?.detector ?? 'ensemble')) maxScore[x.version] = Math.max(maxScore[x.version], x.score);
+    for (const x of monitor.scores()) if (x.metric === 'p95' && x.method === (o.settings?.detector ?? SETTINGS.detector)) maxScore[x.version] = Math.max(maxScore[x.version], x.score);
   }
   return { checks, monitor, maxScore };
 }
@@ -151,6 +171,18 @@ t.test('a canary latency spike the baseline does not have is flagged on the cana
   const failing = replay(330, () => 50, [spike], { settings: { policy: 'fail' } });
   t.ok(ever(failing, 'anomaly.canary.p95', 'fail'), 'policy fail: the check fails');
   t.ok(replay(330, () => 50, [spike], { settings: { detector: 'novelty' } }).checks.length > 0, 'the novelty detector is selectable');
+});
+
+t.test('the baseline is the reference: a canary regression that starts during a shared slowdown is still caught', async (t) => {
+  // Both versions 3× slower for 30 s from 240 s, and the canary alone 2× slower from 240 s on. The canary's
+  // own series changes together with the baseline's (shared), but the contrast log(canary p95 / baseline p95)
+  // steps up by log 2 and stays there.
+  const events: TrafficEvent[] = [{ from: 240, to: 270, versions: ['baseline', 'canary'], latencyFactor: 3 }, { from: 240, to: 400, versions: ['canary'], latencyFactor: 2 }];
+  for (const detector of ['blend', 'novelty-shift'] as const) {
+    const r = replay(400, () => 50, events, { settings: { detector } });
+    t.notOk(r.checks.slice(0, 240).some((cs) => cs.some((c) => c.status === 'marginal')), `${detector}: nothing before 240 s`);
+    t.ok(ever(r, 'anomaly.canary.p95', 'marginal'), `${detector}: the p95 check holds the step`);
+  }
 });
 
 t.test('a spike both versions share is not counted against the canary', async (t) => {

@@ -2,17 +2,15 @@ import t, { type Test } from 'tap';
 import {
   NAB_PROFILES,
   SIGMOID_MAX,
-  labelSeries,
   normalizeScore,
   optimizeThreshold,
-  parseNabCsv,
-  parseNabTimestamp,
   probationRows,
   rowWeights,
   scoreCorpusAt,
   scoreFile,
   type NabLabelledFile,
-} from '../analysis/index.js';
+} from '../bench/nab-score.js';
+import { labelSeries, parseNabCsv, parseNabTimestamp } from '../bench/nab-data.js';
 import { defaultNabDir, loadNabCorpus, loadReferenceScores } from '../bench/nab-corpus.js';
 
 const [STANDARD, LOW_FP, LOW_FN] = NAB_PROFILES;
@@ -126,8 +124,62 @@ t.test('windows map to the first row with the timestamp, even when time repeats 
   t.equal(parseNabTimestamp('2014-04-10 07:15:00'), Date.UTC(2014, 3, 10, 7, 15));
   const s = parseNabCsv('f.csv', 'timestamp,value\n2014-01-01 00:00:00,1\n2014-01-01 00:05:00,2\n2014-01-01 00:00:00,3\n2014-01-01 00:10:00,4\n');
   t.same(labelSeries(s, [['2014-01-01 00:00:00.000000', '2014-01-01 00:10:00.000000']]).windows, [[0, 3]]);
-  t.throws(() => labelSeries(s, [['2014-01-01 00:01:00', '2014-01-01 00:10:00']]), { code: 'CANARYD_ERR_ANOMALY_DATA' });
-  t.throws(() => parseNabCsv('g.csv', 'timestamp,value\n2014-01-01 00:00:00,abc\n'), { code: 'CANARYD_ERR_ANOMALY_DATA' });
+  t.throws(() => parseNabCsv('g.csv', 'timestamp,value\n2014-01-01 00:00:00,abc\n'), { code: 'NAB_DATA_INVALID' });
+});
+
+t.test('corner case: a window wholly inside the probation is not scored, but counts in the perfect score', async (t) => {
+  // n = 100, P = 15. Window 0 = rows 5–9 (all < P), window 1 = rows 40–49.
+  const file: NabLabelledFile = { name: 'p', rows: 100, windows: [[5, 9], [40, 49]] };
+  // Nothing detected: only window 1 is charged −A_FN (sweeper.py names no scorable row after window 0).
+  t.equal(scoreFile(file, detections([]), 0.5, STANDARD).raw, -1);
+  t.equal(scoreFile(file, detections([]), 0.5, LOW_FN).raw, -2);
+  // Row 40 detected: raw = +1. Perfect = A_TP · 2 labelled windows = 2, null = −A_FN · 1 scorable = −1,
+  // normalised = 100 · (1 − (−1)) / (2 − (−1)) = 200/3. (Charging window 0 as missed would give 0 / 50.)
+  const hit = scoreCorpusAt([file], [detections([40])], 0.5, STANDARD);
+  printed(t, hit.raw, 1, 9, 'raw with row 40');
+  printed(t, hit.normalized, 200 / 3, 9, 'normalised 66.667');
+  t.equal(scoreCorpusAt([file], [detections([])], 0.5, STANDARD).normalized, 0, 'the null detector still scores 0');
+  t.same([hit.windows, hit.scorable], [2, 1]);
+  // Row 20 lies after window 0 (r_p = 9, W_p = 5): y = 11/4 = 2.75, S = 2/(1 + e^13.75) − 1 = −0.99999786459,
+  // w = 0.11 · S = −0.10999976510. With rows 20 and 40: raw = 1 − 0.10999976510 = 0.89000023490.
+  printed(t, scoreFile(file, detections([20, 40]), 0.5, STANDARD).raw, 0.8900002349, 9, 'false alarm weighed against the probation window');
+  // the sweep uses the same counts: θ* = 1 (only row 40 fires), normalised 200/3
+  const a = detections([40]);
+  const swept = optimizeThreshold([file], [a], STANDARD);
+  t.equal(swept.threshold, 1);
+  printed(t, swept.normalized, 200 / 3, 9, 'sweep normalised');
+});
+
+t.test('corner case: a one-row window', async (t) => {
+  const file: NabLabelledFile = { name: 'one', rows: 100, windows: [[40, 40]] };
+  // W = 1: row 40 has y = −(40 − 40 + 1)/1 = −1, weight A_TP · S(−1)/S_max = 1.
+  t.equal(rowWeights(file, STANDARD).weight[40], 1);
+  t.equal(scoreFile(file, detections([40]), 0.5, STANDARD).raw, 1);
+  // Row 41: y = (41 − 40)/(W − 1) = 1/0 = +∞ > 3 → S = −1, weight −A_FP; the window is missed: −1 − 0.11.
+  printed(t, scoreFile(file, detections([41]), 0.5, STANDARD).raw, -1.11, 12, 'row 41');
+  printed(t, scoreFile(file, detections([41]), 0.5, LOW_FP).raw, -1.22, 12, 'row 41, low FP');
+  // Row 39 (before any window): −A_FP. Rows 40 + 41: 1 − 0.11 = 0.89.
+  printed(t, scoreFile(file, detections([39]), 0.5, LOW_FN).raw, -2.11, 12, 'row 39, low FN');
+  printed(t, scoreFile(file, detections([40, 41]), 0.5, STANDARD).raw, 0.89, 12, 'rows 40, 41');
+});
+
+t.test('corner case: a window timestamp missing from the data does not throw', async (t) => {
+  // 100 rows, one every 5 minutes from 00:00 (row i at minute 5i).
+  const stamp = (min: number): string => `2014-01-01 ${String(Math.floor(min / 60)).padStart(2, '0')}:${String(min % 60).padStart(2, '0')}:00`;
+  const csv = ['timestamp,value', ...Array.from({ length: 100 }, (_, i) => `${stamp(5 * i)},${i}`)].join('\n');
+  const s = parseNabCsv('m.csv', csv);
+  // [03:21, 04:07]: neither end is a row; rows inside are minute 205 (row 41) … minute 245 (row 49).
+  // [06:01, 06:04]: no row inside (06:00 and 06:05 are rows 72, 73): unmapped, perfect score only.
+  const f = labelSeries(s, [['2014-01-01 03:21:00', '2014-01-01 04:07:00'], ['2014-01-01 06:01:00', '2014-01-01 06:04:00']]);
+  t.same(f.windows, [[41, 49]]);
+  t.equal(f.unmapped, 1);
+  t.same(f.skipped, ['[2014-01-01 06:01:00, 2014-01-01 06:04:00]']);
+  // One exact end, one missing: [03:20 = row 40, 04:07 → last row inside = 49].
+  t.same(labelSeries(s, [['2014-01-01 03:20:00', '2014-01-01 04:07:00']]).windows, [[40, 49]]);
+  // Scoring: perfect = 2 (both labelled), null = −1 (one scorable). Row 41 detected (first row): raw 1,
+  // normalised 100 · (1 + 1)/(2 + 1) = 66.667; nothing detected: raw −1, normalised 0.
+  printed(t, scoreCorpusAt([f], [detections([41])], 0.5, STANDARD).normalized, 200 / 3, 9, 'normalised');
+  t.equal(scoreCorpusAt([f], [detections([])], 0.5, STANDARD).normalized, 0);
 });
 
 t.test('end to end on ../shared/nab: the three reference detectors reproduce the README table', async (t) => {

@@ -7,6 +7,7 @@
  */
 import { ANOMALY_THRESHOLD, type ScaleFloor } from './detector.js';
 import { MajorityVoteDetector } from './ensemble.js';
+import { NoveltyShiftDetector } from './level-shift.js';
 import { RangeNoveltyDetector } from './novelty.js';
 import { SEED_DETECTOR_NAMES, type DetectorName } from './registry.js';
 import { ExponentialSmoothingDetector, MovingAverageDeviationDetector, RollingIqrDetector, RollingZScoreDetector } from './seed-detectors.js';
@@ -14,6 +15,7 @@ import { ExponentialSmoothingDetector, MovingAverageDeviationDetector, RollingIq
 export class MonitoredSeries {
   readonly #vote: MajorityVoteDetector;
   readonly #novelty: RangeNoveltyDetector;
+  readonly #noveltyShift: NoveltyShiftDetector;
   readonly #decider: DetectorName;
   /** scores of the last scored point, by method */
   readonly scores = new Map<DetectorName, number>();
@@ -36,8 +38,9 @@ export class MonitoredSeries {
     // The monitor reports episodes itself (it holds a check for `holdFor`), so no rest period here: a
     // point's score must not depend on whether an earlier, unrelated point was high. Warm-up 10 points like
     // the users' methods, so every method starts scoring at the same point.
-    this.#novelty = new RangeNoveltyDetector({ ...floor, rest: 1, warmup: 10 });
-    for (const m of [...SEED_DETECTOR_NAMES, 'ensemble', 'novelty'] as const) this.scores.set(m, 0);
+    this.#novelty = new RangeNoveltyDetector({ ...floor, rest: 0, warmup: 10 });
+    this.#noveltyShift = new NoveltyShiftDetector({ ...floor, rest: 0, warmup: 10 });
+    for (const m of [...SEED_DETECTOR_NAMES, 'ensemble', 'novelty', 'novelty-shift', 'blend'] as const) this.scores.set(m, 0);
   }
 
   /** feed point k's value (NaN = a gap: scores nothing, changes nothing) */
@@ -53,6 +56,9 @@ export class MonitoredSeries {
     SEED_DETECTOR_NAMES.forEach((m, i) => this.scores.set(m, members[i]));
     this.scores.set('ensemble', vote);
     this.scores.set('novelty', this.#novelty.update(value));
+    const shift = this.#noveltyShift.update(value);
+    this.scores.set('novelty-shift', shift);
+    this.scores.set('blend', Math.min(vote, shift)); // the registry's blend: a vote of two needs both
     // direction against the level before this point (an EWMA, α 0.2: about the last 10 points)
     const up = !Number.isFinite(this.#level) || value > this.#level;
     this.#level = Number.isFinite(this.#level) ? this.#level + 0.2 * (value - this.#level) : value;

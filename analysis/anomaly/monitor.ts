@@ -5,10 +5,13 @@
  * (5xx share) and request rate divided by the version's expected share (weight/100 for the canary, the rest
  * for the baseline, so a weight step is not a change) — and returns CheckResults of kind 'anomaly'.
  *
- * An anomaly counts against the canary ("canary-only") when, at point k:
- *  1. the configured detector flags the canary series (for p95 and error rate: upwards only);
- *  2. the baseline's detector flags nothing on that metric at k−1, k or k+1 (else it is shared: a load
- *     spike, a dependency slowing both — it passes, with a note);
+ * An anomaly counts against the canary ("canary-only") when, at point k, rule 1 or rule 2 holds, and rule 3:
+ *  1. the configured detector flags the contrast series at k and k+1 — canary against baseline: log(p95
+ *     ratio), error-rate difference, log(rate ratio) — where a shared disturbance cancels (p95 and error
+ *     rate: upwards only). The baseline is the control: the contrast is the change the baseline lacks;
+ *  2. or it flags the canary's own series (p95 and error rate: upwards only) while the baseline's detector
+ *     flags nothing on that metric at k−1, k or k+1 (else it is shared: a load spike, a dependency slowing
+ *     both — it passes, with a note);
  *  3. the canary is worse than the baseline at k and still at k+1, by more than `margin` and with evidence
  *     z ≥ 3 (p95: canary requests slower than the baseline's p95 against the 5 % expected; error rate: a
  *     two-proportion test; request rate: the canary's share of requests against its weight).
@@ -80,6 +83,8 @@ const FLOORS: Record<AnomalyMetric, ScaleFloor> = {
   errorRate: { minScale: 0.005 },
   requestRate: { minRelativeScale: 0.05 },
 };
+/** Floors of the contrast series (canary against baseline): 5 % in ratio terms, 0.5 pp of error rate. */
+const CONTRAST_FLOORS: Record<AnomalyMetric, ScaleFloor> = { p95: { minScale: 0.05 }, errorRate: { minScale: 0.005 }, requestRate: { minScale: 0.05 } };
 const MIN_POINTS = 10;
 const EVIDENCE_Z = 3;
 const MAX_CATCH_UP = 360;
@@ -90,6 +95,7 @@ export class AnomalyMonitor {
   readonly #buffers = { baseline: new PointBuffer(), canary: new PointBuffer() };
   readonly #weights = new WeightTimeline();
   #series!: Record<VersionName, Record<AnomalyMetric, MonitoredSeries>>;
+  #contrast!: Record<AnomalyMetric, MonitoredSeries>;
   /** the cross-sectional condition (rule 3) by point, per metric, for the last points */
   #worse = new Map<AnomalyMetric, Map<number, { worse: boolean; z: number }>>();
   #canaryOnly = new Map<AnomalyMetric, AnomalyEvent>();
@@ -122,6 +128,11 @@ export class AnomalyMonitor {
       requestRate: new MonitoredSeries(this.#s.detector, FLOORS.requestRate),
     });
     this.#series = { baseline: make(), canary: make() };
+    this.#contrast = {
+      p95: new MonitoredSeries(this.#s.detector, CONTRAST_FLOORS.p95),
+      errorRate: new MonitoredSeries(this.#s.detector, CONTRAST_FLOORS.errorRate),
+      requestRate: new MonitoredSeries(this.#s.detector, CONTRAST_FLOORS.requestRate),
+    };
     this.#buffers.baseline.clear();
     this.#buffers.canary.clear();
     this.#weights.clear();
@@ -190,8 +201,11 @@ export class AnomalyMonitor {
     };
     const w = (weight ?? 0) / 100;
     for (const metric of ANOMALY_METRICS) {
-      this.#series.baseline[metric].update(start, value(b, metric, 1 - w));
-      this.#series.canary[metric].update(start, value(c, metric, w));
+      const bv = value(b, metric, 1 - w);
+      const cv = value(c, metric, w);
+      this.#series.baseline[metric].update(start, bv);
+      this.#series.canary[metric].update(start, cv);
+      this.#contrast[metric].update(start, metric === 'errorRate' ? cv - bv : Math.log(cv / bv)); // NaN (a gap) if either is
       const worse = this.#worse.get(metric)!;
       worse.set(start, this.#canaryWorse(metric, b, c, w, weight !== null));
       for (const p of worse.keys()) if (p < start - 2 * this.#pointMs) worse.delete(p); // keep k−2..k
@@ -227,7 +241,10 @@ export class AnomalyMonitor {
   #judge(metric: AnomalyMetric, point: number, next: number): void {
     const canary = this.#series.canary[metric];
     const baseline = this.#series.baseline[metric];
-    if (!canary.flagged(point, metric !== 'requestRate')) return;
+    const upOnly = metric !== 'requestRate';
+    // a contrast flag must hold for two points, like rule 3: one odd point of a thin canary slice is common
+    const contrast = this.#contrast[metric].flagged(point, upOnly) && this.#contrast[metric].flagged(next, upOnly);
+    if (!contrast && !canary.flagged(point, upOnly)) return;
     const event: AnomalyEvent = {
       point,
       canaryValue: canary.valueAt(point),
@@ -235,7 +252,7 @@ export class AnomalyMonitor {
       score: canary.score(point),
       z: this.#worse.get(metric)!.get(point)?.z ?? 0,
     };
-    if ([point - this.#pointMs, point, next].some((p) => baseline.flagged(p))) {
+    if (!contrast && [point - this.#pointMs, point, next].some((p) => baseline.flagged(p))) {
       this.#shared.set(metric, event);
       return;
     }

@@ -36,48 +36,87 @@ export interface NoveltyOptions extends ScaleFloor {
   warmup?: number;
   /** the distance to the nearest remembered value, as a fraction of the range, that scores 0.5; default 0.02 */
   scale?: number;
-  /** points an episode is reported once in (a later point must beat every score since); default 60 */
+  /** points an episode is reported once in (a later point must beat every score since); default 60, 0 = off */
   rest?: number;
 }
 
-export class RangeNoveltyDetector implements AnomalyDetector {
+/** The novelty channel: the last `memory` values, sorted; ratio = gap to the nearest / (range · scale). */
+export class NoveltyMemory {
   readonly #memory: RollingQuantiles;
   readonly #warmup: number;
   readonly #scale: number;
   readonly #floor: ScaleFloor;
-  readonly #recent: Float64Array;
-  #recentHead = 0;
 
   constructor(o: NoveltyOptions = {}) {
     this.#memory = new RollingQuantiles(o.memory ?? 5000);
     this.#warmup = Math.max(2, Math.min(o.warmup ?? 30, this.#memory.capacity));
     this.#scale = o.scale ?? 0.02;
     this.#floor = { minScale: o.minScale, minRelativeScale: o.minRelativeScale };
-    this.#recent = new Float64Array(Math.max(1, o.rest ?? 60));
     if (!(this.#scale > 0)) throw new RangeError('novelty scale must be > 0');
   }
 
-  update(x: number): number {
-    if (!Number.isFinite(x)) return 0;
-    let raw = 0;
+  /** excess ratio of x against the values before it (1 = a gap of `scale` of the range); then remembers x */
+  ratio(x: number): number {
+    let r = 0;
     if (this.#memory.size >= this.#warmup) {
       // 1e-12 relative: a flat series has range 0, and any departure from it is then certain novelty
       const lo = this.#memory.min();
       const hi = this.#memory.max();
       const range = Math.max(floorScale(hi - lo, (hi + lo) / 2, this.#floor), 1e-12 * Math.max(1, Math.abs(x)));
-      raw = ratioScore(this.#memory.nearestDistance(x) / range / this.#scale);
+      r = this.#memory.nearestDistance(x) / range / this.#scale;
     }
     this.#memory.push(x);
+    return r;
+  }
+
+  clear(): void {
+    this.#memory.clear();
+  }
+}
+
+/**
+ * Threshold-free rest period: a score is passed only if it beats every score of the previous `rest` points.
+ * `rest` 0 passes every score (the monitor, which holds an episode itself for `holdFor`).
+ */
+export class RestGate {
+  readonly #recent: Float64Array;
+  #head = 0;
+
+  constructor(rest: number) {
+    this.#recent = new Float64Array(Math.max(0, Math.floor(rest)));
+  }
+
+  gate(score: number): number {
+    if (this.#recent.length === 0) return score;
     let since = 0;
     for (let i = 0; i < this.#recent.length; i++) if (this.#recent[i] > since) since = this.#recent[i];
-    this.#recent[this.#recentHead] = raw;
-    this.#recentHead = (this.#recentHead + 1) % this.#recent.length;
-    return raw > since ? raw : 0;
+    this.#recent[this.#head] = score;
+    this.#head = (this.#head + 1) % this.#recent.length;
+    return score > since ? score : 0;
+  }
+
+  clear(): void {
+    this.#recent.fill(0);
+    this.#head = 0;
+  }
+}
+
+export class RangeNoveltyDetector implements AnomalyDetector {
+  readonly #memory: NoveltyMemory;
+  readonly #rest: RestGate;
+
+  constructor(o: NoveltyOptions = {}) {
+    this.#memory = new NoveltyMemory(o);
+    this.#rest = new RestGate(o.rest ?? 60);
+  }
+
+  update(x: number): number {
+    if (!Number.isFinite(x)) return 0;
+    return this.#rest.gate(ratioScore(this.#memory.ratio(x)));
   }
 
   reset(): void {
     this.#memory.clear();
-    this.#recent.fill(0);
-    this.#recentHead = 0;
+    this.#rest.clear();
   }
 }

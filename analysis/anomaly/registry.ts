@@ -7,6 +7,7 @@
 import { CanarydError } from '../../core/index.js';
 import type { AnomalyDetector, ScaleFloor } from './detector.js';
 import { MajorityVoteDetector } from './ensemble.js';
+import { NoveltyShiftDetector } from './level-shift.js';
 import { RangeNoveltyDetector } from './novelty.js';
 import { ExponentialSmoothingDetector, MovingAverageDeviationDetector, RollingIqrDetector, RollingZScoreDetector } from './seed-detectors.js';
 
@@ -28,6 +29,9 @@ const seed = (t: DetectorTuning = {}): AnomalyDetector[] => [
   new ExponentialSmoothingDetector(floorOf(t)),
 ];
 
+/** Unanimity of two (a vote of 2 needs both): the smaller of the ensemble's and novelty-shift's scores. */
+const blendOf = (t: DetectorTuning = {}): AnomalyDetector => new MajorityVoteDetector([new MajorityVoteDetector(seed(t)), new NoveltyShiftDetector(floorOf(t))]);
+
 const floorOf = (t?: DetectorTuning): ScaleFloor => ({ minScale: t?.minScale, minRelativeScale: t?.minRelativeScale });
 
 export const DETECTORS = Object.freeze({
@@ -37,6 +41,8 @@ export const DETECTORS = Object.freeze({
   'exp-smoothing': { create: (t) => new ExponentialSmoothingDetector(floorOf(t)), summary: 'exponential smoothing α 0.3, fires at 3σ of its one-step errors' },
   ensemble: { create: (t) => new MajorityVoteDetector(seed(t)), summary: 'majority vote (3 of 4) of the four methods above' },
   novelty: { create: (t) => new RangeNoveltyDetector(floorOf(t)), summary: 'nearest-neighbour novelty of the value against the last 5000 points, relative to their range' },
+  'novelty-shift': { create: (t) => new NoveltyShiftDetector(floorOf(t)), summary: 'novelty, or a CUSUM level shift (δ 1σ, h 30) when the value stays inside the range' },
+  blend: { create: (t) => blendOf(t), summary: 'both must agree: the ensemble (a change against the last minutes) and novelty-shift (new against the long history)' },
 } satisfies Record<string, DetectorEntry>);
 
 export type DetectorName = keyof typeof DETECTORS;

@@ -64,8 +64,8 @@ export const rolloutSections = {
       // anomaly-detection keys (docs/anomaly.md). The names mirror analysis/anomaly/registry.ts DETECTOR_NAMES
       // (config may not import analysis/); test/anomaly-monitor.test.ts keeps the two lists equal.
       detector: Type.Union(
-        ['zscore', 'moving-average', 'iqr', 'exp-smoothing', 'ensemble', 'novelty'].map((n) => Type.Literal(n)),
-        { default: 'ensemble', description: 'Detector that decides: ensemble (majority of zscore, moving-average, iqr, exp-smoothing), one of those, or novelty (see docs/anomaly.md)' },
+        ['zscore', 'moving-average', 'iqr', 'exp-smoothing', 'ensemble', 'novelty', 'novelty-shift', 'blend'].map((n) => Type.Literal(n)),
+        { default: 'blend', description: 'Detector that decides: blend (ensemble and novelty-shift must agree), ensemble (majority of zscore, moving-average, iqr, exp-smoothing), one of those, novelty or novelty-shift (see docs/anomaly.md)' },
       ),
       metrics: Type.Array(Type.Union([Type.Literal('p95'), Type.Literal('errorRate'), Type.Literal('requestRate')]), {
         default: ['p95', 'errorRate', 'requestRate'],

@@ -6,8 +6,15 @@
  * corpus-wide threshold per profile (ties to the higher one), and a normalisation where the null detector
  * scores 0 and a perfect one 100.
  *
- * Pure: rows, windows and scores in, numbers out. Reading the CSV/JSON files is the caller's job (the
- * bench); parsing their text lives in nab-data.ts.
+ * Pure: rows, windows and scores in, numbers out. Reading the CSV/JSON files is nab-corpus.ts's job; parsing
+ * their text lives in nab-data.ts. Benchmark code, not product: the rollout never scores against labels.
+ *
+ * Corner cases, as the official scorer (NAB's sweeper.py + runner.normalize) treats them:
+ *  - a window lying wholly inside the probationary period has no scorable row, so it is neither charged
+ *    −A_FN in the raw score nor in the null detector's score, but it still counts in the perfect score
+ *    (runner.normalize counts every labelled window);
+ *  - a one-row window has W = 1: its row is worth A_TP, and a row after it has y = d/(W − 1) = +∞ → −A_FP;
+ *  - a window that maps to no row (nab-data.ts) is like the first case: not in raw or null, in perfect.
  */
 
 export interface NabProfile {
@@ -29,6 +36,19 @@ export interface NabLabelledFile {
   readonly name: string;
   readonly rows: number;
   readonly windows: readonly (readonly [number, number])[];
+  /** labelled windows that map to no row of the file: counted in the perfect score only */
+  readonly unmapped?: number;
+}
+
+/** A window is scored (charged −A_FN when missed) only if it has a row at or after the probation. */
+export function scorableWindows(file: NabLabelledFile): number {
+  const p = probationRows(file.rows);
+  return file.windows.filter((w) => w[1] >= p).length;
+}
+
+/** Every labelled window of a file, scorable or not: what the perfect score counts. */
+export function labelledWindows(file: NabLabelledFile): number {
+  return file.windows.length + (file.unmapped ?? 0);
 }
 
 /** Rows before this index are not scored: min(floor(0.15 n), 750). */
@@ -98,14 +118,17 @@ export function scoreFile(file: NabLabelledFile, scores: ArrayLike<number>, thre
   }
   let raw = fpSum;
   let truePositives = 0;
-  for (const b of best) {
+  const probation = probationRows(file.rows);
+  for (let k = 0; k < best.length; k++) {
+    const b = best[k];
+    if (file.windows[k][1] < probation) continue; // wholly in probation: not scored (sweeper.py)
     if (b === -Infinity) raw -= profile.fn;
     else {
       raw += b;
       truePositives++;
     }
   }
-  return { name: file.name, raw, truePositives, falseNegatives: file.windows.length - truePositives, falsePositives };
+  return { name: file.name, raw, truePositives, falseNegatives: scorableWindows(file) - truePositives, falsePositives };
 }
 
 export interface NabCorpusResult {
@@ -114,23 +137,30 @@ export interface NabCorpusResult {
   raw: number;
   /** 100·(raw − null)/(perfect − null) */
   normalized: number;
+  /** labelled windows (the perfect score's count) */
   windows: number;
+  /** windows with a scorable row (the null score's count) */
+  scorable: number;
   files: NabFileResult[];
 }
 
-/** Normalise a corpus raw score: null detector 0, perfect 100. */
-export function normalizeScore(raw: number, windows: number, profile: NabProfile): number {
+/**
+ * Normalise a corpus raw score: null detector 0, perfect 100. Perfect counts every labelled window, null only
+ * the scorable ones (`scorable` defaults to `windows`: the two differ only for windows in the probation).
+ */
+export function normalizeScore(raw: number, windows: number, profile: NabProfile, scorable = windows): number {
   const perfect = profile.tp * windows;
-  const nul = -profile.fn * windows;
+  const nul = -profile.fn * scorable;
   return perfect === nul ? 0 : (100 * (raw - nul)) / (perfect - nul);
 }
 
 /** Score a corpus at a threshold fixed in advance. */
 export function scoreCorpusAt(files: readonly NabLabelledFile[], scores: readonly ArrayLike<number>[], threshold: number, profile: NabProfile): NabCorpusResult {
   const results = files.map((f, i) => scoreFile(f, scores[i], threshold, profile));
-  const windows = files.reduce((s, f) => s + f.windows.length, 0);
+  const windows = files.reduce((s, f) => s + labelledWindows(f), 0);
+  const scorable = files.reduce((s, f) => s + scorableWindows(f), 0);
   const raw = results.reduce((s, r) => s + r.raw, 0);
-  return { profile: profile.name, threshold, raw, normalized: normalizeScore(raw, windows, profile), windows, files: results };
+  return { profile: profile.name, threshold, raw, normalized: normalizeScore(raw, windows, profile, scorable), windows, scorable, files: results };
 }
 
 /**
@@ -168,7 +198,7 @@ export function optimizeThreshold(files: readonly NabLabelledFile[], scores: rea
   }
   const order = Array.from({ length: scorable }, (_, j) => j).sort((a, b) => rowScore[b] - rowScore[a]);
   const best = new Float64Array(total).fill(-Infinity);
-  let raw = -profile.fn * total;
+  let raw = -profile.fn * files.reduce((s, f) => s + scorableWindows(f), 0);
   let bestRaw = -Infinity;
   let bestThreshold = 1.1;
   let j = 0;
