@@ -13,6 +13,7 @@ import swagger from '@fastify/swagger';
 import { CanarydError } from '../core/index.js';
 import { AdminAuth, bearerOf, isCrossSite } from './auth.js';
 import { adminErrorHandler, errorBodySchema } from './errors.js';
+import { strictBodies } from './body.js';
 import { coreRoutes } from './routes/core.js';
 import { flagRoutes, type FlagRouteDeps } from './routes/flags.js';
 import { configRoutes, type ConfigRouteDeps } from './routes/config.js';
@@ -29,6 +30,8 @@ export interface AdminLog {
 export interface AdminDeps {
   token(): string;
   authReads(): boolean;
+  /** admin.allowUnauthenticated: mutations allowed with no token configured (loopback only) */
+  allowUnauthenticated?(): boolean;
   ready(): boolean;
   metricsText(): Promise<string>;
   metricsContentType: string;
@@ -70,7 +73,8 @@ function asArray<T>(v: T | T[] | undefined): T[] {
 
 export async function buildAdmin(deps: AdminDeps): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 1_048_576, ajv: { customOptions: { allErrors: true, removeAdditional: false } } });
-  const auth = new AdminAuth({ token: deps.token, authReads: deps.authReads, log: deps.log });
+  strictBodies(app);
+  const auth = new AdminAuth({ token: deps.token, authReads: deps.authReads, allowUnauthenticated: () => deps.allowUnauthenticated?.() ?? true, log: deps.log });
 
   const requireToken: AuthGuard = async (req, reply) => {
     try {

@@ -19,3 +19,4 @@ export {
   type FaultRuleConfig,
   type FaultsConfig,
 } from './sections/faults.js'; // faults
+export { requestValidatorCompiler, type RequestValidator } from './request-validators.js';

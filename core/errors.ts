@@ -16,6 +16,8 @@ export const ERROR_CODES = {
   CANARYD_ERR_SHUTTING_DOWN: { status: 503, summary: 'canaryd is draining and accepts no new requests.' },
   CANARYD_ERR_UNAUTHORIZED: { status: 401, summary: 'The admin token is missing or wrong.' },
   CANARYD_ERR_FORBIDDEN: { status: 403, summary: 'The admin request is not allowed in the current state.' },
+  CANARYD_ERR_AUTH_REQUIRED: { status: 403, summary: 'A mutating admin call with no admin token configured (set admin.token or admin.tokenFile, or admin.allowUnauthenticated on loopback).' },
+  CANARYD_ERR_HOST_NOT_ALLOWED: { status: 421, summary: 'The admin request addressed a Host that is not in admin.allowedHosts (DNS rebinding protection).' },
   CANARYD_ERR_NOT_FOUND: { status: 404, summary: 'The named admin resource does not exist.' },
   CANARYD_ERR_CONFLICT: { status: 409, summary: 'The action does not fit the current state (e.g. promoting an idle rollout).' },
   CANARYD_ERR_GATE_REFUSED: { status: 409, summary: 'A rollout webhook gate (pre-rollout, confirm-promotion) did not approve.' },

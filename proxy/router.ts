@@ -8,7 +8,7 @@
  * canary (a key's bucket never changes, the threshold only rises) — the property Flagger/Argo users expect.
  */
 import type { IncomingMessage } from 'node:http';
-import type { TrafficControl, VersionName, Weights } from '../core/index.js';
+import { ownHeader, type TrafficControl, type VersionName, type Weights } from '../core/index.js';
 import { CidrSet, compilePathMatcher, cookieValue, pathOf } from './match.js';
 
 export const STICKY_BUCKETS = 10_000;
@@ -63,9 +63,9 @@ interface CompiledRule {
 
 const list = (v: string | string[]): string[] => (Array.isArray(v) ? v : [v]);
 
+/** Only a header the request really carries: never one inherited from Object.prototype (core/headers.ts). */
 function headerValues(req: IncomingMessage, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v.join(', ') : v;
+  return ownHeader(req.headers, name);
 }
 
 function valuePredicate(expected: string[]): (actual: string | undefined) => boolean {
