@@ -20,6 +20,7 @@ import {
   faultRoutes,
   flagDriftSource,
   FlagService,
+  AdminToken,
   SnapshotPublisher,
   weightDriftSource,
   type AdminDeps,
@@ -100,6 +101,8 @@ export class Sidecar {
   readonly flags: FlagService;
   readonly snapshots: SnapshotPublisher;
   readonly drift: DriftReconciler;
+  /** admin.token or the live content of admin.tokenFile */
+  readonly adminToken: AdminToken;
   #weightOwner: WeightOwner = 'file';
   #nextOwner: WeightOwner | null = null;
   #started = false;
@@ -126,7 +129,12 @@ export class Sidecar {
     this.startedAt = this.clock.now();
     this.#accessSample = opts.config.log.accessLogSampleRate;
     collectDefaultMetrics({ register: this.registry });
-    this.state = new StateStore(opts.config.state.dir);
+    this.adminToken = new AdminToken(opts.config.admin, this.log);
+    this.state = new StateStore(opts.config.state.dir, {
+      log: opts.config.state.audit,
+      onWriteError: (name, err) => this.log.error({ err, file: name }, `cannot write ${name} under state.dir`),
+    });
+    if (this.state.cleaned.length > 0) this.log.warn({ event: 'state_tmp_cleaned', files: this.state.cleaned }, 'removed temp files left by an interrupted write');
     this.recorder = new WindowedRecorder({ now: () => this.clock.now() });
     this.metrics = new ProxyMetrics(this.registry);
     this.splitter = new TrafficSplitter(opts.config.routing);
@@ -185,6 +193,7 @@ export class Sidecar {
       log: this.log,
       clock: this.clock,
       versions: () => ({ baseline: this.config.upstreams.baseline.version, canary: this.config.upstreams.canary.version }),
+      weightOwner: () => this.#weightOwner,
     });
     // --- end rollout ---
     this.proxy = new ProxyServer({
@@ -253,9 +262,10 @@ export class Sidecar {
     }
   }
 
+  /** Off the event loop and coalesced (a burst of weight changes is one or two writes); flushed on stop. */
   #persistWeights(reason: string): void {
     try {
-      this.state.writeJson('weights.json', { canary: this.splitter.getWeights().canary, fileWeight: this.config.routing.canaryWeight, reason, at: this.clock.now(), owner: this.#weightOwner } satisfies PersistedWeights);
+      void this.state.writeJsonLater('weights.json', { canary: this.splitter.getWeights().canary, fileWeight: this.config.routing.canaryWeight, reason, at: this.clock.now(), owner: this.#weightOwner } satisfies PersistedWeights);
     } catch (e) {
       this.log.error({ err: e }, 'cannot persist weights');
     }
@@ -277,8 +287,10 @@ export class Sidecar {
 
   adminDeps(): AdminDeps {
     return {
-      token: () => this.config.admin.token,
+      token: () => this.adminToken.current(),
       authReads: () => this.config.admin.authReads,
+      allowUnauthenticated: () => this.config.admin.allowUnauthenticated,
+      hosts: () => ({ listen: this.config.admin.listen, allowed: this.config.admin.allowedHosts }),
       ready: () => this.proxyAddress !== null && !this.proxy.draining,
       metricsText: () => this.registry.metrics(),
       metricsContentType: this.registry.contentType,
@@ -372,6 +384,11 @@ export class Sidecar {
     this.mirror.maxBodyBytes = next.routing.mirror.maxBodyBytes;
     this.faults.engine.configure(next.faults, next.environment); // faults
     this.log.level = next.log.level;
+    try {
+      this.adminToken.configure(next.admin);
+    } catch (e) {
+      this.log.error({ event: 'admin_token_rejected', err: (e as Error).message }, 'admin token settings not applied; keeping the previous token');
+    }
     this.#accessSample = next.log.accessLogSampleRate;
     const restart = (['listen', 'admin', 'state'] as const).filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(next[k]) && !(k === 'admin' && prev.admin.listen === next.admin.listen));
     if (restart.length > 0) this.log.warn({ event: 'config_restart_needed', keys: restart }, `changes to ${restart.join(', ')} apply on restart`);
@@ -403,6 +420,8 @@ export class Sidecar {
     this.log.info({ event: 'draining', inflight: this.proxy.inflight, deadlineMs: drainMs }, 'draining');
     const cut = await this.proxy.drain(drainMs);
     await this.admin?.close();
+    this.adminToken.stop();
+    await this.state.flush();
     this.log.info({ event: 'stopped', cut }, 'canaryd stopped');
     return { cut };
   }

@@ -5,7 +5,9 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { CanarydError } from '../core/index.js';
+import { splitHostPort } from '../config/index.js';
 import { LogThrottle } from './log-throttle.js';
+import { hostAllowlist, type HostCheck } from './hosts.js';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -74,6 +76,8 @@ export class AdminAuth {
       token: () => string;
       authReads: () => boolean;
       allowUnauthenticated?: () => boolean;
+      /** admin.listen and admin.allowedHosts, read live (compiled once per change) */
+      hosts?: () => { listen: string; allowed: readonly string[] };
       log: { warn(obj: object, msg: string): void };
       now?: () => number;
     },
@@ -81,6 +85,19 @@ export class AdminAuth {
   ) {
     this.limiter = limiter;
     this.#logs = new LogThrottle(opts.log, { now: opts.now });
+  }
+
+  #hostCheck: { key: string; check: HostCheck } | null = null;
+
+  /** Throws CANARYD_ERR_HOST_NOT_ALLOWED (421) when the Host header names a host the admin does not answer to. */
+  checkHost(host: string | undefined, ip: string, route: string): void {
+    const h = this.opts.hosts?.();
+    if (!h) return;
+    const key = `${h.listen}|${h.allowed.join(',')}`;
+    if (this.#hostCheck?.key !== key) this.#hostCheck = { key, check: hostAllowlist(splitHostPort(h.listen).host, h.allowed) };
+    if (this.#hostCheck.check(host)) return;
+    this.#logs.warn('host-refused', { ip, route, host }, 'admin request for a host not in admin.allowedHosts refused');
+    throw new CanarydError('CANARYD_ERR_HOST_NOT_ALLOWED', `host ${JSON.stringify(host)} is not one this admin answers to; add it to admin.allowedHosts if it is yours (DNS rebinding protection)`);
   }
 
   /** true when reads need the token too (a token is configured and admin.authReads is on) */

@@ -12,3 +12,6 @@ export { DASHBOARD_CSP } from './routes/dashboard.js';
 export { type RolloutRouteDeps } from './routes/rollout.js';
 export { faultRoutes } from './routes/faults.js'; // faults
 export { faultDriftSource } from './fault-drift.js'; // faults
+export { AdminToken } from './token.js';
+export { hostAllowlist, hostOf } from './hosts.js';
+export { LogThrottle } from './log-throttle.js';

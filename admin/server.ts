@@ -32,6 +32,8 @@ export interface AdminDeps {
   authReads(): boolean;
   /** admin.allowUnauthenticated: mutations allowed with no token configured (loopback only) */
   allowUnauthenticated?(): boolean;
+  /** admin.listen and admin.allowedHosts for the Host allowlist (admin/hosts.ts); none: no Host check */
+  hosts?(): { listen: string; allowed: readonly string[] };
   ready(): boolean;
   metricsText(): Promise<string>;
   metricsContentType: string;
@@ -74,7 +76,9 @@ function asArray<T>(v: T | T[] | undefined): T[] {
 export async function buildAdmin(deps: AdminDeps): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 1_048_576, ajv: { customOptions: { allErrors: true, removeAdditional: false } } });
   strictBodies(app);
-  const auth = new AdminAuth({ token: deps.token, authReads: deps.authReads, allowUnauthenticated: () => deps.allowUnauthenticated?.() ?? true, log: deps.log });
+  const auth = new AdminAuth({ token: deps.token, authReads: deps.authReads, allowUnauthenticated: () => deps.allowUnauthenticated?.() ?? false, hosts: deps.hosts, log: deps.log });
+  // before anything else, on every route (probes included: IP literals pass, so kubelets and scrapers do)
+  app.addHook('onRequest', async (req) => auth.checkHost(req.headers.host, req.ip, req.url));
 
   const requireToken: AuthGuard = async (req, reply) => {
     try {
@@ -85,7 +89,13 @@ export async function buildAdmin(deps: AdminDeps): Promise<FastifyInstance> {
     }
   };
   const readGuard: AuthGuard = async (req, reply) => {
-    if (deps.authReads()) await requireToken(req, reply);
+    if (!auth.readsNeedToken()) return;
+    try {
+      auth.check(req.ip, bearerOf(req.headers.authorization), req.url, false);
+    } catch (e) {
+      if (e instanceof CanarydError && e.code === 'CANARYD_ERR_UNAUTHORIZED') reply.header('www-authenticate', 'Bearer realm="canaryd"');
+      throw e;
+    }
   };
   const sameSite: AuthGuard = async (req) => {
     if (isCrossSite(req.headers)) {

@@ -3,7 +3,7 @@ export { loadConfigFile, parseConfigText } from './load.js';
 export { validateConfig, deepFreeze } from './validate.js';
 export { parseDuration, formatDuration } from './duration.js';
 export { interpolateEnv } from './env.js';
-export { isLoopbackHost, splitHostPort, validCidr } from './semantics.js';
+export { isLoopbackHost, splitHostPort, validCidr, MIN_TOKEN_BYTES } from './semantics.js';
 export {
   FAULT_TYPES,
   FAULT_RULE_NAME_PATTERN,

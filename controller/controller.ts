@@ -15,6 +15,9 @@ import { RolloutMetrics } from './metrics.js';
 import { judgeSettings, machineSettings, type RolloutConfig } from './settings.js';
 import { WebhookRunner, type WebhookLog } from './webhooks.js';
 
+/** Test-only: kill -9 this process right after the state of a decision with this action is saved. */
+const CRASH_BETWEEN_STATE_AND_WEIGHT = process.env.CANARYD_TEST_CRASH_AFTER_STATE || undefined;
+
 /** What the controller needs of the anomaly monitor (analysis/anomaly's AnomalyMonitor): fed windows, it returns checks. */
 export interface AnomalyFeed {
   observe(tick: { at: number; baseline: readonly WindowRecord[]; canary: readonly WindowRecord[]; canaryWeight: number }): CheckResult[];
@@ -40,6 +43,8 @@ export interface RolloutControllerOptions {
   clock: Clock;
   /** version labels for webhook texts */
   versions: () => { baseline: string; canary: string };
+  /** who set the running weight ("rollout", "api", "file"): recovery re-applies only a rollout's own weight */
+  weightOwner?: () => string;
 }
 
 interface ConfirmGate {
@@ -75,7 +80,11 @@ export class RolloutController {
     this.#anomaly = o.anomaly ? o.anomaly(o.config) : null;
     const saved = this.audit.loadState();
     this.machine = new RolloutMachine(machineSettings(o.config), saved ?? initialRolloutState(o.traffic.getWeights().canary));
-    if (saved && this.machine.active) {
+    const ended = saved && !this.machine.active && o.weightOwner?.() === 'rollout' && o.traffic.getWeights().canary !== saved.canaryWeight;
+    if (ended) {
+      // a crash after an ending decision was saved and before its weight moved: apply the ending's weight
+      o.traffic.setWeights({ canary: saved.canaryWeight }, `rollout ${saved.id} ${saved.phase}: weight recovered`);
+    } else if (saved && this.machine.active) {
       // kill -9 recovery: the same step and weight as before; the step's clock keeps running.
       o.traffic.setWeights({ canary: saved.canaryWeight }, `rollout recovered at step ${saved.step + 1}`);
       this.audit.event(this.#dataFrom, 'recovery', `rollout ${saved.id} resumed ${saved.phase} at step ${saved.step + 1}, canary ${saved.canaryWeight} %`, { rolloutId: saved.id, step: saved.step, canaryWeight: saved.canaryWeight });
@@ -247,14 +256,17 @@ export class RolloutController {
 
   #apply(t: Transition): void {
     const before = this.machine.state;
-    if (t.weight !== null) this.#o.traffic.setWeights({ canary: t.weight }, `${t.decision?.action ?? 'change'}: ${t.decision?.reasons[0] ?? ''}`);
+    // the state is on disk BEFORE the weight moves: a crash in between restarts at the new state, whose
+    // weight recovery applies (a ROLLBACK stays rolled back); the other order resumed the old step's weight
     if (t.changed) {
       try {
         this.audit.saveState(this.machine.state);
       } catch (e) {
         this.#o.log.error({ err: e }, 'cannot persist rollout state');
       }
+      if (CRASH_BETWEEN_STATE_AND_WEIGHT !== undefined && t.decision?.action === CRASH_BETWEEN_STATE_AND_WEIGHT) process.kill(process.pid, 'SIGKILL');
     }
+    if (t.weight !== null) this.#o.traffic.setWeights({ canary: t.weight }, `${t.decision?.action ?? 'change'}: ${t.decision?.reasons[0] ?? ''}`);
     const d = t.decision;
     if (d !== null) {
       this.#latest = d;

@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   CANARYD_ERR_CONFLICT: { status: 409, summary: 'The action does not fit the current state (e.g. promoting an idle rollout).' },
   CANARYD_ERR_GATE_REFUSED: { status: 409, summary: 'A rollout webhook gate (pre-rollout, confirm-promotion) did not approve.' },
   CANARYD_ERR_RATE_LIMITED: { status: 429, summary: 'Too many failed admin authentication attempts.' },
+  CANARYD_ERR_LIMIT_REACHED: { status: 409, summary: 'A documented cap was reached (flags, rules, state file size); the change was not made.' },
   CANARYD_ERR_FAULTS_REFUSED: { status: 409, summary: 'Fault injection was refused by a safety switch (production, disabled, limit).' },
   CANARYD_ERR_FAULT_INJECTED: { status: 500, summary: 'The response was produced by an injected fault.' },
   CANARYD_ERR_STATE_IO: { status: 500, summary: 'Reading or writing durable state under state.dir failed.' },

@@ -6,6 +6,7 @@
  *      rolls it back by itself.
  * The dashboard URL is printed first, so the rollouts can be watched live. Everything ends on its own.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,8 +52,11 @@ export async function runDemo(args: string[]): Promise<number> {
   const baseline = await startSampleUpstream({ name: 'baseline', ...BASELINE });
   const canary = await startSampleUpstream({ name: 'canary', ...BASELINE });
   const stateDir = mkdtempSync(join(tmpdir(), 'canaryd-demo-'));
+  // changes through the admin API need a token (tokenless mutations are refused): a fresh one per run, handed
+  // to the dashboard in the URL fragment and printed for `canaryd ctl`
+  const adminToken = randomBytes(24).toString('base64url');
   const config = parseConfigText(`listen: 127.0.0.1:${flag(args, '--port', 8080)}
-admin: { listen: "127.0.0.1:${flag(args, '--admin-port', 9901)}" }
+admin: { listen: "127.0.0.1:${flag(args, '--admin-port', 9901)}", token: "${adminToken}" }
 upstreams:
   baseline: { url: "${baseline.url}", version: v1.0.0 }
   canary: { url: "${canary.url}", version: v1.1.0 }
@@ -72,7 +76,8 @@ state: { dir: "${stateDir}" }
   const adminUrl = `http://127.0.0.1:${sidecar.adminAddress!.port}`;
   const proxyUrl = `http://127.0.0.1:${sidecar.proxyAddress!.port}`;
   console.log(`canaryd demo
-  dashboard:  ${adminUrl}/
+  dashboard:  ${adminUrl}/#token=${adminToken}
+  ctl:        CANARYD_ADMIN_URL=${adminUrl} CANARYD_ADMIN_TOKEN=${adminToken} npx canaryd ctl status
   proxy:      ${proxyUrl}
   admin API:  ${adminUrl}/api/v1/status
   metrics:    ${adminUrl}/metrics

@@ -1,1 +1,2 @@
-export { StateStore } from './store.js';
+export { StateStore, MAX_STATE_FILE_BYTES } from './store.js';
+export { AuditLog, DEFAULT_AUDIT_KEEP, DEFAULT_AUDIT_MAX_BYTES, type AuditLogOptions } from './audit-log.js';

@@ -49,7 +49,7 @@ export const proxySections = {
         { additionalProperties: false },
       ),
     ),
-    rules: Type.Array(RoutingRule, { default: [] }),
+    rules: Type.Array(RoutingRule, { default: [], maxItems: 256, description: 'targeting rules, first match wins (at most 256)' }),
     mirror: StrictObject({
       percent: Type.Number({ minimum: 0, maximum: 100, default: 0, description: 'Percent of baseline requests shadowed to canary' }),
       maxBodyBytes: Type.Integer({ minimum: 0, default: 1_048_576, description: 'Bodies larger than this are not mirrored' }),
@@ -71,5 +71,4 @@ export const proxySections = {
     accessLogSampleRate: Type.Number({ minimum: 0, maximum: 1, default: 0.01, description: 'Fraction of requests logged (errors always)' }),
   }),
   shutdown: StrictObject({ drainTimeout: Duration('30s', 'How long SIGTERM waits for in-flight requests') }),
-  state: StrictObject({ dir: Type.String({ default: './.canaryd', description: 'Durable state and audit log' }) }),
 };

@@ -23,6 +23,17 @@ log: { level: silent }
 ${extra}`;
 }
 
+/**
+ * canaryd refuses mutating admin calls when no token is configured. Most tests steer a tokenless loopback
+ * canaryd, as an operator on their own machine would with `admin.allowUnauthenticated: true`: the starters
+ * below add that key to configYaml's tokenless admin line. A test that sets a token (it replaces that line)
+ * or wants the refusal (`{ strictAdmin: true }`) is left as it is.
+ */
+export const TOKENLESS_ADMIN = 'admin: { listen: "127.0.0.1:0" }';
+export function allowUnauthenticatedAdmin(yaml: string): string {
+  return yaml.replace(TOKENLESS_ADMIN, 'admin: { listen: "127.0.0.1:0", allowUnauthenticated: true }');
+}
+
 export interface RunningSidecar {
   sidecar: Sidecar;
   url: string;
@@ -30,8 +41,8 @@ export interface RunningSidecar {
   stop(): Promise<void>;
 }
 
-export async function startSidecar(yaml: string): Promise<RunningSidecar> {
-  const config = parseConfigText(yaml, { ...process.env });
+export async function startSidecar(yaml: string, opts: { strictAdmin?: boolean } = {}): Promise<RunningSidecar> {
+  const config = parseConfigText(opts.strictAdmin ? yaml : allowUnauthenticatedAdmin(yaml), { ...process.env });
   const sidecar = new Sidecar({ config, logger: pino({ level: 'silent' }) });
   await sidecar.start();
   return {
@@ -56,10 +67,10 @@ export interface CanarydProcess {
 }
 
 /** Spawns `node dist/cli/canaryd.js --config FILE` and waits for its "started" log line (ports from it). */
-export async function spawnCanaryd(yaml: string, env: NodeJS.ProcessEnv = {}): Promise<CanarydProcess> {
+export async function spawnCanaryd(yaml: string, env: NodeJS.ProcessEnv = {}, opts: { strictAdmin?: boolean } = {}): Promise<CanarydProcess> {
   const dir = tempDir('canaryd-proc-');
   const configPath = join(dir, 'canaryd.yaml');
-  writeFileSync(configPath, yaml.replace('log: { level: silent }', 'log: { level: info, accessLogSampleRate: 0 }'));
+  writeFileSync(configPath, (opts.strictAdmin ? yaml : allowUnauthenticatedAdmin(yaml)).replace('log: { level: silent }', 'log: { level: info, accessLogSampleRate: 0 }'));
   const child = spawn(process.execPath, ['dist/cli/canaryd.js', '--config', configPath], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Array<Record<string, unknown>> = [];
   const waiters: Array<{ pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }> = [];
