@@ -39,7 +39,7 @@ export async function startSidecar(yaml: string): Promise<RunningSidecar> {
     url: `http://127.0.0.1:${sidecar.proxyAddress!.port}`,
     adminUrl: `http://127.0.0.1:${sidecar.adminAddress!.port}`,
     stop: async () => {
-      await sidecar.stop(1000);
+      await sidecar.stop(1000, 0);
     },
   };
 }
