@@ -27,7 +27,7 @@ import {
 } from './admin/index.js';
 import { StateStore } from './state/index.js';
 import { AnomalyMonitor, judge as defaultJudge, type Judge } from './analysis/index.js';
-import { RolloutController, RolloutMetrics, type AnomalyFeed, type RolloutConfig } from './controller/index.js';
+import { prometheusChecksFor, RolloutController, RolloutMetrics, type AnomalyFeed, type RolloutConfig } from './controller/index.js';
 
 export interface SidecarOptions {
   config: Config;
@@ -106,6 +106,8 @@ export class Sidecar {
   // --- end admin ---
   // --- rollout ---
   readonly rollout: RolloutController;
+  /** Prometheus-backed checks (rollout.metrics, docs/prometheus.md), polled by the rollout controller */
+  readonly metricChecks: ReturnType<typeof prometheusChecksFor>;
   // --- end rollout ---
   // --- faults ---
   /** fault injection: rules, kill switch, experiments (docs/faults.md) */
@@ -173,10 +175,12 @@ export class Sidecar {
       count: (outcome) => this.metrics.mirrored.labels(outcome).inc(),
     });
     // --- rollout: the controller reads the recorder, moves the splitter's weight, persists under state.dir ---
+    this.metricChecks = prometheusChecksFor(() => this.config, { clock: this.clock, registry: this.registry, log: this.log });
     this.rollout = new RolloutController({
       config: opts.config.rollout,
       judge: opts.judge ?? defaultJudge,
       anomaly: opts.anomaly === undefined ? defaultAnomalyMonitor : opts.anomaly,
+      metricChecks: this.metricChecks.checks,
       source: this.recorder,
       traffic: this.splitter,
       store: this.state,
@@ -367,6 +371,7 @@ export class Sidecar {
     if (fileWeightChanged && this.rollout.active) this.log.warn({ event: 'config_weight_ignored', canaryWeight: next.routing.canaryWeight }, 'routing.canaryWeight changed in the file but a rollout owns the weight; not applied');
     this.splitter.configure(next.routing, { applyWeight: fileWeightChanged && !this.rollout.active });
     this.rollout.configure(next.rollout);
+    this.metricChecks.configure(next);
     this.proxy.configure(proxySettings(next));
     this.mirror.percent = next.routing.mirror.percent;
     this.mirror.maxBodyBytes = next.routing.mirror.maxBodyBytes;
@@ -398,6 +403,7 @@ export class Sidecar {
     this.snapshots.stop(); // admin
     this.drift.stop(); // admin
     await this.rollout.stop(); // rollout
+    await this.metricChecks.checks.close();
     this.faults.experiments.shutdown(); // faults: a running experiment ends as interrupted
     this.faults.engine.stop(); // faults: lift in-flight faults so a hang cannot hold up the drain
     this.log.info({ event: 'draining', inflight: this.proxy.inflight, deadlineMs: drainMs }, 'draining');
