@@ -3,7 +3,7 @@
  * the timers and lifecycles (reload, drain). proxy/ and analysis/ meet only here. The CLI and the tests are
  * thin shells over Sidecar.
  */
-import { watch, type FSWatcher } from 'node:fs';
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { pino, destination, type Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
@@ -20,6 +20,8 @@ import {
   faultRoutes,
   flagDriftSource,
   FlagService,
+  InfoMetrics,
+  MetricsListener,
   SnapshotPublisher,
   weightDriftSource,
   type AdminDeps,
@@ -74,6 +76,15 @@ export function proxySettings(c: Config): ProxySettings {
   };
 }
 
+/** canaryd's own version, from its package.json (canaryd_build_info) */
+const CANARYD_VERSION: string = (() => {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+})();
+
 function defaultAnomalyMonitor(c: RolloutConfig): AnomalyFeed {
   return new AnomalyMonitor({ ...c.anomaly, margin: c.baseline.maxDegradation, countFaulted: c.countFaulted });
 }
@@ -94,6 +105,10 @@ export class Sidecar {
   admin: FastifyInstance | null = null;
   proxyAddress: { host: string; port: number } | null = null;
   adminAddress: { host: string; port: number } | null = null;
+  /** the metrics listener (metrics.listen): /metrics without the admin token */
+  metricsAddress: { host: string; port: number } | null = null;
+  readonly info: InfoMetrics;
+  #metricsListener: MetricsListener | null = null;
   // --- admin: event bus, flags, live snapshots, drift (docs/admin.md) ---
   /** publish here: `sidecar.events.publish({ type: 'decision', ... })`; see docs/admin.md for the event types */
   readonly events: EventBus;
@@ -131,6 +146,8 @@ export class Sidecar {
     this.state = new StateStore(opts.config.state.dir);
     this.recorder = new WindowedRecorder({ now: () => this.clock.now() });
     this.metrics = new ProxyMetrics(this.registry);
+    this.info = new InfoMetrics(this.registry, { version: CANARYD_VERSION });
+    this.info.setReleases({ baseline: opts.config.upstreams.baseline.version, canary: opts.config.upstreams.canary.version });
     this.splitter = new TrafficSplitter(opts.config.routing);
     this.#restoreWeights();
     this.metrics.setTrafficPercent(this.splitter.getWeights().canary);
@@ -340,11 +357,16 @@ export class Sidecar {
     await this.admin.listen({ host: a.host, port: a.port });
     const addr = this.admin.server.address();
     this.adminAddress = typeof addr === 'object' && addr ? { host: addr.address, port: addr.port } : { host: a.host, port: a.port };
+    if (this.config.metrics.listen !== undefined) {
+      const m = splitHostPort(this.config.metrics.listen);
+      this.#metricsListener = new MetricsListener(() => this.registry.metrics(), this.registry.contentType);
+      this.metricsAddress = await this.#metricsListener.listen(m.host, m.port);
+    }
     this.snapshots.start(); // admin
     this.drift.start(); // admin
     this.rollout.run(); // rollout
     this.#started = true;
-    this.log.info({ event: 'started', proxy: this.proxyAddress, admin: this.adminAddress, canaryWeight: this.splitter.getWeights().canary }, 'canaryd started');
+    this.log.info({ event: 'started', proxy: this.proxyAddress, admin: this.adminAddress, canaryWeight: this.splitter.getWeights().canary, ...(this.metricsAddress ? { metrics: this.metricsAddress } : {}) }, 'canaryd started');
   }
 
   /** Re-reads the config file. Valid: applied without dropping in-flight requests. Invalid: logged, old config kept. */
@@ -372,13 +394,14 @@ export class Sidecar {
     this.splitter.configure(next.routing, { applyWeight: fileWeightChanged && !this.rollout.active });
     this.rollout.configure(next.rollout);
     this.metricChecks.configure(next);
+    this.info.setReleases({ baseline: next.upstreams.baseline.version, canary: next.upstreams.canary.version });
     this.proxy.configure(proxySettings(next));
     this.mirror.percent = next.routing.mirror.percent;
     this.mirror.maxBodyBytes = next.routing.mirror.maxBodyBytes;
     this.faults.engine.configure(next.faults, next.environment); // faults
     this.log.level = next.log.level;
     this.#accessSample = next.log.accessLogSampleRate;
-    const restart = (['listen', 'admin', 'state'] as const).filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(next[k]) && !(k === 'admin' && prev.admin.listen === next.admin.listen));
+    const restart = (['listen', 'admin', 'state', 'metrics'] as const).filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(next[k]) && !(k === 'admin' && prev.admin.listen === next.admin.listen));
     if (restart.length > 0) this.log.warn({ event: 'config_restart_needed', keys: restart }, `changes to ${restart.join(', ')} apply on restart`);
     this.log.info({ event: 'config_applied', source }, 'config applied');
     this.events.publish({ type: 'config', action: 'applied', source, restartNeeded: restart }); // admin
@@ -409,6 +432,7 @@ export class Sidecar {
     this.log.info({ event: 'draining', inflight: this.proxy.inflight, deadlineMs: drainMs }, 'draining');
     const cut = await this.proxy.drain(drainMs);
     await this.admin?.close();
+    await this.#metricsListener?.close();
     this.log.info({ event: 'stopped', cut }, 'canaryd stopped');
     return { cut };
   }

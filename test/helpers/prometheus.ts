@@ -86,7 +86,7 @@ export async function startPrometheus(t: TapTest, o: PrometheusOptions): Promise
       await r.arrayBuffer();
       return r.status === 200;
     },
-    30_000,
+    90_000,
     'prometheus ready',
   );
   const query: RunningPrometheus['query'] = async (expr) => (await (await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`)).json()) as Awaited<ReturnType<RunningPrometheus['query']>>;
