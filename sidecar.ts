@@ -9,7 +9,7 @@ import { pino, destination, type Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { CanarydError, systemClock, type Clock, type Observation } from './core/index.js';
-import { loadConfigFile, splitHostPort, type Config } from './config/index.js';
+import { isProduction, loadConfigFile, splitHostPort, type Config } from './config/index.js';
 import { createFaults, Mirror, ProxyMetrics, ProxyServer, TrafficSplitter, WindowedRecorder, type Exchange, type FaultService, type ProxySettings } from './proxy/index.js';
 import {
   buildAdmin,
@@ -146,7 +146,13 @@ export class Sidecar {
     this.state = new StateStore(opts.config.state.dir);
     this.recorder = new WindowedRecorder({ now: () => this.clock.now() });
     this.metrics = new ProxyMetrics(this.registry);
-    this.info = new InfoMetrics(this.registry, { version: CANARYD_VERSION });
+    this.info = new InfoMetrics(this.registry, { version: CANARYD_VERSION }, {
+      ready: () => this.proxyAddress !== null && !this.proxy.draining,
+      production: () => isProduction(this.config.environment, process.env),
+      faultsAutoDisabled: () => this.faults.engine.halted?.kind === 'auto-disable',
+      stepStartedAt: () => (this.rollout.active ? this.rollout.machine.state.stepStartedAt : null),
+      maxStepDurationMs: () => this.config.rollout.maxStepDuration,
+    });
     this.info.setReleases({ baseline: opts.config.upstreams.baseline.version, canary: opts.config.upstreams.canary.version });
     this.splitter = new TrafficSplitter(opts.config.routing);
     this.#restoreWeights();
