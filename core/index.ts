@@ -3,3 +3,4 @@ export * from './clock.js';
 export * from './errors.js';
 export * from './latency.js';
 export * from './headers.js';
+export * from './query-template.js';
