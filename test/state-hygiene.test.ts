@@ -14,6 +14,10 @@ import { configYaml, spawnCanaryd, tempDir } from './helpers/canaryd.js';
 import { startEchoUpstream } from './helpers/echo-upstream.js';
 import { call, startAdminSidecar } from './helpers/admin.js';
 
+// real process starts on a loaded shared machine: waits (never assertions) get more room
+process.env.CANARYD_TEST_PATIENCE ??= '3';
+t.setTimeout(600_000);
+
 async function api(base: string, method: string, path: string, body?: unknown): Promise<any> {
   const r = await request(base + path, { method: method as 'GET', headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
   return r.body.json();
