@@ -25,7 +25,7 @@ import {
   type AdminDeps,
   type WeightOwner,
 } from './admin/index.js';
-import { StateStore } from './state/index.js';
+import { StateDirLock, StateStore } from './state/index.js';
 import { AnomalyMonitor, judge as defaultJudge, type Judge } from './analysis/index.js';
 import { RolloutController, RolloutMetrics, type AnomalyFeed, type RolloutConfig } from './controller/index.js';
 
@@ -90,6 +90,7 @@ export class Sidecar {
   readonly proxy: ProxyServer;
   readonly mirror: Mirror;
   readonly state: StateStore;
+  readonly stateLock: StateDirLock;
   readonly startedAt: number;
   admin: FastifyInstance | null = null;
   proxyAddress: { host: string; port: number } | null = null;
@@ -127,6 +128,10 @@ export class Sidecar {
     this.#accessSample = opts.config.log.accessLogSampleRate;
     collectDefaultMetrics({ register: this.registry });
     this.state = new StateStore(opts.config.state.dir);
+    // one live canaryd per state.dir (state/lock.ts): taken before any state is read
+    this.stateLock = new StateDirLock(opts.config.state.dir);
+    const lock = this.stateLock.acquire(this.clock.now());
+    if (lock.tookOverFrom) this.log.warn({ event: 'state_lock_taken_over', previous: lock.tookOverFrom }, `took over the stale state.dir lock of pid ${lock.tookOverFrom.pid}`);
     this.recorder = new WindowedRecorder({ now: () => this.clock.now() });
     this.metrics = new ProxyMetrics(this.registry);
     this.splitter = new TrafficSplitter(opts.config.routing);
@@ -403,6 +408,7 @@ export class Sidecar {
     this.log.info({ event: 'draining', inflight: this.proxy.inflight, deadlineMs: drainMs }, 'draining');
     const cut = await this.proxy.drain(drainMs);
     await this.admin?.close();
+    this.stateLock.release();
     this.log.info({ event: 'stopped', cut }, 'canaryd stopped');
     return { cut };
   }
