@@ -272,8 +272,9 @@ export class FleetCoordinator {
   }
 
   async #becomeLeader(token: number): Promise<void> {
-    // the fleet's state first: this replica's machine may be behind (a follower) or stale (a restart)
-    await this.#pull();
+    // the fleet's state first, whatever this replica did alone: its machine may be behind (a follower),
+    // stale (a restart) or changed locally while Redis was down (a local rollback, re-sent as a command)
+    await this.#pull(true);
     this.#token = token;
     this.#leading = true;
     this.#outDocs.clear();
@@ -309,13 +310,14 @@ export class FleetCoordinator {
 
   // ---- state in and out ----
 
-  async #pull(): Promise<void> {
-    if (this.#pulling) return this.#pulling;
+  /** Takes the fleet's state if newer than what this replica saw (`force`: even if not, e.g. a new leader). */
+  async #pull(force = false): Promise<void> {
+    if (this.#pulling) await this.#pulling;
     this.#pulling = (async () => {
       this.#ops(1);
       const h = await this.#redis.hgetall(this.keys.state);
       const seq = Number(h.seq ?? 0);
-      if (seq <= this.#seenSeq && this.#seenSeq !== 0) return;
+      if (!force && seq <= this.#seenSeq && this.#seenSeq !== 0) return;
       const docs: Record<string, unknown> = {};
       for (const [f, v] of Object.entries(h)) if (f.startsWith('doc:')) docs[f.slice(4)] = JSON.parse(v);
       this.#seenSeq = seq;

@@ -26,8 +26,8 @@ ${extra}`,
 /** Spawns n replicas (each its own config file and state.dir) and waits until one of them leads. */
 export async function startFleet(n: number, yaml: () => string, names = ['A', 'B', 'C', 'D', 'E']): Promise<Replica[]> {
   const out: Replica[] = [];
-  for (let i = 0; i < n; i++) out.push({ ...(await spawnCanaryd(yaml())), name: names[i] });
-  await until('a fleet leader', () => leaderOf(out), 15_000);
+  for (let i = 0; i < n; i++) out.push({ ...(await spawnCanaryd(yaml(), {}, 90_000)), name: names[i] }); // 3 processes on a shared, loaded machine
+  await until('a fleet leader', () => leaderOf(out), 60_000);
   return out;
 }
 
@@ -56,7 +56,7 @@ export async function weights(rs: Replica[]): Promise<number[]> {
 }
 
 /** Waits until every replica routes at `w`; returns the ms it took from the call. */
-export async function converged(rs: Replica[], w: number, timeoutMs = 10_000): Promise<number> {
+export async function converged(rs: Replica[], w: number, timeoutMs = 30_000): Promise<number> {
   const t0 = Date.now();
   await until(`all replicas at canary ${w} %`, async () => (await weights(rs)).every((x) => x === w), timeoutMs, 20);
   return Date.now() - t0;
