@@ -203,6 +203,7 @@ export class FleetCoordinator {
       token: this.#token,
       connected: this.#connected,
       seq: this.#seenSeq,
+      redisCommandsSent: this.commandsSent,
       replicas: this.#replicas.map((r) => ({ ...r, ageMs: now - Number(r.at ?? 0) })),
     };
   }
