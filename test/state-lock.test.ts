@@ -17,6 +17,7 @@ t.test('a second canaryd on a held state.dir refuses; kill -9 leaves a stale loc
   const stateDir = tempDir();
   const yaml = configYaml(base.url, can.url, '', stateDir);
   const first = await spawnCanaryd(yaml);
+  t.teardown(() => void first.child.kill('SIGKILL'));
   const owner = JSON.parse(readFileSync(join(stateDir, LOCK_FILE), 'utf8'));
   t.equal(owner.pid, first.child.pid, 'the lock file names the owner PID');
 
@@ -33,6 +34,7 @@ t.test('a second canaryd on a held state.dir refuses; kill -9 leaves a stale loc
   await first.exited;
   t.ok(existsSync(join(stateDir, LOCK_FILE)), 'kill -9 leaves the lock file behind');
   const third = await spawnCanaryd(yaml);
+  t.teardown(() => void third.child.kill('SIGKILL'));
   const took = await third.waitForLog((l) => l.event === 'state_lock_taken_over');
   t.equal((took.previous as { pid: number }).pid, first.child.pid, 'the stale lock of the killed PID is taken over');
   t.equal(JSON.parse(readFileSync(join(stateDir, LOCK_FILE), 'utf8')).pid, third.child.pid);
