@@ -39,6 +39,9 @@ interface PendingWrite {
   done: Promise<void>;
 }
 
+/** Told of every successful write, after it is durable locally (fleet mode mirrors writes to Redis). */
+export type StateWriteObserver = (kind: 'doc' | 'line', name: string, value: unknown) => void;
+
 export class StateStore {
   readonly dir: string;
   /** temp files removed at start (kill -9 leftovers) */
@@ -49,6 +52,8 @@ export class StateStore {
   #logs = new Map<string, AuditLog>();
   #logOptions: AuditLogOptions;
   #onWriteError: (name: string, err: unknown) => void;
+  /** set by the composition root; called synchronously, so it must only queue (no I/O) */
+  observer: StateWriteObserver | null = null;
 
   constructor(dir: string, opts: { log?: AuditLogOptions; onWriteError?: (name: string, err: unknown) => void } = {}) {
     this.dir = dir;
@@ -118,6 +123,7 @@ export class StateStore {
     } catch (e) {
       throw new CanarydError('CANARYD_ERR_STATE_IO', `cannot write ${p}: ${(e as Error).message}`, { cause: e });
     }
+    this.observer?.('doc', name, value);
   }
 
   /** Queues an atomic write of `value` off the event loop; coalesced with other queued writes of `name`. */
@@ -134,8 +140,10 @@ export class StateStore {
       try {
         do {
           entry.queued = false;
-          await this.#writeAsync(name, entry.value);
+          const value = entry.value;
+          await this.#writeAsync(name, value);
           this.writes.set(name, (this.writes.get(name) ?? 0) + 1);
+          this.observer?.('doc', name, value);
         } while (entry.queued);
       } catch (e) {
         this.#onWriteError(name, e);
@@ -184,6 +192,7 @@ export class StateStore {
     } catch (e) {
       throw new CanarydError('CANARYD_ERR_STATE_IO', `cannot append to ${this.path(name)}: ${(e as Error).message}`, { cause: e });
     }
+    this.observer?.('line', name, record);
   }
 
   /**
