@@ -1,8 +1,8 @@
 /**
  * A real canaryd starts on a 1 GB audit log (issue 11 item 8: such a log once made start-up take seconds
  * and 800 MB, and at 630 MB exit 1 with ERR_STRING_TOO_LONG), gets ready and lists the newest decisions.
- * The test asserts correctness only; it prints the start time and RSS next to a start on an empty state.dir,
- * and bench/audit-start-bench.ts reports the ratio.
+ * The test asserts correctness only; it prints the start time and RSS next to a start on an empty state.dir
+ * (the ratio, recorded in bench/RESULTS.md).
  */
 import t from 'tap';
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
