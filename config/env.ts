@@ -47,3 +47,40 @@ export function interpolateEnv<T>(value: T, env: NodeJS.ProcessEnv = process.env
   }
   return result;
 }
+
+/**
+ * Environment variables that give a default to a key the file leaves out (the file always wins). They exist
+ * for containers, where the right listen host and state directory differ from a laptop's: the image sets
+ * them (Dockerfile ENV), a config without those keys then just works. docs/config.md lists them.
+ */
+export const ENV_DEFAULTS = {
+  CANARYD_LISTEN: 'listen',
+  CANARYD_ADMIN_LISTEN: 'admin.listen',
+  CANARYD_STATE_DIR: 'state.dir',
+} as const;
+
+/** The config file the CLI reads when no --config is given (the image sets it). */
+export const CONFIG_PATH_ENV = 'CANARYD_CONFIG';
+
+/** Returns a copy of a parsed config with each ENV_DEFAULTS key the file leaves out filled from the environment. */
+export function applyEnvDefaults(raw: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...raw };
+  for (const [name, path] of Object.entries(ENV_DEFAULTS)) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    const keys = path.split('.');
+    let node = out;
+    for (const k of keys.slice(0, -1)) {
+      const child = node[k];
+      if (child !== undefined && (child === null || typeof child !== 'object' || Array.isArray(child))) {
+        node = {}; // not a mapping: leave it for the schema to report
+        break;
+      }
+      node[k] = { ...((child as Record<string, unknown>) ?? {}) };
+      node = node[k] as Record<string, unknown>;
+    }
+    const last = keys[keys.length - 1];
+    if (node[last] === undefined) node[last] = value;
+  }
+  return out;
+}

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { CanarydError } from '../core/index.js';
-import { interpolateEnv } from './env.js';
+import { applyEnvDefaults, interpolateEnv } from './env.js';
 import { validateConfig } from './validate.js';
 import type { Config } from './schema.js';
 
@@ -16,7 +16,7 @@ export function parseConfigText(text: string, env: NodeJS.ProcessEnv = process.e
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new CanarydError('CANARYD_ERR_CONFIG_INVALID', `${source}: the top level must be a mapping`, { details: ['(root): must be a mapping'] });
   }
-  return validateConfig(interpolateEnv(raw, env), env);
+  return validateConfig(applyEnvDefaults(interpolateEnv(raw, env), env), env);
 }
 
 export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): Config {
