@@ -3,8 +3,8 @@
  * the timers and lifecycles (reload, drain). proxy/ and analysis/ meet only here. The CLI and the tests are
  * thin shells over Sidecar.
  */
-import { watch, type FSWatcher } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { pino, destination, type Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
@@ -74,6 +74,15 @@ export function proxySettings(c: Config): ProxySettings {
   };
 }
 
+/** The config file's text, or undefined while it cannot be read (mid-swap): the next event retries. */
+function readConfigText(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 function defaultAnomalyMonitor(c: RolloutConfig): AnomalyFeed {
   return new AnomalyMonitor({ ...c.anomaly, margin: c.baseline.maxDegradation, countFaulted: c.countFaulted });
 }
@@ -112,6 +121,8 @@ export class Sidecar {
   readonly faults: FaultService;
   // --- end faults ---
   #watcher: FSWatcher | null = null;
+  /** the config file's content at the last (re)load: the watcher reloads only when it differs */
+  #configText: string | undefined;
   #reloadTimer: NodeJS.Timeout | null = null;
   #accessSample: number;
   #adminPlugins: AdminDeps['plugins'];
@@ -348,6 +359,7 @@ export class Sidecar {
     if (!this.configPath) return { ok: false, error: new CanarydError('CANARYD_ERR_CONFIG_READ', 'no config file to reload') };
     let next: Config;
     try {
+      this.#configText = readConfigText(resolve(this.configPath));
       next = loadConfigFile(this.configPath);
     } catch (e) {
       const err = e instanceof CanarydError ? e : new CanarydError('CANARYD_ERR_CONFIG_READ', String(e));
@@ -380,14 +392,25 @@ export class Sidecar {
     if (this.#started) this.drift.start(); // admin: the reconcile interval may have changed
   }
 
-  /** Watches the config file (its directory, so editors that rename-replace are seen too). */
+  /**
+   * Watches the config file's directory for any change and reloads when the file's content differs from
+   * the last read. Every event counts, whatever its name: Kubernetes updates a mounted ConfigMap by swapping
+   * the `..data` symlink (events name `..data`, `..data_tmp`, never the file), editors rename-replace.
+   */
   watchConfig(): void {
     if (!this.configPath) return;
     const file = resolve(this.configPath);
-    this.#watcher = watch(dirname(file), (_ev, name) => {
-      if (name !== null && name !== basename(file)) return;
+    this.#configText ??= readConfigText(file);
+    this.#watcher = watch(dirname(file), () => {
       if (this.#reloadTimer) clearTimeout(this.#reloadTimer);
-      this.#reloadTimer = setTimeout(() => this.reload('file-change'), 150);
+      this.#reloadTimer = setTimeout(() => {
+        const text = readConfigText(file);
+        if (text === undefined || text === this.#configText) {
+          this.log.debug({ event: 'config_watch', changed: false }, 'config directory changed, file content did not');
+          return;
+        }
+        this.reload('file-change');
+      }, 150);
     });
   }
 
