@@ -4,7 +4,7 @@
  * here so analysis/anomaly stays pure. Files are taken in the sorted order of their keys, so every run sees
  * the same corpus in the same order.
  */
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { labelledWindows, type NabLabelledFile } from './nab-score.js';
@@ -17,9 +17,13 @@ export interface NabCorpus {
   windows: number;
 }
 
-/** The shared NAB copy, resolved from the repo root (process.cwd() under npm). */
+/**
+ * The shared NAB copy, resolved from the repo root (process.cwd() under npm): ../shared/nab beside the
+ * checkout, or two levels up when the checkout is a scratch worktree one folder deeper (land-tmp/<branch>).
+ */
 export function defaultNabDir(): string {
-  return resolve(process.cwd(), '..', 'shared', 'nab');
+  const candidates = [resolve(process.cwd(), '..', 'shared', 'nab'), resolve(process.cwd(), '..', '..', 'shared', 'nab')];
+  return candidates.find((d) => existsSync(d)) ?? candidates[0];
 }
 
 /**
