@@ -162,6 +162,7 @@ export class Sidecar {
         this.events.publish({ type: 'flag', action, flag });
       },
     });
+    this.#syncFileFlags(opts.config);
     this.snapshots = new SnapshotPublisher({ source: this.recorder, canaryWeight: () => this.splitter.getWeights().canary, sink: this.events, now: () => this.clock.now() });
     this.drift = new DriftReconciler({
       configPath: () => this.configPath,
@@ -244,6 +245,16 @@ export class Sidecar {
         { event: 'access', version: o.version, status: o.status, ms: Math.round(o.durationMs * 100) / 100, method: ex?.req.method, url: ex?.req.url, rule: ex?.rule ?? undefined, faulted: o.faulted || undefined },
         'request',
       );
+    }
+  }
+
+  /** The file is the source of truth for the flags it declares (config/sections/flags.ts). */
+  #syncFileFlags(c: Config): void {
+    try {
+      const r = this.flags.syncFromFile(c.flags);
+      if (r.refused.length > 0) this.log.error({ event: 'flags_refused', keys: r.refused }, `flags ${r.refused.join(', ')} are archived: archived keys are not reused, rename them in the file`);
+    } catch (e) {
+      this.log.error({ err: e, event: 'flags_sync_failed' }, 'cannot apply the flags declared in the file');
     }
   }
 
@@ -383,6 +394,7 @@ export class Sidecar {
     this.mirror.percent = next.routing.mirror.percent;
     this.mirror.maxBodyBytes = next.routing.mirror.maxBodyBytes;
     this.faults.engine.configure(next.faults, next.environment); // faults
+    this.#syncFileFlags(next); // flags declared in the file
     this.log.level = next.log.level;
     this.#accessSample = next.log.accessLogSampleRate;
     const restart = (['listen', 'admin', 'state'] as const).filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(next[k]) && !(k === 'admin' && prev.admin.listen === next.admin.listen));

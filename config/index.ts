@@ -19,3 +19,4 @@ export {
   type FaultRuleConfig,
   type FaultsConfig,
 } from './sections/faults.js'; // faults
+export { FileFlag, flagProblems, type FileFlagConfig } from './sections/flags.js'; // flags in the file
