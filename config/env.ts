@@ -25,20 +25,29 @@ function interpolateString(s: string, env: NodeJS.ProcessEnv, path: string, prob
   });
 }
 
-/** Returns a copy of `value` with every string interpolated; throws CANARYD_ERR_CONFIG_ENV listing each unset variable. */
-export function interpolateEnv<T>(value: T, env: NodeJS.ProcessEnv = process.env): T {
+const WHOLE_REF = /^\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}$/;
+
+/**
+ * Returns a copy of `value` with every string interpolated; throws CANARYD_ERR_CONFIG_ENV listing each unset
+ * variable. `filled`, when given, receives the key path of every value that was one whole `${VAR}`: those
+ * may become numbers or booleans where the schema wants one (config/coerce.ts).
+ */
+export function interpolateEnv<T>(value: T, env: NodeJS.ProcessEnv = process.env, filled?: Array<Array<string | number>>): T {
   const problems: EnvProblem[] = [];
-  const walk = (v: unknown, path: string): unknown => {
-    if (typeof v === 'string') return interpolateString(v, env, path, problems);
-    if (Array.isArray(v)) return v.map((x, i) => walk(x, `${path}[${i}]`));
+  const walk = (v: unknown, path: string, segs: Array<string | number>): unknown => {
+    if (typeof v === 'string') {
+      if (filled && WHOLE_REF.test(v)) filled.push(segs);
+      return interpolateString(v, env, path, problems);
+    }
+    if (Array.isArray(v)) return v.map((x, i) => walk(x, `${path}[${i}]`, [...segs, i]));
     if (v !== null && typeof v === 'object') {
       const out: Record<string, unknown> = {};
-      for (const [k, x] of Object.entries(v)) out[k] = walk(x, path ? `${path}.${k}` : k);
+      for (const [k, x] of Object.entries(v)) out[k] = walk(x, path ? `${path}.${k}` : k, [...segs, k]);
       return out;
     }
     return v;
   };
-  const result = walk(value, '') as T;
+  const result = walk(value, '', []) as T;
   if (problems.length > 0) {
     const lines = problems.map(
       (p) => `${p.path}: environment variable ${p.variable} is not set (write \${${p.variable}:-} to allow it to be empty)`,
