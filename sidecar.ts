@@ -222,6 +222,7 @@ export class Sidecar {
     this.#adminPlugins = [...(this.#adminPlugins ?? []), faultRoutes(this.faults)];
     this.drift.register(faultDriftSource(this.faults));
     // --- end faults ---
+    this.events.subscribe((e) => this.#notifyWebhooks(e as unknown as Record<string, unknown>));
   }
 
   /** Register a per-request observer (analysis, faults' safety switch). Called after the record is updated. */
@@ -245,6 +246,24 @@ export class Sidecar {
         { event: 'access', version: o.version, status: o.status, ms: Math.round(o.durationMs * 100) / 100, method: ex?.req.method, url: ex?.req.url, rule: ex?.rule ?? undefined, faulted: o.faulted || undefined },
         'request',
       );
+    }
+  }
+
+  /**
+   * Fault trips and drift reach `event` webhooks subscribed to the "faults" / "drift" topics (they used to
+   * reach only the audit log). Runs on the bus, off the request path: notify() is fire-and-forget.
+   */
+  #notifyWebhooks(e: Record<string, unknown>): void {
+    const v = { baseline: this.config.upstreams.baseline.version, canary: this.config.upstreams.canary.version };
+    if (e.type === 'fault' && (e.action === 'killed' || e.action === 'auto-disabled')) {
+      const halted = e.halted as { reason?: string } | undefined;
+      const what = e.action === 'killed' ? 'fault kill switch: every fault off' : 'fault injection auto-disabled';
+      this.rollout.webhooks.notify('event', { text: `canaryd: ${what}${halted?.reason ? ` — ${halted.reason}` : ''}`, action: e.action, halted, versions: v }, 'faults');
+    } else if (e.type === 'drift' && (e.action === 'reverted' || (e.action === 'detected' && Array.isArray(e.items) && e.items.length > 0))) {
+      const items = e.items as Array<{ path: string }>;
+      const paths = items.map((i) => i.path);
+      const what = e.action === 'reverted' ? `reverted ${paths.length} drift item(s) to the config file` : `runtime state differs from the config file in ${paths.length} place(s)`;
+      this.rollout.webhooks.notify('event', { text: `canaryd: ${what}: ${paths.slice(0, 5).join(', ')}${paths.length > 5 ? ', ...' : ''}`, action: e.action, items, versions: v }, 'drift');
     }
   }
 

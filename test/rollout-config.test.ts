@@ -31,7 +31,7 @@ t.test('defaults and durations', async (t) => {
   t.equal(c.rollout.alphaPlan, 'front');
   const w = parseConfigText(`${BASE}rollout: { interval: 1m30s, webhooks: [{ name: gate, type: pre-rollout, url: "http://127.0.0.1:1/x", timeout: 750ms }] }`, {});
   t.equal(w.rollout.interval, 90_000);
-  t.same(w.rollout.webhooks[0], { name: 'gate', type: 'pre-rollout', url: 'http://127.0.0.1:1/x', timeout: 750, retries: 2, metadata: {} });
+  t.same(w.rollout.webhooks[0], { name: 'gate', type: 'pre-rollout', url: 'http://127.0.0.1:1/x', timeout: 750, retries: 2, metadata: {}, format: 'generic', headers: {}, secret: '', routingKey: '', events: ['phase', 'rollback'] });
 });
 
 t.test('every problem names its key and the reason', async (t) => {
