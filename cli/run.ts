@@ -24,7 +24,7 @@ export async function runSidecarFromFile(file: string): Promise<number> {
     }
     throw e;
   }
-  const sidecar = new Sidecar({ config, configPath: file });
+  const sidecar = new Sidecar({ config, configPath: file, raiseFdLimit: true });
   try {
     await sidecar.start();
   } catch (e) {
