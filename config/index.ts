@@ -20,3 +20,4 @@ export {
   type FaultsConfig,
 } from './sections/faults.js'; // faults
 export { FileFlag, flagProblems, type FileFlagConfig } from './sections/flags.js'; // flags in the file
+export { METRIC_CHECK_NAME_PATTERN, type MetricCheckConfig } from './sections/prometheus.js';

@@ -6,6 +6,7 @@ import { flagProblems } from './sections/flags.js';
 import { CHECK_NAMES } from './sections/check-names.js';
 import { didYouMean } from './suggest.js';
 import { webhookProblems } from './sections/webhooks.js';
+import { prometheusProblems } from './sections/prometheus.js';
 
 export function isLoopbackHost(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '');
@@ -82,5 +83,6 @@ export function semanticProblems(c: Config, env: NodeJS.ProcessEnv = process.env
   out.push(...faultsProblems(c, env)); // faults
   out.push(...flagProblems(c.flags, validCidr)); // flags declared in the file
   out.push(...webhookProblems(c.rollout.webhooks)); // webhook delivery
+  out.push(...prometheusProblems(c, env));
   return out;
 }
