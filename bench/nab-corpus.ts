@@ -17,13 +17,19 @@ export interface NabCorpus {
   windows: number;
 }
 
-/**
- * The shared NAB copy, resolved from the repo root (process.cwd() under npm): ../shared/nab beside the
- * checkout, or two levels up when the checkout is a scratch worktree one folder deeper (land-tmp/<branch>).
- */
+/** The shared NAB copy, resolved from the repo root (process.cwd() under npm). */
 export function defaultNabDir(): string {
-  const candidates = [resolve(process.cwd(), '..', 'shared', 'nab'), resolve(process.cwd(), '..', '..', 'shared', 'nab')];
-  return candidates.find((d) => existsSync(d)) ?? candidates[0];
+  const beside = resolve(process.cwd(), '..', 'shared', 'nab');
+  if (existsSync(beside)) return beside;
+  // a linked git worktree (a scratch checkout elsewhere): the corpus sits beside the main checkout;
+  // its .git file reads "gitdir: <main>/.git/worktrees/<name>"
+  try {
+    const m = /^gitdir: (.+)$/m.exec(readFileSync(join(process.cwd(), '.git'), 'utf8'));
+    if (m) return resolve(m[1].trim(), '..', '..', '..', '..', 'shared', 'nab');
+  } catch {
+    /* not a linked worktree */
+  }
+  return beside;
 }
 
 /**
