@@ -34,6 +34,7 @@ import {
   faultRoutes,
   flagDriftSource,
   FlagService,
+  alertRoutes,
   InfoMetrics,
   MetricsListener,
   SnapshotPublisher,
@@ -267,6 +268,9 @@ export class Sidecar {
     });
     this.onObservation((o) => this.faults.engine.observe(o));
     this.#adminPlugins = [...(this.#adminPlugins ?? []), faultRoutes(this.faults)];
+    this.#adminPlugins.push(
+      alertRoutes({ abortOn: () => this.config.rollout.abortOn, rolloutActive: () => this.rollout.active, rollback: (reason, alert) => this.rollout.rollbackOnAlert(reason, alert), log: this.log }),
+    );
     this.drift.register(faultDriftSource(this.faults));
     // --- end faults ---
   }
