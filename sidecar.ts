@@ -44,7 +44,7 @@ import {
 } from './admin/index.js';
 import { StateStore } from './state/index.js';
 import { AnomalyMonitor, judge as defaultJudge, type Judge } from './analysis/index.js';
-import { prometheusChecksFor, RolloutController, RolloutMetrics, type AnomalyFeed, type RolloutConfig } from './controller/index.js';
+import { FinopsCosts, prometheusChecksFor, RolloutController, RolloutMetrics, type AnomalyFeed, type RolloutConfig } from './controller/index.js';
 
 export interface SidecarOptions {
   config: Config;
@@ -152,6 +152,8 @@ export class Sidecar {
   readonly rollout: RolloutController;
   /** Prometheus-backed checks (rollout.metrics, docs/prometheus.md), polled by the rollout controller */
   readonly metricChecks: ReturnType<typeof prometheusChecksFor>;
+  /** FinOps: cost per version from Prometheus (finops:), its gauges and the compare.costPerRequest check */
+  readonly finops: FinopsCosts;
   // --- end rollout ---
   // --- faults ---
   /** fault injection: rules, kill switch, experiments (docs/faults.md) */
@@ -231,11 +233,16 @@ export class Sidecar {
     });
     // --- rollout: the controller reads the recorder, moves the splitter's weight, persists under state.dir ---
     this.metricChecks = prometheusChecksFor(() => this.config, { clock: this.clock, registry: this.registry, log: this.log });
+    this.finops = new FinopsCosts({ config: () => this.config, client: () => this.metricChecks.checks.client, clock: this.clock, registry: this.registry });
+    const prometheusFeed = {
+      poll: (now: number, from: number) => [...this.metricChecks.checks.poll(now, from), ...this.finops.checks(now, from)],
+      reset: () => this.metricChecks.checks.reset(),
+    };
     this.rollout = new RolloutController({
       config: opts.config.rollout,
       judge: opts.judge ?? defaultJudge,
       anomaly: opts.anomaly === undefined ? defaultAnomalyMonitor : opts.anomaly,
-      metricChecks: this.metricChecks.checks,
+      metricChecks: prometheusFeed,
       source: this.recorder,
       traffic: this.splitter,
       store: this.state,
@@ -431,6 +438,7 @@ export class Sidecar {
     this.snapshots.start(); // admin
     this.drift.start(); // admin
     this.rollout.run(); // rollout
+    this.finops.start();
     this.#started = true;
     this.log.info({ event: 'started', proxy: this.proxyAddress, admin: this.adminAddress, canaryWeight: this.splitter.getWeights().canary, ...(this.metricsAddress ? { metrics: this.metricsAddress } : {}) }, 'canaryd started');
   }
@@ -460,6 +468,7 @@ export class Sidecar {
     this.splitter.configure(next.routing, { applyWeight: fileWeightChanged && !this.rollout.active });
     this.rollout.configure(next.rollout);
     this.metricChecks.configure(next);
+    if (this.#started) this.finops.start();
     this.info.setReleases({ baseline: next.upstreams.baseline.version, canary: next.upstreams.canary.version });
     this.proxy.configure(proxySettings(next));
     this.mirror.percent = next.routing.mirror.percent;
@@ -493,6 +502,7 @@ export class Sidecar {
     this.snapshots.stop(); // admin
     this.drift.stop(); // admin
     await this.rollout.stop(); // rollout
+    this.finops.stop();
     await this.metricChecks.checks.close();
     this.faults.experiments.shutdown(); // faults: a running experiment ends as interrupted
     this.faults.engine.stop(); // faults: lift in-flight faults so a hang cannot hold up the drain
