@@ -9,7 +9,7 @@ import { pino, destination, type Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { CanarydError, systemClock, type Clock, type Observation } from './core/index.js';
-import { loadConfigFile, splitHostPort, type Config } from './config/index.js';
+import { listenSettings, loadConfigFile, splitHostPort, type Config } from './config/index.js';
 import { createFaults, Mirror, ProxyMetrics, ProxyServer, TrafficSplitter, WindowedRecorder, type Exchange, type FaultService, type ProxySettings } from './proxy/index.js';
 import {
   buildAdmin,
@@ -71,6 +71,8 @@ export function proxySettings(c: Config): ProxySettings {
     retries: c.proxy.retries,
     trustProxy: c.proxy.trustProxy,
     maxHeaderBytes: c.proxy.maxHeaderBytes,
+    http2: c.http2,
+    tls: listenSettings(c.listen).tls,
   };
 }
 
@@ -192,6 +194,7 @@ export class Sidecar {
       splitter: this.splitter,
       mirror: this.mirror,
       onObservation: (o, ex, detail) => this.#observe(o, ex, detail),
+      onEvent: (level, event, detail) => this.log[level]({ event, ...detail }, event.replace(/_/g, ' ')),
     });
     // --- faults ---
     this.faults = createFaults({
@@ -326,7 +329,7 @@ export class Sidecar {
   }
 
   async start(): Promise<void> {
-    const p = splitHostPort(this.config.listen);
+    const p = splitHostPort(listenSettings(this.config.listen).address);
     // The admin is built and its route schemas compiled (ready) before the proxy accepts: that work blocks
     // the event loop for a few hundred ms, and requests taken during it would wait behind it.
     this.admin = await buildAdmin(this.adminDeps());

@@ -19,3 +19,4 @@ export {
   type FaultRuleConfig,
   type FaultsConfig,
 } from './sections/faults.js'; // faults
+export { listenSettings, type ListenSettings, type ServerTlsSettings } from './sections/tls.js';

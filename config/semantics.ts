@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import type { Config } from './schema.js';
 import { faultsProblems } from './sections/faults.js';
+import { listenSettings, tlsProblems } from './sections/tls.js';
 
 export function isLoopbackHost(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '');
@@ -26,7 +27,7 @@ export function validCidr(s: string): boolean {
 export function semanticProblems(c: Config, env: NodeJS.ProcessEnv = process.env): string[] {
   const out: string[] = [];
   for (const key of ['listen', 'admin.listen'] as const) {
-    const addr = key === 'listen' ? c.listen : c.admin.listen;
+    const addr = key === 'listen' ? listenSettings(c.listen).address : c.admin.listen;
     const { port } = splitHostPort(addr);
     if (port > 65535) out.push(`${key}: port must be <= 65535, got ${port}`);
   }
@@ -66,5 +67,6 @@ export function semanticProblems(c: Config, env: NodeJS.ProcessEnv = process.env
     out.push(`admin.token: required when admin.listen (${c.admin.listen}) is not a loopback address`);
   }
   out.push(...faultsProblems(c, env)); // faults
+  out.push(...tlsProblems(c.listen));
   return out;
 }

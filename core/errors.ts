@@ -23,6 +23,9 @@ export const ERROR_CODES = {
   CANARYD_ERR_FAULTS_REFUSED: { status: 409, summary: 'Fault injection was refused by a safety switch (production, disabled, limit).' },
   CANARYD_ERR_FAULT_INJECTED: { status: 500, summary: 'The response was produced by an injected fault.' },
   CANARYD_ERR_STATE_IO: { status: 500, summary: 'Reading or writing durable state under state.dir failed.' },
+  CANARYD_ERR_TLS: { status: 502, summary: 'TLS failed: a certificate or key file is unreadable or invalid, or an upstream certificate was refused (expired, wrong CA, wrong name).' },
+  CANARYD_ERR_UPSTREAM_OVERLOADED: { status: 503, summary: 'The upstream has too many pending requests (circuit breaker); the request was not sent.' },
+  CANARYD_ERR_UPSTREAM_EJECTED: { status: 503, summary: 'The upstream was ejected after consecutive failures and no other version can take the request.' },
   CANARYD_ERR_INTERNAL: { status: 500, summary: 'An unexpected internal error.' },
 } as const;
 
