@@ -67,6 +67,6 @@ export function semanticProblems(c: Config, env: NodeJS.ProcessEnv = process.env
     out.push(`admin.token: required when admin.listen (${c.admin.listen}) is not a loopback address`);
   }
   out.push(...faultsProblems(c, env)); // faults
-  out.push(...tlsProblems(c.listen));
+  out.push(...tlsProblems(c.listen, c.upstreams));
   return out;
 }

@@ -68,6 +68,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
   readonly h2: boolean;
   /** an HTTP/2 client sent `te: trailers` (forwarded to an HTTP/2 upstream only) */
   teTrailers = false;
+  /** a deadline for the upstream exchange in ms (a gRPC request's grpc-timeout); 0: timeouts.* only */
+  deadlineMs = 0;
   #host: ExchangeHost;
   #headers: string[] = [];
   #path = '/';
@@ -292,6 +294,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
 
 function describeFailure(outcome: Outcome, err: Error): string {
   const detail = (err as { code?: string }).code ?? err.message;
+  if (classifyUpstreamError(err).code === 'CANARYD_ERR_TLS') return `failed TLS verification (${detail}: ${err.message})`;
   switch (outcome) {
     case 'refused':
       return `refused the connection (${detail})`;

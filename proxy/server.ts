@@ -167,12 +167,20 @@ export class ProxyServer implements ExchangeHost {
       prev !== undefined &&
       prev.upstreams[v].url === settings.upstreams[v].url &&
       prev.upstreams[v].connections === settings.upstreams[v].connections &&
+      prev.upstreams[v].http2 === settings.upstreams[v].http2 &&
+      JSON.stringify(prev.upstreams[v].tls) === JSON.stringify(settings.upstreams[v].tls) &&
       JSON.stringify(prev.timeouts) === JSON.stringify(settings.timeouts);
     this.#upstreams = {
       baseline: old && same('baseline') ? old.baseline : new Upstream('baseline', settings.upstreams.baseline, settings.timeouts),
       canary: old && same('canary') ? old.canary : new Upstream('canary', settings.upstreams.canary, settings.timeouts),
     };
     if (old) for (const v of ['baseline', 'canary'] as const) if (old[v] !== this.#upstreams[v]) void old[v].close();
+    for (const v of ['baseline', 'canary'] as const) {
+      const u = this.#upstreams[v];
+      if ((old === undefined || old[v] !== u) && u.tls !== null && !u.tls.rejectUnauthorized) {
+        this.#onEvent('warn', 'upstream_tls_unverified', { version: v, url: settings.upstreams[v].url, key: `upstreams.${v}.tls.rejectUnauthorized` });
+      }
+    }
   }
 
   upstream(v: VersionName): Upstream {

@@ -6,6 +6,7 @@
  * plain requests (504); once upgraded, the tunnel has no idle timeout (WebSockets idle by design).
  */
 import { connect, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
 import type { Outcome } from '../core/index.js';
 import { upstreamRequestHeaders } from './headers.js';
@@ -37,7 +38,8 @@ export function proxyUpgrade(
   for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
   text += '\r\n';
 
-  const up = connect({ host: upstream.host, port: upstream.port });
+  // an https:// upstream gets the tunnel over TLS, with the same CA, client certificate and SNI as requests
+  const up = upstream.tls === null ? connect({ host: upstream.host, port: upstream.port }) : tlsConnect({ host: upstream.host, port: upstream.port, ...upstream.tls });
   up.setNoDelay(true);
   client.setNoDelay(true);
   const fail = (err: NodeJS.ErrnoException) => {

@@ -3,6 +3,7 @@
  * stream limits, and the TLS settings of upstreams and of the admin listener. Defaults inside a union
  * branch are ignored by ajv, so the listener's TLS defaults are applied in listenSettings() instead.
  */
+import { accessSync, constants } from 'node:fs';
 import { Type } from '@sinclair/typebox';
 import { Duration, StrictObject } from './types.js';
 
@@ -72,8 +73,36 @@ export function listenSettings(listen: ListenConfig): ListenSettings {
   return { address: listen.address, tls: t === undefined ? null : { cert: t.cert, key: t.key, ca: t.ca ?? null, clientAuth: t.clientAuth ?? 'none' } };
 }
 
-export function tlsProblems(listen: ListenConfig): string[] {
+interface UpstreamTlsConfig {
+  url: string;
+  http2?: boolean;
+  tls?: { ca?: string; cert?: string; key?: string };
+}
+
+function unreadable(path: string): string | null {
+  try {
+    accessSync(path, constants.R_OK);
+    return null;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code ?? String(e);
+  }
+}
+
+/** Checks of the TLS keys: pairs that go together, and files that must be readable (read again at use). */
+export function tlsProblems(listen: ListenConfig, upstreams: Record<'baseline' | 'canary', UpstreamTlsConfig>): string[] {
+  const out: string[] = [];
   const s = listenSettings(listen);
-  if (s.tls !== null && s.tls.clientAuth !== 'none' && s.tls.ca === null) return [`listen.tls.ca: required when listen.tls.clientAuth is ${s.tls.clientAuth}`];
-  return [];
+  if (s.tls !== null && s.tls.clientAuth !== 'none' && s.tls.ca === null) out.push(`listen.tls.ca: required when listen.tls.clientAuth is ${s.tls.clientAuth}`);
+  for (const v of ['baseline', 'canary'] as const) {
+    const t = upstreams[v].tls;
+    if (t === undefined) continue;
+    if ((t.cert === undefined) !== (t.key === undefined)) out.push(`upstreams.${v}.tls: cert and key go together (mTLS), got only ${t.cert === undefined ? 'key' : 'cert'}`);
+    for (const k of ['ca', 'cert', 'key'] as const) {
+      const f = t[k];
+      if (f === undefined) continue;
+      const why = unreadable(f);
+      if (why !== null) out.push(`upstreams.${v}.tls.${k}: cannot read ${JSON.stringify(f)} (${why})`);
+    }
+  }
+  return out;
 }
