@@ -114,7 +114,8 @@ export class H2Pool {
       else headers[name] = Array.isArray(prev) ? [...prev, value] : [String(prev), value];
     }
     if (handler.teTrailers) headers.te = 'trailers';
-    const body = (opts.body as Readable | null) ?? null;
+    // the request body: the client's stream, or the bytes canaryd read ahead (limits.bufferBodyBytes)
+    const body = (opts.body as Readable | Buffer | null) ?? null;
     const req = handler.req;
     const wantTrailers = body !== null && req !== undefined && (req.headers.trailer !== undefined || req.httpVersionMajor === 2);
     let stream: ClientHttp2Stream;
@@ -184,7 +185,8 @@ export class H2Pool {
         stream.sendTrailers(out);
       });
     }
-    if (body !== null) {
+    if (Buffer.isBuffer(body)) stream.end(body);
+    else if (body !== null) {
       body.on('error', (err) => fail(Object.assign(err, { code: 'UND_ERR_ABORTED' })));
       body.pipe(stream);
     }
