@@ -20,3 +20,4 @@ export {
   type FaultsConfig,
 } from './sections/faults.js'; // faults
 export { listenSettings, type ListenSettings, type ServerTlsSettings } from './sections/tls.js';
+export { METRIC_CHECK_NAME_PATTERN, type MetricCheckConfig } from './sections/prometheus.js';

@@ -9,6 +9,7 @@ import { adminSections } from './sections/admin.js';
 import { rolloutSections } from './sections/rollout.js';
 import { faultSections } from './sections/faults.js';
 import { http2Sections } from './sections/tls.js';
+import { prometheusSections } from './sections/prometheus.js';
 import { limitSections } from './sections/limits.js';
 
 export const ConfigSchema = Type.Object(
@@ -19,6 +20,7 @@ export const ConfigSchema = Type.Object(
     ...rolloutSections,
     ...faultSections,
     ...http2Sections,
+    ...prometheusSections,
     ...limitSections,
   },
   { additionalProperties: false, $id: 'https://canaryd.dev/schema/canaryd.schema.json', title: 'canaryd configuration' },

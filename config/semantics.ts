@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import type { Config } from './schema.js';
 import { faultsProblems } from './sections/faults.js';
 import { listenSettings, tlsProblems } from './sections/tls.js';
+import { prometheusProblems } from './sections/prometheus.js';
 
 export function isLoopbackHost(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '');
@@ -68,5 +69,6 @@ export function semanticProblems(c: Config, env: NodeJS.ProcessEnv = process.env
   }
   out.push(...faultsProblems(c, env)); // faults
   out.push(...tlsProblems(c.listen, c.upstreams));
+  out.push(...prometheusProblems(c, env));
   return out;
 }
