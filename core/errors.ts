@@ -32,6 +32,8 @@ export const ERROR_CODES = {
   CANARYD_ERR_TLS: { status: 502, summary: 'TLS failed: a certificate or key file is unreadable or invalid, or an upstream certificate was refused (expired, wrong CA, wrong name).' },
   CANARYD_ERR_UPSTREAM_OVERLOADED: { status: 503, summary: 'The upstream has too many pending requests (circuit breaker); the request was not sent.' },
   CANARYD_ERR_UPSTREAM_EJECTED: { status: 503, summary: 'The upstream was ejected after consecutive failures and no other version can take the request.' },
+  CANARYD_ERR_STATE_LOCKED: { status: 409, summary: 'Another live canaryd holds state.dir (its lock file names the owner PID); give each canaryd its own state.dir.' },
+  CANARYD_ERR_FLEET_UNAVAILABLE: { status: 503, summary: 'Fleet mode: Redis or the leader cannot be reached for this write; a rollback is still applied locally and sent to the fleet when Redis is back.' },
   CANARYD_ERR_INTERNAL: { status: 500, summary: 'An unexpected internal error.' },
 } as const;
 
