@@ -6,7 +6,7 @@
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { pino, destination, type Logger } from 'pino';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { CanarydError, systemClock, type Clock, type Observation } from './core/index.js';
 import { isProduction, listenSettings, loadConfigFile, splitHostPort, type Config } from './config/index.js';
@@ -513,6 +513,18 @@ export class Sidecar {
     );
     // every durable write is offered to the fleet; only the leader's are sent (fenced)
     this.state.observer = (kind, name, value) => fleet.record(kind, name, value);
+    const registers = [this.registry];
+    new Gauge({ name: 'canaryd_fleet_leader', help: '1 while this replica holds the fleet lease (fleet mode)', registers, collect() { this.set(fleet.leading ? 1 : 0); } });
+    new Gauge({ name: 'canaryd_fleet_redis_up', help: '1 while this replica reaches Redis (fleet mode)', registers, collect() { this.set(fleet.connected ? 1 : 0); } });
+    new Gauge({
+      name: 'canaryd_fleet_replicas',
+      help: 'replicas whose last heartbeat is younger than 3 heartbeats, as this replica last read them (fleet mode)',
+      registers,
+      collect() {
+        const rs = fleet.status().replicas as Array<{ ageMs: number }>;
+        this.set(rs.filter((r) => r.ageMs < 3 * c.heartbeat).length);
+      },
+    });
     return fleet;
   }
 
