@@ -20,5 +20,6 @@ export {
   type FaultsConfig,
 } from './sections/faults.js'; // faults
 export { requestValidatorCompiler, type RequestValidator } from './request-validators.js';
+export { listenSettings, type ListenSettings, type ServerTlsSettings } from './sections/tls.js';
 export { FileFlag, flagProblems, type FileFlagConfig } from './sections/flags.js'; // flags in the file
 export { METRIC_CHECK_NAME_PATTERN, type MetricCheckConfig } from './sections/prometheus.js';
