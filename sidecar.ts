@@ -185,6 +185,7 @@ export class Sidecar {
       log: this.log,
       clock: this.clock,
       versions: () => ({ baseline: this.config.upstreams.baseline.version, canary: this.config.upstreams.canary.version }),
+      keepPinnedOnRollback: () => this.config.routing.keepPinnedOnRollback,
     });
     // --- end rollout ---
     this.proxy = new ProxyServer({
@@ -301,6 +302,8 @@ export class Sidecar {
         resume: () => this.rollout.resume(),
         promote: (o) => this.rollout.promote(o),
         rollback: (reason) => this.rollout.rollback(reason),
+        pins: (suspended: boolean) => this.rollout.setPinsSuspended(suspended),
+        plan: (given: { rate?: number; errorRate?: number; nonSuccessRate?: number }) => this.rollout.plan(given),
         analysis: () => this.rollout.latestReport(),
         decisions: (n) => this.rollout.audit.decisions(n),
         rollbacks: (n) => this.rollout.audit.rollbacks(n),

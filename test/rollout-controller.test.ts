@@ -149,11 +149,16 @@ t.test('each analysis judges with its step\'s α and promote margin (analysis/ro
     at.push(s.seen[s.seen.length - 1]);
   }
   t.equal(ctl.status().phase, 'promoted');
-  // steps [5, 25, 50, 100]: W = 50, promote margins 10 % × min(10, 50/w); α front: ½, ¼, ¼ of 1 %
+  // steps [5, 25, 50, 100]: W = 50, promote margins 10 % × min(10, 50/w)
   t.same(at.map((x) => Math.round(x.promoteMaxDegradation! * 1e9) / 1e9), [1, 0.2, 0.1]);
   t.same(at.map((x) => x.maxDegradation), [0.1, 0.1, 0.1], 'the rollback margin never moves');
-  t.same(at.map((x) => x.alpha), [0.005, 0.0025, 0.0025]);
-  t.same(at.map((x) => Math.round(x.promoteAlpha! * 1e12) / 1e12), [0.003333333333, 0.003333333333, 0.003333333333]);
+  // evidence carried across steps (the default): one test over the rollout spends the whole 1 %, its
+  // e-process restarting at each step's start with a fixed share (¾ on the rollout's start, ⅛ per later step)
+  t.same(at.map((x) => x.alpha), [0.01, 0.01, 0.01]);
+  t.same(at.map((x) => x.failMix), [{ rollout: 0.75, step: 0, rest: 0.25 }, { rollout: 0.75, step: 0.125, rest: 0.125 }, { rollout: 0.75, step: 0.125, rest: 0 }]);
+  // falsePromotionRate 5 %: ⅕ to the margin tests, ⅘ to the harm bound, judged at the next step's weight
+  t.same(at.map((x) => Math.round(x.promoteAlpha! * 1e12) / 1e12), [0.01, 0.01, 0.01]);
+  t.same(at.map((x) => ({ ...x.harm!, alpha: Math.round(x.harm!.alpha * 1e12) / 1e12 })), [0.25, 0.5, 1].map((nextWeight) => ({ nextWeight, budget: nextWeight === 1 ? 0.2 : 0.5, alpha: 0.04 })));
   t.equal(at[1].promoteMarginBasis, 'exposure 25 % of 50 %');
 });
 

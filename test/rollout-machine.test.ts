@@ -154,7 +154,7 @@ t.test('an inconclusive step pauses after maxStepDuration; resume gives it a new
   t.equal(m.state.phase, 'progressing');
   const tr = m.evaluate(120_000, report('inconclusive'));
   t.equal(m.state.phase, 'paused');
-  t.match(tr.decision?.reasons[0], /still inconclusive after 2m/);
+  t.match(tr.decision?.reasons[0], /still undecided after 2m/);
   m.resume(130_000);
   m.evaluate(131_000, report('inconclusive'));
   t.equal(m.state.phase, 'progressing', 'not paused again at once');
