@@ -66,6 +66,8 @@ export class RolloutController {
   #anomalyFedTo = 0;
   #confirm: ConfirmGate | null = null;
   #starting = false;
+  /** what the router was last told about the canary pins (the machine's state is the owner) */
+  #pinsApplied = false;
 
   constructor(o: RolloutControllerOptions) {
     this.#o = o;
@@ -77,7 +79,10 @@ export class RolloutController {
     this.#anomaly = o.anomaly ? o.anomaly(o.config) : null;
     const saved = this.audit.loadState();
     this.machine = new RolloutMachine(machineSettings(o.config, o.keepPinnedOnRollback?.() ?? false), saved ?? initialRolloutState(o.traffic.getWeights().canary));
-    if (saved?.pinsSuspended === true) o.traffic.setCanaryPinsSuspended?.(true, 'restored from state.dir');
+    if (saved?.pinsSuspended === true) {
+      o.traffic.setCanaryPinsSuspended?.(true, 'restored from state.dir');
+      this.#pinsApplied = true;
+    }
     if (saved && this.machine.active) {
       // kill -9 recovery: the same step and weight as before; the step's clock keeps running.
       o.traffic.setWeights({ canary: saved.canaryWeight }, `rollout recovered at step ${saved.step + 1}`);
@@ -308,7 +313,7 @@ export class RolloutController {
     const before = this.machine.state;
     if (t.weight !== null) this.#o.traffic.setWeights({ canary: t.weight }, `${t.decision?.action ?? 'change'}: ${t.decision?.reasons[0] ?? ''}`);
     // in the same synchronous turn as the weight: the next request routed sees both
-    if ((before.pinsSuspended === true) !== (this.machine.state.pinsSuspended === true)) this.#applyPins(this.machine.state.pinsSuspended === true, t.decision?.reasons[0] ?? 'operator');
+    if (this.#pinsApplied !== (this.machine.state.pinsSuspended === true)) this.#applyPins(this.machine.state.pinsSuspended === true, t.decision?.reasons[0] ?? 'operator');
     if (t.changed) {
       try {
         this.audit.saveState(this.machine.state);
@@ -326,6 +331,7 @@ export class RolloutController {
   }
 
   #applyPins(suspended: boolean, why: string): void {
+    this.#pinsApplied = suspended;
     const t = this.#o.traffic;
     if (!t.setCanaryPinsSuspended) return;
     t.setCanaryPinsSuspended(suspended, why);
@@ -338,10 +344,7 @@ export class RolloutController {
 
   /** Operator command: re-enable (false) or suspend (true) the rules and flags that send traffic to the canary. */
   setPinsSuspended(suspended: boolean): Record<string, unknown> {
-    const before = this.machine.state.pinsSuspended === true;
-    const t = this.machine.setPinsSuspended(suspended);
-    this.#apply(t);
-    if (before === suspended) this.#o.traffic.setCanaryPinsSuspended?.(suspended, 'operator'); // keep the router in step even on a no-op
+    this.#apply(this.machine.setPinsSuspended(suspended));
     return this.status();
   }
 
