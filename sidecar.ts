@@ -3,14 +3,28 @@
  * the timers and lifecycles (reload, drain). proxy/ and analysis/ meet only here. The CLI and the tests are
  * thin shells over Sidecar.
  */
-import { watch, type FSWatcher } from 'node:fs';
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { pino, destination, type Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { CanarydError, systemClock, type Clock, type Observation } from './core/index.js';
-import { loadConfigFile, splitHostPort, type Config } from './config/index.js';
-import { createFaults, Mirror, ProxyMetrics, ProxyServer, TrafficSplitter, WindowedRecorder, type Exchange, type FaultService, type ProxySettings } from './proxy/index.js';
+import { isProduction, loadConfigFile, splitHostPort, type Config } from './config/index.js';
+import {
+  autoMaxConnections,
+  createFaults,
+  Mirror,
+  ProxyMetrics,
+  ProxyServer,
+  raiseFdLimit,
+  readFdLimits,
+  TrafficSplitter,
+  WindowedRecorder,
+  type Exchange,
+  type FaultService,
+  type ProxySettings,
+  type RejectReason,
+} from './proxy/index.js';
 import {
   buildAdmin,
   configDriftSource,
@@ -20,6 +34,8 @@ import {
   faultRoutes,
   flagDriftSource,
   FlagService,
+  InfoMetrics,
+  MetricsListener,
   SnapshotPublisher,
   weightDriftSource,
   type AdminDeps,
@@ -27,7 +43,7 @@ import {
 } from './admin/index.js';
 import { StateStore } from './state/index.js';
 import { AnomalyMonitor, judge as defaultJudge, type Judge } from './analysis/index.js';
-import { RolloutController, RolloutMetrics, type AnomalyFeed, type RolloutConfig } from './controller/index.js';
+import { prometheusChecksFor, RolloutController, RolloutMetrics, type AnomalyFeed, type RolloutConfig } from './controller/index.js';
 
 export interface SidecarOptions {
   config: Config;
@@ -40,6 +56,8 @@ export interface SidecarOptions {
   judge?: Judge;
   /** builds the anomaly monitor the rollout controller feeds (default: analysis/'s AnomalyMonitor); null: none */
   anomaly?: ((config: RolloutConfig) => AnomalyFeed) | null;
+  /** raise the soft open-file limit to the hard one at start (the CLI does; in-process tests do not) */
+  raiseFdLimit?: boolean;
 }
 
 interface PersistedWeights {
@@ -63,7 +81,8 @@ function asyncStdout() {
   return destination({ dest: 1, sync: false, maxLength: 8 * 1024 * 1024 });
 }
 
-export function proxySettings(c: Config): ProxySettings {
+export function proxySettings(c: Config, fdSoftLimit = readFdLimits()?.soft): ProxySettings {
+  const l = c.limits;
   return {
     upstreams: { baseline: c.upstreams.baseline, canary: c.upstreams.canary },
     timeouts: c.timeouts,
@@ -71,8 +90,28 @@ export function proxySettings(c: Config): ProxySettings {
     retries: c.proxy.retries,
     trustProxy: c.proxy.trustProxy,
     maxHeaderBytes: c.proxy.maxHeaderBytes,
+    upgrades: c.proxy.upgrades,
+    limits: {
+      maxConnections: l.maxConnections > 0 ? l.maxConnections : autoMaxConnections(fdSoftLimit, l.adminConnections),
+      minBodyRate: l.minBodyRate,
+      bufferBodyBytes: l.bufferBodyBytes,
+      queue: l.queue,
+      perClient: l.perClient,
+    },
+    drain: { settle: c.shutdown.settle, idleGrace: c.shutdown.idleGrace },
   };
 }
+
+/** canaryd's own version, from its package.json (canaryd_build_info) */
+const CANARYD_VERSION: string = (() => {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+})();
+/** Rejections by a limit are logged at most once per this long per reason, with the count since the last line. */
+const REJECT_LOG_EVERY_MS = 10_000;
 
 function defaultAnomalyMonitor(c: RolloutConfig): AnomalyFeed {
   return new AnomalyMonitor({ ...c.anomaly, margin: c.baseline.maxDegradation, countFaulted: c.countFaulted });
@@ -94,6 +133,10 @@ export class Sidecar {
   admin: FastifyInstance | null = null;
   proxyAddress: { host: string; port: number } | null = null;
   adminAddress: { host: string; port: number } | null = null;
+  /** the metrics listener (metrics.listen): /metrics without the admin token */
+  metricsAddress: { host: string; port: number } | null = null;
+  readonly info: InfoMetrics;
+  #metricsListener: MetricsListener | null = null;
   // --- admin: event bus, flags, live snapshots, drift (docs/admin.md) ---
   /** publish here: `sidecar.events.publish({ type: 'decision', ... })`; see docs/admin.md for the event types */
   readonly events: EventBus;
@@ -106,6 +149,8 @@ export class Sidecar {
   // --- end admin ---
   // --- rollout ---
   readonly rollout: RolloutController;
+  /** Prometheus-backed checks (rollout.metrics, docs/prometheus.md), polled by the rollout controller */
+  readonly metricChecks: ReturnType<typeof prometheusChecksFor>;
   // --- end rollout ---
   // --- faults ---
   /** fault injection: rules, kill switch, experiments (docs/faults.md) */
@@ -116,6 +161,8 @@ export class Sidecar {
   #accessSample: number;
   #adminPlugins: AdminDeps['plugins'];
   #observers: Array<(o: Observation, ex: Exchange | null) => void> = [];
+  #raiseFdLimit: boolean;
+  readonly #rejects = new Map<RejectReason, { loggedAt: number; since: number }>();
 
   constructor(opts: SidecarOptions) {
     this.config = opts.config;
@@ -123,12 +170,21 @@ export class Sidecar {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.logger ?? pino({ level: opts.config.log.level, base: { service: 'canaryd' } }, asyncStdout());
     this.#adminPlugins = opts.adminPlugins;
+    this.#raiseFdLimit = opts.raiseFdLimit ?? false;
     this.startedAt = this.clock.now();
     this.#accessSample = opts.config.log.accessLogSampleRate;
     collectDefaultMetrics({ register: this.registry });
     this.state = new StateStore(opts.config.state.dir);
     this.recorder = new WindowedRecorder({ now: () => this.clock.now() });
     this.metrics = new ProxyMetrics(this.registry);
+    this.info = new InfoMetrics(this.registry, { version: CANARYD_VERSION }, {
+      ready: () => this.proxyAddress !== null && !this.proxy.draining,
+      production: () => isProduction(this.config.environment, process.env),
+      faultsAutoDisabled: () => this.faults.engine.halted?.kind === 'auto-disable',
+      stepStartedAt: () => (this.rollout.active ? this.rollout.machine.state.stepStartedAt : null),
+      maxStepDurationMs: () => this.config.rollout.maxStepDuration,
+    });
+    this.info.setReleases({ baseline: opts.config.upstreams.baseline.version, canary: opts.config.upstreams.canary.version });
     this.splitter = new TrafficSplitter(opts.config.routing);
     this.#restoreWeights();
     this.metrics.setTrafficPercent(this.splitter.getWeights().canary);
@@ -173,10 +229,12 @@ export class Sidecar {
       count: (outcome) => this.metrics.mirrored.labels(outcome).inc(),
     });
     // --- rollout: the controller reads the recorder, moves the splitter's weight, persists under state.dir ---
+    this.metricChecks = prometheusChecksFor(() => this.config, { clock: this.clock, registry: this.registry, log: this.log });
     this.rollout = new RolloutController({
       config: opts.config.rollout,
       judge: opts.judge ?? defaultJudge,
       anomaly: opts.anomaly === undefined ? defaultAnomalyMonitor : opts.anomaly,
+      metricChecks: this.metricChecks.checks,
       source: this.recorder,
       traffic: this.splitter,
       store: this.state,
@@ -193,6 +251,7 @@ export class Sidecar {
       splitter: this.splitter,
       mirror: this.mirror,
       onObservation: (o, ex, detail) => this.#observe(o, ex, detail),
+      onReject: (reason) => this.#rejected(reason),
     });
     // --- faults ---
     this.faults = createFaults({
@@ -235,6 +294,21 @@ export class Sidecar {
         'request',
       );
     }
+  }
+
+  /** A limit turned a connection or request away: counted always, logged at most every REJECT_LOG_EVERY_MS per reason. */
+  #rejected(reason: RejectReason): void {
+    this.metrics.rejected.labels(reason).inc();
+    const now = this.clock.now();
+    const r = this.#rejects.get(reason) ?? { loggedAt: -Infinity, since: 0 };
+    r.since++;
+    this.#rejects.set(reason, r);
+    if (now - r.loggedAt < REJECT_LOG_EVERY_MS) return;
+    const c = this.config.limits;
+    const limit = { max_connections: this.proxy.server.maxConnections, client_connections: c.perClient.connections, client_inflight: c.perClient.inflight, first_byte_timeout: this.config.timeouts.clientHeaders }[reason];
+    this.log.warn({ event: 'limit_reached', reason, limit, count: r.since }, `limit reached: ${reason} (${limit}); ${r.since} turned away since the last such line`);
+    r.loggedAt = now;
+    r.since = 0;
   }
 
   #audit(type: string, reason: string, details: Record<string, unknown>): void {
@@ -329,6 +403,14 @@ export class Sidecar {
   }
 
   async start(): Promise<void> {
+    if (this.#raiseFdLimit) {
+      const fd = raiseFdLimit();
+      const line = { event: 'fd_limit', result: fd.result, before: fd.before, after: fd.after, error: fd.error };
+      if (fd.result === 'raised' || fd.result === 'at_hard_limit') this.log.info(line, `open-file limit: soft ${fd.after?.soft}, hard ${fd.after?.hard} (${fd.result})`);
+      else this.log.warn(line, `could not raise the open-file limit (${fd.result}): soft ${fd.before?.soft ?? '?'}, hard ${fd.before?.hard ?? '?'}`);
+      this.proxy.configure(proxySettings(this.config)); // limits.maxConnections "auto" follows the new limit
+    }
+    this.log.info({ event: 'connection_limits', maxConnections: this.proxy.server.maxConnections, adminConnections: this.config.limits.adminConnections }, 'connection limits');
     const p = splitHostPort(this.config.listen);
     // The admin is built and its route schemas compiled (ready) before the proxy accepts: that work blocks
     // the event loop for a few hundred ms, and requests taken during it would wait behind it.
@@ -336,14 +418,20 @@ export class Sidecar {
     await this.admin.ready();
     this.proxyAddress = await this.proxy.listen(p.host, p.port);
     const a = splitHostPort(this.config.admin.listen);
+    this.admin.server.maxConnections = this.config.limits.adminConnections; // its own budget (limits.adminConnections)
     await this.admin.listen({ host: a.host, port: a.port });
     const addr = this.admin.server.address();
     this.adminAddress = typeof addr === 'object' && addr ? { host: addr.address, port: addr.port } : { host: a.host, port: a.port };
+    if (this.config.metrics.listen !== undefined) {
+      const m = splitHostPort(this.config.metrics.listen);
+      this.#metricsListener = new MetricsListener(() => this.registry.metrics(), this.registry.contentType);
+      this.metricsAddress = await this.#metricsListener.listen(m.host, m.port);
+    }
     this.snapshots.start(); // admin
     this.drift.start(); // admin
     this.rollout.run(); // rollout
     this.#started = true;
-    this.log.info({ event: 'started', proxy: this.proxyAddress, admin: this.adminAddress, canaryWeight: this.splitter.getWeights().canary }, 'canaryd started');
+    this.log.info({ event: 'started', proxy: this.proxyAddress, admin: this.adminAddress, canaryWeight: this.splitter.getWeights().canary, ...(this.metricsAddress ? { metrics: this.metricsAddress } : {}) }, 'canaryd started');
   }
 
   /** Re-reads the config file. Valid: applied without dropping in-flight requests. Invalid: logged, old config kept. */
@@ -370,13 +458,15 @@ export class Sidecar {
     if (fileWeightChanged && this.rollout.active) this.log.warn({ event: 'config_weight_ignored', canaryWeight: next.routing.canaryWeight }, 'routing.canaryWeight changed in the file but a rollout owns the weight; not applied');
     this.splitter.configure(next.routing, { applyWeight: fileWeightChanged && !this.rollout.active });
     this.rollout.configure(next.rollout);
+    this.metricChecks.configure(next);
+    this.info.setReleases({ baseline: next.upstreams.baseline.version, canary: next.upstreams.canary.version });
     this.proxy.configure(proxySettings(next));
     this.mirror.percent = next.routing.mirror.percent;
     this.mirror.maxBodyBytes = next.routing.mirror.maxBodyBytes;
     this.faults.engine.configure(next.faults, next.environment); // faults
     this.log.level = next.log.level;
     this.#accessSample = next.log.accessLogSampleRate;
-    const restart = (['listen', 'admin', 'state'] as const).filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(next[k]) && !(k === 'admin' && prev.admin.listen === next.admin.listen));
+    const restart = (['listen', 'admin', 'state', 'metrics'] as const).filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(next[k]) && !(k === 'admin' && prev.admin.listen === next.admin.listen));
     if (restart.length > 0) this.log.warn({ event: 'config_restart_needed', keys: restart }, `changes to ${restart.join(', ')} apply on restart`);
     this.log.info({ event: 'config_applied', source }, 'config applied');
     this.events.publish({ type: 'config', action: 'applied', source, restartNeeded: restart }); // admin
@@ -394,18 +484,21 @@ export class Sidecar {
     });
   }
 
-  async stop(drainMs = this.config.shutdown.drainTimeout): Promise<{ cut: number }> {
+  /** Drains and stops. `settleMs` (default shutdown.settle) is how long the listener keeps accepting first. */
+  async stop(drainMs = this.config.shutdown.drainTimeout, settleMs = this.config.shutdown.settle): Promise<{ cut: number }> {
     this.#watcher?.close();
     if (this.#reloadTimer) clearTimeout(this.#reloadTimer);
     this.#started = false; // admin
     this.snapshots.stop(); // admin
     this.drift.stop(); // admin
     await this.rollout.stop(); // rollout
+    await this.metricChecks.checks.close();
     this.faults.experiments.shutdown(); // faults: a running experiment ends as interrupted
     this.faults.engine.stop(); // faults: lift in-flight faults so a hang cannot hold up the drain
     this.log.info({ event: 'draining', inflight: this.proxy.inflight, deadlineMs: drainMs }, 'draining');
-    const cut = await this.proxy.drain(drainMs);
+    const cut = await this.proxy.drain(drainMs, settleMs);
     await this.admin?.close();
+    await this.#metricsListener?.close();
     this.log.info({ event: 'stopped', cut }, 'canaryd stopped');
     return { cut };
   }

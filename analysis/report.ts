@@ -6,7 +6,8 @@
 import type { DecisionAction, WindowRecord } from '../core/index.js';
 
 export type CheckStatus = 'pass' | 'marginal' | 'fail' | 'nodata';
-export type CheckKind = 'slo' | 'comparison' | 'anomaly';
+/** metric: a Prometheus-backed check (rollout.metrics), point-in-time evidence (analysis/metrics/) */
+export type CheckKind = 'slo' | 'comparison' | 'anomaly' | 'metric';
 
 export interface CheckResult {
   /** stable name, e.g. "slo.errorRate", "compare.p95", "anomaly.canary.p95" */
@@ -226,6 +227,11 @@ export interface JudgeInput {
   stepFrom?: number;
   /** canary requests per second at the current weight, for the report's time estimates */
   canaryRate?: number | null;
+  /**
+   * Prometheus-backed checks (kind 'metric', analysis/metrics/), merged into the report and the score:
+   * 'fail' counts against the canary (on its own when critical); 'marginal' and 'nodata' hold the step.
+   */
+  metrics?: readonly CheckResult[];
 }
 
 export type Judge = (input: JudgeInput, settings: JudgeSettings) => AnalysisReport;

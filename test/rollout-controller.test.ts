@@ -128,7 +128,7 @@ t.test('the analysis tick: failureLimit, hard breach, promotion, records and met
   t.equal(ctl.status().phase, 'rolledback');
   const lines = readFileSync(join(s.stateDir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   t.ok(lines.every((l) => typeof l.at === 'number' && typeof l.type === 'string' && typeof l.reason === 'string'), 'every audit line has at, type, reason');
-  t.same([...new Set(lines.map((l) => l.type))].sort(), ['decision', 'rollback', 'weights'], 'decisions, rollbacks and weight changes are audited');
+  t.same([...new Set(lines.map((l) => l.type))].sort(), ['decision', 'pins', 'rollback', 'weights'], 'decisions, rollbacks, the pins a rollback suspends and weight changes are audited');
   t.equal(lines.filter((l) => l.type === 'rollback').length, 2);
   const metrics = (await call(s.app, 'GET', '/metrics')).body;
   t.match(metrics, /canary_decision_total\{action="ROLLBACK"\} 2/);

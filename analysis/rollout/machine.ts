@@ -224,7 +224,7 @@ export class RolloutMachine {
     if (s.stepDeadlineAt !== null && now >= s.stepDeadlineAt && !ready) {
       const reason = `step ${s.step + 1} still undecided after ${fmtS(elapsed)} (maxStepDuration ${fmtS(set.maxStepDurationMs)})`;
       if (set.maxStepPolicy === 'promote-if-no-harm') {
-        const clear = report.verdict !== 'fail' && !report.checks.some((c) => c.status === 'fail' || (c.status === 'marginal' && c.kind !== 'comparison'));
+        const clear = report.verdict !== 'fail' && !report.checks.some((c) => c.status === 'fail' || (c.status === 'marginal' && c.kind !== 'comparison') || (c.status === 'nodata' && c.kind === 'metric'));
         if (clear && report.harm?.within === true && canaryRequests >= set.minRequests) {
           if (this.nextIsFinal && gate !== 'none' && gate !== 'approved') {
             const t = this.#decide(now, 'CONTINUE', [`${reason}: no harm seen, waiting for the confirm-promotion gate (${gate})`, ...report.reasons], report);
