@@ -7,6 +7,9 @@
 import t from 'tap';
 import { decisions, paceRig, waitForEnd } from './helpers/pace.js';
 
+// a real rollout at real speed on a shared machine: give the file room beyond tap's 180 s default
+t.setTimeout(300_000);
+
 t.test('a good canary (0.2 % 5xx like its baseline) is promoted to 100 % by the engine alone', async (t) => {
   const p = await paceRig(t, { errorRate: 0.002, latencyMs: 2 });
   // the wait only bounds the test; the outcome is what is asserted
