@@ -8,6 +8,7 @@ import { AdminClient, CtlError } from './ctl/client.js';
 import { faults, flags, rolloutAction, status, UsageError, weights, type Io } from './ctl/commands.js';
 import { waitFor } from './ctl/wait.js';
 import { watch } from './ctl/watch.js';
+import { pins, plan } from './ctl/plan.js';
 
 export const CTL_USAGE = `usage: canaryd ctl [--admin URL] [--token T] [--json] <command>
 
@@ -18,7 +19,12 @@ commands:
   retry                           start a rolled-back rollout again from the first step
   promote [--full]                promote the canary one step (--full: straight to 100 %)
   pause | resume                  pause or resume the rollout
-  rollback [--reason R]           send all traffic back to baseline
+  rollback [--reason R]           send all traffic back to baseline (rules and flags that pin users to
+                                  the canary are suspended too, unless routing.keepPinnedOnRollback)
+  pins resume|suspend             re-enable (or suspend) the canary pins after a rollback
+  plan [--rate N] [--error-rate P]
+                                  before a start: when a good canary would reach 100 % at this traffic,
+                                  and the smallest regression each step can detect
   faults [list|kill|resume]       list fault rules; kill: every fault off at once (--reason R);
                                   resume: re-arm after the kill switch or auto-disable
   flags [list]                    list runtime flags
@@ -41,6 +47,8 @@ const OPTIONS = {
   token: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  rate: { type: 'string' },
+  'error-rate': { type: 'string' },
   full: { type: 'boolean' },
   reason: { type: 'string' },
   user: { type: 'string' },
@@ -115,6 +123,19 @@ export async function runCtl(argv: string[], env: NodeJS.ProcessEnv = process.en
       case 'rollback':
         noArgs();
         return await rolloutAction(client, io, 'rollback', o.reason ? { reason: o.reason } : {});
+      case 'pins':
+        return await pins(client, io, args);
+      case 'plan': {
+        noArgs();
+        const body: Record<string, number> = {};
+        for (const [k, v] of [['rate', o.rate], ['errorRate', o['error-rate']]] as const) {
+          if (v === undefined) continue;
+          const n = Number(v);
+          if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${k === 'rate' ? 'rate' : 'error-rate'}: must be a number ≥ 0`);
+          body[k] = n;
+        }
+        return await plan(client, io, body);
+      }
       case 'faults':
         return await faults(client, io, args, o.reason);
       case 'flags':
