@@ -24,7 +24,7 @@ t.test('defaults and durations', async (t) => {
   t.equal(c.rollout.analysisInterval, 1000);
   t.equal(c.rollout.maxStepDuration, 300_000);
   t.equal(c.rollout.maxStepPolicy, 'promote-if-no-harm');
-  t.equal(c.rollout.evidence, 'rollout');
+  t.equal(c.rollout.evidence, 'step');
   t.equal(c.rollout.harmBudget, 0.5);
   t.equal(c.rollout.finalHarmBudget, 0.2);
   t.equal(c.rollout.falsePromotionRate, 0.05);
@@ -64,7 +64,7 @@ t.test('every problem names its key and the reason', async (t) => {
 });
 
 t.test('judgeSettings: each step gets its α (alphaPlan) and its promote margin (promotionMargin)', async (t) => {
-  const c = parseConfigText(BASE, {}).rollout;
+  const c = parseConfigText(`${BASE}rollout: { evidence: rollout }`, {}).rollout;
   const per = [0, 1, 2, 3, 4].map((k) => judgeSettings(c, k));
   t.same(per.map((s) => s.maxDegradation), [0.1, 0.1, 0.1, 0.1, 0.1], 'the fail margin never moves');
   t.same(per.map((s) => Math.round(s.promoteMaxDegradation! * 1e9) / 1e9), [1, 0.75, 0.3, 0.15, 0.1]);

@@ -15,7 +15,7 @@ import { call, startAdminSidecar, type AdminSidecar, type TapTest } from './help
 import { report } from './helpers/reports.js';
 
 const TOKEN = 'rollout-token';
-const ROLLOUT = `rollout: { steps: [5, 25, 50, 100], interval: 10s, minRequests: 0, analysisInterval: 1h, failureLimit: 2 }\n`;
+const ROLLOUT = `rollout: { steps: [5, 25, 50, 100], interval: 10s, minRequests: 0, analysisInterval: 1h, failureLimit: 2, evidence: rollout }\n`;
 
 interface Setup extends AdminSidecar {
   clock: ManualClock;
