@@ -9,7 +9,7 @@ import { pino, destination, type Logger } from 'pino';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { CanarydError, systemClock, type Clock, type Observation } from './core/index.js';
-import { isProduction, loadConfigFile, splitHostPort, type Config } from './config/index.js';
+import { isProduction, listenSettings, loadConfigFile, splitHostPort, type Config } from './config/index.js';
 import {
   autoMaxConnections,
   createFaults,
@@ -34,6 +34,7 @@ import {
   faultRoutes,
   flagDriftSource,
   FlagService,
+  alertRoutes,
   InfoMetrics,
   MetricsListener,
   SnapshotPublisher,
@@ -43,7 +44,7 @@ import {
 } from './admin/index.js';
 import { StateDirLock, StateStore } from './state/index.js';
 import { AnomalyMonitor, judge as defaultJudge, type Judge } from './analysis/index.js';
-import { prometheusChecksFor, RolloutController, RolloutMetrics, ROLLOUT_FILE, type AnomalyFeed, type RolloutConfig } from './controller/index.js';
+import { FinopsCosts, prometheusChecksFor, RolloutController, RolloutMetrics, ROLLOUT_FILE, type AnomalyFeed, type RolloutConfig } from './controller/index.js';
 import type { RolloutState } from './analysis/index.js';
 import { FleetCoordinator, FleetMetricSource, RemoteEvidence, type FleetCommand } from './fleet/index.js';
 import { hostname } from 'node:os';
@@ -93,6 +94,8 @@ export function proxySettings(c: Config, fdSoftLimit = readFdLimits()?.soft): Pr
     retries: c.proxy.retries,
     trustProxy: c.proxy.trustProxy,
     maxHeaderBytes: c.proxy.maxHeaderBytes,
+    http2: c.http2,
+    tls: listenSettings(c.listen).tls,
     upgrades: c.proxy.upgrades,
     limits: {
       maxConnections: l.maxConnections > 0 ? l.maxConnections : autoMaxConnections(fdSoftLimit, l.adminConnections),
@@ -164,6 +167,8 @@ export class Sidecar {
   readonly rollout: RolloutController;
   /** Prometheus-backed checks (rollout.metrics, docs/prometheus.md), polled by the rollout controller */
   readonly metricChecks: ReturnType<typeof prometheusChecksFor>;
+  /** FinOps: cost per version from Prometheus (finops:), its gauges and the compare.costPerRequest check */
+  readonly finops: FinopsCosts;
   // --- end rollout ---
   // --- faults ---
   /** fault injection: rules, kill switch, experiments (docs/faults.md) */
@@ -255,11 +260,16 @@ export class Sidecar {
     if (opts.config.fleet) this.fleet = this.#buildFleet(opts.config.fleet);
     // --- rollout: the controller reads the recorder, moves the splitter's weight, persists under state.dir ---
     this.metricChecks = prometheusChecksFor(() => this.config, { clock: this.clock, registry: this.registry, log: this.log });
+    this.finops = new FinopsCosts({ config: () => this.config, client: () => this.metricChecks.checks.client, clock: this.clock, registry: this.registry });
+    const prometheusFeed = {
+      poll: (now: number, from: number) => [...this.metricChecks.checks.poll(now, from), ...this.finops.checks(now, from)],
+      reset: () => this.metricChecks.checks.reset(),
+    };
     this.rollout = new RolloutController({
       config: opts.config.rollout,
       judge: opts.judge ?? defaultJudge,
       anomaly: opts.anomaly === undefined ? defaultAnomalyMonitor : opts.anomaly,
-      metricChecks: this.metricChecks.checks,
+      metricChecks: prometheusFeed,
       source: this.#fleetSource ?? this.recorder,
       traffic: this.splitter,
       store: this.state,
@@ -276,6 +286,7 @@ export class Sidecar {
       splitter: this.splitter,
       mirror: this.mirror,
       onObservation: (o, ex, detail) => this.#observe(o, ex, detail),
+      onEvent: (level, event, detail) => this.log[level]({ event, ...detail }, event.replace(/_/g, ' ')),
       onReject: (reason) => this.#rejected(reason),
     });
     // --- faults ---
@@ -293,6 +304,9 @@ export class Sidecar {
     });
     this.onObservation((o) => this.faults.engine.observe(o));
     this.#adminPlugins = [...(this.#adminPlugins ?? []), faultRoutes(this.faults)];
+    this.#adminPlugins.push(
+      alertRoutes({ abortOn: () => this.config.rollout.abortOn, rolloutActive: () => this.rollout.active, rollback: (reason, alert) => this.rollout.rollbackOnAlert(reason, alert), log: this.log }),
+    );
     this.drift.register(faultDriftSource(this.faults));
     // --- end faults ---
     this.events.subscribe((e) => this.#notifyWebhooks(e as unknown as Record<string, unknown>));
@@ -570,7 +584,7 @@ export class Sidecar {
       this.proxy.configure(proxySettings(this.config)); // limits.maxConnections "auto" follows the new limit
     }
     this.log.info({ event: 'connection_limits', maxConnections: this.proxy.server.maxConnections, adminConnections: this.config.limits.adminConnections }, 'connection limits');
-    const p = splitHostPort(this.config.listen);
+    const p = splitHostPort(listenSettings(this.config.listen).address);
     // The admin is built and its route schemas compiled (ready) before the proxy accepts: that work blocks
     // the event loop for a few hundred ms, and requests taken during it would wait behind it.
     // fleet mode: the fleet's state is taken before the first request is served
@@ -592,6 +606,7 @@ export class Sidecar {
     this.drift.start(); // admin
     if (this.fleet === null) this.rollout.run(); // rollout
     else this.#startFleetTicker();
+    this.finops.start();
     this.#started = true;
     this.log.info({ event: 'started', proxy: this.proxyAddress, admin: this.adminAddress, canaryWeight: this.splitter.getWeights().canary, ...(this.metricsAddress ? { metrics: this.metricsAddress } : {}) }, 'canaryd started');
   }
@@ -637,6 +652,7 @@ export class Sidecar {
     this.splitter.configure(next.routing, { applyWeight: fileWeightChanged && !this.rollout.active });
     this.rollout.configure(next.rollout);
     this.metricChecks.configure(next);
+    if (this.#started) this.finops.start();
     this.info.setReleases({ baseline: next.upstreams.baseline.version, canary: next.upstreams.canary.version });
     this.proxy.configure(proxySettings(next));
     this.mirror.percent = next.routing.mirror.percent;
@@ -682,6 +698,7 @@ export class Sidecar {
     this.snapshots.stop(); // admin
     this.drift.stop(); // admin
     await this.rollout.stop(); // rollout
+    this.finops.stop();
     if (this.#fleetTicker) clearTimeout(this.#fleetTicker);
     await this.fleet?.stop();
     await this.metricChecks.checks.close();
