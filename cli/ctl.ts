@@ -36,7 +36,7 @@ commands:
                                   other way, 2 on timeout, 3 on an API error
 
 options:
-  --admin URL    admin API base URL (default $CANARYD_ADMIN_URL, else http://127.0.0.1:9901)
+  --admin URL    admin API base URL, or host:port (default $CANARYD_ADMIN_URL, else http://127.0.0.1:9901)
   --token T      admin token (default $CANARYD_ADMIN_TOKEN)
   --json         print the API's JSON
 
@@ -71,6 +71,11 @@ export function timeoutMs(v: string | undefined): number {
   return ms;
 }
 
+/** `--admin 127.0.0.1:9901` (no scheme) means http://127.0.0.1:9901, like curl. */
+export function adminUrl(v: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(v) ? v : `http://${v}`;
+}
+
 /** Where ctl writes: the console by default; tests pass their own. */
 export interface CtlOutput {
   out(line: string): void;
@@ -95,7 +100,7 @@ export async function runCtl(argv: string[], env: NodeJS.ProcessEnv = process.en
     (cmd === undefined && !o.help ? output.err : output.out)(CTL_USAGE);
     return cmd === undefined && !o.help ? 2 : 0;
   }
-  const client = new AdminClient({ admin: o.admin || env.CANARYD_ADMIN_URL || 'http://127.0.0.1:9901', token: o.token ?? env.CANARYD_ADMIN_TOKEN });
+  const client = new AdminClient({ admin: adminUrl(o.admin || env.CANARYD_ADMIN_URL || 'http://127.0.0.1:9901'), token: o.token ?? env.CANARYD_ADMIN_TOKEN });
   const io: Io = { out: output.out, json: o.json === true };
   const noArgs = () => {
     if (args.length > 0) throw new UsageError(`${cmd} takes no arguments, got ${args.join(' ')}`);
