@@ -287,6 +287,7 @@ export class Sidecar {
       clock: this.clock,
       versions: () => ({ baseline: this.config.upstreams.baseline.version, canary: this.config.upstreams.canary.version }),
       weightOwner: () => this.#weightOwner,
+      keepPinnedOnRollback: () => this.config.routing.keepPinnedOnRollback,
     });
     // --- end rollout ---
     this.proxy = new ProxyServer({
@@ -452,6 +453,8 @@ export class Sidecar {
         resume: () => this.#command('resume', {}),
         promote: (o) => this.#command('promote', o),
         rollback: (reason) => this.#command('rollback', { reason }),
+        pins: (suspended: boolean) => this.rollout.setPinsSuspended(suspended),
+        plan: (given: { rate?: number; errorRate?: number; nonSuccessRate?: number }) => this.rollout.plan(given),
         analysis: () => this.rollout.latestReport(),
         decisions: (n) => this.rollout.audit.decisions(n),
         rollbacks: (n) => this.rollout.audit.rollbacks(n),
