@@ -6,10 +6,10 @@
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { pino, destination, type Logger } from 'pino';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { CanarydError, systemClock, type Clock, type Observation } from './core/index.js';
-import { isProduction, loadConfigFile, splitHostPort, type Config } from './config/index.js';
+import { isProduction, listenSettings, loadConfigFile, splitHostPort, type Config } from './config/index.js';
 import {
   autoMaxConnections,
   createFaults,
@@ -94,6 +94,8 @@ export function proxySettings(c: Config, fdSoftLimit = readFdLimits()?.soft): Pr
     retries: c.proxy.retries,
     trustProxy: c.proxy.trustProxy,
     maxHeaderBytes: c.proxy.maxHeaderBytes,
+    http2: c.http2,
+    tls: listenSettings(c.listen).tls,
     upgrades: c.proxy.upgrades,
     limits: {
       maxConnections: l.maxConnections > 0 ? l.maxConnections : autoMaxConnections(fdSoftLimit, l.adminConnections),
@@ -104,6 +106,15 @@ export function proxySettings(c: Config, fdSoftLimit = readFdLimits()?.soft): Pr
     },
     drain: { settle: c.shutdown.settle, idleGrace: c.shutdown.idleGrace },
   };
+}
+
+/** The config file's text, or undefined while it cannot be read (mid-swap): the next event retries. */
+function readConfigText(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 /** canaryd's own version, from its package.json (canaryd_build_info) */
@@ -168,6 +179,8 @@ export class Sidecar {
   #fleetSource: FleetMetricSource | null = null;
   #fleetTicker: NodeJS.Timeout | null = null;
   #watcher: FSWatcher | null = null;
+  /** the config file's content at the last (re)load: the watcher reloads only when it differs */
+  #configText: string | undefined;
   #reloadTimer: NodeJS.Timeout | null = null;
   #accessSample: number;
   #adminPlugins: AdminDeps['plugins'];
@@ -222,6 +235,7 @@ export class Sidecar {
         this.events.publish({ type: 'flag', action, flag });
       },
     });
+    this.#syncFileFlags(opts.config);
     this.snapshots = new SnapshotPublisher({ source: this.recorder, canaryWeight: () => this.splitter.getWeights().canary, sink: this.events, now: () => this.clock.now() });
     this.drift = new DriftReconciler({
       configPath: () => this.configPath,
@@ -271,6 +285,7 @@ export class Sidecar {
       splitter: this.splitter,
       mirror: this.mirror,
       onObservation: (o, ex, detail) => this.#observe(o, ex, detail),
+      onEvent: (level, event, detail) => this.log[level]({ event, ...detail }, event.replace(/_/g, ' ')),
       onReject: (reason) => this.#rejected(reason),
     });
     // --- faults ---
@@ -293,6 +308,7 @@ export class Sidecar {
     );
     this.drift.register(faultDriftSource(this.faults));
     // --- end faults ---
+    this.events.subscribe((e) => this.#notifyWebhooks(e as unknown as Record<string, unknown>));
   }
 
   /** Register a per-request observer (analysis, faults' safety switch). Called after the record is updated. */
@@ -316,6 +332,34 @@ export class Sidecar {
         { event: 'access', version: o.version, status: o.status, ms: Math.round(o.durationMs * 100) / 100, method: ex?.req.method, url: ex?.req.url, rule: ex?.rule ?? undefined, faulted: o.faulted || undefined },
         'request',
       );
+    }
+  }
+
+  /**
+   * Fault trips and drift reach `event` webhooks subscribed to the "faults" / "drift" topics (they used to
+   * reach only the audit log). Runs on the bus, off the request path: notify() is fire-and-forget.
+   */
+  #notifyWebhooks(e: Record<string, unknown>): void {
+    const v = { baseline: this.config.upstreams.baseline.version, canary: this.config.upstreams.canary.version };
+    if (e.type === 'fault' && (e.action === 'killed' || e.action === 'auto-disabled')) {
+      const halted = e.halted as { reason?: string } | undefined;
+      const what = e.action === 'killed' ? 'fault kill switch: every fault off' : 'fault injection auto-disabled';
+      this.rollout.webhooks.notify('event', { text: `canaryd: ${what}${halted?.reason ? ` — ${halted.reason}` : ''}`, action: e.action, halted, versions: v }, 'faults');
+    } else if (e.type === 'drift' && (e.action === 'reverted' || (e.action === 'detected' && Array.isArray(e.items) && e.items.length > 0))) {
+      const items = e.items as Array<{ path: string }>;
+      const paths = items.map((i) => i.path);
+      const what = e.action === 'reverted' ? `reverted ${paths.length} drift item(s) to the config file` : `runtime state differs from the config file in ${paths.length} place(s)`;
+      this.rollout.webhooks.notify('event', { text: `canaryd: ${what}: ${paths.slice(0, 5).join(', ')}${paths.length > 5 ? ', ...' : ''}`, action: e.action, items, versions: v }, 'drift');
+    }
+  }
+
+  /** The file is the source of truth for the flags it declares (config/sections/flags.ts). */
+  #syncFileFlags(c: Config): void {
+    try {
+      const r = this.flags.syncFromFile(c.flags);
+      if (r.refused.length > 0) this.log.error({ event: 'flags_refused', keys: r.refused }, `flags ${r.refused.join(', ')} are archived: archived keys are not reused, rename them in the file`);
+    } catch (e) {
+      this.log.error({ err: e, event: 'flags_sync_failed' }, 'cannot apply the flags declared in the file');
     }
   }
 
@@ -480,6 +524,18 @@ export class Sidecar {
     );
     // every durable write is offered to the fleet; only the leader's are sent (fenced)
     this.state.observer = (kind, name, value) => fleet.record(kind, name, value);
+    const registers = [this.registry];
+    new Gauge({ name: 'canaryd_fleet_leader', help: '1 while this replica holds the fleet lease (fleet mode)', registers, collect() { this.set(fleet.leading ? 1 : 0); } });
+    new Gauge({ name: 'canaryd_fleet_redis_up', help: '1 while this replica reaches Redis (fleet mode)', registers, collect() { this.set(fleet.connected ? 1 : 0); } });
+    new Gauge({
+      name: 'canaryd_fleet_replicas',
+      help: 'replicas whose last heartbeat is younger than 3 heartbeats, as this replica last read them (fleet mode)',
+      registers,
+      collect() {
+        const rs = fleet.status().replicas as Array<{ ageMs: number }>;
+        this.set(rs.filter((r) => r.ageMs < 3 * c.heartbeat).length);
+      },
+    });
     return fleet;
   }
 
@@ -525,7 +581,7 @@ export class Sidecar {
       this.proxy.configure(proxySettings(this.config)); // limits.maxConnections "auto" follows the new limit
     }
     this.log.info({ event: 'connection_limits', maxConnections: this.proxy.server.maxConnections, adminConnections: this.config.limits.adminConnections }, 'connection limits');
-    const p = splitHostPort(this.config.listen);
+    const p = splitHostPort(listenSettings(this.config.listen).address);
     // The admin is built and its route schemas compiled (ready) before the proxy accepts: that work blocks
     // the event loop for a few hundred ms, and requests taken during it would wait behind it.
     // fleet mode: the fleet's state is taken before the first request is served
@@ -572,6 +628,7 @@ export class Sidecar {
     if (!this.configPath) return { ok: false, error: new CanarydError('CANARYD_ERR_CONFIG_READ', 'no config file to reload') };
     let next: Config;
     try {
+      this.#configText = readConfigText(resolve(this.configPath));
       next = loadConfigFile(this.configPath);
     } catch (e) {
       const err = e instanceof CanarydError ? e : new CanarydError('CANARYD_ERR_CONFIG_READ', String(e));
@@ -598,6 +655,7 @@ export class Sidecar {
     this.mirror.percent = next.routing.mirror.percent;
     this.mirror.maxBodyBytes = next.routing.mirror.maxBodyBytes;
     this.faults.engine.configure(next.faults, next.environment); // faults
+    this.#syncFileFlags(next); // flags declared in the file
     this.log.level = next.log.level;
     this.#accessSample = next.log.accessLogSampleRate;
     const restart = (['listen', 'admin', 'state', 'metrics'] as const).filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(next[k]) && !(k === 'admin' && prev.admin.listen === next.admin.listen));
@@ -607,14 +665,25 @@ export class Sidecar {
     if (this.#started) this.drift.start(); // admin: the reconcile interval may have changed
   }
 
-  /** Watches the config file (its directory, so editors that rename-replace are seen too). */
+  /**
+   * Watches the config file's directory for any change and reloads when the file's content differs from
+   * the last read. Every event counts, whatever its name: Kubernetes updates a mounted ConfigMap by swapping
+   * the `..data` symlink (events name `..data`, `..data_tmp`, never the file), editors rename-replace.
+   */
   watchConfig(): void {
     if (!this.configPath) return;
     const file = resolve(this.configPath);
-    this.#watcher = watch(dirname(file), (_ev, name) => {
-      if (name !== null && name !== basename(file)) return;
+    this.#configText ??= readConfigText(file);
+    this.#watcher = watch(dirname(file), () => {
       if (this.#reloadTimer) clearTimeout(this.#reloadTimer);
-      this.#reloadTimer = setTimeout(() => this.reload('file-change'), 150);
+      this.#reloadTimer = setTimeout(() => {
+        const text = readConfigText(file);
+        if (text === undefined || text === this.#configText) {
+          this.log.debug({ event: 'config_watch', changed: false }, 'config directory changed, file content did not');
+          return;
+        }
+        this.reload('file-change');
+      }, 150);
     });
   }
 
