@@ -1,4 +1,5 @@
 /** Test harness: a real canaryd, in-process (Sidecar) or as a child process (the CLI), on 127.0.0.1 port 0. */
+import { testPatience } from './admin.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,8 +90,9 @@ export async function spawnCanaryd(yaml: string, env: NodeJS.ProcessEnv = {}, wr
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const waitForLog = (pred: (l: Record<string, unknown>) => boolean, timeoutMs = 15_000) =>
+  const waitForLog = (pred: (l: Record<string, unknown>) => boolean, baseTimeoutMs = 15_000) =>
     new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timeoutMs = baseTimeoutMs * testPatience();
       const found = logs.find(pred);
       if (found) return resolve(found);
       const t = setTimeout(() => reject(new Error(`log line not seen in ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
