@@ -57,7 +57,7 @@ const hasPrlimit = (() => {
 t.test('a small fd limit: raised to the hard limit and logged, a connection flood is capped, the admin still answers', { skip: !hasPrlimit && 'prlimit (util-linux) not installed' }, async (t) => {
   const base = await startEchoUpstream('baseline');
   const can = await startEchoUpstream('canary');
-  // soft 150, hard 200: canaryd raises the soft limit to 200; maxConnections "auto" = (200 - 64 - 64) / 2 = 36
+  // soft 150, hard 200: the soft limit is raised to 200; maxConnections "auto" = (200 - 64 - 64) / 2 = 36
   const p = await spawnCanaryd(configYaml(base.url, can.url, 'timeouts: { clientHeaders: 2s }'), {}, ['prlimit', '--nofile=150:200', '--']);
   const sockets: Socket[] = [];
   t.teardown(async () => {
@@ -67,9 +67,10 @@ t.test('a small fd limit: raised to the hard limit and logged, a connection floo
     await can.close();
   });
   const fd = await p.waitForLog((l) => l.event === 'fd_limit');
-  t.equal(fd.result, 'raised', 'the soft limit was raised');
-  t.same(fd.before, { soft: 150, hard: 200 }, 'both limits logged before');
-  t.same(fd.after, { soft: 200, hard: 200 }, 'and after');
+  // Node itself raises the soft limit to the hard one at start-up (node.cc), so canaryd usually finds it
+  // there already; prlimit is its fallback for runtimes that do not
+  t.ok(fd.result === 'raised' || fd.result === 'at_hard_limit', `soft limit at the hard one (${String(fd.result)})`);
+  t.same(fd.after, { soft: 200, hard: 200 }, 'both limits logged');
   const limits = await p.waitForLog((l) => l.event === 'connection_limits');
   t.equal(limits.maxConnections, 36, 'limits.maxConnections derived from the raised limit');
   const port = Number(new URL(p.url).port);
