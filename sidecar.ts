@@ -3,13 +3,13 @@
  * the timers and lifecycles (reload, drain). proxy/ and analysis/ meet only here. The CLI and the tests are
  * thin shells over Sidecar.
  */
-import { watch, type FSWatcher } from 'node:fs';
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { pino, destination, type Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { CanarydError, systemClock, type Clock, type Observation } from './core/index.js';
-import { loadConfigFile, splitHostPort, type Config } from './config/index.js';
+import { isProduction, loadConfigFile, splitHostPort, type Config } from './config/index.js';
 import {
   autoMaxConnections,
   createFaults,
@@ -34,6 +34,8 @@ import {
   faultRoutes,
   flagDriftSource,
   FlagService,
+  InfoMetrics,
+  MetricsListener,
   SnapshotPublisher,
   weightDriftSource,
   type AdminDeps,
@@ -41,7 +43,7 @@ import {
 } from './admin/index.js';
 import { StateStore } from './state/index.js';
 import { AnomalyMonitor, judge as defaultJudge, type Judge } from './analysis/index.js';
-import { RolloutController, RolloutMetrics, type AnomalyFeed, type RolloutConfig } from './controller/index.js';
+import { prometheusChecksFor, RolloutController, RolloutMetrics, type AnomalyFeed, type RolloutConfig } from './controller/index.js';
 
 export interface SidecarOptions {
   config: Config;
@@ -100,6 +102,14 @@ export function proxySettings(c: Config, fdSoftLimit = readFdLimits()?.soft): Pr
   };
 }
 
+/** canaryd's own version, from its package.json (canaryd_build_info) */
+const CANARYD_VERSION: string = (() => {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+})();
 /** Rejections by a limit are logged at most once per this long per reason, with the count since the last line. */
 const REJECT_LOG_EVERY_MS = 10_000;
 
@@ -123,6 +133,10 @@ export class Sidecar {
   admin: FastifyInstance | null = null;
   proxyAddress: { host: string; port: number } | null = null;
   adminAddress: { host: string; port: number } | null = null;
+  /** the metrics listener (metrics.listen): /metrics without the admin token */
+  metricsAddress: { host: string; port: number } | null = null;
+  readonly info: InfoMetrics;
+  #metricsListener: MetricsListener | null = null;
   // --- admin: event bus, flags, live snapshots, drift (docs/admin.md) ---
   /** publish here: `sidecar.events.publish({ type: 'decision', ... })`; see docs/admin.md for the event types */
   readonly events: EventBus;
@@ -135,6 +149,8 @@ export class Sidecar {
   // --- end admin ---
   // --- rollout ---
   readonly rollout: RolloutController;
+  /** Prometheus-backed checks (rollout.metrics, docs/prometheus.md), polled by the rollout controller */
+  readonly metricChecks: ReturnType<typeof prometheusChecksFor>;
   // --- end rollout ---
   // --- faults ---
   /** fault injection: rules, kill switch, experiments (docs/faults.md) */
@@ -161,6 +177,14 @@ export class Sidecar {
     this.state = new StateStore(opts.config.state.dir);
     this.recorder = new WindowedRecorder({ now: () => this.clock.now() });
     this.metrics = new ProxyMetrics(this.registry);
+    this.info = new InfoMetrics(this.registry, { version: CANARYD_VERSION }, {
+      ready: () => this.proxyAddress !== null && !this.proxy.draining,
+      production: () => isProduction(this.config.environment, process.env),
+      faultsAutoDisabled: () => this.faults.engine.halted?.kind === 'auto-disable',
+      stepStartedAt: () => (this.rollout.active ? this.rollout.machine.state.stepStartedAt : null),
+      maxStepDurationMs: () => this.config.rollout.maxStepDuration,
+    });
+    this.info.setReleases({ baseline: opts.config.upstreams.baseline.version, canary: opts.config.upstreams.canary.version });
     this.splitter = new TrafficSplitter(opts.config.routing);
     this.#restoreWeights();
     this.metrics.setTrafficPercent(this.splitter.getWeights().canary);
@@ -205,10 +229,12 @@ export class Sidecar {
       count: (outcome) => this.metrics.mirrored.labels(outcome).inc(),
     });
     // --- rollout: the controller reads the recorder, moves the splitter's weight, persists under state.dir ---
+    this.metricChecks = prometheusChecksFor(() => this.config, { clock: this.clock, registry: this.registry, log: this.log });
     this.rollout = new RolloutController({
       config: opts.config.rollout,
       judge: opts.judge ?? defaultJudge,
       anomaly: opts.anomaly === undefined ? defaultAnomalyMonitor : opts.anomaly,
+      metricChecks: this.metricChecks.checks,
       source: this.recorder,
       traffic: this.splitter,
       store: this.state,
@@ -393,11 +419,16 @@ export class Sidecar {
     await this.admin.listen({ host: a.host, port: a.port });
     const addr = this.admin.server.address();
     this.adminAddress = typeof addr === 'object' && addr ? { host: addr.address, port: addr.port } : { host: a.host, port: a.port };
+    if (this.config.metrics.listen !== undefined) {
+      const m = splitHostPort(this.config.metrics.listen);
+      this.#metricsListener = new MetricsListener(() => this.registry.metrics(), this.registry.contentType);
+      this.metricsAddress = await this.#metricsListener.listen(m.host, m.port);
+    }
     this.snapshots.start(); // admin
     this.drift.start(); // admin
     this.rollout.run(); // rollout
     this.#started = true;
-    this.log.info({ event: 'started', proxy: this.proxyAddress, admin: this.adminAddress, canaryWeight: this.splitter.getWeights().canary }, 'canaryd started');
+    this.log.info({ event: 'started', proxy: this.proxyAddress, admin: this.adminAddress, canaryWeight: this.splitter.getWeights().canary, ...(this.metricsAddress ? { metrics: this.metricsAddress } : {}) }, 'canaryd started');
   }
 
   /** Re-reads the config file. Valid: applied without dropping in-flight requests. Invalid: logged, old config kept. */
@@ -424,13 +455,15 @@ export class Sidecar {
     if (fileWeightChanged && this.rollout.active) this.log.warn({ event: 'config_weight_ignored', canaryWeight: next.routing.canaryWeight }, 'routing.canaryWeight changed in the file but a rollout owns the weight; not applied');
     this.splitter.configure(next.routing, { applyWeight: fileWeightChanged && !this.rollout.active });
     this.rollout.configure(next.rollout);
+    this.metricChecks.configure(next);
+    this.info.setReleases({ baseline: next.upstreams.baseline.version, canary: next.upstreams.canary.version });
     this.proxy.configure(proxySettings(next));
     this.mirror.percent = next.routing.mirror.percent;
     this.mirror.maxBodyBytes = next.routing.mirror.maxBodyBytes;
     this.faults.engine.configure(next.faults, next.environment); // faults
     this.log.level = next.log.level;
     this.#accessSample = next.log.accessLogSampleRate;
-    const restart = (['listen', 'admin', 'state'] as const).filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(next[k]) && !(k === 'admin' && prev.admin.listen === next.admin.listen));
+    const restart = (['listen', 'admin', 'state', 'metrics'] as const).filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(next[k]) && !(k === 'admin' && prev.admin.listen === next.admin.listen));
     if (restart.length > 0) this.log.warn({ event: 'config_restart_needed', keys: restart }, `changes to ${restart.join(', ')} apply on restart`);
     this.log.info({ event: 'config_applied', source }, 'config applied');
     this.events.publish({ type: 'config', action: 'applied', source, restartNeeded: restart }); // admin
@@ -456,11 +489,13 @@ export class Sidecar {
     this.snapshots.stop(); // admin
     this.drift.stop(); // admin
     await this.rollout.stop(); // rollout
+    await this.metricChecks.checks.close();
     this.faults.experiments.shutdown(); // faults: a running experiment ends as interrupted
     this.faults.engine.stop(); // faults: lift in-flight faults so a hang cannot hold up the drain
     this.log.info({ event: 'draining', inflight: this.proxy.inflight, deadlineMs: drainMs }, 'draining');
     const cut = await this.proxy.drain(drainMs, settleMs);
     await this.admin?.close();
+    await this.#metricsListener?.close();
     this.log.info({ event: 'stopped', cut }, 'canaryd stopped');
     return { cut };
   }

@@ -10,5 +10,6 @@ export { configDriftSource, weightDriftSource, flagDriftSource, type WeightOwner
 export { describeValidation, errorBodySchema } from './errors.js';
 export { DASHBOARD_CSP } from './routes/dashboard.js';
 export { type RolloutRouteDeps } from './routes/rollout.js';
+export { InfoMetrics, MetricsListener } from './metrics-listener.js';
 export { faultRoutes } from './routes/faults.js'; // faults
 export { faultDriftSource } from './fault-drift.js'; // faults

@@ -19,3 +19,4 @@ export {
   type FaultRuleConfig,
   type FaultsConfig,
 } from './sections/faults.js'; // faults
+export { METRIC_CHECK_NAME_PATTERN, type MetricCheckConfig } from './sections/prometheus.js';

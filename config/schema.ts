@@ -8,6 +8,7 @@ import { proxySections } from './sections/proxy.js';
 import { adminSections } from './sections/admin.js';
 import { rolloutSections } from './sections/rollout.js';
 import { faultSections } from './sections/faults.js';
+import { prometheusSections } from './sections/prometheus.js';
 import { limitSections } from './sections/limits.js';
 
 export const ConfigSchema = Type.Object(
@@ -17,6 +18,7 @@ export const ConfigSchema = Type.Object(
     ...adminSections,
     ...rolloutSections,
     ...faultSections,
+    ...prometheusSections,
     ...limitSections,
   },
   { additionalProperties: false, $id: 'https://canaryd.dev/schema/canaryd.schema.json', title: 'canaryd configuration' },
