@@ -26,6 +26,11 @@ export function validCidr(s: string): boolean {
 
 export function semanticProblems(c: Config, env: NodeJS.ProcessEnv = process.env): string[] {
   const out: string[] = [];
+  if (c.fleet) {
+    const url = c.fleet.redis || env.CANARYD_REDIS_URL || '';
+    if (url === '') out.push('fleet.redis: empty and CANARYD_REDIS_URL is not set; give the Redis URL');
+    else if (!/^rediss?:\/\//.test(url)) out.push(`fleet.redis: must be a redis:// or rediss:// URL, got ${JSON.stringify(url.replace(/\/\/[^@/]*@/, '//***@'))}`);
+  }
   for (const key of ['listen', 'admin.listen'] as const) {
     const addr = key === 'listen' ? c.listen : c.admin.listen;
     const { port } = splitHostPort(addr);

@@ -150,6 +150,22 @@ export class RolloutController {
     };
   }
 
+  /**
+   * Takes the state another replica's controller wrote (fleet mode): the machine, its metrics and events
+   * follow; the weight is applied by the caller from the shared weights. Nothing is judged or audited.
+   */
+  adopt(state: RolloutState): void {
+    const before = this.machine.state;
+    this.machine.restore(state);
+    if (state.stepStartedAt !== before.stepStartedAt || state.id !== before.id) {
+      // a new step or rollout elsewhere: the anomaly monitor and confirm gate start over here too
+      this.#anomaly?.reset();
+      this.#confirm = null;
+    }
+    this.#latest = state.lastDecision;
+    this.#publishPhase();
+  }
+
   // ---- the analysis tick ----
 
   /** One analysis now. Public so tests can drive it with a ManualClock instead of the timer. */

@@ -58,7 +58,7 @@ t.test('a small fd limit: raised to the hard limit and logged, a connection floo
   const base = await startEchoUpstream('baseline');
   const can = await startEchoUpstream('canary');
   // soft 150, hard 200: the soft limit is raised to 200; maxConnections "auto" = (200 - 64 - 64) / 2 = 36
-  const p = await spawnCanaryd(configYaml(base.url, can.url, 'timeouts: { clientHeaders: 2s }'), {}, ['prlimit', '--nofile=150:200', '--']);
+  const p = await spawnCanaryd(configYaml(base.url, can.url, 'timeouts: { clientHeaders: 2s }'), {}, undefined, ['prlimit', '--nofile=150:200', '--']);
   const sockets: Socket[] = [];
   t.teardown(async () => {
     for (const s of sockets) s.destroy();
