@@ -7,7 +7,11 @@
  *             failure a drain must not cause — the target is 0
  *   refused   a NEW connection refused once the listener had closed (after shutdown.settle): what a load
  *             balancer that has seen /readyz fail never sends; reported, not a drain failure
- * Usage: node dist/bench/drain-bench.js [--runs 10] [--rate 1000] [--connections 20]
+ * With --lb 1 (the default) the load generator behaves like a load balancer: it probes the admin /readyz
+ * every 200 ms and sends no new request once it fails (canaryd keeps accepting for shutdown.settle, 2 s,
+ * so the balancer has moved before the listener closes). With --lb 0 it never stops: new connections keep
+ * arriving when the listener closes, and the kernel resets those still in the accept queue.
+ * Usage: node dist/bench/drain-bench.js [--runs 10] [--rate 1000] [--connections 20] [--lb 1]
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -24,6 +28,7 @@ function arg(name: string, dflt: number): number {
 const RUNS = arg('runs', 10);
 const RATE = arg('rate', 1000);
 const CONNECTIONS = arg('connections', 20);
+const LB = arg('lb', 1) === 1;
 const BEFORE_MS = 1500; // load before SIGTERM
 
 interface RunResult {
@@ -45,7 +50,7 @@ async function upstream(): Promise<{ url: string; close: () => void }> {
   return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, close: () => (server.closeAllConnections(), server.close()) };
 }
 
-async function startCanaryd(base: string): Promise<{ url: string; child: ReturnType<typeof spawn>; exited: Promise<number | null> }> {
+async function startCanaryd(base: string): Promise<{ url: string; adminUrl: string; child: ReturnType<typeof spawn>; exited: Promise<number | null> }> {
   const dir = mkdtempSync(join(tmpdir(), 'canaryd-drain-bench-'));
   const file = join(dir, 'canaryd.yaml');
   writeFileSync(
@@ -54,17 +59,17 @@ async function startCanaryd(base: string): Promise<{ url: string; child: ReturnT
   );
   const child = spawn(process.execPath, ['dist/cli/canaryd.js', '--config', file], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
-  const url = await new Promise<string>((resolve, reject) => {
+  const [url, adminUrl] = await new Promise<[string, string]>((resolve, reject) => {
     let buf = '';
     child.stdout!.on('data', (c: Buffer) => {
       buf += c.toString();
-      const m = /"event":"started","proxy":\{"host":"[^"]+","port":(\d+)\}/.exec(buf);
-      if (m) resolve(`http://127.0.0.1:${m[1]}`);
+      const m = /"event":"started","proxy":\{"host":"[^"]+","port":(\d+)\},"admin":\{"host":"[^"]+","port":(\d+)\}/.exec(buf);
+      if (m) resolve([`http://127.0.0.1:${m[1]}`, `http://127.0.0.1:${m[2]}`]);
     });
     void exited.then((c) => reject(new Error(`canaryd exited ${c} before starting`)));
   });
   child.stdout!.resume();
-  return { url, child, exited };
+  return { url, adminUrl, child, exited };
 }
 
 function classify(e: unknown): 'reset' | 'refused' | 'other' {
@@ -108,6 +113,9 @@ async function run(): Promise<RunResult> {
   const perTick = Math.max(1, Math.round((RATE * tickMs) / 1000));
   const start = performance.now();
   let signalled = 0;
+  let balancedAway = false; // the balancer saw /readyz fail: no new requests
+  let probing = false;
+  let lastProbe = 0;
   // paced open-loop load, bounded: at most 30 s of ticks
   for (let tick = 0; tick < 3000; tick++) {
     const now = performance.now();
@@ -117,7 +125,19 @@ async function run(): Promise<RunResult> {
       r.achievedRate = Math.round((r.ok * 1000) / (now - start));
     }
     if (exited && now - exitedAt > 200) break;
-    if (pending.size < 2000) for (let i = 0; i < perTick; i++) one();
+    if (LB && signalled > 0 && !probing && now - lastProbe >= 200) {
+      probing = true;
+      lastProbe = now;
+      fetch(`${c.adminUrl}/readyz`)
+        .then((res) => {
+          if (res.status !== 200) balancedAway = true;
+          return res.arrayBuffer();
+        })
+        .catch(() => (balancedAway = true))
+        .finally(() => (probing = false));
+    }
+    if (LB && balancedAway && pending.size === 0 && exited) break;
+    if (!balancedAway && pending.size < 2000) for (let i = 0; i < perTick; i++) one();
     const next = start + (tick + 1) * tickMs;
     await new Promise((res) => setTimeout(res, Math.max(0, next - performance.now())));
   }
@@ -135,4 +155,4 @@ for (let i = 0; i < RUNS; i++) {
   console.log(`run ${i + 1}: ok ${r.ok}, 503 ${r.status503}, resets ${r.reset}, refused-after-close ${r.refused}, other ${r.other}, exit ${r.exit}, SIGTERM->exit ${r.drainMs} ms, answered ${r.achievedRate} req/s before SIGTERM ${JSON.stringify(r.kinds)}`);
 }
 const sum = (k: 'ok' | 'status503' | 'reset' | 'refused' | 'other') => results.reduce((a, r) => a + r[k], 0);
-console.log(`\n${RUNS} drains at ${RATE} req/s over ${CONNECTIONS} keep-alive connections: ok ${sum('ok')}, 503 ${sum('status503')}, RESETS ${sum('reset')}, refused after close ${sum('refused')}, other ${sum('other')}; exit codes ${results.map((r) => r.exit).join(',')}`);
+console.log(`\n${LB ? 'with' : 'without'} a balancer probing /readyz: ${RUNS} drains at ${RATE} req/s over ${CONNECTIONS} keep-alive connections: ok ${sum('ok')}, 503 ${sum('status503')}, RESETS ${sum('reset')}, refused after close ${sum('refused')}, other ${sum('other')}; exit codes ${results.map((r) => r.exit).join(',')}`);
