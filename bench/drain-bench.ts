@@ -11,7 +11,7 @@
  * every 200 ms and sends no new request once it fails (canaryd keeps accepting for shutdown.settle, 2 s,
  * so the balancer has moved before the listener closes). With --lb 0 it never stops: new connections keep
  * arriving when the listener closes, and the kernel resets those still in the accept queue.
- * Usage: node dist/bench/drain-bench.js [--runs 10] [--rate 1000] [--connections 20] [--lb 1]
+ * Usage: node dist/bench/drain-bench.js [--runs 10] [--rate 1000] [--connections 20] [--lb 1] [--pending 2000]
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -29,6 +29,8 @@ const RUNS = arg('runs', 10);
 const RATE = arg('rate', 1000);
 const CONNECTIONS = arg('connections', 20);
 const LB = arg('lb', 1) === 1;
+/** requests the client keeps in flight at most (--pending): open-loop pacing, but no unbounded client queue */
+const MAX_PENDING = arg('pending', 2000);
 const BEFORE_MS = 1500; // load before SIGTERM
 
 interface RunResult {
@@ -137,7 +139,7 @@ async function run(): Promise<RunResult> {
         .finally(() => (probing = false));
     }
     if (LB && balancedAway && pending.size === 0 && exited) break;
-    if (!balancedAway && pending.size < 2000) for (let i = 0; i < perTick; i++) one();
+    if (!balancedAway && pending.size < MAX_PENDING) for (let i = 0; i < perTick; i++) one();
     const next = start + (tick + 1) * tickMs;
     await new Promise((res) => setTimeout(res, Math.max(0, next - performance.now())));
   }
