@@ -2,7 +2,7 @@ export { ConfigSchema, type Config, type RoutingConfig, type RoutingRuleConfig }
 export { loadConfigFile, parseConfigText } from './load.js';
 export { validateConfig, deepFreeze } from './validate.js';
 export { parseDuration, formatDuration } from './duration.js';
-export { interpolateEnv } from './env.js';
+export { interpolateEnv, applyEnvDefaults, ENV_DEFAULTS, CONFIG_PATH_ENV } from './env.js';
 export { isLoopbackHost, splitHostPort, validCidr } from './semantics.js';
 export {
   FAULT_TYPES,
@@ -19,4 +19,5 @@ export {
   type FaultRuleConfig,
   type FaultsConfig,
 } from './sections/faults.js'; // faults
+export { FileFlag, flagProblems, type FileFlagConfig } from './sections/flags.js'; // flags in the file
 export { METRIC_CHECK_NAME_PATTERN, type MetricCheckConfig } from './sections/prometheus.js';

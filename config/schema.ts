@@ -8,6 +8,7 @@ import { proxySections } from './sections/proxy.js';
 import { adminSections } from './sections/admin.js';
 import { rolloutSections } from './sections/rollout.js';
 import { faultSections } from './sections/faults.js';
+import { flagSections } from './sections/flags.js';
 import { fleetSections } from './sections/fleet.js';
 import { prometheusSections } from './sections/prometheus.js';
 import { limitSections } from './sections/limits.js';
@@ -19,6 +20,7 @@ export const ConfigSchema = Type.Object(
     ...adminSections,
     ...rolloutSections,
     ...faultSections,
+    ...flagSections,
     ...fleetSections,
     ...prometheusSections,
     ...limitSections,
