@@ -9,7 +9,7 @@ import { pino, destination, type Logger } from 'pino';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { CanarydError, systemClock, type Clock, type Observation } from './core/index.js';
-import { isProduction, loadConfigFile, splitHostPort, type Config } from './config/index.js';
+import { isProduction, listenSettings, loadConfigFile, splitHostPort, type Config } from './config/index.js';
 import {
   autoMaxConnections,
   createFaults,
@@ -94,6 +94,8 @@ export function proxySettings(c: Config, fdSoftLimit = readFdLimits()?.soft): Pr
     retries: c.proxy.retries,
     trustProxy: c.proxy.trustProxy,
     maxHeaderBytes: c.proxy.maxHeaderBytes,
+    http2: c.http2,
+    tls: listenSettings(c.listen).tls,
     upgrades: c.proxy.upgrades,
     limits: {
       maxConnections: l.maxConnections > 0 ? l.maxConnections : autoMaxConnections(fdSoftLimit, l.adminConnections),
@@ -283,6 +285,7 @@ export class Sidecar {
       splitter: this.splitter,
       mirror: this.mirror,
       onObservation: (o, ex, detail) => this.#observe(o, ex, detail),
+      onEvent: (level, event, detail) => this.log[level]({ event, ...detail }, event.replace(/_/g, ' ')),
       onReject: (reason) => this.#rejected(reason),
     });
     // --- faults ---
@@ -578,7 +581,7 @@ export class Sidecar {
       this.proxy.configure(proxySettings(this.config)); // limits.maxConnections "auto" follows the new limit
     }
     this.log.info({ event: 'connection_limits', maxConnections: this.proxy.server.maxConnections, adminConnections: this.config.limits.adminConnections }, 'connection limits');
-    const p = splitHostPort(this.config.listen);
+    const p = splitHostPort(listenSettings(this.config.listen).address);
     // The admin is built and its route schemas compiled (ready) before the proxy accepts: that work blocks
     // the event loop for a few hundred ms, and requests taken during it would wait behind it.
     // fleet mode: the fleet's state is taken before the first request is served

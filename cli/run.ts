@@ -4,7 +4,7 @@
  * error while stopping; a second SIGTERM/SIGINT during the drain exits at once with 128 + the signal number.
  */
 import { isCanarydError } from '../core/index.js';
-import { loadConfigFile } from '../config/index.js';
+import { listenSettings, loadConfigFile } from '../config/index.js';
 import { Sidecar } from '../sidecar.js';
 
 /** "canaryd: cannot listen on X (the KEY key): address already in use", or undefined for other errors. */
@@ -32,7 +32,7 @@ export async function runSidecarFromFile(file: string): Promise<number> {
   try {
     await sidecar.start();
   } catch (e) {
-    const line = listenFailure(e, config);
+    const line = listenFailure(e, { listen: listenSettings(config.listen).address, admin: config.admin });
     if (!line) throw e;
     console.error(line); // one clear line, not a stack: the usual cause is another process on the port
     process.exit(1);

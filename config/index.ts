@@ -19,5 +19,6 @@ export {
   type FaultRuleConfig,
   type FaultsConfig,
 } from './sections/faults.js'; // faults
+export { listenSettings, type ListenSettings, type ServerTlsSettings } from './sections/tls.js';
 export { FileFlag, flagProblems, type FileFlagConfig } from './sections/flags.js'; // flags in the file
 export { METRIC_CHECK_NAME_PATTERN, type MetricCheckConfig } from './sections/prometheus.js';

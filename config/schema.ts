@@ -8,6 +8,7 @@ import { proxySections } from './sections/proxy.js';
 import { adminSections } from './sections/admin.js';
 import { rolloutSections } from './sections/rollout.js';
 import { faultSections } from './sections/faults.js';
+import { http2Sections } from './sections/tls.js';
 import { flagSections } from './sections/flags.js';
 import { fleetSections } from './sections/fleet.js';
 import { prometheusSections } from './sections/prometheus.js';
@@ -20,6 +21,7 @@ export const ConfigSchema = Type.Object(
     ...adminSections,
     ...rolloutSections,
     ...faultSections,
+    ...http2Sections,
     ...flagSections,
     ...fleetSections,
     ...prometheusSections,

@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import type { Config } from './schema.js';
 import { faultsProblems } from './sections/faults.js';
+import { listenSettings, tlsProblems } from './sections/tls.js';
 import { flagProblems } from './sections/flags.js';
 import { CHECK_NAMES } from './sections/check-names.js';
 import { didYouMean } from './suggest.js';
@@ -36,7 +37,7 @@ export function semanticProblems(c: Config, env: NodeJS.ProcessEnv = process.env
     else if (!/^rediss?:\/\//.test(url)) out.push(`fleet.redis: must be a redis:// or rediss:// URL, got ${JSON.stringify(url.replace(/\/\/[^@/]*@/, '//***@'))}`);
   }
   for (const key of ['listen', 'admin.listen'] as const) {
-    const addr = key === 'listen' ? c.listen : c.admin.listen;
+    const addr = key === 'listen' ? listenSettings(c.listen).address : c.admin.listen;
     const { port } = splitHostPort(addr);
     if (port > 65535) out.push(`${key}: port must be <= 65535, got ${port}`);
   }
@@ -86,6 +87,7 @@ export function semanticProblems(c: Config, env: NodeJS.ProcessEnv = process.env
     out.push(`admin.token: required when admin.listen (${c.admin.listen}) is not a loopback address`);
   }
   out.push(...faultsProblems(c, env)); // faults
+  out.push(...tlsProblems(c.listen, c.upstreams));
   out.push(...flagProblems(c.flags, validCidr)); // flags declared in the file
   out.push(...webhookProblems(c.rollout.webhooks)); // webhook delivery
   out.push(...prometheusProblems(c, env));

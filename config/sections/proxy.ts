@@ -1,12 +1,15 @@
 /** Config sections of the data plane: listen, upstreams, routing, timeouts, proxy behaviour, logs, state. */
 import { Type } from '@sinclair/typebox';
-import { Duration, ListenAddress, StrictObject, VersionNameSchema } from './types.js';
+import { Duration, StrictObject, VersionNameSchema } from './types.js';
+import { ListenSchema, UpstreamTls } from './tls.js';
 
 const Upstream = Type.Object(
   {
     url: Type.String({ pattern: '^https?://', description: 'Base URL of the upstream, e.g. http://127.0.0.1:3000' }),
     version: Type.String({ default: 'unknown', description: 'Release label shown in status and metrics' }),
     connections: Type.Integer({ minimum: 1, maximum: 10_000, default: 128, description: 'Max keep-alive connections in the pool' }),
+    http2: Type.Boolean({ default: false, description: 'Speak HTTP/2 to this upstream (h2c for http://, ALPN h2 for https://); required for gRPC' }),
+    tls: UpstreamTls,
   },
   { additionalProperties: false },
 );
@@ -35,7 +38,7 @@ export const RoutingRule = Type.Object(
 );
 
 export const proxySections = {
-  listen: ListenAddress('127.0.0.1:8080', 'Data-plane listen address'),
+  listen: ListenSchema,
   environment: Type.String({ default: 'development', description: '"production" enables extra safety switches' }),
   upstreams: Type.Object({ baseline: Upstream, canary: Upstream }, { additionalProperties: false }),
   routing: StrictObject({
