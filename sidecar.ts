@@ -34,6 +34,7 @@ import {
   faultRoutes,
   flagDriftSource,
   FlagService,
+  alertRoutes,
   InfoMetrics,
   MetricsListener,
   SnapshotPublisher,
@@ -43,7 +44,7 @@ import {
 } from './admin/index.js';
 import { StateDirLock, StateStore } from './state/index.js';
 import { AnomalyMonitor, judge as defaultJudge, type Judge } from './analysis/index.js';
-import { prometheusChecksFor, RolloutController, RolloutMetrics, ROLLOUT_FILE, type AnomalyFeed, type RolloutConfig } from './controller/index.js';
+import { FinopsCosts, prometheusChecksFor, RolloutController, RolloutMetrics, ROLLOUT_FILE, type AnomalyFeed, type RolloutConfig } from './controller/index.js';
 import type { RolloutState } from './analysis/index.js';
 import { FleetCoordinator, FleetMetricSource, RemoteEvidence, type FleetCommand } from './fleet/index.js';
 import { hostname } from 'node:os';
@@ -166,6 +167,8 @@ export class Sidecar {
   readonly rollout: RolloutController;
   /** Prometheus-backed checks (rollout.metrics, docs/prometheus.md), polled by the rollout controller */
   readonly metricChecks: ReturnType<typeof prometheusChecksFor>;
+  /** FinOps: cost per version from Prometheus (finops:), its gauges and the compare.costPerRequest check */
+  readonly finops: FinopsCosts;
   // --- end rollout ---
   // --- faults ---
   /** fault injection: rules, kill switch, experiments (docs/faults.md) */
@@ -257,11 +260,16 @@ export class Sidecar {
     if (opts.config.fleet) this.fleet = this.#buildFleet(opts.config.fleet);
     // --- rollout: the controller reads the recorder, moves the splitter's weight, persists under state.dir ---
     this.metricChecks = prometheusChecksFor(() => this.config, { clock: this.clock, registry: this.registry, log: this.log });
+    this.finops = new FinopsCosts({ config: () => this.config, client: () => this.metricChecks.checks.client, clock: this.clock, registry: this.registry });
+    const prometheusFeed = {
+      poll: (now: number, from: number) => [...this.metricChecks.checks.poll(now, from), ...this.finops.checks(now, from)],
+      reset: () => this.metricChecks.checks.reset(),
+    };
     this.rollout = new RolloutController({
       config: opts.config.rollout,
       judge: opts.judge ?? defaultJudge,
       anomaly: opts.anomaly === undefined ? defaultAnomalyMonitor : opts.anomaly,
-      metricChecks: this.metricChecks.checks,
+      metricChecks: prometheusFeed,
       source: this.#fleetSource ?? this.recorder,
       traffic: this.splitter,
       store: this.state,
@@ -295,6 +303,9 @@ export class Sidecar {
     });
     this.onObservation((o) => this.faults.engine.observe(o));
     this.#adminPlugins = [...(this.#adminPlugins ?? []), faultRoutes(this.faults)];
+    this.#adminPlugins.push(
+      alertRoutes({ abortOn: () => this.config.rollout.abortOn, rolloutActive: () => this.rollout.active, rollback: (reason, alert) => this.rollout.rollbackOnAlert(reason, alert), log: this.log }),
+    );
     this.drift.register(faultDriftSource(this.faults));
     // --- end faults ---
     this.events.subscribe((e) => this.#notifyWebhooks(e as unknown as Record<string, unknown>));
@@ -592,6 +603,7 @@ export class Sidecar {
     this.drift.start(); // admin
     if (this.fleet === null) this.rollout.run(); // rollout
     else this.#startFleetTicker();
+    this.finops.start();
     this.#started = true;
     this.log.info({ event: 'started', proxy: this.proxyAddress, admin: this.adminAddress, canaryWeight: this.splitter.getWeights().canary, ...(this.metricsAddress ? { metrics: this.metricsAddress } : {}) }, 'canaryd started');
   }
@@ -637,6 +649,7 @@ export class Sidecar {
     this.splitter.configure(next.routing, { applyWeight: fileWeightChanged && !this.rollout.active });
     this.rollout.configure(next.rollout);
     this.metricChecks.configure(next);
+    if (this.#started) this.finops.start();
     this.info.setReleases({ baseline: next.upstreams.baseline.version, canary: next.upstreams.canary.version });
     this.proxy.configure(proxySettings(next));
     this.mirror.percent = next.routing.mirror.percent;
@@ -682,6 +695,7 @@ export class Sidecar {
     this.snapshots.stop(); // admin
     this.drift.stop(); // admin
     await this.rollout.stop(); // rollout
+    this.finops.stop();
     if (this.#fleetTicker) clearTimeout(this.#fleetTicker);
     await this.fleet?.stop();
     await this.metricChecks.checks.close();

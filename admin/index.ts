@@ -11,5 +11,6 @@ export { describeValidation, errorBodySchema } from './errors.js';
 export { DASHBOARD_CSP } from './routes/dashboard.js';
 export { type RolloutRouteDeps } from './routes/rollout.js';
 export { InfoMetrics, MetricsListener } from './metrics-listener.js';
+export { alertRoutes, matchAbortOn, type AlertmanagerAlert } from './routes/alerts.js';
 export { faultRoutes } from './routes/faults.js'; // faults
 export { faultDriftSource } from './fault-drift.js'; // faults
