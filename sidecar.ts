@@ -278,6 +278,7 @@ export class Sidecar {
       log: this.log,
       clock: this.clock,
       versions: () => ({ baseline: this.config.upstreams.baseline.version, canary: this.config.upstreams.canary.version }),
+      keepPinnedOnRollback: () => this.config.routing.keepPinnedOnRollback,
     });
     // --- end rollout ---
     this.proxy = new ProxyServer({
@@ -440,6 +441,8 @@ export class Sidecar {
         resume: () => this.#command('resume', {}),
         promote: (o) => this.#command('promote', o),
         rollback: (reason) => this.#command('rollback', { reason }),
+        pins: (suspended: boolean) => this.rollout.setPinsSuspended(suspended),
+        plan: (given: { rate?: number; errorRate?: number; nonSuccessRate?: number }) => this.rollout.plan(given),
         analysis: () => this.rollout.latestReport(),
         decisions: (n) => this.rollout.audit.decisions(n),
         rollbacks: (n) => this.rollout.audit.rollbacks(n),

@@ -134,6 +134,8 @@ export class TrafficSplitter implements TrafficControl {
   #stickyCookie: string | null = null;
   #listeners: WeightListener[] = [];
   #random: () => number;
+  /** after a rollback: rules and flags that send traffic to the canary are skipped (TrafficControl.setCanaryPinsSuspended) */
+  #pinsSuspended = false;
 
   constructor(routing: RoutingInput, random: () => number = Math.random) {
     this.#random = random;
@@ -166,6 +168,18 @@ export class TrafficSplitter implements TrafficControl {
     return { canary: this.#weight };
   }
 
+  setCanaryPinsSuspended(suspended: boolean, _reason: string): void {
+    this.#pinsSuspended = suspended;
+  }
+
+  get canaryPinsSuspended(): boolean {
+    return this.#pinsSuspended;
+  }
+
+  canaryPins(): string[] {
+    return [...this.#rules, ...this.#runtimeRules].filter((r) => r.to === 'canary').map((r) => r.name);
+  }
+
   setWeights(weights: Weights, reason: string): void {
     const w = weights.canary;
     if (!(w >= 0 && w <= 100)) throw new RangeError(`canary weight must be within 0..100, got ${w}`);
@@ -194,12 +208,15 @@ export class TrafficSplitter implements TrafficControl {
     const runtime = this.#runtimeRules;
     if (rules.length > 0 || runtime.length > 0) {
       const path = pathOf(req.url ?? '/');
+      const skipCanary = this.#pinsSuspended;
       for (let i = 0; i < rules.length; i++) {
+        if (skipCanary && rules[i].to === 'canary') continue;
         if (rules[i].test(req, clientIp, path)) return { version: rules[i].to, rule: rules[i].name };
       }
       if (runtime.length > 0) {
         const user = this.userOf(req);
         for (let i = 0; i < runtime.length; i++) {
+          if (skipCanary && runtime[i].to === 'canary') continue;
           if (runtime[i].test(req, clientIp, path, user)) return { version: runtime[i].to, rule: runtime[i].name };
         }
       }

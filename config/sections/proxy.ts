@@ -53,6 +53,7 @@ export const proxySections = {
       ),
     ),
     rules: Type.Array(RoutingRule, { default: [] }),
+    keepPinnedOnRollback: Type.Boolean({ default: false, description: 'false: after a rollback, rules and flags that send traffic to the canary are suspended until a retry, a new start or `ctl pins resume`; true: they keep pinning their users to the canary' }),
     mirror: StrictObject({
       percent: Type.Number({ minimum: 0, maximum: 100, default: 0, description: 'Percent of baseline requests shadowed to canary' }),
       maxBodyBytes: Type.Integer({ minimum: 0, default: 1_048_576, description: 'Bodies larger than this are not mirrored' }),
