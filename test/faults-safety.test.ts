@@ -13,7 +13,7 @@ import { Agent, request } from 'undici';
 import { parseConfigText } from '../config/index.js';
 import { Sidecar } from '../sidecar.js';
 import { call, memoryLogger, until } from './helpers/admin.js';
-import { configYaml, tempDir } from './helpers/canaryd.js';
+import { allowUnauthenticatedAdmin, configYaml, tempDir } from './helpers/canaryd.js';
 import { handles, rawRequest, recorded, startFaultRig } from './helpers/faults.js';
 
 const agent = new Agent({ connections: 32 });
@@ -43,7 +43,11 @@ t.test('production: faults.enabled refused by config validation (environment or 
   t.same(problems(`${base}environment: production\nfaults: { enabled: true, allowInProduction: true }\n`), []);
   t.same(problems(`${base}environment: production\nfaults: { enabled: false }\n`), [], 'off is always fine');
   t.same(problems(`${base}faults: { enabled: true, rules: [{ name: a, probability: 1 }, { name: a, probability: 2, delay: { ms: 1 }, abort: { status: 500 } }] }\n`), [
+    // schema and semantic problems come in one pass (issue 19): the schema's range error, then every semantic one
     'faults.rules[1].probability: must be <= 1, got 2',
+    'faults.rules[0]: set exactly one fault kind (delay, abort, reset, hang, throttle, truncate, dependency), got none',
+    'faults.rules[1].name: duplicate rule name "a"',
+    'faults.rules[1]: set exactly one fault kind (delay, abort, reset, hang, throttle, truncate, dependency), got delay and abort',
   ]);
   t.same(problems(`${base}faults: { enabled: true, rules: [{ name: a, probability: 1 }, { name: a, probability: 1, delay: { minMs: 5 }, abort: { status: 500 } }] }\n`), [
     'faults.rules[0]: set exactly one fault kind (delay, abort, reset, hang, throttle, truncate, dependency), got none',
@@ -109,7 +113,7 @@ t.test('auto-disable: trips on the client-seen error rate once the window has mi
   // a restart keeps the latch: the chaos that tripped it does not come back by itself
   await rig.sidecar.stop(200);
   const { logger, lines } = memoryLogger();
-  const again = new Sidecar({ config: parseConfigText(configYaml(rig.baseline.url, rig.canary.url, `\nfaults:\n${faults}`, rig.stateDir), {}), logger });
+  const again = new Sidecar({ config: parseConfigText(allowUnauthenticatedAdmin(configYaml(rig.baseline.url, rig.canary.url, `\nfaults:\n${faults}`, rig.stateDir)), {}), logger });
   await again.start();
   t.teardown(() => again.stop(200));
   t.equal(again.faults.engine.state, 'halted', 'still halted after the restart');
