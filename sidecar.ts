@@ -10,12 +10,13 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { CanarydError, systemClock, type Clock, type Observation } from './core/index.js';
 import { loadConfigFile, splitHostPort, type Config } from './config/index.js';
-import { createFaults, Mirror, ProxyMetrics, ProxyServer, TrafficSplitter, WindowedRecorder, type Exchange, type FaultService, type ProxySettings } from './proxy/index.js';
+import { createFaults, DependencyRelay, Mirror, ProxyMetrics, ProxyServer, TrafficSplitter, WindowedRecorder, type Exchange, type FaultService, type ProxySettings } from './proxy/index.js';
 import {
   buildAdmin,
   configDriftSource,
   DriftReconciler,
   EventBus,
+  dependencyRoutes,
   faultDriftSource,
   faultRoutes,
   flagDriftSource,
@@ -110,6 +111,8 @@ export class Sidecar {
   // --- faults ---
   /** fault injection: rules, kill switch, experiments (docs/faults.md) */
   readonly faults: FaultService;
+  /** the app's TCP dependencies relayed through canaryd, where the TCP fault kinds act (docs/faults.md "Dependencies") */
+  readonly dependencies: DependencyRelay;
   // --- end faults ---
   #watcher: FSWatcher | null = null;
   #reloadTimer: NodeJS.Timeout | null = null;
@@ -194,7 +197,15 @@ export class Sidecar {
       onObservation: (o, ex, detail) => this.#observe(o, ex, detail),
     });
     // --- faults ---
+    this.dependencies = new DependencyRelay({
+      dependencies: opts.config.dependencies,
+      registry: this.registry,
+      log: this.log,
+      clock: this.clock,
+      expire: () => void this.faults.engine.activeFaults,
+    });
     this.faults = createFaults({
+      dependencies: this.dependencies,
       config: opts.config.faults,
       environment: opts.config.environment,
       registry: this.registry,
@@ -207,7 +218,7 @@ export class Sidecar {
       },
     });
     this.onObservation((o) => this.faults.engine.observe(o));
-    this.#adminPlugins = [...(this.#adminPlugins ?? []), faultRoutes(this.faults)];
+    this.#adminPlugins = [...(this.#adminPlugins ?? []), faultRoutes(this.faults), dependencyRoutes(this.dependencies)];
     this.drift.register(faultDriftSource(this.faults));
     // --- end faults ---
   }
@@ -331,6 +342,7 @@ export class Sidecar {
     // the event loop for a few hundred ms, and requests taken during it would wait behind it.
     this.admin = await buildAdmin(this.adminDeps());
     await this.admin.ready();
+    await this.dependencies.start();
     this.proxyAddress = await this.proxy.listen(p.host, p.port);
     const a = splitHostPort(this.config.admin.listen);
     await this.admin.listen({ host: a.host, port: a.port });
@@ -370,6 +382,7 @@ export class Sidecar {
     this.proxy.configure(proxySettings(next));
     this.mirror.percent = next.routing.mirror.percent;
     this.mirror.maxBodyBytes = next.routing.mirror.maxBodyBytes;
+    void this.dependencies.configure(next.dependencies).catch((err) => this.log.error({ err }, 'dependency reconfigure failed'));
     this.faults.engine.configure(next.faults, next.environment); // faults
     this.log.level = next.log.level;
     this.#accessSample = next.log.accessLogSampleRate;
@@ -402,6 +415,7 @@ export class Sidecar {
     this.faults.engine.stop(); // faults: lift in-flight faults so a hang cannot hold up the drain
     this.log.info({ event: 'draining', inflight: this.proxy.inflight, deadlineMs: drainMs }, 'draining');
     const cut = await this.proxy.drain(drainMs);
+    await this.dependencies.stop(); // after the drain: in-flight requests may still need their dependencies
     await this.admin?.close();
     this.log.info({ event: 'stopped', cut }, 'canaryd stopped');
     return { cut };

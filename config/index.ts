@@ -18,4 +18,15 @@ export {
   type FaultParams,
   type FaultRuleConfig,
   type FaultsConfig,
+  ALL_FAULT_TYPES,
+  type AnyFaultTypeName,
 } from './sections/faults.js'; // faults
+export {
+  DEPENDENCY_FAULT_TYPES,
+  DependencyFaultParamSchemas,
+  DependencySchema,
+  isDependencyFaultType,
+  type DependencyConfig,
+  type DependencyFaultParams,
+  type DependencyFaultTypeName,
+} from './sections/dependencies.js';

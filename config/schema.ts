@@ -8,6 +8,7 @@ import { proxySections } from './sections/proxy.js';
 import { adminSections } from './sections/admin.js';
 import { rolloutSections } from './sections/rollout.js';
 import { faultSections } from './sections/faults.js';
+import { dependencySections } from './sections/dependencies.js';
 
 export const ConfigSchema = Type.Object(
   {
@@ -16,6 +17,7 @@ export const ConfigSchema = Type.Object(
     ...adminSections,
     ...rolloutSections,
     ...faultSections,
+    ...dependencySections,
   },
   { additionalProperties: false, $id: 'https://canaryd.dev/schema/canaryd.schema.json', title: 'canaryd configuration' },
 );

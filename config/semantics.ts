@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import type { Config } from './schema.js';
 import { faultsProblems } from './sections/faults.js';
+import { dependenciesProblems } from './sections/dependencies.js';
 
 export function isLoopbackHost(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '');
@@ -66,5 +67,6 @@ export function semanticProblems(c: Config, env: NodeJS.ProcessEnv = process.env
     out.push(`admin.token: required when admin.listen (${c.admin.listen}) is not a loopback address`);
   }
   out.push(...faultsProblems(c, env)); // faults
+  out.push(...dependenciesProblems(c));
   return out;
 }

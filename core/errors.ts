@@ -22,6 +22,7 @@ export const ERROR_CODES = {
   CANARYD_ERR_RATE_LIMITED: { status: 429, summary: 'Too many failed admin authentication attempts.' },
   CANARYD_ERR_FAULTS_REFUSED: { status: 409, summary: 'Fault injection was refused by a safety switch (production, disabled, limit).' },
   CANARYD_ERR_FAULT_INJECTED: { status: 500, summary: 'The response was produced by an injected fault.' },
+  CANARYD_ERR_DEPENDENCY_LISTEN: { status: 500, summary: 'A dependency listener (dependencies[].listen / listeners) could not bind its address.' },
   CANARYD_ERR_STATE_IO: { status: 500, summary: 'Reading or writing durable state under state.dir failed.' },
   CANARYD_ERR_INTERNAL: { status: 500, summary: 'An unexpected internal error.' },
 } as const;

@@ -158,6 +158,7 @@ export class ExperimentRunner {
         if (names.has(local)) throw new CanarydError('CANARYD_ERR_BAD_REQUEST', `${where}.rules[${j}].name: duplicate rule name ${JSON.stringify(local)} in this step`);
         names.add(local);
         const spec = specOf({ ...r, name: local } as RuleBody, `${where}.rules[${j}]`);
+        this.#engine.checkDependency(spec, `${where}.rules[${j}]`);
         return { ...spec, name: `${id}.${i}.${local}`, enabled: true };
       });
       return { name: s.name, durationMs, rules };
