@@ -18,6 +18,7 @@ import type { Next, Stage, StageHost } from './stages.js';
 
 const HIGH_WATER = 256 * 1024;
 const EMPTY = Buffer.alloc(0);
+const RST_AFTER_MS = 20;
 
 /** A live rule compiled by the relay (once per rule change; the same object while the rule is unchanged). */
 export interface LinkRule {
@@ -239,7 +240,10 @@ export class Link implements StageHost {
       this.upstream.destroySoon();
       return;
     }
-    flushThen(this.client, () => flushThen(this.upstream, () => (reset(this.client), reset(this.upstream))));
+    // the RST follows the last bytes by a moment: one that arrives with unread bytes is reported by the
+    // peer's stack as a plain close, and the point of a reset is that the client sees ECONNRESET
+    const rst = () => (reset(this.client), reset(this.upstream));
+    flushThen(this.client, () => flushThen(this.upstream, () => (this.up.bytes + this.down.bytes > 0 ? setTimeout(rst, RST_AFTER_MS) : rst())));
   }
 
   /**
