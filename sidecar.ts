@@ -10,7 +10,22 @@ import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { CanarydError, systemClock, type Clock, type Observation } from './core/index.js';
 import { loadConfigFile, splitHostPort, type Config } from './config/index.js';
-import { createFaults, DependencyRelay, Mirror, ProxyMetrics, ProxyServer, TrafficSplitter, WindowedRecorder, type Exchange, type FaultService, type ProxySettings } from './proxy/index.js';
+import {
+  autoMaxConnections,
+  createFaults,
+  DependencyRelay,
+  Mirror,
+  ProxyMetrics,
+  ProxyServer,
+  raiseFdLimit,
+  readFdLimits,
+  TrafficSplitter,
+  WindowedRecorder,
+  type Exchange,
+  type FaultService,
+  type ProxySettings,
+  type RejectReason,
+} from './proxy/index.js';
 import {
   buildAdmin,
   configDriftSource,
@@ -41,6 +56,8 @@ export interface SidecarOptions {
   judge?: Judge;
   /** builds the anomaly monitor the rollout controller feeds (default: analysis/'s AnomalyMonitor); null: none */
   anomaly?: ((config: RolloutConfig) => AnomalyFeed) | null;
+  /** raise the soft open-file limit to the hard one at start (the CLI does; in-process tests do not) */
+  raiseFdLimit?: boolean;
 }
 
 interface PersistedWeights {
@@ -64,7 +81,8 @@ function asyncStdout() {
   return destination({ dest: 1, sync: false, maxLength: 8 * 1024 * 1024 });
 }
 
-export function proxySettings(c: Config): ProxySettings {
+export function proxySettings(c: Config, fdSoftLimit = readFdLimits()?.soft): ProxySettings {
+  const l = c.limits;
   return {
     upstreams: { baseline: c.upstreams.baseline, canary: c.upstreams.canary },
     timeouts: c.timeouts,
@@ -72,8 +90,20 @@ export function proxySettings(c: Config): ProxySettings {
     retries: c.proxy.retries,
     trustProxy: c.proxy.trustProxy,
     maxHeaderBytes: c.proxy.maxHeaderBytes,
+    upgrades: c.proxy.upgrades,
+    limits: {
+      maxConnections: l.maxConnections > 0 ? l.maxConnections : autoMaxConnections(fdSoftLimit, l.adminConnections),
+      minBodyRate: l.minBodyRate,
+      bufferBodyBytes: l.bufferBodyBytes,
+      queue: l.queue,
+      perClient: l.perClient,
+    },
+    drain: { settle: c.shutdown.settle, idleGrace: c.shutdown.idleGrace },
   };
 }
+
+/** Rejections by a limit are logged at most once per this long per reason, with the count since the last line. */
+const REJECT_LOG_EVERY_MS = 10_000;
 
 function defaultAnomalyMonitor(c: RolloutConfig): AnomalyFeed {
   return new AnomalyMonitor({ ...c.anomaly, margin: c.baseline.maxDegradation, countFaulted: c.countFaulted });
@@ -119,6 +149,8 @@ export class Sidecar {
   #accessSample: number;
   #adminPlugins: AdminDeps['plugins'];
   #observers: Array<(o: Observation, ex: Exchange | null) => void> = [];
+  #raiseFdLimit: boolean;
+  readonly #rejects = new Map<RejectReason, { loggedAt: number; since: number }>();
 
   constructor(opts: SidecarOptions) {
     this.config = opts.config;
@@ -126,6 +158,7 @@ export class Sidecar {
     this.clock = opts.clock ?? systemClock;
     this.log = opts.logger ?? pino({ level: opts.config.log.level, base: { service: 'canaryd' } }, asyncStdout());
     this.#adminPlugins = opts.adminPlugins;
+    this.#raiseFdLimit = opts.raiseFdLimit ?? false;
     this.startedAt = this.clock.now();
     this.#accessSample = opts.config.log.accessLogSampleRate;
     collectDefaultMetrics({ register: this.registry });
@@ -195,6 +228,7 @@ export class Sidecar {
       splitter: this.splitter,
       mirror: this.mirror,
       onObservation: (o, ex, detail) => this.#observe(o, ex, detail),
+      onReject: (reason) => this.#rejected(reason),
     });
     // --- faults ---
     this.dependencies = new DependencyRelay({
@@ -245,6 +279,21 @@ export class Sidecar {
         'request',
       );
     }
+  }
+
+  /** A limit turned a connection or request away: counted always, logged at most every REJECT_LOG_EVERY_MS per reason. */
+  #rejected(reason: RejectReason): void {
+    this.metrics.rejected.labels(reason).inc();
+    const now = this.clock.now();
+    const r = this.#rejects.get(reason) ?? { loggedAt: -Infinity, since: 0 };
+    r.since++;
+    this.#rejects.set(reason, r);
+    if (now - r.loggedAt < REJECT_LOG_EVERY_MS) return;
+    const c = this.config.limits;
+    const limit = { max_connections: this.proxy.server.maxConnections, client_connections: c.perClient.connections, client_inflight: c.perClient.inflight, first_byte_timeout: this.config.timeouts.clientHeaders }[reason];
+    this.log.warn({ event: 'limit_reached', reason, limit, count: r.since }, `limit reached: ${reason} (${limit}); ${r.since} turned away since the last such line`);
+    r.loggedAt = now;
+    r.since = 0;
   }
 
   #audit(type: string, reason: string, details: Record<string, unknown>): void {
@@ -337,6 +386,14 @@ export class Sidecar {
   }
 
   async start(): Promise<void> {
+    if (this.#raiseFdLimit) {
+      const fd = raiseFdLimit();
+      const line = { event: 'fd_limit', result: fd.result, before: fd.before, after: fd.after, error: fd.error };
+      if (fd.result === 'raised' || fd.result === 'at_hard_limit') this.log.info(line, `open-file limit: soft ${fd.after?.soft}, hard ${fd.after?.hard} (${fd.result})`);
+      else this.log.warn(line, `could not raise the open-file limit (${fd.result}): soft ${fd.before?.soft ?? '?'}, hard ${fd.before?.hard ?? '?'}`);
+      this.proxy.configure(proxySettings(this.config)); // limits.maxConnections "auto" follows the new limit
+    }
+    this.log.info({ event: 'connection_limits', maxConnections: this.proxy.server.maxConnections, adminConnections: this.config.limits.adminConnections }, 'connection limits');
     const p = splitHostPort(this.config.listen);
     // The admin is built and its route schemas compiled (ready) before the proxy accepts: that work blocks
     // the event loop for a few hundred ms, and requests taken during it would wait behind it.
@@ -345,6 +402,7 @@ export class Sidecar {
     await this.dependencies.start();
     this.proxyAddress = await this.proxy.listen(p.host, p.port);
     const a = splitHostPort(this.config.admin.listen);
+    this.admin.server.maxConnections = this.config.limits.adminConnections; // its own budget (limits.adminConnections)
     await this.admin.listen({ host: a.host, port: a.port });
     const addr = this.admin.server.address();
     this.adminAddress = typeof addr === 'object' && addr ? { host: addr.address, port: addr.port } : { host: a.host, port: a.port };
@@ -404,7 +462,8 @@ export class Sidecar {
     });
   }
 
-  async stop(drainMs = this.config.shutdown.drainTimeout): Promise<{ cut: number }> {
+  /** Drains and stops. `settleMs` (default shutdown.settle) is how long the listener keeps accepting first. */
+  async stop(drainMs = this.config.shutdown.drainTimeout, settleMs = this.config.shutdown.settle): Promise<{ cut: number }> {
     this.#watcher?.close();
     if (this.#reloadTimer) clearTimeout(this.#reloadTimer);
     this.#started = false; // admin
@@ -414,7 +473,7 @@ export class Sidecar {
     this.faults.experiments.shutdown(); // faults: a running experiment ends as interrupted
     this.faults.engine.stop(); // faults: lift in-flight faults so a hang cannot hold up the drain
     this.log.info({ event: 'draining', inflight: this.proxy.inflight, deadlineMs: drainMs }, 'draining');
-    const cut = await this.proxy.drain(drainMs);
+    const cut = await this.proxy.drain(drainMs, settleMs);
     await this.dependencies.stop(); // after the drain: in-flight requests may still need their dependencies
     await this.admin?.close();
     this.log.info({ event: 'stopped', cut }, 'canaryd stopped');

@@ -15,7 +15,7 @@ export async function runSidecarFromFile(file: string): Promise<number> {
     }
     throw e;
   }
-  const sidecar = new Sidecar({ config, configPath: file });
+  const sidecar = new Sidecar({ config, configPath: file, raiseFdLimit: true });
   await sidecar.start();
   sidecar.watchConfig();
   process.on('SIGHUP', () => sidecar.reload('SIGHUP'));

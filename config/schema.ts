@@ -9,6 +9,7 @@ import { adminSections } from './sections/admin.js';
 import { rolloutSections } from './sections/rollout.js';
 import { faultSections } from './sections/faults.js';
 import { dependencySections } from './sections/dependencies.js';
+import { limitSections } from './sections/limits.js';
 
 export const ConfigSchema = Type.Object(
   {
@@ -18,6 +19,7 @@ export const ConfigSchema = Type.Object(
     ...rolloutSections,
     ...faultSections,
     ...dependencySections,
+    ...limitSections,
   },
   { additionalProperties: false, $id: 'https://canaryd.dev/schema/canaryd.schema.json', title: 'canaryd configuration' },
 );

@@ -1,30 +1,40 @@
 /**
- * Graceful drain of the data plane's client connections (SIGTERM). Two races lose requests in a naive drain
- * (both were seen in the SIGTERM test on a busy machine):
+ * The data plane's client connections: accept times, which ones have carried a request, tunnels; the
+ * first-byte timeout; and the graceful drain (SIGTERM). Three races lose requests in a naive drain (each
+ * was seen on a busy machine):
  *   - closing the listener at once resets every connection the kernel has completed but Node has not yet
- *     accepted (the accept queue): the client sent its request and gets ECONNRESET. So the listener stays
- *     open until the accept queue has been quiet for ACCEPT_QUIET_MS (at most SETTLE_MAX_MS); what arrives
- *     meanwhile is served with Connection: close, and /readyz already says "not ready" so balancers move on;
- *   - closing every connection once the known requests are done cuts a request that is still in the socket
- *     buffer or half parsed. So connections are tracked, and the drain closes:
- *       - a connection that has served a request and is idle between requests, at once (the keep-alive
- *         close race RFC 9112 §9.5 allows: a client retries a request it sent as the connection closed);
- *       - a connection that has not served a request yet, only once it has been open `freshGraceMs` and is
- *         still idle: a request on it arrives meanwhile and is served, with Connection: close;
- *       - every connection, WebSocket tunnels included, at the deadline.
- * Responses in flight finish with Connection: close (the Exchange clears keep-alive when draining). The
- * idle test reads Node's `socket._httpMessage`, as Node's own closeIdleConnections() and http-terminator do.
+ *     accepted (the accept queue), and connections a load balancer still sends before it has seen /readyz
+ *     fail. So the listener keeps accepting for `shutdown.settle` (what arrives is served with Connection:
+ *     close), then closes at a quiet moment of the accept queue (no accept for ACCEPT_QUIET_MS, waited for
+ *     at most SETTLE_MAX_MS), right after a poll phase has accepted what was queued;
+ *   - closing an idle keep-alive connection while its client is about to reuse it: the request crosses the
+ *     close and is reset. So a served connection is closed (FIN, not RST) only once it has been idle for
+ *     `shutdown.idleGrace`; until then its next request is served, with Connection: close, and the client
+ *     closes it itself;
+ *   - closing a connection once the known requests are done cuts a request still in the socket buffer. So
+ *     a connection that has not carried a request yet is given FRESH_GRACE_MS from its accept.
+ * Tunnels (WebSocket) and whatever else remains are cut at the deadline. The idle test reads Node's
+ * `socket._httpMessage`, as Node's own closeIdleConnections() and http-terminator do.
  */
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 
-/** How long a connection that never carried a request is given (from its accept) to send one. */
+/** How long a connection that never carried a request is given (from its accept) to send one, when draining. */
 export const FRESH_GRACE_MS = 1000;
 /** The listener closes once no connection has been accepted for this long... */
 export const ACCEPT_QUIET_MS = 50;
-/** ...or after this long at most. */
+/** ...or after this long at most (after the settle time). */
 export const SETTLE_MAX_MS = 1000;
 const SWEEP_MS = 10;
+
+export interface DrainTimes {
+  /** shutdown.drainTimeout: everything left is cut then */
+  deadline: number;
+  /** shutdown.settle: keep accepting this long (capped at half the deadline) */
+  settle: number;
+  /** shutdown.idleGrace: close a served keep-alive connection once idle this long */
+  idleGrace: number;
+}
 
 const now = () => performance.now();
 /** Waits a little, then past the next poll phase (where libuv accepts), so checks see this turn's accepts. */
@@ -39,14 +49,19 @@ export class ConnectionTracker {
   #lastAccept = -Infinity;
   readonly #served = new WeakSet<Socket>();
   readonly #tunnels = new WeakSet<Socket>();
+  /** while draining: when each connection was first seen idle */
+  readonly #idleSince = new Map<Socket, number>();
 
   constructor(server: Server) {
     this.#server = server;
     const sockets = this.#sockets;
+    const idleSince = this.#idleSince;
     function forget(this: HttpSocket): void {
       sockets.delete(this);
+      idleSince.delete(this);
     }
     server.on('connection', (s: HttpSocket) => {
+      if (s.destroyed || sockets.has(s)) return; // refused by a limit, or handed back after an upgrade attempt
       const at = now();
       sockets.set(s, at);
       this.#lastAccept = at;
@@ -68,37 +83,78 @@ export class ConnectionTracker {
     this.#tunnels.add(socket);
   }
 
-  #closeIdle(freshGraceMs: number): void {
+  /**
+   * The first-byte / first-head timeout: a connection that has not completed a request head within
+   * `ms` of its accept is closed (silent ones at once; a partial head gets 408). Node's headersTimeout
+   * only starts at a head's first byte, so without this a connection that sends nothing is held for ever.
+   * Returns how many were closed.
+   */
+  closeSilent(t: number, ms: number): number {
+    let closed = 0;
+    for (const [s, acceptedAt] of this.#sockets) {
+      if (t - acceptedAt < ms || this.#served.has(s) || s.destroyed) continue;
+      if (s.bytesRead === 0) s.destroy();
+      else s.end('HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+      this.#served.add(s); // counted once
+      closed++;
+    }
+    return closed;
+  }
+
+  #closeIdle(times: DrainTimes): void {
     const t = now();
     for (const [s, acceptedAt] of this.#sockets) {
+      if (s.writableEnded) {
+        // closed by us: a client that does not close its side within a grace is not waited for
+        if (t - (this.#idleSince.get(s) ?? t) >= times.idleGrace + FRESH_GRACE_MS) s.destroy();
+        continue;
+      }
       const m = s._httpMessage;
-      if ((m && !m.finished) || this.#tunnels.has(s)) continue; // a response or a tunnel in progress
-      if (this.#served.has(s) || t - acceptedAt >= freshGraceMs) s.destroy();
+      if ((m && !m.finished) || this.#tunnels.has(s)) {
+        this.#idleSince.delete(s); // a response or a tunnel in progress
+        continue;
+      }
+      if (!this.#served.has(s)) {
+        if (t - acceptedAt >= Math.min(FRESH_GRACE_MS, times.deadline)) {
+          this.#idleSince.set(s, t - times.idleGrace);
+          s.end();
+        }
+        continue;
+      }
+      const since = this.#idleSince.get(s);
+      if (since === undefined) this.#idleSince.set(s, t);
+      else if (t - since >= times.idleGrace) s.end(); // FIN: the client sees a clean close, not a reset
     }
   }
 
   /**
-   * Stops accepting, then sweeps idle connections until no request is in flight and no connection is left,
-   * or the deadline passes (then every connection is closed). Resolves with the requests still in flight at
-   * the deadline (cut).
+   * The drain (see the file comment). `cutAll` answers or cuts every request still in flight at the
+   * deadline and returns how many there were.
    */
-  async drain(deadlineMs: number, inflight: () => number, freshGraceMs = FRESH_GRACE_MS): Promise<number> {
+  async drain(times: DrainTimes, inflight: () => number, cutAll: () => number): Promise<number> {
     const start = now();
-    const grace = Math.min(freshGraceMs, deadlineMs);
-    // 1. keep accepting until the accept queue is quiet, so no completed handshake is reset
-    while (now() - start < Math.min(SETTLE_MAX_MS, deadlineMs)) {
-      this.#closeIdle(grace);
+    const settle = Math.min(times.settle, times.deadline / 2);
+    // 1. keep accepting while load balancers notice /readyz, serving with Connection: close
+    while (now() - start < settle) {
+      this.#closeIdle(times);
+      await tick(SWEEP_MS);
+    }
+    // 2. then stop accepting when the accept queue is quiet, so no completed handshake is reset
+    const quietFrom = now();
+    while (now() - quietFrom < SETTLE_MAX_MS && now() - start < times.deadline) {
+      this.#closeIdle(times);
       await tick(SWEEP_MS);
       if (now() - this.#lastAccept >= ACCEPT_QUIET_MS) break;
     }
     const closed = new Promise<void>((r) => this.#server.close(() => r()));
-    // 2. sweep idle connections until nothing is left in flight or open, or the deadline
+    // 3. sweep idle connections until nothing is left in flight or open, or the deadline
     for (;;) {
-      this.#closeIdle(grace);
-      if ((inflight() === 0 && this.#sockets.size === 0) || now() - start >= deadlineMs) break;
+      this.#closeIdle(times);
+      if ((inflight() === 0 && this.#sockets.size === 0) || now() - start >= times.deadline) break;
       await tick(SWEEP_MS);
     }
-    const cut = inflight();
+    const cut = inflight() > 0 ? cutAll() : 0;
+    if (cut > 0) await tick(0); // let the 503s go out before the sockets close
     this.#server.closeAllConnections();
     for (const s of this.#sockets.keys()) s.destroy(); // tunnels too: Node's list no longer holds upgraded sockets
     await closed;

@@ -9,7 +9,7 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Observation, Outcome, VersionName } from '../core/index.js';
 import { clientResponseHeaders, headersObject, trailersObject } from './headers.js';
-import { classifyUpstreamError, isIdempotent, type Upstream } from './upstream.js';
+import { classifyUpstreamError, isIdempotent, type Upstream, type Waiter } from './upstream.js';
 
 export interface ExchangeHost {
   versionHeader: boolean;
@@ -17,7 +17,11 @@ export interface ExchangeHost {
   readonly draining: boolean;
   retries: number;
   finished(ex: Exchange, o: Observation, detail?: { err?: unknown; code?: string }): void;
+  /** the version's current upstream (a config change may have replaced the one a waiter queued on) */
+  upstream(v: VersionName): Upstream;
 }
+
+export type RequestBody = Readable | Buffer | null;
 
 /** ServerResponse that knows its exchange, so per-request listeners need no closures. */
 export class CanarydResponse extends ServerResponse {
@@ -48,7 +52,7 @@ export interface ResponseTap {
 }
 // --- end faults ---
 
-export class Exchange implements Dispatcher.DispatchHandler {
+export class Exchange implements Dispatcher.DispatchHandler, Waiter {
   readonly req: IncomingMessage;
   readonly res: CanarydResponse;
   readonly startedAt: number;
@@ -64,10 +68,23 @@ export class Exchange implements Dispatcher.DispatchHandler {
   /** set by fault injection on the requests whose response it shapes; null otherwise */
   tap: ResponseTap | null = null;
   upstream: Upstream | null = null;
+  /** the client's address when a per-client in-flight limit counts this request (proxy/limits.ts) */
+  clientKey: string | null = null;
+  /** when it started to wait for an upstream connection (0: not waiting); read by proxy/deadline.ts */
+  queuedAt = 0;
+  /** request-body progress, kept by proxy/deadline.ts: socket bytes at arrival, last seen, when they moved */
+  bodyBytesAt = 0;
+  bodyBytesSeen = 0;
+  bodyProgressAt = 0;
+  /** time the body waited on canaryd (backpressure), not on the client: not held against its rate */
+  bodyExemptMs = 0;
   #host: ExchangeHost;
   #headers: string[] = [];
   #path = '/';
-  #body: Readable | null = null;
+  #originPath = '/';
+  #body: RequestBody = null;
+  /** holds one of the upstream's connection slots (released when undici ends the request) */
+  #slot = false;
   #attempts = 0;
   #abort: ((err?: Error) => void) | null = null;
   #resume: (() => void) | null = null;
@@ -92,12 +109,45 @@ export class Exchange implements Dispatcher.DispatchHandler {
    * Sends the request to `upstream`. `headers` are the already-rewritten upstream request headers; `body` is
    * the request stream (the client request itself, or the mirror's copy of it), null when there is none.
    */
-  forward(upstream: Upstream, path: string, headers: string[], body: Readable | null): void {
-    this.upstream = upstream;
-    this.#path = upstream.basePath + path;
+  forward(upstream: Upstream, path: string, headers: string[], body: RequestBody): void {
+    this.#originPath = path;
     this.#headers = this.extraHeaders === null ? headers : headers.concat(this.extraHeaders);
     this.#body = body;
+    this.#admit(upstream);
+  }
+
+  #admit(upstream: Upstream): void {
+    this.upstream = upstream;
+    this.#path = upstream.basePath + this.#originPath;
+    const a = upstream.admit(this);
+    if (a === 'now') {
+      this.#slot = true;
+      this.#dispatch();
+    } else if (a === 'queued') this.queuedAt = performance.now();
+    else {
+      this.respondError(503, 'CANARYD_ERR_QUEUE_FULL', `${this.version} upstream: every connection busy and ${upstream.queueSize} requests waiting (limits.queue.size)`);
+      this.#finish(503, 'refused');
+    }
+  }
+
+  /** Waiter: a connection slot is free for this request. */
+  admitted(): void {
+    this.queuedAt = 0;
+    this.#slot = true;
     this.#dispatch();
+  }
+
+  /** Waiter: the upstream it waited on was replaced; wait on the current one. */
+  requeue(): void {
+    this.queuedAt = 0;
+    this.#admit(this.#host.upstream(this.version));
+  }
+
+  #releaseSlot(): void {
+    if (this.#slot) {
+      this.#slot = false;
+      this.upstream!.release();
+    }
   }
 
   #dispatch(): void {
@@ -168,6 +218,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onComplete(trailers: string[] | null): void {
+    this.#releaseSlot();
     if (this.tap !== null && this.tap.complete(this, trailers)) return;
     this.endResponse(trailers);
   }
@@ -182,18 +233,19 @@ export class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onError(err: Error): void {
-    if (this.#done) return;
     const failure = classifyUpstreamError(err);
+    const res = this.res;
+    if (!this.#done && failure.beforeSend && !res.headersSent && this.#body === null && this.#attempts <= this.#host.retries && isIdempotent(this.req.method ?? '')) {
+      this.#dispatch(); // a connect failure of a body-less idempotent request: retried, keeping its slot
+      return;
+    }
+    this.#releaseSlot();
+    if (this.#done) return;
     if (failure.outcome === 'client_abort') {
       this.#finish(499, 'client_abort');
       return;
     }
-    const res = this.res;
     if (!res.headersSent) {
-      if (failure.beforeSend && this.#body === null && this.#attempts <= this.#host.retries && isIdempotent(this.req.method ?? '')) {
-        this.#dispatch();
-        return;
-      }
       this.respondError(failure.status, failure.code, `${this.version} upstream ${describeFailure(failure.outcome, err)}`);
       this.#finish(failure.status, failure.outcome, err, failure.code);
       return;
@@ -259,9 +311,27 @@ export class Exchange implements Dispatcher.DispatchHandler {
     this.#abort?.();
   }
 
+  /**
+   * Ends the exchange from outside, when one of its deadlines passed (proxy/deadline.ts): an answer when
+   * none was sent yet, else the connection is cut (a truncated body, never a silently short one).
+   */
+  cut(status: 408 | 503 | 504, code: string, message: string, outcome: Outcome): void {
+    if (this.#done) return;
+    const res = this.res;
+    if (!this.req.complete) res.shouldKeepAlive = false; // the rest of the body will not be read
+    if (!res.headersSent) this.respondError(status, code, message);
+    else res.destroy();
+    this.#finish(status, outcome); // recorded first: the abort's error must not count as a client abort
+    this.#abort?.();
+  }
+
   #finish(status: number, outcome: Outcome, err?: unknown, code?: string): void {
     if (this.#done) return;
     this.#done = true;
+    if (this.queuedAt > 0) {
+      this.queuedAt = 0;
+      this.upstream!.left();
+    }
     this.res.exchange = null;
     const o: Observation = {
       version: this.version,

@@ -66,6 +66,8 @@ function requestField(name: string): Req {
       return nameIs(name, 'connection') ? Req.UpgradeField : nameIs(name, 'keep-alive') ? Req.Drop : nameIs(name, 'tracestate') ? Req.Tracestate : Req.Keep;
     case 11:
       return nameIs(name, 'traceparent') ? Req.Traceparent : Req.Keep;
+    case 14:
+      return nameIs(name, 'http2-settings') ? Req.Drop : Req.Keep; // h2c's, hop-by-hop (RFC 7540 §3.2.1)
     case 15:
       return nameIs(name, 'x-forwarded-for') ? Req.ForwardedFor : Req.Keep;
     case 16:

@@ -1,4 +1,5 @@
-export { ProxyServer, type ProxySettings, type RequestInterceptor, type ObservationSink } from './server.js';
+export { ProxyServer, type ProxySettings, type RequestInterceptor, type ObservationSink, type RejectReason } from './server.js';
+export { raiseFdLimit, readFdLimits, autoMaxConnections, type FdLimitReport } from './fd-limit.js';
 export { Exchange, CanarydResponse } from './exchange.js';
 export { TrafficSplitter, stickyBucket, STICKY_BUCKETS, USER_ID_HEADER, type RoutingInput, type RoutingRuleInput, type RouteChoice, type RuntimeRule } from './router.js';
 export { WindowedRecorder } from './record.js';

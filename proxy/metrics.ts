@@ -20,6 +20,7 @@ export class ProxyMetrics {
   readonly upstreamErrors: Counter<'version' | 'kind'>;
   readonly faultedRequests: Counter<'version'>;
   readonly mirrored: Counter<'outcome'>;
+  readonly rejected: Counter<'reason'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -31,6 +32,13 @@ export class ProxyMetrics {
     this.upstreamErrors = new Counter({ name: 'canaryd_upstream_errors_total', help: 'Upstream failures by version and kind (refused, reset, timeout)', labelNames: ['version', 'kind'], registers });
     this.faultedRequests = new Counter({ name: 'canaryd_faulted_requests_total', help: 'Requests touched by an injected fault, by version', labelNames: ['version'], registers });
     this.mirrored = new Counter({ name: 'canaryd_mirror_requests_total', help: 'Shadow requests sent to canary, by outcome', labelNames: ['outcome'], registers });
+    this.rejected = new Counter({
+      name: 'canaryd_limit_rejections_total',
+      help: 'Connections or requests turned away by a limit: max_connections, client_connections, client_inflight, first_byte_timeout',
+      labelNames: ['reason'],
+      registers,
+    });
+    for (const r of ['max_connections', 'client_connections', 'client_inflight', 'first_byte_timeout']) this.rejected.labels(r);
     for (const v of ['baseline', 'canary'] as const) {
       for (const k of ['refused', 'reset', 'timeout']) this.upstreamErrors.labels(v, k);
     }

@@ -73,16 +73,17 @@ export class Mirror {
 
   /**
    * Shadows one request (call only when `wants()` said so). `headers` are the real request's rewritten
-   * headers (copied, not changed). Returns the stream the real request must read its body from: the tee
-   * when the body is being copied, else `req` itself (or null when there is no body).
+   * headers (copied, not changed). `body` is the real request's: a Buffer when canaryd buffered it (then
+   * shared as is), else a stream. Returns what the real request must send as its body: the tee when a
+   * stream is being copied, else `body` itself.
    */
-  shadow(req: IncomingMessage, url: string, headers: readonly string[], hasBody: boolean): Readable | null {
-    const body: Readable | null = hasBody ? req : null;
+  shadow(req: IncomingMessage, url: string, headers: readonly string[], body: Readable | Buffer | null): Readable | Buffer | null {
+    const hasBody = body !== null;
     if (this.#inflight >= this.maxInflight) {
       this.#count('skipped_busy');
       return body;
     }
-    const declared = Number(req.headers['content-length'] ?? NaN);
+    const declared = Buffer.isBuffer(body) ? body.length : Number(req.headers['content-length'] ?? NaN);
     if (hasBody && declared > this.maxBodyBytes) {
       this.#count('skipped_body');
       return body;
@@ -100,15 +101,16 @@ export class Mirror {
         this.#settled('failed');
       }
     };
-    if (!hasBody) {
-      send(null);
-      return null;
+    if (body === null || Buffer.isBuffer(body)) {
+      send(body);
+      return body;
     }
+    const src = body;
     const tee = new PassThrough();
     const chunks: Buffer[] = [];
     let size = 0;
     let dropped = false;
-    req.on('data', (c: Buffer) => {
+    src.on('data', (c: Buffer) => {
       if (dropped) return;
       size += c.length;
       if (size > this.maxBodyBytes) {
@@ -117,7 +119,7 @@ export class Mirror {
         this.#settled('skipped_body');
       } else chunks.push(c);
     });
-    req.once('end', () => {
+    src.once('end', () => {
       if (!dropped) send(Buffer.concat(chunks));
     });
     req.once('close', () => {
@@ -129,7 +131,7 @@ export class Mirror {
         this.#settled('failed');
       }
     });
-    req.pipe(tee);
+    src.pipe(tee);
     return tee;
   }
 }

@@ -8,14 +8,18 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Observation, VersionName } from '../core/index.js';
-import { CanarydResponse, Exchange, type ExchangeHost } from './exchange.js';
+import { bufferBody } from './body-buffer.js';
+import { RequestSweeper, SWEEP_MS } from './deadline.js';
+import { CanarydResponse, Exchange, type ExchangeHost, type RequestBody } from './exchange.js';
 import { upstreamRequestHeaders } from './headers.js';
-import { ConnectionTracker } from './drain.js';
+import { ConnectionTracker, type DrainTimes } from './drain.js';
+import { ClientLimits, type ProxyLimits } from './limits.js';
 import { CidrSet } from './match.js';
+import { OPTIONS_ALLOW, rawErrorResponse, splitAbsoluteForm } from './request-target.js';
 import type { Mirror } from './mirror.js';
 import type { TrafficSplitter } from './router.js';
 import { Upstream, type Timeouts, type UpstreamTarget } from './upstream.js';
-import { proxyUpgrade } from './websocket.js';
+import { afterPendingResponse, chooseProtocol, proxyUpgrade, serveWithoutUpgrade, upgradePolicy } from './upgrade.js';
 
 export interface ProxySettings {
   upstreams: Record<VersionName, UpstreamTarget>;
@@ -24,7 +28,15 @@ export interface ProxySettings {
   retries: number;
   trustProxy: readonly string[];
   maxHeaderBytes: number;
+  /** protocols an Upgrade may switch to (proxy.upgrades); h2c never */
+  upgrades: readonly string[];
+  limits: ProxyLimits;
+  /** shutdown.settle and shutdown.idleGrace */
+  drain: Omit<DrainTimes, 'deadline'>;
 }
+
+/** Why a connection or request was turned away by a limit (counted and logged by the composition root). */
+export type RejectReason = 'max_connections' | 'client_connections' | 'client_inflight' | 'first_byte_timeout';
 
 /** Fault injection's seam: return true when it took the exchange over (it then forwards or answers itself). */
 export interface RequestInterceptor {
@@ -43,6 +55,8 @@ export interface ProxyServerOptions {
   onObservation: ObservationSink;
   interceptor?: RequestInterceptor | null;
   mirror?: Mirror | null;
+  /** a limit turned a connection or request away */
+  onReject?: (reason: RejectReason) => void;
 }
 
 function isBodyless(req: IncomingMessage): boolean {
@@ -50,35 +64,6 @@ function isBodyless(req: IncomingMessage): boolean {
   if (te !== undefined) return false;
   const cl = req.headers['content-length'];
   return cl === undefined || cl === '0';
-}
-
-/**
- * An absolute-form request target (RFC 9112 §3.2.2) split into its authority and the origin-form to forward
- * (an empty path becomes "/", §3.2.1). Null when `url` is not an http(s) absolute URI with an authority.
- */
-export function splitAbsoluteForm(url: string): { authority: string; originForm: string } | null {
-  const lower = url.slice(0, 8).toLowerCase();
-  const from = lower.startsWith('http://') ? 7 : lower.startsWith('https://') ? 8 : -1;
-  if (from < 0) return null;
-  let end = from;
-  while (end < url.length) {
-    const c = url.charCodeAt(end);
-    if (c === 47 /* / */ || c === 63 /* ? */ || c === 35 /* # */) break;
-    end++;
-  }
-  const authority = url.slice(from, end);
-  if (authority === '' || authority.includes('@')) return null; // userinfo is deprecated in http(s) URIs (RFC 9110 §4.2.4)
-  const rest = url.slice(end);
-  if (rest.includes('#')) return null;
-  return { authority, originForm: rest === '' ? '/' : rest.charCodeAt(0) === 63 ? `/${rest}` : rest };
-}
-
-/** What canaryd answers to OPTIONS * itself: undici can only send origin-form targets, and the question is about canaryd. */
-const OPTIONS_ALLOW = 'GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS';
-
-function rawErrorResponse(status: number, reason: string, code: string, message: string, extra = ''): string {
-  const body = JSON.stringify({ error: code, message });
-  return `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}connection: close\r\n\r\n${body}`;
 }
 
 export class ProxyServer implements ExchangeHost {
@@ -95,23 +80,38 @@ export class ProxyServer implements ExchangeHost {
   #draining = false;
   #connections: ConnectionTracker;
   #settings!: ProxySettings;
+  #upgrades: ReadonlySet<string> = new Set();
+  readonly #limits = new ClientLimits();
+  readonly #sweeper: RequestSweeper;
+  #sweepTimer: NodeJS.Timeout | null = null;
+  #onReject: (reason: RejectReason) => void;
 
   constructor(opts: ProxyServerOptions) {
     this.#splitter = opts.splitter;
     this.#onObservation = opts.onObservation;
     this.interceptor = opts.interceptor ?? null;
     this.mirror = opts.mirror ?? null;
+    this.#onReject = opts.onReject ?? (() => undefined);
+    this.#sweeper = new RequestSweeper({ requestMs: 0, clientBodyMs: 0, minBodyRate: 0, queueTimeoutMs: 0 });
     this.server = createServer(
       {
         ServerResponse: CanarydResponse as unknown as typeof import('node:http').ServerResponse,
         maxHeaderSize: opts.settings.maxHeaderBytes,
         keepAliveTimeout: 65_000, // above common load-balancer idle timeouts (ALB 60 s), so the LB closes first
-        requestTimeout: 0, // bodies may stream for long; timeouts.* bound the upstream side
-        headersTimeout: 60_000,
+        requestTimeout: 0, // bodies: proxy/deadline.ts (idle, min rate, total from arrival)
+        headersTimeout: opts.settings.timeouts.clientHeaders, // a request head, from its first byte
+        connectionsCheckingInterval: 1000, // so an expired head is cut within ~1 s, not Node's 30 s
         requireHostHeader: false, // checked in handle(), so the 400 carries canaryd's JSON body like every other
       },
       (req, res) => this.handle(req, res as unknown as CanarydResponse),
     );
+    // per-client connection limit first, so a refused connection is never tracked
+    this.server.on('connection', (socket: Socket) => {
+      if (this.#limits.accept(socket)) return;
+      socket.destroy();
+      this.#onReject('client_connections');
+    });
+    this.server.on('drop', () => this.#onReject('max_connections'));
     this.#connections = new ConnectionTracker(this.server);
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.#upgrade(req, socket, head));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
@@ -140,16 +140,25 @@ export class ProxyServer implements ExchangeHost {
     this.#settings = settings;
     this.versionHeader = settings.versionHeader;
     this.retries = settings.retries;
+    this.#upgrades = upgradePolicy(settings.upgrades);
+    const { limits, timeouts } = settings;
+    this.server.maxConnections = limits.maxConnections;
+    this.server.headersTimeout = timeouts.clientHeaders;
+    this.#limits.inflightLimit = limits.perClient.inflight;
+    this.#limits.connectionLimit = limits.perClient.connections;
+    this.#sweeper.settings = { requestMs: timeouts.request, clientBodyMs: timeouts.clientBody, minBodyRate: limits.minBodyRate, queueTimeoutMs: limits.queue.timeout };
     this.#trusted = settings.trustProxy.length > 0 ? new CidrSet(settings.trustProxy) : null;
+    this.#limits.trusted = this.#trusted;
     const same = (v: VersionName) =>
       prev !== undefined &&
       prev.upstreams[v].url === settings.upstreams[v].url &&
       prev.upstreams[v].connections === settings.upstreams[v].connections &&
-      JSON.stringify(prev.timeouts) === JSON.stringify(settings.timeouts);
+      (['connect', 'headers', 'body'] as const).every((k) => prev.timeouts[k] === settings.timeouts[k]);
     this.#upstreams = {
       baseline: old && same('baseline') ? old.baseline : new Upstream('baseline', settings.upstreams.baseline, settings.timeouts),
       canary: old && same('canary') ? old.canary : new Upstream('canary', settings.upstreams.canary, settings.timeouts),
     };
+    this.#upstreams.baseline.queueSize = this.#upstreams.canary.queueSize = limits.queue.size;
     if (old) for (const v of ['baseline', 'canary'] as const) if (old[v] !== this.#upstreams[v]) void old[v].close();
   }
 
@@ -204,6 +213,13 @@ export class ProxyServer implements ExchangeHost {
       }
     }
     const clientIp = this.clientIp(req);
+    if (!this.#limits.enter(clientIp)) {
+      ex.respondError(429, 'CANARYD_ERR_CLIENT_LIMIT', `${this.#limits.inflightLimit} requests of this client are in flight already (limits.perClient.inflight)`, false);
+      ex.finishLocal(429, 'bad_request');
+      this.#onReject('client_inflight');
+      return;
+    }
+    ex.clientKey = clientIp;
     if (this.interceptor !== null) this.interceptor.prepare(ex);
     const headers = upstreamRequestHeaders(req.rawHeaders, { clientIp, proto: 'http', authority, requireHost: req.httpVersionMinor >= 1 });
     if (headers === null) {
@@ -215,8 +231,21 @@ export class ProxyServer implements ExchangeHost {
     ex.version = choice.version;
     ex.rule = choice.rule;
     const hasBody = !isBodyless(req);
-    let body: Readable | null = hasBody ? req : null;
-    if (this.mirror !== null && ex.version === 'baseline' && this.mirror.wants()) body = this.mirror.shadow(req, url, headers, hasBody);
+    this.#sweeper.add(ex, hasBody);
+    const limit = this.#settings.limits.bufferBodyBytes;
+    if (hasBody && limit > 0) {
+      // read the body's first `limit` bytes before taking an upstream connection (proxy/body-buffer.ts)
+      bufferBody(req, limit, (body) => {
+        if (!ex.done) this.#route(ex, url, headers, body);
+      });
+      return;
+    }
+    this.#route(ex, url, headers, hasBody ? req : null);
+  }
+
+  #route(ex: Exchange, url: string, headers: string[], requestBody: RequestBody): void {
+    let body = requestBody;
+    if (this.mirror !== null && ex.version === 'baseline' && this.mirror.wants()) body = this.mirror.shadow(ex.req, url, headers, body);
     if (this.interceptor !== null) {
       const forward = () => {
         if (!ex.done) ex.forward(this.#upstreams[ex.version], url, headers, body);
@@ -228,22 +257,45 @@ export class ProxyServer implements ExchangeHost {
 
   finished(ex: Exchange, o: Observation, detail?: { err?: unknown; code?: string }): void {
     this.#inflight--;
+    this.#sweeper.delete(ex);
+    if (ex.clientKey !== null) this.#limits.leave(ex.clientKey);
     // Answered by canaryd before routing (malformed request, OPTIONS *): no version served it, so it is not
     // an observation of either — a burst of bad requests must not move baseline's numbers in an analysis.
     if (o.outcome !== 'bad_request') this.#onObservation(o, ex, detail);
   }
 
   #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    afterPendingResponse(socket, () => this.#upgradeNow(req, socket, head));
+  }
+
+  #upgradeNow(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    if (socket.destroyed) return;
     if (this.#draining) {
-      socket.end('HTTP/1.1 503 Service Unavailable\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+      socket.end(rawErrorResponse(503, 'Service Unavailable', 'CANARYD_ERR_SHUTTING_DOWN', 'canaryd is draining'));
       return;
     }
-    this.#connections.tunnel(socket);
+    this.#connections.served(socket); // the first-byte timeout is for connections that never sent a request
+    const protocol = chooseProtocol(req.headers.upgrade, this.#upgrades);
+    if (protocol === null) {
+      serveWithoutUpgrade(this.server, req, socket, head); // h2c and every protocol not in proxy.upgrades
+      return;
+    }
     const clientIp = this.clientIp(req);
     const { version } = this.#splitter.pick(req, clientIp);
     const started = performance.now();
-    proxyUpgrade(req, socket, head, this.#upstreams[version], clientIp, this.versionHeader ? version : null, this.#settings.timeouts, (status, outcome) => {
-      this.#onObservation({ version, status, durationMs: performance.now() - started, outcome, faulted: false }, null);
+    proxyUpgrade({
+      server: this.server,
+      req,
+      client: socket,
+      head,
+      protocol,
+      upstream: this.#upstreams[version],
+      clientIp,
+      versionHeader: this.versionHeader ? version : null,
+      timeouts: this.#settings.timeouts,
+      draining: () => this.#draining,
+      tunnelled: (s) => this.#connections.tunnel(s),
+      done: (status, outcome) => this.#onObservation({ version, status, durationMs: performance.now() - started, outcome, faulted: false }, null),
     });
   }
 
@@ -252,20 +304,40 @@ export class ProxyServer implements ExchangeHost {
       this.server.once('error', reject);
       this.server.listen(port, host, () => {
         this.server.off('error', reject);
+        this.#startSweeps();
         const a = this.server.address();
         resolve(typeof a === 'object' && a ? { host: a.address, port: a.port } : { host, port });
       });
     });
   }
 
+  /** One timer for every deadline: requests (proxy/deadline.ts) and connections that never sent a request. */
+  #startSweeps(): void {
+    if (this.#sweepTimer !== null) return;
+    this.#sweepTimer = setInterval(() => {
+      const now = performance.now();
+      this.#sweeper.sweep(now);
+      const idle = this.#connections.closeSilent(now, this.#settings.timeouts.clientHeaders);
+      for (let i = 0; i < idle; i++) this.#onReject('first_byte_timeout');
+    }, SWEEP_MS);
+    this.#sweepTimer.unref();
+  }
+
   /**
-   * Graceful drain (proxy/drain.ts): stop accepting, let in-flight requests finish (their responses carry
-   * Connection: close), close idle connections without losing a request that is just arriving, and cut
-   * what is left at the deadline. Resolves with the number of requests cut.
+   * Graceful drain (proxy/drain.ts): keep accepting for `shutdown.settle` while /readyz says not ready,
+   * then stop accepting at a quiet moment; responses carry Connection: close; idle keep-alive connections
+   * close once idle `shutdown.idleGrace`; what is left is cut at the deadline. Resolves with the number of
+   * requests cut: they are answered 503 (or their connection closed) and counted for neither version.
    */
-  async drain(deadlineMs: number): Promise<number> {
+  async drain(deadlineMs: number, settleMs = this.#settings.drain.settle): Promise<number> {
     this.#draining = true;
-    const cut = await this.#connections.drain(deadlineMs, () => this.#inflight);
+    const cut = await this.#connections.drain(
+      { deadline: deadlineMs, settle: settleMs, idleGrace: this.#settings.drain.idleGrace },
+      () => this.#inflight,
+      () => this.#sweeper.cutAll(503, 'CANARYD_ERR_SHUTTING_DOWN', `cut at shutdown.drainTimeout (${deadlineMs} ms)`),
+    );
+    if (this.#sweepTimer !== null) clearInterval(this.#sweepTimer);
+    this.#sweepTimer = null;
     // Every client exchange has ended; what may remain in the pools is shadow traffic, which must not hold
     // the exit up to a headers timeout: destroy, not close.
     await Promise.all([this.#upstreams.baseline.destroy(), this.#upstreams.canary.destroy()]);

@@ -27,7 +27,24 @@ export interface Timeouts {
   connect: number;
   headers: number;
   body: number;
+  /** total, from the request's arrival (proxy/deadline.ts) */
+  request: number;
+  /** client side: first request head of a connection, and each later head from its first byte */
+  clientHeaders: number;
+  /** client side: idle time between request-body bytes */
+  clientBody: number;
 }
+
+/** A request waiting for one of the upstream's connections (an Exchange). */
+export interface Waiter {
+  readonly done: boolean;
+  /** a connection slot is its: dispatch now */
+  admitted(): void;
+  /** its upstream was replaced by a config change while it waited: wait on the new one */
+  requeue(): void;
+}
+
+export type Admission = 'now' | 'queued' | 'full';
 
 export class Upstream {
   readonly version: VersionName;
@@ -37,6 +54,14 @@ export class Upstream {
   readonly host: string;
   readonly port: number;
   readonly pool: UndiciPool;
+  /** requests that may wait once every connection is busy (limits.queue.size) */
+  queueSize = 256;
+  readonly #connections: number;
+  #active = 0;
+  #waiting: Waiter[] = [];
+  #head = 0;
+  #waitingLive = 0;
+  #closed = false;
 
   constructor(version: VersionName, target: UpstreamTarget, timeouts: Timeouts) {
     const u = new URL(target.url);
@@ -45,6 +70,7 @@ export class Upstream {
     this.basePath = u.pathname === '/' ? '' : u.pathname.replace(/\/$/, '');
     this.host = u.hostname.replace(/^\[|\]$/g, '');
     this.port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
+    this.#connections = target.connections;
     this.pool = new Pool(u.origin, {
       connections: target.connections,
       pipelining: 1,
@@ -60,8 +86,72 @@ export class Upstream {
     return this.pool.dispatch(opts, handler);
   }
 
+  /**
+   * Admission: a request gets one of the `connections` slots at once, or waits in a bounded FIFO queue
+   * (canaryd's, not undici's: undici's pool queue has no bound and no timeout, and a request queued there
+   * cannot be withdrawn). 'full' when the queue holds `queueSize` live waiters already (the caller: 503).
+   */
+  admit(w: Waiter): Admission {
+    if (this.#active < this.#connections && this.#waitingLive === 0) {
+      this.#active++;
+      return 'now';
+    }
+    if (this.#waitingLive >= this.queueSize) return 'full';
+    if (this.#waiting.length - this.#head > 2 * this.queueSize + 64) this.#compact();
+    this.#waiting.push(w);
+    this.#waitingLive++;
+    return 'queued';
+  }
+
+  /** A waiter left the queue without a slot (timed out, client gone): it no longer counts against the bound. */
+  left(): void {
+    this.#waitingLive--;
+  }
+
+  /** A slot's request ended: the oldest live waiter takes the slot. */
+  release(): void {
+    this.#active--;
+    while (this.#head < this.#waiting.length && this.#active < this.#connections) {
+      const w = this.#waiting[this.#head];
+      this.#waiting[this.#head++] = undefined as unknown as Waiter;
+      if (w.done) continue;
+      this.#waitingLive--;
+      this.#active++;
+      w.admitted();
+    }
+    if (this.#head === this.#waiting.length) {
+      this.#waiting.length = 0;
+      this.#head = 0;
+    }
+  }
+
+  get active(): number {
+    return this.#active;
+  }
+
+  get queued(): number {
+    return this.#waitingLive;
+  }
+
+  #compact(): void {
+    this.#waiting = this.#waiting.slice(this.#head).filter((w) => !w.done);
+    this.#head = 0;
+  }
+
+  /** Hands the waiters over to a replacement upstream (config change), then closes once requests end. */
   async close(): Promise<void> {
+    this.#closeQueue();
     await this.pool.close().catch(() => this.pool.destroy());
+  }
+
+  #closeQueue(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    const waiting = this.#waiting.slice(this.#head);
+    this.#waiting = [];
+    this.#head = 0;
+    this.#waitingLive = 0;
+    for (const w of waiting) if (!w.done) w.requeue();
   }
 
   async destroy(): Promise<void> {

@@ -39,7 +39,7 @@ state: { dir: ./.canaryd }
     { CANARYD_ADMIN_TOKEN: 's3cret' },
   );
   t.equal(c.admin.token, 's3cret');
-  t.same(c.timeouts, { connect: 2000, headers: 30_000, body: 60_000 });
+  t.same(c.timeouts, { connect: 2000, headers: 30_000, body: 60_000, request: 60_000, clientHeaders: 10_000, clientBody: 10_000 });
   t.equal(c.routing.canaryWeight, 5);
   t.equal(c.routing.rules[0].enabled, true, 'defaults filled in');
   t.equal(c.proxy.versionHeader, true);

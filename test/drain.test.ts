@@ -59,8 +59,6 @@ t.test('drain: in-flight finishes, idle closes, a just-arriving request is serve
   t.equal(c.sidecar.proxy.inflight, 1, 'one request in flight when the drain begins');
 
   const stopped = c.sidecar.stop(20_000);
-  await idle.closed;
-  t.pass('the idle keep-alive connection is closed');
   await when(busy.s, () => complete(busy.data()));
   t.match(busy.data(), /^HTTP\/1\.1 200 [\s\S]*\r\nConnection: close\r\n/i, 'the in-flight request finishes, with Connection: close');
   // no request is in flight now; one arrives on a connection accepted before the drain (the SIGTERM race)
@@ -68,6 +66,8 @@ t.test('drain: in-flight finishes, idle closes, a just-arriving request is serve
   await when(fresh.s, () => complete(fresh.data()));
   t.match(fresh.data(), /^HTTP\/1\.1 200 /, 'the request arriving on a fresh connection is served, not reset');
   t.match(fresh.data(), /\r\nConnection: close\r\n/i, 'with Connection: close');
+  await idle.closed;
+  t.pass('the idle keep-alive connection is closed (after shutdown.idleGrace)');
   await silent.closed;
   t.pass('a connection that never sends is closed after the grace');
   t.same(await stopped, { cut: 0 }, 'nothing cut');

@@ -19,7 +19,10 @@ function findTests(dir) {
 const args = process.argv.slice(2);
 const files = args.some((a) => a.endsWith('.js')) ? [] : findTests('dist/test');
 const tapBin = join('node_modules', '@tapjs', 'run', 'dist', 'esm', 'index.js');
-const child = spawn(process.execPath, [tapBin, '--reporter=tap', ...args, ...files], {
+// CANARYD_TEST_PATIENCE (see test/helpers/admin.ts) also stretches tap's per-file timeout (180 s in package.json).
+const patience = Number(process.env.CANARYD_TEST_PATIENCE ?? 1);
+const timeoutArgs = Number.isFinite(patience) && patience > 1 ? [`--timeout=${Math.round(180 * patience)}`] : [];
+const child = spawn(process.execPath, [tapBin, '--reporter=tap', ...timeoutArgs, ...args, ...files], {
   stdio: ['ignore', 'pipe', 'inherit'],
   env: { ...process.env, FORCE_COLOR: '0' },
 });

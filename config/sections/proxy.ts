@@ -59,17 +59,28 @@ export const proxySections = {
     connect: Duration('2s', 'TCP connect to an upstream'),
     headers: Duration('30s', 'From request sent to response headers'),
     body: Duration('60s', 'Max idle time between body chunks'),
+    request: Duration('60s', 'Total time for a request, counted from its arrival (time queued for an upstream connection included): past it, 504'),
+    clientHeaders: Duration('10s', 'A new connection must send its first request head within this; a later request head within this of its first byte: else 408 and close'),
+    clientBody: Duration('10s', 'Max idle time between request-body bytes from the client (see limits.minBodyRate): else 408'),
   }),
   proxy: StrictObject({
     versionHeader: Type.Boolean({ default: true, description: 'Add x-canaryd-version to responses' }),
     retries: Type.Integer({ minimum: 0, maximum: 5, default: 1, description: 'Retries of idempotent requests on connect failure' }),
     trustProxy: Type.Array(Type.String(), { default: [], description: 'Peers (IPs/CIDRs) whose X-Forwarded-For is trusted for the client IP' }),
     maxHeaderBytes: Type.Integer({ minimum: 1024, default: 16_384 }),
+    upgrades: Type.Array(Type.String({ pattern: '^[!#$%&\'*+.^_`|~0-9A-Za-z-]+$' }), {
+      default: ['websocket'],
+      description: 'Protocols an HTTP/1.1 Upgrade may switch to; other upgrades are served as ordinary requests without Upgrade. h2c is never forwarded.',
+    }),
   }),
   log: StrictObject({
     level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
     accessLogSampleRate: Type.Number({ minimum: 0, maximum: 1, default: 0.01, description: 'Fraction of requests logged (errors always)' }),
   }),
-  shutdown: StrictObject({ drainTimeout: Duration('30s', 'How long SIGTERM waits for in-flight requests') }),
+  shutdown: StrictObject({
+    drainTimeout: Duration('30s', 'How long SIGTERM waits for in-flight requests (and tunnels) before cutting them'),
+    settle: Duration('2s', 'After SIGTERM the listener keeps accepting (answering with Connection: close) this long, so load balancers see /readyz fail first'),
+    idleGrace: Duration('1s', 'While draining, a keep-alive connection is closed once idle this long; before that its next request is served with Connection: close'),
+  }),
   state: StrictObject({ dir: Type.String({ default: './.canaryd', description: 'Durable state and audit log' }) }),
 };

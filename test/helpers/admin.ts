@@ -84,8 +84,19 @@ export async function call(app: FastifyInstance, method: string, url: string, op
   return { status: r.statusCode, json, headers: r.headers, body: r.body };
 }
 
-/** Polls `fn` every `everyMs` until it returns a truthy value or `timeoutMs` passes (then throws). */
-export async function until<T>(what: string, fn: () => Promise<T> | T, timeoutMs = 10_000, everyMs = 50): Promise<NonNullable<T>> {
+/**
+ * How many times longer than usual the suite waits for an event before giving up: `CANARYD_TEST_PATIENCE`
+ * (default 1). Waits only, never assertions: a loaded shared machine (many suites on 2 cores) starts processes
+ * and reaches states more slowly, and a wait that gives up early there fails a correct build.
+ */
+export function testPatience(): number {
+  const p = Number(process.env.CANARYD_TEST_PATIENCE ?? 1);
+  return Number.isFinite(p) && p >= 1 ? p : 1;
+}
+
+/** Polls `fn` every `everyMs` until it returns a truthy value or `timeoutMs` (× testPatience()) passes (then throws). */
+export async function until<T>(what: string, fn: () => Promise<T> | T, baseTimeoutMs = 10_000, everyMs = 50): Promise<NonNullable<T>> {
+  const timeoutMs = baseTimeoutMs * testPatience();
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await fn();

@@ -1,4 +1,5 @@
 /** Test harness: a real canaryd, in-process (Sidecar) or as a child process (the CLI), on 127.0.0.1 port 0. */
+import { testPatience } from './admin.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,7 +40,7 @@ export async function startSidecar(yaml: string): Promise<RunningSidecar> {
     url: `http://127.0.0.1:${sidecar.proxyAddress!.port}`,
     adminUrl: `http://127.0.0.1:${sidecar.adminAddress!.port}`,
     stop: async () => {
-      await sidecar.stop(1000);
+      await sidecar.stop(1000, 0);
     },
   };
 }
@@ -85,8 +86,9 @@ export async function spawnCanaryd(yaml: string, env: NodeJS.ProcessEnv = {}): P
   let stderr = '';
   child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  const waitForLog = (pred: (l: Record<string, unknown>) => boolean, timeoutMs = 15_000) =>
+  const waitForLog = (pred: (l: Record<string, unknown>) => boolean, baseTimeoutMs = 15_000) =>
     new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timeoutMs = baseTimeoutMs * testPatience();
       const found = logs.find(pred);
       if (found) return resolve(found);
       const t = setTimeout(() => reject(new Error(`log line not seen in ${timeoutMs} ms; stderr: ${stderr}`)), timeoutMs);
