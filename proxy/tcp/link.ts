@@ -251,7 +251,7 @@ export class Link implements StageHost {
    * roll of the others, and rebuilds the stages when the set of faults acting on it changed. With `cut`, a
    * connection that loses a fault is reset instead (kill switch, auto-disable).
    */
-  apply(rules: readonly LinkRule[], cut: boolean): void {
+  apply(rules: readonly LinkRule[], cut: boolean): 'cut' | void {
     if (this.#done || this.#cutting) return;
     const next: LinkRule[] = [];
     const seen = new Set<string>();
@@ -273,7 +273,10 @@ export class Link implements StageHost {
     }
     const prev = this.#active;
     if (prev.length === next.length && prev.every((r, i) => r === next[i])) return;
-    if (cut && prev.some((r) => !next.includes(r))) return this.cut('rst', 'faults halted');
+    if (cut && prev.some((r) => !next.includes(r))) {
+      this.cut('rst', 'faults halted');
+      return 'cut';
+    }
     this.#active = next;
     for (const [k, t] of this.#closeTimers) {
       if (next.some((r) => r.key === k)) continue;

@@ -283,9 +283,7 @@ export class DependencyRelay implements DependencyRuleSink {
       if (same && !cut) continue;
       let cutN = 0;
       for (const link of [...dep.links]) {
-        const was = link.faulted;
-        link.apply(list, cut);
-        if (cut && was && !link.faulted) cutN++;
+        if (link.apply(list, cut) === 'cut') cutN++;
       }
       if (cutN > 0) this.#log.warn({ event: 'dependency_connections_cut', dependency: dep.config.name, connections: cutN }, `dependency ${dep.config.name}: ${cutN} faulted connection(s) reset (faults halted)`);
     }
