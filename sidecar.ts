@@ -3,13 +3,13 @@
  * the timers and lifecycles (reload, drain). proxy/ and analysis/ meet only here. The CLI and the tests are
  * thin shells over Sidecar.
  */
-import { watch, type FSWatcher } from 'node:fs';
+import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { pino, destination, type Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { CanarydError, systemClock, type Clock, type Observation } from './core/index.js';
-import { loadConfigFile, splitHostPort, type Config } from './config/index.js';
+import { isProduction, loadConfigFile, splitHostPort, type Config } from './config/index.js';
 import {
   autoMaxConnections,
   createFaults,
@@ -36,14 +36,19 @@ import {
   faultRoutes,
   flagDriftSource,
   FlagService,
+  InfoMetrics,
+  MetricsListener,
   SnapshotPublisher,
   weightDriftSource,
   type AdminDeps,
   type WeightOwner,
 } from './admin/index.js';
-import { StateStore } from './state/index.js';
+import { StateDirLock, StateStore } from './state/index.js';
 import { AnomalyMonitor, judge as defaultJudge, type Judge } from './analysis/index.js';
-import { RolloutController, RolloutMetrics, type AnomalyFeed, type RolloutConfig } from './controller/index.js';
+import { prometheusChecksFor, RolloutController, RolloutMetrics, ROLLOUT_FILE, type AnomalyFeed, type RolloutConfig } from './controller/index.js';
+import type { RolloutState } from './analysis/index.js';
+import { FleetCoordinator, FleetMetricSource, RemoteEvidence, type FleetCommand } from './fleet/index.js';
+import { hostname } from 'node:os';
 
 export interface SidecarOptions {
   config: Config;
@@ -102,6 +107,14 @@ export function proxySettings(c: Config, fdSoftLimit = readFdLimits()?.soft): Pr
   };
 }
 
+/** canaryd's own version, from its package.json (canaryd_build_info) */
+const CANARYD_VERSION: string = (() => {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+})();
 /** Rejections by a limit are logged at most once per this long per reason, with the count since the last line. */
 const REJECT_LOG_EVERY_MS = 10_000;
 
@@ -121,10 +134,15 @@ export class Sidecar {
   readonly proxy: ProxyServer;
   readonly mirror: Mirror;
   readonly state: StateStore;
+  readonly stateLock: StateDirLock;
   readonly startedAt: number;
   admin: FastifyInstance | null = null;
   proxyAddress: { host: string; port: number } | null = null;
   adminAddress: { host: string; port: number } | null = null;
+  /** the metrics listener (metrics.listen): /metrics without the admin token */
+  metricsAddress: { host: string; port: number } | null = null;
+  readonly info: InfoMetrics;
+  #metricsListener: MetricsListener | null = null;
   // --- admin: event bus, flags, live snapshots, drift (docs/admin.md) ---
   /** publish here: `sidecar.events.publish({ type: 'decision', ... })`; see docs/admin.md for the event types */
   readonly events: EventBus;
@@ -137,6 +155,8 @@ export class Sidecar {
   // --- end admin ---
   // --- rollout ---
   readonly rollout: RolloutController;
+  /** Prometheus-backed checks (rollout.metrics, docs/prometheus.md), polled by the rollout controller */
+  readonly metricChecks: ReturnType<typeof prometheusChecksFor>;
   // --- end rollout ---
   // --- faults ---
   /** fault injection: rules, kill switch, experiments (docs/faults.md) */
@@ -144,6 +164,10 @@ export class Sidecar {
   /** the app's TCP dependencies relayed through canaryd, where the TCP fault kinds act (docs/faults.md "Dependencies") */
   readonly dependencies: DependencyRelay;
   // --- end faults ---
+  /** fleet mode (docs/fleet.md): null in the embedded single-process mode */
+  readonly fleet: FleetCoordinator | null = null;
+  #fleetSource: FleetMetricSource | null = null;
+  #fleetTicker: NodeJS.Timeout | null = null;
   #watcher: FSWatcher | null = null;
   #reloadTimer: NodeJS.Timeout | null = null;
   #accessSample: number;
@@ -163,8 +187,20 @@ export class Sidecar {
     this.#accessSample = opts.config.log.accessLogSampleRate;
     collectDefaultMetrics({ register: this.registry });
     this.state = new StateStore(opts.config.state.dir);
+    // one live canaryd per state.dir (state/lock.ts): taken before any state is read
+    this.stateLock = new StateDirLock(opts.config.state.dir);
+    const lock = this.stateLock.acquire(this.clock.now());
+    if (lock.tookOverFrom) this.log.warn({ event: 'state_lock_taken_over', previous: lock.tookOverFrom }, `took over the stale state.dir lock of pid ${lock.tookOverFrom.pid}`);
     this.recorder = new WindowedRecorder({ now: () => this.clock.now() });
     this.metrics = new ProxyMetrics(this.registry);
+    this.info = new InfoMetrics(this.registry, { version: CANARYD_VERSION }, {
+      ready: () => this.proxyAddress !== null && !this.proxy.draining,
+      production: () => isProduction(this.config.environment, process.env),
+      faultsAutoDisabled: () => this.faults.engine.halted?.kind === 'auto-disable',
+      stepStartedAt: () => (this.rollout.active ? this.rollout.machine.state.stepStartedAt : null),
+      maxStepDurationMs: () => this.config.rollout.maxStepDuration,
+    });
+    this.info.setReleases({ baseline: opts.config.upstreams.baseline.version, canary: opts.config.upstreams.canary.version });
     this.splitter = new TrafficSplitter(opts.config.routing);
     this.#restoreWeights();
     this.metrics.setTrafficPercent(this.splitter.getWeights().canary);
@@ -208,12 +244,15 @@ export class Sidecar {
       target: () => this.proxy.upstream('canary'),
       count: (outcome) => this.metrics.mirrored.labels(outcome).inc(),
     });
+    if (opts.config.fleet) this.fleet = this.#buildFleet(opts.config.fleet);
     // --- rollout: the controller reads the recorder, moves the splitter's weight, persists under state.dir ---
+    this.metricChecks = prometheusChecksFor(() => this.config, { clock: this.clock, registry: this.registry, log: this.log });
     this.rollout = new RolloutController({
       config: opts.config.rollout,
       judge: opts.judge ?? defaultJudge,
       anomaly: opts.anomaly === undefined ? defaultAnomalyMonitor : opts.anomaly,
-      source: this.recorder,
+      metricChecks: this.metricChecks.checks,
+      source: this.#fleetSource ?? this.recorder,
       traffic: this.splitter,
       store: this.state,
       metrics: new RolloutMetrics(this.registry),
@@ -343,10 +382,7 @@ export class Sidecar {
       metricsText: () => this.registry.metrics(),
       metricsContentType: this.registry.contentType,
       status: () => this.status(),
-      setCanaryWeight: (w, reason) => {
-        this.#setWeightAs('api', w, reason);
-        return { canaryWeight: this.splitter.getWeights().canary };
-      },
+      setCanaryWeight: (w, reason) => this.#command('weight', { canary: w, reason }),
       weightOwner: () => this.#weightOwner,
       weightsLocked: () => (this.rollout.active ? `a rollout is ${this.rollout.machine.state.phase}: it owns the weight; use POST /api/v1/rollout/{promote,rollback}` : null),
       log: this.log,
@@ -355,18 +391,113 @@ export class Sidecar {
       config: { file: () => this.configPath, reload: (source) => this.reload(source), drift: this.drift },
       rollout: {
         status: () => this.rollout.status(),
-        start: (reason) => this.rollout.start(reason ? `rollout started by an operator: ${reason}` : undefined),
-        retry: () => this.rollout.retry(),
-        pause: (reason) => this.rollout.pause(reason),
-        resume: () => this.rollout.resume(),
-        promote: (o) => this.rollout.promote(o),
-        rollback: (reason) => this.rollout.rollback(reason),
+        start: (reason) => this.#command('start', { reason }),
+        retry: () => this.#command('retry', {}),
+        pause: (reason) => this.#command('pause', { reason }),
+        resume: () => this.#command('resume', {}),
+        promote: (o) => this.#command('promote', o),
+        rollback: (reason) => this.#command('rollback', { reason }),
         analysis: () => this.rollout.latestReport(),
         decisions: (n) => this.rollout.audit.decisions(n),
         rollbacks: (n) => this.rollout.audit.rollbacks(n),
       },
       plugins: this.#adminPlugins,
+      fleet: this.fleet ? { status: () => this.fleet!.status(), audit: (n) => this.fleet!.audit(n) } : undefined,
     };
+  }
+
+  /** Runs an operator command here, or (a fleet follower) on the leader, through Redis. */
+  async #command(op: string, args: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const f = this.fleet;
+    if (f === null || f.leading) return this.#execute(op, args);
+    try {
+      return (await f.send(op, args)) as Record<string, unknown>;
+    } catch (e) {
+      // Redis or the leader unreachable: a rollback is never refused; applied here now, fleet-wide later
+      if (op !== 'rollback' || (e as CanarydError).code !== 'CANARYD_ERR_FLEET_UNAVAILABLE') throw e;
+      const r = this.rollout.rollback(`${args.reason ?? 'rolled back'} (applied locally: ${(e as Error).message})`);
+      f.queueForLeader('rollback', args);
+      this.log.warn({ event: 'fleet_local_rollback' }, 'fleet: rollback applied on this replica only; it is sent to the leader when Redis is back');
+      return r;
+    }
+  }
+
+  async #execute(op: string, a: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const reason = typeof a.reason === 'string' ? a.reason : undefined;
+    switch (op) {
+      case 'start':
+        return this.rollout.start(reason ? `rollout started by an operator: ${reason}` : undefined);
+      case 'retry':
+        return this.rollout.retry();
+      case 'pause':
+        return this.rollout.pause(reason);
+      case 'resume':
+        return this.rollout.resume();
+      case 'promote':
+        return this.rollout.promote({ full: a.full === true, reason });
+      case 'rollback':
+        return this.rollout.rollback(reason);
+      case 'weight': {
+        const locked = this.rollout.active ? `a rollout is ${this.rollout.machine.state.phase}: it owns the weight; use POST /api/v1/rollout/{promote,rollback}` : null;
+        if (locked) throw new CanarydError('CANARYD_ERR_CONFLICT', locked);
+        this.#setWeightAs('api', Number(a.canary), reason ?? 'admin api');
+        return { canaryWeight: this.splitter.getWeights().canary };
+      }
+      default:
+        throw new CanarydError('CANARYD_ERR_BAD_REQUEST', `unknown fleet command ${op}`);
+    }
+  }
+
+  #buildFleet(c: NonNullable<Config['fleet']>): FleetCoordinator {
+    const replica = c.replica || `${hostname()}-${process.pid}`;
+    const remote = new RemoteEvidence(c.evidenceKeep);
+    this.#fleetSource = new FleetMetricSource(this.recorder, remote, replica);
+    const fleet = new FleetCoordinator(
+      {
+        connection: { url: c.redis || process.env.CANARYD_REDIS_URL || '', username: c.username, password: c.password, tls: c.tls },
+        service: c.service,
+        keyPrefix: c.keyPrefix,
+        replica,
+        leaseTtlMs: c.leaseTtl,
+        heartbeatMs: c.heartbeat,
+        evidenceKeepMs: c.evidenceKeep,
+        commandTimeoutMs: c.commandTimeout,
+      },
+      {
+        windowMs: this.recorder.windowMs,
+        localWindows: (v, from, to) => this.recorder.windows(v, from, to),
+        heartbeat: () => ({ pid: process.pid, proxy: this.proxyAddress, admin: this.adminAddress, canaryWeight: this.splitter.getWeights().canary, phase: this.rollout.machine.state.phase, step: this.rollout.machine.state.step }),
+        adopt: (docs, seq) => this.#adoptFleetState(docs, seq),
+        leadership: (leading) => {
+          this.#fleetSource!.merged = leading;
+          if (leading && this.config.rollout.autoStart && this.rollout.machine.state.id === 0) {
+            this.rollout.start('rollout started automatically (rollout.autoStart)').catch((e: unknown) => this.log.warn({ event: 'autostart_held', err: (e as Error).message }, 'automatic rollout start held'));
+          }
+        },
+        execute: (cmd: FleetCommand) => this.#execute(cmd.op, cmd.args),
+        log: this.log,
+      },
+      remote,
+    );
+    // every durable write is offered to the fleet; only the leader's are sent (fenced)
+    this.state.observer = (kind, name, value) => fleet.record(kind, name, value);
+    return fleet;
+  }
+
+  /** The fleet's state becomes this replica's: its local copy, its machine, its weight. */
+  #adoptFleetState(docs: Record<string, unknown>, seq: number): void {
+    const rollout = docs[ROLLOUT_FILE] as RolloutState | undefined;
+    const weights = docs['weights.json'] as PersistedWeights | undefined;
+    for (const [name, doc] of Object.entries(docs)) {
+      try {
+        this.state.writeJson(name, doc);
+      } catch (e) {
+        this.log.error({ err: e, name }, 'fleet: cannot keep the local copy of a fleet document');
+      }
+    }
+    if (rollout) this.rollout.adopt(rollout);
+    if (weights && weights.canary !== this.splitter.getWeights().canary) this.#setWeightAs(weights.owner ?? 'rollout', weights.canary, `fleet (seq ${seq}): ${weights.reason}`);
+    this.log.debug({ event: 'fleet_adopted', seq, docs: Object.keys(docs) }, 'fleet state adopted');
   }
 
   status(): Record<string, unknown> {
@@ -382,6 +513,7 @@ export class Sidecar {
       inflight: this.proxy.inflight,
       proxy: this.proxyAddress,
       rollout: this.rollout.status(),
+      ...(this.fleet ? { fleet: this.fleet.status() } : {}),
     };
   }
 
@@ -397,6 +529,8 @@ export class Sidecar {
     const p = splitHostPort(this.config.listen);
     // The admin is built and its route schemas compiled (ready) before the proxy accepts: that work blocks
     // the event loop for a few hundred ms, and requests taken during it would wait behind it.
+    // fleet mode: the fleet's state is taken before the first request is served
+    await this.fleet?.start();
     this.admin = await buildAdmin(this.adminDeps());
     await this.admin.ready();
     await this.dependencies.start();
@@ -406,11 +540,32 @@ export class Sidecar {
     await this.admin.listen({ host: a.host, port: a.port });
     const addr = this.admin.server.address();
     this.adminAddress = typeof addr === 'object' && addr ? { host: addr.address, port: addr.port } : { host: a.host, port: a.port };
+    if (this.config.metrics.listen !== undefined) {
+      const m = splitHostPort(this.config.metrics.listen);
+      this.#metricsListener = new MetricsListener(() => this.registry.metrics(), this.registry.contentType);
+      this.metricsAddress = await this.#metricsListener.listen(m.host, m.port);
+    }
     this.snapshots.start(); // admin
     this.drift.start(); // admin
-    this.rollout.run(); // rollout
+    if (this.fleet === null) this.rollout.run(); // rollout
+    else this.#startFleetTicker();
     this.#started = true;
-    this.log.info({ event: 'started', proxy: this.proxyAddress, admin: this.adminAddress, canaryWeight: this.splitter.getWeights().canary }, 'canaryd started');
+    this.log.info({ event: 'started', proxy: this.proxyAddress, admin: this.adminAddress, canaryWeight: this.splitter.getWeights().canary, ...(this.metricsAddress ? { metrics: this.metricsAddress } : {}) }, 'canaryd started');
+  }
+
+  /** Fleet mode: the controller judges only while this replica holds the lease (checked on every tick). */
+  #startFleetTicker(): void {
+    const loop = () => {
+      if (this.fleet?.leading) {
+        try {
+          this.rollout.tick();
+        } catch (e) {
+          this.log.error({ err: e }, 'rollout tick failed');
+        }
+      }
+      this.#fleetTicker = setTimeout(loop, this.config.rollout.analysisInterval);
+    };
+    this.#fleetTicker = setTimeout(loop, this.config.rollout.analysisInterval);
   }
 
   /** Re-reads the config file. Valid: applied without dropping in-flight requests. Invalid: logged, old config kept. */
@@ -437,6 +592,8 @@ export class Sidecar {
     if (fileWeightChanged && this.rollout.active) this.log.warn({ event: 'config_weight_ignored', canaryWeight: next.routing.canaryWeight }, 'routing.canaryWeight changed in the file but a rollout owns the weight; not applied');
     this.splitter.configure(next.routing, { applyWeight: fileWeightChanged && !this.rollout.active });
     this.rollout.configure(next.rollout);
+    this.metricChecks.configure(next);
+    this.info.setReleases({ baseline: next.upstreams.baseline.version, canary: next.upstreams.canary.version });
     this.proxy.configure(proxySettings(next));
     this.mirror.percent = next.routing.mirror.percent;
     this.mirror.maxBodyBytes = next.routing.mirror.maxBodyBytes;
@@ -444,7 +601,7 @@ export class Sidecar {
     this.faults.engine.configure(next.faults, next.environment); // faults
     this.log.level = next.log.level;
     this.#accessSample = next.log.accessLogSampleRate;
-    const restart = (['listen', 'admin', 'state'] as const).filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(next[k]) && !(k === 'admin' && prev.admin.listen === next.admin.listen));
+    const restart = (['listen', 'admin', 'state', 'metrics'] as const).filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(next[k]) && !(k === 'admin' && prev.admin.listen === next.admin.listen));
     if (restart.length > 0) this.log.warn({ event: 'config_restart_needed', keys: restart }, `changes to ${restart.join(', ')} apply on restart`);
     this.log.info({ event: 'config_applied', source }, 'config applied');
     this.events.publish({ type: 'config', action: 'applied', source, restartNeeded: restart }); // admin
@@ -470,12 +627,17 @@ export class Sidecar {
     this.snapshots.stop(); // admin
     this.drift.stop(); // admin
     await this.rollout.stop(); // rollout
+    if (this.#fleetTicker) clearTimeout(this.#fleetTicker);
+    await this.fleet?.stop();
+    await this.metricChecks.checks.close();
     this.faults.experiments.shutdown(); // faults: a running experiment ends as interrupted
     this.faults.engine.stop(); // faults: lift in-flight faults so a hang cannot hold up the drain
     this.log.info({ event: 'draining', inflight: this.proxy.inflight, deadlineMs: drainMs }, 'draining');
     const cut = await this.proxy.drain(drainMs, settleMs);
     await this.dependencies.stop(); // after the drain: in-flight requests may still need their dependencies
     await this.admin?.close();
+    this.stateLock.release();
+    await this.#metricsListener?.close();
     this.log.info({ event: 'stopped', cut }, 'canaryd stopped');
     return { cut };
   }

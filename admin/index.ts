@@ -10,6 +10,7 @@ export { configDriftSource, weightDriftSource, flagDriftSource, type WeightOwner
 export { describeValidation, errorBodySchema } from './errors.js';
 export { DASHBOARD_CSP } from './routes/dashboard.js';
 export { type RolloutRouteDeps } from './routes/rollout.js';
+export { InfoMetrics, MetricsListener } from './metrics-listener.js';
 export { faultRoutes } from './routes/faults.js'; // faults
 export { dependencyRoutes, type DependencySource } from './routes/dependencies.js';
 export { faultDriftSource } from './fault-drift.js'; // faults

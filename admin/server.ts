@@ -19,6 +19,7 @@ import { configRoutes, type ConfigRouteDeps } from './routes/config.js';
 import { eventRoutes, type EventRouteDeps } from './routes/events.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { rolloutRoutes, type RolloutRouteDeps } from './routes/rollout.js';
+import { fleetRoutes, type FleetRouteDeps } from './routes/fleet.js';
 
 export interface AdminLog {
   warn(obj: object, msg: string): void;
@@ -33,7 +34,7 @@ export interface AdminDeps {
   metricsText(): Promise<string>;
   metricsContentType: string;
   status(): Record<string, unknown>;
-  setCanaryWeight(weight: number, reason: string): Record<string, unknown>;
+  setCanaryWeight(weight: number, reason: string): Record<string, unknown> | Promise<Record<string, unknown>>;
   /** who set the running weight ("file", "api", "rollout"), shown by GET /api/v1/weights */
   weightOwner?(): string;
   /** a reason the weight may not be set by hand now (e.g. a rollout is progressing) -> 409, or null */
@@ -49,6 +50,8 @@ export interface AdminDeps {
   rollout?: RolloutRouteDeps;
   /** serve the dashboard at / (default true); `dir` overrides where its built assets are */
   dashboard?: false | { dir?: string };
+  /** fleet mode: GET /api/v1/fleet (replicas, heartbeats, leader) and /api/v1/fleet/audit */
+  fleet?: FleetRouteDeps;
   /** more routes (rollout, faults...) register here, after the policy hook and swagger */
   plugins?: Array<(app: FastifyInstance, guard: AuthGuard) => void | Promise<void>>;
 }
@@ -125,6 +128,7 @@ export async function buildAdmin(deps: AdminDeps): Promise<FastifyInstance> {
   if (deps.flags) flagRoutes(app, deps.flags);
   if (deps.config) configRoutes(app, deps.config);
   if (deps.rollout) rolloutRoutes(app, deps.rollout);
+  if (deps.fleet) fleetRoutes(app, deps.fleet);
   if (deps.dashboard !== false) dashboardRoutes(app, deps.dashboard?.dir);
   for (const plugin of deps.plugins ?? []) await plugin(app, requireToken);
   return app;

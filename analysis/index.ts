@@ -4,4 +4,5 @@ export { judge, FAIL_BUDGET_SHARE } from './judge/judge.js';
 export { HARD_FACTOR } from './judge/slo.js';
 export { RolloutMachine, initialRolloutState, type RolloutPhase, type RolloutSettings, type RolloutState, type Transition, type GateStatus } from './rollout/machine.js';
 export * from './anomaly/index.js';
+export * from './metrics/index.js';
 export { promotionMargin, promotionMarginBasis, exposureFactor, lastAnalysedWeight, alphaForStep, alphaShare, type AlphaPlan, type PromotionMarginMode, type PromotionMarginOptions } from './rollout/plan.js';

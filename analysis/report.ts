@@ -6,7 +6,8 @@
 import type { DecisionAction, WindowRecord } from '../core/index.js';
 
 export type CheckStatus = 'pass' | 'marginal' | 'fail' | 'nodata';
-export type CheckKind = 'slo' | 'comparison' | 'anomaly';
+/** metric: a Prometheus-backed check (rollout.metrics), point-in-time evidence (analysis/metrics/) */
+export type CheckKind = 'slo' | 'comparison' | 'anomaly' | 'metric';
 
 export interface CheckResult {
   /** stable name, e.g. "slo.errorRate", "compare.p95", "anomaly.canary.p95" */
@@ -140,6 +141,11 @@ export interface JudgeInput {
    * the canary; 'marginal' holds the step (blocks promotion, spends no failure budget).
    */
   anomalies?: readonly CheckResult[];
+  /**
+   * Prometheus-backed checks (kind 'metric', analysis/metrics/), merged into the report and the score:
+   * 'fail' counts against the canary (on its own when critical); 'marginal' and 'nodata' hold the step.
+   */
+  metrics?: readonly CheckResult[];
 }
 
 export type Judge = (input: JudgeInput, settings: JudgeSettings) => AnalysisReport;

@@ -4,7 +4,7 @@
  * here so analysis/anomaly stays pure. Files are taken in the sorted order of their keys, so every run sees
  * the same corpus in the same order.
  */
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { labelledWindows, type NabLabelledFile } from './nab-score.js';
@@ -19,7 +19,17 @@ export interface NabCorpus {
 
 /** The shared NAB copy, resolved from the repo root (process.cwd() under npm). */
 export function defaultNabDir(): string {
-  return resolve(process.cwd(), '..', 'shared', 'nab');
+  const beside = resolve(process.cwd(), '..', 'shared', 'nab');
+  if (existsSync(beside)) return beside;
+  // a linked git worktree (a scratch checkout elsewhere): the corpus sits beside the main checkout;
+  // its .git file reads "gitdir: <main>/.git/worktrees/<name>"
+  try {
+    const m = /^gitdir: (.+)$/m.exec(readFileSync(join(process.cwd(), '.git'), 'utf8'));
+    if (m) return resolve(m[1].trim(), '..', '..', '..', '..', 'shared', 'nab');
+  } catch {
+    /* not a linked worktree */
+  }
+  return beside;
 }
 
 /**

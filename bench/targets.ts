@@ -131,7 +131,7 @@ export const CANARYD_NODE_FLAGS = ['--max-semi-space-size=4'];
  * wrk script varies), a targeting rule that does not match, metrics and histograms (always on), the access
  * log at its default sampling, written to a file as a log shipper would read it.
  */
-export async function startCanaryd(dir: string, cpus: string, upstreamUrl: string, extraArgs: string[] = [], name = 'canaryd', cli = 'dist/cli/canaryd.js'): Promise<Target> {
+export async function startCanaryd(dir: string, cpus: string, upstreamUrl: string, extraArgs: string[] = [], name = 'canaryd', cli = 'dist/cli/canaryd.js', extraYaml = ''): Promise<Target> {
   const port = await freePort();
   const admin = await freePort();
   const base = upstreamUrl.replace(/\/$/, '');
@@ -151,7 +151,7 @@ routing:
     - { name: beta-testers, match: { header: { x-beta: "1" } }, to: canary }
 state: { dir: "${join(dir, `${slug}-state`)}" }
 log: { level: info }
-`,
+${extraYaml}`,
   );
   const child = pinned(cpus, process.execPath, [...extraArgs, cli, '--config', conf], join(dir, `${slug}.log`));
   const url = `http://127.0.0.1:${port}/`;

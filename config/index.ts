@@ -30,3 +30,4 @@ export {
   type DependencyFaultParams,
   type DependencyFaultTypeName,
 } from './sections/dependencies.js';
+export { METRIC_CHECK_NAME_PATTERN, type MetricCheckConfig } from './sections/prometheus.js';

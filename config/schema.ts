@@ -9,6 +9,8 @@ import { adminSections } from './sections/admin.js';
 import { rolloutSections } from './sections/rollout.js';
 import { faultSections } from './sections/faults.js';
 import { dependencySections } from './sections/dependencies.js';
+import { fleetSections } from './sections/fleet.js';
+import { prometheusSections } from './sections/prometheus.js';
 import { limitSections } from './sections/limits.js';
 
 export const ConfigSchema = Type.Object(
@@ -19,6 +21,8 @@ export const ConfigSchema = Type.Object(
     ...rolloutSections,
     ...faultSections,
     ...dependencySections,
+    ...fleetSections,
+    ...prometheusSections,
     ...limitSections,
   },
   { additionalProperties: false, $id: 'https://canaryd.dev/schema/canaryd.schema.json', title: 'canaryd configuration' },

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import type { Config } from './schema.js';
 import { faultsProblems } from './sections/faults.js';
 import { dependenciesProblems } from './sections/dependencies.js';
+import { prometheusProblems } from './sections/prometheus.js';
 
 export function isLoopbackHost(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '');
@@ -26,6 +27,11 @@ export function validCidr(s: string): boolean {
 
 export function semanticProblems(c: Config, env: NodeJS.ProcessEnv = process.env): string[] {
   const out: string[] = [];
+  if (c.fleet) {
+    const url = c.fleet.redis || env.CANARYD_REDIS_URL || '';
+    if (url === '') out.push('fleet.redis: empty and CANARYD_REDIS_URL is not set; give the Redis URL');
+    else if (!/^rediss?:\/\//.test(url)) out.push(`fleet.redis: must be a redis:// or rediss:// URL, got ${JSON.stringify(url.replace(/\/\/[^@/]*@/, '//***@'))}`);
+  }
   for (const key of ['listen', 'admin.listen'] as const) {
     const addr = key === 'listen' ? c.listen : c.admin.listen;
     const { port } = splitHostPort(addr);
@@ -68,5 +74,6 @@ export function semanticProblems(c: Config, env: NodeJS.ProcessEnv = process.env
   }
   out.push(...faultsProblems(c, env)); // faults
   out.push(...dependenciesProblems(c));
+  out.push(...prometheusProblems(c, env));
   return out;
 }

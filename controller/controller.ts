@@ -14,6 +14,7 @@ import { RolloutAudit, type AuditStore } from './audit.js';
 import { RolloutMetrics } from './metrics.js';
 import { judgeSettings, machineSettings, type RolloutConfig } from './settings.js';
 import { WebhookRunner, type WebhookLog } from './webhooks.js';
+import type { MetricCheckFeed } from './prometheus.js';
 
 /** What the controller needs of the anomaly monitor (analysis/anomaly's AnomalyMonitor): fed windows, it returns checks. */
 export interface AnomalyFeed {
@@ -31,6 +32,8 @@ export interface RolloutControllerOptions {
   judge: Judge;
   /** builds the anomaly monitor for a rollout config (rebuilt when rollout.anomaly changes); null: none */
   anomaly?: ((config: RolloutConfig) => AnomalyFeed) | null;
+  /** Prometheus-backed checks (rollout.metrics, controller/prometheus.ts), polled each tick; null: none */
+  metricChecks?: MetricCheckFeed | null;
   source: MetricSource;
   traffic: TrafficControl;
   store: AuditStore;
@@ -147,6 +150,22 @@ export class RolloutController {
     };
   }
 
+  /**
+   * Takes the state another replica's controller wrote (fleet mode): the machine, its metrics and events
+   * follow; the weight is applied by the caller from the shared weights. Nothing is judged or audited.
+   */
+  adopt(state: RolloutState): void {
+    const before = this.machine.state;
+    this.machine.restore(state);
+    if (state.stepStartedAt !== before.stepStartedAt || state.id !== before.id) {
+      // a new step or rollout elsewhere: the anomaly monitor and confirm gate start over here too
+      this.#anomaly?.reset();
+      this.#confirm = null;
+    }
+    this.#latest = state.lastDecision;
+    this.#publishPhase();
+  }
+
   // ---- the analysis tick ----
 
   /** One analysis now. Public so tests can drive it with a ManualClock instead of the timer. */
@@ -160,10 +179,11 @@ export class RolloutController {
     const baseline = this.#o.source.windows('baseline', from, now);
     const canary = this.#o.source.windows('canary', from, now);
     const anomalies = this.#feedAnomaly(now);
+    const metrics = this.#o.metricChecks?.poll(now, Math.max(s.stepStartedAt ?? now, this.#dataFrom));
     let report: AnalysisReport;
     try {
       // the step's own α and promote margin (analysis/rollout/plan.ts)
-      report = this.#o.judge({ at: now, from, baseline, canary, anomalies }, judgeSettings(this.#config, s.step));
+      report = this.#o.judge({ at: now, from, baseline, canary, anomalies, ...(metrics?.length ? { metrics } : {}) }, judgeSettings(this.#config, s.step));
     } catch (e) {
       this.#o.log.error({ err: e }, 'analysis failed; holding the step');
       return null;
@@ -229,6 +249,7 @@ export class RolloutController {
       this.#dataFrom = this.#o.clock.now();
       this.#anomalyFedTo = this.#dataFrom;
       this.#anomaly?.reset();
+      this.#o.metricChecks?.reset();
       this.#confirm = null;
       this.#apply(t);
       return this.status();

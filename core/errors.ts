@@ -30,6 +30,8 @@ export const ERROR_CODES = {
   CANARYD_ERR_FAULT_INJECTED: { status: 500, summary: 'The response was produced by an injected fault.' },
   CANARYD_ERR_DEPENDENCY_LISTEN: { status: 500, summary: 'A dependency listener (dependencies[].listen / listeners) could not bind its address.' },
   CANARYD_ERR_STATE_IO: { status: 500, summary: 'Reading or writing durable state under state.dir failed.' },
+  CANARYD_ERR_STATE_LOCKED: { status: 409, summary: 'Another live canaryd holds state.dir (its lock file names the owner PID); give each canaryd its own state.dir.' },
+  CANARYD_ERR_FLEET_UNAVAILABLE: { status: 503, summary: 'Fleet mode: Redis or the leader cannot be reached for this write; a rollback is still applied locally and sent to the fleet when Redis is back.' },
   CANARYD_ERR_INTERNAL: { status: 500, summary: 'An unexpected internal error.' },
 } as const;
 

@@ -2,3 +2,4 @@ export * from './types.js';
 export * from './clock.js';
 export * from './errors.js';
 export * from './latency.js';
+export * from './query-template.js';

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Runs before the tests (npm "pretest"): the suite drives a real Prometheus and a real Chromium, both
+// Runs before the tests (npm "pretest"): the suite drives a real Prometheus, Chromium and redis-server, all
 // Debian packages. When either is missing and we are root with apt-get (CI, a fresh dev machine), they are
 // installed; otherwise the missing packages are named and the run stops.
 import { execSync, spawnSync } from 'node:child_process';
@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 const needed = [
   { bin: '/usr/bin/prometheus', pkg: 'prometheus' },
   { bin: '/usr/bin/chromium', pkg: 'chromium' },
+  { bin: '/usr/bin/redis-server', pkg: 'redis-server' }, // the fleet tests start their own
 ];
 const missing = needed.filter((n) => !existsSync(n.bin)).map((n) => n.pkg);
 if (missing.length === 0) process.exit(0);

@@ -1,1 +1,2 @@
-export { StateStore } from './store.js';
+export { StateStore, type StateWriteObserver } from './store.js';
+export { StateDirLock, LOCK_FILE, type LockOwner } from './lock.js';

@@ -7,8 +7,13 @@ import { appendFileSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, 
 import { join } from 'node:path';
 import { CanarydError } from '../core/index.js';
 
+/** Told of every successful write, after it is durable locally (fleet mode mirrors writes to Redis). */
+export type StateWriteObserver = (kind: 'doc' | 'line', name: string, value: unknown) => void;
+
 export class StateStore {
   readonly dir: string;
+  /** set by the composition root; called synchronously, so it must only queue (no I/O) */
+  observer: StateWriteObserver | null = null;
 
   constructor(dir: string) {
     this.dir = dir;
@@ -54,6 +59,7 @@ export class StateStore {
     } catch (e) {
       throw new CanarydError('CANARYD_ERR_STATE_IO', `cannot write ${p}: ${(e as Error).message}`, { cause: e });
     }
+    this.observer?.('doc', name, value);
   }
 
   /** Appends one JSON line. appendFileSync with O_APPEND: one write per record, so lines never interleave. */
@@ -63,6 +69,7 @@ export class StateStore {
     } catch (e) {
       throw new CanarydError('CANARYD_ERR_STATE_IO', `cannot append to ${this.path(name)}: ${(e as Error).message}`, { cause: e });
     }
+    this.observer?.('line', name, record);
   }
 
   /** Reads a JSON-lines file; a torn or corrupt line (e.g. after a crash mid-write) is skipped. */

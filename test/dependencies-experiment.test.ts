@@ -22,7 +22,7 @@ interface App {
 }
 
 /** An app build: each request reads a key from Redis; a Redis failure or timeout is a 503. */
-async function startApp(name: string): Promise<App> {
+async function startApp(name: string, commandTimeout: number): Promise<App> {
   let redis: Redis | null = null;
   const server: Server = createServer((_req, res) => {
     if (redis === null) return void (res.writeHead(503), res.end('no redis'));
@@ -35,7 +35,7 @@ async function startApp(name: string): Promise<App> {
   return {
     url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
     connect(port) {
-      redis = new Redis({ host: '127.0.0.1', port, commandTimeout: 250, maxRetriesPerRequest: 1, retryStrategy: () => 20 });
+      redis = new Redis({ host: '127.0.0.1', port, commandTimeout, maxRetriesPerRequest: 1, retryStrategy: () => 20 });
       redis.on('error', () => {});
     },
     close: async () => {
@@ -45,13 +45,13 @@ async function startApp(name: string): Promise<App> {
   };
 }
 
-async function setup(t: { teardown(fn: () => Promise<void>): void }, faults: string) {
+async function setup(t: { teardown(fn: () => Promise<void>): void }, faults: string, commandTimeout: number) {
   const redis: Service = await startRedis();
   const seed = new Redis({ host: '127.0.0.1', port: redis.port });
   await seed.set('greeting', 'hello');
   seed.disconnect();
-  const base = await startApp('baseline');
-  const can = await startApp('canary');
+  const base = await startApp('baseline', commandTimeout);
+  const can = await startApp('canary', commandTimeout);
   const stateDir = tempDir();
   const yaml = configYaml(
     base.url,
@@ -79,7 +79,7 @@ async function get(url: string): Promise<number> {
 }
 
 t.test('an experiment slowing Redis reports the app\'s HTTP latency while Redis was degraded', async (t) => {
-  const { s } = await setup(t, '  enabled: true\n  maxErrorRate: 1');
+  const { s } = await setup(t, '  enabled: true\n  maxErrorRate: 1', 3000); // a generous client timeout: the slow step must not time out on a loaded machine
   for (let i = 0; i < 5; i++) t.equal(await get(s.url), 200, 'warm');
   const started = await call(s.app, 'POST', '/api/v1/experiments', {
     body: {
@@ -114,7 +114,7 @@ t.test('an experiment slowing Redis reports the app\'s HTTP latency while Redis 
 });
 
 t.test('a canary-only Redis outage trips auto-disable; faulted connections are reset and the canary recovers', async (t) => {
-  const { s, stateDir } = await setup(t, '  enabled: true\n  maxErrorRate: 0.2\n  autoDisable: { window: 30s, minRequests: 10 }');
+  const { s, stateDir } = await setup(t, '  enabled: true\n  maxErrorRate: 0.2\n  autoDisable: { window: 30s, minRequests: 10 }', 300);
   for (let i = 0; i < 4; i++) t.equal(await get(s.url), 200, 'warm');
   const rule = await call(s.app, 'POST', '/api/v1/faults', { body: { name: 'canary-redis-down', probability: 1, match: { dependency: 'redis', version: 'canary' }, timeout: {} } });
   t.equal(rule.status, 201);

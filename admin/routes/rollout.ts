@@ -10,10 +10,11 @@ export interface RolloutRouteDeps {
   status(): Record<string, unknown>;
   start(reason?: string): Promise<Record<string, unknown>>;
   retry(): Promise<Record<string, unknown>>;
-  pause(reason?: string): Record<string, unknown>;
-  resume(): Record<string, unknown>;
-  promote(opts: { full?: boolean; reason?: string }): Record<string, unknown>;
-  rollback(reason?: string): Record<string, unknown>;
+  // fleet mode: a follower forwards these to the leader, so they may answer asynchronously
+  pause(reason?: string): Record<string, unknown> | Promise<Record<string, unknown>>;
+  resume(): Record<string, unknown> | Promise<Record<string, unknown>>;
+  promote(opts: { full?: boolean; reason?: string }): Record<string, unknown> | Promise<Record<string, unknown>>;
+  rollback(reason?: string): Record<string, unknown> | Promise<Record<string, unknown>>;
   analysis(): unknown | null;
   decisions(limit: number): unknown[];
   rollbacks(limit: number): unknown[];

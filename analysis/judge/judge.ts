@@ -20,7 +20,8 @@
  *
  * Two margins: the fail side always tests against δ = settings.maxDegradation; the promote side against
  * δ_k = settings.promoteMaxDegradation (≥ δ, default δ), the step's exposure-scaled margin.
- * Score (Kayenta-style): 100 × mean over comparisons with data of pass 1, marginal ½, fail 0.
+ * Score (Kayenta-style): 100 × mean over comparisons and Prometheus-backed checks (input.metrics) with data
+ * of pass 1, marginal ½, fail 0. A metric check without data holds the step (never a pass).
  */
 import type { AnalysisReport, ArmSummary, CheckResult, Judge, JudgeInput, JudgeSettings } from '../report.js';
 import { aggregate, rankValue, type ArmTotals } from './aggregate.js';
@@ -111,11 +112,13 @@ export const judge: Judge = (input: JudgeInput, settings: JudgeSettings): Analys
   for (const c of cmp.checks) compareStatus[c.name] = c.status;
   const slo = sloChecks(agg.canary, agg.canary.hist, settings, compareStatus, critical, recentCanary(input, agg.strata, settings));
   const anomalies = (input.anomalies ?? []).map((c) => ({ ...c, critical: c.critical || critical.has(c.name) }));
-  const checks: CheckResult[] = [...slo, ...cmp.checks, ...anomalies];
+  const metrics = (input.metrics ?? []).map((c) => ({ ...c, critical: c.critical || critical.has(c.name) }));
+  const checks: CheckResult[] = [...slo, ...cmp.checks, ...anomalies, ...metrics];
 
+  // the score: comparisons and Prometheus-backed checks with data
   let sum = 0;
   let counted = 0;
-  for (const c of cmp.checks) {
+  for (const c of [...cmp.checks, ...metrics]) {
     const v = STATUS_VALUE[c.status];
     if (v !== null) {
       sum += v;
@@ -125,7 +128,8 @@ export const judge: Judge = (input: JudgeInput, settings: JudgeSettings): Analys
   const score = counted > 0 ? Math.round((1000 * sum) / counted) / 10 : null;
   const failing = checks.filter((c) => c.status === 'fail');
   const hardBreach = failing.some((c) => c.hard);
-  const holding = checks.filter((c) => c.status === 'marginal' && c.kind !== 'comparison');
+  // a Prometheus-backed check without data holds: missing evidence never promotes
+  const holding = checks.filter((c) => (c.status === 'marginal' && c.kind !== 'comparison') || (c.status === 'nodata' && c.kind === 'metric'));
   const fail =
     hardBreach ||
     failing.some((c) => c.critical || c.kind === 'anomaly') ||

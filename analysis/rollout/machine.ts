@@ -97,6 +97,11 @@ export class RolloutMachine {
     return ACTIVE.has(this.#s.phase);
   }
 
+  /** Takes another copy's state as its own (a fleet follower adopting the leader's state). */
+  restore(state: RolloutState): void {
+    this.#s = { ...state };
+  }
+
   /** New settings (config reload). A running step index is clamped to the new step list; the weight stays. */
   configure(settings: RolloutSettings): void {
     this.#settings = settings;

@@ -5,6 +5,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { Duration, StrictObject } from './types.js';
+import { AbortOnSchema, MetricCheckSchema } from './prometheus.js';
 
 const Webhook = Type.Object(
   {
@@ -77,5 +78,7 @@ export const rolloutSections = {
     }),
     // end of anomaly-detection keys
     webhooks: Type.Array(Webhook, { default: [] }),
+    metrics: Type.Array(MetricCheckSchema, { default: [], description: 'Prometheus-backed checks (docs/prometheus.md): point-in-time evidence judged beside the inline checks' }),
+    abortOn: AbortOnSchema,
   }),
 };

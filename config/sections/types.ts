@@ -7,8 +7,9 @@ export function Duration(defaultValue: string, description?: string): TUnsafe<nu
 }
 
 /** "host:port" (IPv6 in brackets). */
+export const LISTEN_PATTERN = '^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]*):\\d{1,5}$';
 export function ListenAddress(defaultValue: string, description?: string) {
-  return Type.String({ pattern: '^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]*):\\d{1,5}$', default: defaultValue, description });
+  return Type.String({ pattern: LISTEN_PATTERN, default: defaultValue, description });
 }
 
 export const VersionNameSchema = Type.Union([Type.Literal('baseline'), Type.Literal('canary')]);

@@ -57,7 +57,7 @@ export interface CanarydProcess {
 }
 
 /** Spawns `node dist/cli/canaryd.js --config FILE` and waits for its "started" log line (ports from it). */
-export async function spawnCanaryd(yaml: string, env: NodeJS.ProcessEnv = {}): Promise<CanarydProcess> {
+export async function spawnCanaryd(yaml: string, env: NodeJS.ProcessEnv = {}, startTimeoutMs = 15_000): Promise<CanarydProcess> {
   const dir = tempDir('canaryd-proc-');
   const configPath = join(dir, 'canaryd.yaml');
   writeFileSync(configPath, yaml.replace('log: { level: silent }', 'log: { level: info, accessLogSampleRate: 0 }'));
@@ -98,7 +98,7 @@ export async function spawnCanaryd(yaml: string, env: NodeJS.ProcessEnv = {}): P
         reject(new Error(`canaryd exited (${code}) before the log line; stderr: ${stderr}`));
       });
     });
-  const started = await waitForLog((l) => l.event === 'started');
+  const started = await waitForLog((l) => l.event === 'started', startTimeoutMs);
   const proxy = started.proxy as { port: number };
   const admin = started.admin as { port: number };
   return { child, url: `http://127.0.0.1:${proxy.port}`, adminUrl: `http://127.0.0.1:${admin.port}`, configPath, logs, waitForLog, exited };

@@ -1,0 +1,87 @@
+/**
+ * Config of the Prometheus side of canaryd (docs/prometheus.md): the Prometheus the custom checks query
+ * (`analysis`), the checks themselves (`rollout.metrics`, inserted into the rollout section), the
+ * Alertmanager matchers that roll back (`rollout.abortOn`) and the metrics listener (`metrics`).
+ */
+import { Type, type Static } from '@sinclair/typebox';
+import { templateProblems } from '../../core/index.js';
+import type { Config } from '../schema.js';
+import { LISTEN_PATTERN, StrictObject } from './types.js';
+
+const OptionalDuration = (description: string) => Type.Optional(Type.Unsafe<number>({ type: ['string', 'number'], duration: true, description }));
+
+/** Check names: they become `metric.<name>` in reports, the audit and canary_analysis_check_status{check}. */
+export const METRIC_CHECK_NAME_PATTERN = '^[A-Za-z][A-Za-z0-9_-]*$';
+
+export const MetricCheckSchema = Type.Object(
+  {
+    name: Type.String({ pattern: METRIC_CHECK_NAME_PATTERN, description: 'Unique name; the check is reported as metric.<name>' }),
+    query: Type.String({ minLength: 1, description: 'PromQL giving one number; {{version}} {{arm}} {{canary}} {{baseline}} {{interval}} {{service}} are filled in' }),
+    thresholdRange: Type.Optional(
+      Type.Object({ min: Type.Optional(Type.Number()), max: Type.Optional(Type.Number()) }, { additionalProperties: false, description: "The canary's value must lie in [min, max]" }),
+    ),
+    compare: Type.Optional(Type.Literal('baseline', { description: 'Evaluate the query for both versions and compare the canary with the baseline' })),
+    maxDegradation: Type.Optional(Type.Number({ minimum: 0, description: 'With compare: how much worse, relative to the baseline, the canary may be (0.1 = 10 %)' })),
+    direction: Type.Optional(Type.Union([Type.Literal('lower-is-better'), Type.Literal('higher-is-better')], { description: 'With compare: which way is worse' })),
+    critical: Type.Boolean({ default: false, description: 'A failing critical check fails the analysis on its own' }),
+    interval: OptionalDuration('How often the query runs (default rollout.analysisInterval); also {{interval}}'),
+    failures: Type.Optional(Type.Integer({ minimum: 1, description: 'Consecutive failing samples before the check reports fail (default rollout.failureLimit); fewer hold the step' })),
+  },
+  { additionalProperties: false },
+);
+
+export type MetricCheckConfig = Static<typeof MetricCheckSchema>;
+
+export const AbortOnSchema = Type.Array(Type.Record(Type.String({ minLength: 1 }), Type.String(), { minProperties: 1 }), {
+  default: [],
+  description: 'Alertmanager matchers: a firing alert (POST /api/v1/alerts) whose labels equal every label of one entry rolls the canary back',
+});
+
+export const prometheusSections = {
+  analysis: StrictObject({
+    service: Type.String({ default: 'canaryd', minLength: 1, description: 'Service name, {{service}} in query templates' }),
+    prometheus: Type.Optional(
+      Type.Object(
+        {
+          url: Type.String({ pattern: '^https?://', description: 'Prometheus base URL (the HTTP API is under /api/v1)' }),
+          headers: Type.Record(Type.String(), Type.String(), { default: {}, description: 'Sent with every query (${VAR} interpolation applies)' }),
+          bearerTokenEnv: Type.Optional(Type.String({ minLength: 1, description: 'Environment variable holding a bearer token (read at each query)' })),
+          bearerTokenFile: Type.Optional(Type.String({ minLength: 1, description: 'File holding a bearer token (read at each query: rotated tokens work)' })),
+          timeout: Type.Unsafe<number>({ type: ['string', 'number'], duration: true, default: '5s', description: 'Per query; a slower answer is nodata' }),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  }),
+  metrics: StrictObject({
+    listen: Type.Optional(Type.String({ pattern: LISTEN_PATTERN, description: 'A listener serving only /metrics, without the admin token (e.g. 0.0.0.0:9090); none when absent' })),
+  }),
+};
+
+/** What the schema cannot say about these sections. */
+export function prometheusProblems(c: Config, env: NodeJS.ProcessEnv = process.env): string[] {
+  const out: string[] = [];
+  const checks = c.rollout.metrics;
+  if (checks.length > 0 && c.analysis.prometheus === undefined) out.push('rollout.metrics: needs analysis.prometheus.url (the Prometheus the checks query)');
+  const names = new Set<string>();
+  checks.forEach((m, i) => {
+    const at = `rollout.metrics[${i}]`;
+    if (names.has(m.name)) out.push(`${at}.name: duplicate check name ${JSON.stringify(m.name)}`);
+    names.add(m.name);
+    for (const p of templateProblems(m.query)) out.push(`${at}.query: ${p}`);
+    const compare = m.compare !== undefined;
+    if (compare === (m.thresholdRange !== undefined)) out.push(`${at}: set exactly one of thresholdRange or compare`);
+    if (m.thresholdRange && m.thresholdRange.min === undefined && m.thresholdRange.max === undefined) out.push(`${at}.thresholdRange: set min, max or both`);
+    if (m.thresholdRange?.min !== undefined && m.thresholdRange.max !== undefined && m.thresholdRange.min > m.thresholdRange.max) {
+      out.push(`${at}.thresholdRange.min: must be <= max (${m.thresholdRange.max}), got ${m.thresholdRange.min}`);
+    }
+    if (compare && m.maxDegradation === undefined) out.push(`${at}.maxDegradation: required with compare: baseline`);
+    if (compare && m.direction === undefined) out.push(`${at}.direction: required with compare: baseline (lower-is-better or higher-is-better)`);
+    if (!compare && (m.maxDegradation !== undefined || m.direction !== undefined)) out.push(`${at}: maxDegradation and direction apply to compare: baseline only`);
+    if (m.interval !== undefined && m.interval < 1000) out.push(`${at}.interval: must be at least 1s, got ${m.interval} ms`);
+  });
+  const p = c.analysis.prometheus;
+  if (p?.bearerTokenEnv !== undefined && env[p.bearerTokenEnv] === undefined) out.push(`analysis.prometheus.bearerTokenEnv: the environment variable ${p.bearerTokenEnv} is not set`);
+  if (p?.bearerTokenEnv !== undefined && p.bearerTokenFile !== undefined) out.push('analysis.prometheus: set bearerTokenEnv or bearerTokenFile, not both');
+  return out;
+}
