@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { AdminClient, CtlError } from './ctl/client.js';
 import { faults, flags, rolloutAction, status, UsageError, weights, type Io } from './ctl/commands.js';
+import { dependencies } from './ctl/dependencies.js';
 import { waitFor } from './ctl/wait.js';
 import { watch } from './ctl/watch.js';
 
@@ -21,6 +22,8 @@ commands:
   rollback [--reason R]           send all traffic back to baseline
   faults [list|kill|resume]       list fault rules; kill: every fault off at once (--reason R);
                                   resume: re-arm after the kill switch or auto-disable
+  dependencies [NAME]             relayed TCP dependencies: listeners, live connections, active faults
+                                  (their faults are fault rules: faults list / kill / resume)
   flags [list]                    list runtime flags
   flags check KEY [--user U] [--ip IP]
                                   is flag KEY on for these attributes, and where would they go
@@ -117,6 +120,8 @@ export async function runCtl(argv: string[], env: NodeJS.ProcessEnv = process.en
         return await rolloutAction(client, io, 'rollback', o.reason ? { reason: o.reason } : {});
       case 'faults':
         return await faults(client, io, args, o.reason);
+      case 'dependencies':
+        return await dependencies(client, io, args);
       case 'flags':
         return await flags(client, io, args, { user: o.user, ip: o.ip });
       case 'watch': {

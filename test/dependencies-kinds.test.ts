@@ -11,6 +11,7 @@ import { DEPENDENCY_FAULT_TYPES } from '../config/index.js';
 import { builtinTcpFaultKinds, tcpFaultKind } from '../proxy/index.js';
 import { LatencyStage, BandwidthStage, SlicerStage, HoldStage } from '../proxy/tcp/stages.js';
 import { median, startRelay, type RelaySetup } from './helpers/dependencies.js';
+import { runCtl } from '../cli/ctl.js';
 
 let echo: Server;
 let relay: RelaySetup;
@@ -229,4 +230,20 @@ t.test('backpressure: a client that stops reading stops the dependency, with or 
     if (withFault) await relay.remove('bp-latency');
     s.destroy();
   }
+});
+
+t.test('canaryd ctl dependencies lists listeners, live connections and active faults over the real admin socket', async (t) => {
+  const s = await open();
+  await relay.rule({ name: 'ctl-latency', latency: { ms: 1 }, match: { version: undefined } });
+  const out: string[] = [];
+  const code = await runCtl(['dependencies', '--admin', relay.s.adminUrl], { CANARYD_ADMIN_TOKEN: '', CANARYD_ADMIN_URL: '' }, { out: (l) => out.push(l), err: (l) => out.push(l), stream: { write: () => true, isTTY: false } });
+  t.equal(code, 0);
+  const text = out.join('\n');
+  t.match(text, /echo\s+127\.0\.0\.1:\d+\s+any=127\.0\.0\.1:\d+ baseline=127\.0\.0\.1:\d+ canary=127\.0\.0\.1:\d+\s+[1-9]/, 'the dependency row');
+  t.match(text, /echo\s+ctl-latency\s+latency\s+any\s+1\s+[1-9]/, 'the active fault and the connections it acts on');
+  const missing: string[] = [];
+  t.equal(await runCtl(['dependencies', 'nope', '--admin', relay.s.adminUrl], { CANARYD_ADMIN_TOKEN: '', CANARYD_ADMIN_URL: '' }, { out: (l) => missing.push(l), err: (l) => missing.push(l), stream: { write: () => true, isTTY: false } }), 1, 'an unknown name is an API error');
+  t.match(missing.join('\n'), /no dependency named "nope"/);
+  await relay.remove('ctl-latency');
+  s.destroy();
 });
