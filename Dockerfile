@@ -1,30 +1,33 @@
 # canaryd container: Node 24 LTS (Node 20 is end-of-life), multi-stage, non-root.
 # Build:  docker build -t canaryd .
-# Run:    docker run -p 8080:8080 -v $PWD/canaryd.yaml:/etc/canaryd/canaryd.yaml:ro canaryd
-# The config is read from /etc/canaryd/canaryd.yaml (override with CANARYD_CONFIG). Inside a container the
-# data plane must listen on 0.0.0.0 (listen: 0.0.0.0:8080); keep admin on 127.0.0.1 or set admin.token.
-# State (rollout step, audit log) lives in /var/lib/canaryd: mount a volume there to survive restarts.
+# Run:    docker run -p 8080:8080 -v $PWD/canaryd.yaml:/etc/canaryd/canaryd.yaml:ro -v canaryd-state:/var/lib/canaryd canaryd
+# The config is read from $CANARYD_CONFIG (/etc/canaryd/canaryd.yaml). Keys the file leaves out take the
+# image's defaults below: the data plane on 0.0.0.0:8080 (reachable through -p), the admin API on
+# 127.0.0.1:9901 (set admin.listen: 0.0.0.0:9901 together with admin.token to reach it from outside),
+# state (rollout step, audit log) in /var/lib/canaryd: mount a volume there to survive restarts.
+# test/container.test.ts runs the packaged dist/ the way ENTRYPOINT and CMD below do, with this ENV.
 
 FROM node:24-bookworm-slim AS build
-WORKDIR /app
+WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN npm run build && npm prune --omit=dev
+# The image holds exactly what `npm pack` ships (package.json "files": no dist/test, no dist/bench, no maps),
+# with production dependencies from the lockfile.
+RUN npm run build && npm pack --pack-destination /tmp \
+ && mkdir /app && tar -xzf /tmp/canaryd-*.tgz -C /app --strip-components=1 \
+ && cp package-lock.json /app/ && cd /app && npm ci --omit=dev --no-audit --no-fund && rm package-lock.json
 
 FROM node:24-bookworm-slim
-ENV NODE_ENV=production CANARYD_CONFIG=/etc/canaryd/canaryd.yaml
+ENV NODE_ENV=production CANARYD_CONFIG=/etc/canaryd/canaryd.yaml CANARYD_LISTEN=0.0.0.0:8080 CANARYD_STATE_DIR=/var/lib/canaryd
 WORKDIR /app
-COPY --from=build /app/package.json ./
-COPY --from=build /app/node_modules ./node_modules
-COPY --from=build /app/dist ./dist
-COPY --from=build /app/config/canaryd.schema.json ./config/canaryd.schema.json
+COPY --from=build /app ./
 RUN mkdir -p /etc/canaryd /var/lib/canaryd && chown node:node /var/lib/canaryd
 USER node
 EXPOSE 8080 9901
 VOLUME ["/var/lib/canaryd"]
-HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.CANARYD_ADMIN_PORT || '9901') + '/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+# The admin port comes from the same config file the process reads.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 CMD ["node", "dist/cli/canaryd.js", "healthcheck"]
 STOPSIGNAL SIGTERM
 # --max-semi-space-size=4 (MB): V8's young generation then stays small; same throughput, ~20 MB less RSS
 # under load (bench/RESULTS.md, "Memory").

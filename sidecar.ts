@@ -107,6 +107,15 @@ export function proxySettings(c: Config, fdSoftLimit = readFdLimits()?.soft): Pr
   };
 }
 
+/** The config file's text, or undefined while it cannot be read (mid-swap): the next event retries. */
+function readConfigText(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 /** canaryd's own version, from its package.json (canaryd_build_info) */
 const CANARYD_VERSION: string = (() => {
   try {
@@ -169,6 +178,8 @@ export class Sidecar {
   #fleetSource: FleetMetricSource | null = null;
   #fleetTicker: NodeJS.Timeout | null = null;
   #watcher: FSWatcher | null = null;
+  /** the config file's content at the last (re)load: the watcher reloads only when it differs */
+  #configText: string | undefined;
   #reloadTimer: NodeJS.Timeout | null = null;
   #accessSample: number;
   #adminPlugins: AdminDeps['plugins'];
@@ -223,6 +234,7 @@ export class Sidecar {
         this.events.publish({ type: 'flag', action, flag });
       },
     });
+    this.#syncFileFlags(opts.config);
     this.snapshots = new SnapshotPublisher({ source: this.recorder, canaryWeight: () => this.splitter.getWeights().canary, sink: this.events, now: () => this.clock.now() });
     this.drift = new DriftReconciler({
       configPath: () => this.configPath,
@@ -294,6 +306,7 @@ export class Sidecar {
     this.#adminPlugins = [...(this.#adminPlugins ?? []), faultRoutes(this.faults), dependencyRoutes(this.dependencies)];
     this.drift.register(faultDriftSource(this.faults));
     // --- end faults ---
+    this.events.subscribe((e) => this.#notifyWebhooks(e as unknown as Record<string, unknown>));
   }
 
   /** Register a per-request observer (analysis, faults' safety switch). Called after the record is updated. */
@@ -317,6 +330,34 @@ export class Sidecar {
         { event: 'access', version: o.version, status: o.status, ms: Math.round(o.durationMs * 100) / 100, method: ex?.req.method, url: ex?.req.url, rule: ex?.rule ?? undefined, faulted: o.faulted || undefined },
         'request',
       );
+    }
+  }
+
+  /**
+   * Fault trips and drift reach `event` webhooks subscribed to the "faults" / "drift" topics (they used to
+   * reach only the audit log). Runs on the bus, off the request path: notify() is fire-and-forget.
+   */
+  #notifyWebhooks(e: Record<string, unknown>): void {
+    const v = { baseline: this.config.upstreams.baseline.version, canary: this.config.upstreams.canary.version };
+    if (e.type === 'fault' && (e.action === 'killed' || e.action === 'auto-disabled')) {
+      const halted = e.halted as { reason?: string } | undefined;
+      const what = e.action === 'killed' ? 'fault kill switch: every fault off' : 'fault injection auto-disabled';
+      this.rollout.webhooks.notify('event', { text: `canaryd: ${what}${halted?.reason ? ` — ${halted.reason}` : ''}`, action: e.action, halted, versions: v }, 'faults');
+    } else if (e.type === 'drift' && (e.action === 'reverted' || (e.action === 'detected' && Array.isArray(e.items) && e.items.length > 0))) {
+      const items = e.items as Array<{ path: string }>;
+      const paths = items.map((i) => i.path);
+      const what = e.action === 'reverted' ? `reverted ${paths.length} drift item(s) to the config file` : `runtime state differs from the config file in ${paths.length} place(s)`;
+      this.rollout.webhooks.notify('event', { text: `canaryd: ${what}: ${paths.slice(0, 5).join(', ')}${paths.length > 5 ? ', ...' : ''}`, action: e.action, items, versions: v }, 'drift');
+    }
+  }
+
+  /** The file is the source of truth for the flags it declares (config/sections/flags.ts). */
+  #syncFileFlags(c: Config): void {
+    try {
+      const r = this.flags.syncFromFile(c.flags);
+      if (r.refused.length > 0) this.log.error({ event: 'flags_refused', keys: r.refused }, `flags ${r.refused.join(', ')} are archived: archived keys are not reused, rename them in the file`);
+    } catch (e) {
+      this.log.error({ err: e, event: 'flags_sync_failed' }, 'cannot apply the flags declared in the file');
     }
   }
 
@@ -573,6 +614,7 @@ export class Sidecar {
     if (!this.configPath) return { ok: false, error: new CanarydError('CANARYD_ERR_CONFIG_READ', 'no config file to reload') };
     let next: Config;
     try {
+      this.#configText = readConfigText(resolve(this.configPath));
       next = loadConfigFile(this.configPath);
     } catch (e) {
       const err = e instanceof CanarydError ? e : new CanarydError('CANARYD_ERR_CONFIG_READ', String(e));
@@ -599,6 +641,7 @@ export class Sidecar {
     this.mirror.maxBodyBytes = next.routing.mirror.maxBodyBytes;
     void this.dependencies.configure(next.dependencies).catch((err) => this.log.error({ err }, 'dependency reconfigure failed'));
     this.faults.engine.configure(next.faults, next.environment); // faults
+    this.#syncFileFlags(next); // flags declared in the file
     this.log.level = next.log.level;
     this.#accessSample = next.log.accessLogSampleRate;
     const restart = (['listen', 'admin', 'state', 'metrics'] as const).filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(next[k]) && !(k === 'admin' && prev.admin.listen === next.admin.listen));
@@ -608,14 +651,25 @@ export class Sidecar {
     if (this.#started) this.drift.start(); // admin: the reconcile interval may have changed
   }
 
-  /** Watches the config file (its directory, so editors that rename-replace are seen too). */
+  /**
+   * Watches the config file's directory for any change and reloads when the file's content differs from
+   * the last read. Every event counts, whatever its name: Kubernetes updates a mounted ConfigMap by swapping
+   * the `..data` symlink (events name `..data`, `..data_tmp`, never the file), editors rename-replace.
+   */
   watchConfig(): void {
     if (!this.configPath) return;
     const file = resolve(this.configPath);
-    this.#watcher = watch(dirname(file), (_ev, name) => {
-      if (name !== null && name !== basename(file)) return;
+    this.#configText ??= readConfigText(file);
+    this.#watcher = watch(dirname(file), () => {
       if (this.#reloadTimer) clearTimeout(this.#reloadTimer);
-      this.#reloadTimer = setTimeout(() => this.reload('file-change'), 150);
+      this.#reloadTimer = setTimeout(() => {
+        const text = readConfigText(file);
+        if (text === undefined || text === this.#configText) {
+          this.log.debug({ event: 'config_watch', changed: false }, 'config directory changed, file content did not');
+          return;
+        }
+        this.reload('file-change');
+      }, 150);
     });
   }
 

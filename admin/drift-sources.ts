@@ -5,7 +5,7 @@
  */
 import type { Config } from '../config/index.js';
 import { configDiff, type DriftItem, type DriftSource } from './drift.js';
-import type { FlagService } from './flags/service.js';
+import { fileDrift, type FlagService } from './flags/service.js';
 
 /** Who set the running canary weight. */
 export type WeightOwner = 'file' | 'api' | 'rollout';
@@ -41,20 +41,40 @@ export function weightDriftSource(o: { weight: () => number; owner: () => Weight
   };
 }
 
+/**
+ * Flags against the file's `flags:`. A file-declared flag changed through the API is drift (revert puts the
+ * file's declaration back); one the file no longer declares is drift until the reload archives it.
+ * Flags made through the API that the file never declared are runtime-only: listed by `runtimeOnly`, never
+ * drift, never switched off by `revert` (they have no file state to go back to).
+ */
 export function flagDriftSource(flags: FlagService): DriftSource {
   return {
     name: 'flags',
-    items: () =>
-      flags.active().map((f) => ({
-        path: `flags.${f.key}`,
-        file: null,
-        runtime: { kind: f.kind, version: f.version, enabled: true },
-        owner: 'api',
-        revertible: true,
-        note: 'runtime flag (the file has routing.rules only); revert switches it off',
-      })),
-    revert: (_file, items) => {
-      for (const i of items) flags.update(i.path.slice('flags.'.length), { enabled: false }, 'switched off by reconcile: not in the config file');
+    items: (file) => {
+      const out: DriftItem[] = [];
+      const decls = new Map(file.flags.map((d) => [d.key, d]));
+      for (const f of flags.list()) {
+        const d = decls.get(f.key);
+        if (d) {
+          const fields = fileDrift(f, d);
+          if (fields.length > 0) out.push({ path: `flags.${f.key}`, file: pick(d, fields), runtime: pick(f, fields), owner: f.source === 'file' ? 'api' : 'api (same key as a file flag)', revertible: true, note: `differs from the file in ${fields.join(', ')}; revert applies the file's declaration` });
+        } else if (f.source === 'file') {
+          out.push({ path: `flags.${f.key}`, file: null, runtime: { kind: f.kind, version: f.version, enabled: f.enabled }, owner: 'file (not applied)', revertible: true, note: 'the file no longer declares it; revert (or the reload) archives it' });
+        }
+      }
+      return out;
+    },
+    runtimeOnly: (file) =>
+      flags
+        .list()
+        .filter((f) => f.source !== 'file' && !file.flags.some((d) => d.key === f.key))
+        .map((f) => ({ path: `flags.${f.key}`, runtime: { kind: f.kind, version: f.version, enabled: f.enabled }, owner: 'api', note: 'runtime-only flag: not in the file, kept as is by reconcile' })),
+    revert: (file) => {
+      flags.syncFromFile(file.flags, 'reconcile: the config file is the source of truth');
     },
   };
+}
+
+function pick(o: object, fields: string[]): Record<string, unknown> {
+  return Object.fromEntries(fields.map((f) => [f, (o as Record<string, unknown>)[f] ?? null]));
 }

@@ -28,9 +28,19 @@ export interface DriftItem {
   note?: string;
 }
 
+/** Runtime state that has no counterpart in the file by design (e.g. API-made flags): listed, not drift. */
+export interface RuntimeOnlyItem {
+  path: string;
+  runtime: unknown;
+  owner: string;
+  note?: string;
+}
+
 export interface DriftSource {
   name: string;
   items(file: Config): DriftItem[];
+  /** state the file does not manage: reported beside drift, never reverted */
+  runtimeOnly?(file: Config): RuntimeOnlyItem[];
   /** undo this source's revertible items against the file; returns what was reverted */
   revert(file: Config, items: DriftItem[]): void;
 }
@@ -42,6 +52,8 @@ export interface DriftReport {
   intervalMs: number;
   inSync: boolean;
   items: DriftItem[];
+  /** runtime state the file does not manage (API-made flags): not drift, never reverted */
+  runtimeOnly: RuntimeOnlyItem[];
   /** the file could not be read or is invalid: drift is unknown and nothing is reverted */
   fileError?: { error: string; message: string; details?: unknown };
   lastReconcile?: { at: number; trigger: string; reverted: DriftItem[] } | null;
@@ -92,7 +104,8 @@ export class DriftReconciler {
     const { policy, interval } = this.opts.settings();
     const f = this.#file();
     const items = f.config ? this.#items(f.config) : [];
-    const report: DriftReport = { file: f.path, checkedAt: this.opts.now(), policy, intervalMs: interval, inSync: !f.error && items.length === 0, items, lastReconcile: this.#lastReconcile };
+    const runtimeOnly = f.config ? this.#sources.flatMap((s) => s.runtimeOnly?.(f.config!) ?? []) : [];
+    const report: DriftReport = { file: f.path, checkedAt: this.opts.now(), policy, intervalMs: interval, inSync: !f.error && items.length === 0, items, runtimeOnly, lastReconcile: this.#lastReconcile };
     if (f.error) report.fileError = f.error;
     return report;
   }

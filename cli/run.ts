@@ -3,6 +3,15 @@ import { isCanarydError } from '../core/index.js';
 import { loadConfigFile } from '../config/index.js';
 import { Sidecar } from '../sidecar.js';
 
+/** "canaryd: cannot listen on X (the KEY key): address already in use", or undefined for other errors. */
+export function listenFailure(e: unknown, config: { listen: string; admin: { listen: string } }): string | undefined {
+  const err = e as { code?: string; port?: number; address?: string };
+  if (err?.code !== 'EADDRINUSE' && err?.code !== 'EACCES' && err?.code !== 'EADDRNOTAVAIL') return undefined;
+  const key = config.admin.listen.endsWith(`:${err.port}`) ? 'admin.listen' : 'listen';
+  const why = err.code === 'EADDRINUSE' ? 'address already in use' : err.code === 'EACCES' ? 'permission denied' : 'address not available';
+  return `canaryd: cannot listen on ${key === 'listen' ? config.listen : config.admin.listen} (${key}): ${why}`;
+}
+
 /** Returns -1: the process keeps running until a signal ends it. */
 export async function runSidecarFromFile(file: string): Promise<number> {
   let config;
@@ -16,7 +25,14 @@ export async function runSidecarFromFile(file: string): Promise<number> {
     throw e;
   }
   const sidecar = new Sidecar({ config, configPath: file, raiseFdLimit: true });
-  await sidecar.start();
+  try {
+    await sidecar.start();
+  } catch (e) {
+    const line = listenFailure(e, config);
+    if (!line) throw e;
+    console.error(line); // one clear line, not a stack: the usual cause is another process on the port
+    process.exit(1);
+  }
   sidecar.watchConfig();
   process.on('SIGHUP', () => sidecar.reload('SIGHUP'));
   let stopping = false;

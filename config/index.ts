@@ -2,7 +2,7 @@ export { ConfigSchema, type Config, type RoutingConfig, type RoutingRuleConfig }
 export { loadConfigFile, parseConfigText } from './load.js';
 export { validateConfig, deepFreeze } from './validate.js';
 export { parseDuration, formatDuration } from './duration.js';
-export { interpolateEnv } from './env.js';
+export { interpolateEnv, applyEnvDefaults, ENV_DEFAULTS, CONFIG_PATH_ENV } from './env.js';
 export { isLoopbackHost, splitHostPort, validCidr } from './semantics.js';
 export {
   FAULT_TYPES,
@@ -30,4 +30,5 @@ export {
   type DependencyFaultParams,
   type DependencyFaultTypeName,
 } from './sections/dependencies.js';
+export { FileFlag, flagProblems, type FileFlagConfig } from './sections/flags.js'; // flags in the file
 export { METRIC_CHECK_NAME_PATTERN, type MetricCheckConfig } from './sections/prometheus.js';

@@ -1,22 +1,49 @@
-/** Reading a config file: YAML -> ${ENV} interpolation -> schema validation -> frozen Config. */
+/** Reading a config file: YAML -> ${ENV} interpolation -> env defaults -> schema validation -> frozen Config. */
 import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
+import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { CanarydError } from '../core/index.js';
-import { interpolateEnv } from './env.js';
-import { validateConfig } from './validate.js';
+import { applyEnvDefaults, interpolateEnv } from './env.js';
+import { coerceEnvScalars } from './coerce.js';
+import { validateConfig, type Locator } from './validate.js';
 import type { Config } from './schema.js';
 
+/** file:line:column of a key path in the parsed document (the key's position for mappings). */
+function locatorOf(doc: Document, lines: LineCounter, source: string): Locator {
+  return (path) => {
+    let node: unknown = doc.contents;
+    let offset: number | undefined;
+    for (const seg of path) {
+      if (isMap(node)) {
+        const pair = node.items.find((p) => (p.key as { value?: unknown } | null)?.value === seg);
+        if (!pair) return undefined;
+        offset = (pair.key as { range?: [number, number, number] }).range?.[0];
+        node = pair.value;
+      } else if (isSeq(node) && typeof seg === 'number') {
+        node = node.items[seg];
+        offset = (node as { range?: [number, number, number] } | undefined)?.range?.[0];
+        if (node === undefined) return undefined;
+      } else return undefined;
+    }
+    if (offset === undefined) return undefined;
+    const { line, col } = lines.linePos(offset);
+    return `${source}:${line}:${col}`;
+  };
+}
+
 export function parseConfigText(text: string, env: NodeJS.ProcessEnv = process.env, source = 'config'): Config {
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true, lineCounter: lines });
   if (doc.errors.length > 0) {
-    const lines = doc.errors.map((e) => `${source}: ${e.message.split('\n')[0]}`);
-    throw new CanarydError('CANARYD_ERR_CONFIG_READ', `cannot parse YAML:\n  ${lines.join('\n  ')}`, { details: lines });
+    const problems = doc.errors.map((e) => `${source}: ${e.message.split('\n')[0]}`);
+    throw new CanarydError('CANARYD_ERR_CONFIG_READ', `cannot parse YAML:\n  ${problems.join('\n  ')}`, { details: problems });
   }
   const raw = doc.toJS() ?? {};
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new CanarydError('CANARYD_ERR_CONFIG_INVALID', `${source}: the top level must be a mapping`, { details: ['(root): must be a mapping'] });
   }
-  return validateConfig(interpolateEnv(raw, env), env);
+  const filled: Array<Array<string | number>> = [];
+  const interpolated = coerceEnvScalars(interpolateEnv(raw, env, filled), filled);
+  return validateConfig(applyEnvDefaults(interpolated, env), env, locatorOf(doc, lines, source));
 }
 
 export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): Config {

@@ -9,6 +9,7 @@ import { adminSections } from './sections/admin.js';
 import { rolloutSections } from './sections/rollout.js';
 import { faultSections } from './sections/faults.js';
 import { dependencySections } from './sections/dependencies.js';
+import { flagSections } from './sections/flags.js';
 import { fleetSections } from './sections/fleet.js';
 import { prometheusSections } from './sections/prometheus.js';
 import { limitSections } from './sections/limits.js';
@@ -21,6 +22,7 @@ export const ConfigSchema = Type.Object(
     ...rolloutSections,
     ...faultSections,
     ...dependencySections,
+    ...flagSections,
     ...fleetSections,
     ...prometheusSections,
     ...limitSections,

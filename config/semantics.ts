@@ -3,6 +3,10 @@ import { isIP } from 'node:net';
 import type { Config } from './schema.js';
 import { faultsProblems } from './sections/faults.js';
 import { dependenciesProblems } from './sections/dependencies.js';
+import { flagProblems } from './sections/flags.js';
+import { CHECK_NAMES } from './sections/check-names.js';
+import { didYouMean } from './suggest.js';
+import { webhookProblems } from './sections/webhooks.js';
 import { prometheusProblems } from './sections/prometheus.js';
 
 export function isLoopbackHost(host: string): boolean {
@@ -62,6 +66,16 @@ export function semanticProblems(c: Config, env: NodeJS.ProcessEnv = process.env
   c.rollout.steps.forEach((w, i) => {
     if (i > 0 && w <= c.rollout.steps[i - 1]) out.push(`rollout.steps[${i}]: steps must rise, got ${w} after ${c.rollout.steps[i - 1]}`);
   });
+  const steps = c.rollout.steps;
+  if (steps.length > 0 && steps[steps.length - 1] !== 100) out.push(`rollout.steps[${steps.length - 1}]: the last step must be 100 (a rollout ends with all traffic on the canary), got ${steps[steps.length - 1]}`);
+  for (const key of ['interval', 'analysisInterval'] as const) {
+    if (c.rollout[key] === 0) out.push(`rollout.${key}: must be more than 0, got 0`);
+  }
+  c.rollout.critical.forEach((name, i) => {
+    if ((CHECK_NAMES as readonly string[]).includes(name)) return;
+    const guess = didYouMean(name, CHECK_NAMES);
+    out.push(`rollout.critical[${i}]: no check is named ${JSON.stringify(name)}${guess ? `, did you mean ${guess}?` : ` (checks: ${CHECK_NAMES.join(', ')})`}`);
+  });
   if (c.rollout.scoring.marginal > c.rollout.scoring.pass) out.push(`rollout.scoring.marginal: must be <= rollout.scoring.pass (${c.rollout.scoring.pass}), got ${c.rollout.scoring.marginal}`);
   const hooks = new Set<string>();
   c.rollout.webhooks.forEach((h, i) => {
@@ -74,6 +88,8 @@ export function semanticProblems(c: Config, env: NodeJS.ProcessEnv = process.env
   }
   out.push(...faultsProblems(c, env)); // faults
   out.push(...dependenciesProblems(c));
+  out.push(...flagProblems(c.flags, validCidr)); // flags declared in the file
+  out.push(...webhookProblems(c.rollout.webhooks)); // webhook delivery
   out.push(...prometheusProblems(c, env));
   return out;
 }

@@ -7,6 +7,7 @@ import { CanarydError } from '../core/index.js';
 import { parseDuration } from './duration.js';
 import { ConfigSchema, type Config } from './schema.js';
 import { semanticProblems } from './semantics.js';
+import { didYouMean } from './suggest.js';
 
 
 /** Keys that were renamed or that people commonly guess: "use X instead". */
@@ -26,7 +27,7 @@ const RENAMED: Record<string, string> = {
 };
 
 function makeAjv() {
-  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true });
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: true, allowUnionTypes: true, verbose: true });
   ajv.addKeyword({
     keyword: 'duration',
     modifying: true,
@@ -78,7 +79,10 @@ function describe(e: ErrorObject, root: unknown, all: ErrorObject[]): string | u
       const key = (e.params as { additionalProperty: string }).additionalProperty;
       const full = path ? `${path}.${key}` : key;
       const renamed = RENAMED[full];
-      return renamed ? `${full}: unknown key, use ${renamed} instead` : `${full}: unknown key`;
+      if (renamed) return `${full}: unknown key, use ${renamed} instead`;
+      const known = Object.keys((e.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties ?? {}).filter((k) => k !== '$schema');
+      const guess = didYouMean(key, known);
+      return guess ? `${full}: unknown key, did you mean ${guess}?` : `${full}: unknown key`;
     }
     case 'required':
       return `${path ? `${path}.` : ''}${(e.params as { missingProperty: string }).missingProperty}: is required`;
@@ -108,32 +112,67 @@ function describe(e: ErrorObject, root: unknown, all: ErrorObject[]): string | u
   }
 }
 
+/** Finds where a key path is in the source file ("file:line:column"), for messages; undefined when unknown. */
+export type Locator = (path: Array<string | number>) => string | undefined;
+
+/** "a.b[2].c" -> ["a", "b", 2, "c"] */
+function segmentsOfPath(path: string): Array<string | number> {
+  return [...path.matchAll(/([^.[\]]+)|\[(\d+)\]/g)].map((m) => (m[2] !== undefined ? Number(m[2]) : m[1]));
+}
+
+/** The problem's location: the deepest part of its key path that exists in the file. */
+function locate(problem: string, locator: Locator | undefined): string | undefined {
+  if (!locator) return undefined;
+  const i = problem.indexOf(': ');
+  if (i <= 0) return undefined;
+  const segs = segmentsOfPath(problem.slice(0, i));
+  for (let n = segs.length; n > 0; n--) {
+    const at = locator(segs.slice(0, n));
+    if (at) return at;
+  }
+  return undefined;
+}
+
 /**
- * Validates (and fills defaults into) a parsed config. Throws CANARYD_ERR_CONFIG_INVALID listing every problem.
- * `env` is read by checks that depend on the environment (faults refused under NODE_ENV=production).
+ * Validates (and fills defaults into) a parsed config. Throws CANARYD_ERR_CONFIG_INVALID listing every
+ * problem — schema and semantic ones in one pass, so a file is fixed in one round. `details` holds the
+ * problems ("<key path>: <problem>"); the message prefixes each with its file:line:column when `locator`
+ * can find it. `env` is read by checks that depend on the environment (faults refused under NODE_ENV=production).
  */
-export function validateConfig(input: unknown, env: NodeJS.ProcessEnv = process.env): Config {
+export function validateConfig(input: unknown, env: NodeJS.ProcessEnv = process.env, locator?: Locator): Config {
   const data = structuredClone(input ?? {});
   const validate = validator();
   const problems: string[] = [];
-  if (!validate(data)) {
-    const seen = new Set<string>();
+  const seen = new Set<string>();
+  const add = (line: string | undefined) => {
+    if (line && !seen.has(line)) {
+      seen.add(line);
+      problems.push(line);
+    }
+  };
+  const schemaOk = validate(data);
+  if (!schemaOk) {
     // anyOf over literals yields one error per literal plus the anyOf: keep the anyOf; drop type errors of
     // union branches when the anyOf is reported.
     const anyOfPaths = new Set(validate.errors!.filter((e) => e.keyword === 'anyOf').map((e) => e.instancePath));
     for (const e of validate.errors!) {
       if (e.keyword !== 'anyOf' && anyOfPaths.has(e.instancePath) && /anyOf\/\d+/.test(e.schemaPath)) continue;
-      const line = describe(e, data, validate.errors!);
-      if (line && !seen.has(line)) {
-        seen.add(line);
-        problems.push(line);
-      }
+      add(describe(e, data, validate.errors!));
     }
-  } else {
-    problems.push(...semanticProblems(data as Config, env));
+  }
+  // Semantic checks run on a schema-invalid config too (defaults are filled either way); a check that trips
+  // over a value of the wrong type is skipped: the schema problem already names that key.
+  try {
+    for (const p of semanticProblems(data as Config, env)) add(p);
+  } catch (e) {
+    if (schemaOk) throw e;
   }
   if (problems.length > 0) {
-    throw new CanarydError('CANARYD_ERR_CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, { details: problems });
+    const lines = problems.map((p) => {
+      const at = locate(p, locator);
+      return at ? `${at}: ${p}` : p;
+    });
+    throw new CanarydError('CANARYD_ERR_CONFIG_INVALID', `invalid configuration:\n  ${lines.join('\n  ')}`, { details: problems });
   }
   return deepFreeze(data as Config);
 }

@@ -277,22 +277,34 @@ export class RolloutController {
       }
     }
     const d = t.decision;
+    let notified = false;
     if (d !== null) {
       this.#latest = d;
       this.#o.metrics.decisions.labels(d.action).inc();
-      if (this.audit.decision(d, before.id, this.#config.interval)) this.#recorded(d);
+      if (this.audit.decision(d, before.id, this.#config.interval)) notified = this.#recorded(d);
     }
-    if (t.changed) this.#publishPhase();
+    if (t.changed) {
+      this.#publishPhase();
+      // a phase change that no decision announced (start, pause, resume...): `event` webhooks' "phase" topic
+      const s = this.machine.state;
+      if (!notified && s.phase !== before.phase) this.webhooks.notify('event', this.#payload(`rollout ${s.phase}`, s.reason ? [s.reason] : []), 'phase');
+    }
   }
 
-  #recorded(d: Decision): void {
+  /** Logs, publishes and notifies a decision; true when the notification announced a phase change or rollback. */
+  #recorded(d: Decision): boolean {
     const s = this.machine.state;
     this.#o.log[d.action === 'ROLLBACK' ? 'warn' : 'info']({ event: 'decision', action: d.action, source: d.source, dryRun: d.dryRun, rolloutId: s.id, step: d.step, canaryWeight: d.canaryWeight, reasons: d.reasons }, `${d.dryRun ? '[dry run] ' : ''}${d.action}: ${d.reasons[0] ?? ''}`);
     this.#o.events.publish({ type: 'decision', decision: summary(d), rolloutId: s.id, phase: s.phase });
     const payload = this.#payload(`${d.dryRun ? '[dry run] ' : ''}${d.action}`, d.reasons);
     if (d.action === 'ROLLBACK' && !d.dryRun) this.webhooks.notify('rollback', payload);
     else if (s.phase === 'promoted' && d.action === 'PROMOTE') this.webhooks.notify('post-rollout', payload);
-    else this.webhooks.notify('event', payload);
+    else if (d.action === 'PROMOTE' && !d.dryRun) this.webhooks.notify('event', payload, 'phase'); // a step up
+    else {
+      this.webhooks.notify('event', payload, 'decision'); // CONTINUE, HOLD...: only to webhooks that ask for every decision
+      return false;
+    }
+    return true;
   }
 
   #payload(what: string, reasons: string[]): { text: string; [k: string]: unknown } {

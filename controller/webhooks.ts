@@ -8,10 +8,20 @@
  * step, weight, reasons, the versions and the webhook's metadata. Attempts time out after `timeout`;
  * network errors, timeouts and 5xx are retried up to `retries` times with a doubling backoff; a 4xx is an
  * answer (a gate's "no"), not retried.
+ *
+ * Delivery (config/sections/webhooks.ts): `format` shapes the body (generic, slack, pagerduty Events v2),
+ * `headers` are added (auth), `secret` signs the body — `x-canaryd-signature: t=<unix s>,v1=<hex>` where
+ * v1 = HMAC-SHA256(secret, "<t>.<body>"), so a receiver can check both the body and its age (replays).
+ * `event` webhooks receive the topics in `events` (default: phase changes and rollbacks — not every
+ * CONTINUE); rollback and post-rollout webhooks receive their own kind only.
  */
+import { createHmac } from 'node:crypto';
 import { request } from 'undici';
 
 export type WebhookType = 'pre-rollout' | 'confirm-promotion' | 'post-rollout' | 'rollback' | 'event';
+
+export type WebhookTopic = 'phase' | 'rollback' | 'decision' | 'faults' | 'drift';
+export type WebhookFormat = 'generic' | 'slack' | 'pagerduty';
 
 export interface WebhookSpec {
   name: string;
@@ -20,7 +30,15 @@ export interface WebhookSpec {
   timeout: number;
   retries: number;
   metadata: Record<string, string>;
+  format?: WebhookFormat;
+  headers?: Record<string, string>;
+  secret?: string;
+  routingKey?: string;
+  /** type event: topics sent (default phase + rollback) */
+  events?: readonly WebhookTopic[];
 }
+
+export const DEFAULT_EVENT_TOPICS: readonly WebhookTopic[] = ['phase', 'rollback'];
 
 /** What the caller supplies: the Slack-compatible line and any details. */
 export interface PayloadBody {
@@ -85,11 +103,17 @@ export class WebhookRunner {
     return { approved: refused.length === 0, results, reason };
   }
 
-  /** Fire-and-forget notification to every webhook of `type` (and of type `event`). */
-  notify(type: 'post-rollout' | 'rollback' | 'event', payload: PayloadBody): void {
-    const hooks = this.#hooks.filter((h) => h.type === type || (type !== 'event' && h.type === 'event'));
+  /**
+   * Fire-and-forget notification: to every webhook of `type`, and to `event` webhooks subscribed to the
+   * topic (rollback: "rollback"; post-rollout: "phase"; event: the `topic` given, default "decision").
+   */
+  notify(type: 'post-rollout' | 'rollback' | 'event', payload: PayloadBody, topic?: WebhookTopic): void {
+    const t: WebhookTopic = type === 'rollback' ? 'rollback' : type === 'post-rollout' ? 'phase' : (topic ?? 'decision');
+    const hooks = this.#hooks.filter((h) => (type !== 'event' && h.type === type) || (h.type === 'event' && (h.events ?? DEFAULT_EVENT_TOPICS).includes(t)));
     for (const h of hooks) {
-      const p = this.#call(h, { ...payload, type }).then((r) => {
+      const body = formatBody(h, { ...payload, type }, t);
+      if (body === null) continue; // e.g. pagerduty: nothing to page about
+      const p = this.#send(h, body).then((r) => {
         if (!r.ok) this.#log.warn({ event: 'webhook_failed', webhook: h.name, type, status: r.status, error: r.error, attempts: r.attempts }, `webhook ${h.name} failed: ${r.error}`);
       });
       this.#inflight.add(p);
@@ -103,7 +127,11 @@ export class WebhookRunner {
   }
 
   async #call(h: WebhookSpec, payload: WebhookPayload): Promise<WebhookResult> {
-    const body = JSON.stringify({ ...payload, webhook: h.name, metadata: h.metadata });
+    // gates answer a program: always the generic body, whatever the format
+    return this.#send(h, formatBody({ ...h, format: 'generic' }, payload, null)!);
+  }
+
+  async #send(h: WebhookSpec, body: string): Promise<WebhookResult> {
     let last: WebhookResult = { name: h.name, ok: false, status: null, attempts: 0, error: 'not sent' };
     for (let attempt = 1; attempt <= h.retries + 1; attempt++) {
       last = await attemptOnce(h, body, attempt);
@@ -115,11 +143,62 @@ export class WebhookRunner {
   }
 }
 
+/** `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">` */
+export function signature(secret: string, body: string, nowMs = Date.now()): string {
+  const t = Math.floor(nowMs / 1000);
+  return `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}`;
+}
+
+const PD_SEVERITY: Record<WebhookTopic, 'critical' | 'error' | 'warning' | 'info'> = { rollback: 'error', faults: 'warning', drift: 'warning', phase: 'info', decision: 'info' };
+
+/**
+ * The request body for a webhook's format; null when the format has nothing to send for this topic
+ * (PagerDuty pages on rollbacks, fault trips and drift, resolves on promotion, and skips the rest).
+ */
+export function formatBody(h: WebhookSpec, payload: WebhookPayload, topic: WebhookTopic | null): string | null {
+  const format = h.format ?? 'generic';
+  if (format === 'slack') {
+    const context = [`rollout ${String(payload.rolloutId ?? '-')}`, `phase ${String(payload.phase ?? '-')}`, ...Object.entries(h.metadata).map(([k, v]) => `${k}: ${v}`)].join(' · ');
+    return JSON.stringify({
+      text: payload.text,
+      blocks: [
+        { type: 'section', text: { type: 'mrkdwn', text: payload.text } },
+        { type: 'context', elements: [{ type: 'mrkdwn', text: context }] },
+      ],
+    });
+  }
+  if (format === 'pagerduty') {
+    const t = topic ?? (payload.type === 'rollback' ? 'rollback' : 'phase');
+    const rolloutKey = `canaryd-${h.metadata.service ?? 'rollout'}-${String(payload.rolloutId ?? 0)}`;
+    const resolve = payload.type === 'post-rollout' || (t === 'phase' && payload.phase === 'promoted');
+    if (!resolve && t !== 'rollback' && t !== 'faults' && t !== 'drift') return null;
+    const dedupKey = t === 'faults' ? `canaryd-${h.metadata.service ?? 'faults'}-faults` : t === 'drift' ? `canaryd-${h.metadata.service ?? 'config'}-drift` : rolloutKey;
+    const versions = payload.versions as { canary?: string } | undefined;
+    return JSON.stringify({
+      routing_key: h.routingKey ?? '',
+      event_action: resolve ? 'resolve' : 'trigger',
+      dedup_key: dedupKey,
+      payload: {
+        summary: payload.text.slice(0, 1024),
+        source: h.metadata.source ?? 'canaryd',
+        severity: PD_SEVERITY[t],
+        component: versions?.canary,
+        group: h.metadata.service,
+        class: t,
+        custom_details: { ...payload, metadata: h.metadata },
+      },
+    });
+  }
+  return JSON.stringify({ ...payload, ...(topic ? { topic } : {}), webhook: h.name, metadata: h.metadata });
+}
+
 async function attemptOnce(h: WebhookSpec, body: string, attempt: number): Promise<WebhookResult> {
   try {
+    const headers: Record<string, string> = { ...h.headers, 'content-type': 'application/json', 'user-agent': 'canaryd' };
+    if (h.secret) headers['x-canaryd-signature'] = signature(h.secret, body);
     const res = await request(h.url, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', 'user-agent': 'canaryd' },
+      headers,
       body,
       headersTimeout: h.timeout,
       bodyTimeout: h.timeout,

@@ -1,7 +1,7 @@
 /**
  * Config reload and drift against a real file: reload applies a valid file and refuses an invalid one with
  * every problem listed (running config kept); drift reports what the API changed (weight, flags) and an
- * unapplied file edit; reconcile reverts API-made state but never a rollout-owned weight; the `revert`
+ * unapplied file edit; reconcile reverts API-made state but never a rollout-owned weight nor a runtime-only flag; the `revert`
  * policy restores the file's weight on its interval.
  */
 import t from 'tap';
@@ -69,10 +69,9 @@ t.test('drift: API weight, flags and an unapplied edit are reported; reconcile r
   let d = (await call(s.app, 'GET', '/api/v1/config/drift')).json;
   t.equal(d.policy, 'report');
   t.equal(d.intervalMs, 30_000);
-  t.match(d.items, [
-    { path: 'routing.canaryWeight', file: 10, runtime: 40, owner: 'api', revertible: true },
-    { path: 'flags.vip', file: null, owner: 'api', revertible: true },
-  ]);
+  t.match(d.items, [{ path: 'routing.canaryWeight', file: 10, runtime: 40, owner: 'api', revertible: true }]);
+  t.equal(d.items.length, 1, 'a flag made through the API is not drift');
+  t.match(d.runtimeOnly, [{ path: 'flags.vip', owner: 'api', note: /runtime-only/ }], 'it is listed as runtime-only');
 
   // the rollout controller owns its weights: reported, never reverted
   s.sidecar.splitter.setWeights({ canary: 60 }, 'rollout: step 4');
@@ -84,10 +83,10 @@ t.test('drift: API weight, flags and an unapplied edit are reported; reconcile r
   t.equal((await call(s.app, 'POST', '/api/v1/config/reconcile')).status, 401);
   const rec = await call(s.app, 'POST', '/api/v1/config/reconcile', { token: TOKEN });
   t.equal(rec.status, 200);
-  t.same(rec.json.reverted.map((i: any) => i.path).sort(), ['config.routing.mirror.percent', 'flags.vip']);
+  t.same(rec.json.reverted.map((i: any) => i.path).sort(), ['config.routing.mirror.percent']);
   t.equal(await weight(s), 60, 'rollout weight untouched');
   t.equal(s.sidecar.config.routing.mirror.percent, 5, 'the file edit was applied');
-  t.match((await call(s.app, 'GET', '/api/v1/flags/vip')).json, { enabled: false, note: /reconcile/ });
+  t.match((await call(s.app, 'GET', '/api/v1/flags/vip')).json, { enabled: true, source: 'api' }, 'reconcile does not switch a runtime-only flag off');
   t.same(rec.json.report.items.map((i: any) => i.path), ['routing.canaryWeight'], 'only the rollout weight remains');
 
   await call(s.app, 'PUT', '/api/v1/weights', { body: { canary: 45 }, token: TOKEN });
@@ -113,4 +112,53 @@ t.test('policy revert: a weight changed through the API goes back to the file on
   t.match(reverted, { trigger: 'interval', items: [{ path: 'routing.canaryWeight', runtime: 70, file: 10 }] });
   t.ok(s.lines.some((l) => l.event === 'drift_reverted'), 'the revert is logged');
   t.equal((await call(s.app, 'GET', '/api/v1/config/drift')).json.lastReconcile.trigger, 'interval');
+});
+
+t.test('flags in the file: created on start, changed by reload, API edits are drift, revert restores them, runtime flags stay', async (t) => {
+  const base = await startEchoUpstream('baseline');
+  const can = await startEchoUpstream('canary');
+  const flagsYaml = `flags:
+  - { key: beta, kind: userList, users: [alice], enabled: true, description: beta testers }
+  - { key: ramp, kind: percentage, percentage: 10, enabled: false }
+`;
+  const yaml = configYaml(base.url, can.url, flagsYaml).replace('admin: { listen: "127.0.0.1:0" }', `admin: { listen: "127.0.0.1:0", token: "${TOKEN}", reconcile: { policy: revert, interval: 1h } }`);
+  const started = await startAdminSidecar(yaml, { file: true });
+  t.teardown(async () => (await started.stop(), await base.close(), await can.close()));
+  const s = {
+    ...started,
+    edit: (from: string, to: string) => {
+      const text = readFileSync(started.configPath!, 'utf8');
+      if (!text.includes(from)) throw new Error(`config has no ${from}`);
+      writeFileSync(started.configPath!, text.replace(from, to));
+    },
+  };
+  const flag = async (k: string) => (await call(s.app, 'GET', `/api/v1/flags/${k}`)).json;
+  t.match(await flag('beta'), { kind: 'userList', users: ['alice'], enabled: true, source: 'file' }, 'a file flag exists after start');
+  t.match(await flag('ramp'), { kind: 'percentage', percentage: 10, enabled: false, source: 'file' });
+  const routed = await fetch(`${s.url}/x`, { headers: { 'x-user-id': 'alice' } });
+  t.equal(routed.headers.get('x-canaryd-version'), 'canary', 'the file flag routes');
+  await routed.arrayBuffer();
+  t.same((await call(s.app, 'GET', '/api/v1/config/drift')).json.items, [], 'file flags are in sync');
+
+  await call(s.app, 'PATCH', '/api/v1/flags/ramp', { body: { enabled: true, percentage: 50 }, token: TOKEN });
+  await call(s.app, 'POST', '/api/v1/flags', { body: { key: 'hotfix', kind: 'boolean', enabled: true }, token: TOKEN });
+  const d = (await call(s.app, 'GET', '/api/v1/config/drift')).json;
+  t.match(d.items, [{ path: 'flags.ramp', file: { enabled: false, percentage: 10 }, runtime: { enabled: true, percentage: 50 }, revertible: true }], 'an API edit of a file flag is drift');
+  t.match(d.runtimeOnly, [{ path: 'flags.hotfix', owner: 'api' }], 'the API-made flag is runtime-only');
+  const rec = await call(s.app, 'POST', '/api/v1/config/reconcile', { token: TOKEN });
+  t.same(rec.json.reverted.map((i: any) => i.path), ['flags.ramp']);
+  t.match(await flag('ramp'), { enabled: false, percentage: 10 }, 'revert puts the file declaration back');
+  t.match(await flag('hotfix'), { enabled: true }, 'revert leaves the runtime-only flag on');
+
+  s.edit('{ key: ramp, kind: percentage, percentage: 10, enabled: false }', '{ key: ramp, kind: percentage, percentage: 25, enabled: true }');
+  s.edit('  - { key: beta, kind: userList, users: [alice], enabled: true, description: beta testers }\n', '');
+  t.equal((await call(s.app, 'POST', '/api/v1/config/reload', { token: TOKEN })).status, 200);
+  t.match(await flag('ramp'), { enabled: true, percentage: 25 }, 'a reload applies the changed declaration');
+  t.match(await flag('beta'), { archived: true, enabled: false }, 'a flag removed from the file is archived');
+  t.equal((await call(s.app, 'GET', '/api/v1/config/drift')).json.inSync, true);
+
+  s.edit('flags:\n', 'flags:\n  - { key: bad, kind: ipList, ips: ["10.0.0.0/99"] }\n');
+  const bad = await call(s.app, 'POST', '/api/v1/config/reload', { token: TOKEN });
+  t.equal(bad.status, 400, 'a bad flag declaration is an invalid file');
+  t.match(bad.json.details, ['flags[0].ips[0]: must be an IP or CIDR, got "10.0.0.0/99"']);
 });

@@ -31,20 +31,20 @@ t.test('defaults and durations', async (t) => {
   t.equal(c.rollout.alphaPlan, 'front');
   const w = parseConfigText(`${BASE}rollout: { interval: 1m30s, webhooks: [{ name: gate, type: pre-rollout, url: "http://127.0.0.1:1/x", timeout: 750ms }] }`, {});
   t.equal(w.rollout.interval, 90_000);
-  t.same(w.rollout.webhooks[0], { name: 'gate', type: 'pre-rollout', url: 'http://127.0.0.1:1/x', timeout: 750, retries: 2, metadata: {} });
+  t.same(w.rollout.webhooks[0], { name: 'gate', type: 'pre-rollout', url: 'http://127.0.0.1:1/x', timeout: 750, retries: 2, metadata: {}, format: 'generic', headers: {}, secret: '', routingKey: '', events: ['phase', 'rollback'] });
 });
 
 t.test('every problem names its key and the reason', async (t) => {
-  t.same(problems('rollout: { steps: [5, 50, 25] }'), ['rollout.steps[2]: steps must rise, got 25 after 50']);
+  t.same(problems('rollout: { steps: [5, 50, 25, 100] }'), ['rollout.steps[2]: steps must rise, got 25 after 50']);
   t.same(problems('rollout: { steps: [] }'), ['rollout.steps: must NOT have fewer than 1 items, got []']);
-  t.same(problems('rollout: { steps: [0, 50] }'), ['rollout.steps[0]: must be > 0, got 0']);
+  t.same(problems('rollout: { steps: [0, 100] }'), ['rollout.steps[0]: must be > 0, got 0']);
   t.same(problems('rollout: { interval: soon }'), ['rollout.interval: must be a duration like 500ms, 2s, 1m or a number of ms, got "soon"']);
   t.same(problems('rollout: { hardBreach: maybe }'), ['rollout.hardBreach: must be one of "rollback", "count", got "maybe"']);
   t.same(problems('rollout: { falseRollbackRate: 0.5 }'), ['rollout.falseRollbackRate: must be <= 0.2, got 0.5']);
   t.same(problems('rollout: { slo: { maxErrorRate: 2 } }'), ['rollout.slo.maxErrorRate: must be <= 1, got 2']);
   t.same(problems('rollout: { scoring: { pass: 60, marginal: 80 } }'), ['rollout.scoring.marginal: must be <= rollout.scoring.pass (60), got 80']);
   t.same(problems('rollout: { failureLimit: 0 }'), ['rollout.failureLimit: must be >= 1, got 0']);
-  t.same(problems('rollout: { stepz: [1] }'), ['rollout.stepz: unknown key']);
+  t.same(problems('rollout: { stepz: [1] }'), ['rollout.stepz: unknown key, did you mean steps?']);
   t.same(problems('rollout: { webhooks: [{ name: a, type: pre-rollout, url: "ftp://x" }] }'), ['rollout.webhooks[0].url: must match ^https?://, got "ftp://x"']);
   t.same(problems('rollout: { webhooks: [{ name: a, type: later, url: "http://127.0.0.1:1" }] }'), [
     'rollout.webhooks[0].type: must be one of "pre-rollout", "confirm-promotion", "post-rollout", "rollback", "event", got "later"',

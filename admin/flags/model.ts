@@ -42,6 +42,8 @@ export interface Flag {
   archivedAt?: number;
   /** why the flag last changed state when not by an operator (e.g. "reconcile") */
   note?: string;
+  /** "file": declared in the config file's `flags:` (the file is its source of truth); else made through the API */
+  source?: 'file' | 'api';
 }
 
 export const FLAG_KEY_PATTERN = '^[a-z0-9][a-z0-9._-]{0,63}$';
@@ -85,6 +87,7 @@ export const flagSchema = {
     updatedAt: { type: 'integer', description: 'epoch ms' },
     archivedAt: { type: 'integer', description: 'epoch ms' },
     note: { type: 'string' },
+    source: { type: 'string', enum: ['file', 'api'], description: 'file: declared in the config file; api: made at runtime' },
   },
 } as const;
 

@@ -68,7 +68,7 @@ export class FlagService {
       throw new CanarydError('CANARYD_ERR_CONFLICT', existing.archived ? `flag ${JSON.stringify(input.key)} exists (archived); archived keys are not reused, choose another` : `flag ${JSON.stringify(input.key)} already exists`);
     }
     const now = this.#now();
-    const flag: Flag = { description: '', enabled: false, version: 'canary', ...structuredClone(input), archived: false, createdAt: now, updatedAt: now };
+    const flag: Flag = { description: '', enabled: false, version: 'canary', ...structuredClone(input), archived: false, createdAt: now, updatedAt: now, source: 'api' };
     assertFlagValid(flag);
     return this.#commit([...this.#flags, flag], 'created', flag);
   }
@@ -96,8 +96,72 @@ export class FlagService {
     return this.#commit(this.#flags.map((f) => (f.key === key ? next : f)), 'archived', next);
   }
 
+  /**
+   * Makes the flags the config file declares match it: creates missing ones, updates changed ones, archives
+   * file flags the file no longer declares. API-made flags the file does not name are left alone. Returns
+   * the keys it touched (archived keys cannot come back: they are reported, not reused).
+   */
+  syncFromFile(decls: readonly FileFlagDecl[], note = 'config file'): { changed: string[]; refused: string[] } {
+    const changed: string[] = [];
+    const refused: string[] = [];
+    const declared = new Set(decls.map((d) => d.key));
+    for (const d of decls) {
+      const cur = this.#flags.find((f) => f.key === d.key);
+      if (cur?.archived) {
+        refused.push(d.key);
+        continue;
+      }
+      if (!cur) {
+        this.#put({ ...fileFields(d), archived: false, createdAt: this.#now(), updatedAt: this.#now(), source: 'file', note }, 'created');
+        changed.push(d.key);
+      } else if (fileDrift(cur, d) || cur.source !== 'file') {
+        const next: Flag = { ...cur, ...fileFields(d), key: cur.key, updatedAt: this.#now(), source: 'file', note };
+        for (const f of ['percentage', 'users', 'ips', 'match'] as const) if (d[f] === undefined) delete next[f];
+        this.#put(next, 'updated');
+        changed.push(d.key);
+      }
+    }
+    for (const f of this.#flags.filter((x) => x.source === 'file' && !x.archived && !declared.has(x.key))) {
+      this.archive(f.key);
+      changed.push(f.key);
+    }
+    return { changed, refused };
+  }
+
+  #put(flag: Flag, action: FlagAction): void {
+    assertFlagValid(flag, `flags.${flag.key}`);
+    const exists = this.#flags.some((f) => f.key === flag.key);
+    this.#commit(exists ? this.#flags.map((f) => (f.key === flag.key ? flag : f)) : [...this.#flags, flag], action, flag);
+  }
+
   /** Enabled, unarchived flags: the ones routing sees. */
   active(): Flag[] {
     return this.#flags.filter((f) => f.enabled && !f.archived).map((f) => structuredClone(f));
   }
+}
+
+/** A flag as the config file declares it (config/sections/flags.ts). */
+export interface FileFlagDecl {
+  key: string;
+  description: string;
+  kind: Flag['kind'];
+  enabled: boolean;
+  version: Flag['version'];
+  percentage?: number;
+  users?: string[];
+  ips?: string[];
+  match?: Flag['match'];
+}
+
+const FILE_FIELDS = ['description', 'kind', 'enabled', 'version', 'percentage', 'users', 'ips', 'match'] as const;
+
+function fileFields(d: FileFlagDecl): Pick<Flag, 'key' | (typeof FILE_FIELDS)[number]> {
+  const out: Record<string, unknown> = { key: d.key };
+  for (const f of FILE_FIELDS) if (d[f] !== undefined) out[f] = structuredClone(d[f]);
+  return out as Pick<Flag, 'key' | (typeof FILE_FIELDS)[number]>;
+}
+
+/** The fields where a running flag differs from its file declaration (empty: in sync). */
+export function fileDrift(flag: Flag, d: FileFlagDecl): string[] {
+  return FILE_FIELDS.filter((f) => JSON.stringify(flag[f] ?? null) !== JSON.stringify(d[f] ?? null));
 }

@@ -35,6 +35,11 @@ const driftReport = {
     intervalMs: { type: 'number' },
     inSync: { type: 'boolean' },
     items: { type: 'array', items: driftItem },
+    runtimeOnly: {
+      type: 'array',
+      description: 'runtime state the file does not manage (API-made flags): not drift, never reverted',
+      items: { type: 'object', properties: { path: { type: 'string' }, runtime: { nullable: true }, owner: { type: 'string' }, note: { type: 'string' } } },
+    },
     fileError: { type: 'object', additionalProperties: true },
     lastReconcile: { type: 'object', nullable: true, additionalProperties: true },
   },

@@ -5,6 +5,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { Duration, StrictObject } from './types.js';
+import { webhookDeliveryFields } from './webhooks.js';
 import { AbortOnSchema, MetricCheckSchema } from './prometheus.js';
 
 const Webhook = Type.Object(
@@ -18,6 +19,7 @@ const Webhook = Type.Object(
     timeout: Duration('5s', 'Per attempt'),
     retries: Type.Integer({ minimum: 0, maximum: 10, default: 2, description: 'Retries after a failed attempt (network error, timeout, 5xx)' }),
     metadata: Type.Record(Type.String(), Type.String(), { default: {}, description: 'Sent as-is in the payload' }),
+    ...webhookDeliveryFields,
   },
   { additionalProperties: false },
 );
