@@ -6,7 +6,7 @@
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { pino, destination, type Logger } from 'pino';
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { CanarydError, systemClock, type Clock, type Observation } from './core/index.js';
 import { isProduction, loadConfigFile, splitHostPort, type Config } from './config/index.js';
@@ -36,6 +36,7 @@ import {
   faultRoutes,
   flagDriftSource,
   FlagService,
+  alertRoutes,
   InfoMetrics,
   MetricsListener,
   SnapshotPublisher,
@@ -45,7 +46,7 @@ import {
 } from './admin/index.js';
 import { StateDirLock, StateStore } from './state/index.js';
 import { AnomalyMonitor, judge as defaultJudge, type Judge } from './analysis/index.js';
-import { prometheusChecksFor, RolloutController, RolloutMetrics, ROLLOUT_FILE, type AnomalyFeed, type RolloutConfig } from './controller/index.js';
+import { FinopsCosts, prometheusChecksFor, RolloutController, RolloutMetrics, ROLLOUT_FILE, type AnomalyFeed, type RolloutConfig } from './controller/index.js';
 import type { RolloutState } from './analysis/index.js';
 import { FleetCoordinator, FleetMetricSource, RemoteEvidence, type FleetCommand } from './fleet/index.js';
 import { hostname } from 'node:os';
@@ -166,6 +167,8 @@ export class Sidecar {
   readonly rollout: RolloutController;
   /** Prometheus-backed checks (rollout.metrics, docs/prometheus.md), polled by the rollout controller */
   readonly metricChecks: ReturnType<typeof prometheusChecksFor>;
+  /** FinOps: cost per version from Prometheus (finops:), its gauges and the compare.costPerRequest check */
+  readonly finops: FinopsCosts;
   // --- end rollout ---
   // --- faults ---
   /** fault injection: rules, kill switch, experiments (docs/faults.md) */
@@ -259,11 +262,16 @@ export class Sidecar {
     if (opts.config.fleet) this.fleet = this.#buildFleet(opts.config.fleet);
     // --- rollout: the controller reads the recorder, moves the splitter's weight, persists under state.dir ---
     this.metricChecks = prometheusChecksFor(() => this.config, { clock: this.clock, registry: this.registry, log: this.log });
+    this.finops = new FinopsCosts({ config: () => this.config, client: () => this.metricChecks.checks.client, clock: this.clock, registry: this.registry });
+    const prometheusFeed = {
+      poll: (now: number, from: number) => [...this.metricChecks.checks.poll(now, from), ...this.finops.checks(now, from)],
+      reset: () => this.metricChecks.checks.reset(),
+    };
     this.rollout = new RolloutController({
       config: opts.config.rollout,
       judge: opts.judge ?? defaultJudge,
       anomaly: opts.anomaly === undefined ? defaultAnomalyMonitor : opts.anomaly,
-      metricChecks: this.metricChecks.checks,
+      metricChecks: prometheusFeed,
       source: this.#fleetSource ?? this.recorder,
       traffic: this.splitter,
       store: this.state,
@@ -304,6 +312,9 @@ export class Sidecar {
     });
     this.onObservation((o) => this.faults.engine.observe(o));
     this.#adminPlugins = [...(this.#adminPlugins ?? []), faultRoutes(this.faults), dependencyRoutes(this.dependencies)];
+    this.#adminPlugins.push(
+      alertRoutes({ abortOn: () => this.config.rollout.abortOn, rolloutActive: () => this.rollout.active, rollback: (reason, alert) => this.rollout.rollbackOnAlert(reason, alert), log: this.log }),
+    );
     this.drift.register(faultDriftSource(this.faults));
     // --- end faults ---
     this.events.subscribe((e) => this.#notifyWebhooks(e as unknown as Record<string, unknown>));
@@ -522,6 +533,18 @@ export class Sidecar {
     );
     // every durable write is offered to the fleet; only the leader's are sent (fenced)
     this.state.observer = (kind, name, value) => fleet.record(kind, name, value);
+    const registers = [this.registry];
+    new Gauge({ name: 'canaryd_fleet_leader', help: '1 while this replica holds the fleet lease (fleet mode)', registers, collect() { this.set(fleet.leading ? 1 : 0); } });
+    new Gauge({ name: 'canaryd_fleet_redis_up', help: '1 while this replica reaches Redis (fleet mode)', registers, collect() { this.set(fleet.connected ? 1 : 0); } });
+    new Gauge({
+      name: 'canaryd_fleet_replicas',
+      help: 'replicas whose last heartbeat is younger than 3 heartbeats, as this replica last read them (fleet mode)',
+      registers,
+      collect() {
+        const rs = fleet.status().replicas as Array<{ ageMs: number }>;
+        this.set(rs.filter((r) => r.ageMs < 3 * c.heartbeat).length);
+      },
+    });
     return fleet;
   }
 
@@ -590,6 +613,7 @@ export class Sidecar {
     this.drift.start(); // admin
     if (this.fleet === null) this.rollout.run(); // rollout
     else this.#startFleetTicker();
+    this.finops.start();
     this.#started = true;
     this.log.info({ event: 'started', proxy: this.proxyAddress, admin: this.adminAddress, canaryWeight: this.splitter.getWeights().canary, ...(this.metricsAddress ? { metrics: this.metricsAddress } : {}) }, 'canaryd started');
   }
@@ -635,6 +659,7 @@ export class Sidecar {
     this.splitter.configure(next.routing, { applyWeight: fileWeightChanged && !this.rollout.active });
     this.rollout.configure(next.rollout);
     this.metricChecks.configure(next);
+    if (this.#started) this.finops.start();
     this.info.setReleases({ baseline: next.upstreams.baseline.version, canary: next.upstreams.canary.version });
     this.proxy.configure(proxySettings(next));
     this.mirror.percent = next.routing.mirror.percent;
@@ -681,6 +706,7 @@ export class Sidecar {
     this.snapshots.stop(); // admin
     this.drift.stop(); // admin
     await this.rollout.stop(); // rollout
+    this.finops.stop();
     if (this.#fleetTicker) clearTimeout(this.#fleetTicker);
     await this.fleet?.stop();
     await this.metricChecks.checks.close();

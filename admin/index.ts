@@ -11,6 +11,7 @@ export { describeValidation, errorBodySchema } from './errors.js';
 export { DASHBOARD_CSP } from './routes/dashboard.js';
 export { type RolloutRouteDeps } from './routes/rollout.js';
 export { InfoMetrics, MetricsListener } from './metrics-listener.js';
+export { alertRoutes, matchAbortOn, type AlertmanagerAlert } from './routes/alerts.js';
 export { faultRoutes } from './routes/faults.js'; // faults
 export { dependencyRoutes, type DependencySource } from './routes/dependencies.js';
 export { faultDriftSource } from './fault-drift.js'; // faults

@@ -230,6 +230,14 @@ export class RolloutController {
     return this.status();
   }
 
+  /** A rollback an incoming alert asked for (POST /api/v1/alerts, rollout.abortOn): source 'webhook', the alert in the reason. */
+  rollbackOnAlert(reason: string, alert: Record<string, unknown>): Record<string, unknown> {
+    const now = this.#o.clock.now();
+    this.#apply(this.machine.rollback(now, reason, 'webhook'));
+    this.audit.event(now, 'alert-rollback', reason, { rolloutId: this.machine.state.id, alert });
+    return this.status();
+  }
+
   // ---- internals ----
 
   async #startVia(begin: () => Transition): Promise<Record<string, unknown>> {

@@ -87,6 +87,8 @@ export class FleetCoordinator {
   #flushing: Promise<void> | null = null;
   #pulling: Promise<void> | null = null;
   #beating = false;
+  #beats = 0;
+  #expirySetAt = 0;
   #pending = new Map<string, { resolve: (v: unknown) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
   #queuedCommands: FleetCommand[] = [];
   #stopped = false;
@@ -240,18 +242,27 @@ export class FleetCoordinator {
       for (const v of ['baseline', 'canary'] as const) for (const w of this.#host.localWindows(v, from, upTo)) if (w.start >= from && w.clean.requests + w.faulted.requests > 0) out.push(JSON.stringify(toWire(w)));
     }
     const hb = JSON.stringify({ at: now, leader: this.#leading, ...this.#host.heartbeat() });
-    const m = this.#redis.multi().hset(k.replicas, this.settings.replica, hb).get(k.leader).hget(k.state, 'seq').hgetall(k.replicas);
-    if (out.length > 0) m.rpush(k.evidence(this.settings.replica), ...out).ltrim(k.evidence(this.settings.replica), -Math.ceil((2 * this.settings.evidenceKeepMs) / win), -1).pexpire(k.evidence(this.settings.replica), this.settings.evidenceKeepMs);
+    // a few commands per beat whatever the request rate: the member list is read every beat only by the
+    // leader (it needs it to pull evidence), by followers every 4th; the evidence expiry is refreshed every 10 beats
+    const beat = this.#beats++;
+    const readMembers = this.#leading || beat % 4 === 0;
+    const m = this.#redis.multi().hset(k.replicas, this.settings.replica, hb).get(k.leader).hget(k.state, 'seq');
+    if (readMembers) m.hgetall(k.replicas);
+    const ev = k.evidence(this.settings.replica);
+    if (out.length > 0) m.rpush(ev, ...out).ltrim(ev, -Math.ceil((2 * this.settings.evidenceKeepMs) / win), -1);
+    const refreshExpiry = out.length > 0 && now - this.#expirySetAt > Math.min(10 * this.settings.heartbeatMs, this.settings.evidenceKeepMs / 2);
+    if (refreshExpiry) m.pexpire(ev, this.settings.evidenceKeepMs);
     const sentAt = performance.now();
     const token = await this.#redis.fleetLease(k.leader, k.fence, this.settings.replica, this.settings.leaseTtlMs, String(this.#token));
     const res = await m.exec();
-    this.#ops(2 + 4 + (out.length > 0 ? 3 : 0));
+    this.#ops(1 + 3 + (readMembers ? 1 : 0) + (out.length > 0 ? 2 : 0) + (refreshExpiry ? 1 : 0));
     if (!res) throw new Error('pipeline aborted');
     for (const [err] of res) if (err) throw err;
     if (out.length > 0) this.#pushedTo = upTo;
+    if (refreshExpiry) this.#expirySetAt = now;
     this.#leaderId = (res[1][1] as string | null) ?? null;
     const seq = Number(res[2][1] ?? 0);
-    this.#replicas = Object.entries((res[3][1] as Record<string, string>) ?? {}).map(([id, j]) => ({ id, ...(JSON.parse(j) as object) }) as ReplicaView);
+    if (readMembers) this.#replicas = Object.entries((res[3][1] as Record<string, string>) ?? {}).map(([id, j]) => ({ id, ...(JSON.parse(j) as object) }) as ReplicaView);
     this.#setConnected(true);
 
     if (token > 0) {

@@ -5,6 +5,7 @@
  * moves every replica's sticky users off the canary; the audit trail is the fleet's, the same everywhere.
  */
 import t from 'tap';
+import { request } from 'undici';
 import { startEchoUpstream } from './helpers/echo-upstream.js';
 import { startRedis } from './helpers/redis.js';
 import { api, converged, fleetYaml, leaderOf, startFleet, stopFleet, versionFor } from './helpers/fleet.js';
@@ -23,6 +24,14 @@ t.test('three replicas, one rollout: start, promote, rollback from followers; st
   const fleet = (await api(followers[0].adminUrl, 'GET', '/api/v1/fleet')).body;
   t.equal(fleet.leader, (await api(leader.adminUrl, 'GET', '/api/v1/fleet')).body.replica, 'followers name the leader');
   t.equal(fleet.replicas.length, 3, 'every replica is registered with a heartbeat');
+
+  const leaders = await Promise.all(
+    rs.map(async (r) => {
+      const text = await (await request(r.adminUrl + '/metrics')).body.text();
+      return Number(/^canaryd_fleet_leader (\d+)$/m.exec(text)?.[1] ?? NaN);
+    }),
+  );
+  t.same(leaders.sort(), [0, 0, 1], '/metrics per replica: exactly one says it leads');
 
   const started = await api(followers[0].adminUrl, 'POST', '/api/v1/rollout/start', { reason: 'fleet test' });
   t.equal(started.status, 200, 'a follower takes the start (run by the leader)');

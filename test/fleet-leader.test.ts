@@ -7,7 +7,9 @@
  * (Redis outages: fleet-outage.test.ts.)
  */
 import t from 'tap';
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
+import { spawnCanaryd } from './helpers/canaryd.js';
 import { startEchoUpstream } from './helpers/echo-upstream.js';
 import { startRedis } from './helpers/redis.js';
 import { until, type TapTest } from './helpers/admin.js';
@@ -49,6 +51,12 @@ t.test('leader kill -9 mid-rollout: a new leader within the lease, same step, no
   t.equal(p.status, 200);
   t.match(p.body, { phase: 'promoted', canaryWeight: 100 }, 'the next promotion goes to the next step: none repeated or skipped');
   await converged(live, 100);
+
+  // the killed replica comes back on its own state.dir (a stale copy at step 2, 50 %): it takes the fleet's
+  const again = await spawnCanaryd(readFileSync(old.configPath, 'utf8'), {}, 90_000);
+  t.teardown(async () => (again.child.kill('SIGTERM'), await again.exited));
+  const restarted = (await api(again.adminUrl, 'GET', '/api/v1/rollout')).body;
+  t.match(restarted, { phase: 'promoted', canaryWeight: 100 }, "a restarted replica serves the fleet's state from its first request, not its stale copy");
 });
 
 t.test('SIGSTOP past the lease, then SIGCONT: the old leader wakes as a follower, its state never wins', async (t) => {

@@ -53,6 +53,30 @@ export const prometheusSections = {
       ),
     ),
   }),
+  finops: StrictObject({
+    prices: Type.Optional(
+      Type.Object(
+        {
+          cpuCoreHour: Type.Number({ minimum: 0, description: 'Price of one CPU core for one hour' }),
+          memoryGbHour: Type.Number({ minimum: 0, description: 'Price of one GiB of memory (working set) for one hour' }),
+          requestMillion: Type.Number({ minimum: 0, default: 0, description: 'Price per million requests (e.g. a gateway or egress charge)' }),
+        },
+        { additionalProperties: false, description: 'FinOps is on when prices are set (needs analysis.prometheus)' },
+      ),
+    ),
+    sources: StrictObject({
+      cpu: Type.String({ default: 'sum(rate(container_cpu_usage_seconds_total{container!="",version="{{version}}"}[{{interval}}]))', description: 'PromQL: CPU cores a version uses (cAdvisor by default, pods labelled version=<release>)' }),
+      memory: Type.String({ default: 'sum(container_memory_working_set_bytes{container!="",version="{{version}}"})', description: 'PromQL: memory bytes a version uses' }),
+      requests: Type.String({ default: 'sum(rate(http_requests_total{version="{{arm}}"}[{{interval}}]))', description: "PromQL: requests per second a version serves (canaryd's own series by default)" }),
+    }),
+    interval: Type.Unsafe<number>({ type: ['string', 'number'], duration: true, default: '1m', description: 'How often the costs are queried; also {{interval}}' }),
+    budget: StrictObject({ perDay: Type.Optional(Type.Number({ exclusiveMinimum: 0, description: 'Budget per day of both versions together (canaryd_cost_budget_per_day; the CanaryCostBudgetExceeded alert)' })) }),
+    check: StrictObject({
+      enabled: Type.Boolean({ default: false, description: 'Judge compare.costPerRequest in rollouts' }),
+      maxDegradation: Type.Number({ minimum: 0, default: 0.2, description: 'A canary this much costlier per request (0.2 = 20 %) fails the check' }),
+      critical: Type.Boolean({ default: false }),
+    }),
+  }),
   metrics: StrictObject({
     listen: Type.Optional(Type.String({ pattern: LISTEN_PATTERN, description: 'A listener serving only /metrics, without the admin token (e.g. 0.0.0.0:9090); none when absent' })),
   }),
@@ -80,6 +104,10 @@ export function prometheusProblems(c: Config, env: NodeJS.ProcessEnv = process.e
     if (!compare && (m.maxDegradation !== undefined || m.direction !== undefined)) out.push(`${at}: maxDegradation and direction apply to compare: baseline only`);
     if (m.interval !== undefined && m.interval < 1000) out.push(`${at}.interval: must be at least 1s, got ${m.interval} ms`);
   });
+  if (c.finops.prices !== undefined && c.analysis.prometheus === undefined) out.push('finops.prices: needs analysis.prometheus.url (the costs are read from Prometheus)');
+  if (c.finops.check.enabled && c.finops.prices === undefined) out.push('finops.check.enabled: needs finops.prices');
+  for (const k of ['cpu', 'memory', 'requests'] as const) for (const p of templateProblems(c.finops.sources[k])) out.push(`finops.sources.${k}: ${p}`);
+  if (c.finops.interval < 1000) out.push(`finops.interval: must be at least 1s, got ${c.finops.interval} ms`);
   const p = c.analysis.prometheus;
   if (p?.bearerTokenEnv !== undefined && env[p.bearerTokenEnv] === undefined) out.push(`analysis.prometheus.bearerTokenEnv: the environment variable ${p.bearerTokenEnv} is not set`);
   if (p?.bearerTokenEnv !== undefined && p.bearerTokenFile !== undefined) out.push('analysis.prometheus: set bearerTokenEnv or bearerTokenFile, not both');

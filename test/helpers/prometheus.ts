@@ -104,16 +104,16 @@ export async function startPrometheus(t: TapTest, o: PrometheusOptions): Promise
 }
 
 /** An exporter of the test's own series: `set('checkout_success_ratio{version="v2"}', 0.8)`; text format at /metrics. */
-export async function startExporter(t: TapTest, help: Record<string, string> = {}): Promise<{ target: string; set(series: string, value: number): void; server: Server }> {
-  const series = new Map<string, number>();
+export async function startExporter(t: TapTest, help: Record<string, string> = {}): Promise<{ target: string; set(series: string, value: number | (() => number)): void; server: Server }> {
+  const series = new Map<string, number | (() => number)>();
   const server = createServer((req, res) => {
     req.resume();
     const byName = new Map<string, string[]>();
     for (const [s, v] of series) {
       const name = s.split('{')[0];
-      byName.set(name, [...(byName.get(name) ?? []), `${s} ${v}`]);
+      byName.set(name, [...(byName.get(name) ?? []), `${s} ${typeof v === 'function' ? v() : v}`]);
     }
-    const body = [...byName].map(([name, lines]) => `# HELP ${name} ${help[name] ?? 'test series'}\n# TYPE ${name} gauge\n${lines.join('\n')}`).join('\n') + '\n';
+    const body = [...byName].map(([name, lines]) => `# HELP ${name} ${help[name] ?? 'test series'}\n# TYPE ${name} ${name.endsWith('_total') ? 'counter' : 'gauge'}\n${lines.join('\n')}`).join('\n') + '\n';
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
     res.end(body);
   });
