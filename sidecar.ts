@@ -9,7 +9,7 @@ import { pino, destination, type Logger } from 'pino';
 import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { CanarydError, systemClock, type Clock, type Observation } from './core/index.js';
-import { isProduction, loadConfigFile, splitHostPort, type Config } from './config/index.js';
+import { isProduction, listenSettings, loadConfigFile, splitHostPort, type Config } from './config/index.js';
 import {
   autoMaxConnections,
   createFaults,
@@ -36,6 +36,7 @@ import {
   faultRoutes,
   flagDriftSource,
   FlagService,
+  AdminToken,
   alertRoutes,
   InfoMetrics,
   MetricsListener,
@@ -96,6 +97,8 @@ export function proxySettings(c: Config, fdSoftLimit = readFdLimits()?.soft): Pr
     retries: c.proxy.retries,
     trustProxy: c.proxy.trustProxy,
     maxHeaderBytes: c.proxy.maxHeaderBytes,
+    http2: c.http2,
+    tls: listenSettings(c.listen).tls,
     upgrades: c.proxy.upgrades,
     limits: {
       maxConnections: l.maxConnections > 0 ? l.maxConnections : autoMaxConnections(fdSoftLimit, l.adminConnections),
@@ -159,6 +162,8 @@ export class Sidecar {
   readonly flags: FlagService;
   readonly snapshots: SnapshotPublisher;
   readonly drift: DriftReconciler;
+  /** admin.token or the live content of admin.tokenFile */
+  readonly adminToken: AdminToken;
   #weightOwner: WeightOwner = 'file';
   #nextOwner: WeightOwner | null = null;
   #started = false;
@@ -200,11 +205,16 @@ export class Sidecar {
     this.startedAt = this.clock.now();
     this.#accessSample = opts.config.log.accessLogSampleRate;
     collectDefaultMetrics({ register: this.registry });
-    this.state = new StateStore(opts.config.state.dir);
+    this.adminToken = new AdminToken(opts.config.admin, this.log);
+    this.state = new StateStore(opts.config.state.dir, {
+      log: opts.config.state.audit,
+      onWriteError: (name, err) => this.log.error({ err, file: name }, `cannot write ${name} under state.dir`),
+    });
     // one live canaryd per state.dir (state/lock.ts): taken before any state is read
     this.stateLock = new StateDirLock(opts.config.state.dir);
     const lock = this.stateLock.acquire(this.clock.now());
     if (lock.tookOverFrom) this.log.warn({ event: 'state_lock_taken_over', previous: lock.tookOverFrom }, `took over the stale state.dir lock of pid ${lock.tookOverFrom.pid}`);
+    if (this.state.cleaned.length > 0) this.log.warn({ event: 'state_tmp_cleaned', files: this.state.cleaned }, 'removed temp files left by an interrupted write');
     this.recorder = new WindowedRecorder({ now: () => this.clock.now() });
     this.metrics = new ProxyMetrics(this.registry);
     this.info = new InfoMetrics(this.registry, { version: CANARYD_VERSION }, {
@@ -280,6 +290,8 @@ export class Sidecar {
       log: this.log,
       clock: this.clock,
       versions: () => ({ baseline: this.config.upstreams.baseline.version, canary: this.config.upstreams.canary.version }),
+      weightOwner: () => this.#weightOwner,
+      keepPinnedOnRollback: () => this.config.routing.keepPinnedOnRollback,
     });
     // --- end rollout ---
     this.proxy = new ProxyServer({
@@ -287,6 +299,7 @@ export class Sidecar {
       splitter: this.splitter,
       mirror: this.mirror,
       onObservation: (o, ex, detail) => this.#observe(o, ex, detail),
+      onEvent: (level, event, detail) => this.log[level]({ event, ...detail }, event.replace(/_/g, ' ')),
       onReject: (reason) => this.#rejected(reason),
     });
     // --- faults ---
@@ -404,9 +417,10 @@ export class Sidecar {
     }
   }
 
+  /** Off the event loop and coalesced (a burst of weight changes is one or two writes); flushed on stop. */
   #persistWeights(reason: string): void {
     try {
-      this.state.writeJson('weights.json', { canary: this.splitter.getWeights().canary, fileWeight: this.config.routing.canaryWeight, reason, at: this.clock.now(), owner: this.#weightOwner } satisfies PersistedWeights);
+      void this.state.writeJsonLater('weights.json', { canary: this.splitter.getWeights().canary, fileWeight: this.config.routing.canaryWeight, reason, at: this.clock.now(), owner: this.#weightOwner } satisfies PersistedWeights);
     } catch (e) {
       this.log.error({ err: e }, 'cannot persist weights');
     }
@@ -428,8 +442,10 @@ export class Sidecar {
 
   adminDeps(): AdminDeps {
     return {
-      token: () => this.config.admin.token,
+      token: () => this.adminToken.current(),
       authReads: () => this.config.admin.authReads,
+      allowUnauthenticated: () => this.config.admin.allowUnauthenticated,
+      hosts: () => ({ listen: this.config.admin.listen, allowed: this.config.admin.allowedHosts }),
       ready: () => this.proxyAddress !== null && !this.proxy.draining,
       metricsText: () => this.registry.metrics(),
       metricsContentType: this.registry.contentType,
@@ -449,6 +465,8 @@ export class Sidecar {
         resume: () => this.#command('resume', {}),
         promote: (o) => this.#command('promote', o),
         rollback: (reason) => this.#command('rollback', { reason }),
+        pins: (suspended: boolean) => this.rollout.setPinsSuspended(suspended),
+        plan: (given: { rate?: number; errorRate?: number; nonSuccessRate?: number }) => this.rollout.plan(given),
         analysis: () => this.rollout.latestReport(),
         decisions: (n) => this.rollout.audit.decisions(n),
         rollbacks: (n) => this.rollout.audit.rollbacks(n),
@@ -590,7 +608,7 @@ export class Sidecar {
       this.proxy.configure(proxySettings(this.config)); // limits.maxConnections "auto" follows the new limit
     }
     this.log.info({ event: 'connection_limits', maxConnections: this.proxy.server.maxConnections, adminConnections: this.config.limits.adminConnections }, 'connection limits');
-    const p = splitHostPort(this.config.listen);
+    const p = splitHostPort(listenSettings(this.config.listen).address);
     // The admin is built and its route schemas compiled (ready) before the proxy accepts: that work blocks
     // the event loop for a few hundred ms, and requests taken during it would wait behind it.
     // fleet mode: the fleet's state is taken before the first request is served
@@ -668,6 +686,11 @@ export class Sidecar {
     this.faults.engine.configure(next.faults, next.environment); // faults
     this.#syncFileFlags(next); // flags declared in the file
     this.log.level = next.log.level;
+    try {
+      this.adminToken.configure(next.admin);
+    } catch (e) {
+      this.log.error({ event: 'admin_token_rejected', err: (e as Error).message }, 'admin token settings not applied; keeping the previous token');
+    }
     this.#accessSample = next.log.accessLogSampleRate;
     const restart = (['listen', 'admin', 'state', 'metrics'] as const).filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(next[k]) && !(k === 'admin' && prev.admin.listen === next.admin.listen));
     if (restart.length > 0) this.log.warn({ event: 'config_restart_needed', keys: restart }, `changes to ${restart.join(', ')} apply on restart`);
@@ -716,6 +739,8 @@ export class Sidecar {
     const cut = await this.proxy.drain(drainMs, settleMs);
     await this.dependencies.stop(); // after the drain: in-flight requests may still need their dependencies
     await this.admin?.close();
+    this.adminToken.stop();
+    await this.state.flush();
     this.stateLock.release();
     await this.#metricsListener?.close();
     this.log.info({ event: 'stopped', cut }, 'canaryd stopped');

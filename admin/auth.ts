@@ -1,10 +1,13 @@
 /**
  * Bearer-token check for admin routes: constant-time comparison (timingSafeEqual over SHA-256 digests, so
- * length differences leak nothing), and failed attempts rate-limited per client IP with a logged warning
+ * length differences leak nothing), and failed attempts rate-limited per client IP with a throttled warning
  * (wrong tokens count towards the limit; a missing token is refused and logged but not counted).
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { CanarydError } from '../core/index.js';
+import { splitHostPort } from '../config/index.js';
+import { LogThrottle } from './log-throttle.js';
+import { hostAllowlist, type HostCheck } from './hosts.js';
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
 
@@ -55,18 +58,46 @@ export class FailureLimiter {
 }
 
 /**
- * The admin's one authentication policy, shared by fastify routes and the WebSocket upgrade: a token is
- * required when one is configured (always for mutations, for reads when `admin.authReads`), failures are
- * counted per client IP and logged, and a blocked IP gets 429 even with the right token until the window
- * passes.
+ * The admin's one authentication policy, shared by fastify routes and the WebSocket upgrade:
+ *  - a token is required when one is configured (always for mutations, for reads when `admin.authReads`);
+ *  - with no token configured, mutations are refused (403 CANARYD_ERR_AUTH_REQUIRED) unless
+ *    `admin.allowUnauthenticated: true` (loopback only, checked by the config): in a pod the app shares
+ *    loopback, and any local process or rebinding web page could otherwise move the weight;
+ *  - the right token always passes: failures are counted per client IP and a blocked IP gets 429 only for
+ *    wrong or missing tokens, so a noisy neighbour on the same IP (on loopback, every local client) can
+ *    never lock the operator out of a rollback or the fault kill switch;
+ *  - the 401/429 warn lines are throttled per kind (LogThrottle), so a flood cannot fill the disk.
  */
 export class AdminAuth {
   readonly limiter: FailureLimiter;
+  readonly #logs: LogThrottle;
   constructor(
-    private readonly opts: { token: () => string; authReads: () => boolean; log: { warn(obj: object, msg: string): void } },
-    limiter: FailureLimiter = new FailureLimiter(),
+    private readonly opts: {
+      token: () => string;
+      authReads: () => boolean;
+      allowUnauthenticated?: () => boolean;
+      /** admin.listen and admin.allowedHosts, read live (compiled once per change) */
+      hosts?: () => { listen: string; allowed: readonly string[] };
+      log: { warn(obj: object, msg: string): void };
+      now?: () => number;
+    },
+    limiter: FailureLimiter = new FailureLimiter(10, 60_000, opts.now),
   ) {
     this.limiter = limiter;
+    this.#logs = new LogThrottle(opts.log, { now: opts.now });
+  }
+
+  #hostCheck: { key: string; check: HostCheck } | null = null;
+
+  /** Throws CANARYD_ERR_HOST_NOT_ALLOWED (421) when the Host header names a host the admin does not answer to. */
+  checkHost(host: string | undefined, ip: string, route: string): void {
+    const h = this.opts.hosts?.();
+    if (!h) return;
+    const key = `${h.listen}|${h.allowed.join(',')}`;
+    if (this.#hostCheck?.key !== key) this.#hostCheck = { key, check: hostAllowlist(splitHostPort(h.listen).host, h.allowed) };
+    if (this.#hostCheck.check(host)) return;
+    this.#logs.warn('host-refused', { ip, route, host }, 'admin request for a host not in admin.allowedHosts refused');
+    throw new CanarydError('CANARYD_ERR_HOST_NOT_ALLOWED', `host ${JSON.stringify(host)} is not one this admin answers to; add it to admin.allowedHosts if it is yours (DNS rebinding protection)`);
   }
 
   /** true when reads need the token too (a token is configured and admin.authReads is on) */
@@ -74,21 +105,31 @@ export class AdminAuth {
     return this.opts.token() !== '' && this.opts.authReads();
   }
 
-  /** Throws CANARYD_ERR_RATE_LIMITED or CANARYD_ERR_UNAUTHORIZED; returns when allowed. */
-  check(ip: string, presented: string | undefined, route: string): void {
+  /**
+   * Throws CANARYD_ERR_AUTH_REQUIRED, CANARYD_ERR_RATE_LIMITED or CANARYD_ERR_UNAUTHORIZED; returns when
+   * allowed. `mutating` false: a read that needs the token (authReads), never refused for a missing config.
+   */
+  check(ip: string, presented: string | undefined, route: string, mutating = true): void {
     const expected = this.opts.token();
-    if (!expected) return;
+    if (!expected) {
+      if (!mutating || this.opts.allowUnauthenticated?.()) return;
+      this.#logs.warn('auth-required', { ip, route }, 'admin mutation refused: no admin.token configured');
+      throw new CanarydError(
+        'CANARYD_ERR_AUTH_REQUIRED',
+        'no admin token is configured, so changes are refused: set admin.token or admin.tokenFile (or admin.allowUnauthenticated: true, loopback only)',
+      );
+    }
+    if (tokenMatches(expected, presented)) return;
     if (this.limiter.blocked(ip)) {
-      this.opts.log.warn({ ip, route }, 'admin auth rate-limited');
-      throw new CanarydError('CANARYD_ERR_RATE_LIMITED', 'too many failed authentication attempts; try again later');
+      this.#logs.warn('rate-limited', { ip, route }, 'admin auth rate-limited');
+      throw new CanarydError('CANARYD_ERR_RATE_LIMITED', 'too many failed authentication attempts from this address; try again later (the right token is never refused)');
     }
-    if (!tokenMatches(expected, presented)) {
-      // a request with no token guesses nothing: it is refused and logged but not counted, so a client left
-      // without its token (a dashboard tab) cannot lock its IP — often loopback, shared with the CLI — out
-      const n = presented === undefined ? this.limiter.count(ip) : this.limiter.fail(ip);
-      this.opts.log.warn({ ip, route, failures: n, reason: presented === undefined ? 'missing token' : 'wrong token' }, 'admin auth failed');
-      throw new CanarydError('CANARYD_ERR_UNAUTHORIZED', presented === undefined ? 'missing bearer token (Authorization: Bearer <admin.token>)' : 'invalid bearer token');
-    }
+    // a request with no token guesses nothing: it is refused and logged but not counted, so a client left
+    // without its token (a dashboard tab) cannot push its IP towards the limit
+    const missing = presented === undefined;
+    const n = missing ? this.limiter.count(ip) : this.limiter.fail(ip);
+    this.#logs.warn(missing ? 'missing-token' : 'wrong-token', { ip, route, failures: n, reason: missing ? 'missing token' : 'wrong token' }, 'admin auth failed');
+    throw new CanarydError('CANARYD_ERR_UNAUTHORIZED', missing ? 'missing bearer token (Authorization: Bearer <admin.token>)' : 'invalid bearer token');
   }
 }
 

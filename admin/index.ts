@@ -15,3 +15,6 @@ export { alertRoutes, matchAbortOn, type AlertmanagerAlert } from './routes/aler
 export { faultRoutes } from './routes/faults.js'; // faults
 export { dependencyRoutes, type DependencySource } from './routes/dependencies.js';
 export { faultDriftSource } from './fault-drift.js'; // faults
+export { AdminToken } from './token.js';
+export { hostAllowlist, hostOf } from './hosts.js';
+export { LogThrottle } from './log-throttle.js';

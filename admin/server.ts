@@ -13,6 +13,7 @@ import swagger from '@fastify/swagger';
 import { CanarydError } from '../core/index.js';
 import { AdminAuth, bearerOf, isCrossSite } from './auth.js';
 import { adminErrorHandler, errorBodySchema } from './errors.js';
+import { strictBodies } from './body.js';
 import { coreRoutes } from './routes/core.js';
 import { flagRoutes, type FlagRouteDeps } from './routes/flags.js';
 import { configRoutes, type ConfigRouteDeps } from './routes/config.js';
@@ -30,6 +31,10 @@ export interface AdminLog {
 export interface AdminDeps {
   token(): string;
   authReads(): boolean;
+  /** admin.allowUnauthenticated: mutations allowed with no token configured (loopback only) */
+  allowUnauthenticated?(): boolean;
+  /** admin.listen and admin.allowedHosts for the Host allowlist (admin/hosts.ts); none: no Host check */
+  hosts?(): { listen: string; allowed: readonly string[] };
   ready(): boolean;
   metricsText(): Promise<string>;
   metricsContentType: string;
@@ -73,7 +78,10 @@ function asArray<T>(v: T | T[] | undefined): T[] {
 
 export async function buildAdmin(deps: AdminDeps): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 1_048_576, ajv: { customOptions: { allErrors: true, removeAdditional: false } } });
-  const auth = new AdminAuth({ token: deps.token, authReads: deps.authReads, log: deps.log });
+  strictBodies(app);
+  const auth = new AdminAuth({ token: deps.token, authReads: deps.authReads, allowUnauthenticated: () => deps.allowUnauthenticated?.() ?? false, hosts: deps.hosts, log: deps.log });
+  // before anything else, on every route (probes included: IP literals pass, so kubelets and scrapers do)
+  app.addHook('onRequest', async (req) => auth.checkHost(req.headers.host, req.ip, req.url));
 
   const requireToken: AuthGuard = async (req, reply) => {
     try {
@@ -84,7 +92,13 @@ export async function buildAdmin(deps: AdminDeps): Promise<FastifyInstance> {
     }
   };
   const readGuard: AuthGuard = async (req, reply) => {
-    if (deps.authReads()) await requireToken(req, reply);
+    if (!auth.readsNeedToken()) return;
+    try {
+      auth.check(req.ip, bearerOf(req.headers.authorization), req.url, false);
+    } catch (e) {
+      if (e instanceof CanarydError && e.code === 'CANARYD_ERR_UNAUTHORIZED') reply.header('www-authenticate', 'Bearer realm="canaryd"');
+      throw e;
+    }
   };
   const sameSite: AuthGuard = async (req) => {
     if (isCrossSite(req.headers)) {

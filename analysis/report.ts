@@ -39,6 +39,53 @@ export interface ArmSummary {
 
 export type Verdict = 'pass' | 'fail' | 'inconclusive';
 
+/** One metric of the harm bound (analysis/judge/harm.ts): the canary's plausible excess against its limit at the next weight. */
+export interface HarmMetric {
+  name: 'errorRate' | 'successRate' | 'p95' | 'p99';
+  /** 'rate': excess share of requests (p_c − p_b); 'ms': excess milliseconds of the quantile */
+  unit: 'rate' | 'ms';
+  estimate: number | null;
+  /** always-valid upper bound of the excess (null without data) */
+  upper: number | null;
+  /** the most excess allowed at the next weight: harmBudget × SLO budget (or latency headroom) / next weight */
+  limit: number;
+  within: boolean;
+}
+
+/** May the canary take the next step's share? The harm it could still do there, against the budget. */
+export interface HarmBound {
+  /** next step's weight as a fraction (1 at the final promotion) */
+  nextWeight: number;
+  budget: number;
+  alpha: number;
+  within: boolean;
+  metrics: HarmMetric[];
+  /** canary requests until every bound fits, if the estimates stay (null: not expected to fit) */
+  neededCanaryRequests: number | null;
+}
+
+/** What the traffic seen can show: the smallest regression the rollback side would catch at the configured power. */
+export interface DetectableEffect {
+  check: string;
+  /** as a ratio to the baseline (5xx rate, p95), null with too little data */
+  ratio: number | null;
+  /** excess 5xx share (error rate only) */
+  excess: number | null;
+  text: string;
+}
+
+/** When the next decision is expected, at the current canary request rate. */
+export interface DecisionForecast {
+  /** canary requests per second at the current weight (null: no traffic measured) */
+  canaryRate: number | null;
+  /** canary requests until a verdict or the harm bound promotes (null: not expected from this traffic) */
+  requests: number | null;
+  /** seconds until then (null: unknown) */
+  seconds: number | null;
+  /** which knob would change it, when the wait is long or open-ended */
+  knob: string | null;
+}
+
 export interface AnalysisReport {
   /** epoch ms the analysis ran at (the caller's clock) */
   at: number;
@@ -47,6 +94,12 @@ export interface AnalysisReport {
   verdict: Verdict;
   /** a hard SLO breach was seen with enough evidence: roll back now */
   hardBreach: boolean;
+  /**
+   * a critical comparison (rollout.critical, e.g. compare.errorRate) failed: its always-valid evidence
+   * crossed the fail boundary, which is sticky — waiting for failureLimit consecutive failures adds no
+   * certainty, only canary requests — so the machine rolls back at once (rollout.hardBreach: rollback)
+   */
+  criticalBreach?: boolean;
   /** the canary was shown no worse than the margin on every comparison (needed to promote) */
   nonInferior: boolean;
   /** 0..100 Kayenta-style score over the comparison checks, null without data */
@@ -59,6 +112,19 @@ export interface AnalysisReport {
    */
   moreCanaryRequestsNeeded: number | null;
   reasons: string[];
+  /**
+   * The step may be promoted on this report: verdict pass and every comparison shown within its promote
+   * margin, or (with settings.harm) nothing fails or holds, the latency shift is shown within its margin and
+   * the remaining comparisons are bounded by the harm bound. (Timing and minRequests are the machine's.)
+   */
+  promotable?: boolean;
+  /** canary requests in the current step's data (input.stepFrom on); equals arms.canary.requests without it */
+  stepCanaryRequests?: number;
+  harm?: HarmBound | null;
+  mde?: DetectableEffect[];
+  forecast?: DecisionForecast;
+  /** one line a person can read: where the canary stands and what happens next */
+  summary?: string;
 }
 
 export interface Decision {
@@ -74,6 +140,8 @@ export interface Decision {
   /** who decided: the engine, or an operator through the API */
   source: 'analysis' | 'manual' | 'webhook' | 'recovery';
   dryRun?: boolean;
+  /** one line: the action, its first reason and the report's summary */
+  summary?: string;
 }
 
 // ---- the judge's contract (analysis/judge/): a pure function of window data and settings ----
@@ -126,6 +194,20 @@ export interface JudgeSettings {
    * recent span of the data. Default 60,000 ms.
    */
   sloHoldWindowMs?: number;
+  /**
+   * The harm bound of this step (rollout.harmBudget): the next step's weight as a fraction (1 for the final
+   * promotion), the budget share and the level of the bound. Absent: promotion needs every comparison shown
+   * within its promote margin (the rule before the harm bound).
+   */
+  harm?: { nextWeight: number; budget: number; alpha: number };
+  /**
+   * With evidence carried across steps, the weights of the error tests' fail-side e-process: rollout start,
+   * the current step's start, steps not started yet (analysis/judge/error-rate.ts FailMix; the controller
+   * gets them from analysis/rollout/plan.ts failMix). Default {1, 0, 0}.
+   */
+  failMix?: { rollout: number; step: number; rest: number };
+  /** power (1 − β) at which the minimum detectable effect is reported; default 0.8 */
+  power?: number;
 }
 
 export interface JudgeInput {
@@ -141,6 +223,10 @@ export interface JudgeInput {
    * the canary; 'marginal' holds the step (blocks promotion, spends no failure budget).
    */
   anomalies?: readonly CheckResult[];
+  /** epoch ms the current step's data starts at when `from` is the rollout's start (evidence carried across steps) */
+  stepFrom?: number;
+  /** canary requests per second at the current weight, for the report's time estimates */
+  canaryRate?: number | null;
   /**
    * Prometheus-backed checks (kind 'metric', analysis/metrics/), merged into the report and the score:
    * 'fail' counts against the canary (on its own when critical); 'marginal' and 'nodata' hold the step.

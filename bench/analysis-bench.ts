@@ -45,7 +45,8 @@ function judges(): BenchJudge[] {
   const p99 = modelQuantile(0.99);
   return [
     { kind: 'sequential', name: 'canaryd', judge, promotion: { mode: 'exposure', cap: 10 } },
-    { kind: 'sequential', name: 'canaryd-fixed', judge, promotion: { mode: 'fixed', cap: 10 } },
+    { kind: 'sequential', name: 'canaryd-v1', judge, promotion: { mode: 'exposure', cap: 10 }, pace: false },
+    { kind: 'sequential', name: 'canaryd-fixed', judge, promotion: { mode: 'fixed', cap: 10 }, pace: false },
     { kind: 'interval', name: 'flagger-docs', judge: flaggerStyle('flagger-docs', 0.01, 500) },
     { kind: 'interval', name: 'flagger-margin', judge: flaggerStyle('flagger-margin', 0.01 * (1 + MARGIN), p99 * (1 + MARGIN)) },
     { kind: 'interval', name: 'flagger-slo', judge: flaggerStyle('flagger-slo', SLO.maxErrorRate, SLO.maxP99Ms) },
@@ -66,6 +67,8 @@ function plan(args: Args): RolloutPlan {
     alphaPlan: args.alphaPlan,
     promotion: { mode: 'exposure', cap: 10 },
     rate: args.rate,
+    // canaryd's defaults (config/sections/pace.ts)
+    pace: { harmBudget: 0.5, finalHarmBudget: 0.2, falsePromotionRate: 0.05, maxStepDurationS: 300 },
     settings: { slo: SLO, maxDegradation: MARGIN, scoring: { pass: 95, marginal: 75 }, critical: ['slo.errorRate', 'compare.errorRate'], countFaulted: false },
   };
 }

@@ -11,7 +11,7 @@
  *    step, fail → one failure (cumulative for Flagger, consecutive for Kayenta), hold → stay.
  * A step still undecided after maxStep seconds ends the rollout as "held" (the controller pauses).
  */
-import { alphaForStep, promotionMargin, promotionMarginBasis, type AlphaPlan, type Judge, type JudgeSettings, type PromotionMarginOptions } from '../analysis/index.js';
+import { alphaForStep, failMix, HARM_SHARE, nextWeightFraction, promotionMargin, promotionMarginBasis, type AlphaPlan, type Judge, type JudgeSettings, type PromotionMarginOptions } from '../analysis/index.js';
 import type { WindowRecord } from '../core/index.js';
 import type { IntervalJudge } from './analysis-references.js';
 import { newEnvironment, simulateSecond, type Scenario } from './analysis-sim.js';
@@ -28,6 +28,12 @@ export interface RolloutPlan {
   /** rollout.baseline.promotionMargin and maxExposureFactor */
   promotion: PromotionMarginOptions;
   rate: number;
+  /**
+   * canaryd's pace rules (issue 12), as the controller applies them (controller/settings.ts): evidence
+   * carried across steps, the harm bound at the next weight, maxStepPolicy promote-if-no-harm after
+   * maxStepDurationS. Absent: the rules before (per-step evidence, non-inferiority only).
+   */
+  pace?: { harmBudget: number; finalHarmBudget: number; falsePromotionRate: number; maxStepDurationS: number };
   settings: Omit<JudgeSettings, 'alpha' | 'promoteAlpha' | 'promoteMaxDegradation' | 'promoteMarginBasis'>;
 }
 
@@ -48,7 +54,7 @@ export interface RolloutResult {
 }
 
 /** A sequential judge may override the plan's promotion margin (e.g. canaryd with `fixed` beside `exposure`). */
-export type BenchJudge = { kind: 'sequential'; name: string; judge: Judge; promotion?: PromotionMarginOptions } | { kind: 'interval'; name: string; judge: IntervalJudge };
+export type BenchJudge = { kind: 'sequential'; name: string; judge: Judge; promotion?: PromotionMarginOptions; /** false: the rules before issue 12 */ pace?: boolean } | { kind: 'interval'; name: string; judge: IntervalJudge };
 
 export function runRollout(j: BenchJudge, sc: Scenario, plan: RolloutPlan, seed: number): RolloutResult {
   const env = newEnvironment(seed, plan.rate);
@@ -58,6 +64,9 @@ export function runRollout(j: BenchJudge, sc: Scenario, plan: RolloutPlan, seed:
   let excessErrors = 0;
   let failures = 0;
   let firstFail: [number, number] | null = null;
+  const B: WindowRecord[] = [];
+  const C: WindowRecord[] = [];
+  let rolloutStart = 0;
   const end = (outcome: RolloutResult['outcome'], step: number): RolloutResult => ({
     outcome,
     seconds: t,
@@ -71,15 +80,22 @@ export function runRollout(j: BenchJudge, sc: Scenario, plan: RolloutPlan, seed:
     const weight = plan.steps[step];
     if (weight >= 100) return end('promoted', step);
     const start = t;
+    const pace = j.kind === 'sequential' && j.pace !== false ? plan.pace : undefined;
+    const next = nextWeightFraction(plan.steps, step);
     const settings: JudgeSettings = {
       ...plan.settings,
-      alpha: alphaForStep(plan.falseRollbackRate, plan.steps, step, plan.alphaPlan),
-      promoteAlpha: alphaForStep(plan.falseRollbackRate, plan.steps, step, 'equal'),
+      alpha: pace ? plan.falseRollbackRate : alphaForStep(plan.falseRollbackRate, plan.steps, step, plan.alphaPlan),
+      promoteAlpha: pace ? pace.falsePromotionRate * (1 - HARM_SHARE) : alphaForStep(plan.falseRollbackRate, plan.steps, step, 'equal'),
       promoteMaxDegradation: promotionMargin(plan.settings.maxDegradation, plan.steps, step, promotion),
       promoteMarginBasis: promotionMarginBasis(plan.steps, step, promotion),
+      ...(pace ? { failMix: failMix(plan.steps, step), harm: { nextWeight: next, budget: next >= 1 ? pace.finalHarmBudget : pace.harmBudget, alpha: pace.falsePromotionRate * HARM_SHARE } } : {}),
     };
-    const B: WindowRecord[] = [];
-    const C: WindowRecord[] = [];
+    // evidence carried across steps: the windows since the rollout started
+    if (!pace || step === 0) {
+      B.length = 0;
+      C.length = 0;
+      rolloutStart = start;
+    }
     let stepCanary = 0;
     if (j.kind === 'sequential') failures = 0;
     let promoted = false;
@@ -93,13 +109,16 @@ export function runRollout(j: BenchJudge, sc: Scenario, plan: RolloutPlan, seed:
       if (baseline.clean.requests > 0) excessErrors += canary.clean.statusClass[4] - (canary.clean.requests * baseline.clean.statusClass[4]) / baseline.clean.requests;
       const elapsed = t - start;
       if (j.kind === 'sequential') {
-        const r = j.judge({ at: t * 1000, from: start * 1000, baseline: B, canary: C }, settings);
-        if (r.hardBreach) return end('rolledback', step);
+        const r = j.judge({ at: t * 1000, from: rolloutStart * 1000, stepFrom: start * 1000, baseline: B, canary: C }, settings);
+        if (r.hardBreach || (pace && r.criticalBreach)) return end('rolledback', step);
         if (r.verdict === 'fail') {
           if (failures === 0) firstFail = [canaryRequests, t];
           if (++failures >= plan.failureLimit) return end('rolledback', step);
         } else failures = 0;
-        if (r.verdict === 'pass' && r.nonInferior && elapsed >= plan.intervalS && stepCanary >= plan.minRequests) promoted = true;
+        const ready = pace ? r.promotable === true : r.verdict === 'pass' && r.nonInferior;
+        if (ready && elapsed >= plan.intervalS && stepCanary >= plan.minRequests) promoted = true;
+        // maxStepPolicy promote-if-no-harm: past maxStepDuration, nothing failing or holding and the harm bound within budget
+        else if (pace && elapsed >= pace.maxStepDurationS && r.verdict !== 'fail' && r.harm?.within === true && stepCanary >= plan.minRequests && !r.checks.some((c) => c.status === 'fail' || (c.status === 'marginal' && c.kind !== 'comparison'))) promoted = true;
       } else if (elapsed % plan.intervalS === 0) {
         const v = j.judge.decide(B.slice(-plan.intervalS), C.slice(-plan.intervalS));
         if (v === 'fail') {

@@ -9,6 +9,7 @@ import { faults, flags, rolloutAction, status, UsageError, weights, type Io } fr
 import { dependencies } from './ctl/dependencies.js';
 import { waitFor } from './ctl/wait.js';
 import { watch } from './ctl/watch.js';
+import { pins, plan } from './ctl/plan.js';
 
 export const CTL_USAGE = `usage: canaryd ctl [--admin URL] [--token T] [--json] <command>
 
@@ -19,7 +20,12 @@ commands:
   retry                           start a rolled-back rollout again from the first step
   promote [--full]                promote the canary one step (--full: straight to 100 %)
   pause | resume                  pause or resume the rollout
-  rollback [--reason R]           send all traffic back to baseline
+  rollback [--reason R]           send all traffic back to baseline (rules and flags that pin users to
+                                  the canary are suspended too, unless routing.keepPinnedOnRollback)
+  pins resume|suspend             re-enable (or suspend) the canary pins after a rollback
+  plan [--rate N] [--error-rate P]
+                                  before a start: when a good canary would reach 100 % at this traffic,
+                                  and the smallest regression each step can detect
   faults [list|kill|resume]       list fault rules; kill: every fault off at once (--reason R);
                                   resume: re-arm after the kill switch or auto-disable
   dependencies [NAME]             relayed TCP dependencies: listeners, live connections, active faults
@@ -33,7 +39,7 @@ commands:
                                   other way, 2 on timeout, 3 on an API error
 
 options:
-  --admin URL    admin API base URL (default $CANARYD_ADMIN_URL, else http://127.0.0.1:9901)
+  --admin URL    admin API base URL, or host:port (default $CANARYD_ADMIN_URL, else http://127.0.0.1:9901)
   --token T      admin token (default $CANARYD_ADMIN_TOKEN)
   --json         print the API's JSON
 
@@ -44,6 +50,8 @@ const OPTIONS = {
   token: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  rate: { type: 'string' },
+  'error-rate': { type: 'string' },
   full: { type: 'boolean' },
   reason: { type: 'string' },
   user: { type: 'string' },
@@ -64,6 +72,11 @@ export function timeoutMs(v: string | undefined): number {
   else if (/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(s)) ms = [...s.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)].reduce((a, m) => a + Number(m[1]) * UNIT_MS[m[2]], 0);
   if (ms === undefined || ms <= 0) throw new UsageError(`--timeout: ${JSON.stringify(v)} is not a duration (e.g. 90s, 10m, 1h)`);
   return ms;
+}
+
+/** `--admin 127.0.0.1:9901` (no scheme) means http://127.0.0.1:9901, like curl. */
+export function adminUrl(v: string): string {
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(v) ? v : `http://${v}`;
 }
 
 /** Where ctl writes: the console by default; tests pass their own. */
@@ -90,7 +103,7 @@ export async function runCtl(argv: string[], env: NodeJS.ProcessEnv = process.en
     (cmd === undefined && !o.help ? output.err : output.out)(CTL_USAGE);
     return cmd === undefined && !o.help ? 2 : 0;
   }
-  const client = new AdminClient({ admin: o.admin || env.CANARYD_ADMIN_URL || 'http://127.0.0.1:9901', token: o.token ?? env.CANARYD_ADMIN_TOKEN });
+  const client = new AdminClient({ admin: adminUrl(o.admin || env.CANARYD_ADMIN_URL || 'http://127.0.0.1:9901'), token: o.token ?? env.CANARYD_ADMIN_TOKEN });
   const io: Io = { out: output.out, json: o.json === true };
   const noArgs = () => {
     if (args.length > 0) throw new UsageError(`${cmd} takes no arguments, got ${args.join(' ')}`);
@@ -118,6 +131,19 @@ export async function runCtl(argv: string[], env: NodeJS.ProcessEnv = process.en
       case 'rollback':
         noArgs();
         return await rolloutAction(client, io, 'rollback', o.reason ? { reason: o.reason } : {});
+      case 'pins':
+        return await pins(client, io, args);
+      case 'plan': {
+        noArgs();
+        const body: Record<string, number> = {};
+        for (const [k, v] of [['rate', o.rate], ['errorRate', o['error-rate']]] as const) {
+          if (v === undefined) continue;
+          const n = Number(v);
+          if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${k === 'rate' ? 'rate' : 'error-rate'}: must be a number ≥ 0`);
+          body[k] = n;
+        }
+        return await plan(client, io, body);
+      }
       case 'faults':
         return await faults(client, io, args, o.reason);
       case 'dependencies':

@@ -1,6 +1,10 @@
-/** `canaryd --config FILE`: load, start, reload on SIGHUP, drain on SIGTERM/SIGINT and exit 0. */
+/**
+ * `canaryd --config FILE`: load, start, reload on SIGHUP, drain on SIGTERM/SIGINT. Exit codes: 0 drained
+ * with nothing cut; 3 drained but requests were cut at shutdown.drainTimeout (a deploy can see it); 1 an
+ * error while stopping; a second SIGTERM/SIGINT during the drain exits at once with 128 + the signal number.
+ */
 import { isCanarydError } from '../core/index.js';
-import { loadConfigFile } from '../config/index.js';
+import { listenSettings, loadConfigFile } from '../config/index.js';
 import { Sidecar } from '../sidecar.js';
 
 /** "canaryd: cannot listen on X (the KEY key): address already in use", or undefined for other errors. */
@@ -28,7 +32,7 @@ export async function runSidecarFromFile(file: string): Promise<number> {
   try {
     await sidecar.start();
   } catch (e) {
-    const line = listenFailure(e, config);
+    const line = listenFailure(e, { listen: listenSettings(config.listen).address, admin: config.admin });
     if (!line) throw e;
     console.error(line); // one clear line, not a stack: the usual cause is another process on the port
     process.exit(1);
@@ -36,12 +40,20 @@ export async function runSidecarFromFile(file: string): Promise<number> {
   sidecar.watchConfig();
   process.on('SIGHUP', () => sidecar.reload('SIGHUP'));
   let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
+  const stop = (signal: 'SIGTERM' | 'SIGINT') => {
+    const code = signal === 'SIGINT' ? 130 : 143;
+    if (stopping) {
+      sidecar.log.warn({ event: 'signal', signal, inflight: sidecar.proxy.inflight }, `second ${signal} while draining: exiting now`);
+      sidecar.log.flush?.();
+      process.exit(code);
+    }
     stopping = true;
     sidecar.log.info({ event: 'signal', signal }, `received ${signal}, draining`);
     sidecar.stop().then(
-      () => process.exit(0),
+      ({ cut }) => {
+        if (cut > 0) sidecar.log.warn({ event: 'requests_cut', cut }, `${cut} requests were cut at shutdown.drainTimeout: exit 3`);
+        process.exit(cut > 0 ? 3 : 0);
+      },
       (e) => {
         sidecar.log.error({ err: e }, 'error while stopping');
         process.exit(1);

@@ -3,7 +3,7 @@ export { loadConfigFile, parseConfigText } from './load.js';
 export { validateConfig, deepFreeze } from './validate.js';
 export { parseDuration, formatDuration } from './duration.js';
 export { interpolateEnv, applyEnvDefaults, ENV_DEFAULTS, CONFIG_PATH_ENV } from './env.js';
-export { isLoopbackHost, splitHostPort, validCidr } from './semantics.js';
+export { isLoopbackHost, splitHostPort, validCidr, MIN_TOKEN_BYTES } from './semantics.js';
 export {
   FAULT_TYPES,
   FAULT_RULE_NAME_PATTERN,
@@ -30,5 +30,7 @@ export {
   type DependencyFaultParams,
   type DependencyFaultTypeName,
 } from './sections/dependencies.js';
+export { requestValidatorCompiler, type RequestValidator } from './request-validators.js';
+export { listenSettings, type ListenSettings, type ServerTlsSettings } from './sections/tls.js';
 export { FileFlag, flagProblems, type FileFlagConfig } from './sections/flags.js'; // flags in the file
 export { METRIC_CHECK_NAME_PATTERN, type MetricCheckConfig } from './sections/prometheus.js';

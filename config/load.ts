@@ -41,9 +41,24 @@ export function parseConfigText(text: string, env: NodeJS.ProcessEnv = process.e
   if (typeof raw !== 'object' || Array.isArray(raw)) {
     throw new CanarydError('CANARYD_ERR_CONFIG_INVALID', `${source}: the top level must be a mapping`, { details: ['(root): must be a mapping'] });
   }
+  const proto = protoKeyPaths(raw);
+  if (proto.length > 0) {
+    const problems = proto.map((p) => `${p}: the key "__proto__" is not allowed (it would replace the object's prototype)`);
+    throw new CanarydError('CANARYD_ERR_CONFIG_INVALID', `${source}: ${problems.join('; ')}`, { details: problems });
+  }
   const filled: Array<Array<string | number>> = [];
   const interpolated = coerceEnvScalars(interpolateEnv(raw, env, filled), filled);
   return validateConfig(applyEnvDefaults(interpolated, env), env, locatorOf(doc, lines, source));
+}
+
+/** Key paths of every own "__proto__" key: copying such a key into a plain object swaps its prototype. */
+function protoKeyPaths(v: unknown, path = ''): string[] {
+  if (Array.isArray(v)) return v.flatMap((x, i) => protoKeyPaths(x, `${path}[${i}]`));
+  if (v === null || typeof v !== 'object') return [];
+  return Object.keys(v).flatMap((k) => {
+    const p = path ? `${path}.${k}` : k;
+    return k === '__proto__' ? [p] : protoKeyPaths((v as Record<string, unknown>)[k], p);
+  });
 }
 
 export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.env): Config {

@@ -9,6 +9,8 @@ import { adminSections } from './sections/admin.js';
 import { rolloutSections } from './sections/rollout.js';
 import { faultSections } from './sections/faults.js';
 import { dependencySections } from './sections/dependencies.js';
+import { stateSections } from './sections/state.js';
+import { http2Sections } from './sections/tls.js';
 import { flagSections } from './sections/flags.js';
 import { fleetSections } from './sections/fleet.js';
 import { prometheusSections } from './sections/prometheus.js';
@@ -22,6 +24,8 @@ export const ConfigSchema = Type.Object(
     ...rolloutSections,
     ...faultSections,
     ...dependencySections,
+    ...stateSections,
+    ...http2Sections,
     ...flagSections,
     ...fleetSections,
     ...prometheusSections,

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import type { Config } from './schema.js';
 import { faultsProblems } from './sections/faults.js';
 import { dependenciesProblems } from './sections/dependencies.js';
+import { listenSettings, tlsProblems } from './sections/tls.js';
 import { flagProblems } from './sections/flags.js';
 import { CHECK_NAMES } from './sections/check-names.js';
 import { didYouMean } from './suggest.js';
@@ -29,6 +30,20 @@ export function validCidr(s: string): boolean {
   return Number(bits) <= (fam === 4 ? 32 : 128);
 }
 
+/** Off loopback the admin needs a real secret: a token (>= 32 bytes) or a token file; never tokenless. */
+export const MIN_TOKEN_BYTES = 32;
+function adminProblems(c: Config): string[] {
+  const out: string[] = [];
+  const a = c.admin;
+  if (a.token !== '' && a.tokenFile !== '') out.push('admin.tokenFile: set admin.token or admin.tokenFile, not both');
+  if (isLoopbackHost(splitHostPort(a.listen).host)) return out;
+  if (a.token === '' && a.tokenFile === '') out.push(`admin.token: required when admin.listen (${a.listen}) is not a loopback address`);
+  const bytes = Buffer.byteLength(a.token);
+  if (a.token !== '' && bytes < MIN_TOKEN_BYTES) out.push(`admin.token: must be at least ${MIN_TOKEN_BYTES} bytes when admin.listen (${a.listen}) is not a loopback address, got ${bytes}`);
+  if (a.allowUnauthenticated) out.push(`admin.allowUnauthenticated: only allowed when admin.listen is a loopback address, got ${a.listen}`);
+  return out;
+}
+
 export function semanticProblems(c: Config, env: NodeJS.ProcessEnv = process.env): string[] {
   const out: string[] = [];
   if (c.fleet) {
@@ -37,7 +52,7 @@ export function semanticProblems(c: Config, env: NodeJS.ProcessEnv = process.env
     else if (!/^rediss?:\/\//.test(url)) out.push(`fleet.redis: must be a redis:// or rediss:// URL, got ${JSON.stringify(url.replace(/\/\/[^@/]*@/, '//***@'))}`);
   }
   for (const key of ['listen', 'admin.listen'] as const) {
-    const addr = key === 'listen' ? c.listen : c.admin.listen;
+    const addr = key === 'listen' ? listenSettings(c.listen).address : c.admin.listen;
     const { port } = splitHostPort(addr);
     if (port > 65535) out.push(`${key}: port must be <= 65535, got ${port}`);
   }
@@ -82,12 +97,10 @@ export function semanticProblems(c: Config, env: NodeJS.ProcessEnv = process.env
     if (hooks.has(h.name)) out.push(`rollout.webhooks[${i}].name: duplicate webhook name ${JSON.stringify(h.name)}`);
     hooks.add(h.name);
   });
-  const admin = splitHostPort(c.admin.listen);
-  if (!isLoopbackHost(admin.host) && c.admin.token === '') {
-    out.push(`admin.token: required when admin.listen (${c.admin.listen}) is not a loopback address`);
-  }
+  out.push(...adminProblems(c));
   out.push(...faultsProblems(c, env)); // faults
   out.push(...dependenciesProblems(c));
+  out.push(...tlsProblems(c.listen, c.upstreams));
   out.push(...flagProblems(c.flags, validCidr)); // flags declared in the file
   out.push(...webhookProblems(c.rollout.webhooks)); // webhook delivery
   out.push(...prometheusProblems(c, env));

@@ -9,12 +9,15 @@
  * judged: a step's verdict is about traffic at that step's weight only.
  */
 import { CanarydError, VERSION_NAMES, type Clock, type MetricSource, type TrafficControl, type WindowRecord } from '../core/index.js';
-import { RolloutMachine, initialRolloutState, type AnalysisReport, type CheckResult, type Decision, type GateStatus, type Judge, type RolloutState, type Transition } from '../analysis/index.js';
+import { RolloutMachine, initialRolloutState, planRollout, type RolloutPlanForecast, type AnalysisReport, type CheckResult, type Decision, type GateStatus, type Judge, type RolloutState, type Transition } from '../analysis/index.js';
 import { RolloutAudit, type AuditStore } from './audit.js';
 import { RolloutMetrics } from './metrics.js';
 import { judgeSettings, machineSettings, type RolloutConfig } from './settings.js';
 import { WebhookRunner, type WebhookLog } from './webhooks.js';
 import type { MetricCheckFeed } from './prometheus.js';
+
+/** Test-only: kill -9 this process right after the state of a decision with this action is saved. */
+const CRASH_BETWEEN_STATE_AND_WEIGHT = process.env.CANARYD_TEST_CRASH_AFTER_STATE || undefined;
 
 /** What the controller needs of the anomaly monitor (analysis/anomaly's AnomalyMonitor): fed windows, it returns checks. */
 export interface AnomalyFeed {
@@ -43,6 +46,10 @@ export interface RolloutControllerOptions {
   clock: Clock;
   /** version labels for webhook texts */
   versions: () => { baseline: string; canary: string };
+  /** who set the running weight ("rollout", "api", "file"): recovery re-applies only a rollout's own weight */
+  weightOwner?: () => string;
+  /** routing.keepPinnedOnRollback (read at each rollback, so a reload applies) */
+  keepPinnedOnRollback?: () => boolean;
 }
 
 interface ConfirmGate {
@@ -67,6 +74,8 @@ export class RolloutController {
   #anomalyFedTo = 0;
   #confirm: ConfirmGate | null = null;
   #starting = false;
+  /** what the router was last told about the canary pins (the machine's state is the owner) */
+  #pinsApplied = false;
 
   constructor(o: RolloutControllerOptions) {
     this.#o = o;
@@ -77,8 +86,16 @@ export class RolloutController {
     this.#anomalyFedTo = this.#dataFrom;
     this.#anomaly = o.anomaly ? o.anomaly(o.config) : null;
     const saved = this.audit.loadState();
-    this.machine = new RolloutMachine(machineSettings(o.config), saved ?? initialRolloutState(o.traffic.getWeights().canary));
-    if (saved && this.machine.active) {
+    this.machine = new RolloutMachine(machineSettings(o.config, o.keepPinnedOnRollback?.() ?? false), saved ?? initialRolloutState(o.traffic.getWeights().canary));
+    if (saved?.pinsSuspended === true) {
+      o.traffic.setCanaryPinsSuspended?.(true, 'restored from state.dir');
+      this.#pinsApplied = true;
+    }
+    const ended = saved && !this.machine.active && o.weightOwner?.() === 'rollout' && o.traffic.getWeights().canary !== saved.canaryWeight;
+    if (ended) {
+      // a crash after an ending decision was saved and before its weight moved: apply the ending's weight
+      o.traffic.setWeights({ canary: saved.canaryWeight }, `rollout ${saved.id} ${saved.phase}: weight recovered`);
+    } else if (saved && this.machine.active) {
       // kill -9 recovery: the same step and weight as before; the step's clock keeps running.
       o.traffic.setWeights({ canary: saved.canaryWeight }, `rollout recovered at step ${saved.step + 1}`);
       this.audit.event(this.#dataFrom, 'recovery', `rollout ${saved.id} resumed ${saved.phase} at step ${saved.step + 1}, canary ${saved.canaryWeight} %`, { rolloutId: saved.id, step: saved.step, canaryWeight: saved.canaryWeight });
@@ -111,7 +128,7 @@ export class RolloutController {
       this.#anomaly = this.#o.anomaly(config);
       this.#anomalyFedTo = this.#o.clock.now();
     }
-    this.machine.configure(machineSettings(config));
+    this.machine.configure(machineSettings(config, this.#o.keepPinnedOnRollback?.() ?? false));
     this.webhooks.configure(config.webhooks);
     if (this.#timer) this.#schedule();
   }
@@ -145,6 +162,14 @@ export class RolloutController {
       verdict: r?.verdict ?? null,
       score: r?.score ?? null,
       moreCanaryRequestsNeeded: r?.moreCanaryRequestsNeeded ?? null,
+      summary: r?.summary ?? null,
+      forecast: r?.forecast ?? null,
+      mde: r?.mde ?? null,
+      harm: r?.harm ?? null,
+      evidence: this.#config.evidence,
+      maxStepPolicy: this.#config.maxStepPolicy,
+      pinsSuspended: s.pinsSuspended === true,
+      suspendedPins: s.pinsSuspended === true ? (this.#o.traffic.canaryPins?.() ?? []) : [],
       confirmGate: this.#confirm?.status ?? null,
       lastDecision: summary(this.#latest ?? s.lastDecision),
     };
@@ -175,15 +200,18 @@ export class RolloutController {
     const s = this.machine.state;
     const win = this.#o.source.windowMs;
     // judge whole windows at the step's weight only: the window holding the step change is left out
-    const from = Math.ceil(Math.max(s.stepStartedAt ?? now, this.#dataFrom) / win) * win;
+    const stepFrom = Math.ceil(Math.max(s.stepStartedAt ?? now, this.#dataFrom) / win) * win;
+    // rollout.evidence: rollout carries the evidence across steps (the canary build does not change)
+    const evidenceStart = this.#config.evidence === 'rollout' ? (s.startedAt ?? s.stepStartedAt ?? now) : (s.stepStartedAt ?? now);
+    const from = Math.min(stepFrom, Math.ceil(Math.max(evidenceStart, this.#dataFrom) / win) * win);
     const baseline = this.#o.source.windows('baseline', from, now);
     const canary = this.#o.source.windows('canary', from, now);
     const anomalies = this.#feedAnomaly(now);
     const metrics = this.#o.metricChecks?.poll(now, Math.max(s.stepStartedAt ?? now, this.#dataFrom));
     let report: AnalysisReport;
     try {
-      // the step's own α and promote margin (analysis/rollout/plan.ts)
-      report = this.#o.judge({ at: now, from, baseline, canary, anomalies, ...(metrics?.length ? { metrics } : {}) }, judgeSettings(this.#config, s.step));
+      // the step's own promote margin and harm bound (analysis/rollout/plan.ts); the fail side's α
+      report = this.#o.judge({ at: now, from, stepFrom, baseline, canary, anomalies, canaryRate: canaryRate(canary, stepFrom, now), ...(metrics?.length ? { metrics } : {}) }, judgeSettings(this.#config, s.step));
     } catch (e) {
       this.#o.log.error({ err: e }, 'analysis failed; holding the step');
       return null;
@@ -194,6 +222,51 @@ export class RolloutController {
     if (t.awaitingConfirmation) this.#runConfirmGate(now);
     this.#apply(t);
     return t;
+  }
+
+  /**
+   * What the traffic can show before a start (POST /api/v1/rollout/plan): the traffic of the last minute
+   * (or the rates given), the configured steps, the forecast of analysis/rollout/forecast.ts.
+   */
+  plan(given: { rate?: number; errorRate?: number; nonSuccessRate?: number } = {}): RolloutPlanForecast & { measured: { rate: number; errorRate: number | null; nonSuccessRate: number | null; seconds: number } } {
+    const now = this.#o.clock.now();
+    const win = this.#o.source.windowMs;
+    const to = Math.floor(now / win) * win;
+    const from = to - 60_000;
+    let n = 0;
+    let e = 0;
+    let u = 0;
+    let first = Infinity;
+    for (const v of VERSION_NAMES) {
+      for (const w of this.#o.source.windows(v, from, to)) {
+        const c = w.clean;
+        n += c.requests;
+        e += Math.max(c.statusClass[4], c.gatewayErrors);
+        u += c.requests - c.statusClass[0] - c.statusClass[1] - c.statusClass[2];
+        first = Math.min(first, w.start);
+      }
+    }
+    const seconds = Number.isFinite(first) ? Math.max(1, (to - first) / 1000) : 0;
+    const measured = { rate: seconds > 0 ? n / seconds : 0, errorRate: n > 0 ? e / n : null, nonSuccessRate: n > 0 ? u / n : null, seconds };
+    const c = this.#config;
+    const forecast = planRollout({
+      rate: given.rate ?? measured.rate,
+      errorRate: given.errorRate ?? measured.errorRate ?? 0,
+      nonSuccessRate: given.nonSuccessRate ?? measured.nonSuccessRate ?? given.errorRate ?? measured.errorRate ?? 0,
+      steps: c.steps,
+      intervalS: c.interval / 1000,
+      minRequests: c.minRequests,
+      maxStepS: c.maxStepDuration / 1000,
+      maxStepPolicy: c.maxStepPolicy,
+      harmBudget: c.harmBudget,
+      finalHarmBudget: c.finalHarmBudget,
+      falsePromotionRate: c.falsePromotionRate,
+      falseRollbackRate: c.falseRollbackRate,
+      maxDegradation: c.baseline.maxDegradation,
+      power: c.power,
+      slo: { maxErrorRate: c.slo.maxErrorRate, minSuccessRate: c.slo.minSuccessRate },
+    });
+    return { ...forecast, measured };
   }
 
   // ---- operator commands (admin API, CLI, dashboard) ----
@@ -276,14 +349,19 @@ export class RolloutController {
 
   #apply(t: Transition): void {
     const before = this.machine.state;
-    if (t.weight !== null) this.#o.traffic.setWeights({ canary: t.weight }, `${t.decision?.action ?? 'change'}: ${t.decision?.reasons[0] ?? ''}`);
+    // the state is on disk BEFORE the weight moves: a crash in between restarts at the new state, whose
+    // weight recovery applies (a ROLLBACK stays rolled back); the other order resumed the old step's weight
     if (t.changed) {
       try {
         this.audit.saveState(this.machine.state);
       } catch (e) {
         this.#o.log.error({ err: e }, 'cannot persist rollout state');
       }
+      if (CRASH_BETWEEN_STATE_AND_WEIGHT !== undefined && t.decision?.action === CRASH_BETWEEN_STATE_AND_WEIGHT) process.kill(process.pid, 'SIGKILL');
     }
+    if (t.weight !== null) this.#o.traffic.setWeights({ canary: t.weight }, `${t.decision?.action ?? 'change'}: ${t.decision?.reasons[0] ?? ''}`);
+    // in the same synchronous turn as the weight: the next request routed sees both
+    if (this.#pinsApplied !== (this.machine.state.pinsSuspended === true)) this.#applyPins(this.machine.state.pinsSuspended === true, t.decision?.reasons[0] ?? 'operator');
     const d = t.decision;
     let notified = false;
     if (d !== null) {
@@ -297,6 +375,24 @@ export class RolloutController {
       const s = this.machine.state;
       if (!notified && s.phase !== before.phase) this.webhooks.notify('event', this.#payload(`rollout ${s.phase}`, s.reason ? [s.reason] : []), 'phase');
     }
+  }
+
+  #applyPins(suspended: boolean, why: string): void {
+    this.#pinsApplied = suspended;
+    const t = this.#o.traffic;
+    if (!t.setCanaryPinsSuspended) return;
+    t.setCanaryPinsSuspended(suspended, why);
+    const pins = t.canaryPins?.() ?? [];
+    const reason = suspended ? `canary pins suspended after a rollback: ${pins.length ? pins.join(', ') : 'none configured'}` : `canary pins re-enabled: ${pins.length ? pins.join(', ') : 'none configured'}`;
+    this.audit.event(this.#o.clock.now(), 'pins', reason, { suspended, pins, why });
+    this.#o.events.publish({ type: 'rollout', action: suspended ? 'pins-suspended' : 'pins-resumed', pins });
+    this.#o.log.info({ event: suspended ? 'pins_suspended' : 'pins_resumed', pins }, reason);
+  }
+
+  /** Operator command: re-enable (false) or suspend (true) the rules and flags that send traffic to the canary. */
+  setPinsSuspended(suspended: boolean): Record<string, unknown> {
+    this.#apply(this.machine.setPinsSuspended(suspended));
+    return this.status();
   }
 
   /** Logs, publishes and notifies a decision; true when the notification announced a phase change or rollback. */
@@ -392,5 +488,20 @@ export class RolloutController {
 
 function summary(d: Decision | null): Record<string, unknown> | null {
   if (d === null) return null;
-  return { at: d.at, action: d.action, step: d.step, canaryWeight: d.canaryWeight, reasons: d.reasons, source: d.source, ...(d.dryRun ? { dryRun: true } : {}), verdict: d.report?.verdict ?? null };
+  return { at: d.at, action: d.action, step: d.step, canaryWeight: d.canaryWeight, reasons: d.reasons, summary: d.summary ?? null, source: d.source, ...(d.dryRun ? { dryRun: true } : {}), verdict: d.report?.verdict ?? null };
+}
+
+/** Canary requests per second over the step's last 10 s of whole windows (null before a whole window). */
+function canaryRate(canary: readonly WindowRecord[], stepFrom: number, now: number): number | null {
+  const from = Math.max(stepFrom, now - 10_000);
+  let n = 0;
+  let first = Infinity;
+  let last = -Infinity;
+  for (const w of canary) {
+    if (w.start < from || w.start + w.durationMs > now) continue;
+    n += w.clean.requests + w.faulted.requests;
+    first = Math.min(first, w.start);
+    last = Math.max(last, w.start + w.durationMs);
+  }
+  return last > first ? (n * 1000) / (last - first) : null;
 }

@@ -6,7 +6,7 @@
  * from the pure helpers in analysis/rollout/plan.ts, which the analysis bench calls too.
  */
 import type { Config } from '../config/index.js';
-import { alphaForStep, promotionMargin, promotionMarginBasis, type JudgeSettings, type RolloutSettings } from '../analysis/index.js';
+import { alphaForStep, failMix, HARM_SHARE, nextWeightFraction, promotionMargin, promotionMarginBasis, type JudgeSettings, type RolloutSettings } from '../analysis/index.js';
 
 export type RolloutConfig = Config['rollout'];
 
@@ -14,7 +14,7 @@ export function analysedSteps(steps: readonly number[]): number {
   return Math.max(1, steps.filter((w) => w < 100).length);
 }
 
-export function machineSettings(r: RolloutConfig): RolloutSettings {
+export function machineSettings(r: RolloutConfig, keepPinnedOnRollback = false): RolloutSettings {
   return {
     steps: r.steps,
     intervalMs: r.interval,
@@ -23,6 +23,8 @@ export function machineSettings(r: RolloutConfig): RolloutSettings {
     failureLimit: r.failureLimit,
     hardBreach: r.hardBreach,
     dryRun: r.dryRun,
+    maxStepPolicy: r.maxStepPolicy,
+    suspendPinsOnRollback: !keepPinnedOnRollback,
   };
 }
 
@@ -34,9 +36,16 @@ export function judgeSettings(r: RolloutConfig, stepIndex: number): JudgeSetting
     maxDegradation: r.baseline.maxDegradation,
     promoteMaxDegradation: promotionMargin(r.baseline.maxDegradation, r.steps, stepIndex, margin),
     promoteMarginBasis: promotionMarginBasis(r.steps, stepIndex, margin),
-    alpha: alphaForStep(r.falseRollbackRate, r.steps, stepIndex, r.alphaPlan),
-    // the promote side's level stays the equal share: the α plan moves the false-rollback budget only
-    promoteAlpha: alphaForStep(r.falseRollbackRate, r.steps, stepIndex, 'equal'),
+    // evidence carried across steps: the whole rollout is one test, so the fail side spends the whole
+    // falseRollbackRate (its e-process restarts at each step's start with a fixed share, plan.ts failMix);
+    // per-step evidence splits it over the steps (rollout.alphaPlan)
+    alpha: r.evidence === 'rollout' ? r.falseRollbackRate : alphaForStep(r.falseRollbackRate, r.steps, stepIndex, r.alphaPlan),
+    ...(r.evidence === 'rollout' ? { failMix: failMix(r.steps, stepIndex) } : {}),
+    // false promotion: falsePromotionRate split between the margin tests and the harm bound (a metric is
+    // cleared by either, so the union bound adds the two; plan.ts HARM_SHARE)
+    promoteAlpha: r.falsePromotionRate * (1 - HARM_SHARE),
+    harm: { nextWeight: nextWeightFraction(r.steps, stepIndex), budget: nextWeightFraction(r.steps, stepIndex) >= 1 ? r.finalHarmBudget : r.harmBudget, alpha: r.falsePromotionRate * HARM_SHARE },
+    power: r.power,
     scoring: { ...r.scoring },
     critical: r.critical,
     countFaulted: r.countFaulted,

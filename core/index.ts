@@ -2,4 +2,5 @@ export * from './types.js';
 export * from './clock.js';
 export * from './errors.js';
 export * from './latency.js';
+export * from './headers.js';
 export * from './query-template.js';

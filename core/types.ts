@@ -70,6 +70,14 @@ export interface MetricSource {
 export interface TrafficControl {
   getWeights(): Weights;
   setWeights(weights: Weights, reason: string): void;
+  /**
+   * Suspend (or re-enable) every routing rule and flag that sends traffic to the canary, so that after a
+   * rollback no request reaches it. Applied synchronously: the next request routed sees it. Optional for
+   * splitters without rules.
+   */
+  setCanaryPinsSuspended?(suspended: boolean, reason: string): void;
+  /** names of the rules and flags that send traffic to the canary (those a suspension affects) */
+  canaryPins?(): string[];
 }
 
 export type DecisionAction = 'PROMOTE' | 'CONTINUE' | 'ROLLBACK';

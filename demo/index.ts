@@ -6,7 +6,9 @@
  *      rolls it back by itself.
  * The dashboard URL is printed first, so the rollouts can be watched live. Everything ends on its own.
  */
-import { mkdtempSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfigText } from '../config/index.js';
@@ -23,7 +25,7 @@ const HELP = `usage: canaryd demo [options]
                         the last step needs about twice the traffic: the good rollout then takes ~3 min)
   --scenario S          good, bad or both (default both)
   --linger SECONDS      keep serving after the rollouts, to look at the dashboard (default 30)
-  --port N, --admin-port N   listen ports (default 8080 and 9901; 0 picks free ones)`;
+  --port N, --admin-port N   listen ports (default 8080 and 9901, a free one when taken; 0 picks free ones)`;
 
 function flag(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(name);
@@ -48,14 +50,31 @@ export async function runDemo(args: string[]): Promise<number> {
   const scenario = si >= 0 ? args[si + 1] : 'both';
   if (!['good', 'bad', 'both'].includes(scenario)) throw new Error(`--scenario must be good, bad or both, got ${JSON.stringify(scenario)}`);
 
+  // A default port someone else holds (8080 and 9901 are common) is replaced by a free one; a port asked
+  // for with --port/--admin-port that is taken is one clear line and exit 2.
+  const ports: number[] = [];
+  for (const [name, fallback] of [['--port', 8080], ['--admin-port', 9901]] as const) {
+    const want = flag(args, name, fallback);
+    if (want === 0 || (await portFree(want))) ports.push(want);
+    else if (args.includes(name)) {
+      console.error(`canaryd demo: port ${want} (${name}) is already in use; pick another or pass 0 for a free one`);
+      return 2;
+    } else {
+      console.log(`port ${want} is taken: using a free port instead (${name} N to choose)`);
+      ports.push(0);
+    }
+  }
   const baseline = await startSampleUpstream({ name: 'baseline', ...BASELINE });
   const canary = await startSampleUpstream({ name: 'canary', ...BASELINE });
   const stateDir = mkdtempSync(join(tmpdir(), 'canaryd-demo-'));
-  const config = parseConfigText(`listen: 127.0.0.1:${flag(args, '--port', 8080)}
-admin: { listen: "127.0.0.1:${flag(args, '--admin-port', 9901)}" }
+  // changes through the admin API need a token (tokenless mutations are refused): a fresh one per run, handed
+  // to the dashboard in the URL fragment and printed for `canaryd ctl`
+  const adminToken = randomBytes(24).toString('base64url');
+  const configText = (canaryVersion: string) => `listen: 127.0.0.1:${ports[0]}
+admin: { listen: "127.0.0.1:${ports[1]}", token: "${adminToken}" }
 upstreams:
   baseline: { url: "${baseline.url}", version: v1.0.0 }
-  canary: { url: "${canary.url}", version: v1.1.0 }
+  canary: { url: "${canary.url}", version: ${canaryVersion} }
 routing: { canaryWeight: 0, sticky: { header: x-user-id } }
 rollout:
   steps: [5, 10, 25, 50, 75, 100]
@@ -66,13 +85,15 @@ rollout:
   baseline: { maxDegradation: ${margin} }
 log: { level: error }
 state: { dir: "${stateDir}" }
-`);
+`;
+  const config = parseConfigText(configText('v1.1.0'));
   const sidecar = new Sidecar({ config });
   await sidecar.start();
   const adminUrl = `http://127.0.0.1:${sidecar.adminAddress!.port}`;
   const proxyUrl = `http://127.0.0.1:${sidecar.proxyAddress!.port}`;
   console.log(`canaryd demo
-  dashboard:  ${adminUrl}/
+  dashboard:  ${adminUrl}/#token=${adminToken}
+  ctl:        CANARYD_ADMIN_URL=${adminUrl} CANARYD_ADMIN_TOKEN=${adminToken} npx canaryd ctl status
   proxy:      ${proxyUrl}
   admin API:  ${adminUrl}/api/v1/status
   metrics:    ${adminUrl}/metrics
@@ -116,6 +137,8 @@ state: { dir: "${stateDir}" }
   }
   if (scenario !== 'good') {
     canary.set(bad);
+    // the bad build is a new release: canaryd labels it v1.2.0 too (status, metrics, webhooks)
+    sidecar.applyConfig(parseConfigText(configText('v1.2.0')), 'demo: canary replaced by v1.2.0');
     console.log(`${stamp()} rollout 2: canary v1.2.0 is bad (${bad.errorRate * 100} % errors, ${bad.latencyMs} ms median); expect ROLLBACK`);
     ok = (await rollout('bad canary v1.2.0', 'rolledback')) && ok;
   }
@@ -126,7 +149,17 @@ state: { dir: "${stateDir}" }
   await sidecar.stop(2000);
   await baseline.close();
   await canary.close();
+  rmSync(stateDir, { recursive: true, force: true });
   return ok ? 0 : 1;
+}
+
+/** Whether 127.0.0.1:port can be listened on now. */
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
 }
 
 async function waitForEnd(sidecar: Sidecar, timeoutMs: number): Promise<string> {

@@ -44,6 +44,8 @@ type HttpSocket = Socket & { _httpMessage?: { finished?: boolean } | null };
 
 export class ConnectionTracker {
   readonly #server: Server;
+  /** what accepts connections: the HTTP server itself, or a listener in front that hands them over */
+  #listener: { close(cb: () => void): void };
   /** open connections, with when each was accepted */
   readonly #sockets = new Map<HttpSocket, number>();
   #lastAccept = -Infinity;
@@ -54,6 +56,7 @@ export class ConnectionTracker {
 
   constructor(server: Server) {
     this.#server = server;
+    this.#listener = server;
     const sockets = this.#sockets;
     const idleSince = this.#idleSince;
     function forget(this: HttpSocket): void {
@@ -67,6 +70,11 @@ export class ConnectionTracker {
       this.#lastAccept = at;
       s.once('close', forget);
     });
+  }
+
+  /** The listener that accepts for `server` (proxy/h2/listener.ts): closed when the drain stops accepting. */
+  acceptOn(listener: { close(cb: () => void): void }): void {
+    this.#listener = listener;
   }
 
   get size(): number {
@@ -146,7 +154,11 @@ export class ConnectionTracker {
       await tick(SWEEP_MS);
       if (now() - this.#lastAccept >= ACCEPT_QUIET_MS) break;
     }
-    const closed = new Promise<void>((r) => this.#server.close(() => r()));
+    const listener = this.#listener;
+    const closed = Promise.all([
+      new Promise<void>((r) => listener.close(() => r())),
+      listener === this.#server ? null : new Promise<void>((r) => this.#server.close(() => r())),
+    ]);
     // 3. sweep idle connections until nothing is left in flight or open, or the deadline
     for (;;) {
       this.#closeIdle(times);

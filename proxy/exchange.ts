@@ -68,6 +68,12 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
   /** set by fault injection on the requests whose response it shapes; null otherwise */
   tap: ResponseTap | null = null;
   upstream: Upstream | null = null;
+  /** the client speaks HTTP/2 (req/res are node:http2's compatibility objects) */
+  readonly h2: boolean;
+  /** an HTTP/2 client sent `te: trailers` (forwarded to an HTTP/2 upstream only) */
+  teTrailers = false;
+  /** a deadline for the upstream exchange in ms (a gRPC request's grpc-timeout); 0: timeouts.* only */
+  deadlineMs = 0;
   /** the client's address when a per-client in-flight limit counts this request (proxy/limits.ts) */
   clientKey: string | null = null;
   /** when it started to wait for an upstream connection (0: not waiting); read by proxy/deadline.ts */
@@ -96,6 +102,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
     this.req = req;
     this.res = res;
     this.startedAt = startedAt;
+    this.h2 = req.httpVersionMajor === 2;
     res.exchange = this;
     // 'on', not 'once': the response lives for this request only, and once() would allocate a wrapper
     res.on('close', onResponseClose);
@@ -182,9 +189,19 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
     if (res.destroyed) return false;
     if (this.#host.draining) res.shouldKeepAlive = false; // a request in flight when the drain began
     const req = this.req;
-    // Node frames the client response as chunked only for HTTP/1.1 clients and responses that have a body
-    const chunked = req.httpVersionMinor >= 1 && req.method !== 'HEAD' && statusCode !== 204 && statusCode !== 304;
-    res.writeHead(statusCode, statusText, clientResponseHeaders(rawHeaders, this.#host.versionHeader ? this.version : null, chunked));
+    // Node frames the client response as chunked only for HTTP/1.1 clients and responses that have a body;
+    // an HTTP/2 stream can always end with trailers
+    const chunked = (this.h2 || req.httpVersionMinor >= 1) && req.method !== 'HEAD' && statusCode !== 204 && statusCode !== 304;
+    const headers = clientResponseHeaders(rawHeaders, this.#host.versionHeader ? this.version : null, chunked);
+    if (this.h2) {
+      // HTTP/2 has no reason phrase (RFC 9113 §8.3.2); a field node:http2 refuses is a bad upstream answer
+      try {
+        res.writeHead(statusCode, headers);
+      } catch (err) {
+        this.onError(Object.assign(new Error(`response field not allowed in HTTP/2: ${(err as Error).message}`), { code: 'UND_ERR_INVALID_ARG' }));
+        return false;
+      }
+    } else res.writeHead(statusCode, statusText, headers);
     if (this.tap !== null) return this.tap.headers(this, rawHeaders);
     return true;
   }
@@ -196,10 +213,10 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
    */
   #informational(statusCode: number, rawHeaders: Buffer[]): void {
     const res = this.res;
-    if (this.req.httpVersionMinor < 1 || res.headersSent || res.destroyed) return;
+    if ((!this.h2 && this.req.httpVersionMinor < 1) || res.headersSent || res.destroyed) return;
     try {
       if (statusCode === 103) res.writeEarlyHints(headersObject(rawHeaders));
-      else if (statusCode === 102) res.writeProcessing();
+      else if (statusCode === 102 && !this.h2) res.writeProcessing();
     } catch {
       /* an early hint Node refuses to write (e.g. an invalid Link) is dropped; the final response follows */
     }
@@ -263,7 +280,8 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
   /** The client went away (or the response closed). Abort the upstream side if still running. */
   clientClosed(): void {
     if (this.#done) return;
-    if (this.res.writableFinished) return;
+    // an HTTP/2 stream reset by the client also ends its writable side: `aborted` tells the two apart
+    if (this.res.writableFinished && !(this.h2 && (this.res as unknown as { stream: { aborted: boolean } }).stream.aborted)) return;
     this.#abort?.();
     this.#finish(499, 'client_abort');
   }
@@ -346,6 +364,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
 
 function describeFailure(outcome: Outcome, err: Error): string {
   const detail = (err as { code?: string }).code ?? err.message;
+  if (classifyUpstreamError(err).code === 'CANARYD_ERR_TLS') return `failed TLS verification (${detail}: ${err.message})`;
   switch (outcome) {
     case 'refused':
       return `refused the connection (${detail})`;

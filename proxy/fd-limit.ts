@@ -1,8 +1,10 @@
 /**
  * The process's open-file limit. Every client connection, upstream socket and file is a descriptor; at
  * the soft limit accept() fails and every new client, the admin /healthz included, is refused with nothing
- * logged. Node has no setrlimit, so at start canaryd raises its soft limit to the hard one with util-linux's
- * `prlimit` on its own pid when that is installed, and says what it found and did either way.
+ * logged. Node has no setrlimit API. Node itself raises the soft limit to the hard one at start-up on
+ * POSIX (node.cc), so canaryd usually finds it there ("at_hard_limit"); when it does not (another
+ * runtime, a changed Node), canaryd raises it with util-linux's `prlimit` on its own pid if installed.
+ * Either way both limits are logged.
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';

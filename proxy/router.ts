@@ -8,7 +8,7 @@
  * canary (a key's bucket never changes, the threshold only rises) — the property Flagger/Argo users expect.
  */
 import type { IncomingMessage } from 'node:http';
-import type { TrafficControl, VersionName, Weights } from '../core/index.js';
+import { ownHeader, type TrafficControl, type VersionName, type Weights } from '../core/index.js';
 import { CidrSet, compilePathMatcher, cookieValue, pathOf } from './match.js';
 
 export const STICKY_BUCKETS = 10_000;
@@ -63,9 +63,9 @@ interface CompiledRule {
 
 const list = (v: string | string[]): string[] => (Array.isArray(v) ? v : [v]);
 
+/** Only a header the request really carries: never one inherited from Object.prototype (core/headers.ts). */
 function headerValues(req: IncomingMessage, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v.join(', ') : v;
+  return ownHeader(req.headers, name);
 }
 
 function valuePredicate(expected: string[]): (actual: string | undefined) => boolean {
@@ -134,6 +134,8 @@ export class TrafficSplitter implements TrafficControl {
   #stickyCookie: string | null = null;
   #listeners: WeightListener[] = [];
   #random: () => number;
+  /** after a rollback: rules and flags that send traffic to the canary are skipped (TrafficControl.setCanaryPinsSuspended) */
+  #pinsSuspended = false;
 
   constructor(routing: RoutingInput, random: () => number = Math.random) {
     this.#random = random;
@@ -166,6 +168,18 @@ export class TrafficSplitter implements TrafficControl {
     return { canary: this.#weight };
   }
 
+  setCanaryPinsSuspended(suspended: boolean, _reason: string): void {
+    this.#pinsSuspended = suspended;
+  }
+
+  get canaryPinsSuspended(): boolean {
+    return this.#pinsSuspended;
+  }
+
+  canaryPins(): string[] {
+    return [...this.#rules, ...this.#runtimeRules].filter((r) => r.to === 'canary').map((r) => r.name);
+  }
+
   setWeights(weights: Weights, reason: string): void {
     const w = weights.canary;
     if (!(w >= 0 && w <= 100)) throw new RangeError(`canary weight must be within 0..100, got ${w}`);
@@ -194,12 +208,15 @@ export class TrafficSplitter implements TrafficControl {
     const runtime = this.#runtimeRules;
     if (rules.length > 0 || runtime.length > 0) {
       const path = pathOf(req.url ?? '/');
+      const skipCanary = this.#pinsSuspended;
       for (let i = 0; i < rules.length; i++) {
+        if (skipCanary && rules[i].to === 'canary') continue;
         if (rules[i].test(req, clientIp, path)) return { version: rules[i].to, rule: rules[i].name };
       }
       if (runtime.length > 0) {
         const user = this.userOf(req);
         for (let i = 0; i < runtime.length; i++) {
+          if (skipCanary && runtime[i].to === 'canary') continue;
           if (runtime[i].test(req, clientIp, path, user)) return { version: runtime[i].to, rule: runtime[i].name };
         }
       }

@@ -12,7 +12,7 @@ import { bufferBody } from './body-buffer.js';
 import { RequestSweeper, SWEEP_MS } from './deadline.js';
 import { CanarydResponse, Exchange, type ExchangeHost, type RequestBody } from './exchange.js';
 import { upstreamRequestHeaders } from './headers.js';
-import { ConnectionTracker, type DrainTimes } from './drain.js';
+import { ConnectionTracker, FRESH_GRACE_MS, type DrainTimes } from './drain.js';
 import { ClientLimits, type ProxyLimits } from './limits.js';
 import { CidrSet } from './match.js';
 import { OPTIONS_ALLOW, rawErrorResponse, splitAbsoluteForm } from './request-target.js';
@@ -20,6 +20,10 @@ import type { Mirror } from './mirror.js';
 import type { TrafficSplitter } from './router.js';
 import { Upstream, type Timeouts, type UpstreamTarget } from './upstream.js';
 import { afterPendingResponse, chooseProtocol, proxyUpgrade, serveWithoutUpgrade, upgradePolicy } from './upgrade.js';
+import { h2RequestFields } from './h2/headers.js';
+import { FrontListener } from './h2/listener.js';
+import { Http2Front, type Http2Limits } from './h2/server.js';
+import { CertificateWatcher, serverTlsOptions, type ServerTlsFiles } from './tls/context.js';
 
 export interface ProxySettings {
   upstreams: Record<VersionName, UpstreamTarget>;
@@ -28,6 +32,10 @@ export interface ProxySettings {
   retries: number;
   trustProxy: readonly string[];
   maxHeaderBytes: number;
+  /** HTTP/2 on the listener (proxy/h2/) */
+  http2: Http2Limits & { enabled: boolean };
+  /** TLS on the listener (proxy/tls/); read when listen() is called */
+  tls: ServerTlsFiles | null;
   /** protocols an Upgrade may switch to (proxy.upgrades); h2c never */
   upgrades: readonly string[];
   limits: ProxyLimits;
@@ -55,6 +63,8 @@ export interface ProxyServerOptions {
   onObservation: ObservationSink;
   interceptor?: RequestInterceptor | null;
   mirror?: Mirror | null;
+  /** a TLS or HTTP/2 event worth a log line (certificate reloaded or refused, reset flood) */
+  onEvent?: (level: 'info' | 'warn', event: string, detail: Record<string, unknown>) => void;
   /** a limit turned a connection or request away */
   onReject?: (reason: RejectReason) => void;
 }
@@ -80,6 +90,11 @@ export class ProxyServer implements ExchangeHost {
   #draining = false;
   #connections: ConnectionTracker;
   #settings!: ProxySettings;
+  readonly #h2: Http2Front;
+  #front: FrontListener | null = null;
+  #certWatcher: CertificateWatcher | null = null;
+  #proto: 'http' | 'https' = 'http';
+  #onEvent: NonNullable<ProxyServerOptions['onEvent']>;
   #upgrades: ReadonlySet<string> = new Set();
   readonly #limits = new ClientLimits();
   readonly #sweeper: RequestSweeper;
@@ -113,6 +128,12 @@ export class ProxyServer implements ExchangeHost {
     });
     this.server.on('drop', () => this.#onReject('max_connections'));
     this.#connections = new ConnectionTracker(this.server);
+    this.#onEvent = opts.onEvent ?? (() => undefined);
+    this.#h2 = new Http2Front({
+      limits: opts.settings.http2,
+      onRequest: (req, res) => this.handle(req as unknown as IncomingMessage, res as unknown as CanarydResponse),
+      onFlood: (s) => this.#onEvent('warn', 'http2_reset_flood', { client: s.socket?.remoteAddress }),
+    });
     this.server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => this.#upgrade(req, socket, head));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
       // Malformed request line/headers (llhttp): answer 400 without touching any upstream — unless a response
@@ -143,16 +164,20 @@ export class ProxyServer implements ExchangeHost {
     this.#upgrades = upgradePolicy(settings.upgrades);
     const { limits, timeouts } = settings;
     this.server.maxConnections = limits.maxConnections;
+    if (this.#front !== null) this.#front.server.maxConnections = limits.maxConnections; // the listener that accepts
     this.server.headersTimeout = timeouts.clientHeaders;
     this.#limits.inflightLimit = limits.perClient.inflight;
     this.#limits.connectionLimit = limits.perClient.connections;
     this.#sweeper.settings = { requestMs: timeouts.request, clientBodyMs: timeouts.clientBody, minBodyRate: limits.minBodyRate, queueTimeoutMs: limits.queue.timeout };
     this.#trusted = settings.trustProxy.length > 0 ? new CidrSet(settings.trustProxy) : null;
+    if (prev !== undefined) this.#h2.configure(settings.http2);
     this.#limits.trusted = this.#trusted;
     const same = (v: VersionName) =>
       prev !== undefined &&
       prev.upstreams[v].url === settings.upstreams[v].url &&
       prev.upstreams[v].connections === settings.upstreams[v].connections &&
+      prev.upstreams[v].http2 === settings.upstreams[v].http2 &&
+      JSON.stringify(prev.upstreams[v].tls) === JSON.stringify(settings.upstreams[v].tls) &&
       (['connect', 'headers', 'body'] as const).every((k) => prev.timeouts[k] === settings.timeouts[k]);
     this.#upstreams = {
       baseline: old && same('baseline') ? old.baseline : new Upstream('baseline', settings.upstreams.baseline, settings.timeouts),
@@ -160,6 +185,12 @@ export class ProxyServer implements ExchangeHost {
     };
     this.#upstreams.baseline.queueSize = this.#upstreams.canary.queueSize = limits.queue.size;
     if (old) for (const v of ['baseline', 'canary'] as const) if (old[v] !== this.#upstreams[v]) void old[v].close();
+    for (const v of ['baseline', 'canary'] as const) {
+      const u = this.#upstreams[v];
+      if ((old === undefined || old[v] !== u) && u.tls !== null && !u.tls.rejectUnauthorized) {
+        this.#onEvent('warn', 'upstream_tls_unverified', { version: v, url: settings.upstreams[v].url, key: `upstreams.${v}.tls.rejectUnauthorized` });
+      }
+    }
   }
 
   upstream(v: VersionName): Upstream {
@@ -221,7 +252,18 @@ export class ProxyServer implements ExchangeHost {
     }
     ex.clientKey = clientIp;
     if (this.interceptor !== null) this.interceptor.prepare(ex);
-    const headers = upstreamRequestHeaders(req.rawHeaders, { clientIp, proto: 'http', authority, requireHost: req.httpVersionMinor >= 1 });
+    let raw = req.rawHeaders;
+    if (ex.h2) {
+      const fields = h2RequestFields(raw);
+      if (typeof fields === 'string') {
+        ex.respondError(400, 'CANARYD_ERR_BAD_REQUEST', fields, false);
+        ex.finishLocal(400, 'bad_request');
+        return;
+      }
+      raw = fields.raw;
+      ex.teTrailers = fields.teTrailers;
+    }
+    const headers = upstreamRequestHeaders(raw, { clientIp, proto: this.#proto, authority, requireHost: !ex.h2 && req.httpVersionMinor >= 1 });
     if (headers === null) {
       ex.respondError(400, 'CANARYD_ERR_BAD_REQUEST', 'Host header missing, repeated or invalid (RFC 9112 §3.2)', false);
       ex.finishLocal(400, 'bad_request');
@@ -230,7 +272,8 @@ export class ProxyServer implements ExchangeHost {
     const choice = this.#splitter.pick(req, clientIp);
     ex.version = choice.version;
     ex.rule = choice.rule;
-    const hasBody = !isBodyless(req);
+    // an HTTP/2 request has a body unless its HEADERS frame ended the stream (RFC 9113 §8.1)
+    const hasBody = ex.h2 ? !(req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders : !isBodyless(req);
     this.#sweeper.add(ex, hasBody);
     const limit = this.#settings.limits.bufferBodyBytes;
     if (hasBody && limit > 0) {
@@ -299,16 +342,47 @@ export class ProxyServer implements ExchangeHost {
     });
   }
 
-  listen(host: string, port: number): Promise<{ host: string; port: number }> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, host, () => {
-        this.server.off('error', reject);
-        this.#startSweeps();
-        const a = this.server.address();
-        resolve(typeof a === 'object' && a ? { host: a.address, port: a.port } : { host, port });
-      });
-    });
+  /**
+   * Listens through the front listener (proxy/h2/listener.ts): HTTP/1.1 and, when enabled, HTTP/2 on the
+   * same port, over TLS when configured. Throws CANARYD_ERR_TLS when a certificate file is bad.
+   */
+  async listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    const s = this.#settings;
+    const tlsFiles = s.tls;
+    const tls = tlsFiles === null ? null : serverTlsOptions(tlsFiles, s.http2.enabled ? ['h2', 'http/1.1'] : ['http/1.1']);
+    this.#proto = tls === null ? 'http' : 'https';
+    const front = new FrontListener(
+      {
+        http1: this.server,
+        http2: s.http2.enabled ? this.#h2.server : null,
+        onTlsError: (err) => this.#onEvent('info', 'tls_handshake_failed', { reason: (err as NodeJS.ErrnoException).code ?? err.message }),
+      },
+      tls,
+    );
+    this.#front = front;
+    this.#connections.acceptOn(front);
+    front.server.maxConnections = s.limits.maxConnections;
+    front.server.on('drop', () => this.#onReject('max_connections'));
+    const addr = await front.listen(host, port);
+    this.#startSweeps();
+    // the HTTP server never listens itself: this starts its connection bookkeeping (headers timeout, closeAll)
+    this.server.emit('listening');
+    if (tlsFiles !== null) {
+      this.#certWatcher = new CertificateWatcher(
+        tlsFiles,
+        (ctx) => {
+          front.setSecureContext(ctx);
+          this.#onEvent('info', 'tls_certificate_reloaded', { cert: tlsFiles.cert });
+        },
+        (err) => this.#onEvent('warn', 'tls_certificate_rejected', { cert: tlsFiles.cert, reason: (err as Error).message }),
+      );
+    }
+    return addr;
+  }
+
+  /** Open HTTP/2 client connections. */
+  get http2Sessions(): number {
+    return this.#h2.sessions;
   }
 
   /** One timer for every deadline: requests (proxy/deadline.ts) and connections that never sent a request. */
@@ -331,6 +405,9 @@ export class ProxyServer implements ExchangeHost {
    */
   async drain(deadlineMs: number, settleMs = this.#settings.drain.settle): Promise<number> {
     this.#draining = true;
+    this.#certWatcher?.close();
+    this.#h2.drain();
+    this.#front?.closeUndecided(Math.min(FRESH_GRACE_MS, deadlineMs));
     const cut = await this.#connections.drain(
       { deadline: deadlineMs, settle: settleMs, idleGrace: this.#settings.drain.idleGrace },
       () => this.#inflight,
@@ -338,6 +415,8 @@ export class ProxyServer implements ExchangeHost {
     );
     if (this.#sweepTimer !== null) clearInterval(this.#sweepTimer);
     this.#sweepTimer = null;
+    this.#front?.destroyUndecided();
+    this.#h2.destroyAll();
     // Every client exchange has ended; what may remain in the pools is shadow traffic, which must not hold
     // the exit up to a headers timeout: destroy, not close.
     await Promise.all([this.#upstreams.baseline.destroy(), this.#upstreams.canary.destroy()]);

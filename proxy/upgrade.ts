@@ -13,6 +13,7 @@
  * The upstream request goes through node:http's client, whose parser (llhttp) frames the upstream's answer.
  */
 import { request as httpRequest, ServerResponse, type ClientRequest, type IncomingMessage, type Server } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Outcome } from '../core/index.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './headers.js';
@@ -118,7 +119,10 @@ export function proxyUpgrade(x: UpgradeExchange): void {
     return;
   }
   headers.push('connection', 'Upgrade', 'upgrade', x.protocol);
-  const up: ClientRequest = httpRequest({
+  // an https:// upstream gets the upgrade over TLS, with the CA, client certificate and SNI of requests
+  const request = x.upstream.tls === null ? httpRequest : httpsRequest;
+  const up: ClientRequest = request({
+    ...(x.upstream.tls ?? {}),
     host: x.upstream.host,
     port: x.upstream.port,
     method: req.method,

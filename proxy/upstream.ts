@@ -6,6 +6,8 @@
 import { createRequire } from 'node:module';
 import type { Dispatcher, Pool as UndiciPool, errors as UndiciErrors } from 'undici';
 import type { ErrorCode, Outcome, VersionName } from '../core/index.js';
+import { H2Pool } from './h2/upstream.js';
+import { upstreamTlsOptions, type UpstreamTlsFiles } from './tls/context.js';
 
 /**
  * undici's Pool and error classes, loaded by path rather than through `import 'undici'`, whose index also
@@ -21,6 +23,10 @@ export const undiciErrors = requireUndici('undici/lib/core/errors.js') as typeof
 export interface UpstreamTarget {
   url: string;
   connections: number;
+  /** speak HTTP/2 to it (proxy/h2/upstream.ts) */
+  http2?: boolean;
+  /** TLS for https:// URLs: CA bundle, client certificate (mTLS), SNI, verification */
+  tls?: UpstreamTlsFiles;
 }
 
 export interface Timeouts {
@@ -53,7 +59,9 @@ export class Upstream {
   readonly basePath: string;
   readonly host: string;
   readonly port: number;
-  readonly pool: UndiciPool;
+  readonly pool: UndiciPool | H2Pool;
+  /** TLS options towards it (https:// only); null in clear */
+  readonly tls: ReturnType<typeof upstreamTlsOptions> | null;
   /** requests that may wait once every connection is busy (limits.queue.size) */
   queueSize = 256;
   readonly #connections: number;
@@ -63,6 +71,7 @@ export class Upstream {
   #waitingLive = 0;
   #closed = false;
 
+  /** Throws CANARYD_ERR_TLS when a TLS file cannot be read. */
   constructor(version: VersionName, target: UpstreamTarget, timeouts: Timeouts) {
     const u = new URL(target.url);
     this.version = version;
@@ -71,10 +80,15 @@ export class Upstream {
     this.host = u.hostname.replace(/^\[|\]$/g, '');
     this.port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
     this.#connections = target.connections;
+    this.tls = u.protocol === 'https:' ? upstreamTlsOptions(version, target.tls ?? { rejectUnauthorized: true }, this.host) : null;
+    if (target.http2) {
+      this.pool = new H2Pool(u.origin, { connections: target.connections, connectTimeout: timeouts.connect, headersTimeout: timeouts.headers, bodyTimeout: timeouts.body, tls: this.tls });
+      return;
+    }
     this.pool = new Pool(u.origin, {
       connections: target.connections,
       pipelining: 1,
-      connect: { timeout: timeouts.connect },
+      connect: { timeout: timeouts.connect, ...this.tls },
       headersTimeout: timeouts.headers,
       bodyTimeout: timeouts.body,
       keepAliveTimeout: 4_000,
@@ -83,6 +97,7 @@ export class Upstream {
   }
 
   dispatch(opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    // H2Pool reads the Exchange's request (trailers, te) and deadline from the handler
     return this.pool.dispatch(opts, handler);
   }
 
@@ -187,6 +202,23 @@ export function classifyUpstreamError(err: unknown): GatewayFailure {
     case 'UND_ERR_ABORTED':
     case 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH':
       return { outcome: 'client_abort', status: 499, code: 'CANARYD_ERR_BAD_REQUEST', beforeSend: false };
+    // TLS towards the upstream (node's X509 verify codes): a misconfiguration, never worth a retry
+    case 'CERT_HAS_EXPIRED':
+    case 'CERT_NOT_YET_VALID':
+    case 'DEPTH_ZERO_SELF_SIGNED_CERT':
+    case 'SELF_SIGNED_CERT_IN_CHAIN':
+    case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
+    case 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY':
+    case 'UNABLE_TO_GET_ISSUER_CERT':
+    case 'CERT_UNTRUSTED':
+    case 'CERT_REVOKED':
+    case 'ERR_TLS_CERT_ALTNAME_INVALID':
+    case 'ERR_SSL_WRONG_VERSION_NUMBER':
+    case 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA':
+    case 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE':
+    case 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED':
+    case 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE':
+      return { outcome: 'refused', status: 502, code: 'CANARYD_ERR_TLS', beforeSend: false };
     case 'UND_ERR_CLOSED':
     case 'UND_ERR_DESTROYED':
       return { outcome: 'refused', status: 503, code: 'CANARYD_ERR_UPSTREAM_UNAVAILABLE', beforeSend: true };

@@ -8,7 +8,7 @@ import { request } from 'undici';
 import { ERROR_CODES } from '../core/index.js';
 import { startEchoUpstream } from './helpers/echo-upstream.js';
 import { configYaml } from './helpers/canaryd.js';
-import { call, startAdminSidecar, type AdminSidecar, type TapTest } from './helpers/admin.js';
+import { call, startAdminSidecar, until, type AdminSidecar, type TapTest } from './helpers/admin.js';
 
 const TOKEN = 's3cret-token';
 
@@ -103,21 +103,46 @@ t.test('authReads: reads need the token too; probes stay open', async (t) => {
   t.equal((await call(s.app, 'GET', '/healthz')).status, 200);
 });
 
-t.test('failed attempts are logged and rate-limited per IP (429 even with the right token)', async (t) => {
+t.test('failed attempts are logged and rate-limited per IP; the right token is never refused', async (t) => {
   const s = await setup(t);
   for (let i = 0; i < 12; i++) t.equal((await call(s.app, 'PUT', '/api/v1/weights', { body: { canary: 1 } })).status, 401, 'no token: refused');
   t.equal((await call(s.app, 'PUT', '/api/v1/weights', { body: { canary: 2 }, token: TOKEN })).status, 200, 'requests without a token guess nothing and do not count');
   for (let i = 0; i < 10; i++) t.equal((await call(s.app, 'PUT', '/api/v1/weights', { body: { canary: 1 }, token: `bad-${i}` })).status, 401);
-  const blocked = await call(s.app, 'PUT', '/api/v1/weights', { body: { canary: 1 }, token: TOKEN });
-  t.equal(blocked.status, 429);
+  const blocked = await call(s.app, 'PUT', '/api/v1/weights', { body: { canary: 1 }, token: 'bad-again' });
+  t.equal(blocked.status, 429, 'a wrong token from a blocked IP: 429');
   isErrorBody(t, blocked.json, 'CANARYD_ERR_RATE_LIMITED');
+  t.equal((await call(s.app, 'PUT', '/api/v1/weights', { body: { canary: 1 } })).status, 429, 'no token from a blocked IP: 429');
+  const right = await call(s.app, 'PUT', '/api/v1/weights', { body: { canary: 3 }, token: TOKEN });
+  t.equal(right.status, 200, 'the right token from the same (blocked) IP still passes: the operator is never locked out');
+  t.equal((await call(s.app, 'POST', '/api/v1/rollout/rollback', { body: { reason: 'emergency' }, token: TOKEN })).status !== 429, true, 'an emergency rollback is not rate-limited');
   const failed = s.lines.filter((l) => l.msg === 'admin auth failed');
-  t.equal(failed.length, 22, 'each failure logged');
-  t.same([failed[0].reason, failed[21].reason, failed[21].failures], ['missing token', 'wrong token', 10]);
+  t.equal(failed.length, 20, '10 lines per kind at most: 10 missing-token + 10 wrong-token');
+  t.same([failed[0].reason, failed[19].reason, failed[19].failures], ['missing token', 'wrong token', 10]);
   t.equal(failed[0].level, 40, 'at warn level');
   t.ok(s.lines.some((l) => l.msg === 'admin auth rate-limited'), 'the block is logged');
   t.notOk(JSON.stringify(s.lines).includes(TOKEN), 'the token never reaches the log');
-  t.equal(s.sidecar.splitter.getWeights().canary, 2, 'only the authenticated change applied');
+  t.equal(s.sidecar.splitter.getWeights().canary, 3, 'only the authenticated changes applied');
+});
+
+t.test('a flood of bad tokens writes a bounded number of log lines, with a summary of the rest', async (t) => {
+  const s = await setup(t);
+  const t0 = Date.now();
+  const n = 300;
+  for (let i = 0; i < n; i++) await call(s.app, 'PUT', '/api/v1/weights', { body: { canary: 1 }, token: `bad-${i}` });
+  const windows = Math.floor((Date.now() - t0) / 10_000) + 1; // the throttle's 10 s windows the flood spanned
+  const warn = s.lines.filter((l) => l.level === 40);
+  const failed = warn.filter((l) => l.msg === 'admin auth failed').length;
+  const limited = warn.filter((l) => l.msg === 'admin auth rate-limited').length;
+  t.ok(failed <= 10 * windows && failed >= 10, `401 lines: ${failed} for ${n} failures over ${windows} window(s)`);
+  t.ok(limited <= 10 * windows && limited >= 1, `429 lines: ${limited} over ${windows} window(s)`);
+  // the suppressed counts come out as summary lines, at the latest when each window's timer fires
+  const summaries = await until('summary lines', () => {
+    const l = s.lines.filter((x) => x.event === 'log_suppressed');
+    const total = l.reduce((a, x) => a + x.suppressed, 0);
+    return total + failed + limited >= n ? l : null;
+  }, 25_000);
+  t.ok(summaries.length <= 2 * windows + 2, `${summaries.length} summary lines`);
+  t.match(summaries[0].msg, /more like this in the last 10 s not logged/);
 });
 
 t.test('over real sockets: status, weights with the token, openapi', async (t) => {

@@ -79,3 +79,19 @@ t.test('--version and --help of each subcommand', async (t) => {
   t.equal(unknown.code, 2, 'an unknown command is a usage error');
   t.match(unknown.err, /unknown command "frobnicate"/);
 });
+
+t.test('demo: an asked-for port that is taken is one line and exit 2; ctl --admin takes host:port', async (t) => {
+  const taken: Server = createServer((sock) => sock.destroy()); // a listener that is not canaryd: hangs up
+  await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise((r) => taken.close(r)));
+  const port = (taken.address() as { port: number }).port;
+  const r = await runCli(['demo', '--port', String(port)]);
+  t.equal(r.code, 2);
+  t.equal(r.err.trim(), `canaryd demo: port ${port} (--port) is already in use; pick another or pass 0 for a free one`);
+  const { adminUrl } = await import('../cli/ctl.js');
+  t.equal(adminUrl('127.0.0.1:9901'), 'http://127.0.0.1:9901');
+  t.equal(adminUrl('https://canaryd.internal:9901'), 'https://canaryd.internal:9901');
+  // ctl against a listener that is not canaryd, given without a scheme: it connects (a refused API is exit 1, not a usage error)
+  const c = await runCli(['ctl', '--admin', `127.0.0.1:${port}`, 'status']);
+  t.equal(c.code, 1, `host:port is used as http://host:port: ${c.err.trim().split('\n')[0]}`);
+});

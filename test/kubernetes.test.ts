@@ -8,7 +8,7 @@ import t from 'tap';
 import { readdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { CONFIG_PATH_ENV, ENV_DEFAULTS, parseConfigText, splitHostPort, type Config } from '../config/index.js';
+import { CONFIG_PATH_ENV, ENV_DEFAULTS, listenSettings, parseConfigText, splitHostPort, type Config } from '../config/index.js';
 import { startSidecar, tempDir } from './helpers/canaryd.js';
 import { startEchoUpstream } from './helpers/echo-upstream.js';
 import { readImageSpec } from './helpers/dockerfile.js';
@@ -36,7 +36,7 @@ function load(dir: string): { kustomization: K8s; docs: K8s[]; files: string[] }
 
 const refs = (text: string) => [...text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}/g)].map((m) => ({ name: m[1], hasDefault: m[2] !== undefined }));
 const underMount = (path: string, mount: string) => path === mount || path.startsWith(mount.endsWith('/') ? mount : `${mount}/`);
-const portOf = (listen: string) => splitHostPort(listen).port;
+const portOf = (listen: Config['listen']) => splitHostPort(listenSettings(listen).address).port;
 
 const layouts = readdirSync(ROOT).filter((d) => existsSync(join(ROOT, d, 'kustomization.yaml')));
 

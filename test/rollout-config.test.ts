@@ -22,7 +22,14 @@ t.test('defaults and durations', async (t) => {
   t.same(c.rollout.steps, [5, 10, 25, 50, 75, 100]);
   t.equal(c.rollout.interval, 60_000);
   t.equal(c.rollout.analysisInterval, 1000);
-  t.equal(c.rollout.maxStepDuration, 1_800_000);
+  t.equal(c.rollout.maxStepDuration, 300_000);
+  t.equal(c.rollout.maxStepPolicy, 'promote-if-no-harm');
+  t.equal(c.rollout.evidence, 'step');
+  t.equal(c.rollout.harmBudget, 0.5);
+  t.equal(c.rollout.finalHarmBudget, 0.2);
+  t.equal(c.rollout.falsePromotionRate, 0.05);
+  t.equal(c.rollout.power, 0.8);
+  t.equal(c.routing.keepPinnedOnRollback, false);
   t.equal(c.rollout.falseRollbackRate, 0.01);
   t.same(c.rollout.slo, { maxErrorRate: 0.01, maxP95Ms: 500, maxP99Ms: 1000, minSuccessRate: 0.99 });
   t.equal(c.rollout.baseline.maxDegradation, 0.1);
@@ -57,15 +64,29 @@ t.test('every problem names its key and the reason', async (t) => {
 });
 
 t.test('judgeSettings: each step gets its α (alphaPlan) and its promote margin (promotionMargin)', async (t) => {
-  const c = parseConfigText(BASE, {}).rollout;
+  const c = parseConfigText(`${BASE}rollout: { evidence: rollout }`, {}).rollout;
   const per = [0, 1, 2, 3, 4].map((k) => judgeSettings(c, k));
   t.same(per.map((s) => s.maxDegradation), [0.1, 0.1, 0.1, 0.1, 0.1], 'the fail margin never moves');
   t.same(per.map((s) => Math.round(s.promoteMaxDegradation! * 1e9) / 1e9), [1, 0.75, 0.3, 0.15, 0.1]);
   t.equal(per[0].promoteMarginBasis, 'exposure 5 % of 75 %, capped at 10×');
-  t.same(per.map((s) => s.alpha), [0.005, 0.0025, 0.00125, 0.000625, 0.000625], 'front: ½, ¼, … of falseRollbackRate');
-  t.same(per.map((s) => s.promoteAlpha), [0.002, 0.002, 0.002, 0.002, 0.002], 'the promote side keeps the equal share');
-  t.ok(Math.abs(per.reduce((a, s) => a + s.alpha, 0) - c.falseRollbackRate) < 1e-12, 'the steps spend exactly falseRollbackRate');
-  const fixed = parseConfigText(`${BASE}rollout: { alphaPlan: equal, baseline: { maxDegradation: 0.2, promotionMargin: fixed } }`, {}).rollout;
+  t.same(per.map((s) => s.alpha), [0.01, 0.01, 0.01, 0.01, 0.01], 'evidence carried: one test over the rollout spends the whole falseRollbackRate');
+  t.same(per.map((s) => s.failMix), [
+    { rollout: 0.75, step: 0, rest: 0.25 },
+    { rollout: 0.75, step: 0.0625, rest: 0.1875 },
+    { rollout: 0.75, step: 0.0625, rest: 0.125 },
+    { rollout: 0.75, step: 0.0625, rest: 0.0625 },
+    { rollout: 0.75, step: 0.0625, rest: 0 },
+  ], 'its e-process: ¾ on the rollout start, the rest on the later steps\' starts, fixed in advance');
+  t.same(per.map((s) => Math.round(s.promoteAlpha! * 1e12) / 1e12), [0.01, 0.01, 0.01, 0.01, 0.01], 'the margin tests get ⅕ of falsePromotionRate');
+  t.same(per.map((s) => s.harm!.nextWeight), [0.1, 0.25, 0.5, 0.75, 1], 'the harm bound is judged at the next weight');
+  t.same(per.map((s) => s.harm!.budget), [0.5, 0.5, 0.5, 0.5, 0.2], 'finalHarmBudget for the final promotion');
+  t.ok(per.every((s) => Math.abs(s.harm!.alpha - 0.04) < 1e-12), 'the harm bound gets ⅘ of falsePromotionRate');
+  const step = parseConfigText(`${BASE}rollout: { evidence: step }`, {}).rollout;
+  const perStep = [0, 1, 2, 3, 4].map((k) => judgeSettings(step, k));
+  t.same(perStep.map((s) => s.alpha), [0.005, 0.0025, 0.00125, 0.000625, 0.000625], 'per-step evidence, front: ½, ¼, … of falseRollbackRate');
+  t.ok(Math.abs(perStep.reduce((a, s) => a + s.alpha, 0) - c.falseRollbackRate) < 1e-12, 'the steps spend exactly falseRollbackRate');
+  t.ok(perStep.every((s) => s.failMix === undefined));
+  const fixed = parseConfigText(`${BASE}rollout: { evidence: step, alphaPlan: equal, baseline: { maxDegradation: 0.2, promotionMargin: fixed } }`, {}).rollout;
   for (let k = 0; k < 5; k++) {
     const s = judgeSettings(fixed, k);
     t.equal(s.promoteMaxDegradation, 0.2);

@@ -15,7 +15,7 @@ import { call, startAdminSidecar, type AdminSidecar, type TapTest } from './help
 import { report } from './helpers/reports.js';
 
 const TOKEN = 'rollout-token';
-const ROLLOUT = `rollout: { steps: [5, 25, 50, 100], interval: 10s, minRequests: 0, analysisInterval: 1h, failureLimit: 2 }\n`;
+const ROLLOUT = `rollout: { steps: [5, 25, 50, 100], interval: 10s, minRequests: 0, analysisInterval: 1h, failureLimit: 2, evidence: rollout }\n`;
 
 interface Setup extends AdminSidecar {
   clock: ManualClock;
@@ -128,7 +128,7 @@ t.test('the analysis tick: failureLimit, hard breach, promotion, records and met
   t.equal(ctl.status().phase, 'rolledback');
   const lines = readFileSync(join(s.stateDir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   t.ok(lines.every((l) => typeof l.at === 'number' && typeof l.type === 'string' && typeof l.reason === 'string'), 'every audit line has at, type, reason');
-  t.same([...new Set(lines.map((l) => l.type))].sort(), ['decision', 'rollback', 'weights'], 'decisions, rollbacks and weight changes are audited');
+  t.same([...new Set(lines.map((l) => l.type))].sort(), ['decision', 'pins', 'rollback', 'weights'], 'decisions, rollbacks, the pins a rollback suspends and weight changes are audited');
   t.equal(lines.filter((l) => l.type === 'rollback').length, 2);
   const metrics = (await call(s.app, 'GET', '/metrics')).body;
   t.match(metrics, /canary_decision_total\{action="ROLLBACK"\} 2/);
@@ -149,11 +149,16 @@ t.test('each analysis judges with its step\'s α and promote margin (analysis/ro
     at.push(s.seen[s.seen.length - 1]);
   }
   t.equal(ctl.status().phase, 'promoted');
-  // steps [5, 25, 50, 100]: W = 50, promote margins 10 % × min(10, 50/w); α front: ½, ¼, ¼ of 1 %
+  // steps [5, 25, 50, 100]: W = 50, promote margins 10 % × min(10, 50/w)
   t.same(at.map((x) => Math.round(x.promoteMaxDegradation! * 1e9) / 1e9), [1, 0.2, 0.1]);
   t.same(at.map((x) => x.maxDegradation), [0.1, 0.1, 0.1], 'the rollback margin never moves');
-  t.same(at.map((x) => x.alpha), [0.005, 0.0025, 0.0025]);
-  t.same(at.map((x) => Math.round(x.promoteAlpha! * 1e12) / 1e12), [0.003333333333, 0.003333333333, 0.003333333333]);
+  // evidence carried across steps (the default): one test over the rollout spends the whole 1 %, its
+  // e-process restarting at each step's start with a fixed share (¾ on the rollout's start, ⅛ per later step)
+  t.same(at.map((x) => x.alpha), [0.01, 0.01, 0.01]);
+  t.same(at.map((x) => x.failMix), [{ rollout: 0.75, step: 0, rest: 0.25 }, { rollout: 0.75, step: 0.125, rest: 0.125 }, { rollout: 0.75, step: 0.125, rest: 0 }]);
+  // falsePromotionRate 5 %: ⅕ to the margin tests, ⅘ to the harm bound, judged at the next step's weight
+  t.same(at.map((x) => Math.round(x.promoteAlpha! * 1e12) / 1e12), [0.01, 0.01, 0.01]);
+  t.same(at.map((x) => ({ ...x.harm!, alpha: Math.round(x.harm!.alpha * 1e12) / 1e12 })), [0.25, 0.5, 1].map((nextWeight) => ({ nextWeight, budget: nextWeight === 1 ? 0.2 : 0.5, alpha: 0.04 })));
   t.equal(at[1].promoteMarginBasis, 'exposure 25 % of 50 %');
 });
 

@@ -154,7 +154,7 @@ t.test('an inconclusive step pauses after maxStepDuration; resume gives it a new
   t.equal(m.state.phase, 'progressing');
   const tr = m.evaluate(120_000, report('inconclusive'));
   t.equal(m.state.phase, 'paused');
-  t.match(tr.decision?.reasons[0], /still inconclusive after 2m/);
+  t.match(tr.decision?.reasons[0], /still undecided after 2m/);
   m.resume(130_000);
   m.evaluate(131_000, report('inconclusive'));
   t.equal(m.state.phase, 'progressing', 'not paused again at once');
@@ -192,4 +192,53 @@ t.test('configure clamps the step to a shorter list and the state is plain data'
   t.equal(m.state.step, 1);
   const copy = new RolloutMachine(S, JSON.parse(JSON.stringify(m.state)));
   t.same(copy.state, m.state, 'state survives a JSON round trip (persistence)');
+});
+
+t.test('maxStepPolicy promote-if-no-harm: an undecided step is promoted at maxStepDuration when the harm bound is within budget', async (t) => {
+  const harm = (within: boolean) => ({ nextWeight: 0.1, budget: 0.5, alpha: 0.04, within, metrics: [], neededCanaryRequests: within ? 0 : 5000 });
+  const m = machine({ maxStepDurationMs: 120_000, maxStepPolicy: 'promote-if-no-harm' });
+  m.start(0);
+  let tr = m.evaluate(119_000, { ...report('inconclusive'), harm: harm(true), promotable: false });
+  t.equal(tr.decision?.action, 'CONTINUE', 'before the deadline an undecided step waits');
+  tr = m.evaluate(120_000, { ...report('inconclusive'), harm: harm(false), promotable: false });
+  t.equal(tr.decision?.action, 'CONTINUE', 'harm not bounded: keeps waiting, never pauses');
+  t.equal(m.state.phase, 'progressing');
+  t.match(tr.decision?.reasons[0], /waiting for the harm bound/);
+  tr = m.evaluate(121_000, { ...report('inconclusive'), harm: harm(true), promotable: false });
+  t.equal(tr.decision?.action, 'PROMOTE');
+  t.equal(tr.weight, 10);
+  t.match(tr.decision?.reasons[0], /weaker guarantee/, 'the decision says what the promotion did not show');
+  const held = machine({ maxStepDurationMs: 120_000, maxStepPolicy: 'promote-if-no-harm' });
+  held.start(0);
+  const holding = { ...report('inconclusive'), harm: harm(true), promotable: false };
+  holding.checks = [...holding.checks, { name: 'anomaly.canary.p95', kind: 'anomaly', status: 'marginal', critical: false, hard: false, message: 'anomaly' }];
+  t.equal(held.evaluate(130_000, holding).decision?.action, 'CONTINUE', 'a holding check blocks it');
+  const paused = machine({ maxStepDurationMs: 120_000, maxStepPolicy: 'pause' });
+  paused.start(0);
+  paused.evaluate(130_000, { ...report('inconclusive'), harm: harm(true), promotable: false });
+  t.equal(paused.state.phase, 'paused', 'pause: the old behaviour, selectable');
+});
+
+t.test('a promotable report promotes (harm route) and a critical crossing rolls back at once', async (t) => {
+  const m = machine();
+  m.start(0);
+  const harm = { nextWeight: 0.1, budget: 0.5, alpha: 0.04, within: true, metrics: [], neededCanaryRequests: 0 };
+  const tr = m.evaluate(60_000, { ...report('pass', { nonInferior: false }), promotable: true, harm, stepCanaryRequests: 300 });
+  t.equal(tr.decision?.action, 'PROMOTE', 'promotable without non-inferiority: the harm route');
+  t.match(tr.decision?.reasons[0], /harm at the next weight bounded/);
+  t.equal(m.evaluate(120_000, { ...report('pass', { nonInferior: false }), promotable: true, stepCanaryRequests: 199 }).decision?.action, 'CONTINUE', 'minRequests counts the step\'s own canary requests');
+  const rb = m.evaluate(121_000, { ...report('fail'), criticalBreach: true });
+  t.equal(rb.decision?.action, 'ROLLBACK', 'no failureLimit wait');
+  t.match(rb.decision?.reasons[0], /critical check compare\.errorRate crossed its fail boundary/);
+  t.match(rb.decision?.summary, /^ROLLBACK: critical check/, 'one-line summary');
+  t.notOk(m.state.pinsSuspended, 'pins untouched unless the settings ask');
+  const p = machine({ suspendPinsOnRollback: true });
+  p.start(0);
+  p.rollback(1, 'test');
+  t.equal(p.state.pinsSuspended, true);
+  p.retry(2);
+  t.equal(p.state.pinsSuspended, false, 'a retry re-enables them');
+  const counting = machine({ hardBreach: 'count' });
+  counting.start(0);
+  t.equal(counting.evaluate(1, { ...report('fail'), criticalBreach: true }).decision?.action, 'CONTINUE', 'hardBreach: count spends failureLimit instead');
 });

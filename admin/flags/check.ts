@@ -46,7 +46,8 @@ export interface CheckResult {
 }
 
 function syntheticRequest(input: CheckInput, sticky: { header?: string; cookie?: string } | undefined): IncomingMessage {
-  const headers: Record<string, string> = {};
+  // no prototype: a sticky header named like an Object.prototype member is set as a plain key
+  const headers: Record<string, string> = Object.create(null);
   if (input.userId !== undefined) {
     headers[USER_ID_HEADER] = input.userId;
     if (sticky?.header) headers[sticky.header.toLowerCase()] = input.userId;

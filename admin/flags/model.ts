@@ -10,7 +10,7 @@
  * checked after the config file's rules and before weights.
  */
 import type { IncomingMessage } from 'node:http';
-import { CanarydError, type VersionName } from '../../core/index.js';
+import { CanarydError, ownHeader, type VersionName } from '../../core/index.js';
 import { validCidr } from '../../config/index.js';
 import { CidrSet, compilePathMatcher, stickyBucket, STICKY_BUCKETS, type RuntimeRule } from '../../proxy/index.js';
 
@@ -141,8 +141,7 @@ function matchTest(m: FlagMatch | undefined): Test | null {
     const any = values.includes('*');
     const set = new Set(values);
     tests.push((req) => {
-      const raw = req.headers[lower];
-      const v = Array.isArray(raw) ? raw.join(', ') : raw;
+      const v = ownHeader(req.headers, lower);
       return v !== undefined && (any || set.has(v));
     });
   }

@@ -32,7 +32,7 @@ const PING_MS = 30_000;
 
 function refuse(socket: Duplex, err: CanarydError): void {
   const body = JSON.stringify(err.toJSON());
-  const reason = err.status === 401 ? 'Unauthorized' : err.status === 403 ? 'Forbidden' : err.status === 429 ? 'Too Many Requests' : err.status === 404 ? 'Not Found' : 'Bad Request';
+  const reason = err.status === 401 ? 'Unauthorized' : err.status === 403 ? 'Forbidden' : err.status === 429 ? 'Too Many Requests' : err.status === 421 ? 'Misdirected Request' : err.status === 404 ? 'Not Found' : 'Bad Request';
   const extra = err.status === 401 ? 'WWW-Authenticate: Bearer realm="canaryd"\r\n' : '';
   socket.end(`HTTP/1.1 ${err.status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`);
 }
@@ -44,6 +44,7 @@ export function eventRoutes(app: FastifyInstance, deps: EventRouteDeps, auth: Ad
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://admin');
     try {
+      auth.checkHost(req.headers.host, req.socket.remoteAddress ?? '', PATH);
       if (url.pathname !== PATH) throw new CanarydError('CANARYD_ERR_NOT_FOUND', `no WebSocket endpoint at ${url.pathname}; use ${PATH}`);
       if (isCrossSite(req.headers)) {
         log.warn({ ip: req.socket.remoteAddress, route: PATH, origin: req.headers.origin }, 'cross-site admin request refused');
@@ -51,7 +52,7 @@ export function eventRoutes(app: FastifyInstance, deps: EventRouteDeps, auth: Ad
       }
       if (auth.readsNeedToken()) {
         const presented = bearerOf(req.headers.authorization) ?? tokenFromProtocols(req.headers['sec-websocket-protocol']);
-        auth.check(req.socket.remoteAddress ?? '', presented, PATH);
+        auth.check(req.socket.remoteAddress ?? '', presented, PATH, false);
       }
     } catch (e) {
       refuse(socket, isCanarydError(e) ? e : new CanarydError('CANARYD_ERR_BAD_REQUEST', String(e)));

@@ -15,6 +15,10 @@ export interface RolloutRouteDeps {
   resume(): Record<string, unknown> | Promise<Record<string, unknown>>;
   promote(opts: { full?: boolean; reason?: string }): Record<string, unknown> | Promise<Record<string, unknown>>;
   rollback(reason?: string): Record<string, unknown> | Promise<Record<string, unknown>>;
+  /** suspend (true) or re-enable (false) the rules and flags that send traffic to the canary */
+  pins?(suspended: boolean): Record<string, unknown>;
+  /** what the current traffic can show with the configured steps (analysis/rollout/forecast.ts) */
+  plan?(given: { rate?: number; errorRate?: number; nonSuccessRate?: number }): unknown;
   analysis(): unknown | null;
   decisions(limit: number): unknown[];
   rollbacks(limit: number): unknown[];
@@ -76,6 +80,44 @@ export function rolloutRoutes(app: FastifyInstance, deps: RolloutRouteDeps): voi
   app.post('/api/v1/rollout/rollback', { schema: { summary: 'Roll back now: canary weight 0 before the next request is routed', body: optionalBody(reasonBody), response: ok } }, async (req) =>
     deps.rollback((req.body as { reason?: string } | null)?.reason),
   );
+
+  const pins = deps.pins;
+  if (pins) {
+    app.post(
+      '/api/v1/rollout/pins',
+      {
+        schema: {
+          summary: 'Suspend ({"suspended": true}) or re-enable ({"suspended": false}) the routing rules and flags that send traffic to the canary; a rollback suspends them unless routing.keepPinnedOnRollback',
+          body: { type: 'object', additionalProperties: false, required: ['suspended'], properties: { suspended: { type: 'boolean' } } },
+          response: ok,
+        },
+      },
+      async (req) => pins((req.body as { suspended: boolean }).suspended),
+    );
+  }
+  const plan = deps.plan;
+  if (plan) {
+    app.post(
+      '/api/v1/rollout/plan',
+      {
+        schema: {
+          summary: 'Before a start: for the current traffic (or the rates given) and the configured steps, when a good canary is expected to reach 100 % and the smallest 5xx regression each step can detect',
+          body: {
+            type: 'object',
+            nullable: true,
+            additionalProperties: false,
+            properties: {
+              rate: { type: 'number', exclusiveMinimum: 0, maximum: 10_000_000, description: 'requests per second (default: the last minute\'s)' },
+              errorRate: { type: 'number', minimum: 0, maximum: 1, description: "the baseline's 5xx share (default: the last minute's)" },
+              nonSuccessRate: { type: 'number', minimum: 0, maximum: 1 },
+            },
+          },
+          response: { 200: { type: 'object', additionalProperties: true } },
+        },
+      },
+      async (req) => plan((req.body as { rate?: number; errorRate?: number; nonSuccessRate?: number } | null) ?? {}),
+    );
+  }
 
   app.get('/api/v1/analysis', { schema: { summary: 'The latest analysis report with every check, its numbers and verdict', response: { 200: { type: 'object', additionalProperties: true } } } }, async () => {
     const r = deps.analysis();

@@ -9,7 +9,7 @@
  */
 import type { CheckResult } from '../report.js';
 import type { Aggregate } from './aggregate.js';
-import { compareRates, NI_FLOOR_SHARE, type RateComparison, type RateMargins } from './error-rate.js';
+import { compareRates, NI_FLOOR_SHARE, SINGLE, type FailMix, type RateComparison, type RateMargins } from './error-rate.js';
 import { compareQuantile, compareShift } from './latency.js';
 import { int, ms, num, odds, pct } from './format.js';
 
@@ -41,6 +41,18 @@ export interface CompareMargins {
 
 const ratioText = (r: number): string => `${r.toFixed(2)}×`;
 
+/** The requests an undecided check still needs, never "~0" (an estimate at 0 while undecided says nothing) or "∞". */
+function moreText(n: number): string {
+  if (!Number.isFinite(n) || n >= 1e9) return '; no verdict expected at the current estimates (a larger step or a looser margin would change it)';
+  return `; ~${int(Math.max(1, n))} more canary requests`;
+}
+
+/** "needs X > Y" for a bound that may still be open (∞): say what is missing instead. */
+function needs(lhs: number, op: '>' | '<', rhs: number): string {
+  if (!Number.isFinite(lhs) || !Number.isFinite(rhs)) return 'needs more data on both arms before the bounds close';
+  return `needs ${ms(lhs)} ${op} ${ms(rhs)}`;
+}
+
 function rateCheck(name: string, what: string, r: RateComparison, t: { nc: number; nb: number; xc: number; xb: number }, m: RateMargins, basis: string, aF: number, aN: number, critical: boolean): CheckResult {
   const pc = t.nc > 0 ? t.xc / t.nc : null;
   const pb = t.nb > 0 ? t.xb / t.nb : null;
@@ -58,7 +70,7 @@ function rateCheck(name: string, what: string, r: RateComparison, t: { nc: numbe
   } else if (r.status === 'nodata') {
     tail = `: too few requests (need ≥ 20 per arm)`;
   } else {
-    tail = `, ratio ${ratio === null ? 'n/a' : ratioText(ratio)}: undecided: fail beyond ${failMargin}, promote within ${niMargin} (worse-evidence ${odds(r.ratio.failMaxLogE)} of ${int(1 / aF)}, within-evidence ${odds(r.ratio.niLogE)} of ${int(1 / (aN * (1 - NI_FLOOR_SHARE)))}); ~${int(r.needed)} more canary requests`;
+    tail = `, ratio ${ratio === null ? 'n/a' : ratioText(ratio)}: undecided: fail beyond ${failMargin}, promote within ${niMargin} (worse-evidence ${odds(r.ratio.failMaxLogE)} of ${int(1 / aF)}, within-evidence ${odds(r.ratio.niLogE)} of ${int(1 / (aN * (1 - NI_FLOOR_SHARE)))})${moreText(r.needed)}`;
   }
   return {
     name,
@@ -98,7 +110,7 @@ function rateCheck(name: string, what: string, r: RateComparison, t: { nc: numbe
   };
 }
 
-export function compareChecks(agg: Aggregate, m: CompareMargins, budget: CompareBudget, alphaNi: number, critical: Set<string>): CompareOutcome {
+export function compareChecks(agg: Aggregate, m: CompareMargins, budget: CompareBudget, alphaNi: number, critical: Set<string>, stepStart = -Infinity, mix: FailMix = SINGLE): CompareOutcome {
   const { canary: c, baseline: b, strata: st } = agg;
   const r0 = 1 + m.delta;
   const r0Ni = 1 + m.deltaNi;
@@ -106,12 +118,12 @@ export function compareChecks(agg: Aggregate, m: CompareMargins, budget: Compare
   const needed = new Map<string, number>();
   const te = { nc: c.requests, nb: b.requests, xc: c.errors, xb: b.errors };
   const me: RateMargins = { r0, floor: m.floors.errorRate, r0Ni, floorNi: m.floorsNi.errorRate };
-  const re = compareRates(st, st.ec, st.eb, te, me, budget.errorRate, alphaNi);
+  const re = compareRates(st, st.ec, st.eb, te, me, budget.errorRate, alphaNi, stepStart, mix);
   checks.push(rateCheck('compare.errorRate', '5xx rate', re, te, me, m.basis, budget.errorRate, alphaNi, critical.has('compare.errorRate')));
   needed.set('compare.errorRate', re.needed);
   const tu = { nc: c.requests, nb: b.requests, xc: c.nonSuccess, xb: b.nonSuccess };
   const mu: RateMargins = { r0, floor: m.floors.nonSuccess, r0Ni, floorNi: m.floorsNi.nonSuccess };
-  const ru = compareRates(st, st.uc, st.ub, tu, mu, budget.successRate, alphaNi);
+  const ru = compareRates(st, st.uc, st.ub, tu, mu, budget.successRate, alphaNi, stepStart, mix);
   checks.push(rateCheck('compare.successRate', 'non-success rate', ru, tu, mu, m.basis, budget.successRate, alphaNi, critical.has('compare.successRate')));
   needed.set('compare.successRate', ru.needed);
 
@@ -124,7 +136,7 @@ export function compareChecks(agg: Aggregate, m: CompareMargins, budget: Compare
     if (r.status === 'fail') tail = `: canary lower bound ${ms(r.canaryLo)} > ${r0.toFixed(2)} × baseline upper bound ${ms(r.baselineHi)}: worse than the fail margin ${ratioText(r0)}`;
     else if (r.status === 'pass') tail = `: canary upper bound ${ms(r.canaryHi)} < ${r0Ni.toFixed(2)} × baseline lower bound ${ms(r.baselineLo)}: shown within the promote margin ${promote}`;
     else if (r.status === 'nodata') tail = ': too few requests (need ≥ 20 per arm)';
-    else tail = `: undecided: fail beyond ${ratioText(r0)} (needs ${ms(r.canaryLo)} > ${ms(r0 * r.baselineHi)}), promote within ${promote} (needs ${ms(r.canaryHi)} < ${ms(r0Ni * r.baselineLo)}); ~${int(r.needed)} more canary requests`;
+    else tail = `: undecided: fail beyond ${ratioText(r0)} (${needs(r.canaryLo, '>', r0 * r.baselineHi)}), promote within ${promote} (${needs(r.canaryHi, '<', r0Ni * r.baselineLo)})${moreText(r.needed)}`;
     checks.push({
       name,
       kind: 'comparison',
@@ -161,7 +173,7 @@ export function compareChecks(agg: Aggregate, m: CompareMargins, budget: Compare
   if (s.status === 'fail') tail = `: always-valid lower bound ${s.failLo!.toFixed(3)}× > ${ratioText(r0)}: worse than the fail margin`;
   else if (s.status === 'pass') tail = `: always-valid upper bound ${s.niHi!.toFixed(3)}× < ${promote}: shown within the promote margin`;
   else if (s.status === 'nodata') tail = ': too few requests (need ≥ 20 per arm)';
-  else tail = `: undecided (bounds ${s.failLo!.toFixed(3)}×–${s.niHi!.toFixed(3)}×): fail beyond ${ratioText(r0)}, promote within ${promote}; ~${int(s.needed)} more canary requests`;
+  else tail = `: undecided (bounds ${s.failLo!.toFixed(3)}×–${s.niHi!.toFixed(3)}×): fail beyond ${ratioText(r0)}, promote within ${promote}${moreText(s.needed)}`;
   checks.push({
     name: 'compare.latency',
     kind: 'comparison',

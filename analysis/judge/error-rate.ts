@@ -47,6 +47,34 @@ const NI_W = [0.15, 0.35, 0.2, 0.12, 0.1, 0.08];
 const FAIL_LOGM = FAIL_MULT.map(Math.log);
 const FAIL_LOGW = FAIL_W.map(Math.log);
 const LLR_F = new Float64Array(FAIL_MULT.length);
+/** the same mixture restarted at the current step's first window (evidence carried across steps, FailMix) */
+const LLR_S = new Float64Array(FAIL_MULT.length);
+
+/**
+ * Weights of the fail-side e-process when evidence is carried across steps: E = rollout·M(rollout start) +
+ * step·M(current step's start) + rest. Each later analysed step's start gets a fixed weight in advance
+ * (they sum with `rollout` to 1); `rest` is the weight of the steps not started yet, whose components are
+ * still 1. A mixture of test supermartingales with fixed weights is one, and the components of earlier
+ * steps' starts are left out, which only lowers the sum: Ville's bound holds for the whole rollout, and a
+ * regression that shows only at a higher weight is not diluted by the evidence gathered at smaller ones.
+ * Default {1, 0, 0}: one e-process over the data given (per-step evidence).
+ */
+export interface FailMix {
+  rollout: number;
+  step: number;
+  rest: number;
+}
+export const SINGLE: FailMix = Object.freeze({ rollout: 1, step: 0, rest: 0 });
+
+function mixed(mix: FailMix, restart: boolean, stepStarted: boolean): number {
+  const r = logMix(LLR_F, FAIL_LOGW);
+  const s = restart ? (stepStarted ? logMix(LLR_S, FAIL_LOGW) : 0) : r;
+  const terms = [mix.rollout > 0 ? Math.log(mix.rollout) + r : -Infinity, mix.step > 0 ? Math.log(mix.step) + s : -Infinity, mix.rest > 0 ? Math.log(mix.rest) : -Infinity];
+  const m = Math.max(...terms);
+  if (m === -Infinity) return -Infinity;
+  return m + Math.log(terms.reduce((a, t) => a + Math.exp(t - m), 0));
+}
+
 let NI_FOR = NaN;
 let NI_MULT: number[] = [];
 let NI_LOGM: number[] = [];
@@ -91,10 +119,14 @@ export interface RatioEvidence {
  * Replays the conditional mixture tests over the strata. `xc`/`xb` are the event counts (5xx or
  * non-success); `r0` is the fail margin ratio 1+δ, `r0Ni` the promote margin ratio 1+δ_k (≥ r0).
  */
-export function conditionalRatioTest(st: Strata, xc: Float64Array, xb: Float64Array, r0: number, r0Ni: number, failBoundary: number): RatioEvidence {
+export function conditionalRatioTest(st: Strata, xc: Float64Array, xb: Float64Array, r0: number, r0Ni: number, failBoundary: number, stepStart = -Infinity, mix: FailMix = SINGLE): RatioEvidence {
   niGrid(r0Ni);
   LLR_F.fill(0);
+  LLR_S.fill(0);
   LLR_N.fill(0);
+  // the restart component exists only when the data go back past the current step's start
+  const restart = st.count > 0 && stepStart > st.start[0] && mix.step > 0;
+  const plain = mix.rollout === 1 && mix.step === 0 && mix.rest === 0;
   let failMax = -Infinity;
   let crossedAt: number | null = null;
   let mhNum = 0;
@@ -115,20 +147,23 @@ export function conditionalRatioTest(st: Strata, xc: Float64Array, xb: Float64Ar
     const ru = (r0 * s) / (r0 * s + 1 - s); // (r − r0)·u = (m − 1)·r0·u with u = s/(r0 s + 1 − s)
     const ruN = r0Ni === r0 ? ru : (r0Ni * s) / (r0Ni * s + 1 - s); // the same, at the promote boundary
     let top = -Infinity;
+    const inStep = restart && st.start[w] >= stepStart;
     for (let j = 0; j < FAIL_MULT.length; j++) {
-      LLR_F[j] += x * FAIL_LOGM[j] - e * Math.log1p((FAIL_MULT[j] - 1) * ru);
-      const v = LLR_F[j] + FAIL_LOGW[j];
+      const f = x * FAIL_LOGM[j] - e * Math.log1p((FAIL_MULT[j] - 1) * ru);
+      LLR_F[j] += f;
+      if (inStep) LLR_S[j] += f;
+      const v = Math.max(LLR_F[j], inStep ? LLR_S[j] : -Infinity) + FAIL_LOGW[j];
       if (v > top) top = v;
     }
     for (let j = 0; j < NI_MULT.length; j++) LLR_N[j] += x * NI_LOGM[j] - e * Math.log1p((NI_MULT[j] - 1) * ruN);
     // exact mixture only when it could matter (the max term bounds it within ln K)
     if (top + logK > failMax) {
-      const m = logMix(LLR_F, FAIL_LOGW);
+      const m = plain ? logMix(LLR_F, FAIL_LOGW) : mixed(mix, restart, inStep);
       if (m > failMax) failMax = m;
       if (crossedAt === null && m >= failBoundary) crossedAt = st.start[w];
     }
   }
-  const failLogE = events > 0 ? logMix(LLR_F, FAIL_LOGW) : 0;
+  const failLogE = events > 0 ? (plain ? logMix(LLR_F, FAIL_LOGW) : mixed(mix, restart, true)) : 0;
   return {
     failLogE,
     failMaxLogE: Math.max(failMax, failLogE),
@@ -177,9 +212,11 @@ export function compareRates(
   margin: RateMargins,
   alphaFail: number,
   alphaNi: number,
+  stepStart = -Infinity,
+  mix: FailMix = SINGLE,
 ): RateComparison {
   const failB = Math.log(1 / alphaFail);
-  const ratio = conditionalRatioTest(st, xc, xb, margin.r0, margin.r0Ni, failB);
+  const ratio = conditionalRatioTest(st, xc, xb, margin.r0, margin.r0Ni, failB, stepStart, mix);
   // the floor halves need only "is the floor outside the canary's confidence sequence, and on which side"
   const floorFailShown = beyond(totals.xc, totals.nc, margin.floor, alphaFail) === 1;
   const floorNiShown = beyond(totals.xc, totals.nc, margin.floorNi, alphaNi * NI_FLOOR_SHARE) === -1;

@@ -13,7 +13,8 @@ export function pct(x: number | null): string {
 }
 
 export function ms(x: number | null): string {
-  if (x === null || !Number.isFinite(x)) return x === Infinity ? '∞ ms' : 'n/a';
+  // an open confidence bound (too few requests) is said as such, never as "∞ ms"
+  if (x === null || !Number.isFinite(x)) return x === Infinity ? 'not yet bounded' : 'n/a';
   return `${x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : x.toFixed(0)} ms`;
 }
 

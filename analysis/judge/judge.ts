@@ -28,7 +28,12 @@ import { aggregate, rankValue, type ArmTotals } from './aggregate.js';
 import { compareChecks, type CompareBudget, type CompareMargins } from './compare.js';
 import { sloChecks, type RecentCanary } from './slo.js';
 import { CanarydError, LATENCY_BUCKETS } from '../../core/index.js';
-import { int } from './format.js';
+import { int, ms, pct } from './format.js';
+import { detectableEffects, harmBound } from './harm.js';
+import { forecastFor, summaryLine } from './summary.js';
+
+/** Comparisons a harm metric can stand in for (the union of two tests per metric: shown within the margin, or harm bounded). */
+const HARM_COVERS: Record<string, string> = { 'compare.errorRate': 'errorRate', 'compare.successRate': 'successRate', 'compare.p95': 'p95', 'compare.p99': 'p99' };
 
 export const FAIL_BUDGET_SHARE: Readonly<CompareBudget> = Object.freeze({ errorRate: 0.6, successRate: 0.1, p95: 0.1, p99: 0.1, latency: 0.1 });
 
@@ -93,6 +98,15 @@ function margins(settings: JudgeSettings): CompareMargins {
   return { delta, deltaNi, floors, floorsNi, basis };
 }
 
+/** The harm bound in one sentence: each metric's bound against its limit at the next weight. */
+function harmText(h: NonNullable<AnalysisReport['harm']>): string {
+  const parts = h.metrics.map((x) => {
+    const f = x.unit === 'rate' ? pct : ms;
+    return `${x.name} excess ≤ ${x.upper === null ? 'n/a' : f(x.upper)} vs ${f(x.limit)} ${x.within ? '✓' : '✗'}`;
+  });
+  return `harm bound at the next weight ${Math.round(h.nextWeight * 1000) / 10} % (harmBudget ${h.budget}, α ${h.alpha}): ${parts.join('; ')}`;
+}
+
 export const judge: Judge = (input: JudgeInput, settings: JudgeSettings): AnalysisReport => {
   const agg = aggregate(input.baseline, input.canary, input.from, input.at, settings.countFaulted);
   const alpha = settings.alpha;
@@ -107,7 +121,8 @@ export const judge: Judge = (input: JudgeInput, settings: JudgeSettings): Analys
   const m = margins(settings);
   const alphaNi = settings.promoteAlpha ?? alpha;
   if (!(alpha > 0 && alpha < 1 && alphaNi > 0 && alphaNi < 1)) throw new CanarydError('CANARYD_ERR_INTERNAL', `judge settings: alpha ${alpha} and promoteAlpha ${alphaNi} must be in (0, 1)`);
-  const cmp = compareChecks(agg, m, budget, alphaNi, critical);
+  const stepFrom = input.stepFrom ?? input.from;
+  const cmp = compareChecks(agg, m, budget, alphaNi, critical, stepFrom, settings.failMix);
   const compareStatus: Record<string, CheckResult['status']> = {};
   for (const c of cmp.checks) compareStatus[c.name] = c.status;
   const slo = sloChecks(agg.canary, agg.canary.hist, settings, compareStatus, critical, recentCanary(input, agg.strata, settings));
@@ -135,11 +150,16 @@ export const judge: Judge = (input: JudgeInput, settings: JudgeSettings): Analys
     failing.some((c) => c.critical || c.kind === 'anomaly') ||
     (failing.length > 0 && score !== null && score < settings.scoring.marginal);
   const pass = !fail && failing.length === 0 && holding.length === 0 && score !== null && score >= settings.scoring.pass;
-  const verdict: AnalysisReport['verdict'] = fail ? 'fail' : pass ? 'pass' : 'inconclusive';
   const nonInferior = cmp.checks.every((c) => c.status === 'pass');
+  const harm = settings.harm ? harmBound(agg, cmp.checks, { ...settings.harm, slo: settings.slo }) : null;
+  const harmWithin = new Set<string>(harm?.metrics.filter((x) => x.within).map((x) => x.name) ?? []);
+  const clear = !fail && failing.length === 0 && holding.length === 0;
+  const shownOrBounded = cmp.checks.every((c) => c.status === 'pass' || (harm !== null && HARM_COVERS[c.name] !== undefined && harmWithin.has(HARM_COVERS[c.name])));
+  const promotable = (pass && nonInferior) || (harm !== null && clear && score !== null && shownOrBounded);
+  const verdict: AnalysisReport['verdict'] = fail ? 'fail' : pass || promotable ? 'pass' : 'inconclusive';
 
   let more: number | null = null;
-  if (verdict === 'inconclusive' || (verdict === 'pass' && !nonInferior)) {
+  if (!promotable && (verdict === 'inconclusive' || (verdict === 'pass' && !nonInferior))) {
     more = 0;
     for (const c of cmp.checks) if (c.status !== 'pass' && c.status !== 'fail') more = Math.max(more, cmp.needed.get(c.name) ?? 0);
   }
@@ -149,24 +169,41 @@ export const judge: Judge = (input: JudgeInput, settings: JudgeSettings): Analys
   const scoreText = score === null ? 'no score (no data)' : `score ${score} (pass ≥ ${settings.scoring.pass}, marginal ≥ ${settings.scoring.marginal})`;
   const promoteText = `the promote margin ${marginPct(m.deltaNi)} (${m.basis}; fail margin ${marginPct(m.delta)})`;
   if (verdict === 'fail') reasons.push(`verdict fail${hardBreach ? ' (hard breach: roll back now)' : ''}: ${failing.map((c) => c.name).join(', ')} failed; ${scoreText}`);
-  else if (verdict === 'pass') reasons.push(`verdict pass: ${scoreText}; ${nonInferior ? `every comparison shown within ${promoteText}` : `${undecided} comparison(s) not yet shown within ${promoteText}`}`);
+  else if (verdict === 'pass') reasons.push(`verdict pass: ${scoreText}; ${nonInferior ? `every comparison shown within ${promoteText}` : promotable ? `${undecided} comparison(s) not shown within ${promoteText} but bounded by the harm bound at the next weight (${Math.round((harm?.nextWeight ?? 1) * 1000) / 10} %)` : `${undecided} comparison(s) not yet shown within ${promoteText}`}`);
   else
     reasons.push(
       `verdict inconclusive: ${scoreText}; ${undecided} of ${cmp.checks.length} comparisons undecided (fail margin ${marginPct(m.delta)}, promote margin ${marginPct(m.deltaNi)}: ${m.basis})${holding.length ? `; held by ${holding.map((c) => c.name).join(', ')}` : ''}${more !== null && more > 0 ? `; ~${int(more)} more canary requests needed` : ''}`,
     );
+  if (promotable && !nonInferior && harm !== null) reasons.push(harmText(harm));
   const order: Record<CheckResult['status'], number> = { fail: 0, marginal: 1, nodata: 2, pass: 3 };
   for (const c of [...checks].sort((x, y) => order[x.status] - order[y.status])) if (c.status !== 'pass' || verdict === 'pass') reasons.push(c.message);
 
+  let stepCanary = 0;
+  for (let w = agg.strata.count - 1; w >= 0 && agg.strata.start[w] >= stepFrom; w--) stepCanary += agg.strata.nc[w];
+  if (stepFrom <= input.from) stepCanary = agg.canary.requests;
+  const mde = detectableEffects(agg, cmp.checks, m.delta, { errorRate: budget.errorRate, p95: budget.p95 }, settings.power ?? 0.8);
+  const arms = { baseline: summary(agg.baseline), canary: summary(agg.canary) };
+  const shiftNeed = cmp.checks.find((c) => c.name === 'compare.latency')?.status === 'pass' ? 0 : (cmp.needed.get('compare.latency') ?? 0);
+  const harmNeed = harm === null || harm.neededCanaryRequests === null ? null : Math.max(harm.neededCanaryRequests, shiftNeed);
+  const forecast = forecastFor({ decided: verdict === 'fail' || promotable, more, harmNeed, canaryRate: input.canaryRate ?? null });
+  if (harm !== null && !promotable && verdict !== 'fail') reasons.splice(1, 0, harmText(harm));
   return {
     at: input.at,
     window: { from: input.from, to: input.at },
     verdict,
     hardBreach,
+    criticalBreach: failing.some((c) => c.critical && c.kind === 'comparison'),
     nonInferior,
     score,
     checks,
-    arms: { baseline: summary(agg.baseline), canary: summary(agg.canary) },
+    arms,
     moreCanaryRequestsNeeded: more,
     reasons,
+    promotable,
+    stepCanaryRequests: stepCanary,
+    harm,
+    mde,
+    forecast,
+    summary: summaryLine({ verdict, promotable, hardBreach, failing: failing.map((c) => c.name), holding: holding.map((c) => c.name), arms, harm, forecast, nonInferior }),
   };
 };

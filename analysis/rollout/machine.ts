@@ -7,13 +7,16 @@
  * in a test with a fake clock.
  *
  * Policy, in the order evaluate() applies it:
- *  1. a hard SLO breach rolls back at once (settings.hardBreach = 'rollback'), else it counts as a failure;
+ *  1. a hard SLO breach, or a critical comparison crossing its always-valid fail boundary, rolls back at
+ *     once (settings.hardBreach = 'rollback'), else it counts as a failure;
  *  2. a failed analysis spends one unit of the failure budget; failureLimit consecutive failures roll back;
  *     any analysis that does not fail refills the budget (the failures must be consecutive);
- *  3. a step is promoted only when the analysis passed AND showed the canary non-inferior, the step has run
+ *  3. a step is promoted only when the report is promotable (every comparison shown within its margin, or
+ *     bounded by the harm bound at the next weight: report.promotable), the step has run
  *     `interval` and seen `minRequests` canary requests — silence never promotes;
  *  4. the final promotion (to 100 %) waits for the confirm-promotion gate when one is configured;
- *  5. a step still inconclusive after maxStepDuration pauses the rollout for a person to look;
+ *  5. a step still undecided after maxStepDuration follows maxStepPolicy: pause for a person to look, or
+ *     promote-if-no-harm (nothing fails or holds and the harm bound is within budget; a weaker guarantee);
  *  6. otherwise CONTINUE, with the report's reasons.
  * Paused rollouts keep being analysed and still roll back on failure: a pause stops promotions, never the
  * safety net. Dry-run computes and returns every decision but never moves the weight or the step (it keeps
@@ -34,6 +37,14 @@ export interface RolloutSettings {
   failureLimit: number;
   hardBreach: 'rollback' | 'count';
   dryRun: boolean;
+  /**
+   * What a step still undecided at maxStepDuration does: 'pause' stops for an operator; 'promote-if-no-harm'
+   * promotes when nothing fails or holds and the report's harm bound is within budget (a weaker guarantee,
+   * said in the decision). Default 'pause'.
+   */
+  maxStepPolicy?: 'pause' | 'promote-if-no-harm';
+  /** after a rollback, suspend routing rules and flags that send traffic to the canary (routing.keepPinnedOnRollback: false) */
+  suspendPinsOnRollback?: boolean;
 }
 
 export interface RolloutState {
@@ -53,6 +64,11 @@ export interface RolloutState {
   reason: string | null;
   endedAt: number | null;
   lastDecision: Decision | null;
+  /**
+   * Rules and flags that send traffic to the canary are suspended (set by a rollback, cleared by a start, a
+   * retry or an operator): the router skips them, so every request goes to the baseline.
+   */
+  pinsSuspended?: boolean;
 }
 
 /** What a call did: the decision taken (if any), the weight to apply now (if it changed), whether state changed. */
@@ -119,7 +135,7 @@ export class RolloutMachine {
   start(now: number, reason = 'rollout started'): Transition {
     if (this.active) throw conflict(`a rollout is already ${this.#s.phase} (step ${this.#s.step + 1}/${this.#settings.steps.length}, canary ${this.#s.canaryWeight} %)`);
     const weight = this.#settings.steps[0];
-    this.#s = { ...initialRolloutState(weight), id: this.#s.id + 1, phase: 'progressing', step: 0, startedAt: now, stepStartedAt: now, stepDeadlineAt: this.#deadline(now), lastDecision: this.#s.lastDecision };
+    this.#s = { ...initialRolloutState(weight), id: this.#s.id + 1, phase: 'progressing', step: 0, startedAt: now, stepStartedAt: now, stepDeadlineAt: this.#deadline(now), lastDecision: this.#s.lastDecision, pinsSuspended: false };
     return this.#decide(now, 'PROMOTE', [`${reason}: step 1/${this.#settings.steps.length}, canary ${weight} %`], null, 'manual', true, weight);
   }
 
@@ -159,6 +175,13 @@ export class RolloutMachine {
     return this.#rollback(now, [reason], null, source);
   }
 
+  /** An operator re-enables (or suspends) the canary pins outside a rollback. */
+  setPinsSuspended(suspended: boolean): Transition {
+    if (this.#s.pinsSuspended === suspended || (!suspended && this.#s.pinsSuspended === undefined)) return { decision: null, weight: null, changed: false };
+    this.#s = { ...this.#s, pinsSuspended: suspended };
+    return { decision: null, weight: null, changed: true };
+  }
+
   // ---- the engine ----
 
   /**
@@ -173,6 +196,10 @@ export class RolloutMachine {
     if (report.hardBreach && set.hardBreach === 'rollback') {
       return this.#engineRollback(now, ['hard SLO breach, rolled back at once', ...report.reasons], report);
     }
+    if (report.criticalBreach === true && set.hardBreach === 'rollback') {
+      const names = report.checks.filter((c) => c.status === 'fail' && c.critical && c.kind === 'comparison').map((c) => c.name);
+      return this.#engineRollback(now, [`critical check ${names.join(', ')} crossed its fail boundary (always-valid, sticky): rolled back at once`, ...report.reasons], report);
+    }
     if (failed) {
       const failures = s.failures + 1;
       if (failures >= set.failureLimit) {
@@ -185,9 +212,10 @@ export class RolloutMachine {
     if (s.phase === 'paused') return this.#decide(now, 'CONTINUE', [`paused: ${s.reason ?? 'by an operator'}`, ...report.reasons], report);
 
     const elapsed = now - (s.stepStartedAt ?? now);
-    const canaryRequests = report.arms.canary.requests;
+    const canaryRequests = report.stepCanaryRequests ?? report.arms.canary.requests;
+    const ready = report.promotable ?? (report.verdict === 'pass' && report.nonInferior);
     const waits: string[] = [];
-    if (!(report.verdict === 'pass' && report.nonInferior)) waits.push(report.verdict === 'pass' ? 'the canary is not yet shown non-inferior' : 'the analysis is inconclusive');
+    if (!ready) waits.push(report.verdict === 'pass' ? 'the canary is not yet shown non-inferior' : 'the analysis is inconclusive');
     if (elapsed < set.intervalMs) waits.push(`step time ${fmtS(elapsed)} of ${fmtS(set.intervalMs)}`);
     if (canaryRequests < set.minRequests) waits.push(`${canaryRequests} of ${set.minRequests} canary requests`);
     if (waits.length === 0) {
@@ -195,10 +223,22 @@ export class RolloutMachine {
         const t = this.#decide(now, 'CONTINUE', [`ready for the final promotion, waiting for the confirm-promotion gate (${gate})`, ...report.reasons], report);
         return { ...t, awaitingConfirmation: true };
       }
-      return this.#advance(now, [`step ${s.step + 1}/${set.steps.length} passed: canary shown no worse than baseline over ${canaryRequests} requests in ${fmtS(elapsed)}`, ...report.reasons], report, 'analysis', false);
+      const basis = report.nonInferior || !report.harm ? 'canary shown no worse than baseline' : `canary's harm at the next weight bounded within budget`;
+      return this.#advance(now, [`step ${s.step + 1}/${set.steps.length} passed: ${basis} over ${canaryRequests} requests in ${fmtS(elapsed)}`, ...report.reasons], report, 'analysis', false);
     }
-    if (s.stepDeadlineAt !== null && now >= s.stepDeadlineAt && report.verdict !== 'pass') {
-      const reason = `step ${s.step + 1} still inconclusive after ${fmtS(elapsed)} (maxStepDuration ${fmtS(set.maxStepDurationMs)})`;
+    if (s.stepDeadlineAt !== null && now >= s.stepDeadlineAt && !ready) {
+      const reason = `step ${s.step + 1} still undecided after ${fmtS(elapsed)} (maxStepDuration ${fmtS(set.maxStepDurationMs)})`;
+      if (set.maxStepPolicy === 'promote-if-no-harm') {
+        const clear = report.verdict !== 'fail' && !report.checks.some((c) => c.status === 'fail' || (c.status === 'marginal' && c.kind !== 'comparison') || (c.status === 'nodata' && c.kind === 'metric'));
+        if (clear && report.harm?.within === true && canaryRequests >= set.minRequests) {
+          if (this.nextIsFinal && gate !== 'none' && gate !== 'approved') {
+            const t = this.#decide(now, 'CONTINUE', [`${reason}: no harm seen, waiting for the confirm-promotion gate (${gate})`, ...report.reasons], report);
+            return { ...t, awaitingConfirmation: true };
+          }
+          return this.#advance(now, [`${reason}: promoted because no check failed and the harm bound is within budget (maxStepPolicy promote-if-no-harm; weaker guarantee: not shown within the margin)`, ...report.reasons], report, 'analysis', false);
+        }
+        return this.#decide(now, 'CONTINUE', [`${reason}: waiting for the harm bound (maxStepPolicy promote-if-no-harm)`, ...report.reasons], report);
+      }
       if (!set.dryRun) this.#s = { ...this.#s, phase: 'paused', reason };
       return this.#decide(now, 'CONTINUE', [`${reason}: paused for an operator`, ...report.reasons], report, 'analysis', !set.dryRun);
     }
@@ -220,7 +260,8 @@ export class RolloutMachine {
   }
 
   #rollback(now: number, reasons: string[], report: AnalysisReport | null, source: Decision['source']): Transition {
-    this.#s = { ...this.#s, phase: 'rolledback', canaryWeight: 0, stepStartedAt: null, stepDeadlineAt: null, failures: 0, reason: reasons[0], endedAt: now };
+    const pinsSuspended = this.#settings.suspendPinsOnRollback === true ? true : this.#s.pinsSuspended;
+    this.#s = { ...this.#s, phase: 'rolledback', canaryWeight: 0, stepStartedAt: null, stepDeadlineAt: null, failures: 0, reason: reasons[0], endedAt: now, pinsSuspended };
     return this.#decide(now, 'ROLLBACK', reasons, report, source, true, 0);
   }
 
@@ -240,7 +281,8 @@ export class RolloutMachine {
   #decide(now: number, action: Decision['action'], reasons: string[], report: AnalysisReport | null, source: Decision['source'] = 'analysis', changed = false, weight: number | null = null): Transition {
     const s = this.#s;
     const dryRun = source === 'analysis' && this.#settings.dryRun && action !== 'CONTINUE' ? true : undefined;
-    const decision: Decision = { at: now, action, step: s.step, canaryWeight: s.canaryWeight, reasons, report, source, ...(dryRun ? { dryRun } : {}) };
+    const summary = `${action}: ${reasons[0] ?? ''}${report?.summary ? ` — ${report.summary}` : ''}`;
+    const decision: Decision = { at: now, action, step: s.step, canaryWeight: s.canaryWeight, reasons, report, source, summary, ...(dryRun ? { dryRun } : {}) };
     if (action !== 'CONTINUE' || changed) this.#s = { ...this.#s, lastDecision: decision };
     return { decision, weight, changed: changed || action !== 'CONTINUE' };
   }

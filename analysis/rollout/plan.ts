@@ -86,3 +86,34 @@ export function alphaShare(steps: readonly number[], stepIndex: number, plan: Al
 export function alphaForStep(falseRollbackRate: number, steps: readonly number[], stepIndex: number, plan: AlphaPlan): number {
   return falseRollbackRate * alphaShare(steps, stepIndex, plan);
 }
+
+/** Share of the fail-side e-process on the rollout's start when evidence is carried across steps (the rest is split over the later steps' starts). */
+export const ROLLOUT_START_SHARE = 0.75;
+
+/**
+ * Weights of the error tests' fail-side e-process at step `stepIndex` when evidence is carried across
+ * steps (analysis/judge/error-rate.ts FailMix): ROLLOUT_START_SHARE on the component started with the
+ * rollout, the rest split equally over the starts of the later analysed steps, fixed before any data. At
+ * step k the current step's component has its share, the steps not started yet keep theirs as a constant
+ * (their components are still 1), the earlier steps' components are left out (which only lowers the sum).
+ * With the whole rollout judged as one test, the fail side may spend the whole falseRollbackRate: no α plan.
+ */
+export function failMix(steps: readonly number[], stepIndex: number): { rollout: number; step: number; rest: number } {
+  const n = analysedWeights(steps).length;
+  if (n <= 1) return { rollout: 1, step: 0, rest: 0 };
+  const each = (1 - ROLLOUT_START_SHARE) / (n - 1);
+  const k = Math.min(Math.max(0, Math.floor(stepIndex)), n - 1);
+  return { rollout: ROLLOUT_START_SHARE, step: k >= 1 ? each : 0, rest: each * (n - 1 - k) };
+}
+
+/** The next step's weight as a fraction (1 when the next promotion is the final one): where the harm bound is judged. */
+export function nextWeightFraction(steps: readonly number[], stepIndex: number): number {
+  const next = steps[stepIndex + 1];
+  return next === undefined || next >= 100 ? 1 : next / 100;
+}
+
+/**
+ * Share of rollout.falsePromotionRate given to the harm bound; the margin (non-inferiority) tests get the
+ * rest. A metric is cleared by either route, so the union bound adds the two levels.
+ */
+export const HARM_SHARE = 0.8;

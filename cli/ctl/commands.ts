@@ -32,6 +32,10 @@ export async function status(c: AdminClient, io: Io): Promise<number> {
     const step = typeof r.step === 'number' ? r.step : null;
     rows.push(['rollout', `${r.phase ?? '?'}${step !== null ? `, step ${step + 1}/${steps.length}` : ''}${r.lastDecision ? `, last decision ${r.lastDecision.action ?? JSON.stringify(r.lastDecision)}` : ''}`]);
     rows.push(['', progressBar(r.canaryWeight ?? w.canary ?? 0, steps, step)]);
+    if (r.summary) rows.push(['analysis', String(r.summary)]);
+    if (Array.isArray(r.mde) && r.mde.length) rows.push(['detectable', r.mde.map((m: { text: string }) => m.text).join(', ')]);
+    if (r.forecast?.knob) rows.push(['knob', String(r.forecast.knob)]);
+    if (r.pinsSuspended) rows.push(['pins', `suspended after the rollback: ${(r.suspendedPins ?? []).join(', ') || 'none configured'} (ctl pins resume)`]);
   } else {
     rows.push(['rollout', 'no rollout controller status']);
   }

@@ -59,6 +59,9 @@ export function renderFrame(v: View, base: string): string[] {
     const rep = v.analysis?.report ?? v.analysis?.latest ?? v.analysis;
     const checks = listOf(rep, ['checks']);
     lines.push(`analysis: ${rep?.verdict ?? 'none yet'}${typeof rep?.score === 'number' ? ` (score ${num(rep.score)})` : ''}`);
+    if (typeof rep?.summary === 'string') lines.push(`  ${rep.summary}`);
+    if (Array.isArray(rep?.mde) && rep.mde.length) lines.push(`  detectable now: ${rep.mde.map((m: { text: string }) => m.text).join(', ')}`);
+    if (typeof rep?.forecast?.knob === 'string') lines.push(`  ${rep.forecast.knob}`);
     if (checks.length > 0) {
       lines.push(...table(checks.map((c) => ['  ' + (c.status === 'fail' ? 'FAIL' : String(c.status ?? '?')), String(c.name ?? ''), `observed ${num(c.observed)}`, `threshold ${num(c.threshold)}`])).split('\n'));
     }

@@ -1,12 +1,15 @@
 /** Config sections of the data plane: listen, upstreams, routing, timeouts, proxy behaviour, logs, state. */
 import { Type } from '@sinclair/typebox';
-import { Duration, ListenAddress, StrictObject, VersionNameSchema } from './types.js';
+import { Duration, StrictObject, VersionNameSchema } from './types.js';
+import { ListenSchema, UpstreamTls } from './tls.js';
 
 const Upstream = Type.Object(
   {
     url: Type.String({ pattern: '^https?://', description: 'Base URL of the upstream, e.g. http://127.0.0.1:3000' }),
     version: Type.String({ default: 'unknown', description: 'Release label shown in status and metrics' }),
     connections: Type.Integer({ minimum: 1, maximum: 10_000, default: 128, description: 'Max keep-alive connections in the pool' }),
+    http2: Type.Boolean({ default: false, description: 'Speak HTTP/2 to this upstream (h2c for http://, ALPN h2 for https://); required for gRPC' }),
+    tls: UpstreamTls,
   },
   { additionalProperties: false },
 );
@@ -35,7 +38,7 @@ export const RoutingRule = Type.Object(
 );
 
 export const proxySections = {
-  listen: ListenAddress('127.0.0.1:8080', 'Data-plane listen address'),
+  listen: ListenSchema,
   environment: Type.String({ default: 'development', description: '"production" enables extra safety switches' }),
   upstreams: Type.Object({ baseline: Upstream, canary: Upstream }, { additionalProperties: false }),
   routing: StrictObject({
@@ -49,7 +52,8 @@ export const proxySections = {
         { additionalProperties: false },
       ),
     ),
-    rules: Type.Array(RoutingRule, { default: [] }),
+    rules: Type.Array(RoutingRule, { default: [], maxItems: 256, description: 'targeting rules, first match wins (at most 256)' }),
+    keepPinnedOnRollback: Type.Boolean({ default: false, description: 'false: after a rollback, rules and flags that send traffic to the canary are suspended until a retry, a new start or `ctl pins resume`; true: they keep pinning their users to the canary' }),
     mirror: StrictObject({
       percent: Type.Number({ minimum: 0, maximum: 100, default: 0, description: 'Percent of baseline requests shadowed to canary' }),
       maxBodyBytes: Type.Integer({ minimum: 0, default: 1_048_576, description: 'Bodies larger than this are not mirrored' }),
@@ -82,5 +86,4 @@ export const proxySections = {
     settle: Duration('2s', 'After SIGTERM the listener keeps accepting (answering with Connection: close) this long, so load balancers see /readyz fail first'),
     idleGrace: Duration('1s', 'While draining, a keep-alive connection is closed once idle this long; before that its next request is served with Connection: close'),
   }),
-  state: StrictObject({ dir: Type.String({ default: './.canaryd', description: 'Durable state and audit log' }) }),
 };

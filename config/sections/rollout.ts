@@ -5,6 +5,7 @@
  */
 import { Type } from '@sinclair/typebox';
 import { Duration, StrictObject } from './types.js';
+import { paceKeys } from './pace.js';
 import { webhookDeliveryFields } from './webhooks.js';
 import { AbortOnSchema, MetricCheckSchema } from './prometheus.js';
 
@@ -32,7 +33,8 @@ export const rolloutSections = {
     interval: Duration('1m', 'Minimum time spent at each step before it may be promoted'),
     minRequests: Type.Integer({ minimum: 0, default: 200, description: 'Minimum canary requests at a step before it may be promoted' }),
     analysisInterval: Duration('1s', 'How often the analysis runs; sequential tests keep frequent peeks safe'),
-    maxStepDuration: Duration('30m', 'A step still inconclusive after this long pauses the rollout (0: never)'),
+    maxStepDuration: Duration('5m', 'A step still undecided after this long follows maxStepPolicy (0: never)'),
+    ...paceKeys,
     failureLimit: Type.Integer({ minimum: 1, default: 3, description: 'Consecutive failed analyses before a rollback' }),
     hardBreach: Type.Union([Type.Literal('rollback'), Type.Literal('count')], { default: 'rollback', description: 'rollback: a hard SLO breach rolls back at once; count: it spends failureLimit like any failure' }),
     falseRollbackRate: Type.Number({ exclusiveMinimum: 0, maximum: 0.2, default: 0.01, description: 'Bound on the chance of rolling back a canary that is no worse than the margin, over the whole rollout' }),

@@ -13,6 +13,7 @@
  * throughput, and only when no rule already chose an outcome for the request.
  */
 import type { IncomingMessage } from 'node:http';
+import { ownHeaderFirst } from '../../core/index.js';
 import type { FaultKindRegistry } from './registry.js';
 import type { CompiledFault, FaultKind } from './types.js';
 
@@ -58,8 +59,7 @@ export function stripFaultHeaders(req: IncomingMessage): boolean {
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
-  const v = req.headers[name];
-  return Array.isArray(v) ? v[0] : v;
+  return ownHeaderFirst(req.headers, name);
 }
 
 function intOf(s: string | undefined): number | null {

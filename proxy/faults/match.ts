@@ -3,7 +3,7 @@
  * request (path glob or prefix, method, headers). Per request: a few comparisons, no regex or closure built.
  */
 import type { IncomingMessage } from 'node:http';
-import type { VersionName } from '../../core/index.js';
+import { ownHeader, type VersionName } from '../../core/index.js';
 import { compilePathMatcher } from '../match.js';
 import type { FaultMatch } from './types.js';
 
@@ -27,9 +27,9 @@ export function compileFaultMatch(m: FaultMatch | undefined): { version: Version
     const any = vs.includes('*');
     const set = new Set(vs);
     tests.push((req) => {
-      const raw = req.headers[lower];
-      if (raw === undefined) return false;
-      return any || set.has(Array.isArray(raw) ? raw.join(', ') : raw);
+      const v = ownHeader(req.headers, lower);
+      if (v === undefined) return false;
+      return any || set.has(v);
     });
   }
   let test: Test | null = null;

@@ -6,7 +6,7 @@ import type { FastifyInstance, InjectOptions } from 'fastify';
 import type { TAP } from 'tap';
 import { loadConfigFile, parseConfigText } from '../../config/index.js';
 import { Sidecar, type SidecarOptions } from '../../sidecar.js';
-import { tempDir } from './canaryd.js';
+import { allowUnauthenticatedAdmin, tempDir } from './canaryd.js';
 
 /** The type of the `t` a tap subtest callback receives. */
 export type TapTest = Parameters<Parameters<TAP['test']>[0]>[0];
@@ -34,8 +34,9 @@ export interface AdminSidecar extends LogLines {
 /** Starts a Sidecar from YAML; with `file: true` the YAML is written to a real file (reload, drift). */
 export async function startAdminSidecar(
   yaml: string,
-  opts: { file?: boolean; adminPlugins?: SidecarOptions['adminPlugins']; judge?: SidecarOptions['judge']; clock?: SidecarOptions['clock']; anomaly?: SidecarOptions['anomaly'] } = {},
+  opts: { file?: boolean; strictAdmin?: boolean; adminPlugins?: SidecarOptions['adminPlugins']; judge?: SidecarOptions['judge']; clock?: SidecarOptions['clock']; anomaly?: SidecarOptions['anomaly'] } = {},
 ): Promise<AdminSidecar> {
+  if (!opts.strictAdmin) yaml = allowUnauthenticatedAdmin(yaml);
   const { lines, logger } = memoryLogger();
   let configPath: string | undefined;
   let config;

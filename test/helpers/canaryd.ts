@@ -24,6 +24,17 @@ log: { level: silent }
 ${extra}`;
 }
 
+/**
+ * canaryd refuses mutating admin calls when no token is configured. Most tests steer a tokenless loopback
+ * canaryd, as an operator on their own machine would with `admin.allowUnauthenticated: true`: the starters
+ * below add that key to configYaml's tokenless admin line. A test that sets a token (it replaces that line)
+ * or wants the refusal (`{ strictAdmin: true }`) is left as it is.
+ */
+export const TOKENLESS_ADMIN = 'admin: { listen: "127.0.0.1:0" }';
+export function allowUnauthenticatedAdmin(yaml: string): string {
+  return yaml.replace(TOKENLESS_ADMIN, 'admin: { listen: "127.0.0.1:0", allowUnauthenticated: true }');
+}
+
 export interface RunningSidecar {
   sidecar: Sidecar;
   url: string;
@@ -31,8 +42,8 @@ export interface RunningSidecar {
   stop(): Promise<void>;
 }
 
-export async function startSidecar(yaml: string): Promise<RunningSidecar> {
-  const config = parseConfigText(yaml, { ...process.env });
+export async function startSidecar(yaml: string, opts: { strictAdmin?: boolean } = {}): Promise<RunningSidecar> {
+  const config = parseConfigText(opts.strictAdmin ? yaml : allowUnauthenticatedAdmin(yaml), { ...process.env });
   const sidecar = new Sidecar({ config, logger: pino({ level: 'silent' }) });
   await sidecar.start();
   return {
@@ -56,12 +67,16 @@ export interface CanarydProcess {
   exited: Promise<number | null>;
 }
 
-/** Spawns `node dist/cli/canaryd.js --config FILE` and waits for its "started" log line (ports from it). */
-export async function spawnCanaryd(yaml: string, env: NodeJS.ProcessEnv = {}, startTimeoutMs = 15_000): Promise<CanarydProcess> {
+/**
+ * Spawns `node dist/cli/canaryd.js --config FILE` and waits for its "started" log line (ports from it).
+ * `wrapper` runs it under a command that execs it (e.g. ['prlimit', '--nofile=150:200', '--']).
+ */
+export async function spawnCanaryd(yaml: string, env: NodeJS.ProcessEnv = {}, startTimeoutMs = 15_000, wrapper: string[] = [], opts: { strictAdmin?: boolean } = {}): Promise<CanarydProcess> {
   const dir = tempDir('canaryd-proc-');
   const configPath = join(dir, 'canaryd.yaml');
-  writeFileSync(configPath, yaml.replace('log: { level: silent }', 'log: { level: info, accessLogSampleRate: 0 }'));
-  const child = spawn(process.execPath, ['dist/cli/canaryd.js', '--config', configPath], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  writeFileSync(configPath, (opts.strictAdmin ? yaml : allowUnauthenticatedAdmin(yaml)).replace('log: { level: silent }', 'log: { level: info, accessLogSampleRate: 0 }'));
+  const argv = [process.execPath, 'dist/cli/canaryd.js', '--config', configPath];
+  const child = spawn(wrapper[0] ?? argv[0], [...wrapper.slice(1), ...(wrapper.length > 0 ? argv : argv.slice(1))], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const logs: Array<Record<string, unknown>> = [];
   const waiters: Array<{ pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }> = [];
   let buf = '';

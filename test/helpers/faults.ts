@@ -7,7 +7,7 @@ import { connect } from 'node:net';
 import { parseConfigText } from '../../config/index.js';
 import type { Clock, VersionName } from '../../core/index.js';
 import { Sidecar } from '../../sidecar.js';
-import { configYaml, tempDir } from './canaryd.js';
+import { allowUnauthenticatedAdmin, configYaml, tempDir } from './canaryd.js';
 import { memoryLogger, type LogLines } from './admin.js';
 import { startEchoUpstream, type EchoUpstream } from './echo-upstream.js';
 
@@ -28,7 +28,7 @@ export async function startFaultRig(faults: string, opts: { extra?: string; cloc
   const canary = await startEchoUpstream('canary');
   const stateDir = opts.stateDir ?? tempDir('canaryd-faults-');
   const yaml = configYaml(baseline.url, canary.url, `${opts.extra ?? ''}\nfaults:\n${faults}\n`, stateDir);
-  const config = parseConfigText(yaml, opts.env ?? {});
+  const config = parseConfigText(allowUnauthenticatedAdmin(yaml), opts.env ?? {});
   const { lines, logger } = memoryLogger();
   const sidecar = new Sidecar({ config, logger, clock: opts.clock });
   await sidecar.start();

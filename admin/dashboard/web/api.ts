@@ -15,6 +15,18 @@ export function setToken(token: string | null): void {
   else sessionStorage.removeItem(TOKEN_KEY);
 }
 
+/**
+ * A link may hand the tab its token in the fragment (`/#token=...`, printed by `npm run demo`): fragments
+ * are never sent to a server or written to access logs. It is moved into sessionStorage and wiped from the
+ * address bar and history at once.
+ */
+export function adoptTokenFromUrl(): void {
+  const m = /(?:^#|&)token=([^&]+)/.exec(location.hash);
+  if (!m) return;
+  setToken(decodeURIComponent(m[1]));
+  history.replaceState(null, '', location.pathname + location.search);
+}
+
 export interface ApiResult<T = any> {
   status: number;
   ok: boolean;

@@ -6,7 +6,7 @@
  */
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
-import { api, getToken, openEvents, setToken, type ApiResult } from './api.js';
+import { adoptTokenFromUrl, api, getToken, openEvents, setToken, type ApiResult } from './api.js';
 import { LiveCharts } from './charts.js';
 import { decisionItem, eventItem, fmt, renderAnomalies, renderChecks, renderDecisions, renderDependencies, renderFaults, renderTimeline } from './panels.js';
 
@@ -166,6 +166,7 @@ function onEvent(e: any, charts: LiveCharts): void {
 }
 
 function main(): void {
+  adoptTokenFromUrl();
   const charts = new LiveCharts({ rate: $('chart-rate'), errors: $('chart-errors'), latency: $('chart-latency') });
   $('events').replaceChildren(Object.assign(document.createElement('li'), { className: 'muted', textContent: 'waiting for events' }));
   for (const btn of document.querySelectorAll<HTMLButtonElement>('button[data-action]')) btn.addEventListener('click', () => void act(btn.dataset.action!));
