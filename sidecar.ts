@@ -13,6 +13,7 @@ import { isProduction, listenSettings, loadConfigFile, splitHostPort, type Confi
 import {
   autoMaxConnections,
   createFaults,
+  DependencyRelay,
   Mirror,
   ProxyMetrics,
   ProxyServer,
@@ -30,6 +31,7 @@ import {
   configDriftSource,
   DriftReconciler,
   EventBus,
+  dependencyRoutes,
   faultDriftSource,
   faultRoutes,
   flagDriftSource,
@@ -176,6 +178,8 @@ export class Sidecar {
   // --- faults ---
   /** fault injection: rules, kill switch, experiments (docs/faults.md) */
   readonly faults: FaultService;
+  /** the app's TCP dependencies relayed through canaryd, where the TCP fault kinds act (docs/faults.md "Dependencies") */
+  readonly dependencies: DependencyRelay;
   // --- end faults ---
   /** fleet mode (docs/fleet.md): null in the embedded single-process mode */
   readonly fleet: FleetCoordinator | null = null;
@@ -299,7 +303,15 @@ export class Sidecar {
       onReject: (reason) => this.#rejected(reason),
     });
     // --- faults ---
+    this.dependencies = new DependencyRelay({
+      dependencies: opts.config.dependencies,
+      registry: this.registry,
+      log: this.log,
+      clock: this.clock,
+      expire: () => void this.faults.engine.activeFaults,
+    });
     this.faults = createFaults({
+      dependencies: this.dependencies,
       config: opts.config.faults,
       environment: opts.config.environment,
       registry: this.registry,
@@ -312,7 +324,7 @@ export class Sidecar {
       },
     });
     this.onObservation((o) => this.faults.engine.observe(o));
-    this.#adminPlugins = [...(this.#adminPlugins ?? []), faultRoutes(this.faults)];
+    this.#adminPlugins = [...(this.#adminPlugins ?? []), faultRoutes(this.faults), dependencyRoutes(this.dependencies)];
     this.#adminPlugins.push(
       alertRoutes({ abortOn: () => this.config.rollout.abortOn, rolloutActive: () => this.rollout.active, rollback: (reason, alert) => this.rollout.rollbackOnAlert(reason, alert), log: this.log }),
     );
@@ -603,6 +615,7 @@ export class Sidecar {
     await this.fleet?.start();
     this.admin = await buildAdmin(this.adminDeps());
     await this.admin.ready();
+    await this.dependencies.start();
     this.proxyAddress = await this.proxy.listen(p.host, p.port);
     const a = splitHostPort(this.config.admin.listen);
     this.admin.server.maxConnections = this.config.limits.adminConnections; // its own budget (limits.adminConnections)
@@ -669,6 +682,7 @@ export class Sidecar {
     this.proxy.configure(proxySettings(next));
     this.mirror.percent = next.routing.mirror.percent;
     this.mirror.maxBodyBytes = next.routing.mirror.maxBodyBytes;
+    void this.dependencies.configure(next.dependencies).catch((err) => this.log.error({ err }, 'dependency reconfigure failed'));
     this.faults.engine.configure(next.faults, next.environment); // faults
     this.#syncFileFlags(next); // flags declared in the file
     this.log.level = next.log.level;
@@ -723,6 +737,7 @@ export class Sidecar {
     this.faults.engine.stop(); // faults: lift in-flight faults so a hang cannot hold up the drain
     this.log.info({ event: 'draining', inflight: this.proxy.inflight, deadlineMs: drainMs }, 'draining');
     const cut = await this.proxy.drain(drainMs, settleMs);
+    await this.dependencies.stop(); // after the drain: in-flight requests may still need their dependencies
     await this.admin?.close();
     this.adminToken.stop();
     await this.state.flush();

@@ -13,6 +13,7 @@ export { type RolloutRouteDeps } from './routes/rollout.js';
 export { InfoMetrics, MetricsListener } from './metrics-listener.js';
 export { alertRoutes, matchAbortOn, type AlertmanagerAlert } from './routes/alerts.js';
 export { faultRoutes } from './routes/faults.js'; // faults
+export { dependencyRoutes, type DependencySource } from './routes/dependencies.js';
 export { faultDriftSource } from './fault-drift.js'; // faults
 export { AdminToken } from './token.js';
 export { hostAllowlist, hostOf } from './hosts.js';

@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { AdminClient, CtlError } from './ctl/client.js';
 import { faults, flags, rolloutAction, status, UsageError, weights, type Io } from './ctl/commands.js';
+import { dependencies } from './ctl/dependencies.js';
 import { waitFor } from './ctl/wait.js';
 import { watch } from './ctl/watch.js';
 import { pins, plan } from './ctl/plan.js';
@@ -27,6 +28,8 @@ commands:
                                   and the smallest regression each step can detect
   faults [list|kill|resume]       list fault rules; kill: every fault off at once (--reason R);
                                   resume: re-arm after the kill switch or auto-disable
+  dependencies [NAME]             relayed TCP dependencies: listeners, live connections, active faults
+                                  (their faults are fault rules: faults list / kill / resume)
   flags [list]                    list runtime flags
   flags check KEY [--user U] [--ip IP]
                                   is flag KEY on for these attributes, and where would they go
@@ -143,6 +146,8 @@ export async function runCtl(argv: string[], env: NodeJS.ProcessEnv = process.en
       }
       case 'faults':
         return await faults(client, io, args, o.reason);
+      case 'dependencies':
+        return await dependencies(client, io, args);
       case 'flags':
         return await flags(client, io, args, { user: o.user, ip: o.ip });
       case 'watch': {

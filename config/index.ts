@@ -18,7 +18,18 @@ export {
   type FaultParams,
   type FaultRuleConfig,
   type FaultsConfig,
+  ALL_FAULT_TYPES,
+  type AnyFaultTypeName,
 } from './sections/faults.js'; // faults
+export {
+  DEPENDENCY_FAULT_TYPES,
+  DependencyFaultParamSchemas,
+  DependencySchema,
+  isDependencyFaultType,
+  type DependencyConfig,
+  type DependencyFaultParams,
+  type DependencyFaultTypeName,
+} from './sections/dependencies.js';
 export { requestValidatorCompiler, type RequestValidator } from './request-validators.js';
 export { listenSettings, type ListenSettings, type ServerTlsSettings } from './sections/tls.js';
 export { FileFlag, flagProblems, type FileFlagConfig } from './sections/flags.js'; // flags in the file

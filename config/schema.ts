@@ -8,6 +8,7 @@ import { proxySections } from './sections/proxy.js';
 import { adminSections } from './sections/admin.js';
 import { rolloutSections } from './sections/rollout.js';
 import { faultSections } from './sections/faults.js';
+import { dependencySections } from './sections/dependencies.js';
 import { stateSections } from './sections/state.js';
 import { http2Sections } from './sections/tls.js';
 import { flagSections } from './sections/flags.js';
@@ -22,6 +23,7 @@ export const ConfigSchema = Type.Object(
     ...adminSections,
     ...rolloutSections,
     ...faultSections,
+    ...dependencySections,
     ...stateSections,
     ...http2Sections,
     ...flagSections,

@@ -2,6 +2,7 @@
 import { isIP } from 'node:net';
 import type { Config } from './schema.js';
 import { faultsProblems } from './sections/faults.js';
+import { dependenciesProblems } from './sections/dependencies.js';
 import { listenSettings, tlsProblems } from './sections/tls.js';
 import { flagProblems } from './sections/flags.js';
 import { CHECK_NAMES } from './sections/check-names.js';
@@ -98,6 +99,7 @@ export function semanticProblems(c: Config, env: NodeJS.ProcessEnv = process.env
   });
   out.push(...adminProblems(c));
   out.push(...faultsProblems(c, env)); // faults
+  out.push(...dependenciesProblems(c));
   out.push(...tlsProblems(c.listen, c.upstreams));
   out.push(...flagProblems(c.flags, validCidr)); // flags declared in the file
   out.push(...webhookProblems(c.rollout.webhooks)); // webhook delivery

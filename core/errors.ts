@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   CANARYD_ERR_LIMIT_REACHED: { status: 409, summary: 'A documented cap was reached (flags, rules, state file size); the change was not made.' },
   CANARYD_ERR_FAULTS_REFUSED: { status: 409, summary: 'Fault injection was refused by a safety switch (production, disabled, limit).' },
   CANARYD_ERR_FAULT_INJECTED: { status: 500, summary: 'The response was produced by an injected fault.' },
+  CANARYD_ERR_DEPENDENCY_LISTEN: { status: 500, summary: 'A dependency listener (dependencies[].listen / listeners) could not bind its address.' },
   CANARYD_ERR_STATE_IO: { status: 500, summary: 'Reading or writing durable state under state.dir failed.' },
   CANARYD_ERR_TLS: { status: 502, summary: 'TLS failed: a certificate or key file is unreadable or invalid, or an upstream certificate was refused (expired, wrong CA, wrong name).' },
   CANARYD_ERR_UPSTREAM_OVERLOADED: { status: 503, summary: 'The upstream has too many pending requests (circuit breaker); the request was not sent.' },

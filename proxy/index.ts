@@ -10,3 +10,4 @@ export { CidrSet, compilePathMatcher, cookieValue } from './match.js';
 export { upstreamRequestHeaders, newTraceparent } from './headers.js';
 export { type ResponseTap } from './exchange.js'; // faults
 export * from './faults/index.js'; // faults
+export * from './tcp/index.js'; // dependency relay

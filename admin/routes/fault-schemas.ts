@@ -4,7 +4,7 @@
  * is "10m"-style or ms here (the config's duration keyword is a config-loader extension); the service turns
  * it into ms and runs the checks a schema cannot express.
  */
-import { FaultMatchSchema, FaultParamSchemas, faultRuleFields } from '../../config/index.js';
+import { DependencyFaultParamSchemas, FaultMatchSchema, FaultParamSchemas, faultRuleFields } from '../../config/index.js';
 
 /** any JSON value here; the service checks it and names the field ("body.duration: must be a positive duration ...") */
 const durationField = { description: 'a duration: "30s", "10m", "1m30s", or a number of ms' } as const;
@@ -24,7 +24,20 @@ const kindFields = {
   throttle: FaultParamSchemas.throttle,
   truncate: FaultParamSchemas.truncate,
   dependency: dependencySchema,
+  ...tcpKindFields(),
 };
+
+/** The TCP kinds (dependencies), their direction unions as enums so a bad value reads "must be one of ...". */
+function tcpKindFields(): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, schema] of Object.entries(DependencyFaultParamSchemas)) {
+    const props: Record<string, unknown> = { ...(schema.properties as Record<string, unknown>) };
+    const dir = props.direction as { default?: string } | undefined;
+    if (dir) props.direction = { type: 'string', enum: ['upstream', 'downstream', 'both'], default: dir.default };
+    out[k] = { ...schema, properties: props };
+  }
+  return out;
+}
 
 export const ruleBody = {
   type: 'object',

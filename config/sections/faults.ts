@@ -6,10 +6,14 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Duration, StrictObject, VersionNameSchema } from './types.js';
+import { DEPENDENCY_FAULT_TYPES, DEPENDENCY_NAME_PATTERN, dependencyFaultFields, isDependencyFaultType, type DependencyFaultTypeName } from './dependencies.js';
 
 /** Every fault kind, in the order docs and errors list them. The proxy's registry implements exactly these. */
 export const FAULT_TYPES = ['delay', 'abort', 'reset', 'hang', 'throttle', 'truncate', 'dependency'] as const;
 export type FaultTypeName = (typeof FAULT_TYPES)[number];
+/** HTTP kinds and the TCP kinds of dependencies (dependencies.ts): every key a rule may carry. */
+export const ALL_FAULT_TYPES = [...FAULT_TYPES, ...DEPENDENCY_FAULT_TYPES] as const;
+export type AnyFaultTypeName = FaultTypeName | DependencyFaultTypeName;
 
 const StringOrList = Type.Union([Type.String({ maxLength: 256 }), Type.Array(Type.String({ maxLength: 256 }), { minItems: 1, maxItems: 64 })]);
 const MAX_MS = 600_000;
@@ -17,6 +21,7 @@ const MAX_MS = 600_000;
 export const FaultMatchSchema = Type.Object(
   {
     version: Type.Optional(VersionNameSchema),
+    dependency: Type.Optional(Type.String({ pattern: DEPENDENCY_NAME_PATTERN, description: 'TCP kinds only: the dependency (dependencies[].name) whose connections the rule hits' })),
     path: Type.Optional(Type.String({ pattern: '^/', maxLength: 512, description: 'path prefix ("/api/") or glob ("/api/*", "**" crosses "/")' })),
     method: Type.Optional(StringOrList),
     header: Type.Optional(Type.Record(Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" }), StringOrList, { maxProperties: 16, description: 'header name -> exact value(s); "*" matches presence' })),
@@ -86,6 +91,7 @@ export const faultRuleFields = {
   throttle: Type.Optional(FaultParamSchemas.throttle),
   truncate: Type.Optional(FaultParamSchemas.truncate),
   dependency: Type.Optional(FaultParamSchemas.dependency),
+  ...dependencyFaultFields,
 };
 
 export const FaultRuleConfigSchema = Type.Object(
@@ -117,8 +123,8 @@ export const faultSections = {
 export type FaultsConfig = Static<(typeof faultSections)['faults']>;
 
 /** Kinds set on a rule-shaped object. */
-export function faultKindsOf(rule: Partial<Record<FaultTypeName, unknown>>): FaultTypeName[] {
-  return FAULT_TYPES.filter((k) => rule[k] !== undefined);
+export function faultKindsOf(rule: Partial<Record<AnyFaultTypeName, unknown>>): AnyFaultTypeName[] {
+  return ALL_FAULT_TYPES.filter((k) => rule[k] !== undefined);
 }
 
 /** Checks a schema cannot express, one line per problem, each naming its path under `where`. */
@@ -126,7 +132,14 @@ export function faultRuleProblems(rule: Partial<FaultRuleConfig>, where: string)
   const out: string[] = [];
   const kinds = faultKindsOf(rule);
   if (kinds.length !== 1) {
-    out.push(`${where}: set exactly one fault kind (${FAULT_TYPES.join(', ')}), got ${kinds.length === 0 ? 'none' : kinds.join(' and ')}`);
+    out.push(`${where}: set exactly one fault kind (${FAULT_TYPES.join(', ')}), got ${kinds.length === 0 ? 'none' : kinds.join(' and ')} (on a dependency's TCP connections: ${DEPENDENCY_FAULT_TYPES.join(', ')})`);
+  }
+  const m = rule.match ?? {};
+  if (kinds.length === 1 && isDependencyFaultType(kinds[0])) {
+    if (m.dependency === undefined) out.push(`${where}.match.dependency: a ${kinds[0]} fault acts on a dependency's TCP connections; name the dependency`);
+    for (const k of ['path', 'method', 'header'] as const) if (m[k] !== undefined) out.push(`${where}.match.${k}: a ${kinds[0]} fault sees TCP bytes, not HTTP requests; match only dependency and version`);
+  } else if (kinds.length === 1 && m.dependency !== undefined) {
+    out.push(`${where}.match.dependency: only the TCP kinds (${DEPENDENCY_FAULT_TYPES.join(', ')}) act on dependencies; ${kinds[0]} acts on HTTP requests`);
   }
   const d = rule.delay;
   if (d) {

@@ -14,7 +14,7 @@
  */
 import type { Registry } from 'prom-client';
 import { systemClock, type Clock, type Observation } from '../../core/index.js';
-import type { FaultsConfig } from '../../config/index.js';
+import { isDependencyFaultType, type FaultsConfig } from '../../config/index.js';
 import type { Exchange } from '../exchange.js';
 import { pathOf } from '../match.js';
 import type { RequestInterceptor } from '../server.js';
@@ -22,11 +22,12 @@ import { headerFaults, stripFaultHeaders, type HeaderFaultContext } from './head
 import { compileFaultMatch } from './match.js';
 import { ChaosMetrics, FaultCounters, type FaultMetricsSnapshot } from './metrics.js';
 import { builtinFaultKinds, faultKind, type FaultKindRegistry } from './registry.js';
-import { RuleSet, viewOf, type RuleEntry, type RuleSpec, type RuleView } from './rules.js';
+import { expiresAt, RuleSet, viewOf, type RuleEntry, type RuleSpec, type RuleView } from './rules.js';
 import { FaultRunImpl, type RunHost } from './run.js';
 import { clientSeen, ErrorRateWindow, SEEN_ERROR, SEEN_SKIP } from './safety.js';
 import { refused, SafetySwitches, type EngineState, type FaultEventSink, type FaultLog, type FaultStore, type Halt } from './switches.js';
-import type { CompiledFault } from './types.js';
+import type { CompiledFault, DependencyRule, DependencyRuleSink } from './types.js';
+import { CanarydError } from '../../core/index.js';
 
 export { FAULTS_FILE, type EngineState, type FaultEventSink, type FaultLog, type FaultStore, type Halt } from './switches.js';
 export type { FaultMetricsSnapshot } from './metrics.js';
@@ -45,6 +46,8 @@ export interface FaultEngineOptions {
   store: FaultStore;
   /** puts the engine in front of the proxy (armed) or takes it out (null): a disarmed engine costs nothing */
   install(interceptor: RequestInterceptor | null): void;
+  /** the dependency relay (proxy/tcp): given the live rules of the TCP kinds on every change */
+  dependencies?: DependencyRuleSink & { names(): string[] };
 }
 
 export const MAX_RULES = 256;
@@ -52,6 +55,8 @@ export const MAX_RULES = 256;
 export class FaultEngine implements RequestInterceptor {
   // ---- read per request ----
   #compiled: CompiledFault[] = [];
+  /** live rules of the TCP kinds (they act in the dependency relay, not per request) */
+  #dependencyRules = 0;
   #armed = false;
   #headerControl = false;
   #nextExpiry = Infinity;
@@ -70,6 +75,7 @@ export class FaultEngine implements RequestInterceptor {
   #log: FaultLog;
   #events: FaultEventSink | undefined;
   #install: (i: RequestInterceptor | null) => void;
+  #dependencies: (DependencyRuleSink & { names(): string[] }) | undefined;
   #onHalt: Array<(reason: string) => void> = [];
   #tap: (o: Observation) => void = () => {};
   readonly metrics: ChaosMetrics;
@@ -81,6 +87,7 @@ export class FaultEngine implements RequestInterceptor {
     this.#log = o.log;
     this.#events = o.events;
     this.#install = o.install;
+    this.#dependencies = o.dependencies;
     this.#sw = new SafetySwitches({ config: o.config, environment: o.environment, env: o.env ?? process.env, store: o.store, log: o.log, now: () => this.#clock.now() });
     this.#runHost = { random: this.#random, monotonic: o.monotonic ?? (() => performance.now()), ended: (run) => this.#ended(run) };
     this.metrics = new ChaosMetrics(o.registry, { chaosRate: () => this.#n.chaosRate, activeFaults: () => this.activeFaults, inflight: () => this.#inflight });
@@ -178,11 +185,43 @@ export class FaultEngine implements RequestInterceptor {
     return { name: e.spec.name, type: e.type, kind, params: kind.compile(e.spec[e.type]), stage: kind.stage, probability: e.spec.probability, version: m.version, test: m.test, count: this.#counter(e.type, e.spec.name, e) };
   }
 
-  /** Recompiles the live rules and arms or disarms the engine. Once per change, never per request. */
-  #refresh(): void {
-    this.#compiled = this.#rules.live().map((e) => this.#compile(e));
+  #dependencyRule(e: RuleEntry): DependencyRule {
+    const type = e.type;
+    const child = this.metrics.child(type, e.spec.name);
+    const n = this.#n;
+    return {
+      name: e.spec.name,
+      type,
+      params: e.spec[type],
+      probability: e.spec.probability,
+      dependency: e.spec.match?.dependency ?? '',
+      version: e.spec.match?.version ?? null,
+      key: `${e.spec.name}\u0000${e.activatedAt}\u0000${e.updatedAt}\u0000${JSON.stringify(e.spec)}`,
+      expiresAt: expiresAt(e),
+      count: (category) => {
+        child.inc();
+        e.injected++;
+        n.count(type, category);
+      },
+    };
+  }
+
+  /**
+   * Recompiles the live rules and arms or disarms the engine. Once per change, never per request. Rules of
+   * the TCP kinds go to the dependency relay (with `cut`, the relay resets the connections they leave).
+   */
+  #refresh(cut = false): void {
+    const live = this.#rules.live();
+    const allowed = this.#sw.refusal() === null;
+    const http: RuleEntry[] = [];
+    const deps: RuleEntry[] = [];
+    for (const e of live) (isDependencyFaultType(e.type) ? deps : http).push(e);
+    this.#compiled = http.map((e) => this.#compile(e));
+    this.#dependencyRules = allowed ? deps.length : 0;
+    this.#dependencies?.setRules(allowed ? deps.map((e) => this.#dependencyRule(e)) : [], cut);
     this.#nextExpiry = this.#rules.nextExpiry();
-    const armed = this.#sw.refusal() === null && (this.#compiled.length > 0 || this.#sw.config.allowHeaderControl);
+    // dependency rules arm the engine too: the app's HTTP errors they cause feed auto-disable
+    const armed = allowed && (this.#compiled.length > 0 || this.#dependencyRules > 0 || this.#sw.config.allowHeaderControl);
     this.#headerControl = armed && this.#sw.config.allowHeaderControl;
     if (armed !== this.#armed) {
       this.#armed = armed;
@@ -248,7 +287,15 @@ export class FaultEngine implements RequestInterceptor {
   /** Rules that can fire now (runs the lazy expiry first). */
   get activeFaults(): number {
     if (this.#nextExpiry !== Infinity && this.#clock.now() >= this.#nextExpiry) this.#expire();
-    return this.#armed ? this.#compiled.length : 0;
+    return this.#armed ? this.#compiled.length + this.#dependencyRules : 0;
+  }
+
+  /** A rule of a TCP kind must name a configured dependency (400 naming the field otherwise). */
+  checkDependency(spec: RuleSpec, where: string): void {
+    const dep = spec.match?.dependency;
+    if (dep === undefined) return;
+    const names = this.#dependencies?.names() ?? [];
+    if (!names.includes(dep)) throw new CanarydError('CANARYD_ERR_BAD_REQUEST', `${where}.match.dependency: no dependency named ${JSON.stringify(dep)} (dependencies: ${names.join(', ') || 'none'})`, { details: [`${where}.match.dependency: no dependency named ${JSON.stringify(dep)}`] });
   }
 
   // =============================== the rule set, for the service and experiments ===============================
@@ -317,7 +364,7 @@ export class FaultEngine implements RequestInterceptor {
 
   #halt(h: Halt, deferRelease: boolean): number {
     this.#sw.halt(h);
-    this.#refresh();
+    this.#refresh(true);
     const n = this.#runs.size;
     if (deferRelease) queueMicrotask(() => this.#releaseAll());
     else this.#releaseAll();

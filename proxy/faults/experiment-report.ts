@@ -34,6 +34,8 @@ export interface StepReport {
   state: 'pending' | 'running' | 'done' | 'stopped' | 'skipped';
   durationMs: number;
   rules: string[];
+  /** dependencies the step's TCP rules degrade: its measured numbers are the app's HTTP while they were degraded */
+  dependencies?: string[];
   startedAt?: number;
   endedAt?: number;
   measured?: Measured & { byVersion: Record<VersionName, Measured> };

@@ -128,7 +128,10 @@ export class ExperimentRunner {
       startedAt: now,
       successCriterion: { minSuccessRate: c.minSuccessRate ?? 0.95, minRequests: c.minRequests ?? 10, ...(c.maxP95Ms !== undefined ? { maxP95Ms: c.maxP95Ms } : {}), ...(c.maxP99Ms !== undefined ? { maxP99Ms: c.maxP99Ms } : {}) },
       ...(spec.healthCheck !== undefined ? { healthCheck: spec.healthCheck } : {}),
-      steps: plan.steps.map((s, i) => ({ index: i, name: s.name, state: 'pending', durationMs: s.durationMs, rules: s.rules.map((r) => r.name) })),
+      steps: plan.steps.map((s, i) => {
+        const degraded = [...new Set(s.rules.flatMap((r) => (r.match?.dependency !== undefined ? [r.match.dependency] : [])))];
+        return { index: i, name: s.name, state: 'pending' as const, durationMs: s.durationMs, rules: s.rules.map((r) => r.name), ...(degraded.length > 0 ? { dependencies: degraded } : {}) };
+      }),
     };
     this.#reports.push(report);
     if (this.#reports.length > KEEP) this.#reports.splice(0, this.#reports.length - KEEP);
@@ -158,6 +161,7 @@ export class ExperimentRunner {
         if (names.has(local)) throw new CanarydError('CANARYD_ERR_BAD_REQUEST', `${where}.rules[${j}].name: duplicate rule name ${JSON.stringify(local)} in this step`);
         names.add(local);
         const spec = specOf({ ...r, name: local } as RuleBody, `${where}.rules[${j}]`);
+        this.#engine.checkDependency(spec, `${where}.rules[${j}]`);
         return { ...spec, name: `${id}.${i}.${local}`, enabled: true };
       });
       return { name: s.name, durationMs, rules };

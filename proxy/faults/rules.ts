@@ -8,7 +8,7 @@
  * comparison. A reload keeps an unchanged config rule's activation time (a reload never extends a rule's
  * life) and its runtime enable/disable override; a changed rule starts afresh.
  */
-import { faultKindsOf, type FaultRuleConfig, type FaultTypeName } from '../../config/index.js';
+import { faultKindsOf, type AnyFaultTypeName, type FaultRuleConfig } from '../../config/index.js';
 
 export type RuleSource = 'config' | 'api' | 'experiment';
 
@@ -17,7 +17,7 @@ export type RuleSpec = Omit<FaultRuleConfig, 'duration'> & { durationMs?: number
 
 export interface RuleEntry {
   spec: RuleSpec;
-  type: FaultTypeName;
+  type: AnyFaultTypeName;
   source: RuleSource;
   /** the experiment that owns it (source "experiment") */
   experiment?: string;
@@ -34,7 +34,7 @@ export interface RuleEntry {
 /** The JSON shape of a rule on the admin API (and in events). */
 export interface RuleView {
   name: string;
-  type: FaultTypeName;
+  type: AnyFaultTypeName;
   source: RuleSource;
   experiment?: string;
   description?: string;

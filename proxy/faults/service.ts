@@ -7,13 +7,15 @@
  * refused in production, or halted; turning faults off is always allowed.
  */
 import { CanarydError } from '../../core/index.js';
-import { FAULT_TYPES, faultKindsOf, faultRuleProblems, parseDuration, type FaultParams, type FaultTypeName } from '../../config/index.js';
+import { ALL_FAULT_TYPES, faultKindsOf, faultRuleProblems, parseDuration, type AnyFaultTypeName, type DependencyFaultParams, type FaultParams, type FaultTypeName } from '../../config/index.js';
 import type { FaultEngine, FaultMetricsSnapshot, Halt } from './engine.js';
 import type { ExperimentRunner } from './experiments.js';
 import { toSpec, type RuleEntry, type RuleSpec, type RuleView } from './rules.js';
 
 /** A rule as the API takes it: the YAML shape, `duration` as "10m" or ms (kind fields with defaults may be left out). */
-export type RuleBody = Omit<RuleSpec, 'durationMs' | 'enabled' | FaultTypeName> & { enabled?: boolean; duration?: string | number } & { [K in FaultTypeName]?: Partial<FaultParams[K]> };
+export type RuleBody = Omit<RuleSpec, 'durationMs' | 'enabled' | AnyFaultTypeName> & { enabled?: boolean; duration?: string | number } & { [K in FaultTypeName]?: Partial<FaultParams[K]> } & {
+  [K in keyof DependencyFaultParams]?: Partial<DependencyFaultParams[K]>;
+};
 export type RulePatch = Partial<Omit<RuleBody, 'name'>>;
 
 export interface FaultsStatus {
@@ -79,6 +81,7 @@ export class FaultService {
 
   create(body: RuleBody): RuleView {
     const spec = specOf(body, 'body');
+    this.engine.checkDependency(spec, 'body');
     if (spec.enabled) this.engine.assertArmable();
     if (this.engine.rules.has(spec.name)) throw new CanarydError('CANARYD_ERR_CONFLICT', `fault rule ${JSON.stringify(spec.name)} already exists`);
     const e = this.engine.addRule(spec, 'api');
@@ -100,13 +103,14 @@ export class FaultService {
     }
     const base: Record<string, unknown> = { ...structuredClone(cur.spec) };
     // a patch that names a fault kind replaces the rule's kind
-    if (FAULT_TYPES.some((k) => (patch as Record<string, unknown>)[k] !== undefined)) for (const k of faultKindsOf(cur.spec)) delete base[k];
+    if (ALL_FAULT_TYPES.some((k) => (patch as Record<string, unknown>)[k] !== undefined)) for (const k of faultKindsOf(cur.spec)) delete base[k];
     const { duration, ...fields } = patch;
     const merged = { ...base, ...structuredClone(fields), name } as RuleSpec;
     const ms = durationOf(duration, 'body');
     if (ms !== undefined) merged.durationMs = ms;
     const problems = faultRuleProblems(merged, 'body');
     if (problems.length > 0) throw bad(problems);
+    this.engine.checkDependency(merged, 'body');
     if (merged.enabled !== false) this.engine.assertArmable();
     const e = rules.replace(name, merged, this.engine.now());
     this.engine.changed('updated', e);

@@ -84,3 +84,29 @@ export interface CompiledFault {
   /** counts this rule's injections (metrics + the rule's own counter) */
   count(): void;
 }
+
+/**
+ * A live rule of a TCP kind (config's DEPENDENCY_FAULT_TYPES), as the engine hands it to the dependency
+ * relay (proxy/tcp) whenever its rule set changes. The engine owns the rule (CRUD, expiry, safety
+ * switches, audit); the relay only acts on connections.
+ */
+export interface DependencyRule {
+  readonly name: string;
+  readonly type: string;
+  /** the kind's params, schema-checked */
+  readonly params: unknown;
+  readonly probability: number;
+  readonly dependency: string;
+  /** null: every listener of the dependency; else only that version's listener */
+  readonly version: VersionName | null;
+  /** changes whenever the rule is redefined or activated again: connections roll its probability afresh */
+  readonly key: string;
+  readonly expiresAt: number | null;
+  /** counts one injection (one connection hit) */
+  count(category: FaultCategory): void;
+}
+
+export interface DependencyRuleSink {
+  /** the live dependency rules (empty while fault injection is off or halted); cut: faulted connections are reset, not just lifted (kill switch, auto-disable) */
+  setRules(rules: readonly DependencyRule[], cut: boolean): void;
+}

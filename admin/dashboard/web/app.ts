@@ -8,7 +8,7 @@ import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import { adoptTokenFromUrl, api, getToken, openEvents, setToken, type ApiResult } from './api.js';
 import { LiveCharts } from './charts.js';
-import { decisionItem, eventItem, fmt, renderAnomalies, renderChecks, renderDecisions, renderFaults, renderTimeline } from './panels.js';
+import { decisionItem, eventItem, fmt, renderAnomalies, renderChecks, renderDecisions, renderDependencies, renderFaults, renderTimeline } from './panels.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -112,7 +112,13 @@ async function refresh(): Promise<void> {
   if (refreshing || stopLive === null) return;
   refreshing = true;
   try {
-    const [status, analysis, decisions, faults] = await Promise.all([api('GET', '/api/v1/status'), getOptional('/api/v1/analysis'), getOptional('/api/v1/decisions'), getOptional('/api/v1/faults')]);
+    const [status, analysis, decisions, faults, deps] = await Promise.all([
+      api('GET', '/api/v1/status'),
+      getOptional('/api/v1/analysis'),
+      getOptional('/api/v1/decisions'),
+      getOptional('/api/v1/faults'),
+      getOptional('/api/v1/dependencies'),
+    ]);
     if (status.status === 401) {
       void readsRefused();
       return;
@@ -134,6 +140,7 @@ async function refresh(): Promise<void> {
     const checks = renderChecks($('checks').querySelector('tbody')!, $('verdict'), $('analysis-note'), analysis.body, absent);
     renderAnomalies($('anomalies'), checks, analysis.ok ? analysis.body : null);
     renderFaults($('faults'), faults.body, faults.missing || faults.status === 404);
+    renderDependencies($('dependencies'), deps.body, deps.missing || deps.status === 404);
     renderDecisions($('decisions'), decisions.body, decisions.missing || decisions.status === 404);
   } finally {
     refreshing = false;

@@ -128,6 +128,26 @@ export function renderFaults(el: Element, faults: any, missing: boolean): void {
   replace(el, head.length + items.length > 0 ? [...head, ...items] : [h('li', { class: 'muted' }, 'none')]);
 }
 
+/** The relayed TCP dependencies (GET /api/v1/dependencies): live and faulted connections, active faults. */
+export function renderDependencies(el: Element, deps: any, missing: boolean): void {
+  const list = missing ? [] : listOf(deps, ['dependencies']);
+  if (list.length === 0) return replace(el, [h('li', { class: 'muted' }, 'no dependencies relayed (dependencies: in the config)')]);
+  replace(
+    el,
+    list.map((d) => {
+      const c = d.connections ?? {};
+      const faults = Array.isArray(d.faults) ? d.faults : [];
+      return h(
+        'li',
+        {},
+        badge(fmt(d.name), c.faulted > 0 ? 'warn' : undefined),
+        ` → ${fmt(d.upstream)} · ${fmt(c.live ?? 0)} live, ${fmt(c.faulted ?? 0)} faulted`,
+        ...faults.map((f: any) => h('span', {}, ' ', badge(fmt(f.type), 'warn'), ` ${fmt(f.rule)}${f.version ? ` (${fmt(f.version)})` : ''} on ${fmt(f.connections)}`)),
+      );
+    }),
+  );
+}
+
 export function decisionItem(d: any): HTMLElement {
   const reasons = Array.isArray(d.reasons) ? d.reasons.join('; ') : fmt(d.reason ?? '');
   return h('li', {}, h('span', { class: 'time' }, time(d.at)), ' ', badge(fmt(d.action ?? d.type)), ` ${d.canaryWeight !== undefined ? `→ ${fmt(d.canaryWeight)}% ` : ''}${d.source ? `(${d.source}) ` : ''}${reasons}`);
