@@ -45,14 +45,14 @@ t.test('production: faults.enabled refused by config validation (environment or 
   t.same(problems(`${base}faults: { enabled: true, rules: [{ name: a, probability: 1 }, { name: a, probability: 2, delay: { ms: 1 }, abort: { status: 500 } }] }\n`), [
     // schema and semantic problems come in one pass (issue 19): the schema's range error, then every semantic one
     'faults.rules[1].probability: must be <= 1, got 2',
-    'faults.rules[0]: set exactly one fault kind (delay, abort, reset, hang, throttle, truncate, dependency), got none',
+    'faults.rules[0]: set exactly one fault kind (delay, abort, reset, hang, throttle, truncate, dependency), got none (on a dependency\'s TCP connections: latency, bandwidth, slowClose, timeout, resetPeer, refuse, slicer, limitData)',
     'faults.rules[1].name: duplicate rule name "a"',
-    'faults.rules[1]: set exactly one fault kind (delay, abort, reset, hang, throttle, truncate, dependency), got delay and abort',
+    'faults.rules[1]: set exactly one fault kind (delay, abort, reset, hang, throttle, truncate, dependency), got delay and abort (on a dependency\'s TCP connections: latency, bandwidth, slowClose, timeout, resetPeer, refuse, slicer, limitData)',
   ]);
   t.same(problems(`${base}faults: { enabled: true, rules: [{ name: a, probability: 1 }, { name: a, probability: 1, delay: { minMs: 5 }, abort: { status: 500 } }] }\n`), [
-    'faults.rules[0]: set exactly one fault kind (delay, abort, reset, hang, throttle, truncate, dependency), got none',
+    'faults.rules[0]: set exactly one fault kind (delay, abort, reset, hang, throttle, truncate, dependency), got none (on a dependency\'s TCP connections: latency, bandwidth, slowClose, timeout, resetPeer, refuse, slicer, limitData)',
     'faults.rules[1].name: duplicate rule name "a"',
-    'faults.rules[1]: set exactly one fault kind (delay, abort, reset, hang, throttle, truncate, dependency), got delay and abort',
+    'faults.rules[1]: set exactly one fault kind (delay, abort, reset, hang, throttle, truncate, dependency), got delay and abort (on a dependency\'s TCP connections: latency, bandwidth, slowClose, timeout, resetPeer, refuse, slicer, limitData)',
     'faults.rules[1].delay: minMs and maxMs go together',
   ]);
 

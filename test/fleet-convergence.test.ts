@@ -8,6 +8,7 @@ import t from 'tap';
 import { request } from 'undici';
 import { startEchoUpstream } from './helpers/echo-upstream.js';
 import { startRedis } from './helpers/redis.js';
+import { until } from './helpers/admin.js';
 import { api, converged, fleetYaml, leaderOf, startFleet, stopFleet, versionFor } from './helpers/fleet.js';
 
 t.test('three replicas, one rollout: start, promote, rollback from followers; sticky users follow everywhere', async (t) => {
@@ -21,6 +22,8 @@ t.test('three replicas, one rollout: start, promote, rollback from followers; st
 
   const leader = (await leaderOf(rs))!;
   const followers = rs.filter((r) => r !== leader);
+  // a replica registers with its first heartbeat after start; wait for all three before asserting on them
+  await until('three registered replicas', async () => (await api(followers[0].adminUrl, 'GET', '/api/v1/fleet')).body?.replicas?.length === 3, 10_000).catch(() => undefined);
   const fleet = (await api(followers[0].adminUrl, 'GET', '/api/v1/fleet')).body;
   t.equal(fleet.leader, (await api(leader.adminUrl, 'GET', '/api/v1/fleet')).body.replica, 'followers name the leader');
   t.equal(fleet.replicas.length, 3, 'every replica is registered with a heartbeat');

@@ -88,7 +88,7 @@ for (const layout of layouts) {
       if (ref) t.match(readFileSync(join(dir, 'kustomization.yaml'), 'utf8'), new RegExp(`create secret generic ${ref.name} --from-literal=${ref.key}=`), `the Secret ${ref.name} is created as the kustomization says`);
     }
     const env: NodeJS.ProcessEnv = { ...image.env };
-    for (const e of (c.env ?? []) as K8s[]) env[e.name] = e.value ?? `from-${e.valueFrom?.secretKeyRef?.name ?? 'ref'}`;
+    for (const e of (c.env ?? []) as K8s[]) env[e.name] = e.value ?? `from-${e.valueFrom?.secretKeyRef?.name ?? 'ref'}-`.padEnd(40, 'x'); // a Secret's value: long enough for the ≥ 32-byte rule off loopback
     const config: Config = parseConfigText(text, env, `${dir}/${cm.metadata.name}`);
     t.pass('the ConfigMap config is valid for the real loader');
 
