@@ -199,7 +199,7 @@ export class Link implements StageHost {
 
   /** An RST from one side is passed on as an RST; any other error closes the other side. */
   #failed(other: Socket, e: NodeJS.ErrnoException): void {
-    if (e.code === 'ECONNRESET') reset(other);
+    if (e.code === 'ECONNRESET') resetSocket(other);
     else other.destroy();
   }
 
@@ -242,7 +242,7 @@ export class Link implements StageHost {
     }
     // the RST follows the last bytes by a moment: one that arrives with unread bytes is reported by the
     // peer's stack as a plain close, and the point of a reset is that the client sees ECONNRESET
-    const rst = () => (reset(this.client), reset(this.upstream));
+    const rst = () => (resetSocket(this.client), resetSocket(this.upstream));
     flushThen(this.client, () => flushThen(this.upstream, () => (this.up.bytes + this.down.bytes > 0 ? setTimeout(rst, RST_AFTER_MS) : rst())));
   }
 
@@ -298,7 +298,8 @@ export class Link implements StageHost {
   }
 }
 
-function reset(s: Socket): void {
+/** Closes s with a TCP RST (a plain destroy where the runtime cannot reset). */
+export function resetSocket(s: Socket): void {
   if (s.destroyed) return;
   try {
     s.resetAndDestroy();

@@ -14,7 +14,7 @@ import type { DependencyConfig } from '../../config/index.js';
 import type { FaultLog } from '../faults/switches.js';
 import type { DependencyRule, DependencyRuleSink } from '../faults/types.js';
 import { builtinTcpFaultKinds, tcpFaultKind, type TcpFaultRegistry } from './kinds.js';
-import { Link, type LinkHost, type LinkRule } from './link.js';
+import { Link, resetSocket, type LinkHost, type LinkRule } from './link.js';
 import { registerDependencyMetrics, type DependencyStats } from './metrics.js';
 import type { Registry } from 'prom-client';
 
@@ -66,15 +66,6 @@ export interface DependencyView {
 function split(addr: string): { host: string; port: number } {
   const i = addr.lastIndexOf(':');
   return { host: addr.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(addr.slice(i + 1)) };
-}
-
-function reset(s: Socket): void {
-  if (s.destroyed) return;
-  try {
-    s.resetAndDestroy();
-  } catch {
-    s.destroy();
-  }
 }
 
 export class DependencyRelay implements DependencyRuleSink {
@@ -207,14 +198,14 @@ export class DependencyRelay implements DependencyRuleSink {
     c.setNoDelay(true);
     if (dep.links.size >= dep.config.maxConnections) {
       s.rejected.capacity++;
-      return reset(c);
+      return resetSocket(c);
     }
     for (const r of dep.rules) {
       if (!r.fault.refuse || (r.version !== null && r.version !== version)) continue;
       if (!(this.#random() < r.probability)) continue;
       r.count();
       s.rejected.fault++;
-      return reset(c);
+      return resetSocket(c);
     }
     if (dep.config.tls !== 'passthrough') return this.#dial(dep, version, c);
     // a TLS dependency: the client speaks first, with a handshake record; plaintext is refused before any dial
@@ -223,7 +214,7 @@ export class DependencyRelay implements DependencyRuleSink {
       if (first[0] !== TLS_HANDSHAKE) {
         s.rejected.plaintext++;
         this.#log.warn({ event: 'dependency_plaintext_refused', dependency: dep.config.name }, `dependency ${dep.config.name} is tls: passthrough; a plaintext client was reset`);
-        return reset(c);
+        return resetSocket(c);
       }
       c.unshift(first);
       this.#dial(dep, version, c);
@@ -242,7 +233,7 @@ export class DependencyRelay implements DependencyRuleSink {
       c.off('close', gone);
       dep.stats.rejected.connect_error++;
       this.#log.warn({ event: 'dependency_connect_failed', dependency: dep.config.name, upstream: dep.config.upstream, code: e.code }, `dependency ${dep.config.name}: cannot reach ${dep.config.upstream} (${e.code ?? e.message})`);
-      reset(c);
+      resetSocket(c);
     };
     const gone = () => u.destroy(); // the client left while we dialled
     c.once('close', gone);
