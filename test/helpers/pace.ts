@@ -7,6 +7,7 @@ import type { Test } from 'tap';
 import { Pool } from 'undici';
 import { startSampleUpstream } from '../../demo/upstream.js';
 import { configYaml, spawnCanaryd, type CanarydProcess } from './canaryd.js';
+import { rng } from './windows.js';
 
 export const ROLLOUT = `rollout:
   autoStart: true
@@ -57,8 +58,11 @@ export async function waitForEnd(p: CanarydProcess, maxMs: number): Promise<any>
 }
 
 export async function paceRig(t: Test, canary: { errorRate: number; latencyMs: number }) {
-  const base = await startSampleUpstream({ name: 'baseline', latencyMs: 2, errorRate: 0.002 });
-  const can = await startSampleUpstream({ name: 'canary', ...canary });
+  // Seeded error sequences (seed 12 gives exactly 10 errors in its first 200 draws at 5 %): whether the 5xx
+  // land early or late in the step is then the same on every run,
+  // so the request count at rollback measures the engine, not the luck of Math.random.
+  const base = await startSampleUpstream({ name: 'baseline', latencyMs: 2, errorRate: 0.002, random: rng(11) });
+  const can = await startSampleUpstream({ name: 'canary', ...canary, random: rng(12) });
   const p = await spawnCanaryd(configYaml(base.url, can.url, ROLLOUT));
   const load = startLoad(p.url);
   t.teardown(async () => {
