@@ -25,7 +25,7 @@ import {
   type FaultService,
   type ProxySettings,
   type RejectReason,
-  type RuntimeRule,
+  type RuleSpec,
 } from './proxy/index.js';
 import {
   buildAdmin,
@@ -135,7 +135,7 @@ export class Sidecar {
   readonly recorder: WindowedRecorder;
   readonly metrics: ProxyMetrics;
   /** the traffic state: weight and its owner, runtime routes, mirror, pins (traffic/) */
-  readonly traffic: TrafficState<RuntimeRule, Config['routing']>;
+  readonly traffic: TrafficState<RuleSpec, Config['routing']>;
   /** the one audit writer (state.dir/audit.jsonl) */
   readonly audit: AuditTrail;
   readonly #splitter: TrafficSplitter;
@@ -227,7 +227,7 @@ export class Sidecar {
       target: () => this.proxy.upstream('canary'),
       count: (outcome) => this.metrics.mirrored.labels(outcome).inc(),
     });
-    this.traffic = new TrafficState<RuntimeRule, Config['routing']>({
+    this.traffic = new TrafficState<RuleSpec, Config['routing']>({
       routing: opts.config.routing,
       router: this.#splitter,
       mirror: this.mirror,

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ManualClock, type CanarydError } from '../core/index.js';
 import { parseConfigText, type Config } from '../config/index.js';
-import { Mirror, TrafficSplitter, type RuntimeRule } from '../proxy/index.js';
+import { Mirror, TrafficSplitter, type RuleSpec } from '../proxy/index.js';
 import { EventBus, type CanarydEvent } from '../admin/index.js';
 import { AuditTrail, StateStore } from '../state/index.js';
 import { TrafficState, type TrafficChange } from '../traffic/index.js';
@@ -40,7 +40,7 @@ function build(dir: string, r: Config['routing'], phase: { now: string | null } 
   const gauge: number[] = [];
   const router = new TrafficSplitter(r);
   const mirror = new Mirror({ percent: r.mirror.percent, maxBodyBytes: r.mirror.maxBodyBytes, target: () => { throw new Error('not mirrored here'); }, count: () => {} });
-  const traffic = new TrafficState<RuntimeRule, Config['routing']>({
+  const traffic = new TrafficState<RuleSpec, Config['routing']>({
     routing: r,
     router,
     mirror,
@@ -151,10 +151,14 @@ t.test('runtime routes (flags) go to the router through setHeaderRoute', async (
   const s = build(tempDir(), routing(0));
   const changes: TrafficChange[] = [];
   s.traffic.onChange((c) => changes.push(c));
-  const rule: RuntimeRule = { name: 'flag:new-ui', to: 'canary', test: (_req, _ip, _path, user) => user === 'u1' };
+  const rule: RuleSpec = { name: 'flag:new-ui', to: 'canary', match: { header: { 'x-beta': ['1'] } } };
   s.traffic.setHeaderRoute([rule]);
   t.same(s.traffic.canaryPins(), ['flag:new-ui'], 'the router knows the runtime route');
+  t.same(s.router.pick({ headers: { 'x-beta': '1' } }), { version: 'canary', rule: 'flag:new-ui' }, 'and routes by it at weight 0');
+  t.same(s.router.pick({ headers: {} }).version, 'baseline');
   t.same(changes, [{ kind: 'routes', count: 1 }]);
+  s.traffic.setPinsSuspended(true, 'rolled back');
+  t.equal(s.router.pick({ headers: { 'x-beta': '1' } }).version, 'baseline', 'a suspended pin routes by weight');
   s.traffic.setHeaderRoute([]);
   t.same(s.traffic.canaryPins(), []);
 });
