@@ -9,7 +9,7 @@ export { builtinFaultKinds, faultKind, type FaultKindRegistry } from './registry
 export { FAULT_HEADERS, FAULT_HEADER_PREFIX, HEADER_RULE, stripFaultHeaders } from './headers.js';
 export { clientSeen, ErrorRateWindow, SEEN_OK, SEEN_ERROR, SEEN_SKIP } from './safety.js';
 export { RuleSet, viewOf, type RuleView, type RuleEntry, type RuleSpec, type RuleSource } from './rules.js';
-export type { FaultKind, FaultRun, FaultRule, FaultMatch, FaultStage, FaultCategory, CompiledFault, ReleasableTap, DependencyRule, DependencyRuleSink } from './types.js';
+export type { FaultKind, FaultRun, FaultMatch, FaultStage, FaultCategory, CompiledFault, ReleasableTap, DependencyRule, DependencyRuleSink } from './types.js';
 export { FaultRunImpl, type RunHost } from './run.js';
 
 import { FaultEngine, type FaultEngineOptions, type FaultLog, type FaultEventSink, type FaultStore } from './engine.js';

@@ -23,15 +23,6 @@ export interface FaultMatch {
   header?: Record<string, string | string[]>;
 }
 
-/** The envelope every rule shares, whatever its kind. `params` are the kind's own, already schema-checked. */
-export interface FaultRule {
-  name: string;
-  type: string;
-  match: FaultMatch;
-  probability: number;
-  params: unknown;
-}
-
 /** A response tap the kill switch can lift: after release() it passes the rest of the response through. */
 export interface ReleasableTap extends ResponseTap {
   release(ex: Exchange): void;
