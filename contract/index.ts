@@ -9,3 +9,4 @@ export * from './rollout.js';
 export * from './flags.js';
 export * from './events.js';
 export * from './fleet.js';
+export * from './faults.js';

@@ -102,4 +102,21 @@ export type AnalysisReport = Static<typeof AnalysisReport> & { summary?: string;
 
 export const DecisionsList = Type.Object({ decisions: Type.Array(AnyRecord) });
 export const RollbacksList = Type.Object({ rollbacks: Type.Array(AnyRecord) });
-export const PlanResult = AnyRecord;
+const maybeNumber = (description?: string) => Nullable(Type.Number({ description }));
+export const PlanStep = Open({
+  weight: Type.Number(),
+  seconds: maybeNumber('expected seconds at this step (null: not expected to decide at this traffic)'),
+  decidedBy: Type.String(),
+  canaryRequests: Type.Optional(maybeNumber()),
+  mde5xxRatio: maybeNumber('smallest 5xx regression (ratio to baseline) caught by the end of the step'),
+});
+/** What the current traffic can show with the configured steps (analysis/rollout/forecast.ts). */
+export const PlanResult = Open({
+  input: Type.Optional(Open({ rate: Type.Optional(maybeNumber()), errorRate: Type.Optional(maybeNumber()) })),
+  measured: Type.Optional(Nullable(Open({ seconds: Type.Number() }))),
+  steps: Type.Array(PlanStep),
+  secondsToFullPromotion: maybeNumber(),
+  mde5xxRatio: maybeNumber(),
+  notes: Type.Array(Type.String()),
+});
+export type PlanResult = Static<typeof PlanResult>;

@@ -35,7 +35,7 @@ export interface RolloutRouteDeps {
   /** suspend (true) or re-enable (false) the rules and flags that send traffic to the canary */
   pins?(suspended: boolean): CommandResult;
   /** what the current traffic can show with the configured steps (analysis/rollout/forecast.ts) */
-  plan?(given: { rate?: number; errorRate?: number; nonSuccessRate?: number }): unknown;
+  plan?(given: { rate?: number; errorRate?: number; nonSuccessRate?: number }): PlanResult;
   analysis(): AnalysisReport | null;
   decisions(limit: number): unknown[];
   rollbacks(limit: number): unknown[];
