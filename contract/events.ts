@@ -24,12 +24,13 @@ export const RolloutEvent = event('rollout', {
   step: Type.Optional(Type.Integer()),
   canaryWeight: Type.Optional(Type.Number()),
   reason: Type.Optional(Nullable(Type.String())),
+  gate: Type.Optional(Type.String({ description: 'with action gate-refused: pre-rollout or confirm-promotion' })),
 });
 export const FlagEvent = event('flag', { action: Type.String(), flag: FlagView });
-export const ConfigEvent = event('config', { action: Type.String({ description: 'applied or rejected' }), source: Type.Optional(Type.String()) });
+export const ConfigEvent = event('config', { action: Type.String({ description: 'applied or rejected' }), source: Type.Optional(Type.String()), problems: Type.Optional(Type.Array(Type.String())) });
 export const DriftEvent = event('drift', { action: Type.String({ description: 'detected or reverted' }), items: Type.Array(Open({ path: Type.String() })) });
-export const FaultEvent = event('fault', { action: Type.String() });
-export const ExperimentEvent = event('experiment', { action: Type.String(), id: Type.String(), name: Type.Optional(Type.String()), state: Type.Optional(Type.String()) });
+export const FaultEvent = event('fault', { action: Type.String(), reason: Type.Optional(Type.String()) });
+export const ExperimentEvent = event('experiment', { action: Type.String(), id: Type.String(), name: Type.Optional(Type.String()), state: Type.Optional(Type.String()), reason: Type.Optional(Nullable(Type.String())) });
 export const SnapshotVersion = Open({
   rps: Nullable(Type.Number()),
   errorRate: Nullable(Type.Number()),
@@ -37,11 +38,12 @@ export const SnapshotVersion = Open({
   p95Ms: Nullable(Type.Number()),
   p99Ms: Nullable(Type.Number()),
 });
-export const SnapshotEvent = event('snapshot', { versions: Type.Object({ baseline: SnapshotVersion, canary: SnapshotVersion }, { additionalProperties: true }) });
+export const SnapshotEvent = event('snapshot', { to: Type.Optional(Type.Number({ description: 'end of the span, epoch ms' })), versions: Type.Object({ baseline: SnapshotVersion, canary: SnapshotVersion }, { additionalProperties: true }) });
 
 export const CanarydEvent = Type.Union([WeightsEvent, DecisionEvent, RolloutEvent, FlagEvent, ConfigEvent, DriftEvent, FaultEvent, ExperimentEvent, SnapshotEvent]);
 export type CanarydEvent = Static<typeof CanarydEvent>;
 export type EventType = CanarydEvent['type'];
+export type SnapshotEvent = Static<typeof SnapshotEvent>;
 /** The stream's first message (not kept, not replayed). */
 export type HelloMessage = { type: 'hello' } & Record<string, unknown>;
 

@@ -85,6 +85,8 @@ export type PlanBody = Static<typeof PlanBody>;
 
 export const CheckRow = Open({
   name: Type.String(),
+  kind: Type.Optional(Type.String({ description: 'slo, compare, anomaly...' })),
+  message: Type.Optional(Type.String({ description: 'one line a person can read' })),
   status: Type.String({ description: 'pass, fail, hold...' }),
   observed: Type.Optional(Nullable(Type.Number())),
   threshold: Type.Optional(Nullable(Type.Number())),
@@ -95,13 +97,27 @@ export const AnalysisReport = Open({
   at: Type.Number(),
   verdict: Type.String(),
   score: Nullable(Type.Number()),
+  moreCanaryRequestsNeeded: Type.Optional(Nullable(Type.Number())),
   checks: Type.Array(CheckRow),
   reasons: Type.Array(Type.String()),
 });
 export type AnalysisReport = Static<typeof AnalysisReport> & { summary?: string; mde?: Array<{ text: string }>; forecast?: { knob?: string | null } };
 
-export const DecisionsList = Type.Object({ decisions: Type.Array(AnyRecord) });
-export const RollbacksList = Type.Object({ rollbacks: Type.Array(AnyRecord) });
+/** An audit record (controller/audit.ts): a decision with its report, or a rollback with its reasons. */
+export const AuditRecord = Open({
+  type: StringEnum(['decision', 'rollback']),
+  at: Type.Number(),
+  action: Type.Optional(DecisionAction),
+  canaryWeight: Type.Optional(Type.Number()),
+  reasons: Type.Array(Type.String()),
+  reason: Type.Optional(Type.String()),
+  source: Type.Optional(Type.String()),
+  rolloutId: Type.Optional(Type.Integer()),
+});
+export type AuditRecord = Static<typeof AuditRecord>;
+export const DecisionsList = Type.Object({ decisions: Type.Array(AuditRecord) });
+export type DecisionsList = Static<typeof DecisionsList>;
+export const RollbacksList = Type.Object({ rollbacks: Type.Array(AuditRecord) });
 const maybeNumber = (description?: string) => Nullable(Type.Number({ description }));
 export const PlanStep = Open({
   weight: Type.Number(),

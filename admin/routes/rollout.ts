@@ -18,6 +18,7 @@ import {
   RollbacksList,
   RolloutStatus,
   type AnyRecord,
+  type AuditRecord,
 } from '../../contract/index.js';
 
 /** What a command answers: the rollout status (or, forwarded in fleet mode, the leader's answer). */
@@ -37,8 +38,8 @@ export interface RolloutRouteDeps {
   /** what the current traffic can show with the configured steps (analysis/rollout/forecast.ts) */
   plan?(given: { rate?: number; errorRate?: number; nonSuccessRate?: number }): PlanResult;
   analysis(): AnalysisReport | null;
-  decisions(limit: number): unknown[];
-  rollbacks(limit: number): unknown[];
+  decisions(limit: number): AuditRecord[];
+  rollbacks(limit: number): AuditRecord[];
 }
 
 const ReasonOrNothing = Nullable(ReasonBody);
