@@ -50,6 +50,7 @@ import { TrafficState, type PersistedWeights } from './traffic/index.js';
 import { AnomalyMonitor, judge as defaultJudge, type Judge } from './analysis/index.js';
 import { FinopsCosts, prometheusChecksFor, RolloutController, RolloutMetrics, ROLLOUT_FILE, type AnomalyFeed, type RolloutConfig } from './controller/index.js';
 import type { RolloutState } from './analysis/index.js';
+import type { StatusView } from './contract/index.js';
 import { FleetCoordinator, FleetMetricSource, RemoteEvidence, type FleetCommand } from './fleet/index.js';
 import { hostname } from 'node:os';
 
@@ -545,7 +546,7 @@ export class Sidecar {
     this.log.debug({ event: 'fleet_adopted', seq, docs: Object.keys(docs) }, 'fleet state adopted');
   }
 
-  status(): Record<string, unknown> {
+  status(): StatusView {
     const c = this.config;
     const { canary: w, owner } = this.traffic.weight();
     return {
