@@ -8,6 +8,7 @@
  * Decisions: data from before the step started (or before this process started, after a restart) is never
  * judged: a step's verdict is about traffic at that step's weight only.
  */
+import type { DecisionSummary, RolloutStatus } from '../contract/index.js';
 import { CanarydError, VERSION_NAMES, type Clock, type MetricSource, type TrafficControl, type WindowRecord } from '../core/index.js';
 import { RolloutMachine, initialRolloutState, planRollout, type RolloutPlanForecast, type AnalysisReport, type CheckResult, type Decision, type GateStatus, type Judge, type RolloutState, type Transition } from '../analysis/index.js';
 import { RolloutAudit, type AuditStore } from './audit.js';
@@ -142,7 +143,7 @@ export class RolloutController {
     return this.#report;
   }
 
-  status(): Record<string, unknown> {
+  status(): RolloutStatus {
     const s = this.machine.state;
     const r = this.#report;
     return {
@@ -486,7 +487,7 @@ export class RolloutController {
   }
 }
 
-function summary(d: Decision | null): Record<string, unknown> | null {
+function summary(d: Decision | null): DecisionSummary | null {
   if (d === null) return null;
   return { at: d.at, action: d.action, step: d.step, canaryWeight: d.canaryWeight, reasons: d.reasons, summary: d.summary ?? null, source: d.source, ...(d.dryRun ? { dryRun: true } : {}), verdict: d.report?.verdict ?? null };
 }

@@ -28,7 +28,7 @@ const FORBIDDEN = {
   proxy: except('core', 'config'),
   // chaos control drives the fault engine through proxy's index; it knows nothing of the rooms above it
   chaos: except('core', 'config', 'proxy'),
-  controller: except('core', 'config', 'analysis', 'traffic'),
+  controller: except('core', 'config', 'analysis', 'traffic', 'contract'),
   admin: except('core', 'config', 'proxy', 'traffic', 'chaos', 'contract'),
 };
 /** room → rooms it may import for types only (`import type`) */
