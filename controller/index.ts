@@ -6,3 +6,5 @@ export { RolloutAudit, AUDIT_FILE, ROLLOUT_FILE, type DecisionRecord, type Rollb
 export { machineSettings, judgeSettings, type RolloutConfig } from './settings.js';
 export { FinopsCosts } from './finops.js';
 export { PrometheusClient, PrometheusChecks, metricCheckSpecs, prometheusChecksFor, queryContext, type MetricCheckFeed, type PrometheusSettings, type QueryAnswer } from './prometheus.js';
+export { OperatorCommands, type CommandFleet } from './commands.js';
+export { busEventsToWebhooks } from './bus-webhooks.js';
