@@ -3,7 +3,7 @@
  * refused with every problem listed and the running config kept), and drift between the running state and
  * the file, with an on-demand reconcile.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { CanarydError } from '../../core/index.js';
 import type { DriftReconciler } from '../drift.js';
 
@@ -45,7 +45,7 @@ const driftReport = {
   },
 } as const;
 
-export function configRoutes(app: FastifyInstance, deps: ConfigRouteDeps): void {
+export const configRoutes: FastifyPluginAsync<ConfigRouteDeps> = async (app, deps) => {
   app.post(
     '/api/v1/config/reload',
     {
@@ -78,4 +78,4 @@ export function configRoutes(app: FastifyInstance, deps: ConfigRouteDeps): void 
     },
     async () => deps.drift.reconcile('api'),
   );
-}
+};
