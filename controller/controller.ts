@@ -9,12 +9,12 @@
  * judged: a step's verdict is about traffic at that step's weight only.
  */
 import type { DecisionSummary, RolloutStatus } from '../contract/index.js';
-import { CanarydError, VERSION_NAMES, type Clock, type MetricSource, type TrafficRouting, type WindowRecord } from '../core/index.js';
+import { CanarydError, VERSION_NAMES, type Clock, type Log, type MetricSource, type TrafficRouting, type WindowRecord } from '../core/index.js';
 import { RolloutMachine, initialRolloutState, planRollout, type RolloutPlanForecast, type AnalysisReport, type CheckResult, type Decision, type GateStatus, type Judge, type RolloutState, type Transition } from '../analysis/index.js';
 import { RolloutAudit, type AuditStore } from './audit.js';
 import { RolloutMetrics } from './metrics.js';
 import { judgeSettings, machineSettings, type RolloutConfig } from './settings.js';
-import { WebhookRunner, type WebhookLog } from './webhooks.js';
+import { WebhookRunner } from './webhooks.js';
 import type { MetricCheckFeed } from './prometheus.js';
 
 /** Test-only: kill -9 this process right after the state of a decision with this action is saved. */
@@ -27,9 +27,6 @@ export interface AnomalyFeed {
   reset(): void;
 }
 
-export interface ControllerLog extends WebhookLog {
-  error(obj: object, msg: string): void;
-}
 
 export interface RolloutControllerOptions {
   config: RolloutConfig;
@@ -43,7 +40,7 @@ export interface RolloutControllerOptions {
   store: AuditStore;
   metrics: RolloutMetrics;
   events: { publish(e: { type: string; [k: string]: unknown }): unknown };
-  log: ControllerLog;
+  log: Log;
   clock: Clock;
   /** version labels for webhook texts */
   versions: () => { baseline: string; canary: string };
