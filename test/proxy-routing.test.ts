@@ -2,7 +2,7 @@ import t from 'tap';
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import { request, Agent } from 'undici';
-import { startEchoUpstream } from './helpers/echo-upstream.js';
+import { seenAtLeast, startEchoUpstream } from './helpers/echo-upstream.js';
 import { configYaml, startSidecar } from './helpers/canaryd.js';
 
 const dispatcher = new Agent({ connections: 16 });
@@ -143,8 +143,7 @@ t.test('mirroring shadows baseline traffic to canary without touching the client
   }
   t.ok(statuses.every((s) => s === 200));
   // mirror copies arrive at canary, with the body, marked as mirror
-  const deadline = Date.now() + 5000;
-  while (can.seen.filter((s) => s.url.startsWith('/items/')).length < 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await seenAtLeast([can], 20, (s) => s.url.startsWith('/items/'));
   const shadows = can.seen.filter((s) => s.url.startsWith('/items/'));
   t.equal(shadows.length, 20, 'each baseline request was shadowed to canary');
   t.ok(shadows.every((s) => s.headers['x-canaryd-mirror'] === '1'), 'shadows are marked');
@@ -178,7 +177,7 @@ t.test('mirroring a body never takes bytes from the real request, and a silent c
     silent.close();
   });
   const slow = request(`${c.url}/slow?ms=300`, { dispatcher }).then((r) => r.body.dump());
-  await new Promise((r) => setTimeout(r, 50));
+  await seenAtLeast([base], 1, (s) => s.url.startsWith('/slow')); // it holds the one baseline connection
   const payload = Buffer.alloc(256 * 1024, 7);
   const r = await request(`${c.url}/post`, { method: 'POST', body: payload, dispatcher });
   const echoed = (await r.body.json()) as { upstream: string; bodyBytes: number; bodySha256: string };
