@@ -14,9 +14,9 @@ import { CanarydError } from '../core/index.js';
 import { AdminAuth, bearerOf, isCrossSite } from './auth.js';
 import { adminErrorHandler, errorBodySchema } from './errors.js';
 import { strictBodies } from './body.js';
-import type { AnyRecord, SetWeightResult, StatusView } from '../contract/index.js';
 import { operationIdOf } from './openapi.js';
-import { coreRoutes } from './routes/core.js';
+import type { AdminLog } from './log.js';
+import { coreRoutes, type CoreRouteOptions } from './routes/core.js';
 import { flagRoutes, type FlagRouteDeps } from './routes/flags.js';
 import { configRoutes, type ConfigRouteDeps } from './routes/config.js';
 import { eventRoutes, type EventRouteDeps } from './routes/events.js';
@@ -24,29 +24,15 @@ import { dashboardRoutes } from './routes/dashboard.js';
 import { rolloutRoutes, type RolloutRouteDeps } from './routes/rollout.js';
 import { fleetRoutes, type FleetRouteDeps } from './routes/fleet.js';
 
-export interface AdminLog {
-  warn(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
+export type { AdminLog } from './log.js';
 
-export interface AdminDeps {
+export interface AdminDeps extends CoreRouteOptions {
   token(): string;
   authReads(): boolean;
   /** admin.allowUnauthenticated: mutations allowed with no token configured (loopback only) */
   allowUnauthenticated?(): boolean;
   /** admin.listen and admin.allowedHosts for the Host allowlist (admin/hosts.ts); none: no Host check */
   hosts?(): { listen: string; allowed: readonly string[] };
-  ready(): boolean;
-  metricsText(): Promise<string>;
-  metricsContentType: string;
-  status(): StatusView;
-  /** the new weight, or in fleet mode the leader's answer */
-  setCanaryWeight(weight: number, reason: string): SetWeightResult | AnyRecord | Promise<SetWeightResult | AnyRecord>;
-  /** who set the running weight ("file", "api", "rollout"), shown by GET /api/v1/weights */
-  weightOwner?(): string;
-  /** a reason the weight may not be set by hand now (e.g. a rollout is progressing) -> 409, or null */
-  weightsLocked?(): string | null;
   log: AdminLog;
   /** live events: GET /api/v1/events (WebSocket) and GET /api/v1/snapshot */
   events?: EventRouteDeps;

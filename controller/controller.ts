@@ -272,40 +272,40 @@ export class RolloutController {
 
   // ---- operator commands (admin API, CLI, dashboard) ----
 
-  async start(reason = 'rollout started by an operator'): Promise<Record<string, unknown>> {
+  async start(reason = 'rollout started by an operator'): Promise<RolloutStatus> {
     return this.#startVia(() => this.machine.start(this.#o.clock.now(), reason));
   }
 
-  async retry(): Promise<Record<string, unknown>> {
+  async retry(): Promise<RolloutStatus> {
     const phase = this.machine.state.phase;
     if (phase !== 'rolledback') throw new CanarydError('CANARYD_ERR_CONFLICT', `retry restarts a rolled-back rollout; this one is ${phase}`);
     return this.#startVia(() => this.machine.retry(this.#o.clock.now()));
   }
 
-  pause(reason?: string): Record<string, unknown> {
+  pause(reason?: string): RolloutStatus {
     this.#apply(this.machine.pause(this.#o.clock.now(), reason ? `paused by an operator: ${reason}` : undefined));
     this.audit.event(this.#o.clock.now(), 'pause', this.machine.state.reason ?? 'paused', { rolloutId: this.machine.state.id, step: this.machine.state.step });
     return this.status();
   }
 
-  resume(): Record<string, unknown> {
+  resume(): RolloutStatus {
     this.#apply(this.machine.resume(this.#o.clock.now()));
     this.audit.event(this.#o.clock.now(), 'resume', 'resumed by an operator', { rolloutId: this.machine.state.id, step: this.machine.state.step });
     return this.status();
   }
 
-  promote(opts: { full?: boolean; reason?: string } = {}): Record<string, unknown> {
+  promote(opts: { full?: boolean; reason?: string } = {}): RolloutStatus {
     this.#apply(this.machine.promote(this.#o.clock.now(), { full: opts.full, reason: opts.reason ? `promoted by an operator: ${opts.reason}` : undefined }));
     return this.status();
   }
 
-  rollback(reason?: string): Record<string, unknown> {
+  rollback(reason?: string): RolloutStatus {
     this.#apply(this.machine.rollback(this.#o.clock.now(), reason ? `rolled back by an operator: ${reason}` : undefined));
     return this.status();
   }
 
   /** A rollback an incoming alert asked for (POST /api/v1/alerts, rollout.abortOn): source 'webhook', the alert in the reason. */
-  rollbackOnAlert(reason: string, alert: Record<string, unknown>): Record<string, unknown> {
+  rollbackOnAlert(reason: string, alert: Record<string, unknown>): RolloutStatus {
     const now = this.#o.clock.now();
     this.#apply(this.machine.rollback(now, reason, 'webhook'));
     this.audit.event(now, 'alert-rollback', reason, { rolloutId: this.machine.state.id, alert });
@@ -314,7 +314,7 @@ export class RolloutController {
 
   // ---- internals ----
 
-  async #startVia(begin: () => Transition): Promise<Record<string, unknown>> {
+  async #startVia(begin: () => Transition): Promise<RolloutStatus> {
     if (this.machine.active) begin(); // the machine throws the 409 naming the running phase
     if (this.#starting) throw new CanarydError('CANARYD_ERR_CONFLICT', 'a rollout start is already waiting for its pre-rollout gates');
     this.#starting = true;
@@ -391,7 +391,7 @@ export class RolloutController {
   }
 
   /** Operator command: re-enable (false) or suspend (true) the rules and flags that send traffic to the canary. */
-  setPinsSuspended(suspended: boolean): Record<string, unknown> {
+  setPinsSuspended(suspended: boolean): RolloutStatus {
     this.#apply(this.machine.setPinsSuspended(suspended));
     return this.status();
   }

@@ -5,10 +5,20 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { CanarydError } from '../../core/index.js';
 import { AnyRecord, ProbeAnswer, SetWeightBody, SetWeightResult, StatusView, WeightsView } from '../../contract/index.js';
-import type { AdminDeps } from '../server.js';
 import { openapiDocument } from '../openapi.js';
 
-export type CoreRouteOptions = Pick<AdminDeps, 'ready' | 'metricsText' | 'metricsContentType' | 'status' | 'setCanaryWeight' | 'weightOwner' | 'weightsLocked'>;
+export interface CoreRouteOptions {
+  ready(): boolean;
+  metricsText(): Promise<string>;
+  metricsContentType: string;
+  status(): StatusView;
+  /** the new weight, or in fleet mode the leader's answer */
+  setCanaryWeight(weight: number, reason: string): SetWeightResult | AnyRecord | Promise<SetWeightResult | AnyRecord>;
+  /** who set the running weight ("file", "api", "rollout"), shown by GET /api/v1/weights */
+  weightOwner?(): string;
+  /** a reason the weight may not be set by hand now (e.g. a rollout is progressing) -> 409, or null */
+  weightsLocked?(): string | null;
+}
 
 export const coreRoutes: FastifyPluginAsync<CoreRouteOptions> = async (app, deps) => {
   app.get('/healthz', { schema: { summary: 'Liveness', tags: ['probes'], response: { 200: ProbeAnswer } } }, async () => ({ status: 'ok' }));

@@ -17,7 +17,7 @@ import { CanarydError, isCanarydError } from '../../core/index.js';
 import { bearerOf, isCrossSite, tokenFromProtocols, WS_PROTOCOL, type AdminAuth } from '../auth.js';
 import type { CanarydEvent, EventBus } from '../events/bus.js';
 import type { Snapshot } from '../events/snapshot.js';
-import type { AdminLog } from '../server.js';
+import type { AdminLog } from '../log.js';
 import { RecentEvents, RecentQuery } from '../../contract/index.js';
 
 export interface EventRouteDeps {
