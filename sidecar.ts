@@ -25,6 +25,7 @@ import {
   type FaultService,
   type ProxySettings,
   type RejectReason,
+  type RuleSpec,
 } from './proxy/index.js';
 import {
   buildAdmin,
@@ -43,9 +44,9 @@ import {
   SnapshotPublisher,
   weightDriftSource,
   type AdminDeps,
-  type WeightOwner,
 } from './admin/index.js';
-import { StateDirLock, StateStore } from './state/index.js';
+import { AuditTrail, StateDirLock, StateStore } from './state/index.js';
+import { TrafficState, type PersistedWeights } from './traffic/index.js';
 import { AnomalyMonitor, judge as defaultJudge, type Judge } from './analysis/index.js';
 import { FinopsCosts, prometheusChecksFor, RolloutController, RolloutMetrics, ROLLOUT_FILE, type AnomalyFeed, type RolloutConfig } from './controller/index.js';
 import type { RolloutState } from './analysis/index.js';
@@ -66,16 +67,6 @@ export interface SidecarOptions {
   anomaly?: ((config: RolloutConfig) => AnomalyFeed) | null;
   /** raise the soft open-file limit to the hard one at start (the CLI does; in-process tests do not) */
   raiseFdLimit?: boolean;
-}
-
-interface PersistedWeights {
-  canary: number;
-  /** the config file's canaryWeight when this runtime weight was set: a changed file weight wins */
-  fileWeight: number;
-  reason: string;
-  at: number;
-  /** who set it (admin: drift reports and reverts only API-made weights) */
-  owner?: WeightOwner;
 }
 
 /**
@@ -144,7 +135,11 @@ export class Sidecar {
   readonly registry = new Registry();
   readonly recorder: WindowedRecorder;
   readonly metrics: ProxyMetrics;
-  readonly splitter: TrafficSplitter;
+  /** the traffic state: weight and its owner, runtime routes, mirror, pins (traffic/) */
+  readonly traffic: TrafficState<RuleSpec, Config['routing']>;
+  /** the one audit writer (state.dir/audit.jsonl) */
+  readonly audit: AuditTrail;
+  readonly #splitter: TrafficSplitter;
   readonly proxy: ProxyServer;
   readonly mirror: Mirror;
   readonly state: StateStore;
@@ -165,8 +160,6 @@ export class Sidecar {
   readonly drift: DriftReconciler;
   /** admin.token or the live content of admin.tokenFile */
   readonly adminToken: AdminToken;
-  #weightOwner: WeightOwner = 'file';
-  #nextOwner: WeightOwner | null = null;
   #started = false;
   // --- end admin ---
   // --- rollout ---
@@ -226,22 +219,31 @@ export class Sidecar {
       maxStepDurationMs: () => this.config.rollout.maxStepDuration,
     });
     this.info.setReleases({ baseline: opts.config.upstreams.baseline.version, canary: opts.config.upstreams.canary.version });
-    this.splitter = new TrafficSplitter(opts.config.routing);
-    this.#restoreWeights();
-    this.metrics.setTrafficPercent(this.splitter.getWeights().canary);
+    this.#splitter = new TrafficSplitter(opts.config.routing);
     this.events = new EventBus({ now: () => this.clock.now(), onError: (err, e) => this.log.error({ err, eventType: e.type }, 'event subscriber failed') });
-    this.splitter.onWeightChange((w, prev, reason) => {
-      this.#weightOwner = this.#nextOwner ?? (reason === 'config' ? 'file' : 'rollout');
-      this.metrics.setTrafficPercent(w.canary);
-      this.log.info({ event: 'weights', canary: w.canary, previous: prev.canary, reason, owner: this.#weightOwner }, 'canary weight changed');
-      this.#persistWeights(reason);
-      this.#audit('weights', reason, { canary: w.canary, previous: prev.canary, owner: this.#weightOwner });
-      this.events.publish({ type: 'weights', canary: w.canary, baseline: 100 - w.canary, previous: prev.canary, reason, owner: this.#weightOwner });
+    this.audit = new AuditTrail(this.state, () => this.clock.now(), this.log);
+    this.mirror = new Mirror({
+      percent: opts.config.routing.mirror.percent,
+      maxBodyBytes: opts.config.routing.mirror.maxBodyBytes,
+      target: () => this.proxy.upstream('canary'),
+      count: (outcome) => this.metrics.mirrored.labels(outcome).inc(),
+    });
+    this.traffic = new TrafficState<RuleSpec, Config['routing']>({
+      routing: opts.config.routing,
+      router: this.#splitter,
+      mirror: this.mirror,
+      store: this.state,
+      audit: this.audit,
+      events: this.events,
+      log: this.log,
+      clock: this.clock,
+      gauge: (canary) => this.metrics.setTrafficPercent(canary),
+      rolloutPhase: () => (this.rollout?.active ? this.rollout.machine.state.phase : null),
     });
     // --- admin: flags feed the splitter's runtime rules; snapshots and drift run on timers started in start() ---
     this.flags = new FlagService({
       store: this.state,
-      apply: (rules) => this.splitter.setRuntimeRules(rules),
+      apply: (rules) => this.traffic.setHeaderRoute(rules),
       now: () => this.clock.now(),
       onChange: (action, flag) => {
         this.log.info({ event: 'flag', action, key: flag.key, enabled: flag.enabled }, `flag ${flag.key} ${action}`);
@@ -249,7 +251,7 @@ export class Sidecar {
       },
     });
     this.#syncFileFlags(opts.config);
-    this.snapshots = new SnapshotPublisher({ source: this.recorder, canaryWeight: () => this.splitter.getWeights().canary, sink: this.events, now: () => this.clock.now() });
+    this.snapshots = new SnapshotPublisher({ source: this.recorder, canaryWeight: () => this.traffic.weight().canary, sink: this.events, now: () => this.clock.now() });
     this.drift = new DriftReconciler({
       configPath: () => this.configPath,
       load: (p) => loadConfigFile(p),
@@ -259,17 +261,11 @@ export class Sidecar {
       now: () => this.clock.now(),
       sources: [
         configDriftSource({ running: () => this.config, apply: (c) => this.applyConfig(c, 'reconcile') }),
-        weightDriftSource({ weight: () => this.splitter.getWeights().canary, owner: () => this.#weightOwner, set: (w, reason) => this.#setWeightAs('file', w, reason) }),
+        weightDriftSource(this.traffic),
         flagDriftSource(this.flags),
       ],
     });
     // --- end admin ---
-    this.mirror = new Mirror({
-      percent: opts.config.routing.mirror.percent,
-      maxBodyBytes: opts.config.routing.mirror.maxBodyBytes,
-      target: () => this.proxy.upstream('canary'),
-      count: (outcome) => this.metrics.mirrored.labels(outcome).inc(),
-    });
     if (opts.config.fleet) this.fleet = this.#buildFleet(opts.config.fleet);
     // --- rollout: the controller reads the recorder, moves the splitter's weight, persists under state.dir ---
     this.metricChecks = prometheusChecksFor(() => this.config, { clock: this.clock, registry: this.registry, log: this.log });
@@ -284,20 +280,19 @@ export class Sidecar {
       anomaly: opts.anomaly === undefined ? defaultAnomalyMonitor : opts.anomaly,
       metricChecks: prometheusFeed,
       source: this.#fleetSource ?? this.recorder,
-      traffic: this.splitter,
+      traffic: this.traffic,
       store: this.state,
       metrics: new RolloutMetrics(this.registry),
       events: this.events,
       log: this.log,
       clock: this.clock,
       versions: () => ({ baseline: this.config.upstreams.baseline.version, canary: this.config.upstreams.canary.version }),
-      weightOwner: () => this.#weightOwner,
       keepPinnedOnRollback: () => this.config.routing.keepPinnedOnRollback,
     });
     // --- end rollout ---
     this.proxy = new ProxyServer({
       settings: proxySettings(opts.config),
-      splitter: this.splitter,
+      splitter: this.#splitter,
       mirror: this.mirror,
       onObservation: (o, ex, detail) => this.#observe(o, ex, detail),
       onEvent: (level, event, detail) => this.log[level]({ event, ...detail }, event.replace(/_/g, ' ')),
@@ -401,46 +396,6 @@ export class Sidecar {
     r.since = 0;
   }
 
-  #audit(type: string, reason: string, details: Record<string, unknown>): void {
-    try {
-      this.state.append('audit.jsonl', { at: this.clock.now(), type, reason, ...details });
-    } catch (e) {
-      this.log.error({ err: e }, 'cannot append to the audit log');
-    }
-  }
-
-  #restoreWeights(): void {
-    const saved = this.state.readJson<PersistedWeights>('weights.json');
-    if (saved && saved.fileWeight === this.config.routing.canaryWeight && saved.canary !== this.config.routing.canaryWeight) {
-      this.splitter.setWeights({ canary: saved.canary }, 'restored');
-      this.#weightOwner = saved.owner ?? 'api';
-      this.log.info({ event: 'weights_restored', canary: saved.canary, reason: saved.reason }, 'restored runtime canary weight from state.dir');
-    }
-  }
-
-  /** Off the event loop and coalesced (a burst of weight changes is one or two writes); flushed on stop. */
-  #persistWeights(reason: string): void {
-    try {
-      void this.state.writeJsonLater('weights.json', { canary: this.splitter.getWeights().canary, fileWeight: this.config.routing.canaryWeight, reason, at: this.clock.now(), owner: this.#weightOwner } satisfies PersistedWeights);
-    } catch (e) {
-      this.log.error({ err: e }, 'cannot persist weights');
-    }
-  }
-
-  /** Sets the weight recording who set it (drift reverts only API-made weights). */
-  #setWeightAs(owner: WeightOwner, canary: number, reason: string): void {
-    this.#nextOwner = owner;
-    try {
-      this.splitter.setWeights({ canary }, reason);
-    } finally {
-      this.#nextOwner = null;
-    }
-  }
-
-  get weightOwner(): WeightOwner {
-    return this.#weightOwner;
-  }
-
   adminDeps(): AdminDeps {
     return {
       token: () => this.adminToken.current(),
@@ -452,11 +407,11 @@ export class Sidecar {
       metricsContentType: this.registry.contentType,
       status: () => this.status(),
       setCanaryWeight: (w, reason) => this.#command('weight', { canary: w, reason }),
-      weightOwner: () => this.#weightOwner,
-      weightsLocked: () => (this.rollout.active ? `a rollout is ${this.rollout.machine.state.phase}: it owns the weight; use POST /api/v1/rollout/{promote,rollback}` : null),
+      weightOwner: () => this.traffic.weight().owner,
+      weightsLocked: () => this.traffic.lockedReason(),
       log: this.log,
       events: { bus: this.events, snapshot: () => this.snapshots.current() },
-      flags: { service: this.flags, probe: this.splitter, sticky: () => this.config.routing.sticky },
+      flags: { service: this.flags, probe: this.#splitter, sticky: () => this.config.routing.sticky },
       config: { file: () => this.configPath, reload: (source) => this.reload(source), drift: this.drift },
       rollout: {
         status: () => this.rollout.status(),
@@ -519,10 +474,8 @@ export class Sidecar {
         if (typeof a.rolloutId === 'number' && a.rolloutId !== this.rollout.machine.state.id) return this.rollout.status();
         return this.rollout.rollback(reason);
       case 'weight': {
-        const locked = this.rollout.active ? `a rollout is ${this.rollout.machine.state.phase}: it owns the weight; use POST /api/v1/rollout/{promote,rollback}` : null;
-        if (locked) throw new CanarydError('CANARYD_ERR_CONFLICT', locked);
-        this.#setWeightAs('api', Number(a.canary), reason ?? 'admin api');
-        return { canaryWeight: this.splitter.getWeights().canary };
+        this.traffic.setWeight('api', Number(a.canary), reason ?? 'admin api');
+        return { canaryWeight: this.traffic.weight().canary };
       }
       default:
         throw new CanarydError('CANARYD_ERR_BAD_REQUEST', `unknown fleet command ${op}`);
@@ -547,7 +500,7 @@ export class Sidecar {
       {
         windowMs: this.recorder.windowMs,
         localWindows: (v, from, to) => this.recorder.windows(v, from, to),
-        heartbeat: () => ({ pid: process.pid, proxy: this.proxyAddress, admin: this.adminAddress, canaryWeight: this.splitter.getWeights().canary, phase: this.rollout.machine.state.phase, step: this.rollout.machine.state.step }),
+        heartbeat: () => ({ pid: process.pid, proxy: this.proxyAddress, admin: this.adminAddress, canaryWeight: this.traffic.weight().canary, phase: this.rollout.machine.state.phase, step: this.rollout.machine.state.step }),
         adopt: (docs, seq) => this.#adoptFleetState(docs, seq),
         leadership: (leading) => {
           this.#fleetSource!.merged = leading;
@@ -589,19 +542,19 @@ export class Sidecar {
       }
     }
     if (rollout) this.rollout.adopt(rollout);
-    if (weights && weights.canary !== this.splitter.getWeights().canary) this.#setWeightAs(weights.owner ?? 'rollout', weights.canary, `fleet (seq ${seq}): ${weights.reason}`);
+    if (weights) this.traffic.adopt(weights, `fleet (seq ${seq})`);
     this.log.debug({ event: 'fleet_adopted', seq, docs: Object.keys(docs) }, 'fleet state adopted');
   }
 
   status(): StatusView {
     const c = this.config;
-    const w = this.splitter.getWeights().canary;
+    const { canary: w, owner } = this.traffic.weight();
     return {
       versions: {
         baseline: { url: c.upstreams.baseline.url, version: c.upstreams.baseline.version, weight: 100 - w, requests: this.recorder.totals('baseline') },
         canary: { url: c.upstreams.canary.url, version: c.upstreams.canary.version, weight: w, requests: this.recorder.totals('canary') },
       },
-      weights: { baseline: 100 - w, canary: w, owner: this.#weightOwner },
+      weights: { baseline: 100 - w, canary: w, owner },
       uptimeSeconds: Math.round((this.clock.now() - this.startedAt) / 1000),
       inflight: this.proxy.inflight,
       proxy: this.proxyAddress,
@@ -644,7 +597,7 @@ export class Sidecar {
     else this.#startFleetTicker();
     this.finops.start();
     this.#started = true;
-    this.log.info({ event: 'started', proxy: this.proxyAddress, admin: this.adminAddress, canaryWeight: this.splitter.getWeights().canary, ...(this.metricsAddress ? { metrics: this.metricsAddress } : {}) }, 'canaryd started');
+    this.log.info({ event: 'started', proxy: this.proxyAddress, admin: this.adminAddress, canaryWeight: this.traffic.weight().canary, ...(this.metricsAddress ? { metrics: this.metricsAddress } : {}) }, 'canaryd started');
   }
 
   /** Fleet mode: the controller judges only while this replica holds the lease (checked on every tick). */
@@ -682,17 +635,12 @@ export class Sidecar {
   applyConfig(next: Config, source: string): void {
     const prev = this.config;
     this.config = next;
-    const fileWeightChanged = next.routing.canaryWeight !== prev.routing.canaryWeight;
-    // a running rollout owns the weight: a changed file weight waits until the rollout ends
-    if (fileWeightChanged && this.rollout.active) this.log.warn({ event: 'config_weight_ignored', canaryWeight: next.routing.canaryWeight }, 'routing.canaryWeight changed in the file but a rollout owns the weight; not applied');
-    this.splitter.configure(next.routing, { applyWeight: fileWeightChanged && !this.rollout.active });
+    this.traffic.configure(next.routing);
     this.rollout.configure(next.rollout);
     this.metricChecks.configure(next);
     if (this.#started) this.finops.start();
     this.info.setReleases({ baseline: next.upstreams.baseline.version, canary: next.upstreams.canary.version });
     this.proxy.configure(proxySettings(next));
-    this.mirror.percent = next.routing.mirror.percent;
-    this.mirror.maxBodyBytes = next.routing.mirror.maxBodyBytes;
     void this.dependencies.configure(next.dependencies).catch((err) => this.log.error({ err }, 'dependency reconfigure failed'));
     this.faults.engine.configure(next.faults, next.environment); // faults
     this.#syncFileFlags(next); // flags declared in the file

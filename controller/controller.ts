@@ -9,7 +9,7 @@
  * judged: a step's verdict is about traffic at that step's weight only.
  */
 import type { DecisionSummary, RolloutStatus } from '../contract/index.js';
-import { CanarydError, VERSION_NAMES, type Clock, type MetricSource, type TrafficControl, type WindowRecord } from '../core/index.js';
+import { CanarydError, VERSION_NAMES, type Clock, type MetricSource, type TrafficRouting, type WindowRecord } from '../core/index.js';
 import { RolloutMachine, initialRolloutState, planRollout, type RolloutPlanForecast, type AnalysisReport, type CheckResult, type Decision, type GateStatus, type Judge, type RolloutState, type Transition } from '../analysis/index.js';
 import { RolloutAudit, type AuditStore } from './audit.js';
 import { RolloutMetrics } from './metrics.js';
@@ -39,7 +39,7 @@ export interface RolloutControllerOptions {
   /** Prometheus-backed checks (rollout.metrics, controller/prometheus.ts), polled each tick; null: none */
   metricChecks?: MetricCheckFeed | null;
   source: MetricSource;
-  traffic: TrafficControl;
+  traffic: TrafficRouting;
   store: AuditStore;
   metrics: RolloutMetrics;
   events: { publish(e: { type: string; [k: string]: unknown }): unknown };
@@ -47,8 +47,6 @@ export interface RolloutControllerOptions {
   clock: Clock;
   /** version labels for webhook texts */
   versions: () => { baseline: string; canary: string };
-  /** who set the running weight ("rollout", "api", "file"): recovery re-applies only a rollout's own weight */
-  weightOwner?: () => string;
   /** routing.keepPinnedOnRollback (read at each rollback, so a reload applies) */
   keepPinnedOnRollback?: () => boolean;
 }
@@ -87,18 +85,18 @@ export class RolloutController {
     this.#anomalyFedTo = this.#dataFrom;
     this.#anomaly = o.anomaly ? o.anomaly(o.config) : null;
     const saved = this.audit.loadState();
-    this.machine = new RolloutMachine(machineSettings(o.config, o.keepPinnedOnRollback?.() ?? false), saved ?? initialRolloutState(o.traffic.getWeights().canary));
+    this.machine = new RolloutMachine(machineSettings(o.config, o.keepPinnedOnRollback?.() ?? false), saved ?? initialRolloutState(o.traffic.weight().canary));
     if (saved?.pinsSuspended === true) {
-      o.traffic.setCanaryPinsSuspended?.(true, 'restored from state.dir');
+      o.traffic.setPinsSuspended(true, 'restored from state.dir', { restored: true });
       this.#pinsApplied = true;
     }
-    const ended = saved && !this.machine.active && o.weightOwner?.() === 'rollout' && o.traffic.getWeights().canary !== saved.canaryWeight;
+    const ended = saved && !this.machine.active && o.traffic.weight().owner === 'rollout' && o.traffic.weight().canary !== saved.canaryWeight;
     if (ended) {
       // a crash after an ending decision was saved and before its weight moved: apply the ending's weight
-      o.traffic.setWeights({ canary: saved.canaryWeight }, `rollout ${saved.id} ${saved.phase}: weight recovered`);
+      o.traffic.setWeight('rollout', saved.canaryWeight, `rollout ${saved.id} ${saved.phase}: weight recovered`);
     } else if (saved && this.machine.active) {
       // kill -9 recovery: the same step and weight as before; the step's clock keeps running.
-      o.traffic.setWeights({ canary: saved.canaryWeight }, `rollout recovered at step ${saved.step + 1}`);
+      o.traffic.setWeight('rollout', saved.canaryWeight, `rollout recovered at step ${saved.step + 1}`);
       this.audit.event(this.#dataFrom, 'recovery', `rollout ${saved.id} resumed ${saved.phase} at step ${saved.step + 1}, canary ${saved.canaryWeight} %`, { rolloutId: saved.id, step: saved.step, canaryWeight: saved.canaryWeight });
       o.log.info({ event: 'rollout_recovered', rolloutId: saved.id, phase: saved.phase, step: saved.step, canaryWeight: saved.canaryWeight }, 'rollout state restored from state.dir');
     }
@@ -151,7 +149,7 @@ export class RolloutController {
       id: s.id,
       step: s.step,
       steps: this.#config.steps,
-      canaryWeight: this.#o.traffic.getWeights().canary,
+      canaryWeight: this.#o.traffic.weight().canary,
       dryRun: this.#config.dryRun,
       failures: s.failures,
       failureLimit: this.#config.failureLimit,
@@ -170,7 +168,7 @@ export class RolloutController {
       evidence: this.#config.evidence,
       maxStepPolicy: this.#config.maxStepPolicy,
       pinsSuspended: s.pinsSuspended === true,
-      suspendedPins: s.pinsSuspended === true ? (this.#o.traffic.canaryPins?.() ?? []) : [],
+      suspendedPins: s.pinsSuspended === true ? this.#o.traffic.canaryPins() : [],
       confirmGate: this.#confirm?.status ?? null,
       lastDecision: summary(this.#latest ?? s.lastDecision),
     };
@@ -360,7 +358,7 @@ export class RolloutController {
       }
       if (CRASH_BETWEEN_STATE_AND_WEIGHT !== undefined && t.decision?.action === CRASH_BETWEEN_STATE_AND_WEIGHT) process.kill(process.pid, 'SIGKILL');
     }
-    if (t.weight !== null) this.#o.traffic.setWeights({ canary: t.weight }, `${t.decision?.action ?? 'change'}: ${t.decision?.reasons[0] ?? ''}`);
+    if (t.weight !== null) this.#o.traffic.setWeight('rollout', t.weight, `${t.decision?.action ?? 'change'}: ${t.decision?.reasons[0] ?? ''}`);
     // in the same synchronous turn as the weight: the next request routed sees both
     if (this.#pinsApplied !== (this.machine.state.pinsSuspended === true)) this.#applyPins(this.machine.state.pinsSuspended === true, t.decision?.reasons[0] ?? 'operator');
     const d = t.decision;
@@ -378,16 +376,10 @@ export class RolloutController {
     }
   }
 
+  /** The traffic state applies, audits and announces the suspension; this remembers what it was told. */
   #applyPins(suspended: boolean, why: string): void {
     this.#pinsApplied = suspended;
-    const t = this.#o.traffic;
-    if (!t.setCanaryPinsSuspended) return;
-    t.setCanaryPinsSuspended(suspended, why);
-    const pins = t.canaryPins?.() ?? [];
-    const reason = suspended ? `canary pins suspended after a rollback: ${pins.length ? pins.join(', ') : 'none configured'}` : `canary pins re-enabled: ${pins.length ? pins.join(', ') : 'none configured'}`;
-    this.audit.event(this.#o.clock.now(), 'pins', reason, { suspended, pins, why });
-    this.#o.events.publish({ type: 'rollout', action: suspended ? 'pins-suspended' : 'pins-resumed', pins });
-    this.#o.log.info({ event: suspended ? 'pins_suspended' : 'pins_resumed', pins }, reason);
+    this.#o.traffic.setPinsSuspended(suspended, why);
   }
 
   /** Operator command: re-enable (false) or suspend (true) the rules and flags that send traffic to the canary. */
@@ -442,7 +434,7 @@ export class RolloutController {
     const from = this.#anomalyFedTo;
     const [baseline, canary] = to > from ? VERSION_NAMES.map((v) => this.#o.source.windows(v, from, to).filter((w) => w.start >= from)) : [[], []];
     this.#anomalyFedTo = Math.max(from, to);
-    const checks = a.observe({ at: now, baseline, canary, canaryWeight: this.#o.traffic.getWeights().canary });
+    const checks = a.observe({ at: now, baseline, canary, canaryWeight: this.#o.traffic.weight().canary });
     if (to > from) this.#o.metrics.setAnomalyScores(a.scores());
     return checks;
   }

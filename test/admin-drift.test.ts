@@ -74,7 +74,7 @@ t.test('drift: API weight, flags and an unapplied edit are reported; reconcile r
   t.match(d.runtimeOnly, [{ path: 'flags.vip', owner: 'api', note: /runtime-only/ }], 'it is listed as runtime-only');
 
   // the rollout controller owns its weights: reported, never reverted
-  s.sidecar.splitter.setWeights({ canary: 60 }, 'rollout: step 4');
+  s.sidecar.traffic.setWeight('rollout', 60, 'rollout: step 4');
   s.edit('canaryWeight: 10 }', 'canaryWeight: 10, mirror: { percent: 5 } }');
   d = (await call(s.app, 'GET', '/api/v1/config/drift')).json;
   t.match(d.items.find((i: any) => i.path === 'routing.canaryWeight'), { runtime: 60, owner: 'rollout', revertible: false });

@@ -33,7 +33,7 @@ t.test('weights split 10,000 requests within binomial bounds', async (t) => {
   t.equal(base.seen.length + can.seen.length, n, 'every request reached exactly one upstream');
   t.equal(can.seen.length, canary, 'the version header names the upstream that answered');
 
-  c.sidecar.splitter.setWeights({ canary: 0.5 }, 'test');
+  c.sidecar.traffic.setWeight('api', 0.5, 'test');
   canary = 0;
   await inBatches(n, 50, async () => {
     if ((await versionOf(`${c.url}/x`)) === 'canary') canary++;
@@ -48,7 +48,7 @@ t.test('sticky assignment: same key same version, monotone as the weight rises',
   t.teardown(async () => (await c.stop(), await base.close(), await can.close()));
   const users = Array.from({ length: 400 }, (_, i) => `user-${i}`);
   const at = async (w: number) => {
-    c.sidecar.splitter.setWeights({ canary: w }, 'test');
+    c.sidecar.traffic.setWeight('api', w, 'test');
     const m = new Map<string, string>();
     await inBatches(users.length, 40, async (i) => {
       m.set(users[i], await versionOf(`${c.url}/`, { 'x-user-id': users[i] }));
@@ -74,7 +74,7 @@ t.test('sticky assignment: same key same version, monotone as the weight rises',
 
   // cookie stickiness
   c.sidecar.applyConfig({ ...c.sidecar.config, routing: { ...c.sidecar.config.routing, sticky: { cookie: 'uid' } } }, 'test');
-  c.sidecar.splitter.setWeights({ canary: 50 }, 'test');
+  c.sidecar.traffic.setWeight('api', 50, 'test');
   const first = await versionOf(`${c.url}/`, { cookie: 'a=b; uid=alice; c=d' });
   for (let i = 0; i < 20; i++) t.equal(await versionOf(`${c.url}/`, { cookie: `uid=alice; n=${i}` }), first);
 });
