@@ -10,3 +10,4 @@ export * from './flags.js';
 export * from './events.js';
 export * from './fleet.js';
 export * from './faults.js';
+export * from './config.js';
