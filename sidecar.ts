@@ -154,26 +154,26 @@ export class Sidecar {
   readonly proxy: ProxyServer;
   readonly mirror: Mirror;
   readonly state: StateStore;
-  readonly stateLock: StateDirLock;
-  readonly startedAt: number;
+  readonly #stateLock: StateDirLock;
+  readonly #startedAt: number;
   admin: FastifyInstance | null = null;
   proxyAddress: { host: string; port: number } | null = null;
   adminAddress: { host: string; port: number } | null = null;
   /** the metrics listener (metrics.listen): /metrics without the admin token */
   metricsAddress: { host: string; port: number } | null = null;
-  readonly info: InfoMetrics;
+  readonly #info: InfoMetrics;
   #metricsListener: MetricsListener | null = null;
   /** publish here: `sidecar.events.publish({ type: 'decision', ... })`; see docs/admin.md for the event types */
   readonly events: EventBus;
   readonly flags: FlagService;
-  readonly snapshots: SnapshotPublisher;
-  readonly drift: DriftReconciler;
+  readonly #snapshots: SnapshotPublisher;
+  readonly #drift: DriftReconciler;
   /** admin.token or the live content of admin.tokenFile */
-  readonly adminToken: AdminToken;
+  readonly #adminToken: AdminToken;
   #started = false;
   readonly rollout: RolloutController;
   /** Prometheus-backed checks (rollout.metrics, docs/prometheus.md), polled by the rollout controller */
-  readonly metricChecks: ReturnType<typeof prometheusChecksFor>;
+  readonly #metricChecks: ReturnType<typeof prometheusChecksFor>;
   /** FinOps: cost per version from Prometheus (finops:), its gauges and the compare.costPerRequest check */
   readonly finops: FinopsCosts;
   /** fault injection: rules, kill switch, experiments (docs/faults.md) */
@@ -204,29 +204,29 @@ export class Sidecar {
     this.log = opts.logger ?? pino({ level: opts.config.log.level, base: { service: 'canaryd' } }, asyncStdout());
     this.#adminPlugins = opts.adminPlugins;
     this.#raiseFdLimit = opts.raiseFdLimit ?? false;
-    this.startedAt = this.clock.now();
+    this.#startedAt = this.clock.now();
     this.#accessSample = opts.config.log.accessLogSampleRate;
     collectDefaultMetrics({ register: this.registry });
-    this.adminToken = new AdminToken(opts.config.admin, this.log);
+    this.#adminToken = new AdminToken(opts.config.admin, this.log);
     this.state = new StateStore(opts.config.state.dir, {
       log: opts.config.state.audit,
       onWriteError: (name, err) => this.log.error({ err, file: name }, `cannot write ${name} under state.dir`),
     });
     // one live canaryd per state.dir (state/lock.ts): taken before any state is read
-    this.stateLock = new StateDirLock(opts.config.state.dir);
-    const lock = this.stateLock.acquire(this.clock.now());
+    this.#stateLock = new StateDirLock(opts.config.state.dir);
+    const lock = this.#stateLock.acquire(this.clock.now());
     if (lock.tookOverFrom) this.log.warn({ event: 'state_lock_taken_over', previous: lock.tookOverFrom }, `took over the stale state.dir lock of pid ${lock.tookOverFrom.pid}`);
     if (this.state.cleaned.length > 0) this.log.warn({ event: 'state_tmp_cleaned', files: this.state.cleaned }, 'removed temp files left by an interrupted write');
     this.recorder = new WindowedRecorder({ now: () => this.clock.now() });
     this.metrics = new ProxyMetrics(this.registry);
-    this.info = new InfoMetrics(this.registry, { version: CANARYD_VERSION }, {
+    this.#info = new InfoMetrics(this.registry, { version: CANARYD_VERSION }, {
       ready: () => this.proxyAddress !== null && !this.proxy.draining,
       production: () => isProduction(this.config.environment, process.env),
       faultsAutoDisabled: () => this.faults.engine.halted?.kind === 'auto-disable',
       stepStartedAt: () => (this.rollout.active ? this.rollout.machine.state.stepStartedAt : null),
       maxStepDurationMs: () => this.config.rollout.maxStepDuration,
     });
-    this.info.setReleases({ baseline: opts.config.upstreams.baseline.version, canary: opts.config.upstreams.canary.version });
+    this.#info.setReleases({ baseline: opts.config.upstreams.baseline.version, canary: opts.config.upstreams.canary.version });
     this.#splitter = new TrafficSplitter(opts.config.routing);
     this.events = new EventBus({ now: () => this.clock.now(), onError: (err, e) => this.log.error({ err, eventType: e.type }, 'event subscriber failed') });
     this.audit = new AuditTrail(this.state, () => this.clock.now(), this.log);
@@ -258,8 +258,8 @@ export class Sidecar {
       },
     });
     this.#syncFileFlags(opts.config);
-    this.snapshots = new SnapshotPublisher({ source: this.recorder, canaryWeight: () => this.traffic.weight().canary, sink: this.events, now: () => this.clock.now() });
-    this.drift = new DriftReconciler({
+    this.#snapshots = new SnapshotPublisher({ source: this.recorder, canaryWeight: () => this.traffic.weight().canary, sink: this.events, now: () => this.clock.now() });
+    this.#drift = new DriftReconciler({
       configPath: () => this.configPath,
       load: (p) => loadConfigFile(p),
       settings: () => this.config.admin.reconcile,
@@ -273,11 +273,11 @@ export class Sidecar {
       ],
     });
     if (opts.config.fleet) this.fleet = this.#buildFleet(opts.config.fleet);
-    this.metricChecks = prometheusChecksFor(() => this.config, { clock: this.clock, registry: this.registry, log: this.log });
-    this.finops = new FinopsCosts({ config: () => this.config, client: () => this.metricChecks.checks.client, clock: this.clock, registry: this.registry });
+    this.#metricChecks = prometheusChecksFor(() => this.config, { clock: this.clock, registry: this.registry, log: this.log });
+    this.finops = new FinopsCosts({ config: () => this.config, client: () => this.#metricChecks.checks.client, clock: this.clock, registry: this.registry });
     const prometheusFeed = {
-      poll: (now: number, from: number) => [...this.metricChecks.checks.poll(now, from), ...this.finops.checks(now, from)],
-      reset: () => this.metricChecks.checks.reset(),
+      poll: (now: number, from: number) => [...this.#metricChecks.checks.poll(now, from), ...this.finops.checks(now, from)],
+      reset: () => this.#metricChecks.checks.reset(),
     };
     this.rollout = new RolloutController({
       config: opts.config.rollout,
@@ -327,7 +327,7 @@ export class Sidecar {
     this.#adminPlugins.push(
       alertRoutes({ abortOn: () => this.config.rollout.abortOn, rolloutActive: () => this.rollout.active, rollback: (reason, alert) => this.rollout.rollbackOnAlert(reason, alert), log: this.log }),
     );
-    this.drift.register(faultDriftSource(this.faults));
+    this.#drift.register(faultDriftSource(this.faults));
     this.events.subscribe(busEventsToWebhooks(() => this.rollout.webhooks, () => this.#versions()));
     this.#commands = new OperatorCommands({ rollout: this.rollout, traffic: this.traffic, fleet: this.fleet, log: this.log });
     this.#features = this.#wireFeatures();
@@ -340,9 +340,9 @@ export class Sidecar {
    */
   #wireFeatures(): Feature[] {
     return [
-      { name: 'snapshots', start: () => this.snapshots.start(), stop: () => this.snapshots.stop() },
+      { name: 'snapshots', start: () => this.#snapshots.start(), stop: () => this.#snapshots.stop() },
       // the reconcile interval may have changed: drift restarts its timer on a new config once started
-      { name: 'drift', configure: () => this.#started && this.drift.start(), start: () => this.drift.start(), stop: () => this.drift.stop() },
+      { name: 'drift', configure: () => this.#started && this.#drift.start(), start: () => this.#drift.start(), stop: () => this.#drift.stop() },
       { name: 'traffic', configure: (c) => this.traffic.configure(c.routing) },
       {
         name: 'rollout',
@@ -357,17 +357,17 @@ export class Sidecar {
         // Prometheus-backed checks, then the FinOps costs that query through the checks' client
         name: 'prometheus',
         configure: (c) => {
-          this.metricChecks.configure(c);
+          this.#metricChecks.configure(c);
           if (this.#started) this.finops.start();
         },
         start: () => this.finops.start(),
         stop: async () => {
           this.finops.stop();
-          await this.metricChecks.checks.close();
+          await this.#metricChecks.checks.close();
         },
       },
       { name: 'fleet', stop: () => this.fleet?.stop() },
-      { name: 'releases', configure: (c) => this.info.setReleases({ baseline: c.upstreams.baseline.version, canary: c.upstreams.canary.version }) },
+      { name: 'releases', configure: (c) => this.#info.setReleases({ baseline: c.upstreams.baseline.version, canary: c.upstreams.canary.version }) },
       { name: 'proxy', configure: (c) => this.proxy.configure(proxySettings(c)) },
       { name: 'dependencies', configure: (c) => void this.dependencies.configure(c.dependencies).catch((err) => this.log.error({ err }, 'dependency reconfigure failed')) },
       {
@@ -391,7 +391,7 @@ export class Sidecar {
 
   #configureToken(c: Config): void {
     try {
-      this.adminToken.configure(c.admin);
+      this.#adminToken.configure(c.admin);
     } catch (e) {
       this.log.error({ event: 'admin_token_rejected', err: (e as Error).message }, 'admin token settings not applied; keeping the previous token');
     }
@@ -448,7 +448,7 @@ export class Sidecar {
 
   adminDeps(): AdminDeps {
     return {
-      token: () => this.adminToken.current(),
+      token: () => this.#adminToken.current(),
       authReads: () => this.config.admin.authReads,
       allowUnauthenticated: () => this.config.admin.allowUnauthenticated,
       hosts: () => ({ listen: this.config.admin.listen, allowed: this.config.admin.allowedHosts }),
@@ -460,9 +460,9 @@ export class Sidecar {
       weightOwner: () => this.traffic.weight().owner,
       weightsLocked: () => this.traffic.lockedReason(),
       log: this.log,
-      events: { bus: this.events, snapshot: () => this.snapshots.current() },
+      events: { bus: this.events, snapshot: () => this.#snapshots.current() },
       flags: { service: this.flags, probe: this.#splitter, sticky: () => this.config.routing.sticky },
-      config: { file: () => this.configPath, reload: (source) => this.reload(source), drift: this.drift },
+      config: { file: () => this.configPath, reload: (source) => this.reload(source), drift: this.#drift },
       rollout: {
         status: () => this.rollout.status(),
         start: (reason) => this.#commands.run('start', { reason }),
@@ -548,7 +548,7 @@ export class Sidecar {
         canary: { url: c.upstreams.canary.url, version: c.upstreams.canary.version, weight: w, requests: this.recorder.totals('canary') },
       },
       weights: { baseline: 100 - w, canary: w, owner },
-      uptimeSeconds: Math.round((this.clock.now() - this.startedAt) / 1000),
+      uptimeSeconds: Math.round((this.clock.now() - this.#startedAt) / 1000),
       inflight: this.proxy.inflight,
       proxy: this.proxyAddress,
       rollout: this.rollout.status(),
@@ -663,9 +663,9 @@ export class Sidecar {
     const cut = await this.proxy.drain(drainMs, settleMs);
     await this.dependencies.stop(); // after the drain: in-flight requests may still need their dependencies
     await this.admin?.close();
-    this.adminToken.stop();
+    this.#adminToken.stop();
     await this.state.flush();
-    this.stateLock.release();
+    this.#stateLock.release();
     await this.#metricsListener?.close();
     this.log.info({ event: 'stopped', cut }, 'canaryd stopped');
     return { cut };
