@@ -12,7 +12,7 @@ import { request } from 'undici';
 import { parseConfigText } from '../config/index.js';
 import { configYaml, spawnCanaryd, tempDir } from './helpers/canaryd.js';
 import { startEchoUpstream } from './helpers/echo-upstream.js';
-import { call, startAdminSidecar } from './helpers/admin.js';
+import { call, startAdminSidecar, until } from './helpers/admin.js';
 
 // real process starts on a loaded shared machine: waits (never assertions) get more room
 process.env.CANARYD_TEST_PATIENCE ??= '3';
@@ -33,6 +33,15 @@ t.test('kill -9 between saving a ROLLBACK and moving the weight: the restart is 
   await api(first.adminUrl, 'POST', '/api/v1/rollout/start', {});
   const at20 = await api(first.adminUrl, 'POST', '/api/v1/rollout/promote', {});
   t.equal(at20.canaryWeight, 20);
+  // weights.json is written asynchronously (off the request path): let the 20 settle on disk first, so the
+  // assertion below tells "the rollback's 0 was not written" apart from "the 20 was not written yet"
+  await until('weights.json holds 20', () => {
+    try {
+      return JSON.parse(readFileSync(join(stateDir, 'weights.json'), 'utf8')).canary === 20;
+    } catch {
+      return false;
+    }
+  }, 15_000);
   await t.rejects(api(first.adminUrl, 'POST', '/api/v1/rollout/rollback', { reason: 'bad canary' }), 'the process dies inside the rollback');
   t.equal(await first.exited, null, 'killed by the hook, between the two writes');
   t.equal(JSON.parse(readFileSync(join(stateDir, 'rollout.json'), 'utf8')).phase, 'rolledback', 'the rollback was saved first');
