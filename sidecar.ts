@@ -12,7 +12,6 @@ import { CanarydError, systemClock, type Clock, type Observation } from './core/
 import { isProduction, listenSettings, loadConfigFile, splitHostPort, type Config } from './config/index.js';
 import {
   autoMaxConnections,
-  createFaults,
   DependencyRelay,
   Mirror,
   ProxyMetrics,
@@ -22,7 +21,6 @@ import {
   TrafficSplitter,
   WindowedRecorder,
   type Exchange,
-  type FaultService,
   type ProxySettings,
   type RejectReason,
 } from './proxy/index.js';
@@ -45,6 +43,7 @@ import {
   type AdminDeps,
   type WeightOwner,
 } from './admin/index.js';
+import { createFaults, type FaultService } from './chaos/index.js';
 import { StateDirLock, StateStore } from './state/index.js';
 import { AnomalyMonitor, judge as defaultJudge, type Judge } from './analysis/index.js';
 import { FinopsCosts, prometheusChecksFor, RolloutController, RolloutMetrics, ROLLOUT_FILE, type AnomalyFeed, type RolloutConfig } from './controller/index.js';

@@ -8,6 +8,5 @@ export { Mirror } from './mirror.js';
 export { Upstream, classifyUpstreamError } from './upstream.js';
 export { CidrSet, compilePathMatcher, cookieValue } from './match.js';
 export { upstreamRequestHeaders, newTraceparent } from './headers.js';
-export { type ResponseTap } from './exchange.js'; // faults
-export * from './faults/index.js'; // faults
+export * from './faults/index.js';
 export * from './tcp/index.js'; // dependency relay

@@ -7,8 +7,9 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, dirname, resolve } from 'node:path';
 
 const ROOT = process.cwd();
-const FOLDERS = ['core', 'config', 'proxy', 'analysis', 'admin', 'cli', 'state', 'controller', 'demo', 'fleet'];
-const FORBIDDEN = { core: ['config', 'proxy', 'analysis', 'admin', 'cli', 'state', 'controller', 'demo', 'fleet'], proxy: ['analysis', 'admin', 'controller', 'fleet'], analysis: ['proxy', 'admin', 'controller', 'config', 'state', 'fleet'], config: ['proxy', 'analysis', 'admin', 'controller'], fleet: ['config', 'proxy', 'analysis', 'admin', 'controller', 'state', 'cli', 'demo'] };
+const FOLDERS = ['core', 'config', 'proxy', 'chaos', 'analysis', 'admin', 'cli', 'state', 'controller', 'demo', 'fleet'];
+// chaos/ (fault control) drives the fault engine through proxy/index.ts; proxy/ never imports chaos/
+const FORBIDDEN = { core: ['config', 'proxy', 'chaos', 'analysis', 'admin', 'cli', 'state', 'controller', 'demo', 'fleet'], proxy: ['chaos', 'analysis', 'admin', 'controller', 'fleet'], chaos: ['analysis', 'admin', 'controller', 'fleet', 'state', 'cli', 'demo'], analysis: ['proxy', 'chaos', 'admin', 'controller', 'config', 'state', 'fleet'], config: ['proxy', 'chaos', 'analysis', 'admin', 'controller'], fleet: ['config', 'proxy', 'chaos', 'analysis', 'admin', 'controller', 'state', 'cli', 'demo'] };
 const PACKAGE_HOME = { undici: ['proxy/upstream.ts', 'proxy/exchange.ts', 'proxy/mirror.ts', 'demo/', 'cli/', 'controller/'], fastify: ['admin/'], 'prom-client': ['proxy/metrics.ts', 'sidecar.ts', 'controller/', 'proxy/faults/', 'proxy/tcp/metrics.ts', 'admin/'], yaml: ['config/'], ajv: ['config/'], '@sinclair/typebox': ['config/'], ioredis: ['fleet/redis.ts'] };
 
 function files(dir) {

@@ -14,26 +14,27 @@
  */
 import type { Registry } from 'prom-client';
 import { systemClock, type Clock, type Observation } from '../../core/index.js';
-import { isDependencyFaultType, type FaultsConfig } from '../../config/index.js';
 import type { Exchange } from '../exchange.js';
 import { pathOf } from '../match.js';
 import type { RequestInterceptor } from '../server.js';
 import { headerFaults, stripFaultHeaders, type HeaderFaultContext } from './headers.js';
-import { compileFaultMatch } from './match.js';
+import { compileRule, dependencyRuleOf, injectionCounter, splitLive, type CompileContext } from './compile.js';
 import { ChaosMetrics, FaultCounters, type FaultMetricsSnapshot } from './metrics.js';
-import { builtinFaultKinds, faultKind, type FaultKindRegistry } from './registry.js';
-import { expiresAt, RuleSet, viewOf, type RuleEntry, type RuleSpec, type RuleView } from './rules.js';
+import { builtinFaultKinds, type FaultKindRegistry } from './registry.js';
+import { RuleBook } from './rule-book.js';
+import { viewOf, type RuleSet, type RuleSpec } from './rules.js';
 import { FaultRunImpl, type RunHost } from './run.js';
 import { clientSeen, ErrorRateWindow, SEEN_ERROR, SEEN_SKIP } from './safety.js';
 import { refused, SafetySwitches, type EngineState, type FaultEventSink, type FaultLog, type FaultStore, type Halt } from './switches.js';
-import type { CompiledFault, DependencyRule, DependencyRuleSink } from './types.js';
+import type { FaultSettings } from './settings.js';
+import type { CompiledFault, DependencyRuleSink } from './types.js';
 import { CanarydError } from '../../core/index.js';
 
-export { FAULTS_FILE, type EngineState, type FaultEventSink, type FaultLog, type FaultStore, type Halt } from './switches.js';
+export { type EngineState, type FaultEventSink, type FaultLog, type FaultStore, type Halt } from './switches.js';
 export type { FaultMetricsSnapshot } from './metrics.js';
 
 export interface FaultEngineOptions {
-  config: FaultsConfig;
+  config: FaultSettings;
   environment: string;
   env?: NodeJS.ProcessEnv;
   registry: Registry;
@@ -50,8 +51,6 @@ export interface FaultEngineOptions {
   dependencies?: DependencyRuleSink & { names(): string[] };
 }
 
-export const MAX_RULES = 256;
-
 export class FaultEngine implements RequestInterceptor {
   // ---- read per request ----
   #compiled: CompiledFault[] = [];
@@ -67,10 +66,10 @@ export class FaultEngine implements RequestInterceptor {
   #n = new FaultCounters();
   // ---- control ----
   #sw: SafetySwitches;
-  #rules = new RuleSet();
+  #set: RuleSet;
   #runs = new Set<FaultRunImpl>();
   #runHost: RunHost;
-  #kinds: FaultKindRegistry;
+  #compileCtx: CompileContext;
   #clock: Clock;
   #log: FaultLog;
   #events: FaultEventSink | undefined;
@@ -79,9 +78,11 @@ export class FaultEngine implements RequestInterceptor {
   #onHalt: Array<(reason: string) => void> = [];
   #tap: (o: Observation) => void = () => {};
   readonly metrics: ChaosMetrics;
+  /** the rules: every change through its methods recompiles, logs and publishes */
+  readonly rules: RuleBook;
 
   constructor(o: FaultEngineOptions) {
-    this.#kinds = o.kinds ?? builtinFaultKinds();
+    const kinds = o.kinds ?? builtinFaultKinds();
     this.#clock = o.clock ?? systemClock;
     this.#random = o.random ?? Math.random;
     this.#log = o.log;
@@ -91,8 +92,19 @@ export class FaultEngine implements RequestInterceptor {
     this.#sw = new SafetySwitches({ config: o.config, environment: o.environment, env: o.env ?? process.env, store: o.store, log: o.log, now: () => this.#clock.now() });
     this.#runHost = { random: this.#random, monotonic: o.monotonic ?? (() => performance.now()), ended: (run) => this.#ended(run) };
     this.metrics = new ChaosMetrics(o.registry, { chaosRate: () => this.#n.chaosRate, activeFaults: () => this.activeFaults, inflight: () => this.#inflight });
-    this.#headerCtx = { kinds: this.#kinds, maxDelayMs: 0, random: this.#random, counter: (type) => this.#counter(type, 'header', null) };
+    this.#compileCtx = { kinds, metrics: this.metrics, counters: this.#n };
+    this.#headerCtx = { kinds, maxDelayMs: 0, random: this.#random, counter: (type) => injectionCounter(this.metrics, type, 'header', null) };
     this.#window = new ErrorRateWindow(o.config.autoDisable.window);
+    this.rules = new RuleBook({
+      now: () => this.#clock.now(),
+      armed: () => this.#armed,
+      expire: () => void this.activeFaults,
+      refresh: () => this.#refresh(),
+      publish: (action, fields) => this.#publish(action, fields),
+      log: this.#log,
+      metrics: this.metrics,
+    });
+    this.#set = this.rules.set;
     this.configure(o.config, o.environment);
   }
 
@@ -170,56 +182,18 @@ export class FaultEngine implements RequestInterceptor {
 
   // =============================== compile and arm ===============================
 
-  #counter(type: string, rule: string, entry: RuleEntry | null): () => void {
-    const child = this.metrics.child(type, rule);
-    if (entry === null) return () => child.inc();
-    return () => {
-      child.inc();
-      entry.injected++;
-    };
-  }
-
-  #compile(e: RuleEntry): CompiledFault {
-    const kind = faultKind(this.#kinds, e.type);
-    const m = compileFaultMatch(e.spec.match);
-    return { name: e.spec.name, type: e.type, kind, params: kind.compile(e.spec[e.type]), stage: kind.stage, probability: e.spec.probability, version: m.version, test: m.test, count: this.#counter(e.type, e.spec.name, e) };
-  }
-
-  #dependencyRule(e: RuleEntry): DependencyRule {
-    const type = e.type;
-    const child = this.metrics.child(type, e.spec.name);
-    const n = this.#n;
-    return {
-      name: e.spec.name,
-      type,
-      params: e.spec[type],
-      probability: e.spec.probability,
-      dependency: e.spec.match?.dependency ?? '',
-      version: e.spec.match?.version ?? null,
-      key: `${e.spec.name}\u0000${e.activatedAt}\u0000${e.updatedAt}\u0000${JSON.stringify(e.spec)}`,
-      expiresAt: expiresAt(e),
-      count: (category) => {
-        child.inc();
-        e.injected++;
-        n.count(type, category);
-      },
-    };
-  }
-
   /**
    * Recompiles the live rules and arms or disarms the engine. Once per change, never per request. Rules of
    * the TCP kinds go to the dependency relay (with `cut`, the relay resets the connections they leave).
    */
   #refresh(cut = false): void {
-    const live = this.#rules.live();
+    const live = this.#set.live();
     const allowed = this.#sw.refusal() === null;
-    const http: RuleEntry[] = [];
-    const deps: RuleEntry[] = [];
-    for (const e of live) (isDependencyFaultType(e.type) ? deps : http).push(e);
-    this.#compiled = http.map((e) => this.#compile(e));
-    this.#dependencyRules = allowed ? deps.length : 0;
-    this.#dependencies?.setRules(allowed ? deps.map((e) => this.#dependencyRule(e)) : [], cut);
-    this.#nextExpiry = this.#rules.nextExpiry();
+    const { http, dependency } = splitLive(live);
+    this.#compiled = http.map((e) => compileRule(this.#compileCtx, e));
+    this.#dependencyRules = allowed ? dependency.length : 0;
+    this.#dependencies?.setRules(allowed ? dependency.map((e) => dependencyRuleOf(this.#compileCtx, e)) : [], cut);
+    this.#nextExpiry = this.#set.nextExpiry();
     // dependency rules arm the engine too: the app's HTTP errors they cause feed auto-disable
     const armed = allowed && (this.#compiled.length > 0 || this.#dependencyRules > 0 || this.#sw.config.allowHeaderControl);
     this.#headerControl = armed && this.#sw.config.allowHeaderControl;
@@ -230,7 +204,7 @@ export class FaultEngine implements RequestInterceptor {
   }
 
   #expire(): void {
-    const gone = this.#rules.expireDue(this.#clock.now());
+    const gone = this.#set.expireDue(this.#clock.now());
     this.#refresh();
     for (const e of gone) {
       this.#log.info({ event: 'fault_expired', rule: e.spec.name }, `fault rule ${e.spec.name} expired`);
@@ -239,13 +213,13 @@ export class FaultEngine implements RequestInterceptor {
   }
 
   /** Applies a (re)loaded config: rules from the file, limits, switches. */
-  configure(config: FaultsConfig, environment: string): void {
+  configure(config: FaultSettings, environment: string): void {
     const wasRefused = this.#sw.refusal();
     this.#sw.config = config;
     this.#sw.environment = environment;
     this.#headerCtx.maxDelayMs = config.maxHeaderDelay;
     if (this.#window.windowMs !== new ErrorRateWindow(config.autoDisable.window).windowMs) this.#window = new ErrorRateWindow(config.autoDisable.window);
-    for (const name of this.#rules.setConfigRules(config.rules, this.#clock.now())) {
+    for (const name of this.#set.setConfigRules(config.rules, this.#clock.now())) {
       this.#log.warn({ event: 'fault_rule_replaced', rule: name }, `the config file now defines fault rule ${name}; it replaces the runtime rule of that name`);
     }
     this.#refresh();
@@ -276,7 +250,7 @@ export class FaultEngine implements RequestInterceptor {
     return this.#sw.halted;
   }
 
-  get config(): FaultsConfig {
+  get config(): FaultSettings {
     return this.#sw.config;
   }
 
@@ -298,40 +272,8 @@ export class FaultEngine implements RequestInterceptor {
     if (!names.includes(dep)) throw new CanarydError('CANARYD_ERR_BAD_REQUEST', `${where}.match.dependency: no dependency named ${JSON.stringify(dep)} (dependencies: ${names.join(', ') || 'none'})`, { details: [`${where}.match.dependency: no dependency named ${JSON.stringify(dep)}`] });
   }
 
-  // =============================== the rule set, for the service and experiments ===============================
-
-  get rules(): RuleSet {
-    return this.#rules;
-  }
-
   now(): number {
     return this.#clock.now();
-  }
-
-  /** Views of every rule in the order they are tried (expiry brought up to date). */
-  list(): RuleView[] {
-    void this.activeFaults;
-    return this.#rules.ordered().map((e) => viewOf(e, this.#armed));
-  }
-
-  view(e: RuleEntry): RuleView {
-    return viewOf(e, this.#armed);
-  }
-
-  addRule(spec: RuleSpec, source: 'api' | 'experiment', experiment?: string): RuleEntry {
-    if (this.#rules.size >= MAX_RULES) throw refused(`at most ${MAX_RULES} fault rules`);
-    return this.#rules.add(spec, source, this.#clock.now(), experiment);
-  }
-
-  /** After any change to the rule set: recompile, log, publish a `fault` event. */
-  changed(action: string, e: RuleEntry | null, extra: Record<string, unknown> = {}): void {
-    this.#refresh();
-    if (e !== null) this.#log.info({ event: 'fault_rule', action, rule: e.spec.name, source: e.source }, `fault rule ${e.spec.name} ${action}`);
-    this.#publish(action, { ...(e !== null ? { rule: viewOf(e, this.#armed) } : {}), ...extra });
-  }
-
-  forgetMetrics(e: RuleEntry): void {
-    this.metrics.forget(e.type, e.spec.name);
   }
 
   // =============================== kill switch, auto-disable, resume ===============================
@@ -402,21 +344,7 @@ export class FaultEngine implements RequestInterceptor {
   }
 
   snapshot(): FaultMetricsSnapshot {
-    const n = this.#n;
-    const w = this.#window.at(this.#clock.now());
-    return {
-      totalRequests: n.seen,
-      chaosInjected: n.faulted,
-      latencyInjections: n.byCategory.latency,
-      errorInjections: n.byCategory.error,
-      signalInjections: n.byCategory.signal,
-      chaosRate: n.chaosRate,
-      capped: n.capped,
-      inflight: this.#inflight,
-      activeFaults: this.activeFaults,
-      byType: Object.fromEntries(n.byType),
-      state: this.state,
-      window: { ...w, windowMs: this.#window.windowMs, minRequests: this.#sw.config.autoDisable.minRequests, maxErrorRate: this.#sw.config.maxErrorRate },
-    };
+    const c = this.#sw.config;
+    return this.#n.snapshot({ inflight: this.#inflight, activeFaults: this.activeFaults, state: this.state, window: this.#window, now: this.#clock.now(), minRequests: c.autoDisable.minRequests, maxErrorRate: c.maxErrorRate });
   }
 }

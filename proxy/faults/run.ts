@@ -72,7 +72,7 @@ export class FaultRunImpl implements FaultRun {
     }
     const s = this.#steps[this.#i++];
     this.rule = s.name;
-    s.kind.apply(this, s.params, this.#next);
+    s.action.apply(this, this.#next);
   };
 
   #onClose = (): void => {
