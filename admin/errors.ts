@@ -126,7 +126,3 @@ export function adminErrorHandler(log: { error(obj: object, msg: string): void }
     send(reply, 500, 'CANARYD_ERR_INTERNAL', 'internal error; see the canaryd log');
   };
 }
-
-export function notFound(what: string): CanarydError {
-  return new CanarydError('CANARYD_ERR_NOT_FOUND', what);
-}

@@ -1,9 +1,9 @@
 export { buildAdmin, registeredRoutes, type AdminDeps, type AuthGuard, type AdminLog } from './server.js';
 export { tokenMatches, bearerOf, FailureLimiter, AdminAuth, isCrossSite, tokenFromProtocols, WS_PROTOCOL } from './auth.js';
 export { EventBus, type CanarydEvent, type EventInput, type EventSink, type EventListener } from './events/bus.js';
-export { SnapshotPublisher, computeSnapshot, type Snapshot, type VersionSnapshot } from './events/snapshot.js';
+export { SnapshotPublisher, computeSnapshot, type Snapshot } from './events/snapshot.js';
 export { FlagService, FLAGS_FILE, type FlagAction } from './flags/service.js';
-export { compileFlags, flagTest, type Flag, type FlagKind, FLAG_KINDS } from './flags/model.js';
+export { flagRule, flagRules, type Flag, type FlagKind, FLAG_KINDS } from './flags/model.js';
 export { checkFlag, type CheckResult } from './flags/check.js';
 export { DriftReconciler, configDiff, type DriftItem, type DriftSource, type DriftReport } from './drift.js';
 export { configDriftSource, weightDriftSource, flagDriftSource, type WeightOwner } from './drift-sources.js';

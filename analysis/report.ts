@@ -3,7 +3,7 @@
  * rollout controller turns reports into Decisions. Everything needed to reproduce a verdict is in here, so
  * the audit log alone can replay it.
  */
-import type { DecisionAction, WindowRecord } from '../core/index.js';
+import type { DecisionAction, VersionSummary, WindowRecord } from '../core/index.js';
 
 export type CheckStatus = 'pass' | 'marginal' | 'fail' | 'nodata';
 /** metric: a Prometheus-backed check (rollout.metrics), point-in-time evidence (analysis/metrics/) */
@@ -24,17 +24,6 @@ export interface CheckResult {
   threshold?: number | null;
   /** free-form statistical record: n per arm, estimates, interval, evidence, boundary crossed */
   stats?: Record<string, number | string | boolean | null>;
-}
-
-export interface ArmSummary {
-  requests: number;
-  errors: number;
-  errorRate: number | null;
-  p50Ms: number | null;
-  p95Ms: number | null;
-  p99Ms: number | null;
-  /** fault-touched requests, counted apart (left out of the verdict unless configured) */
-  faultedRequests: number;
 }
 
 export type Verdict = 'pass' | 'fail' | 'inconclusive';
@@ -105,7 +94,7 @@ export interface AnalysisReport {
   /** 0..100 Kayenta-style score over the comparison checks, null without data */
   score: number | null;
   checks: CheckResult[];
-  arms: { baseline: ArmSummary; canary: ArmSummary };
+  arms: { baseline: VersionSummary; canary: VersionSummary };
   /**
    * how many more canary requests a verdict is expected to need (an estimate from the current data), null
    * when a verdict exists (fail, or pass with nonInferior)

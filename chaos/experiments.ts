@@ -14,7 +14,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { CanarydError } from '../core/index.js';
-import type { FaultEngine, FaultEventSink, FaultLog, FaultStore, RuleSpec } from '../proxy/index.js';
+import type { FaultEngine, FaultEventSink, FaultLog, FaultStore, FaultRuleSpec } from '../proxy/index.js';
 import { judgeStep, StepMeter, verdictOf, type ExperimentReport, type ExperimentState, type HealthResult, type Measured, type SuccessCriterion, type Target } from './report.js';
 import { durationOf, specOf, type RuleBody } from './rule-body.js';
 
@@ -47,7 +47,7 @@ export const httpProbe: HealthProbe = (url, timeoutMs) =>
   });
 
 interface Plan {
-  steps: Array<{ name: string; durationMs: number; rules: RuleSpec[] }>;
+  steps: Array<{ name: string; durationMs: number; rules: FaultRuleSpec[] }>;
   timeoutMs: number;
 }
 

@@ -1,14 +1,14 @@
 /**
  * A fault rule as the admin API (and an experiment step) takes it: the YAML shape with `duration` as "10m"
- * or ms. Turned into the engine's RuleSpec after the checks a JSON Schema cannot express (exactly one
+ * or ms. Turned into the engine's FaultRuleSpec after the checks a JSON Schema cannot express (exactly one
  * fault kind, delay forms): the same `faultRuleProblems` the config file goes through.
  */
 import { CanarydError } from '../core/index.js';
 import { faultRuleProblems, parseDuration, type AnyFaultTypeName, type DependencyFaultParams, type FaultParams, type FaultTypeName } from '../config/index.js';
-import { toSpec, type RuleSpec } from '../proxy/index.js';
+import { toSpec, type FaultRuleSpec } from '../proxy/index.js';
 
 /** A rule as the API takes it: the YAML shape, `duration` as "10m" or ms (kind fields with defaults may be left out). */
-export type RuleBody = Omit<RuleSpec, 'durationMs' | 'enabled' | AnyFaultTypeName> & { enabled?: boolean; duration?: string | number } & { [K in FaultTypeName]?: Partial<FaultParams[K]> } & {
+export type RuleBody = Omit<FaultRuleSpec, 'durationMs' | 'enabled' | AnyFaultTypeName> & { enabled?: boolean; duration?: string | number } & { [K in FaultTypeName]?: Partial<FaultParams[K]> } & {
   [K in keyof DependencyFaultParams]?: Partial<DependencyFaultParams[K]>;
 };
 export type RulePatch = Partial<Omit<RuleBody, 'name'>>;
@@ -26,9 +26,9 @@ export function durationOf(v: unknown, where: string): number | undefined {
   return ms;
 }
 
-export function specOf(body: RuleBody, where: string): RuleSpec {
+export function specOf(body: RuleBody, where: string): FaultRuleSpec {
   const { duration, ...rest } = body;
-  const spec = toSpec({ ...rest, enabled: rest.enabled !== false } as RuleSpec);
+  const spec = toSpec({ ...rest, enabled: rest.enabled !== false } as FaultRuleSpec);
   const ms = durationOf(duration, where);
   if (ms !== undefined) spec.durationMs = ms;
   const problems = faultRuleProblems(spec, where);

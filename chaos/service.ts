@@ -8,7 +8,7 @@
  */
 import { CanarydError } from '../core/index.js';
 import { ALL_FAULT_TYPES, faultKindsOf, faultRuleProblems } from '../config/index.js';
-import type { FaultEngine, FaultMetricsSnapshot, Halt, RuleEntry, RuleSpec, RuleView } from '../proxy/index.js';
+import type { FaultEngine, FaultMetricsSnapshot, Halt, FaultRuleEntry, FaultRuleSpec, FaultRuleView } from '../proxy/index.js';
 import type { ExperimentRunner } from './experiments.js';
 import { badRequest, durationOf, specOf, type RuleBody, type RulePatch } from './rule-body.js';
 
@@ -21,7 +21,7 @@ export interface FaultsStatus {
   maxErrorRate: number;
   maxActive: number;
   inflight: number;
-  rules: RuleView[];
+  rules: FaultRuleView[];
 }
 
 export class FaultService {
@@ -40,17 +40,17 @@ export class FaultService {
     return { enabled: c.enabled, state: e.state, halted: e.halted, refusal: e.refusal(), allowHeaderControl: c.allowHeaderControl, maxErrorRate: c.maxErrorRate, maxActive: c.maxActive, inflight: e.inflight, rules };
   }
 
-  #find(name: string): Readonly<RuleEntry> {
+  #find(name: string): Readonly<FaultRuleEntry> {
     const r = this.engine.rules.get(name);
     if (!r) throw new CanarydError('CANARYD_ERR_NOT_FOUND', `no fault rule named ${JSON.stringify(name)}`);
     return r;
   }
 
-  get(name: string): RuleView {
+  get(name: string): FaultRuleView {
     return this.engine.rules.view(this.#find(name).spec.name)!;
   }
 
-  create(body: RuleBody): RuleView {
+  create(body: RuleBody): FaultRuleView {
     const spec = specOf(body, 'body');
     this.engine.checkDependency(spec, 'body');
     if (spec.enabled) this.engine.assertArmable();
@@ -58,7 +58,7 @@ export class FaultService {
     return this.engine.rules.add(spec);
   }
 
-  update(name: string, patch: RulePatch): RuleView {
+  update(name: string, patch: RulePatch): FaultRuleView {
     const cur = this.#find(name);
     if (cur.source === 'experiment') throw new CanarydError('CANARYD_ERR_CONFLICT', `fault rule ${JSON.stringify(name)} belongs to experiment ${cur.experiment}; stop the experiment instead`);
     const rules = this.engine.rules;
@@ -72,7 +72,7 @@ export class FaultService {
     // a patch that names a fault kind replaces the rule's kind
     if (ALL_FAULT_TYPES.some((k) => (patch as Record<string, unknown>)[k] !== undefined)) for (const k of faultKindsOf(cur.spec)) delete base[k];
     const { duration, ...fields } = patch;
-    const merged = { ...base, ...structuredClone(fields), name } as RuleSpec;
+    const merged = { ...base, ...structuredClone(fields), name } as FaultRuleSpec;
     const ms = durationOf(duration, 'body');
     if (ms !== undefined) merged.durationMs = ms;
     const problems = faultRuleProblems(merged, 'body');
@@ -82,7 +82,7 @@ export class FaultService {
     return rules.replace(name, merged);
   }
 
-  remove(name: string): RuleView {
+  remove(name: string): FaultRuleView {
     const cur = this.#find(name);
     if (cur.source === 'config') throw new CanarydError('CANARYD_ERR_CONFLICT', `fault rule ${JSON.stringify(name)} comes from the config file (faults.rules); disable it (PATCH enabled: false) or edit the file`);
     if (cur.source === 'experiment') throw new CanarydError('CANARYD_ERR_CONFLICT', `fault rule ${JSON.stringify(name)} belongs to experiment ${cur.experiment}; stop the experiment instead`);

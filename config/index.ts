@@ -1,7 +1,7 @@
-export { ConfigSchema, type Config, type RoutingConfig, type RoutingRuleConfig } from './schema.js';
+export { ConfigSchema, type Config, type RoutingConfig } from './schema.js';
 export { loadConfigFile, parseConfigText } from './load.js';
 export { validateConfig, deepFreeze } from './validate.js';
-export { parseDuration, formatDuration } from './duration.js';
+export { parseDuration } from './duration.js';
 export { interpolateEnv, applyEnvDefaults, ENV_DEFAULTS, CONFIG_PATH_ENV } from './env.js';
 export { isLoopbackHost, splitHostPort, validCidr, MIN_TOKEN_BYTES } from './semantics.js';
 export {
@@ -33,4 +33,4 @@ export {
 export { requestValidatorCompiler, type RequestValidator } from './request-validators.js';
 export { listenSettings, type ListenSettings, type ServerTlsSettings } from './sections/tls.js';
 export { FileFlag, flagProblems, type FileFlagConfig } from './sections/flags.js'; // flags in the file
-export { METRIC_CHECK_NAME_PATTERN, type MetricCheckConfig } from './sections/prometheus.js';
+export { METRIC_CHECK_NAME_PATTERN } from './sections/prometheus.js';

@@ -36,4 +36,3 @@ export const ConfigSchema = Type.Object(
 
 export type Config = Static<typeof ConfigSchema>;
 export type RoutingConfig = Config['routing'];
-export type RoutingRuleConfig = RoutingConfig['rules'][number];

@@ -3,6 +3,6 @@ export { RolloutController, type AnomalyFeed, type RolloutControllerOptions, typ
 export { RolloutMetrics } from './metrics.js';
 export { WebhookRunner, type WebhookSpec, type WebhookType, type GateResult, type WebhookResult } from './webhooks.js';
 export { RolloutAudit, AUDIT_FILE, ROLLOUT_FILE, type DecisionRecord, type RollbackRecord } from './audit.js';
-export { machineSettings, judgeSettings, analysedSteps, type RolloutConfig } from './settings.js';
+export { machineSettings, judgeSettings, type RolloutConfig } from './settings.js';
 export { FinopsCosts } from './finops.js';
 export { PrometheusClient, PrometheusChecks, metricCheckSpecs, prometheusChecksFor, queryContext, type MetricCheckFeed, type PrometheusSettings, type QueryAnswer } from './prometheus.js';

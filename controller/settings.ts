@@ -10,10 +10,6 @@ import { alphaForStep, failMix, HARM_SHARE, nextWeightFraction, promotionMargin,
 
 export type RolloutConfig = Config['rollout'];
 
-export function analysedSteps(steps: readonly number[]): number {
-  return Math.max(1, steps.filter((w) => w < 100).length);
-}
-
 export function machineSettings(r: RolloutConfig, keepPinnedOnRollback = false): RolloutSettings {
   return {
     steps: r.steps,

@@ -31,13 +31,6 @@ export function latencyBucket(ms: number): number {
   return i;
 }
 
-/** Representative value of a bucket (geometric middle), for estimates from histograms. */
-export function bucketMidMs(i: number): number {
-  if (i <= 0) return FIRST_MS / 2;
-  if (i >= COUNT) return LATENCY_BOUNDS_MS[COUNT - 1] * RATIO;
-  return Math.sqrt(LATENCY_BOUNDS_MS[i - 1] * LATENCY_BOUNDS_MS[i]);
-}
-
 /** The q-quantile (0..1) of a bucket histogram, interpolated log-linearly inside the bucket. NaN if empty. */
 export function histogramQuantile(counts: ArrayLike<number>, q: number): number {
   let total = 0;

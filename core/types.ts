@@ -27,6 +27,24 @@ export interface Observation {
   faulted: boolean;
 }
 
+/**
+ * One version's numbers over a span of windows, as people read them: the live snapshot (admin/events) and
+ * the analysis report's arms (analysis/report.ts) both show this shape, so the dashboard, the CLI and the
+ * audit log read one type. Latency quantiles come from the shared bucket layout (core/latency.ts).
+ */
+export interface VersionSummary {
+  requests: number;
+  /** 5xx responses (the report counts the errors its judge counts) */
+  errors: number;
+  /** errors / requests, null without requests */
+  errorRate: number | null;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  p99Ms: number | null;
+  /** requests touched by an injected fault */
+  faultedRequests: number;
+}
+
 /** Canary weight in percent, 0..100 (fractions allowed). Baseline gets the rest. */
 export interface Weights {
   canary: number;

@@ -1,7 +1,8 @@
 export { ProxyServer, type ProxySettings, type RequestInterceptor, type ObservationSink, type RejectReason } from './server.js';
 export { raiseFdLimit, readFdLimits, autoMaxConnections, type FdLimitReport } from './fd-limit.js';
 export { Exchange, CanarydResponse } from './exchange.js';
-export { TrafficSplitter, stickyBucket, STICKY_BUCKETS, USER_ID_HEADER, type RoutingInput, type RoutingRuleInput, type RouteChoice, type RuntimeRule } from './router.js';
+export { TrafficSplitter, USER_ID_HEADER, type RoutingInput, type RoutingRuleInput, type RouteChoice } from './router.js';
+export { compileRule, stickyBucket, stickyThreshold, STICKY_BUCKETS, type RequestAttributes, type RuleMatch, type RuleSpec, type CompiledRule } from './rules.js';
 export { WindowedRecorder } from './record.js';
 export { ProxyMetrics, DURATION_BUCKETS_SECONDS } from './metrics.js';
 export { Mirror } from './mirror.js';

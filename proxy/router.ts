@@ -8,10 +8,9 @@
  * canary (a key's bucket never changes, the threshold only rises) — the property Flagger/Argo users expect.
  */
 import type { IncomingMessage } from 'node:http';
-import { ownHeader, type TrafficControl, type VersionName, type Weights } from '../core/index.js';
-import { CidrSet, compilePathMatcher, cookieValue, pathOf } from './match.js';
-
-export const STICKY_BUCKETS = 10_000;
+import { ownHeader, type HeaderBag, type TrafficControl, type VersionName, type Weights } from '../core/index.js';
+import { cookieValue, pathOf } from './match.js';
+import { compileRule, stickyBucket, stickyThreshold, STICKY_BUCKETS, type CompiledRule, type RequestAttributes, type RuleSpec } from './rules.js';
 
 export interface RoutingRuleInput {
   name: string;
@@ -38,96 +37,18 @@ export interface RouteChoice {
   rule: string | null;
 }
 
-type Predicate = (req: IncomingMessage, clientIp: string, path: string) => boolean;
-
-// --- runtime rules (admin flags) ---
 /**
- * A targeting rule set at runtime (admin feature flags), compiled by its owner once per change. Checked after
- * the config file's rules and before weights. `user` is the request's sticky key, or its `x-user-id` header
- * when routing is not sticky.
+ * Flags target a user by the request's sticky key, or by its `x-user-id` header when routing is not sticky.
  */
-export interface RuntimeRule {
-  name: string;
-  to: VersionName;
-  test(req: IncomingMessage, clientIp: string, path: string, user: string | undefined): boolean;
-}
-
 export const USER_ID_HEADER = 'x-user-id';
-// --- end runtime rules ---
 
-interface CompiledRule {
-  name: string;
-  to: VersionName;
-  test: Predicate;
-}
-
-const list = (v: string | string[]): string[] => (Array.isArray(v) ? v : [v]);
-
-/** Only a header the request really carries: never one inherited from Object.prototype (core/headers.ts). */
-function headerValues(req: IncomingMessage, name: string): string | undefined {
-  return ownHeader(req.headers, name);
-}
-
-function valuePredicate(expected: string[]): (actual: string | undefined) => boolean {
-  if (expected.includes('*')) return (a) => a !== undefined;
-  const set = new Set(expected);
-  return (a) => a !== undefined && set.has(a);
-}
-
-export function compileRule(rule: RoutingRuleInput): CompiledRule {
-  const tests: Predicate[] = [];
-  const m = rule.match;
-  for (const [name, values] of Object.entries(m.header ?? {})) {
-    const lower = name.toLowerCase();
-    const ok = valuePredicate(list(values));
-    tests.push((req) => ok(headerValues(req, lower)));
-  }
-  for (const [name, values] of Object.entries(m.cookie ?? {})) {
-    const ok = valuePredicate(list(values));
-    tests.push((req) => ok(cookieValue(headerValues(req, 'cookie'), name)));
-  }
-  if (m.ip) {
-    const cidrs = new CidrSet(m.ip);
-    tests.push((_req, ip) => cidrs.has(ip));
-  }
-  if (m.path !== undefined) {
-    const matchPath = compilePathMatcher(m.path);
-    tests.push((_req, _ip, path) => matchPath(path));
-  }
-  if (m.method !== undefined) {
-    const methods = new Set(list(m.method).map((x) => x.toUpperCase()));
-    tests.push((req) => methods.has(req.method ?? ''));
-  }
-  const test: Predicate =
-    tests.length === 1
-      ? tests[0]
-      : (req, ip, path) => {
-          for (let i = 0; i < tests.length; i++) if (!tests[i](req, ip, path)) return false;
-          return true;
-        };
-  return { name: rule.name, to: rule.to, test };
-}
-
-/** FNV-1a over UTF-16 code units, then murmur3's finaliser for avalanche. Stable across processes. */
-export function stickyBucket(key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) {
-    h ^= key.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return (h >>> 0) % STICKY_BUCKETS;
-}
+const NO_HEADERS: HeaderBag = Object.freeze(Object.create(null));
 
 export type WeightListener = (weights: Weights, previous: Weights, reason: string) => void;
 
 export class TrafficSplitter implements TrafficControl {
   #rules: CompiledRule[] = [];
-  #runtimeRules: readonly RuntimeRule[] = [];
+  #runtimeRules: readonly CompiledRule[] = [];
   #weight = 0;
   #threshold = 0; // in sticky buckets
   #stickyHeader: string | null = null;
@@ -144,7 +65,7 @@ export class TrafficSplitter implements TrafficControl {
 
   /** Recompile rules and sticky settings. The weight is applied only when asked (runtime weight wins otherwise). */
   configure(routing: RoutingInput, opts: { applyWeight: boolean }): void {
-    this.#rules = routing.rules.filter((r) => r.enabled !== false).map(compileRule);
+    this.#rules = routing.rules.filter((r) => r.enabled !== false).map((r) => compileRule(r));
     this.#stickyHeader = routing.sticky?.header?.toLowerCase() ?? null;
     this.#stickyCookie = routing.sticky?.cookie ?? null;
     if (opts.applyWeight) this.setWeights({ canary: routing.canaryWeight }, 'config');
@@ -154,14 +75,22 @@ export class TrafficSplitter implements TrafficControl {
     return this.#rules.length > 0;
   }
 
-  /** Replace the runtime rules (admin flags). Checked after config rules, before weights; first match wins. */
-  setRuntimeRules(rules: readonly RuntimeRule[]): void {
-    this.#runtimeRules = [...rules];
+  /**
+   * Replace the runtime rules (admin flags), compiled here by the same compiler as the config's rules.
+   * Checked after config rules, before weights; first match wins.
+   */
+  setRuntimeRules(rules: readonly RuleSpec[]): void {
+    this.#runtimeRules = rules.filter((r) => r.enabled !== false).map((r) => compileRule(r));
+  }
+
+  /** Routing is sticky: a request's sticky key (header or cookie) decides its side of the weight. */
+  get sticky(): boolean {
+    return this.#stickyHeader !== null || this.#stickyCookie !== null;
   }
 
   /** The id flags target a user by: the sticky key, else the x-user-id header. */
-  userOf(req: IncomingMessage): string | undefined {
-    return this.stickyKey(req) ?? (headerValues(req, USER_ID_HEADER) || undefined);
+  userOf(headers: HeaderBag): string | undefined {
+    return this.stickyKey(headers) ?? (ownHeader(headers, USER_ID_HEADER) || undefined);
   }
 
   getWeights(): Weights {
@@ -185,7 +114,7 @@ export class TrafficSplitter implements TrafficControl {
     if (!(w >= 0 && w <= 100)) throw new RangeError(`canary weight must be within 0..100, got ${w}`);
     const previous = { canary: this.#weight };
     this.#weight = w;
-    this.#threshold = Math.round(w * (STICKY_BUCKETS / 100));
+    this.#threshold = stickyThreshold(w);
     if (previous.canary !== w) for (const l of this.#listeners) l({ canary: w }, previous, reason);
   }
 
@@ -196,32 +125,49 @@ export class TrafficSplitter implements TrafficControl {
     };
   }
 
-  /** The sticky key of a request, if routing is sticky and the request carries one. */
-  stickyKey(req: IncomingMessage): string | undefined {
-    if (this.#stickyHeader !== null) return headerValues(req, this.#stickyHeader) || undefined;
-    if (this.#stickyCookie !== null) return cookieValue(headerValues(req, 'cookie'), this.#stickyCookie) || undefined;
+  /** The sticky key a request carries, if routing is sticky. */
+  stickyKey(headers: HeaderBag): string | undefined {
+    if (this.#stickyHeader !== null) return ownHeader(headers, this.#stickyHeader) || undefined;
+    if (this.#stickyCookie !== null) return cookieValue(ownHeader(headers, 'cookie'), this.#stickyCookie) || undefined;
     return undefined;
   }
 
-  pick(req: IncomingMessage, clientIp: string): RouteChoice {
+  /**
+   * Where a request goes: pick(req, clientIp) on the hot path, or pick({ headers, ip, path, method, userKey })
+   * for a request described by its attributes (the flag check). Both run the same compiled rules.
+   */
+  pick(req: IncomingMessage, clientIp: string): RouteChoice;
+  pick(attrs: RequestAttributes): RouteChoice;
+  pick(req: IncomingMessage | RequestAttributes, clientIp?: string): RouteChoice {
+    if (clientIp !== undefined) {
+      const live = req as IncomingMessage;
+      return this.#choose(live.headers, clientIp, live.url, live.method ?? '', undefined);
+    }
+    const a = req as RequestAttributes;
+    return this.#choose(a.headers ?? NO_HEADERS, a.ip ?? '', a.path ?? '/', (a.method ?? 'GET').toUpperCase(), a.userKey);
+  }
+
+  /** `url` may carry a query (a live request's target); `userKey` overrides the id read from the headers. */
+  #choose(headers: HeaderBag, clientIp: string, url: string | undefined, method: string, userKey: string | undefined): RouteChoice {
     const rules = this.#rules;
     const runtime = this.#runtimeRules;
     if (rules.length > 0 || runtime.length > 0) {
-      const path = pathOf(req.url ?? '/');
+      const path = pathOf(url ?? '/');
       const skipCanary = this.#pinsSuspended;
       for (let i = 0; i < rules.length; i++) {
         if (skipCanary && rules[i].to === 'canary') continue;
-        if (rules[i].test(req, clientIp, path)) return { version: rules[i].to, rule: rules[i].name };
+        if (rules[i].test(headers, clientIp, path, method, undefined)) return { version: rules[i].to, rule: rules[i].name };
       }
       if (runtime.length > 0) {
-        const user = this.userOf(req);
+        const user = userKey ?? this.userOf(headers);
         for (let i = 0; i < runtime.length; i++) {
           if (skipCanary && runtime[i].to === 'canary') continue;
-          if (runtime[i].test(req, clientIp, path, user)) return { version: runtime[i].to, rule: runtime[i].name };
+          if (runtime[i].test(headers, clientIp, path, method, user)) return { version: runtime[i].to, rule: runtime[i].name };
         }
       }
     }
-    return { version: this.pickByWeight(this.stickyKey(req)), rule: null };
+    const sticky = userKey !== undefined && this.sticky ? userKey : this.stickyKey(headers);
+    return { version: this.pickByWeight(sticky), rule: null };
   }
 
   pickByWeight(stickyKey: string | undefined): VersionName {

@@ -53,14 +53,14 @@ t.test('snapshot: rate, error rate and percentiles over the complete windows of 
   const snap = computeSnapshot(rec, 25, clock.now());
   t.same([snap.from, snap.to, snap.spanMs], [95_000, 100_000, 5000]);
   t.same(snap.weights, { baseline: 75, canary: 25 });
-  t.match(snap.versions.baseline, { rps: 100, requests: 500, errors: 5, errorRate: 0.01, faulted: 0 });
-  t.match(snap.versions.canary, { rps: 20, requests: 100, errors: 10, errorRate: 0.1, faulted: 5 });
+  t.match(snap.versions.baseline, { rps: 100, requests: 500, errors: 5, errorRate: 0.01, faultedRequests: 0 });
+  t.match(snap.versions.canary, { rps: 20, requests: 100, errors: 10, errorRate: 0.1, faultedRequests: 5 });
   const near = (x: number | null, want: number) => x !== null && Math.abs(x - want) / want < 0.1;
   t.ok(near(snap.versions.baseline.p50Ms, 10), `baseline p50 ${snap.versions.baseline.p50Ms} ~ 10 ms`);
   t.ok(near(snap.versions.canary.p50Ms, 20), `canary p50 ${snap.versions.canary.p50Ms} ~ 20 ms`);
   t.ok(near(snap.versions.canary.p99Ms, 100), `canary p99 ${snap.versions.canary.p99Ms} ~ 100 ms (one slow request in 20)`);
   const empty = computeSnapshot(new WindowedRecorder({ now: () => 0 }), 0, 10_000);
-  t.same(empty.versions.canary, { rps: 0, requests: 0, errors: 0, errorRate: null, p50Ms: null, p95Ms: null, p99Ms: null, faulted: 0 });
+  t.same(empty.versions.canary, { rps: 0, requests: 0, errors: 0, errorRate: null, p50Ms: null, p95Ms: null, p99Ms: null, faultedRequests: 0 });
 });
 
 interface Client {

@@ -7,23 +7,8 @@
  * windows wide (default 5 s) so percentiles of a low-traffic canary are not one-request noise. Latency
  * quantiles come from the shared bucket layout (core/latency.ts), within ~4.5 % of the true value.
  */
-import { emptyHistogram, histogramQuantile, VERSION_NAMES, type MetricSource, type VersionName } from '../../core/index.js';
+import { emptyHistogram, histogramQuantile, VERSION_NAMES, type MetricSource, type VersionName, type VersionSummary } from '../../core/index.js';
 import type { EventSink } from './bus.js';
-
-export interface VersionSnapshot {
-  /** requests per second over the span */
-  rps: number;
-  requests: number;
-  /** 5xx responses (canaryd's own gateway errors included) */
-  errors: number;
-  /** errors / requests, null without requests */
-  errorRate: number | null;
-  p50Ms: number | null;
-  p95Ms: number | null;
-  p99Ms: number | null;
-  /** requests touched by an injected fault (included in the numbers above) */
-  faulted: number;
-}
 
 export interface Snapshot {
   type: 'snapshot';
@@ -32,7 +17,8 @@ export interface Snapshot {
   to: number;
   spanMs: number;
   weights: { baseline: number; canary: number };
-  versions: Record<VersionName, VersionSnapshot>;
+  /** per version: the shared summary (core's VersionSummary) plus `rps`, requests per second over the span */
+  versions: Record<VersionName, VersionSummary & { rps: number }>;
 }
 
 const round = (x: number, digits = 3) => {
@@ -45,7 +31,7 @@ const orNull = (x: number) => (Number.isFinite(x) ? round(x) : null);
 export function computeSnapshot(source: MetricSource, canaryWeight: number, now: number, spanMs = 5000): Snapshot {
   const to = now - (now % source.windowMs);
   const from = to - spanMs;
-  const versions = {} as Record<VersionName, VersionSnapshot>;
+  const versions = {} as Snapshot['versions'];
   for (const v of VERSION_NAMES) {
     const hist = emptyHistogram();
     let requests = 0;
@@ -67,7 +53,7 @@ export function computeSnapshot(source: MetricSource, canaryWeight: number, now:
       p50Ms: orNull(histogramQuantile(hist, 0.5)),
       p95Ms: orNull(histogramQuantile(hist, 0.95)),
       p99Ms: orNull(histogramQuantile(hist, 0.99)),
-      faulted,
+      faultedRequests: faulted,
     };
   }
   return { type: 'snapshot', from, to, spanMs, weights: { baseline: 100 - canaryWeight, canary: canaryWeight }, versions };

@@ -1,18 +1,19 @@
 /**
  * The flag check: "is flag K on for a request with these attributes, and where would that request go?".
- * It answers from the real TrafficSplitter (its pick() on a synthetic request carrying the user id and IP),
- * so the answer cannot drift from what the proxy does: config rules, then flags, then sticky weights.
+ * It answers from the real TrafficSplitter, whose pick() takes a request's attributes as well as a live
+ * request, and from the flag compiled by the router's own compiler (proxy/rules.ts): the answer cannot
+ * drift from what the proxy does (config rules, then flags, then sticky weights).
  */
-import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
-import { CanarydError, type VersionName } from '../../core/index.js';
-import { STICKY_BUCKETS, stickyBucket, USER_ID_HEADER, type RouteChoice } from '../../proxy/index.js';
-import { flagTest, RULE_PREFIX, type Flag } from './model.js';
+import { CanarydError, type HeaderBag, type VersionName } from '../../core/index.js';
+import { compileRule, stickyBucket, stickyThreshold, STICKY_BUCKETS, USER_ID_HEADER, type RequestAttributes, type RouteChoice } from '../../proxy/index.js';
+import { flagRule, RULE_PREFIX, type Flag } from './model.js';
 
+/** The part of the TrafficSplitter the check asks. */
 export interface RouteProbe {
-  pick(req: IncomingMessage, clientIp: string): RouteChoice;
-  userOf(req: IncomingMessage): string | undefined;
-  stickyKey(req: IncomingMessage): string | undefined;
+  pick(attrs: RequestAttributes): RouteChoice;
+  userOf(headers: HeaderBag): string | undefined;
+  readonly sticky: boolean;
   getWeights(): { canary: number };
 }
 
@@ -45,15 +46,16 @@ export interface CheckResult {
   };
 }
 
-function syntheticRequest(input: CheckInput, sticky: { header?: string; cookie?: string } | undefined): IncomingMessage {
+/** The headers a request from this user carries: the id where the proxy looks for it. */
+function userHeaders(userId: string | undefined, sticky: { header?: string; cookie?: string } | undefined): HeaderBag {
   // no prototype: a sticky header named like an Object.prototype member is set as a plain key
   const headers: Record<string, string> = Object.create(null);
-  if (input.userId !== undefined) {
-    headers[USER_ID_HEADER] = input.userId;
-    if (sticky?.header) headers[sticky.header.toLowerCase()] = input.userId;
-    if (sticky?.cookie) headers.cookie = `${sticky.cookie}=${input.userId}`;
+  if (userId !== undefined) {
+    headers[USER_ID_HEADER] = userId;
+    if (sticky?.header) headers[sticky.header.toLowerCase()] = userId;
+    if (sticky?.cookie) headers.cookie = `${sticky.cookie}=${userId}`;
   }
-  return { method: (input.method ?? 'GET').toUpperCase(), url: input.path ?? '/', headers } as unknown as IncomingMessage;
+  return headers;
 }
 
 function why(f: Flag, matches: boolean, user: string | undefined, ip: string): string {
@@ -63,7 +65,7 @@ function why(f: Flag, matches: boolean, user: string | undefined, ip: string): s
     case 'percentage': {
       if (user === undefined) return 'no user id: percentage flags only match requests that carry one';
       const bucket = stickyBucket(`${f.key}/${user}`);
-      const threshold = Math.round((f.percentage ?? 0) * (STICKY_BUCKETS / 100));
+      const threshold = stickyThreshold(f.percentage ?? 0);
       return `user ${JSON.stringify(user)} hashes to bucket ${bucket} of ${STICKY_BUCKETS}; the flag takes buckets < ${threshold} (${f.percentage} %)`;
     }
     case 'userList':
@@ -79,21 +81,22 @@ export function checkFlag(flag: Flag, input: CheckInput, probe: RouteProbe, stic
   if (input.ip !== undefined && isIP(input.ip) === 0) {
     throw new CanarydError('CANARYD_ERR_BAD_REQUEST', `query.ip: must be an IPv4 or IPv6 address, got ${JSON.stringify(input.ip)}`);
   }
-  const req = syntheticRequest(input, sticky);
+  const headers = userHeaders(input.userId, sticky);
   const ip = input.ip ?? '';
-  const user = probe.userOf(req);
+  const user = probe.userOf(headers);
   const path = input.path ?? '/';
-  const matches = flagTest(flag)(req, ip, path, user);
+  const method = (input.method ?? 'GET').toUpperCase();
+  const matches = compileRule(flagRule(flag)).test(headers, ip, path, method, user);
   const active = flag.enabled && !flag.archived;
   let reason = why(flag, matches, user, ip);
   if (flag.archived) reason = `flag is archived (${reason})`;
   else if (!flag.enabled) reason = `flag is off (${reason})`;
-  const choice = probe.pick(req, ip);
+  const choice = probe.pick({ headers, ip, path, method, userKey: user });
   const w = probe.getWeights().canary;
   let route: CheckResult['route'];
   if (choice.rule !== null) {
     route = { version: choice.version, decidedBy: choice.rule.startsWith(RULE_PREFIX) ? 'flag' : 'rule', rule: choice.rule };
-  } else if (probe.stickyKey(req) !== undefined || w <= 0 || w >= 100) {
+  } else if ((probe.sticky && user !== undefined) || w <= 0 || w >= 100) {
     route = { version: choice.version, decidedBy: 'weights', rule: null };
   } else {
     route = { version: null, decidedBy: 'weights', rule: null, canaryChance: w / 100 };

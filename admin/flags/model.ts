@@ -9,10 +9,9 @@
  * compiled once per change into the TrafficSplitter's runtime rules (proxy/router.ts), in creation order,
  * checked after the config file's rules and before weights.
  */
-import type { IncomingMessage } from 'node:http';
-import { CanarydError, ownHeader, type VersionName } from '../../core/index.js';
+import { CanarydError, type VersionName } from '../../core/index.js';
 import { validCidr } from '../../config/index.js';
-import { CidrSet, compilePathMatcher, stickyBucket, STICKY_BUCKETS, type RuntimeRule } from '../../proxy/index.js';
+import type { RuleMatch, RuleSpec } from '../../proxy/index.js';
 
 export const FLAG_KINDS = ['boolean', 'percentage', 'userList', 'ipList'] as const;
 export type FlagKind = (typeof FLAG_KINDS)[number];
@@ -123,64 +122,33 @@ export function assertFlagValid(f: Flag, where = 'body'): void {
   if (problems.length > 0) throw new CanarydError('CANARYD_ERR_BAD_REQUEST', problems.join('; '), { details: problems });
 }
 
-type Test = (req: IncomingMessage, ip: string, path: string, user: string | undefined) => boolean;
-
-function matchTest(m: FlagMatch | undefined): Test | null {
-  if (!m) return null;
-  const tests: Test[] = [];
-  if (m.path !== undefined) {
-    const p = compilePathMatcher(m.path);
-    tests.push((_r, _i, path) => p(path));
-  }
-  if (m.method) {
-    const methods = new Set(m.method.map((x) => x.toUpperCase()));
-    tests.push((req) => methods.has(req.method ?? ''));
-  }
-  for (const [name, values] of Object.entries(m.header ?? {})) {
-    const lower = name.toLowerCase();
-    const any = values.includes('*');
-    const set = new Set(values);
-    tests.push((req) => {
-      const v = ownHeader(req.headers, lower);
-      return v !== undefined && (any || set.has(v));
-    });
-  }
-  return (req, ip, path, user) => tests.every((t) => t(req, ip, path, user));
-}
-
-/** The flag's own condition, without `enabled`/`archived` (used by the check endpoint too). */
-export function flagTest(f: Flag): Test {
-  const m = matchTest(f.match);
-  let core: Test;
+/**
+ * A flag as a targeting rule for the router's compiler (proxy/rules.ts), without `enabled`/`archived`: the
+ * flag's `match` narrows it, its kind adds the user or IP condition. The check endpoint compiles the same.
+ */
+export function flagRule(f: Flag): RuleSpec {
+  const match: RuleMatch = { path: f.match?.path, method: f.match?.method, header: f.match?.header };
   switch (f.kind) {
     case 'boolean':
-      core = () => true;
       break;
-    case 'percentage': {
-      const threshold = Math.round((f.percentage ?? 0) * (STICKY_BUCKETS / 100));
-      const salt = `${f.key}/`;
-      core = (_r, _i, _p, user) => user !== undefined && stickyBucket(salt + user) < threshold;
+    case 'percentage':
+      match.userShare = { salt: `${f.key}/`, percent: f.percentage ?? 0 };
       break;
-    }
-    case 'userList': {
-      const users = new Set(f.users ?? []);
-      core = (_r, _i, _p, user) => user !== undefined && users.has(user);
+    case 'userList':
+      match.users = f.users ?? [];
       break;
-    }
-    case 'ipList': {
-      const cidrs = new CidrSet(f.ips ?? []);
-      core = (_r, ip) => cidrs.has(ip);
+    case 'ipList':
+      match.ip = f.ips ?? [];
       break;
-    }
     default: {
       const never: never = f.kind;
       throw new Error(`unknown flag kind ${String(never)}`);
     }
   }
-  return m === null ? core : (req, ip, path, user) => core(req, ip, path, user) && m(req, ip, path, user);
+  return { name: RULE_PREFIX + f.key, to: f.version, match };
 }
 
-/** Enabled, unarchived flags -> runtime rules, in the order given. */
-export function compileFlags(flags: readonly Flag[]): RuntimeRule[] {
-  return flags.filter((f) => f.enabled && !f.archived).map((f) => ({ name: RULE_PREFIX + f.key, to: f.version, test: flagTest(f) }));
+/** Enabled, unarchived flags -> runtime rules for TrafficSplitter.setRuntimeRules, in the order given. */
+export function flagRules(flags: readonly Flag[]): RuleSpec[] {
+  return flags.filter((f) => f.enabled && !f.archived).map(flagRule);
 }

@@ -4,8 +4,8 @@
  * change. Each change is written to disk before it is applied: a failed write changes nothing.
  */
 import { CanarydError } from '../../core/index.js';
-import type { RuntimeRule } from '../../proxy/index.js';
-import { assertFlagValid, compileFlags, type Flag, type FlagInput } from './model.js';
+import type { RuleSpec } from '../../proxy/index.js';
+import { assertFlagValid, flagRules, type Flag, type FlagInput } from './model.js';
 
 export interface JsonStore {
   readJson<T>(name: string): T | undefined;
@@ -30,18 +30,18 @@ export const FLAGS_FILE = 'flags.json';
 export class FlagService {
   #flags: Flag[] = [];
   readonly #store: JsonStore;
-  readonly #apply: (rules: RuntimeRule[]) => void;
+  readonly #apply: (rules: RuleSpec[]) => void;
   readonly #now: () => number;
   readonly #onChange: (action: FlagAction, flag: Flag) => void;
 
-  constructor(opts: { store: JsonStore; apply: (rules: RuntimeRule[]) => void; now?: () => number; onChange?: (action: FlagAction, flag: Flag) => void }) {
+  constructor(opts: { store: JsonStore; apply: (rules: RuleSpec[]) => void; now?: () => number; onChange?: (action: FlagAction, flag: Flag) => void }) {
     this.#store = opts.store;
     this.#apply = opts.apply;
     this.#now = opts.now ?? Date.now;
     this.#onChange = opts.onChange ?? (() => {});
     const saved = this.#store.readJson<FlagsFile>(FLAGS_FILE);
     this.#flags = Array.isArray(saved?.flags) ? saved.flags : [];
-    this.#apply(compileFlags(this.#flags));
+    this.#apply(flagRules(this.#flags));
   }
 
   /** Flags in routing order; archived ones only when asked. Copies. */
@@ -73,7 +73,7 @@ export class FlagService {
     if (this.#store.writeJsonLater) void this.#store.writeJsonLater(FLAGS_FILE, file);
     else this.#store.writeJson(FLAGS_FILE, file);
     this.#flags = next;
-    this.#apply(compileFlags(next));
+    this.#apply(flagRules(next));
     this.#onChange(action, structuredClone(flag));
     return structuredClone(flag);
   }

@@ -23,11 +23,11 @@
  * Score (Kayenta-style): 100 × mean over comparisons and Prometheus-backed checks (input.metrics) with data
  * of pass 1, marginal ½, fail 0. A metric check without data holds the step (never a pass).
  */
-import type { AnalysisReport, ArmSummary, CheckResult, Judge, JudgeInput, JudgeSettings } from '../report.js';
+import type { AnalysisReport, CheckResult, Judge, JudgeInput, JudgeSettings } from '../report.js';
 import { aggregate, rankValue, type ArmTotals } from './aggregate.js';
 import { compareChecks, type CompareBudget, type CompareMargins } from './compare.js';
 import { sloChecks, type RecentCanary } from './slo.js';
-import { CanarydError, LATENCY_BUCKETS } from '../../core/index.js';
+import { CanarydError, LATENCY_BUCKETS, type VersionSummary } from '../../core/index.js';
 import { int, ms, pct } from './format.js';
 import { detectableEffects, harmBound } from './harm.js';
 import { forecastFor, summaryLine } from './summary.js';
@@ -45,7 +45,7 @@ function marginPct(d: number): string {
 
 const STATUS_VALUE: Record<CheckResult['status'], number | null> = { pass: 1, marginal: 0.5, fail: 0, nodata: null };
 
-function summary(a: ArmTotals): ArmSummary {
+function summary(a: ArmTotals): VersionSummary {
   const n = a.requests;
   const q = (p: number): number | null => (n > 0 ? Math.round(rankValue(a.hist, n, p * n, false) * 1000) / 1000 : null);
   return { requests: n, errors: a.errors, errorRate: n > 0 ? a.errors / n : null, p50Ms: q(0.5), p95Ms: q(0.95), p99Ms: q(0.99), faultedRequests: a.faultedRequests };

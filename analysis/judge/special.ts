@@ -30,13 +30,6 @@ export function lbeta(a: number, b: number): number {
   return lgamma(a) + lgamma(b) - lgamma(a + b);
 }
 
-/** ln(e^a + e^b) without overflow. */
-export function logAddExp(a: number, b: number): number {
-  if (a === -Infinity) return b;
-  if (b === -Infinity) return a;
-  return a > b ? a + Math.log1p(Math.exp(b - a)) : b + Math.log1p(Math.exp(a - b));
-}
-
 /** Kullback–Leibler divergence KL(Bernoulli(p) || Bernoulli(q)) in nats; used to size "requests still needed". */
 export function bernoulliKL(p: number, q: number): number {
   const e = 1e-12;

@@ -3,7 +3,8 @@
  * 0.16 % over 1,264 requests: not yet distinguishable; ~40 s more at 25 req/s") and the forecast of the next
  * decision behind it. The statistical detail stays in the checks; nothing here feeds a decision.
  */
-import type { AnalysisReport, ArmSummary, DecisionForecast, HarmBound } from '../report.js';
+import type { VersionSummary } from '../../core/index.js';
+import type { AnalysisReport, DecisionForecast, HarmBound } from '../report.js';
 import { int, ms, pct } from './format.js';
 
 /** past this, the forecast names the knob that would shorten the wait */
@@ -39,7 +40,7 @@ export function forecastText(f: DecisionForecast): string {
   return `${duration(f.seconds)} more at ${f.canaryRate >= 10 ? int(f.canaryRate) : f.canaryRate.toFixed(1)} req/s (${req})`;
 }
 
-function arms(a: { baseline: ArmSummary; canary: ArmSummary }): string {
+function arms(a: { baseline: VersionSummary; canary: VersionSummary }): string {
   const c = a.canary;
   const b = a.baseline;
   const lat = c.p95Ms !== null && b.p95Ms !== null ? `, p95 ${ms(c.p95Ms)} vs ${ms(b.p95Ms)}` : '';
@@ -53,7 +54,7 @@ export interface SummaryInput {
   nonInferior: boolean;
   failing: string[];
   holding: string[];
-  arms: { baseline: ArmSummary; canary: ArmSummary };
+  arms: { baseline: VersionSummary; canary: VersionSummary };
   harm: HarmBound | null;
   forecast: DecisionForecast;
 }

@@ -30,8 +30,6 @@ export const MetricCheckSchema = Type.Object(
   { additionalProperties: false },
 );
 
-export type MetricCheckConfig = Static<typeof MetricCheckSchema>;
-
 export const AbortOnSchema = Type.Array(Type.Record(Type.String({ minLength: 1 }), Type.String(), { minProperties: 1 }), {
   default: [],
   description: 'Alertmanager matchers: a firing alert (POST /api/v1/alerts) whose labels equal every label of one entry rolls the canary back',
