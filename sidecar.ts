@@ -478,17 +478,26 @@ export class Sidecar {
   /** Runs an operator command here, or (a fleet follower) on the leader, through Redis. */
   async #command(op: string, args: Record<string, unknown>): Promise<Record<string, unknown>> {
     const f = this.fleet;
+    // A leader cut off from Redis still believes its lease for a moment; a rollback it applies then cannot be
+    // written (fenced) and would be lost when the fleet's state is adopted on reconnect: queue it as well.
+    if (f !== null && f.leading && !f.connected && op === 'rollback') return this.#rollbackLocally(f, args, 'Redis is unreachable');
     if (f === null || f.leading) return this.#execute(op, args);
     try {
       return (await f.send(op, args)) as Record<string, unknown>;
     } catch (e) {
       // Redis or the leader unreachable: a rollback is never refused; applied here now, fleet-wide later
       if (op !== 'rollback' || (e as CanarydError).code !== 'CANARYD_ERR_FLEET_UNAVAILABLE') throw e;
-      const r = this.rollout.rollback(`${args.reason ?? 'rolled back'} (applied locally: ${(e as Error).message})`);
-      f.queueForLeader('rollback', args);
-      this.log.warn({ event: 'fleet_local_rollback' }, 'fleet: rollback applied on this replica only; it is sent to the leader when Redis is back');
-      return r;
+      return this.#rollbackLocally(f, args, (e as Error).message);
     }
+  }
+
+  #rollbackLocally(f: FleetCoordinator, args: Record<string, unknown>, why: string): Record<string, unknown> {
+    const rolloutId = this.rollout.machine.state.id;
+    const r = this.rollout.rollback(`${args.reason ?? 'rolled back'} (applied locally: ${why})`);
+    // the rollout it was meant for: replayed later, it must never roll back a rollout started since
+    f.queueForLeader('rollback', { ...args, rolloutId });
+    this.log.warn({ event: 'fleet_local_rollback' }, 'fleet: rollback applied on this replica only; it is sent to the leader when Redis is back');
+    return r;
   }
 
   async #execute(op: string, a: Record<string, unknown>): Promise<Record<string, unknown>> {
@@ -505,6 +514,7 @@ export class Sidecar {
       case 'promote':
         return this.rollout.promote({ full: a.full === true, reason });
       case 'rollback':
+        if (typeof a.rolloutId === 'number' && a.rolloutId !== this.rollout.machine.state.id) return this.rollout.status();
         return this.rollout.rollback(reason);
       case 'weight': {
         const locked = this.rollout.active ? `a rollout is ${this.rollout.machine.state.phase}: it owns the weight; use POST /api/v1/rollout/{promote,rollback}` : null;

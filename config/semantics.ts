@@ -8,7 +8,7 @@ import { flagProblems } from './sections/flags.js';
 import { CHECK_NAMES } from './sections/check-names.js';
 import { didYouMean } from './suggest.js';
 import { webhookProblems } from './sections/webhooks.js';
-import { prometheusProblems } from './sections/prometheus.js';
+import { templateProblems } from '../core/index.js';
 
 export function isLoopbackHost(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '');
@@ -104,5 +104,37 @@ export function semanticProblems(c: Config, env: NodeJS.ProcessEnv = process.env
   out.push(...flagProblems(c.flags, validCidr)); // flags declared in the file
   out.push(...webhookProblems(c.rollout.webhooks)); // webhook delivery
   out.push(...prometheusProblems(c, env));
+  return out;
+}
+
+/** What the schema cannot say about the Prometheus checks and finops (config/sections/prometheus.ts); kept here so that section file needs no Config type and no import cycle runs through config/schema.ts. */
+function prometheusProblems(c: Config, env: NodeJS.ProcessEnv = process.env): string[] {
+  const out: string[] = [];
+  const checks = c.rollout.metrics;
+  if (checks.length > 0 && c.analysis.prometheus === undefined) out.push('rollout.metrics: needs analysis.prometheus.url (the Prometheus the checks query)');
+  const names = new Set<string>();
+  checks.forEach((m, i) => {
+    const at = `rollout.metrics[${i}]`;
+    if (names.has(m.name)) out.push(`${at}.name: duplicate check name ${JSON.stringify(m.name)}`);
+    names.add(m.name);
+    for (const p of templateProblems(m.query)) out.push(`${at}.query: ${p}`);
+    const compare = m.compare !== undefined;
+    if (compare === (m.thresholdRange !== undefined)) out.push(`${at}: set exactly one of thresholdRange or compare`);
+    if (m.thresholdRange && m.thresholdRange.min === undefined && m.thresholdRange.max === undefined) out.push(`${at}.thresholdRange: set min, max or both`);
+    if (m.thresholdRange?.min !== undefined && m.thresholdRange.max !== undefined && m.thresholdRange.min > m.thresholdRange.max) {
+      out.push(`${at}.thresholdRange.min: must be <= max (${m.thresholdRange.max}), got ${m.thresholdRange.min}`);
+    }
+    if (compare && m.maxDegradation === undefined) out.push(`${at}.maxDegradation: required with compare: baseline`);
+    if (compare && m.direction === undefined) out.push(`${at}.direction: required with compare: baseline (lower-is-better or higher-is-better)`);
+    if (!compare && (m.maxDegradation !== undefined || m.direction !== undefined)) out.push(`${at}: maxDegradation and direction apply to compare: baseline only`);
+    if (m.interval !== undefined && m.interval < 1000) out.push(`${at}.interval: must be at least 1s, got ${m.interval} ms`);
+  });
+  if (c.finops.prices !== undefined && c.analysis.prometheus === undefined) out.push('finops.prices: needs analysis.prometheus.url (the costs are read from Prometheus)');
+  if (c.finops.check.enabled && c.finops.prices === undefined) out.push('finops.check.enabled: needs finops.prices');
+  for (const k of ['cpu', 'memory', 'requests'] as const) for (const p of templateProblems(c.finops.sources[k])) out.push(`finops.sources.${k}: ${p}`);
+  if (c.finops.interval < 1000) out.push(`finops.interval: must be at least 1s, got ${c.finops.interval} ms`);
+  const p = c.analysis.prometheus;
+  if (p?.bearerTokenEnv !== undefined && env[p.bearerTokenEnv] === undefined) out.push(`analysis.prometheus.bearerTokenEnv: the environment variable ${p.bearerTokenEnv} is not set`);
+  if (p?.bearerTokenEnv !== undefined && p.bearerTokenFile !== undefined) out.push('analysis.prometheus: set bearerTokenEnv or bearerTokenFile, not both');
   return out;
 }

@@ -38,7 +38,12 @@ export interface FleetCommand {
   from: string;
   op: string;
   args: Record<string, unknown>;
+  /** when a command taken while Redis was down was queued (epoch ms) */
+  queuedAt?: number;
 }
+
+/** How long a queued command (a local rollback) keeps being offered to the leader. */
+const QUEUED_COMMAND_TTL_MS = 5 * 60_000;
 
 export interface FleetLog {
   info(obj: object, msg: string): void;
@@ -170,6 +175,9 @@ export class FleetCoordinator {
   async send(op: string, args: Record<string, unknown> = {}): Promise<unknown> {
     const cmd: FleetCommand = { id: randomUUID(), from: this.settings.replica, op, args };
     if (!this.#connected) throw new CanarydError('CANARYD_ERR_FLEET_UNAVAILABLE', `fleet: Redis is unreachable; ${op} needs the leader`);
+    // the leader's reply comes back on the channel: with the subscriber still reconnecting the command would
+    // run on the leader and its answer be lost (the caller told 503 for a command that was applied)
+    if (this.#sub.status !== 'ready') throw new CanarydError('CANARYD_ERR_FLEET_UNAVAILABLE', `fleet: the reply channel is reconnecting; retry ${op}`);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(cmd.id);
@@ -192,7 +200,20 @@ export class FleetCoordinator {
 
   /** A command taken while Redis was down (a local rollback): sent to the leader once it is back. */
   queueForLeader(op: string, args: Record<string, unknown> = {}): void {
-    this.#queuedCommands.push({ id: randomUUID(), from: this.settings.replica, op, args });
+    this.#queuedCommands.push({ id: randomUUID(), from: this.settings.replica, op, args, queuedAt: Date.now() });
+  }
+
+  /**
+   * A queued command whose send failed because no leader answered (Redis flapping, a leader changing hands):
+   * queued again for the next beat, for up to QUEUED_COMMAND_TTL_MS — a rollback must not be lost to a race.
+   */
+  #requeue(c: FleetCommand, e: CanarydError): void {
+    const age = Date.now() - (c.queuedAt ?? 0);
+    if (e.code === 'CANARYD_ERR_FLEET_UNAVAILABLE' && age < QUEUED_COMMAND_TTL_MS) {
+      this.#queuedCommands.push({ ...c, id: randomUUID() });
+      return;
+    }
+    this.#host.log.warn({ event: 'fleet_command_failed', op: c.op, err: e.message, ageMs: age }, `fleet: queued ${c.op} failed`);
   }
 
   status(): Record<string, unknown> {
@@ -278,7 +299,7 @@ export class FleetCoordinator {
       const queued = this.#queuedCommands.splice(0);
       for (const c of queued) {
         if (this.#leading) await this.#run(c);
-        else void this.send(c.op, c.args).catch((e: Error) => this.#host.log.warn({ event: 'fleet_command_failed', op: c.op, err: e.message }, `fleet: queued ${c.op} failed`));
+        else void this.send(c.op, c.args).catch((e: CanarydError) => this.#requeue(c, e));
       }
     }
   }
