@@ -12,8 +12,10 @@ import { CanarydError, systemClock, type Clock, type Observation } from './core/
 import { isProduction, listenSettings, loadConfigFile, splitHostPort, type Config } from './config/index.js';
 import {
   autoMaxConnections,
+  AccessLogStage,
   DependencyRelay,
   Mirror,
+  ObservationStage,
   ProxyMetrics,
   ProxyServer,
   raiseFdLimit,
@@ -188,9 +190,8 @@ export class Sidecar {
   /** the config file's content at the last (re)load: the watcher reloads only when it differs */
   #configText: string | undefined;
   #reloadTimer: NodeJS.Timeout | null = null;
-  #accessSample: number;
+  #accessLog: AccessLogStage;
   #adminPlugins: AdminDeps['plugins'];
-  #observers: Array<(o: Observation, ex: Exchange | null) => void> = [];
   #raiseFdLimit: boolean;
   readonly #rejects = new Map<RejectReason, { loggedAt: number; since: number }>();
 
@@ -202,7 +203,7 @@ export class Sidecar {
     this.#adminPlugins = opts.adminPlugins;
     this.#raiseFdLimit = opts.raiseFdLimit ?? false;
     this.startedAt = this.clock.now();
-    this.#accessSample = opts.config.log.accessLogSampleRate;
+    this.#accessLog = new AccessLogStage({ log: this.log, sampleRate: opts.config.log.accessLogSampleRate });
     collectDefaultMetrics({ register: this.registry });
     this.adminToken = new AdminToken(opts.config.admin, this.log);
     this.state = new StateStore(opts.config.state.dir, {
@@ -296,8 +297,8 @@ export class Sidecar {
     this.proxy = new ProxyServer({
       settings: proxySettings(opts.config),
       splitter: this.splitter,
-      mirror: this.mirror,
-      onObservation: (o, ex, detail) => this.#observe(o, ex, detail),
+      // the request path's stages (proxy/stages.ts); the fault engine joins below
+      stages: [new ObservationStage(this.recorder, this.metrics), this.mirror, this.#accessLog],
       onEvent: (level, event, detail) => this.log[level]({ event, ...detail }, event.replace(/_/g, ' ')),
       onReject: (reason) => this.#rejected(reason),
     });
@@ -318,11 +319,8 @@ export class Sidecar {
       log: this.log,
       events: this.events,
       store: this.state,
-      install: (interceptor) => {
-        this.proxy.interceptor = interceptor;
-      },
     });
-    this.onObservation((o) => this.faults.engine.observe(o));
+    this.proxy.addStage(this.faults.engine);
     this.#adminPlugins = [...(this.#adminPlugins ?? []), faultRoutes(this.faults), dependencyRoutes(this.dependencies)];
     this.#adminPlugins.push(
       alertRoutes({ abortOn: () => this.config.rollout.abortOn, rolloutActive: () => this.rollout.active, rollback: (reason, alert) => this.rollout.rollbackOnAlert(reason, alert), log: this.log }),
@@ -334,26 +332,7 @@ export class Sidecar {
 
   /** Register a per-request observer (analysis, faults' safety switch). Called after the record is updated. */
   onObservation(fn: (o: Observation, ex: Exchange | null) => void): void {
-    this.#observers.push(fn);
-  }
-
-  #observe(o: Observation, ex: Exchange | null, detail?: { err?: unknown; code?: string }): void {
-    this.recorder.record(o);
-    this.metrics.observe(o);
-    for (let i = 0; i < this.#observers.length; i++) this.#observers[i](o, ex);
-    if (detail?.err !== undefined) {
-      const err = detail.err as { code?: string; message?: string };
-      this.log.warn(
-        { event: 'upstream_error', version: o.version, status: o.status, outcome: o.outcome, code: detail.code, cause: err.code ?? err.message, method: ex?.req.method, url: ex?.req.url },
-        `upstream ${o.version} failed: ${o.outcome}`,
-      );
-    } else if (o.status >= 500 || (this.#accessSample > 0 && Math.random() < this.#accessSample)) {
-      // the access log: a sample of requests, and every 5xx (log.accessLogSampleRate says "errors always")
-      this.log.info(
-        { event: 'access', version: o.version, status: o.status, ms: Math.round(o.durationMs * 100) / 100, method: ex?.req.method, url: ex?.req.url, rule: ex?.rule ?? undefined, faulted: o.faulted || undefined },
-        'request',
-      );
-    }
+    this.proxy.addStage({ name: 'observer', observe: fn });
   }
 
   /**
@@ -700,7 +679,7 @@ export class Sidecar {
     } catch (e) {
       this.log.error({ event: 'admin_token_rejected', err: (e as Error).message }, 'admin token settings not applied; keeping the previous token');
     }
-    this.#accessSample = next.log.accessLogSampleRate;
+    this.#accessLog.sampleRate = next.log.accessLogSampleRate;
     const restart = (['listen', 'admin', 'state', 'metrics'] as const).filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(next[k]) && !(k === 'admin' && prev.admin.listen === next.admin.listen));
     if (restart.length > 0) this.log.warn({ event: 'config_restart_needed', keys: restart }, `changes to ${restart.join(', ')} apply on restart`);
     this.log.info({ event: 'config_applied', source }, 'config applied');

@@ -1,5 +1,5 @@
 /**
- * The fault engine: the proxy's RequestInterceptor for fault injection, and its safety switches.
+ * The fault engine: the proxy's fault stage (proxy/stages.ts), and its safety switches.
  *
  * Per request (only while armed — otherwise the proxy does not call it at all): one lazy expiry check, then
  * the compiled rules in order (version, predicate, probability roll), then header-controlled faults when
@@ -16,7 +16,7 @@ import type { Registry } from 'prom-client';
 import { systemClock, type Clock, type Observation } from '../../core/index.js';
 import type { Exchange } from '../exchange.js';
 import { pathOf } from '../match.js';
-import type { RequestInterceptor } from '../server.js';
+import type { ProxyStage } from '../stages.js';
 import { headerFaults, stripFaultHeaders, type HeaderFaultContext } from './headers.js';
 import { compileRule, dependencyRuleOf, injectionCounter, splitLive, type CompileContext } from './compile.js';
 import { ChaosMetrics, FaultCounters, type FaultMetricsSnapshot } from './metrics.js';
@@ -45,13 +45,12 @@ export interface FaultEngineOptions {
   log: FaultLog;
   events?: FaultEventSink;
   store: FaultStore;
-  /** puts the engine in front of the proxy (armed) or takes it out (null): a disarmed engine costs nothing */
-  install(interceptor: RequestInterceptor | null): void;
   /** the dependency relay (proxy/tcp): given the live rules of the TCP kinds on every change */
   dependencies?: DependencyRuleSink & { names(): string[] };
 }
 
-export class FaultEngine implements RequestInterceptor {
+export class FaultEngine implements ProxyStage {
+  readonly name = 'faults';
   // ---- read per request ----
   #compiled: CompiledFault[] = [];
   /** live rules of the TCP kinds (they act in the dependency relay, not per request) */
@@ -73,7 +72,7 @@ export class FaultEngine implements RequestInterceptor {
   #clock: Clock;
   #log: FaultLog;
   #events: FaultEventSink | undefined;
-  #install: (i: RequestInterceptor | null) => void;
+  #chainChanged: () => void = () => undefined;
   #dependencies: (DependencyRuleSink & { names(): string[] }) | undefined;
   #onHalt: Array<(reason: string) => void> = [];
   #tap: (o: Observation) => void = () => {};
@@ -87,7 +86,6 @@ export class FaultEngine implements RequestInterceptor {
     this.#random = o.random ?? Math.random;
     this.#log = o.log;
     this.#events = o.events;
-    this.#install = o.install;
     this.#dependencies = o.dependencies;
     this.#sw = new SafetySwitches({ config: o.config, environment: o.environment, env: o.env ?? process.env, store: o.store, log: o.log, now: () => this.#clock.now() });
     this.#runHost = { random: this.#random, monotonic: o.monotonic ?? (() => performance.now()), ended: (run) => this.#ended(run) };
@@ -115,7 +113,16 @@ export class FaultEngine implements RequestInterceptor {
     if (this.#headerControl) ex.faultHeaders = stripFaultHeaders(ex.req);
   }
 
-  intercept(ex: Exchange, forward: () => void): boolean {
+  /** The stage is in the proxy's chain only while armed: a disarmed engine costs nothing per request. */
+  get active(): boolean {
+    return this.#armed;
+  }
+
+  bind(changed: () => void): void {
+    this.#chainChanged = changed;
+  }
+
+  route(ex: Exchange): boolean {
     this.#n.seen++;
     if (this.#nextExpiry !== Infinity && this.#clock.now() >= this.#nextExpiry) this.#expire();
     const rules = this.#compiled;
@@ -153,7 +160,7 @@ export class FaultEngine implements RequestInterceptor {
       steps[i].count();
       this.#n.count(steps[i].type, steps[i].kind.category);
     }
-    const run = new FaultRunImpl(this.#runHost, ex, steps, forward);
+    const run = new FaultRunImpl(this.#runHost, ex, steps);
     this.#inflight++;
     this.#runs.add(run);
     run.start();
@@ -164,7 +171,7 @@ export class FaultEngine implements RequestInterceptor {
     if (this.#runs.delete(run)) this.#inflight--;
   }
 
-  /** Every finished request (sidecar.onObservation): feeds a running experiment and the auto-disable window. */
+  /** Response direction, every finished request while armed: feeds a running experiment and the auto-disable window. */
   observe(o: Observation): void {
     this.#tap(o);
     if (!this.#armed) return;
@@ -199,7 +206,7 @@ export class FaultEngine implements RequestInterceptor {
     this.#headerControl = armed && this.#sw.config.allowHeaderControl;
     if (armed !== this.#armed) {
       this.#armed = armed;
-      this.#install(armed ? this : null);
+      this.#chainChanged();
     }
   }
 

@@ -10,7 +10,8 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { VersionName } from '../../core/index.js';
-import type { Exchange, ResponseTap } from '../exchange.js';
+import type { Exchange } from '../exchange.js';
+import type { ResponseTap } from '../stages.js';
 import type { FaultParams, FaultTypeName } from './settings.js';
 
 export type FaultStage = 'before' | 'outcome';
