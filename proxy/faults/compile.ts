@@ -3,10 +3,13 @@
  * never per request. Each compiled rule carries its kind's action (params bound) and its cached counter.
  */
 import { CanarydError } from '../../core/index.js';
+import type { Exchange } from '../exchange.js';
+import { pathOf } from '../match.js';
+import { headerFaults, type HeaderFaultContext } from './headers.js';
 import { compileFaultMatch } from './match.js';
 import type { ChaosMetrics, FaultCounters } from './metrics.js';
 import { faultKind, type FaultKindRegistry } from './registry.js';
-import { expiresAt, type RuleEntry } from './rules.js';
+import { expiresAt, type RuleEntry, type RuleSpec } from './rules.js';
 import { isDependencyFaultType, type FaultTypeName } from './settings.js';
 import type { CompiledFault, DependencyRule, FaultKind } from './types.js';
 
@@ -67,4 +70,45 @@ export function splitLive(live: readonly RuleEntry[]): { http: RuleEntry[]; depe
   const dependency: RuleEntry[] = [];
   for (const e of live) (isDependencyFaultType(e.type) ? dependency : http).push(e);
   return { http, dependency };
+}
+
+/**
+ * The faults that hit one request, in the order they act (before faults, then the outcome), or null: the
+ * compiled rules in order (version, predicate, probability roll), then header-controlled faults. At most one
+ * outcome: later outcome rules are not rolled, so every counted injection really happened. Allocates only
+ * for a request some fault hits.
+ */
+export function pickFaults(rules: readonly CompiledFault[], ex: Exchange, random: () => number, headerCtx: HeaderFaultContext): CompiledFault[] | null {
+  const req = ex.req;
+  let before: CompiledFault[] | null = null;
+  let outcome: CompiledFault | null = null;
+  let path: string | null = null;
+  for (let i = 0; i < rules.length; i++) {
+    const r = rules[i];
+    if (r.stage === 'outcome' && outcome !== null) continue;
+    if (r.version !== null && r.version !== ex.version) continue;
+    if (r.test !== null) {
+      if (path === null) path = pathOf(req.url ?? '/');
+      if (!r.test(req, path)) continue;
+    }
+    if (!(random() < r.probability)) continue; // a missed roll is exactly a pass-through
+    if (r.stage === 'outcome') outcome = r;
+    else (before ??= []).push(r);
+  }
+  if (ex.faultHeaders) {
+    const h = headerFaults(req, headerCtx, outcome !== null);
+    if (h.before !== null) before = before === null ? h.before : before.concat(h.before);
+    if (h.outcome !== null) outcome = h.outcome;
+  }
+  if (before === null) return outcome === null ? null : [outcome];
+  if (outcome !== null) before.push(outcome);
+  return before;
+}
+
+/** A rule of a TCP kind must name a configured dependency (400 naming the field otherwise). */
+export function checkDependencyName(spec: RuleSpec, names: readonly string[], where: string): void {
+  const dep = spec.match?.dependency;
+  if (dep === undefined || names.includes(dep)) return;
+  const problem = `${where}.match.dependency: no dependency named ${JSON.stringify(dep)}`;
+  throw new CanarydError('CANARYD_ERR_BAD_REQUEST', `${problem} (dependencies: ${names.join(', ') || 'none'})`, { details: [problem] });
 }

@@ -12,42 +12,26 @@
  * faults.maxActive caps concurrently faulted requests. Rules from the API are runtime only: a restart clears
  * them (durable chaos belongs in the reviewed config file).
  */
-import type { Registry } from 'prom-client';
 import { systemClock, type Clock, type Observation } from '../../core/index.js';
 import type { Exchange } from '../exchange.js';
-import { pathOf } from '../match.js';
 import type { ProxyStage } from '../stages.js';
-import { headerFaults, stripFaultHeaders, type HeaderFaultContext } from './headers.js';
-import { compileRule, dependencyRuleOf, injectionCounter, splitLive, type CompileContext } from './compile.js';
+import { stripFaultHeaders, type HeaderFaultContext } from './headers.js';
+import { checkDependencyName, compileRule, dependencyRuleOf, injectionCounter, pickFaults, splitLive, type CompileContext } from './compile.js';
 import { ChaosMetrics, FaultCounters, type FaultMetricsSnapshot } from './metrics.js';
-import { builtinFaultKinds, type FaultKindRegistry } from './registry.js';
+import { builtinFaultKinds } from './registry.js';
 import { RuleBook } from './rule-book.js';
 import { viewOf, type RuleSet, type RuleSpec } from './rules.js';
 import { FaultRunImpl, type RunHost } from './run.js';
 import { clientSeen, ErrorRateWindow, SEEN_ERROR, SEEN_SKIP } from './safety.js';
-import { refused, SafetySwitches, type EngineState, type FaultEventSink, type FaultLog, type FaultStore, type Halt } from './switches.js';
+import { refused, SafetySwitches, type EngineState, type FaultEventSink, type FaultLog, type Halt } from './switches.js';
+import type { FaultEngineOptions } from './options.js';
 import type { FaultSettings } from './settings.js';
 import type { CompiledFault, DependencyRuleSink } from './types.js';
-import { CanarydError } from '../../core/index.js';
 
 export { type EngineState, type FaultEventSink, type FaultLog, type FaultStore, type Halt } from './switches.js';
 export type { FaultMetricsSnapshot } from './metrics.js';
+export type { FaultEngineOptions } from './options.js';
 
-export interface FaultEngineOptions {
-  config: FaultSettings;
-  environment: string;
-  env?: NodeJS.ProcessEnv;
-  registry: Registry;
-  kinds?: FaultKindRegistry;
-  clock?: Clock;
-  monotonic?: () => number;
-  random?: () => number;
-  log: FaultLog;
-  events?: FaultEventSink;
-  store: FaultStore;
-  /** the dependency relay (proxy/tcp): given the live rules of the TCP kinds on every change */
-  dependencies?: DependencyRuleSink & { names(): string[] };
-}
 
 export class FaultEngine implements ProxyStage {
   readonly name = 'faults';
@@ -125,35 +109,13 @@ export class FaultEngine implements ProxyStage {
   route(ex: Exchange): boolean {
     this.#n.seen++;
     if (this.#nextExpiry !== Infinity && this.#clock.now() >= this.#nextExpiry) this.#expire();
-    const rules = this.#compiled;
-    const req = ex.req;
-    let before: CompiledFault[] | null = null;
-    let outcome: CompiledFault | null = null;
-    let path: string | null = null;
-    for (let i = 0; i < rules.length; i++) {
-      const r = rules[i];
-      if (r.stage === 'outcome' && outcome !== null) continue; // at most one outcome: later ones are not rolled
-      if (r.version !== null && r.version !== ex.version) continue;
-      if (r.test !== null) {
-        if (path === null) path = pathOf(req.url ?? '/');
-        if (!r.test(req, path)) continue;
-      }
-      if (!(this.#random() < r.probability)) continue; // a missed roll is exactly a pass-through
-      if (r.stage === 'outcome') outcome = r;
-      else (before ??= []).push(r);
-    }
-    if (ex.faultHeaders) {
-      const h = headerFaults(req, this.#headerCtx, outcome !== null);
-      if (h.before !== null) before = before === null ? h.before : before.concat(h.before);
-      if (h.outcome !== null) outcome = h.outcome;
-    }
-    if (before === null && outcome === null) return false;
+    const steps = pickFaults(this.#compiled, ex, this.#random, this.#headerCtx);
+    if (steps === null) return false;
     if (this.#inflight >= this.#sw.config.maxActive) {
       this.#n.capped++;
       this.metrics.capped.inc();
       return false;
     }
-    const steps = before === null ? [outcome!] : outcome === null ? before : (before.push(outcome), before);
     ex.faulted = true;
     this.#n.faulted++;
     for (let i = 0; i < steps.length; i++) {
@@ -249,10 +211,6 @@ export class FaultEngine implements ProxyStage {
     return this.#sw.state(this.#armed);
   }
 
-  get armed(): boolean {
-    return this.#armed;
-  }
-
   get halted(): Halt | null {
     return this.#sw.halted;
   }
@@ -273,10 +231,7 @@ export class FaultEngine implements ProxyStage {
 
   /** A rule of a TCP kind must name a configured dependency (400 naming the field otherwise). */
   checkDependency(spec: RuleSpec, where: string): void {
-    const dep = spec.match?.dependency;
-    if (dep === undefined) return;
-    const names = this.#dependencies?.names() ?? [];
-    if (!names.includes(dep)) throw new CanarydError('CANARYD_ERR_BAD_REQUEST', `${where}.match.dependency: no dependency named ${JSON.stringify(dep)} (dependencies: ${names.join(', ') || 'none'})`, { details: [`${where}.match.dependency: no dependency named ${JSON.stringify(dep)}`] });
+    checkDependencyName(spec, this.#dependencies?.names() ?? [], where);
   }
 
   now(): number {
@@ -300,10 +255,7 @@ export class FaultEngine implements ProxyStage {
   }
 
   #autoDisable(): void {
-    const w = this.#window;
-    const max = this.#sw.config.maxErrorRate;
-    const details = { errorRate: w.errors / w.requests, errors: w.errors, requests: w.requests, windowMs: w.windowMs, maxErrorRate: max };
-    const reason = `client-seen error rate ${(details.errorRate * 100).toFixed(1)}% (${w.errors}/${w.requests} requests in the last ${w.windowMs / 1000}s) exceeded faults.maxErrorRate ${max}`;
+    const { details, reason } = this.#window.tripped(this.#sw.config.maxErrorRate);
     // called from the request path: in-flight faults are lifted once the current exchange is done
     this.#halt({ at: this.#clock.now(), reason, by: 'auto-disable', kind: 'auto-disable' }, true);
     this.#log.error({ event: 'faults_auto_disabled', ...details }, `fault injection auto-disabled: ${reason}`);
