@@ -6,7 +6,7 @@
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { pino, destination, type Logger } from 'pino';
-import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { CanarydError, systemClock, type Clock, type Observation } from './core/index.js';
 import { isProduction, listenSettings, loadConfigFile, splitHostPort, type Config } from './config/index.js';
@@ -25,6 +25,7 @@ import {
   type Exchange,
   type ProxySettings,
   type RejectReason,
+  type RuleSpec,
 } from './proxy/index.js';
 import {
   buildAdmin,
@@ -43,15 +44,27 @@ import {
   SnapshotPublisher,
   weightDriftSource,
   type AdminDeps,
-  type WeightOwner,
 } from './admin/index.js';
 import { createFaults, type FaultService } from './chaos/index.js';
-import { StateDirLock, StateStore } from './state/index.js';
+import { AuditTrail, StateDirLock, StateStore } from './state/index.js';
+import { TrafficState, type PersistedWeights } from './traffic/index.js';
 import { AnomalyMonitor, judge as defaultJudge, type Judge } from './analysis/index.js';
-import { FinopsCosts, prometheusChecksFor, RolloutController, RolloutMetrics, ROLLOUT_FILE, type AnomalyFeed, type RolloutConfig } from './controller/index.js';
+import { busEventsToWebhooks, FinopsCosts, OperatorCommands, prometheusChecksFor, RolloutController, RolloutMetrics, ROLLOUT_FILE, type AnomalyFeed, type RolloutConfig } from './controller/index.js';
 import type { RolloutState } from './analysis/index.js';
-import { FleetCoordinator, FleetMetricSource, RemoteEvidence, type FleetCommand } from './fleet/index.js';
+import type { StatusView } from './contract/index.js';
+import { FleetCoordinator, FleetMetricSource, registerFleetGauges, RemoteEvidence, type FleetCommand } from './fleet/index.js';
 import { hostname } from 'node:os';
+
+/**
+ * A feature as the root drives it: `configure` with every applied config, `start` once the listeners are up,
+ * `stop` before the proxy drains. The root loops over its features; it lists no component by hand.
+ */
+interface Feature {
+  name: string;
+  configure?(next: Config): unknown;
+  start?(): unknown;
+  stop?(): unknown;
+}
 
 export interface SidecarOptions {
   config: Config;
@@ -66,16 +79,6 @@ export interface SidecarOptions {
   anomaly?: ((config: RolloutConfig) => AnomalyFeed) | null;
   /** raise the soft open-file limit to the hard one at start (the CLI does; in-process tests do not) */
   raiseFdLimit?: boolean;
-}
-
-interface PersistedWeights {
-  canary: number;
-  /** the config file's canaryWeight when this runtime weight was set: a changed file weight wins */
-  fileWeight: number;
-  reason: string;
-  at: number;
-  /** who set it (admin: drift reports and reverts only API-made weights) */
-  owner?: WeightOwner;
 }
 
 /**
@@ -144,44 +147,40 @@ export class Sidecar {
   readonly registry = new Registry();
   readonly recorder: WindowedRecorder;
   readonly metrics: ProxyMetrics;
-  readonly splitter: TrafficSplitter;
+  /** the traffic state: weight and its owner, runtime routes, mirror, pins (traffic/) */
+  readonly traffic: TrafficState<RuleSpec, Config['routing']>;
+  /** the one audit writer (state.dir/audit.jsonl) */
+  readonly audit: AuditTrail;
+  readonly #splitter: TrafficSplitter;
   readonly proxy: ProxyServer;
   readonly mirror: Mirror;
   readonly state: StateStore;
-  readonly stateLock: StateDirLock;
-  readonly startedAt: number;
+  readonly #stateLock: StateDirLock;
+  readonly #startedAt: number;
   admin: FastifyInstance | null = null;
   proxyAddress: { host: string; port: number } | null = null;
   adminAddress: { host: string; port: number } | null = null;
   /** the metrics listener (metrics.listen): /metrics without the admin token */
   metricsAddress: { host: string; port: number } | null = null;
-  readonly info: InfoMetrics;
+  readonly #info: InfoMetrics;
   #metricsListener: MetricsListener | null = null;
-  // --- admin: event bus, flags, live snapshots, drift (docs/admin.md) ---
   /** publish here: `sidecar.events.publish({ type: 'decision', ... })`; see docs/admin.md for the event types */
   readonly events: EventBus;
   readonly flags: FlagService;
-  readonly snapshots: SnapshotPublisher;
-  readonly drift: DriftReconciler;
+  readonly #snapshots: SnapshotPublisher;
+  readonly #drift: DriftReconciler;
   /** admin.token or the live content of admin.tokenFile */
-  readonly adminToken: AdminToken;
-  #weightOwner: WeightOwner = 'file';
-  #nextOwner: WeightOwner | null = null;
+  readonly #adminToken: AdminToken;
   #started = false;
-  // --- end admin ---
-  // --- rollout ---
   readonly rollout: RolloutController;
   /** Prometheus-backed checks (rollout.metrics, docs/prometheus.md), polled by the rollout controller */
-  readonly metricChecks: ReturnType<typeof prometheusChecksFor>;
+  readonly #metricChecks: ReturnType<typeof prometheusChecksFor>;
   /** FinOps: cost per version from Prometheus (finops:), its gauges and the compare.costPerRequest check */
   readonly finops: FinopsCosts;
-  // --- end rollout ---
-  // --- faults ---
   /** fault injection: rules, kill switch, experiments (docs/faults.md) */
   readonly faults: FaultService;
   /** the app's TCP dependencies relayed through canaryd, where the TCP fault kinds act (docs/faults.md "Dependencies") */
   readonly dependencies: DependencyRelay;
-  // --- end faults ---
   /** fleet mode (docs/fleet.md): null in the embedded single-process mode */
   readonly fleet: FleetCoordinator | null = null;
   #fleetSource: FleetMetricSource | null = null;
@@ -193,6 +192,9 @@ export class Sidecar {
   #accessLog: AccessLogStage;
   #adminPlugins: AdminDeps['plugins'];
   #raiseFdLimit: boolean;
+  /** operator commands, run here or on the fleet leader (controller/commands.ts) */
+  readonly #commands: OperatorCommands;
+  readonly #features: Feature[];
   readonly #rejects = new Map<RejectReason, { loggedAt: number; since: number }>();
 
   constructor(opts: SidecarOptions) {
@@ -202,45 +204,53 @@ export class Sidecar {
     this.log = opts.logger ?? pino({ level: opts.config.log.level, base: { service: 'canaryd' } }, asyncStdout());
     this.#adminPlugins = opts.adminPlugins;
     this.#raiseFdLimit = opts.raiseFdLimit ?? false;
-    this.startedAt = this.clock.now();
+    this.#startedAt = this.clock.now();
     this.#accessLog = new AccessLogStage({ log: this.log, sampleRate: opts.config.log.accessLogSampleRate });
     collectDefaultMetrics({ register: this.registry });
-    this.adminToken = new AdminToken(opts.config.admin, this.log);
+    this.#adminToken = new AdminToken(opts.config.admin, this.log);
     this.state = new StateStore(opts.config.state.dir, {
       log: opts.config.state.audit,
       onWriteError: (name, err) => this.log.error({ err, file: name }, `cannot write ${name} under state.dir`),
     });
     // one live canaryd per state.dir (state/lock.ts): taken before any state is read
-    this.stateLock = new StateDirLock(opts.config.state.dir);
-    const lock = this.stateLock.acquire(this.clock.now());
+    this.#stateLock = new StateDirLock(opts.config.state.dir);
+    const lock = this.#stateLock.acquire(this.clock.now());
     if (lock.tookOverFrom) this.log.warn({ event: 'state_lock_taken_over', previous: lock.tookOverFrom }, `took over the stale state.dir lock of pid ${lock.tookOverFrom.pid}`);
     if (this.state.cleaned.length > 0) this.log.warn({ event: 'state_tmp_cleaned', files: this.state.cleaned }, 'removed temp files left by an interrupted write');
     this.recorder = new WindowedRecorder({ now: () => this.clock.now() });
     this.metrics = new ProxyMetrics(this.registry);
-    this.info = new InfoMetrics(this.registry, { version: CANARYD_VERSION }, {
+    this.#info = new InfoMetrics(this.registry, { version: CANARYD_VERSION }, {
       ready: () => this.proxyAddress !== null && !this.proxy.draining,
       production: () => isProduction(this.config.environment, process.env),
       faultsAutoDisabled: () => this.faults.engine.halted?.kind === 'auto-disable',
       stepStartedAt: () => (this.rollout.active ? this.rollout.machine.state.stepStartedAt : null),
       maxStepDurationMs: () => this.config.rollout.maxStepDuration,
     });
-    this.info.setReleases({ baseline: opts.config.upstreams.baseline.version, canary: opts.config.upstreams.canary.version });
-    this.splitter = new TrafficSplitter(opts.config.routing);
-    this.#restoreWeights();
-    this.metrics.setTrafficPercent(this.splitter.getWeights().canary);
+    this.#info.setReleases({ baseline: opts.config.upstreams.baseline.version, canary: opts.config.upstreams.canary.version });
+    this.#splitter = new TrafficSplitter(opts.config.routing);
     this.events = new EventBus({ now: () => this.clock.now(), onError: (err, e) => this.log.error({ err, eventType: e.type }, 'event subscriber failed') });
-    this.splitter.onWeightChange((w, prev, reason) => {
-      this.#weightOwner = this.#nextOwner ?? (reason === 'config' ? 'file' : 'rollout');
-      this.metrics.setTrafficPercent(w.canary);
-      this.log.info({ event: 'weights', canary: w.canary, previous: prev.canary, reason, owner: this.#weightOwner }, 'canary weight changed');
-      this.#persistWeights(reason);
-      this.#audit('weights', reason, { canary: w.canary, previous: prev.canary, owner: this.#weightOwner });
-      this.events.publish({ type: 'weights', canary: w.canary, baseline: 100 - w.canary, previous: prev.canary, reason, owner: this.#weightOwner });
+    this.audit = new AuditTrail(this.state, () => this.clock.now(), this.log);
+    this.mirror = new Mirror({
+      percent: opts.config.routing.mirror.percent,
+      maxBodyBytes: opts.config.routing.mirror.maxBodyBytes,
+      target: () => this.proxy.upstream('canary'),
+      count: (outcome) => this.metrics.mirrored.labels(outcome).inc(),
     });
-    // --- admin: flags feed the splitter's runtime rules; snapshots and drift run on timers started in start() ---
+    this.traffic = new TrafficState<RuleSpec, Config['routing']>({
+      routing: opts.config.routing,
+      router: this.#splitter,
+      mirror: this.mirror,
+      store: this.state,
+      audit: this.audit,
+      events: this.events,
+      log: this.log,
+      clock: this.clock,
+      gauge: (canary) => this.metrics.setTrafficPercent(canary),
+      rolloutPhase: () => (this.rollout?.active ? this.rollout.machine.state.phase : null),
+    });
     this.flags = new FlagService({
       store: this.state,
-      apply: (rules) => this.splitter.setRuntimeRules(rules),
+      apply: (rules) => this.traffic.setHeaderRoute(rules),
       now: () => this.clock.now(),
       onChange: (action, flag) => {
         this.log.info({ event: 'flag', action, key: flag.key, enabled: flag.enabled }, `flag ${flag.key} ${action}`);
@@ -248,8 +258,8 @@ export class Sidecar {
       },
     });
     this.#syncFileFlags(opts.config);
-    this.snapshots = new SnapshotPublisher({ source: this.recorder, canaryWeight: () => this.splitter.getWeights().canary, sink: this.events, now: () => this.clock.now() });
-    this.drift = new DriftReconciler({
+    this.#snapshots = new SnapshotPublisher({ source: this.recorder, canaryWeight: () => this.traffic.weight().canary, sink: this.events, now: () => this.clock.now() });
+    this.#drift = new DriftReconciler({
       configPath: () => this.configPath,
       load: (p) => loadConfigFile(p),
       settings: () => this.config.admin.reconcile,
@@ -258,24 +268,16 @@ export class Sidecar {
       now: () => this.clock.now(),
       sources: [
         configDriftSource({ running: () => this.config, apply: (c) => this.applyConfig(c, 'reconcile') }),
-        weightDriftSource({ weight: () => this.splitter.getWeights().canary, owner: () => this.#weightOwner, set: (w, reason) => this.#setWeightAs('file', w, reason) }),
+        weightDriftSource(this.traffic),
         flagDriftSource(this.flags),
       ],
     });
-    // --- end admin ---
-    this.mirror = new Mirror({
-      percent: opts.config.routing.mirror.percent,
-      maxBodyBytes: opts.config.routing.mirror.maxBodyBytes,
-      target: () => this.proxy.upstream('canary'),
-      count: (outcome) => this.metrics.mirrored.labels(outcome).inc(),
-    });
     if (opts.config.fleet) this.fleet = this.#buildFleet(opts.config.fleet);
-    // --- rollout: the controller reads the recorder, moves the splitter's weight, persists under state.dir ---
-    this.metricChecks = prometheusChecksFor(() => this.config, { clock: this.clock, registry: this.registry, log: this.log });
-    this.finops = new FinopsCosts({ config: () => this.config, client: () => this.metricChecks.checks.client, clock: this.clock, registry: this.registry });
+    this.#metricChecks = prometheusChecksFor(() => this.config, { clock: this.clock, registry: this.registry, log: this.log });
+    this.finops = new FinopsCosts({ config: () => this.config, client: () => this.#metricChecks.checks.client, clock: this.clock, registry: this.registry });
     const prometheusFeed = {
-      poll: (now: number, from: number) => [...this.metricChecks.checks.poll(now, from), ...this.finops.checks(now, from)],
-      reset: () => this.metricChecks.checks.reset(),
+      poll: (now: number, from: number) => [...this.#metricChecks.checks.poll(now, from), ...this.finops.checks(now, from)],
+      reset: () => this.#metricChecks.checks.reset(),
     };
     this.rollout = new RolloutController({
       config: opts.config.rollout,
@@ -283,26 +285,23 @@ export class Sidecar {
       anomaly: opts.anomaly === undefined ? defaultAnomalyMonitor : opts.anomaly,
       metricChecks: prometheusFeed,
       source: this.#fleetSource ?? this.recorder,
-      traffic: this.splitter,
+      traffic: this.traffic,
       store: this.state,
       metrics: new RolloutMetrics(this.registry),
       events: this.events,
       log: this.log,
       clock: this.clock,
-      versions: () => ({ baseline: this.config.upstreams.baseline.version, canary: this.config.upstreams.canary.version }),
-      weightOwner: () => this.#weightOwner,
+      versions: () => this.#versions(),
       keepPinnedOnRollback: () => this.config.routing.keepPinnedOnRollback,
     });
-    // --- end rollout ---
     this.proxy = new ProxyServer({
       settings: proxySettings(opts.config),
-      splitter: this.splitter,
+      splitter: this.#splitter,
       // the request path's stages (proxy/stages.ts); the fault engine joins below
       stages: [new ObservationStage(this.recorder, this.metrics), this.mirror, this.#accessLog],
       onEvent: (level, event, detail) => this.log[level]({ event, ...detail }, event.replace(/_/g, ' ')),
       onReject: (reason) => this.#rejected(reason),
     });
-    // --- faults ---
     this.dependencies = new DependencyRelay({
       dependencies: opts.config.dependencies,
       registry: this.registry,
@@ -325,32 +324,79 @@ export class Sidecar {
     this.#adminPlugins.push(
       alertRoutes({ abortOn: () => this.config.rollout.abortOn, rolloutActive: () => this.rollout.active, rollback: (reason, alert) => this.rollout.rollbackOnAlert(reason, alert), log: this.log }),
     );
-    this.drift.register(faultDriftSource(this.faults));
-    // --- end faults ---
-    this.events.subscribe((e) => this.#notifyWebhooks(e as unknown as Record<string, unknown>));
+    this.#drift.register(faultDriftSource(this.faults));
+    this.events.subscribe(busEventsToWebhooks(() => this.rollout.webhooks, () => this.#versions()));
+    this.#commands = new OperatorCommands({ rollout: this.rollout, traffic: this.traffic, fleet: this.fleet, log: this.log });
+    this.#features = this.#wireFeatures();
+  }
+
+  /**
+   * The features in the order the root drives them: each is reconfigured from a newly applied config, started
+   * once the listeners are up, and stopped (in this order) before the proxy drains. The traffic state comes
+   * first: what the rest configures may depend on where traffic goes.
+   */
+  #wireFeatures(): Feature[] {
+    return [
+      { name: 'snapshots', start: () => this.#snapshots.start(), stop: () => this.#snapshots.stop() },
+      // the reconcile interval may have changed: drift restarts its timer on a new config once started
+      { name: 'drift', configure: () => this.#started && this.#drift.start(), start: () => this.#drift.start(), stop: () => this.#drift.stop() },
+      { name: 'traffic', configure: (c) => this.traffic.configure(c.routing) },
+      {
+        name: 'rollout',
+        configure: (c) => this.rollout.configure(c.rollout),
+        start: () => (this.fleet === null ? this.rollout.run() : this.#startFleetTicker()),
+        stop: async () => {
+          await this.rollout.stop();
+          if (this.#fleetTicker) clearTimeout(this.#fleetTicker);
+        },
+      },
+      {
+        // Prometheus-backed checks, then the FinOps costs that query through the checks' client
+        name: 'prometheus',
+        configure: (c) => {
+          this.#metricChecks.configure(c);
+          if (this.#started) this.finops.start();
+        },
+        start: () => this.finops.start(),
+        stop: async () => {
+          this.finops.stop();
+          await this.#metricChecks.checks.close();
+        },
+      },
+      { name: 'fleet', stop: () => this.fleet?.stop() },
+      { name: 'releases', configure: (c) => this.#info.setReleases({ baseline: c.upstreams.baseline.version, canary: c.upstreams.canary.version }) },
+      { name: 'proxy', configure: (c) => this.proxy.configure(proxySettings(c)) },
+      { name: 'dependencies', configure: (c) => void this.dependencies.configure(c.dependencies).catch((err) => this.log.error({ err }, 'dependency reconfigure failed')) },
+      {
+        name: 'faults',
+        configure: (c) => this.faults.engine.configure(c.faults, c.environment),
+        stop: () => {
+          this.faults.experiments.shutdown(); // a running experiment ends as interrupted
+          this.faults.engine.stop(); // lift in-flight faults so a hang cannot hold up the drain
+        },
+      },
+      { name: 'flags', configure: (c) => this.#syncFileFlags(c) },
+      { name: 'log', configure: (c) => this.#configureLog(c) },
+      { name: 'admin token', configure: (c) => this.#configureToken(c) },
+    ];
+  }
+
+  #configureLog(c: Config): void {
+    this.log.level = c.log.level;
+    this.#accessLog.sampleRate = c.log.accessLogSampleRate;
+  }
+
+  #configureToken(c: Config): void {
+    try {
+      this.#adminToken.configure(c.admin);
+    } catch (e) {
+      this.log.error({ event: 'admin_token_rejected', err: (e as Error).message }, 'admin token settings not applied; keeping the previous token');
+    }
   }
 
   /** Register a per-request observer (analysis, faults' safety switch). Called after the record is updated. */
   onObservation(fn: (o: Observation, ex: Exchange | null) => void): void {
     this.proxy.addStage({ name: 'observer', observe: fn });
-  }
-
-  /**
-   * Fault trips and drift reach `event` webhooks subscribed to the "faults" / "drift" topics (they used to
-   * reach only the audit log). Runs on the bus, off the request path: notify() is fire-and-forget.
-   */
-  #notifyWebhooks(e: Record<string, unknown>): void {
-    const v = { baseline: this.config.upstreams.baseline.version, canary: this.config.upstreams.canary.version };
-    if (e.type === 'fault' && (e.action === 'killed' || e.action === 'auto-disabled')) {
-      const halted = e.halted as { reason?: string } | undefined;
-      const what = e.action === 'killed' ? 'fault kill switch: every fault off' : 'fault injection auto-disabled';
-      this.rollout.webhooks.notify('event', { text: `canaryd: ${what}${halted?.reason ? ` — ${halted.reason}` : ''}`, action: e.action, halted, versions: v }, 'faults');
-    } else if (e.type === 'drift' && (e.action === 'reverted' || (e.action === 'detected' && Array.isArray(e.items) && e.items.length > 0))) {
-      const items = e.items as Array<{ path: string }>;
-      const paths = items.map((i) => i.path);
-      const what = e.action === 'reverted' ? `reverted ${paths.length} drift item(s) to the config file` : `runtime state differs from the config file in ${paths.length} place(s)`;
-      this.rollout.webhooks.notify('event', { text: `canaryd: ${what}: ${paths.slice(0, 5).join(', ')}${paths.length > 5 ? ', ...' : ''}`, action: e.action, items, versions: v }, 'drift');
-    }
   }
 
   /** The file is the source of truth for the flags it declares (config/sections/flags.ts). */
@@ -378,49 +424,9 @@ export class Sidecar {
     r.since = 0;
   }
 
-  #audit(type: string, reason: string, details: Record<string, unknown>): void {
-    try {
-      this.state.append('audit.jsonl', { at: this.clock.now(), type, reason, ...details });
-    } catch (e) {
-      this.log.error({ err: e }, 'cannot append to the audit log');
-    }
-  }
-
-  #restoreWeights(): void {
-    const saved = this.state.readJson<PersistedWeights>('weights.json');
-    if (saved && saved.fileWeight === this.config.routing.canaryWeight && saved.canary !== this.config.routing.canaryWeight) {
-      this.splitter.setWeights({ canary: saved.canary }, 'restored');
-      this.#weightOwner = saved.owner ?? 'api';
-      this.log.info({ event: 'weights_restored', canary: saved.canary, reason: saved.reason }, 'restored runtime canary weight from state.dir');
-    }
-  }
-
-  /** Off the event loop and coalesced (a burst of weight changes is one or two writes); flushed on stop. */
-  #persistWeights(reason: string): void {
-    try {
-      void this.state.writeJsonLater('weights.json', { canary: this.splitter.getWeights().canary, fileWeight: this.config.routing.canaryWeight, reason, at: this.clock.now(), owner: this.#weightOwner } satisfies PersistedWeights);
-    } catch (e) {
-      this.log.error({ err: e }, 'cannot persist weights');
-    }
-  }
-
-  /** Sets the weight recording who set it (drift reverts only API-made weights). */
-  #setWeightAs(owner: WeightOwner, canary: number, reason: string): void {
-    this.#nextOwner = owner;
-    try {
-      this.splitter.setWeights({ canary }, reason);
-    } finally {
-      this.#nextOwner = null;
-    }
-  }
-
-  get weightOwner(): WeightOwner {
-    return this.#weightOwner;
-  }
-
   adminDeps(): AdminDeps {
     return {
-      token: () => this.adminToken.current(),
+      token: () => this.#adminToken.current(),
       authReads: () => this.config.admin.authReads,
       allowUnauthenticated: () => this.config.admin.allowUnauthenticated,
       hosts: () => ({ listen: this.config.admin.listen, allowed: this.config.admin.allowedHosts }),
@@ -428,21 +434,21 @@ export class Sidecar {
       metricsText: () => this.registry.metrics(),
       metricsContentType: this.registry.contentType,
       status: () => this.status(),
-      setCanaryWeight: (w, reason) => this.#command('weight', { canary: w, reason }),
-      weightOwner: () => this.#weightOwner,
-      weightsLocked: () => (this.rollout.active ? `a rollout is ${this.rollout.machine.state.phase}: it owns the weight; use POST /api/v1/rollout/{promote,rollback}` : null),
+      setCanaryWeight: (w, reason) => this.#commands.run('weight', { canary: w, reason }),
+      weightOwner: () => this.traffic.weight().owner,
+      weightsLocked: () => this.traffic.lockedReason(),
       log: this.log,
-      events: { bus: this.events, snapshot: () => this.snapshots.current() },
-      flags: { service: this.flags, probe: this.splitter, sticky: () => this.config.routing.sticky },
-      config: { file: () => this.configPath, reload: (source) => this.reload(source), drift: this.drift },
+      events: { bus: this.events, snapshot: () => this.#snapshots.current() },
+      flags: { service: this.flags, probe: this.#splitter, sticky: () => this.config.routing.sticky },
+      config: { file: () => this.configPath, reload: (source) => this.reload(source), drift: this.#drift },
       rollout: {
         status: () => this.rollout.status(),
-        start: (reason) => this.#command('start', { reason }),
-        retry: () => this.#command('retry', {}),
-        pause: (reason) => this.#command('pause', { reason }),
-        resume: () => this.#command('resume', {}),
-        promote: (o) => this.#command('promote', o),
-        rollback: (reason) => this.#command('rollback', { reason }),
+        start: (reason) => this.#commands.run('start', { reason }),
+        retry: () => this.#commands.run('retry', {}),
+        pause: (reason) => this.#commands.run('pause', { reason }),
+        resume: () => this.#commands.run('resume', {}),
+        promote: (o) => this.#commands.run('promote', o),
+        rollback: (reason) => this.#commands.run('rollback', { reason }),
         pins: (suspended: boolean) => this.rollout.setPinsSuspended(suspended),
         plan: (given: { rate?: number; errorRate?: number; nonSuccessRate?: number }) => this.rollout.plan(given),
         analysis: () => this.rollout.latestReport(),
@@ -452,58 +458,6 @@ export class Sidecar {
       plugins: this.#adminPlugins,
       fleet: this.fleet ? { status: () => this.fleet!.status(), audit: (n) => this.fleet!.audit(n) } : undefined,
     };
-  }
-
-  /** Runs an operator command here, or (a fleet follower) on the leader, through Redis. */
-  async #command(op: string, args: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const f = this.fleet;
-    // A leader cut off from Redis still believes its lease for a moment; a rollback it applies then cannot be
-    // written (fenced) and would be lost when the fleet's state is adopted on reconnect: queue it as well.
-    if (f !== null && f.leading && !f.connected && op === 'rollback') return this.#rollbackLocally(f, args, 'Redis is unreachable');
-    if (f === null || f.leading) return this.#execute(op, args);
-    try {
-      return (await f.send(op, args)) as Record<string, unknown>;
-    } catch (e) {
-      // Redis or the leader unreachable: a rollback is never refused; applied here now, fleet-wide later
-      if (op !== 'rollback' || (e as CanarydError).code !== 'CANARYD_ERR_FLEET_UNAVAILABLE') throw e;
-      return this.#rollbackLocally(f, args, (e as Error).message);
-    }
-  }
-
-  #rollbackLocally(f: FleetCoordinator, args: Record<string, unknown>, why: string): Record<string, unknown> {
-    const rolloutId = this.rollout.machine.state.id;
-    const r = this.rollout.rollback(`${args.reason ?? 'rolled back'} (applied locally: ${why})`);
-    // the rollout it was meant for: replayed later, it must never roll back a rollout started since
-    f.queueForLeader('rollback', { ...args, rolloutId });
-    this.log.warn({ event: 'fleet_local_rollback' }, 'fleet: rollback applied on this replica only; it is sent to the leader when Redis is back');
-    return r;
-  }
-
-  async #execute(op: string, a: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const reason = typeof a.reason === 'string' ? a.reason : undefined;
-    switch (op) {
-      case 'start':
-        return this.rollout.start(reason ? `rollout started by an operator: ${reason}` : undefined);
-      case 'retry':
-        return this.rollout.retry();
-      case 'pause':
-        return this.rollout.pause(reason);
-      case 'resume':
-        return this.rollout.resume();
-      case 'promote':
-        return this.rollout.promote({ full: a.full === true, reason });
-      case 'rollback':
-        if (typeof a.rolloutId === 'number' && a.rolloutId !== this.rollout.machine.state.id) return this.rollout.status();
-        return this.rollout.rollback(reason);
-      case 'weight': {
-        const locked = this.rollout.active ? `a rollout is ${this.rollout.machine.state.phase}: it owns the weight; use POST /api/v1/rollout/{promote,rollback}` : null;
-        if (locked) throw new CanarydError('CANARYD_ERR_CONFLICT', locked);
-        this.#setWeightAs('api', Number(a.canary), reason ?? 'admin api');
-        return { canaryWeight: this.splitter.getWeights().canary };
-      }
-      default:
-        throw new CanarydError('CANARYD_ERR_BAD_REQUEST', `unknown fleet command ${op}`);
-    }
   }
 
   #buildFleet(c: NonNullable<Config['fleet']>): FleetCoordinator {
@@ -524,7 +478,7 @@ export class Sidecar {
       {
         windowMs: this.recorder.windowMs,
         localWindows: (v, from, to) => this.recorder.windows(v, from, to),
-        heartbeat: () => ({ pid: process.pid, proxy: this.proxyAddress, admin: this.adminAddress, canaryWeight: this.splitter.getWeights().canary, phase: this.rollout.machine.state.phase, step: this.rollout.machine.state.step }),
+        heartbeat: () => ({ pid: process.pid, proxy: this.proxyAddress, admin: this.adminAddress, canaryWeight: this.traffic.weight().canary, phase: this.rollout.machine.state.phase, step: this.rollout.machine.state.step }),
         adopt: (docs, seq) => this.#adoptFleetState(docs, seq),
         leadership: (leading) => {
           this.#fleetSource!.merged = leading;
@@ -532,25 +486,14 @@ export class Sidecar {
             this.rollout.start('rollout started automatically (rollout.autoStart)').catch((e: unknown) => this.log.warn({ event: 'autostart_held', err: (e as Error).message }, 'automatic rollout start held'));
           }
         },
-        execute: (cmd: FleetCommand) => this.#execute(cmd.op, cmd.args),
+        execute: (cmd: FleetCommand) => this.#commands.execute(cmd.op, cmd.args),
         log: this.log,
       },
       remote,
     );
     // every durable write is offered to the fleet; only the leader's are sent (fenced)
     this.state.observer = (kind, name, value) => fleet.record(kind, name, value);
-    const registers = [this.registry];
-    new Gauge({ name: 'canaryd_fleet_leader', help: '1 while this replica holds the fleet lease (fleet mode)', registers, collect() { this.set(fleet.leading ? 1 : 0); } });
-    new Gauge({ name: 'canaryd_fleet_redis_up', help: '1 while this replica reaches Redis (fleet mode)', registers, collect() { this.set(fleet.connected ? 1 : 0); } });
-    new Gauge({
-      name: 'canaryd_fleet_replicas',
-      help: 'replicas whose last heartbeat is younger than 3 heartbeats, as this replica last read them (fleet mode)',
-      registers,
-      collect() {
-        const rs = fleet.status().replicas as Array<{ ageMs: number }>;
-        this.set(rs.filter((r) => r.ageMs < 3 * c.heartbeat).length);
-      },
-    });
+    registerFleetGauges(this.registry, fleet, c.heartbeat);
     return fleet;
   }
 
@@ -566,20 +509,24 @@ export class Sidecar {
       }
     }
     if (rollout) this.rollout.adopt(rollout);
-    if (weights && weights.canary !== this.splitter.getWeights().canary) this.#setWeightAs(weights.owner ?? 'rollout', weights.canary, `fleet (seq ${seq}): ${weights.reason}`);
+    if (weights) this.traffic.adopt(weights, `fleet (seq ${seq})`);
     this.log.debug({ event: 'fleet_adopted', seq, docs: Object.keys(docs) }, 'fleet state adopted');
   }
 
-  status(): Record<string, unknown> {
+  #versions(): { baseline: string; canary: string } {
+    return { baseline: this.config.upstreams.baseline.version, canary: this.config.upstreams.canary.version };
+  }
+
+  status(): StatusView {
     const c = this.config;
-    const w = this.splitter.getWeights().canary;
+    const { canary: w, owner } = this.traffic.weight();
     return {
       versions: {
         baseline: { url: c.upstreams.baseline.url, version: c.upstreams.baseline.version, weight: 100 - w, requests: this.recorder.totals('baseline') },
         canary: { url: c.upstreams.canary.url, version: c.upstreams.canary.version, weight: w, requests: this.recorder.totals('canary') },
       },
-      weights: { baseline: 100 - w, canary: w, owner: this.#weightOwner },
-      uptimeSeconds: Math.round((this.clock.now() - this.startedAt) / 1000),
+      weights: { baseline: 100 - w, canary: w, owner },
+      uptimeSeconds: Math.round((this.clock.now() - this.#startedAt) / 1000),
       inflight: this.proxy.inflight,
       proxy: this.proxyAddress,
       rollout: this.rollout.status(),
@@ -615,13 +562,9 @@ export class Sidecar {
       this.#metricsListener = new MetricsListener(() => this.registry.metrics(), this.registry.contentType);
       this.metricsAddress = await this.#metricsListener.listen(m.host, m.port);
     }
-    this.snapshots.start(); // admin
-    this.drift.start(); // admin
-    if (this.fleet === null) this.rollout.run(); // rollout
-    else this.#startFleetTicker();
-    this.finops.start();
+    for (const f of this.#features) await f.start?.();
     this.#started = true;
-    this.log.info({ event: 'started', proxy: this.proxyAddress, admin: this.adminAddress, canaryWeight: this.splitter.getWeights().canary, ...(this.metricsAddress ? { metrics: this.metricsAddress } : {}) }, 'canaryd started');
+    this.log.info({ event: 'started', proxy: this.proxyAddress, admin: this.adminAddress, canaryWeight: this.traffic.weight().canary, ...(this.metricsAddress ? { metrics: this.metricsAddress } : {}) }, 'canaryd started');
   }
 
   /** Fleet mode: the controller judges only while this replica holds the lease (checked on every tick). */
@@ -649,7 +592,7 @@ export class Sidecar {
     } catch (e) {
       const err = e instanceof CanarydError ? e : new CanarydError('CANARYD_ERR_CONFIG_READ', String(e));
       this.log.error({ event: 'config_rejected', source, code: err.code, problems: err.details }, `config reload rejected, keeping the running config: ${err.message}`);
-      this.events.publish({ type: 'config', action: 'rejected', source, error: err.code, message: err.message, problems: err.details ?? [] }); // admin
+      this.events.publish({ type: 'config', action: 'rejected', source, error: err.code, message: err.message, problems: err.details ?? [] });
       return { ok: false, error: err };
     }
     this.applyConfig(next, source);
@@ -659,32 +602,11 @@ export class Sidecar {
   applyConfig(next: Config, source: string): void {
     const prev = this.config;
     this.config = next;
-    const fileWeightChanged = next.routing.canaryWeight !== prev.routing.canaryWeight;
-    // a running rollout owns the weight: a changed file weight waits until the rollout ends
-    if (fileWeightChanged && this.rollout.active) this.log.warn({ event: 'config_weight_ignored', canaryWeight: next.routing.canaryWeight }, 'routing.canaryWeight changed in the file but a rollout owns the weight; not applied');
-    this.splitter.configure(next.routing, { applyWeight: fileWeightChanged && !this.rollout.active });
-    this.rollout.configure(next.rollout);
-    this.metricChecks.configure(next);
-    if (this.#started) this.finops.start();
-    this.info.setReleases({ baseline: next.upstreams.baseline.version, canary: next.upstreams.canary.version });
-    this.proxy.configure(proxySettings(next));
-    this.mirror.percent = next.routing.mirror.percent;
-    this.mirror.maxBodyBytes = next.routing.mirror.maxBodyBytes;
-    void this.dependencies.configure(next.dependencies).catch((err) => this.log.error({ err }, 'dependency reconfigure failed'));
-    this.faults.engine.configure(next.faults, next.environment); // faults
-    this.#syncFileFlags(next); // flags declared in the file
-    this.log.level = next.log.level;
-    try {
-      this.adminToken.configure(next.admin);
-    } catch (e) {
-      this.log.error({ event: 'admin_token_rejected', err: (e as Error).message }, 'admin token settings not applied; keeping the previous token');
-    }
-    this.#accessLog.sampleRate = next.log.accessLogSampleRate;
+    for (const f of this.#features) f.configure?.(next);
     const restart = (['listen', 'admin', 'state', 'metrics'] as const).filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(next[k]) && !(k === 'admin' && prev.admin.listen === next.admin.listen));
     if (restart.length > 0) this.log.warn({ event: 'config_restart_needed', keys: restart }, `changes to ${restart.join(', ')} apply on restart`);
     this.log.info({ event: 'config_applied', source }, 'config applied');
-    this.events.publish({ type: 'config', action: 'applied', source, restartNeeded: restart }); // admin
-    if (this.#started) this.drift.start(); // admin: the reconcile interval may have changed
+    this.events.publish({ type: 'config', action: 'applied', source, restartNeeded: restart });
   }
 
   /**
@@ -713,23 +635,15 @@ export class Sidecar {
   async stop(drainMs = this.config.shutdown.drainTimeout, settleMs = this.config.shutdown.settle): Promise<{ cut: number }> {
     this.#watcher?.close();
     if (this.#reloadTimer) clearTimeout(this.#reloadTimer);
-    this.#started = false; // admin
-    this.snapshots.stop(); // admin
-    this.drift.stop(); // admin
-    await this.rollout.stop(); // rollout
-    this.finops.stop();
-    if (this.#fleetTicker) clearTimeout(this.#fleetTicker);
-    await this.fleet?.stop();
-    await this.metricChecks.checks.close();
-    this.faults.experiments.shutdown(); // faults: a running experiment ends as interrupted
-    this.faults.engine.stop(); // faults: lift in-flight faults so a hang cannot hold up the drain
+    this.#started = false;
+    for (const f of this.#features) await f.stop?.();
     this.log.info({ event: 'draining', inflight: this.proxy.inflight, deadlineMs: drainMs }, 'draining');
     const cut = await this.proxy.drain(drainMs, settleMs);
     await this.dependencies.stop(); // after the drain: in-flight requests may still need their dependencies
     await this.admin?.close();
-    this.adminToken.stop();
+    this.#adminToken.stop();
     await this.state.flush();
-    this.stateLock.release();
+    this.#stateLock.release();
     await this.#metricsListener?.close();
     this.log.info({ event: 'stopped', cut }, 'canaryd stopped');
     return { cut };

@@ -3,12 +3,10 @@
  * The composition root passes them to the DriftReconciler in that order (applying the file first makes the
  * weight comparison that follows meaningful).
  */
+import type { TrafficRouting } from '../core/index.js';
 import type { Config } from '../config/index.js';
 import { configDiff, type DriftItem, type DriftSource } from './drift.js';
 import { fileDrift, type FlagService } from './flags/service.js';
-
-/** Who set the running canary weight. */
-export type WeightOwner = 'file' | 'api' | 'rollout';
 
 export function configDriftSource(o: { running: () => Config; apply: (file: Config) => void }): DriftSource {
   return {
@@ -26,18 +24,18 @@ export function configDriftSource(o: { running: () => Config; apply: (file: Conf
   };
 }
 
-export function weightDriftSource(o: { weight: () => number; owner: () => WeightOwner; set: (canary: number, reason: string) => void }): DriftSource {
+/** The running weight against the file's; revert sets the file's weight back as its owner ('file'). */
+export function weightDriftSource(traffic: Pick<TrafficRouting, 'weight' | 'setWeight'>): DriftSource {
   return {
     name: 'weights',
     items: (file) => {
-      const w = o.weight();
+      const { canary: w, owner } = traffic.weight();
       if (w === file.routing.canaryWeight) return [];
-      const owner = o.owner();
       const item: DriftItem = { path: 'routing.canaryWeight', file: file.routing.canaryWeight, runtime: w, owner, revertible: owner !== 'rollout' };
       if (owner === 'rollout') item.note = 'set by the rollout controller: never reverted; promote, roll back or update the file';
       return [item];
     },
-    revert: (file) => o.set(file.routing.canaryWeight, 'reconcile: the config file is the source of truth'),
+    revert: (file) => traffic.setWeight('file', file.routing.canaryWeight, 'reconcile: the config file is the source of truth'),
   };
 }
 

@@ -3,19 +3,12 @@
  * codes from core/errors.ts. Schema validation errors from fastify/ajv are rewritten to name the field, the
  * rule and the value, in the style of the config loader: `body.canary: must be <= 100, got 150`.
  */
+import { ErrorBody } from '../contract/index.js';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { CanarydError, isCanarydError, type ErrorCode } from '../core/index.js';
 
-/** JSON Schema of every error body (used as the 4xx/5xx response schema of each route). */
-export const errorBodySchema = {
-  type: 'object',
-  required: ['error', 'message'],
-  properties: {
-    error: { type: 'string', description: 'stable code, e.g. CANARYD_ERR_BAD_REQUEST (docs/errors.md)' },
-    message: { type: 'string' },
-    details: { description: 'structured detail, e.g. the list of problems' },
-  },
-} as const;
+/** JSON Schema of every error body (the 4xx/5xx response schema of each route), from the contract. */
+export const errorBodySchema = ErrorBody;
 
 interface AjvLikeError {
   keyword: string;

@@ -6,7 +6,7 @@ export { FlagService, FLAGS_FILE, type FlagAction } from './flags/service.js';
 export { flagRule, flagRules, type Flag, type FlagKind, FLAG_KINDS } from './flags/model.js';
 export { checkFlag, type CheckResult } from './flags/check.js';
 export { DriftReconciler, configDiff, type DriftItem, type DriftSource, type DriftReport } from './drift.js';
-export { configDriftSource, weightDriftSource, flagDriftSource, type WeightOwner } from './drift-sources.js';
+export { configDriftSource, weightDriftSource, flagDriftSource } from './drift-sources.js';
 export { describeValidation, errorBodySchema } from './errors.js';
 export { DASHBOARD_CSP } from './routes/dashboard.js';
 export { type RolloutRouteDeps } from './routes/rollout.js';

@@ -60,6 +60,9 @@ export class InfoMetrics {
   }
 }
 
+/** Connections the metrics listener holds at once; more are closed at accept. */
+export const METRICS_MAX_CONNECTIONS = 32;
+
 export class MetricsListener {
   #server: Server | null = null;
   #text: () => Promise<string>;
@@ -87,8 +90,13 @@ export class MetricsListener {
         () => res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics collection failed\n'),
       );
     });
+    // Bounded like every other listener: a scraper holds one or two keep-alive connections, so a cap of
+    // METRICS_MAX_CONNECTIONS and an idle cut after 60 s stop a connection flood from exhausting file
+    // descriptors the proxy needs; heads within 10 s, whole requests within 30 s.
+    server.maxConnections = METRICS_MAX_CONNECTIONS;
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
+    server.setTimeout(60_000, (socket) => socket.destroy());
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => resolve());

@@ -14,7 +14,9 @@ import { CanarydError } from '../core/index.js';
 import { AdminAuth, bearerOf, isCrossSite } from './auth.js';
 import { adminErrorHandler, errorBodySchema } from './errors.js';
 import { strictBodies } from './body.js';
-import { coreRoutes } from './routes/core.js';
+import { operationIdOf } from './openapi.js';
+import type { AdminLog } from './log.js';
+import { coreRoutes, type CoreRouteOptions } from './routes/core.js';
 import { flagRoutes, type FlagRouteDeps } from './routes/flags.js';
 import { configRoutes, type ConfigRouteDeps } from './routes/config.js';
 import { eventRoutes, type EventRouteDeps } from './routes/events.js';
@@ -22,28 +24,15 @@ import { dashboardRoutes } from './routes/dashboard.js';
 import { rolloutRoutes, type RolloutRouteDeps } from './routes/rollout.js';
 import { fleetRoutes, type FleetRouteDeps } from './routes/fleet.js';
 
-export interface AdminLog {
-  warn(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
+export type { AdminLog } from './log.js';
 
-export interface AdminDeps {
+export interface AdminDeps extends CoreRouteOptions {
   token(): string;
   authReads(): boolean;
   /** admin.allowUnauthenticated: mutations allowed with no token configured (loopback only) */
   allowUnauthenticated?(): boolean;
   /** admin.listen and admin.allowedHosts for the Host allowlist (admin/hosts.ts); none: no Host check */
   hosts?(): { listen: string; allowed: readonly string[] };
-  ready(): boolean;
-  metricsText(): Promise<string>;
-  metricsContentType: string;
-  status(): Record<string, unknown>;
-  setCanaryWeight(weight: number, reason: string): Record<string, unknown> | Promise<Record<string, unknown>>;
-  /** who set the running weight ("file", "api", "rollout"), shown by GET /api/v1/weights */
-  weightOwner?(): string;
-  /** a reason the weight may not be set by hand now (e.g. a rollout is progressing) -> 409, or null */
-  weightsLocked?(): string | null;
   log: AdminLog;
   /** live events: GET /api/v1/events (WebSocket) and GET /api/v1/snapshot */
   events?: EventRouteDeps;
@@ -60,6 +49,16 @@ export interface AdminDeps {
   /** more routes (rollout, faults...) register here, after the policy hook and swagger */
   plugins?: Array<(app: FastifyInstance, guard: AuthGuard) => void | Promise<void>>;
 }
+
+/** The fleet routes of a canaryd without fleet mode: 404, as a route that does not exist answers. */
+const FLEET_OFF: FleetRouteDeps = {
+  status: () => {
+    throw new CanarydError('CANARYD_ERR_NOT_FOUND', 'no route GET /api/v1/fleet: fleet mode is off (the config has no fleet: section)');
+  },
+  audit: async () => {
+    throw new CanarydError('CANARYD_ERR_NOT_FOUND', 'no route GET /api/v1/fleet/audit: fleet mode is off (the config has no fleet: section)');
+  },
+};
 
 export type AuthGuard = (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
@@ -121,10 +120,12 @@ export async function buildAdmin(deps: AdminDeps): Promise<FastifyInstance> {
   registered.set(app, routes);
   app.addHook('onRoute', (r) => {
     routes.push(r);
+    const schema = (r.schema ??= {}) as Record<string, any>;
+    // one id per operation; fastify's automatic HEAD twin of a GET shares its schema object, so it is not named
+    if (!asArray(r.method).includes('HEAD')) schema.operationId ??= operationIdOf(asArray(r.method)[0], r.url);
     if (!r.url.startsWith(API)) return;
     const mutating = asArray(r.method).some((m) => MUTATING.has(m));
     r.onRequest = [...(mutating ? [sameSite, requireToken] : [readGuard]), ...asArray(r.onRequest as AuthGuard | AuthGuard[] | undefined)] as RouteOptions['onRequest'];
-    const schema = (r.schema ??= {}) as Record<string, any>;
     schema.tags ??= [r.url.slice(API.length).split(/[/?]/)[0] || 'api'];
     if (mutating || deps.token() !== '') schema.security ??= [{ bearerAuth: [] }];
     schema.response ??= {};
@@ -137,13 +138,15 @@ export async function buildAdmin(deps: AdminDeps): Promise<FastifyInstance> {
     void reply.status(404).send({ error: 'CANARYD_ERR_NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` });
   });
 
-  coreRoutes(app, deps);
-  if (deps.events) eventRoutes(app, deps.events, auth, deps.log);
-  if (deps.flags) flagRoutes(app, deps.flags);
-  if (deps.config) configRoutes(app, deps.config);
-  if (deps.rollout) rolloutRoutes(app, deps.rollout);
-  if (deps.fleet) fleetRoutes(app, deps.fleet);
-  if (deps.dashboard !== false) dashboardRoutes(app, deps.dashboard?.dir);
-  for (const plugin of deps.plugins ?? []) await plugin(app, requireToken);
+  // each route group is a fastify plugin given its own options; the policy hook above sees all their routes
+  await app.register(coreRoutes, deps);
+  if (deps.events) await app.register(eventRoutes, { ...deps.events, auth, log: deps.log });
+  if (deps.flags) await app.register(flagRoutes, deps.flags);
+  if (deps.config) await app.register(configRoutes, deps.config);
+  if (deps.rollout) await app.register(rolloutRoutes, deps.rollout);
+  // always routed, so one OpenAPI document (docs/openapi.json) covers every mode; without fleet mode they answer 404
+  await app.register(fleetRoutes, deps.fleet ?? FLEET_OFF);
+  if (deps.dashboard !== false) await app.register(dashboardRoutes, { dir: deps.dashboard?.dir });
+  for (const plugin of deps.plugins ?? []) await app.register(async (scope) => plugin(scope, requireToken));
   return app;
 }

@@ -8,7 +8,7 @@
  * the operator out.
  */
 import { readFileSync, unwatchFile, watchFile } from 'node:fs';
-import { CanarydError } from '../core/index.js';
+import { CanarydError, type Log } from '../core/index.js';
 import { isLoopbackHost, MIN_TOKEN_BYTES, splitHostPort } from '../config/index.js';
 
 export interface TokenSettings {
@@ -17,19 +17,15 @@ export interface TokenSettings {
   listen: string;
 }
 
-export interface TokenLog {
-  info(obj: object, msg: string): void;
-  error(obj: object, msg: string): void;
-}
 
 export class AdminToken {
   #value = '';
   #file = '';
   #listen = '';
-  #log: TokenLog;
+  #log: Log;
   #pollMs: number;
 
-  constructor(settings: TokenSettings, log: TokenLog, opts: { pollMs?: number } = {}) {
+  constructor(settings: TokenSettings, log: Log, opts: { pollMs?: number } = {}) {
     this.#log = log;
     this.#pollMs = opts.pollMs ?? 1000;
     this.configure(settings);

@@ -8,12 +8,13 @@
  * Decisions: data from before the step started (or before this process started, after a restart) is never
  * judged: a step's verdict is about traffic at that step's weight only.
  */
-import { CanarydError, VERSION_NAMES, type Clock, type MetricSource, type TrafficControl, type WindowRecord } from '../core/index.js';
+import type { DecisionSummary, RolloutStatus } from '../contract/index.js';
+import { CanarydError, VERSION_NAMES, type Clock, type Log, type MetricSource, type TrafficRouting, type WindowRecord } from '../core/index.js';
 import { RolloutMachine, initialRolloutState, planRollout, type RolloutPlanForecast, type AnalysisReport, type CheckResult, type Decision, type GateStatus, type Judge, type RolloutState, type Transition } from '../analysis/index.js';
 import { RolloutAudit, type AuditStore } from './audit.js';
 import { RolloutMetrics } from './metrics.js';
 import { judgeSettings, machineSettings, type RolloutConfig } from './settings.js';
-import { WebhookRunner, type WebhookLog } from './webhooks.js';
+import { WebhookRunner } from './webhooks.js';
 import type { MetricCheckFeed } from './prometheus.js';
 
 /** Test-only: kill -9 this process right after the state of a decision with this action is saved. */
@@ -26,9 +27,6 @@ export interface AnomalyFeed {
   reset(): void;
 }
 
-export interface ControllerLog extends WebhookLog {
-  error(obj: object, msg: string): void;
-}
 
 export interface RolloutControllerOptions {
   config: RolloutConfig;
@@ -38,16 +36,14 @@ export interface RolloutControllerOptions {
   /** Prometheus-backed checks (rollout.metrics, controller/prometheus.ts), polled each tick; null: none */
   metricChecks?: MetricCheckFeed | null;
   source: MetricSource;
-  traffic: TrafficControl;
+  traffic: TrafficRouting;
   store: AuditStore;
   metrics: RolloutMetrics;
   events: { publish(e: { type: string; [k: string]: unknown }): unknown };
-  log: ControllerLog;
+  log: Log;
   clock: Clock;
   /** version labels for webhook texts */
   versions: () => { baseline: string; canary: string };
-  /** who set the running weight ("rollout", "api", "file"): recovery re-applies only a rollout's own weight */
-  weightOwner?: () => string;
   /** routing.keepPinnedOnRollback (read at each rollback, so a reload applies) */
   keepPinnedOnRollback?: () => boolean;
 }
@@ -86,18 +82,18 @@ export class RolloutController {
     this.#anomalyFedTo = this.#dataFrom;
     this.#anomaly = o.anomaly ? o.anomaly(o.config) : null;
     const saved = this.audit.loadState();
-    this.machine = new RolloutMachine(machineSettings(o.config, o.keepPinnedOnRollback?.() ?? false), saved ?? initialRolloutState(o.traffic.getWeights().canary));
+    this.machine = new RolloutMachine(machineSettings(o.config, o.keepPinnedOnRollback?.() ?? false), saved ?? initialRolloutState(o.traffic.weight().canary));
     if (saved?.pinsSuspended === true) {
-      o.traffic.setCanaryPinsSuspended?.(true, 'restored from state.dir');
+      o.traffic.setPinsSuspended(true, 'restored from state.dir', { restored: true });
       this.#pinsApplied = true;
     }
-    const ended = saved && !this.machine.active && o.weightOwner?.() === 'rollout' && o.traffic.getWeights().canary !== saved.canaryWeight;
+    const ended = saved && !this.machine.active && o.traffic.weight().owner === 'rollout' && o.traffic.weight().canary !== saved.canaryWeight;
     if (ended) {
       // a crash after an ending decision was saved and before its weight moved: apply the ending's weight
-      o.traffic.setWeights({ canary: saved.canaryWeight }, `rollout ${saved.id} ${saved.phase}: weight recovered`);
+      o.traffic.setWeight('rollout', saved.canaryWeight, `rollout ${saved.id} ${saved.phase}: weight recovered`);
     } else if (saved && this.machine.active) {
       // kill -9 recovery: the same step and weight as before; the step's clock keeps running.
-      o.traffic.setWeights({ canary: saved.canaryWeight }, `rollout recovered at step ${saved.step + 1}`);
+      o.traffic.setWeight('rollout', saved.canaryWeight, `rollout recovered at step ${saved.step + 1}`);
       this.audit.event(this.#dataFrom, 'recovery', `rollout ${saved.id} resumed ${saved.phase} at step ${saved.step + 1}, canary ${saved.canaryWeight} %`, { rolloutId: saved.id, step: saved.step, canaryWeight: saved.canaryWeight });
       o.log.info({ event: 'rollout_recovered', rolloutId: saved.id, phase: saved.phase, step: saved.step, canaryWeight: saved.canaryWeight }, 'rollout state restored from state.dir');
     }
@@ -142,7 +138,7 @@ export class RolloutController {
     return this.#report;
   }
 
-  status(): Record<string, unknown> {
+  status(): RolloutStatus {
     const s = this.machine.state;
     const r = this.#report;
     return {
@@ -150,7 +146,7 @@ export class RolloutController {
       id: s.id,
       step: s.step,
       steps: this.#config.steps,
-      canaryWeight: this.#o.traffic.getWeights().canary,
+      canaryWeight: this.#o.traffic.weight().canary,
       dryRun: this.#config.dryRun,
       failures: s.failures,
       failureLimit: this.#config.failureLimit,
@@ -169,7 +165,7 @@ export class RolloutController {
       evidence: this.#config.evidence,
       maxStepPolicy: this.#config.maxStepPolicy,
       pinsSuspended: s.pinsSuspended === true,
-      suspendedPins: s.pinsSuspended === true ? (this.#o.traffic.canaryPins?.() ?? []) : [],
+      suspendedPins: s.pinsSuspended === true ? this.#o.traffic.canaryPins() : [],
       confirmGate: this.#confirm?.status ?? null,
       lastDecision: summary(this.#latest ?? s.lastDecision),
     };
@@ -271,40 +267,40 @@ export class RolloutController {
 
   // ---- operator commands (admin API, CLI, dashboard) ----
 
-  async start(reason = 'rollout started by an operator'): Promise<Record<string, unknown>> {
+  async start(reason = 'rollout started by an operator'): Promise<RolloutStatus> {
     return this.#startVia(() => this.machine.start(this.#o.clock.now(), reason));
   }
 
-  async retry(): Promise<Record<string, unknown>> {
+  async retry(): Promise<RolloutStatus> {
     const phase = this.machine.state.phase;
     if (phase !== 'rolledback') throw new CanarydError('CANARYD_ERR_CONFLICT', `retry restarts a rolled-back rollout; this one is ${phase}`);
     return this.#startVia(() => this.machine.retry(this.#o.clock.now()));
   }
 
-  pause(reason?: string): Record<string, unknown> {
+  pause(reason?: string): RolloutStatus {
     this.#apply(this.machine.pause(this.#o.clock.now(), reason ? `paused by an operator: ${reason}` : undefined));
     this.audit.event(this.#o.clock.now(), 'pause', this.machine.state.reason ?? 'paused', { rolloutId: this.machine.state.id, step: this.machine.state.step });
     return this.status();
   }
 
-  resume(): Record<string, unknown> {
+  resume(): RolloutStatus {
     this.#apply(this.machine.resume(this.#o.clock.now()));
     this.audit.event(this.#o.clock.now(), 'resume', 'resumed by an operator', { rolloutId: this.machine.state.id, step: this.machine.state.step });
     return this.status();
   }
 
-  promote(opts: { full?: boolean; reason?: string } = {}): Record<string, unknown> {
+  promote(opts: { full?: boolean; reason?: string } = {}): RolloutStatus {
     this.#apply(this.machine.promote(this.#o.clock.now(), { full: opts.full, reason: opts.reason ? `promoted by an operator: ${opts.reason}` : undefined }));
     return this.status();
   }
 
-  rollback(reason?: string): Record<string, unknown> {
+  rollback(reason?: string): RolloutStatus {
     this.#apply(this.machine.rollback(this.#o.clock.now(), reason ? `rolled back by an operator: ${reason}` : undefined));
     return this.status();
   }
 
   /** A rollback an incoming alert asked for (POST /api/v1/alerts, rollout.abortOn): source 'webhook', the alert in the reason. */
-  rollbackOnAlert(reason: string, alert: Record<string, unknown>): Record<string, unknown> {
+  rollbackOnAlert(reason: string, alert: Record<string, unknown>): RolloutStatus {
     const now = this.#o.clock.now();
     this.#apply(this.machine.rollback(now, reason, 'webhook'));
     this.audit.event(now, 'alert-rollback', reason, { rolloutId: this.machine.state.id, alert });
@@ -313,7 +309,7 @@ export class RolloutController {
 
   // ---- internals ----
 
-  async #startVia(begin: () => Transition): Promise<Record<string, unknown>> {
+  async #startVia(begin: () => Transition): Promise<RolloutStatus> {
     if (this.machine.active) begin(); // the machine throws the 409 naming the running phase
     if (this.#starting) throw new CanarydError('CANARYD_ERR_CONFLICT', 'a rollout start is already waiting for its pre-rollout gates');
     this.#starting = true;
@@ -359,7 +355,7 @@ export class RolloutController {
       }
       if (CRASH_BETWEEN_STATE_AND_WEIGHT !== undefined && t.decision?.action === CRASH_BETWEEN_STATE_AND_WEIGHT) process.kill(process.pid, 'SIGKILL');
     }
-    if (t.weight !== null) this.#o.traffic.setWeights({ canary: t.weight }, `${t.decision?.action ?? 'change'}: ${t.decision?.reasons[0] ?? ''}`);
+    if (t.weight !== null) this.#o.traffic.setWeight('rollout', t.weight, `${t.decision?.action ?? 'change'}: ${t.decision?.reasons[0] ?? ''}`);
     // in the same synchronous turn as the weight: the next request routed sees both
     if (this.#pinsApplied !== (this.machine.state.pinsSuspended === true)) this.#applyPins(this.machine.state.pinsSuspended === true, t.decision?.reasons[0] ?? 'operator');
     const d = t.decision;
@@ -377,20 +373,14 @@ export class RolloutController {
     }
   }
 
+  /** The traffic state applies, audits and announces the suspension; this remembers what it was told. */
   #applyPins(suspended: boolean, why: string): void {
     this.#pinsApplied = suspended;
-    const t = this.#o.traffic;
-    if (!t.setCanaryPinsSuspended) return;
-    t.setCanaryPinsSuspended(suspended, why);
-    const pins = t.canaryPins?.() ?? [];
-    const reason = suspended ? `canary pins suspended after a rollback: ${pins.length ? pins.join(', ') : 'none configured'}` : `canary pins re-enabled: ${pins.length ? pins.join(', ') : 'none configured'}`;
-    this.audit.event(this.#o.clock.now(), 'pins', reason, { suspended, pins, why });
-    this.#o.events.publish({ type: 'rollout', action: suspended ? 'pins-suspended' : 'pins-resumed', pins });
-    this.#o.log.info({ event: suspended ? 'pins_suspended' : 'pins_resumed', pins }, reason);
+    this.#o.traffic.setPinsSuspended(suspended, why);
   }
 
   /** Operator command: re-enable (false) or suspend (true) the rules and flags that send traffic to the canary. */
-  setPinsSuspended(suspended: boolean): Record<string, unknown> {
+  setPinsSuspended(suspended: boolean): RolloutStatus {
     this.#apply(this.machine.setPinsSuspended(suspended));
     return this.status();
   }
@@ -441,7 +431,7 @@ export class RolloutController {
     const from = this.#anomalyFedTo;
     const [baseline, canary] = to > from ? VERSION_NAMES.map((v) => this.#o.source.windows(v, from, to).filter((w) => w.start >= from)) : [[], []];
     this.#anomalyFedTo = Math.max(from, to);
-    const checks = a.observe({ at: now, baseline, canary, canaryWeight: this.#o.traffic.getWeights().canary });
+    const checks = a.observe({ at: now, baseline, canary, canaryWeight: this.#o.traffic.weight().canary });
     if (to > from) this.#o.metrics.setAnomalyScores(a.scores());
     return checks;
   }
@@ -486,7 +476,7 @@ export class RolloutController {
   }
 }
 
-function summary(d: Decision | null): Record<string, unknown> | null {
+function summary(d: Decision | null): DecisionSummary | null {
   if (d === null) return null;
   return { at: d.at, action: d.action, step: d.step, canaryWeight: d.canaryWeight, reasons: d.reasons, summary: d.summary ?? null, source: d.source, ...(d.dryRun ? { dryRun: true } : {}), verdict: d.report?.verdict ?? null };
 }

@@ -17,6 +17,7 @@
  */
 import { createHmac } from 'node:crypto';
 import { request } from 'undici';
+import type { Log } from '../core/index.js';
 
 export type WebhookType = 'pre-rollout' | 'confirm-promotion' | 'post-rollout' | 'rollback' | 'event';
 
@@ -66,19 +67,15 @@ export interface GateResult {
   reason: string;
 }
 
-export interface WebhookLog {
-  warn(obj: object, msg: string): void;
-  info(obj: object, msg: string): void;
-}
 
 const BACKOFF_BASE_MS = 200;
 
 export class WebhookRunner {
   #hooks: readonly WebhookSpec[];
-  #log: WebhookLog;
+  #log: Log;
   #inflight = new Set<Promise<unknown>>();
 
-  constructor(hooks: readonly WebhookSpec[], log: WebhookLog) {
+  constructor(hooks: readonly WebhookSpec[], log: Log) {
     this.#hooks = hooks;
     this.#log = log;
   }

@@ -4,3 +4,4 @@ export * from './errors.js';
 export * from './latency.js';
 export * from './headers.js';
 export * from './query-template.js';
+export * from './ports.js';

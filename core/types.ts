@@ -84,7 +84,7 @@ export interface MetricSource {
   readonly windowMs: number;
 }
 
-/** What the traffic splitter exposes to the rest of canaryd. The analysis engine only calls setWeights. */
+/** The router's weight and pin table. Only the traffic state (traffic/) drives it; everyone else asks traffic/. */
 export interface TrafficControl {
   getWeights(): Weights;
   setWeights(weights: Weights, reason: string): void;

@@ -105,12 +105,6 @@ export class ProxyServer implements ExchangeHost {
       },
       (req, res) => this.handle(req, res as unknown as CanarydResponse),
     );
-    // per-client connection limit first, so a refused connection is never tracked
-    this.server.on('connection', (socket: Socket) => {
-      if (this.#limits.accept(socket)) return;
-      socket.destroy();
-      this.#onReject('client_connections');
-    });
     this.server.on('drop', () => this.#onReject('max_connections'));
     this.#connections = new ConnectionTracker(this.server);
     this.#onEvent = opts.onEvent ?? (() => undefined);
@@ -367,6 +361,8 @@ export class ProxyServer implements ExchangeHost {
         http1: this.server,
         http2: s.http2.enabled ? this.#h2.server : null,
         onTlsError: (err) => this.#onEvent('info', 'tls_handshake_failed', { reason: (err as NodeJS.ErrnoException).code ?? err.message }),
+        // per-client connection limit before any parsing, for both protocols; a refused one is never tracked
+        admit: (socket) => this.#limits.accept(socket) || (this.#onReject('client_connections'), false),
       },
       tls,
     );

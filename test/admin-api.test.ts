@@ -76,7 +76,7 @@ t.test('status and weights: good input, 400 naming the field, 401 without the to
   t.equal(sameOrigin.status, 200, 'same-origin browser request allowed');
   t.same(sameOrigin.json, { canaryWeight: 30 });
   t.same((await call(s.app, 'GET', '/api/v1/weights')).json, { baseline: 70, canary: 30, owner: 'api' });
-  t.equal(s.sidecar.splitter.getWeights().canary, 30, 'the splitter has the new weight');
+  t.equal(s.sidecar.traffic.weight().canary, 30, 'the splitter has the new weight');
 });
 
 t.test('404 for unknown routes and methods; every error body is {error, message}', async (t) => {
@@ -121,7 +121,7 @@ t.test('failed attempts are logged and rate-limited per IP; the right token is n
   t.equal(failed[0].level, 40, 'at warn level');
   t.ok(s.lines.some((l) => l.msg === 'admin auth rate-limited'), 'the block is logged');
   t.notOk(JSON.stringify(s.lines).includes(TOKEN), 'the token never reaches the log');
-  t.equal(s.sidecar.splitter.getWeights().canary, 3, 'only the authenticated changes applied');
+  t.equal(s.sidecar.traffic.weight().canary, 3, 'only the authenticated changes applied');
 });
 
 t.test('a flood of bad tokens writes a bounded number of log lines, with a summary of the rest', async (t) => {

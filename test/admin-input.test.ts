@@ -47,7 +47,7 @@ t.test('bodies are not coerced: each wrong type is a 400 naming the field and th
     t.equal(r.json?.error, 'CANARYD_ERR_BAD_REQUEST', `${body}: coded`);
     t.equal(r.json?.message, message, `${body}: names the field`);
   }
-  t.equal(s.sidecar.splitter.getWeights().canary, 10, 'no coerced value reached the weight');
+  t.equal(s.sidecar.traffic.weight().canary, 10, 'no coerced value reached the weight');
   const flag = await call(s.app, 'POST', '/api/v1/flags', { body: { key: 'beta', kind: 'boolean', enabled: 'true' }, token: TOKEN });
   t.equal(flag.status, 400);
   t.equal(flag.json.message, 'body.enabled: must be boolean, got "true"');

@@ -4,11 +4,13 @@
  * plugin of another area registers through AdminDeps.plugins, which also get the auth policy.
  */
 import t from 'tap';
+import { readFileSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { registeredRoutes } from '../admin/index.js';
 import { startEchoUpstream } from './helpers/echo-upstream.js';
 import { configYaml } from './helpers/canaryd.js';
 import { call, startAdminSidecar } from './helpers/admin.js';
+import { servedOpenapi } from './helpers/openapi.js';
 
 const TOKEN = 'openapi-token';
 
@@ -73,4 +75,64 @@ t.test('the OpenAPI document lists every route with its schema', async (t) => {
   t.equal(bad.status, 400);
   t.equal(bad.json.message, 'body.n: must be <= 9, got 12');
   t.equal((await call(s.app, 'GET', '/api/v1/example/things/abc')).json.id, 'abc');
+});
+
+/** The keywords of an OpenAPI 3.0 Schema Object (3.0.3 §4.7.24), plus x- extensions. */
+const SCHEMA_KEYWORDS = new Set([
+  'title', 'multipleOf', 'maximum', 'exclusiveMaximum', 'minimum', 'exclusiveMinimum', 'maxLength', 'minLength', 'pattern', 'maxItems', 'minItems',
+  'uniqueItems', 'maxProperties', 'minProperties', 'required', 'enum', 'type', 'allOf', 'oneOf', 'anyOf', 'not', 'items', 'properties',
+  'additionalProperties', 'description', 'format', 'default', 'nullable', 'discriminator', 'readOnly', 'writeOnly', 'xml', 'externalDocs',
+  'example', 'deprecated', '$ref',
+]);
+const TYPES_30 = new Set(['string', 'number', 'integer', 'boolean', 'array', 'object']);
+
+/** Problems of one schema (and the schemas inside it) as OpenAPI 3.0 sees them. */
+function schemaProblems(s: any, at: string, out: string[]): void {
+  if (s === null || typeof s !== 'object' || Array.isArray(s)) return void out.push(`${at}: a schema must be an object`);
+  for (const [k, v] of Object.entries(s)) {
+    if (!SCHEMA_KEYWORDS.has(k) && !k.startsWith('x-')) out.push(`${at}.${k}: not an OpenAPI 3.0 schema keyword`);
+    if ((k === 'exclusiveMinimum' || k === 'exclusiveMaximum') && typeof v !== 'boolean') out.push(`${at}.${k}: must be a boolean in 3.0, got ${JSON.stringify(v)}`);
+  }
+  if (s.type !== undefined && !(typeof s.type === 'string' && TYPES_30.has(s.type))) out.push(`${at}.type: ${JSON.stringify(s.type)} is not a 3.0 type`);
+  if (s.exclusiveMinimum === true && typeof s.minimum !== 'number') out.push(`${at}: exclusiveMinimum without minimum`);
+  for (const k of ['items', 'not']) if (s[k] !== undefined) schemaProblems(s[k], `${at}.${k}`, out);
+  if (s.additionalProperties !== undefined && typeof s.additionalProperties !== 'boolean') schemaProblems(s.additionalProperties, `${at}.additionalProperties`, out);
+  for (const [k, v] of Object.entries(s.properties ?? {})) schemaProblems(v, `${at}.properties.${k}`, out);
+  for (const k of ['allOf', 'oneOf', 'anyOf']) (s[k] ?? []).forEach((v: unknown, i: number) => schemaProblems(v, `${at}.${k}[${i}]`, out));
+}
+
+function openapi30Problems(doc: any): string[] {
+  const out: string[] = [];
+  if (!/^3\.0\.\d+$/.test(doc.openapi)) out.push(`openapi: ${doc.openapi} is not 3.0.x`);
+  for (const [name, s] of Object.entries(doc.components?.schemas ?? {})) schemaProblems(s, `components.schemas.${name}`, out);
+  const ids = new Map<string, string>();
+  for (const [path, ops] of Object.entries<any>(doc.paths)) {
+    for (const [method, op] of Object.entries<any>(ops)) {
+      const where = `${method.toUpperCase()} ${path}`;
+      if (typeof op.operationId !== 'string' || op.operationId === '') out.push(`${where}: no operationId`);
+      else if (ids.has(op.operationId)) out.push(`${where}: operationId ${op.operationId} also names ${ids.get(op.operationId)}`);
+      else ids.set(op.operationId, where);
+      (op.parameters ?? []).forEach((p: any, i: number) => schemaProblems(p.schema, `${where} parameters[${i}].schema`, out));
+      for (const [type, c] of Object.entries<any>(op.requestBody?.content ?? {})) schemaProblems(c.schema, `${where} requestBody.${type}`, out);
+      for (const [status, r] of Object.entries<any>(op.responses ?? {})) {
+        for (const [type, c] of Object.entries<any>(r.content ?? {})) schemaProblems(c.schema, `${where} responses.${status}.${type}`, out);
+      }
+    }
+  }
+  return out;
+}
+
+t.test('docs/openapi.json is the document the server serves, and it is valid OpenAPI 3.0', async (t) => {
+  const served: any = await servedOpenapi();
+  const file = JSON.parse(readFileSync(new URL('../../docs/openapi.json', import.meta.url), 'utf8'));
+  t.same(file, served, 'docs/openapi.json matches GET /api/v1/openapi.json (regenerate with: npm run openapi)');
+  t.same(openapi30Problems(served), [], 'only OpenAPI 3.0 keywords, boolean exclusive bounds, one unique operationId per operation');
+  const plan = served.paths['/api/v1/rollout/plan'].post.requestBody.content['application/json'].schema;
+  t.same([plan.properties.rate.minimum, plan.properties.rate.exclusiveMinimum], [0, true], 'a JSON Schema exclusiveMinimum: 0 is published as minimum 0, exclusiveMinimum true');
+  t.equal(served.paths['/api/v1/flags/{key}/check'].get.operationId, 'getFlagsKeyCheck');
+  t.ok(served.paths['/api/v1/fleet'] && served.paths['/api/v1/fleet/audit'], 'fleet-mode routes are in the one document');
+
+  // the checker itself finds each kind of 3.1-ism it is there for
+  const bad = { openapi: '3.1.0', paths: { '/x': { get: { responses: { 200: { content: { 'application/json': { schema: { type: ['string', 'null'], properties: { n: { exclusiveMinimum: 0 } }, const: 1 } } } } } } } } };
+  t.same(openapi30Problems(bad).length, 5, `a 3.1 document is refused: ${openapi30Problems(bad).join('; ')}`);
 });

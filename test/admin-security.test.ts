@@ -68,7 +68,7 @@ t.test('DNS rebinding: a Host not in the allowlist gets 421 on every route and o
     t.equal(put.status, 421, `PUT weights with Host ${host}, even with the token: 421`);
     t.equal((await raw(`${s.adminUrl}/`, 'GET', { host })).status, 421, 'the dashboard too');
   }
-  t.equal(s.sidecar.splitter.getWeights().canary, 10, 'the weight never moved');
+  t.equal(s.sidecar.traffic.weight().canary, 10, 'the weight never moved');
   t.equal(await wsStatus(`ws://127.0.0.1:${port}/api/v1/events`, { host: `evil.example:${port}` }), 421, 'the event stream refuses the Host');
   t.equal(await wsStatus(`ws://127.0.0.1:${port}/api/v1/events`, {}), 101, 'the event stream opens for 127.0.0.1');
 
@@ -95,13 +95,13 @@ t.test('no token configured: reads work, mutations are refused (403, coded) unle
   t.match(put.json.message, /admin\.token or admin\.tokenFile/);
   t.equal((await raw(`${strict.adminUrl}/api/v1/rollout/start`, 'POST', {}, '{}')).status, 403, 'starting a rollout too');
   t.equal((await raw(`${strict.adminUrl}/api/v1/faults`, 'DELETE', {})).status, 403, 'the fault kill switch too');
-  t.equal(strict.sidecar.splitter.getWeights().canary, 10, 'the weight never moved');
+  t.equal(strict.sidecar.traffic.weight().canary, 10, 'the weight never moved');
   t.equal((await raw(`${strict.adminUrl}/api/v1/status`, 'GET', {})).status, 200, 'reads need no token');
   t.ok(strict.lines.some((l) => l.msg === 'admin mutation refused: no admin.token configured'), 'logged');
 
   const open = await setup(t, ', allowUnauthenticated: true');
   t.equal((await raw(`${open.adminUrl}/api/v1/weights`, 'PUT', {}, '{"canary": 40}')).status, 200, 'allowUnauthenticated: true allows it');
-  t.equal(open.sidecar.splitter.getWeights().canary, 40);
+  t.equal(open.sidecar.traffic.weight().canary, 40);
 });
 
 t.test('config: off loopback a token of >= 32 bytes or a token file is required; allowUnauthenticated is refused', async (t) => {
@@ -150,7 +150,7 @@ t.test('admin.tokenFile: read at start, followed through a symlink swap (Kuberne
   renameSync(join(dir, '..data_tmp'), join(dir, '..data'));
   await until('the empty file to be rejected', () => s.lines.some((l) => l.event === 'admin_token_rejected'), 15_000);
   t.equal((await put(`second-token-${'b'.repeat(24)}`, 27)).status, 200, 'an empty Secret keeps the previous token');
-  t.equal(s.sidecar.splitter.getWeights().canary, 27);
+  t.equal(s.sidecar.traffic.weight().canary, 27);
 });
 
 t.test('admin.tokenFile that cannot be read stops the start with the key named', async (t) => {

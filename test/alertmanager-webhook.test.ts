@@ -57,7 +57,7 @@ t.test('a firing alert matching rollout.abortOn rolls the canary back, with the 
     await can.close();
   });
   await c.sidecar.rollout.start();
-  t.equal(c.sidecar.splitter.getWeights().canary, 50, 'rollout at its first step');
+  t.equal(c.sidecar.traffic.weight().canary, 50, 'rollout at its first step');
   const post = (body: unknown, token: string | null = 's3cret') =>
     fetch(`${c.adminUrl}/api/v1/alerts`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: typeof body === 'string' ? body : JSON.stringify(body) });
 
@@ -83,7 +83,7 @@ t.test('a firing alert matching rollout.abortOn rolls the canary back, with the 
   t.equal(r.action, 'rolled-back');
   t.match(r.reason, /CheckoutErrors\{service="shop", severity="page", version="v2"\}: Checkout errors above 2 %/);
   t.equal(c.sidecar.rollout.machine.state.phase, 'rolledback');
-  t.equal(c.sidecar.splitter.getWeights().canary, 0, 'traffic back on the baseline');
+  t.equal(c.sidecar.traffic.weight().canary, 0, 'traffic back on the baseline');
   const rb = c.sidecar.rollout.audit.rollbacks(1)[0];
   t.equal(rb.source, 'webhook');
   t.match(rb.reason, /Alertmanager alert \(rollout\.abortOn\): CheckoutErrors/);

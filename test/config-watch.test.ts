@@ -58,7 +58,7 @@ t.test('a ConfigMap ..data symlink swap is reloaded; a swap to the same content 
   await sidecar.start();
   t.teardown(() => sidecar.stop(500));
   sidecar.watchConfig();
-  t.equal(sidecar.splitter.getWeights().canary, 5);
+  t.equal(sidecar.traffic.weight().canary, 5);
 
   gen = kubeletSwap(dir, yaml(5), gen);
   await seen((l) => l.event === 'config_watch' && l.changed === false);
@@ -66,10 +66,10 @@ t.test('a ConfigMap ..data symlink swap is reloaded; a swap to the same content 
 
   gen = kubeletSwap(dir, yaml(30), gen);
   await seen((l) => l.event === 'config_applied' && l.source === 'file-change');
-  t.equal(sidecar.splitter.getWeights().canary, 30, 'the swapped-in content is applied');
+  t.equal(sidecar.traffic.weight().canary, 30, 'the swapped-in content is applied');
   t.equal(lines.filter((l) => l.event === 'config_applied').length, 1, 'applied once');
 
   kubeletSwap(dir, 'routing: [not, a, mapping', gen);
   await seen((l) => l.event === 'config_rejected');
-  t.equal(sidecar.splitter.getWeights().canary, 30, 'a broken swap is rejected and the running config kept');
+  t.equal(sidecar.traffic.weight().canary, 30, 'a broken swap is rejected and the running config kept');
 });

@@ -80,7 +80,7 @@ t.test('in chromium: live charts move with traffic; rollback asks for the token 
     const deadline = Date.now() + 60_000;
     while (sending && Date.now() < deadline) {
       await Promise.all(Array.from({ length: 20 }, () => request(`${s.url}/api/items/${sent % 20}`, { dispatcher, headers: { 'x-user-id': `u-${sent++ % 200}` } }).then((r) => r.body.dump(), () => {})));
-      await new Promise((r) => setTimeout(r, 100));
+      await new Promise((r) => setTimeout(r, 100)); // pacing the load, not waiting for anything
     }
   })();
   t.teardown(async () => {

@@ -193,7 +193,7 @@ faults:
   t.equal(can.seen.length, 1);
   const f = await h2request(s, { ':path': '/fault' });
   t.equal(f.status, 418, 'abort fault answers over HTTP/2');
-  c.sidecar.splitter.setWeights({ canary: 100 }, 'test');
+  c.sidecar.traffic.setWeight('api', 100, 'test');
   const w = await h2request(s, { ':path': '/w' });
   t.equal(w.headers['x-canaryd-version'], 'canary', 'weights apply');
   const metrics = await c.sidecar.registry.metrics();

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { request, Agent } from 'undici';
-import { startEchoUpstream } from './helpers/echo-upstream.js';
+import { seenAtLeast, startEchoUpstream } from './helpers/echo-upstream.js';
 import { configYaml, spawnCanaryd } from './helpers/canaryd.js';
 
 const dispatcher = new Agent({ connections: 32 });
@@ -25,7 +25,7 @@ t.test('hot reload: a valid file applies, an invalid one is rejected and the old
 
   // valid change through SIGHUP, with requests in flight that must not be dropped
   const slow = Array.from({ length: 10 }, () => request(`${p.url}/slow?ms=400`, { dispatcher }).then(async (r) => (await r.body.dump(), r.statusCode)));
-  await new Promise((r) => setTimeout(r, 100));
+  await seenAtLeast([base, can], 10); // all 10 are in flight at the upstreams before the reload
   writeFileSync(p.configPath, readFileSync(p.configPath, 'utf8').replace('canaryWeight: 10', 'canaryWeight: 40'));
   p.child.kill('SIGHUP');
   await p.waitForLog((l) => l.event === 'config_applied');
@@ -63,8 +63,7 @@ t.test('SIGTERM drains: no in-flight request is lost, then exit 0', async (t) =>
   );
   // SIGTERM once every request is in flight at the upstreams (a request still in the accept queue when the
   // listener closes is refused by the kernel, which is not what this test is about)
-  const deadline = Date.now() + 20_000;
-  while (base.seen.length + can.seen.length < 30 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  await seenAtLeast([base, can], 30);
   t.equal(base.seen.length + can.seen.length, 30, 'all 30 requests reached an upstream before SIGTERM');
   p.child.kill('SIGTERM');
   const results = await Promise.all(inflight);

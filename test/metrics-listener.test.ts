@@ -77,6 +77,31 @@ t.test('the metrics listener serves /metrics without the admin token, and nothin
   t.notMatch(after, /release="v2"/, 'the old release is gone');
 });
 
+t.test('the metrics listener caps its connections (32): a flood is closed at accept, scrapes resume after', async (t) => {
+  const { metricsUrl } = await rig(t);
+  const port = Number(new URL(metricsUrl).port);
+  const closed: boolean[] = [];
+  const sockets = await Promise.all(
+    Array.from({ length: 40 }, (_, i) => new Promise<import('node:net').Socket>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => resolve(s));
+      closed[i] = false;
+      s.on('close', () => (closed[i] = true));
+      s.on('error', () => undefined);
+    })),
+  );
+  t.teardown(() => sockets.forEach((s) => s.destroy()));
+  // held sockets send nothing; the 8 over the cap are destroyed by the server at accept
+  for (let i = 0; i < 400 && closed.filter(Boolean).length < 8; i++) await new Promise((r) => setTimeout(r, 25));
+  t.equal(closed.filter(Boolean).length, 8, 'exactly the connections over the cap were closed');
+  for (const s of sockets) s.destroy();
+  let status = 0;
+  for (let i = 0; i < 100 && status !== 200; i++) {
+    status = await fetch(`${metricsUrl}/metrics`).then((r) => (r.body?.cancel(), r.status), () => 0);
+    if (status !== 200) await new Promise((r) => setTimeout(r, 50));
+  }
+  t.equal(status, 200, 'scrapes are served again once the flood is gone');
+});
+
 t.test('100,000 distinct paths and users do not grow /metrics', async (t) => {
   // canaryd in its own process, so the load generator and the proxy do not share one event loop
   const base = await plainUpstream();

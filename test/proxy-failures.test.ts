@@ -3,7 +3,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { request, Agent } from 'undici';
 import { startEchoUpstream } from './helpers/echo-upstream.js';
 import { configYaml, startSidecar } from './helpers/canaryd.js';
-import { startAdminSidecar } from './helpers/admin.js';
+import { startAdminSidecar, until } from './helpers/admin.js';
 
 const dispatcher = new Agent({ connections: 4 });
 t.teardown(() => dispatcher.close());
@@ -94,10 +94,14 @@ t.test('idempotent requests are retried on connect failure only', async (t) => {
 });
 
 t.test('a response cut mid-body reaches the client as a truncated response, counted as an error', async (t) => {
+  // the upstream sends the head and a first part of the body, then is cut once the client holds the head
+  let cut = (): void => {
+    throw new Error('the upstream was never asked');
+  };
   const trunc = createServer((s) => {
     s.once('data', () => {
       s.write('HTTP/1.1 200 OK\r\ncontent-length: 100000\r\n\r\n' + 'x'.repeat(1000));
-      setTimeout(() => s.destroy(), 50);
+      cut = () => s.destroy();
     });
   });
   await new Promise<void>((r) => trunc.listen(0, '127.0.0.1', r));
@@ -110,8 +114,9 @@ t.test('a response cut mid-body reaches the client as a truncated response, coun
   });
   const r = await request(`${c.url}/x`, { dispatcher });
   t.equal(r.statusCode, 200, 'headers already went out');
+  cut();
   await t.rejects(r.body.text(), 'the client sees the body cut short, never a silently short body');
-  await new Promise((res) => setTimeout(res, 50));
+  await until('the cut response to be recorded', () => c.sidecar.recorder.totals('baseline').byStatus['502'] === 1);
   t.equal(c.sidecar.recorder.totals('baseline').byStatus['502'], 1, 'recorded as a gateway error');
 });
 
@@ -136,8 +141,7 @@ timeouts: { connect: 500ms, headers: 2s, body: 300ms }`);
   const r = await request(`${s.url}/x`, { dispatcher });
   t.equal(r.statusCode, 200, 'headers went out before the stall');
   await t.rejects(r.body.text(), 'the body is cut, never silently short');
-  const deadline = Date.now() + 5000;
-  while (s.sidecar.recorder.totals('baseline').byStatus['504'] !== 1 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
+  await until('the stalled response to be recorded', () => s.sidecar.recorder.totals('baseline').byStatus['504'] === 1);
   t.equal(s.sidecar.recorder.totals('baseline').byStatus['504'], 1, 'recorded as a 504 timeout');
 
   const refused = await request(`${s.url}/y`, { dispatcher, headers: { 'x-to': 'canary' } }).then(async (x) => (await x.body.dump(), { status: x.statusCode }));

@@ -2,7 +2,7 @@ import t from 'tap';
 import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import { request, Agent } from 'undici';
-import { startEchoUpstream } from './helpers/echo-upstream.js';
+import { seenAtLeast, startEchoUpstream } from './helpers/echo-upstream.js';
 import { configYaml, startSidecar } from './helpers/canaryd.js';
 
 const dispatcher = new Agent({ connections: 16 });
@@ -33,7 +33,7 @@ t.test('weights split 10,000 requests within binomial bounds', async (t) => {
   t.equal(base.seen.length + can.seen.length, n, 'every request reached exactly one upstream');
   t.equal(can.seen.length, canary, 'the version header names the upstream that answered');
 
-  c.sidecar.splitter.setWeights({ canary: 0.5 }, 'test');
+  c.sidecar.traffic.setWeight('api', 0.5, 'test');
   canary = 0;
   await inBatches(n, 50, async () => {
     if ((await versionOf(`${c.url}/x`)) === 'canary') canary++;
@@ -48,7 +48,7 @@ t.test('sticky assignment: same key same version, monotone as the weight rises',
   t.teardown(async () => (await c.stop(), await base.close(), await can.close()));
   const users = Array.from({ length: 400 }, (_, i) => `user-${i}`);
   const at = async (w: number) => {
-    c.sidecar.splitter.setWeights({ canary: w }, 'test');
+    c.sidecar.traffic.setWeight('api', w, 'test');
     const m = new Map<string, string>();
     await inBatches(users.length, 40, async (i) => {
       m.set(users[i], await versionOf(`${c.url}/`, { 'x-user-id': users[i] }));
@@ -74,7 +74,7 @@ t.test('sticky assignment: same key same version, monotone as the weight rises',
 
   // cookie stickiness
   c.sidecar.applyConfig({ ...c.sidecar.config, routing: { ...c.sidecar.config.routing, sticky: { cookie: 'uid' } } }, 'test');
-  c.sidecar.splitter.setWeights({ canary: 50 }, 'test');
+  c.sidecar.traffic.setWeight('api', 50, 'test');
   const first = await versionOf(`${c.url}/`, { cookie: 'a=b; uid=alice; c=d' });
   for (let i = 0; i < 20; i++) t.equal(await versionOf(`${c.url}/`, { cookie: `uid=alice; n=${i}` }), first);
 });
@@ -143,8 +143,7 @@ t.test('mirroring shadows baseline traffic to canary without touching the client
   }
   t.ok(statuses.every((s) => s === 200));
   // mirror copies arrive at canary, with the body, marked as mirror
-  const deadline = Date.now() + 5000;
-  while (can.seen.filter((s) => s.url.startsWith('/items/')).length < 20 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await seenAtLeast([can], 20, (s) => s.url.startsWith('/items/'));
   const shadows = can.seen.filter((s) => s.url.startsWith('/items/'));
   t.equal(shadows.length, 20, 'each baseline request was shadowed to canary');
   t.ok(shadows.every((s) => s.headers['x-canaryd-mirror'] === '1'), 'shadows are marked');
@@ -178,7 +177,7 @@ t.test('mirroring a body never takes bytes from the real request, and a silent c
     silent.close();
   });
   const slow = request(`${c.url}/slow?ms=300`, { dispatcher }).then((r) => r.body.dump());
-  await new Promise((r) => setTimeout(r, 50));
+  await seenAtLeast([base], 1, (s) => s.url.startsWith('/slow')); // it holds the one baseline connection
   const payload = Buffer.alloc(256 * 1024, 7);
   const r = await request(`${c.url}/post`, { method: 'POST', body: payload, dispatcher });
   const echoed = (await r.body.json()) as { upstream: string; bodyBytes: number; bodySha256: string };

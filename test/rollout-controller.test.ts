@@ -56,7 +56,7 @@ t.test('operator commands move the weight at once and answer 409 when they do no
   t.equal(r.status, 200);
   t.equal(r.json.phase, 'progressing');
   t.equal(r.json.canaryWeight, 5);
-  t.equal(s.sidecar.splitter.getWeights().canary, 5);
+  t.equal(s.sidecar.traffic.weight().canary, 5);
   r = await post(s, '/api/v1/rollout/start');
   t.equal(r.status, 409);
   t.match(r.json.message, /already progressing/);
@@ -105,14 +105,14 @@ t.test('the analysis tick: failureLimit, hard breach, promotion, records and met
   t.equal(ctl.tick()?.decision?.action, 'CONTINUE', 'silence holds');
   s.verdict.next = 'pass';
   t.equal(ctl.tick()?.decision?.action, 'PROMOTE', 'pass + non-inferior + interval promotes');
-  t.equal(s.sidecar.splitter.getWeights().canary, 25);
+  t.equal(s.sidecar.traffic.weight().canary, 25);
   s.verdict.next = 'fail';
   s.clock.advance(1000);
   t.equal(ctl.tick()?.decision?.action, 'CONTINUE', 'one failure spends the budget');
   s.clock.advance(1000);
   const tr = ctl.tick();
   t.equal(tr?.decision?.action, 'ROLLBACK', 'failureLimit 2 reached');
-  t.equal(s.sidecar.splitter.getWeights().canary, 0);
+  t.equal(s.sidecar.traffic.weight().canary, 0);
   t.equal(await versionOf(s.url), 'baseline');
   const a = await call(s.app, 'GET', '/api/v1/analysis');
   t.equal(a.json.verdict, 'fail', 'the latest report with its checks');
@@ -170,7 +170,7 @@ t.test('dry run: verdicts are recorded, the weight never moves', async (t) => {
   const tr = s.sidecar.rollout.tick();
   t.equal(tr?.decision?.action, 'ROLLBACK');
   t.equal(tr?.decision?.dryRun, true);
-  t.equal(s.sidecar.splitter.getWeights().canary, 5, 'weight unchanged');
+  t.equal(s.sidecar.traffic.weight().canary, 5, 'weight unchanged');
   t.equal(s.sidecar.rollout.status().phase, 'progressing');
   const rb = (await call(s.app, 'GET', '/api/v1/rollbacks')).json.rollbacks;
   t.equal(rb[0].dryRun, true, 'the would-be rollback is in the audit trail, marked');
@@ -189,7 +189,7 @@ t.test('state survives a restart of the sidecar: same step, same weight', async 
   t.equal(st.phase, 'progressing');
   t.equal(st.step, 2);
   t.equal(st.canaryWeight, 50);
-  t.equal(b.sidecar.splitter.getWeights().canary, 50);
+  t.equal(b.sidecar.traffic.weight().canary, 50);
   t.equal((await call(b.app, 'GET', '/api/v1/decisions')).json.decisions.length, 3, 'decisions reloaded from the audit log');
   const audit = readFileSync(join(stateDir, 'audit.jsonl'), 'utf8');
   t.match(audit, /"type":"recovery"/);

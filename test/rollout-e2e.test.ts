@@ -41,7 +41,7 @@ function startLoad(url: string, perTick = 20, maxMs = 90_000) {
           ),
         ),
       );
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 50)); // pacing the load (about 400 requests/s), not waiting for anything
     }
   })();
   return {
@@ -59,13 +59,13 @@ async function rollout(p: CanarydProcess): Promise<any> {
   return r.json();
 }
 
-async function waitForPhase(p: CanarydProcess, phases: string[], timeoutMs: number): Promise<any> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const s = await rollout(p);
-    if (phases.includes(s.phase) || Date.now() > deadline) return s;
-    await new Promise((r) => setTimeout(r, 200));
-  }
+/**
+ * Awaits the decision that ends the rollout — a promotion to 100 % or a rollback — in canaryd's log, then
+ * reads the rollout. A rollout that pauses or stalls instead fails the test by the log wait's timeout.
+ */
+async function waitForEnd(p: CanarydProcess, timeoutMs: number): Promise<any> {
+  await p.waitForLog((l) => l.event === 'decision' && !l.dryRun && ((l.action === 'PROMOTE' && l.canaryWeight === 100) || l.action === 'ROLLBACK'), timeoutMs);
+  return rollout(p);
 }
 
 async function versionsOf(url: string, n: number): Promise<Set<string>> {
@@ -95,7 +95,7 @@ async function startRig(t: Test, baselineErrors: number, canaryErrors: number) {
 
 t.test('a good canary is promoted to 100 % by the engine alone', async (t) => {
   const { p, load } = await startRig(t, 0, 0);
-  const end = await waitForPhase(p, ['promoted', 'rolledback', 'paused'], 80_000);
+  const end = await waitForEnd(p, 80_000);
   t.equal(end.phase, 'promoted', `ended ${end.phase}: ${JSON.stringify(end.lastDecision?.reasons ?? [])}`);
   t.equal(end.canaryWeight, 100);
   const decisions = ((await (await fetch(`${p.adminUrl}/api/v1/decisions`)).json()) as any).decisions as any[];
@@ -116,7 +116,7 @@ t.test('a good canary is promoted to 100 % by the engine alone', async (t) => {
 
 t.test('a bad canary is rolled back by the engine alone', async (t) => {
   const { p, load } = await startRig(t, 0.002, 0.3);
-  const end = await waitForPhase(p, ['promoted', 'rolledback', 'paused'], 60_000);
+  const end = await waitForEnd(p, 60_000);
   t.equal(end.phase, 'rolledback', `ended ${end.phase}`);
   t.equal(end.canaryWeight, 0);
   t.equal(end.step, 0, 'caught at the first step');

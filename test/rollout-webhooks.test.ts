@@ -79,7 +79,7 @@ t.test('pre-rollout gate: refusal keeps the rollout idle with a 409 naming the g
   t.equal(r.json.error, 'CANARYD_ERR_GATE_REFUSED');
   t.match(r.json.message, /pre-rollout gate change-window refused: HTTP 403 \(not today\)/);
   t.equal(s.sidecar.rollout.status().phase, 'idle');
-  t.equal(s.sidecar.splitter.getWeights().canary, 0);
+  t.equal(s.sidecar.traffic.weight().canary, 0);
   const call0 = s.rx.calls[0];
   t.equal(call0.body.type, 'pre-rollout');
   t.equal(call0.body.metadata.team, 'payments');
@@ -124,7 +124,7 @@ t.test('confirm-promotion gate holds the final step until it approves; notificat
   s.clock.advance(1_000);
   tr = ctl.tick();
   t.equal(tr?.decision?.action, 'CONTINUE', 'a refusal holds the step');
-  t.equal(s.sidecar.splitter.getWeights().canary, 50);
+  t.equal(s.sidecar.traffic.weight().canary, 50);
   t.equal(s.rx.calls.filter((c) => c.path === '/confirm').length, 1, 'not re-asked before the recheck delay');
   s.rx.answers['/confirm'] = 200;
   s.clock.advance(10_000);

@@ -8,26 +8,18 @@
  * break a publisher (publishers sit on timers and request paths). Events other than `snapshot` are kept in a
  * small ring so a client that connects late can replay recent history (`recent(sinceSeq)`).
  *
- * Code that may not import admin/ (proxy/faults, analysis) needs no import: it can accept anything with the
- * structural shape `EventSink` (`{ publish(e: { type: string }): void }`) and be handed `sidecar.events`.
+ * Code that may not import admin/ (proxy/faults, analysis) takes core's `EventSink` port and is handed
+ * `sidecar.events`.
  */
+import type { EventInput, EventSink } from '../../core/index.js';
 
-export interface EventInput {
-  /** dotted or plain name, e.g. "weights", "decision", "fault", "config", "flag", "drift", "snapshot" */
-  type: string;
-  [field: string]: unknown;
-}
+export type { EventInput, EventSink };
 
 export interface CanarydEvent extends EventInput {
   /** monotonic per process, starting at 1 */
   seq: number;
   /** epoch ms when published */
   at: number;
-}
-
-/** What publishers need: the structural shape other folders can declare locally without importing admin/. */
-export interface EventSink {
-  publish(event: EventInput): unknown;
 }
 
 export type EventListener = (event: CanarydEvent) => void;

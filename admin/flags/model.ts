@@ -9,100 +9,14 @@
  * compiled once per change into the TrafficSplitter's runtime rules (proxy/router.ts), in creation order,
  * checked after the config file's rules and before weights.
  */
-import { CanarydError, type VersionName } from '../../core/index.js';
+import { CanarydError } from '../../core/index.js';
+import type { Flag, FlagKind } from '../../contract/index.js';
 import { validCidr } from '../../config/index.js';
 import type { RuleMatch, RuleSpec } from '../../proxy/index.js';
 
-export const FLAG_KINDS = ['boolean', 'percentage', 'userList', 'ipList'] as const;
-export type FlagKind = (typeof FLAG_KINDS)[number];
+export { FLAG_KINDS, FLAG_KEY_PATTERN, type Flag, type FlagKind, type FlagMatch } from '../../contract/index.js';
 
-export interface FlagMatch {
-  /** path prefix or glob, as in routing rules */
-  path?: string;
-  method?: string[];
-  /** header name -> accepted values ("*" = present) */
-  header?: Record<string, string[]>;
-}
-
-export interface Flag {
-  key: string;
-  description: string;
-  kind: FlagKind;
-  enabled: boolean;
-  /** where matching requests go */
-  version: VersionName;
-  percentage?: number;
-  users?: string[];
-  ips?: string[];
-  match?: FlagMatch;
-  archived: boolean;
-  createdAt: number;
-  updatedAt: number;
-  archivedAt?: number;
-  /** why the flag last changed state when not by an operator (e.g. "reconcile") */
-  note?: string;
-  /** "file": declared in the config file's `flags:` (the file is its source of truth); else made through the API */
-  source?: 'file' | 'api';
-}
-
-export const FLAG_KEY_PATTERN = '^[a-z0-9][a-z0-9._-]{0,63}$';
 export const RULE_PREFIX = 'flag:';
-
-const matchSchema = {
-  type: 'object',
-  additionalProperties: false,
-  minProperties: 1,
-  description: 'narrows the flag to matching requests (all given conditions must hold)',
-  properties: {
-    path: { type: 'string', minLength: 1, maxLength: 512, description: 'path prefix ("/api/") or glob ("/api/*/items")' },
-    method: { type: 'array', minItems: 1, maxItems: 16, items: { type: 'string', pattern: '^[A-Za-z]{1,16}$' } },
-    header: {
-      type: 'object',
-      maxProperties: 16,
-      additionalProperties: { type: 'array', minItems: 1, maxItems: 64, items: { type: 'string', maxLength: 256 } },
-    },
-  },
-} as const;
-
-const fields = {
-  description: { type: 'string', maxLength: 500 },
-  kind: { type: 'string', enum: FLAG_KINDS },
-  enabled: { type: 'boolean' },
-  version: { type: 'string', enum: ['baseline', 'canary'] },
-  percentage: { type: 'number', minimum: 0, maximum: 100 },
-  users: { type: 'array', minItems: 1, maxItems: 10_000, items: { type: 'string', minLength: 1, maxLength: 256 } },
-  ips: { type: 'array', minItems: 1, maxItems: 1_000, items: { type: 'string', minLength: 2, maxLength: 64 } },
-  match: matchSchema,
-} as const;
-
-export const flagSchema = {
-  type: 'object',
-  required: ['key', 'description', 'kind', 'enabled', 'version', 'archived', 'createdAt', 'updatedAt'],
-  properties: {
-    key: { type: 'string' },
-    ...fields,
-    archived: { type: 'boolean' },
-    createdAt: { type: 'integer', description: 'epoch ms' },
-    updatedAt: { type: 'integer', description: 'epoch ms' },
-    archivedAt: { type: 'integer', description: 'epoch ms' },
-    note: { type: 'string' },
-    source: { type: 'string', enum: ['file', 'api'], description: 'file: declared in the config file; api: made at runtime' },
-  },
-} as const;
-
-export const createFlagBody = {
-  type: 'object',
-  required: ['key', 'kind'],
-  additionalProperties: false,
-  properties: { key: { type: 'string', pattern: FLAG_KEY_PATTERN, description: 'lowercase name, e.g. "beta-users"' }, ...fields },
-} as const;
-
-export const updateFlagBody = {
-  type: 'object',
-  additionalProperties: false,
-  minProperties: 1,
-  properties: fields,
-} as const;
 
 export type FlagInput = Partial<Pick<Flag, 'description' | 'kind' | 'enabled' | 'version' | 'percentage' | 'users' | 'ips' | 'match'>> & { key?: string };
 

@@ -72,11 +72,11 @@ function describe(a: AlertmanagerAlert): string {
 
 export function alertRoutes(deps: AlertRouteDeps): (app: FastifyInstance) => void {
   return (app) => {
-    app.post(
+    app.post<{ Body: { alerts: AlertmanagerAlert[] } }>(
       '/api/v1/alerts',
       { schema: { summary: "Alertmanager webhook receiver: a firing alert matching rollout.abortOn rolls the canary back", tags: ['rollout'], body, response: { 200: answer } } },
       async (req) => {
-        const alerts = (req.body as { alerts: AlertmanagerAlert[] }).alerts;
+        const alerts = req.body.alerts;
         const firing = alerts.filter((a) => a.status === 'firing');
         const abortOn = deps.abortOn();
         const matched = firing.filter((a) => matchAbortOn(a.labels, abortOn) !== null);

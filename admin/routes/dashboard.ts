@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 
 export const DASHBOARD_CSP = [
   "default-src 'none'",
@@ -59,7 +59,8 @@ function secure(reply: FastifyReply): FastifyReply {
     .header('cache-control', 'no-cache');
 }
 
-export function dashboardRoutes(app: FastifyInstance, dir = defaultDashboardDir()): void {
+export const dashboardRoutes: FastifyPluginAsync<{ dir?: string }> = async (app, opts) => {
+  const dir = opts.dir ?? defaultDashboardDir();
   const assets = load(dir);
   const serve = (route: string) => async (req: FastifyRequest, reply: FastifyReply) => {
     const a = assets?.get(route);
@@ -72,4 +73,4 @@ export function dashboardRoutes(app: FastifyInstance, dir = defaultDashboardDir(
   };
   for (const route of Object.keys(FILES)) app.get(route, { schema: { hide: true } }, serve(route));
   app.get('/favicon.ico', { schema: { hide: true } }, async (_req, reply) => reply.redirect('/assets/favicon.svg', 301));
-}
+};

@@ -57,6 +57,6 @@ export function dependencyRoutes(relay: DependencySource): (app: FastifyInstance
       { schema: { summary: 'TCP dependencies relayed by canaryd: listeners, live connections, bytes, active faults', response: { 200: { type: 'object', properties: { dependencies: { type: 'array', items: dependencyView } } } } } },
       async () => ({ dependencies: relay.list() }),
     );
-    app.get('/api/v1/dependencies/:name', { schema: { summary: 'One dependency', params: nameParams, response: { 200: dependencyView } } }, async (req) => relay.get((req.params as { name: string }).name));
+    app.get<{ Params: { name: string } }>('/api/v1/dependencies/:name', { schema: { summary: 'One dependency', params: nameParams, response: { 200: dependencyView } } }, async (req) => relay.get(req.params.name));
   };
 }

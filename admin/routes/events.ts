@@ -11,18 +11,25 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CanarydError, isCanarydError } from '../../core/index.js';
 import { bearerOf, isCrossSite, tokenFromProtocols, WS_PROTOCOL, type AdminAuth } from '../auth.js';
 import type { CanarydEvent, EventBus } from '../events/bus.js';
 import type { Snapshot } from '../events/snapshot.js';
-import type { AdminLog } from '../server.js';
+import type { AdminLog } from '../log.js';
+import { RecentEvents, RecentQuery } from '../../contract/index.js';
 
 export interface EventRouteDeps {
   bus: EventBus;
   /** the current snapshot (computed on demand) */
   snapshot(): Snapshot;
+}
+
+export interface EventRouteOptions extends EventRouteDeps {
+  /** the WebSocket upgrade is checked here, outside fastify's routing, as the policy hook checks reads */
+  auth: AdminAuth;
+  log: AdminLog;
 }
 
 const PATH = '/api/v1/events';
@@ -37,7 +44,9 @@ function refuse(socket: Duplex, err: CanarydError): void {
   socket.end(`HTTP/1.1 ${err.status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`);
 }
 
-export function eventRoutes(app: FastifyInstance, deps: EventRouteDeps, auth: AdminAuth, log: AdminLog): void {
+export const eventRoutes: FastifyPluginAsync<EventRouteOptions> = async (app, opts) => {
+  const { auth, log } = opts;
+  const deps: EventRouteDeps = opts;
   const wss = new WebSocketServer({ noServer: true, maxPayload: 4096, handleProtocols: (offered) => (offered.has(WS_PROTOCOL) ? WS_PROTOCOL : false) });
   const clients = new Set<WebSocket>();
 
@@ -115,17 +124,17 @@ export function eventRoutes(app: FastifyInstance, deps: EventRouteDeps, auth: Ad
     },
   );
 
-  app.get(
+  app.get<{ Querystring: RecentQuery }>(
     `${PATH}/recent`,
     {
       schema: {
         summary: 'Kept events (no snapshots) after `since`, oldest first',
-        querystring: { type: 'object', additionalProperties: false, properties: { since: { type: 'integer', minimum: 0 }, limit: { type: 'integer', minimum: 1, maximum: 500 } } },
-        response: { 200: { type: 'object', properties: { seq: { type: 'integer' }, events: { type: 'array', items: { type: 'object', additionalProperties: true } } } } },
+        querystring: RecentQuery,
+        response: { 200: RecentEvents },
       },
     },
     async (req) => {
-      const q = req.query as { since?: number; limit?: number };
+      const q = req.query;
       return { seq: deps.bus.seq, events: deps.bus.recent(q.since ?? 0, q.limit ?? 100) };
     },
   );
@@ -135,4 +144,4 @@ export function eventRoutes(app: FastifyInstance, deps: EventRouteDeps, auth: Ad
     { schema: { summary: 'Per-version rate, error rate and p50/p95/p99 over the last few seconds (what the live stream sends every second)', response: { 200: { type: 'object', additionalProperties: true } } } },
     async () => deps.snapshot(),
   );
-}
+};

@@ -3,10 +3,10 @@
  * order they are checked in). Create / update / archive, list, get, and a check endpoint that answers
  * whether a flag is on for given attributes and which version such a request would reach.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { CanarydError } from '../../core/index.js';
+import { CreateFlagBody, FlagCheckQuery, FlagCheckResult, FlagKeyParams, FlagList, FlagListQuery, FlagView, UpdateFlagBody, type Flag } from '../../contract/index.js';
 import { checkFlag, type RouteProbe } from '../flags/check.js';
-import { createFlagBody, FLAG_KEY_PATTERN, flagSchema, updateFlagBody, type Flag, type FlagInput } from '../flags/model.js';
 import type { FlagService } from '../flags/service.js';
 
 export interface FlagRouteDeps {
@@ -16,35 +16,7 @@ export interface FlagRouteDeps {
   sticky(): { header?: string; cookie?: string } | undefined;
 }
 
-const keyParams = {
-  type: 'object',
-  required: ['key'],
-  properties: { key: { type: 'string', pattern: FLAG_KEY_PATTERN } },
-} as const;
-
-const checkResult = {
-  type: 'object',
-  properties: {
-    key: { type: 'string' },
-    kind: { type: 'string' },
-    flagVersion: { type: 'string' },
-    active: { type: 'boolean' },
-    matches: { type: 'boolean' },
-    enabled: { type: 'boolean', description: 'the flag is on for these attributes' },
-    reason: { type: 'string' },
-    route: {
-      type: 'object',
-      properties: {
-        version: { type: 'string', nullable: true, description: 'version a request with these attributes reaches; null when a weighted coin decides' },
-        decidedBy: { type: 'string', enum: ['rule', 'flag', 'weights'] },
-        rule: { type: 'string', nullable: true },
-        canaryChance: { type: 'number' },
-      },
-    },
-  },
-} as const;
-
-export function flagRoutes(app: FastifyInstance, deps: FlagRouteDeps): void {
+export const flagRoutes: FastifyPluginAsync<FlagRouteDeps> = async (app, deps) => {
   const svc = deps.service;
   const find = (key: string): Flag => {
     const f = svc.get(key);
@@ -52,61 +24,45 @@ export function flagRoutes(app: FastifyInstance, deps: FlagRouteDeps): void {
     return f;
   };
 
-  app.get(
+  app.get<{ Querystring: FlagListQuery }>(
     '/api/v1/flags',
-    {
-      schema: {
-        summary: 'Flags in routing order (first match wins)',
-        querystring: { type: 'object', additionalProperties: false, properties: { archived: { type: 'boolean', description: 'include archived flags' } } },
-        response: { 200: { type: 'object', properties: { flags: { type: 'array', items: flagSchema } } } },
-      },
-    },
-    async (req) => ({ flags: svc.list({ archived: (req.query as { archived?: boolean }).archived === true }) }),
+    { schema: { summary: 'Flags in routing order (first match wins)', querystring: FlagListQuery, response: { 200: FlagList } } },
+    async (req) => ({ flags: svc.list({ archived: req.query.archived === true }) }),
   );
 
-  app.post(
+  app.post<{ Body: CreateFlagBody }>(
     '/api/v1/flags',
-    { schema: { summary: 'Create a flag (off unless enabled: true)', body: createFlagBody, response: { 201: flagSchema } } },
-    async (req, reply) => reply.status(201).send(svc.create(req.body as FlagInput & { key: string; kind: Flag['kind'] })),
+    { schema: { summary: 'Create a flag (off unless enabled: true)', body: CreateFlagBody, response: { 201: FlagView } } },
+    async (req, reply) => reply.status(201).send(svc.create(req.body)),
   );
 
-  app.get('/api/v1/flags/:key', { schema: { summary: 'One flag', params: keyParams, response: { 200: flagSchema } } }, async (req) => find((req.params as { key: string }).key));
+  app.get<{ Params: FlagKeyParams }>('/api/v1/flags/:key', { schema: { summary: 'One flag', params: FlagKeyParams, response: { 200: FlagView } } }, async (req) => find(req.params.key));
 
-  app.patch(
+  app.patch<{ Params: FlagKeyParams; Body: UpdateFlagBody }>(
     '/api/v1/flags/:key',
-    { schema: { summary: 'Update a flag (partial); archived flags cannot change (409)', params: keyParams, body: updateFlagBody, response: { 200: flagSchema } } },
-    async (req) => svc.update((req.params as { key: string }).key, req.body as FlagInput),
+    { schema: { summary: 'Update a flag (partial); archived flags cannot change (409)', params: FlagKeyParams, body: UpdateFlagBody, response: { 200: FlagView } } },
+    async (req) => svc.update(req.params.key, req.body),
   );
 
-  app.post(
+  app.post<{ Params: FlagKeyParams }>(
     '/api/v1/flags/:key/archive',
-    { schema: { summary: 'Archive a flag: off for good, kept for the record; its key is not reused', params: keyParams, response: { 200: flagSchema } } },
+    { schema: { summary: 'Archive a flag: off for good, kept for the record; its key is not reused', params: FlagKeyParams, response: { 200: FlagView } } },
     async (req) => {
-      const key = (req.params as { key: string }).key;
-      find(key);
-      return svc.archive(key);
+      find(req.params.key);
+      return svc.archive(req.params.key);
     },
   );
 
-  app.get(
+  app.get<{ Params: FlagKeyParams; Querystring: FlagCheckQuery }>(
     '/api/v1/flags/:key/check',
     {
       schema: {
         summary: 'Is the flag on for these attributes, and which version would such a request reach?',
-        params: keyParams,
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            userId: { type: 'string', minLength: 1, maxLength: 256 },
-            ip: { type: 'string', minLength: 2, maxLength: 64, description: 'client IPv4 or IPv6 address' },
-            path: { type: 'string', pattern: '^/', maxLength: 2048, description: 'request path (for flags with match.path); default /' },
-            method: { type: 'string', pattern: '^[A-Za-z]{1,16}$' },
-          },
-        },
-        response: { 200: checkResult },
+        params: FlagKeyParams,
+        querystring: FlagCheckQuery,
+        response: { 200: FlagCheckResult },
       },
     },
-    async (req) => checkFlag(find((req.params as { key: string }).key), req.query as { userId?: string; ip?: string; path?: string; method?: string }, deps.probe, deps.sticky()),
+    async (req) => checkFlag(find(req.params.key), req.query, deps.probe, deps.sticky()),
   );
-}
+};

@@ -4,6 +4,7 @@
  * non-zero. The event stream uses the `ws` package (node 20 has no WebSocket client).
  */
 import WebSocket from 'ws';
+import type { CanarydEvent, ErrorBody, HelloMessage } from '../../contract/index.js';
 
 export class CtlError extends Error {
   constructor(
@@ -33,7 +34,8 @@ export class AdminClient {
     this.#timeoutMs = o.timeoutMs ?? 15_000;
   }
 
-  async request<T = any>(method: string, path: string, body?: unknown): Promise<T> {
+  /** The answer as the contract types it (contract/): the admin API serialises it through the same schema. */
+  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json' };
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
@@ -46,15 +48,16 @@ export class AdminClient {
       throw new CtlError(`cannot reach the canaryd admin API at ${this.base}: ${why}`, 0);
     }
     const text = await res.text();
-    let json: any = null;
+    let json: unknown = null;
     try {
       json = text ? JSON.parse(text) : null;
     } catch {
       json = null;
     }
     if (!res.ok) {
-      const code = typeof json?.error === 'string' ? json.error : null;
-      let msg = typeof json?.message === 'string' ? json.message : text.slice(0, 200) || res.statusText;
+      const err = (json ?? {}) as Partial<ErrorBody>;
+      const code = typeof err.error === 'string' ? err.error : null;
+      let msg = typeof err.message === 'string' ? err.message : text.slice(0, 200) || res.statusText;
       if (res.status === 401) msg += ' (pass --token or set CANARYD_ADMIN_TOKEN)';
       if (res.status === 404 && code === 'CANARYD_ERR_NOT_FOUND' && msg.startsWith('no route')) msg += ' (this canaryd does not have that feature)';
       throw new CtlError(`${method} ${path}: ${res.status}${code ? ` ${code}` : ''}: ${msg}`, res.status, code);
@@ -62,12 +65,12 @@ export class AdminClient {
     return json as T;
   }
 
-  get<T = any>(path: string): Promise<T> {
+  get<T>(path: string): Promise<T> {
     return this.request<T>('GET', path);
   }
 
   /** Opens the live event stream; resolves once open, rejects with a CtlError if refused. */
-  events(onEvent: (e: any) => void, onClose: () => void): Promise<{ close(): void }> {
+  events(onEvent: (e: CanarydEvent | HelloMessage) => void, onClose: () => void): Promise<{ close(): void }> {
     const url = `${this.base.replace(/^http/, 'ws')}/api/v1/events`;
     const ws = new WebSocket(url, ['canaryd.v1'], { headers: this.#token ? { authorization: `Bearer ${this.#token}` } : {} });
     let opened = false;

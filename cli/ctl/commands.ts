@@ -1,6 +1,7 @@
 /** The one-shot `canaryd ctl` commands: status, weights, promote, pause, resume, rollback, faults, flags. */
+import type { FaultsKillAnswer, FaultsView, Flag, FlagCheckResult, FlagList, RolloutStatus, SetWeightResult, StatusView, WeightsView } from '../../contract/index.js';
 import { AdminClient } from './client.js';
-import { listOf, num, progressBar, stepsOf, table } from './format.js';
+import { num, progressBar, stepsOf, table } from './format.js';
 
 export interface Io {
   out(line: string): void;
@@ -14,26 +15,26 @@ function printJson(io: Io, v: unknown): void {
 }
 
 export async function status(c: AdminClient, io: Io): Promise<number> {
-  const s = await c.get('/api/v1/status');
+  const s = await c.get<StatusView>('/api/v1/status');
   if (io.json) return (printJson(io, s), 0);
-  const v = s.versions ?? {};
-  const w = s.weights ?? {};
+  const v = s.versions;
+  const w = s.weights;
   const rows = [
     ['canaryd', `${c.base} (up ${num(s.uptimeSeconds)} s, ${num(s.inflight)} in flight)`],
     ['weights', `baseline ${num(w.baseline)}%  canary ${num(w.canary)}%${w.owner ? `  (set by ${w.owner})` : ''}`],
   ];
-  for (const name of ['baseline', 'canary']) {
-    const x = v[name] ?? {};
-    rows.push([name, `${x.version ?? '?'}  ${x.url ?? ''}  ${num(x.requests?.requests ?? 0)} requests`]);
+  for (const name of ['baseline', 'canary'] as const) {
+    const x = v?.[name];
+    rows.push([name, `${x?.version ?? '?'}  ${x?.url ?? ''}  ${num(x?.requests?.requests ?? 0)} requests`]);
   }
   const r = s.rollout;
   if (r) {
     const steps = stepsOf(r);
-    const step = typeof r.step === 'number' ? r.step : null;
-    rows.push(['rollout', `${r.phase ?? '?'}${step !== null ? `, step ${step + 1}/${steps.length}` : ''}${r.lastDecision ? `, last decision ${r.lastDecision.action ?? JSON.stringify(r.lastDecision)}` : ''}`]);
-    rows.push(['', progressBar(r.canaryWeight ?? w.canary ?? 0, steps, step)]);
-    if (r.summary) rows.push(['analysis', String(r.summary)]);
-    if (Array.isArray(r.mde) && r.mde.length) rows.push(['detectable', r.mde.map((m: { text: string }) => m.text).join(', ')]);
+    const step = r.step;
+    rows.push(['rollout', `${r.phase}, step ${step + 1}/${steps.length}${r.lastDecision ? `, last decision ${r.lastDecision.action}` : ''}`]);
+    rows.push(['', progressBar(r.canaryWeight, steps, step)]);
+    if (r.summary) rows.push(['analysis', r.summary]);
+    if (r.mde?.length) rows.push(['detectable', r.mde.map((m) => m.text).join(', ')]);
     if (r.forecast?.knob) rows.push(['knob', String(r.forecast.knob)]);
     if (r.pinsSuspended) rows.push(['pins', `suspended after the rollback: ${(r.suspendedPins ?? []).join(', ') || 'none configured'} (ctl pins resume)`]);
   } else {
@@ -46,26 +47,24 @@ export async function status(c: AdminClient, io: Io): Promise<number> {
 export async function weights(c: AdminClient, io: Io, args: string[], reason?: string): Promise<number> {
   if (args.length > 1) throw new UsageError('weights takes at most one number');
   if (args.length === 0) {
-    const w = await c.get('/api/v1/weights');
+    const w = await c.get<WeightsView>('/api/v1/weights');
     io.out(io.json ? JSON.stringify(w, null, 2) : `baseline ${num(w.baseline)}%  canary ${num(w.canary)}%  (set by ${w.owner})`);
     return 0;
   }
   const n = Number(args[0]);
   if (args[0].trim() === '' || !Number.isFinite(n)) throw new UsageError(`weights: ${JSON.stringify(args[0])} is not a number`);
-  const r = await c.request('PUT', '/api/v1/weights', reason ? { canary: n, reason } : { canary: n });
+  const r = await c.request<SetWeightResult>('PUT', '/api/v1/weights', reason ? { canary: n, reason } : { canary: n });
   io.out(io.json ? JSON.stringify(r, null, 2) : `canary weight set to ${num(r.canaryWeight ?? n)}%`);
   return 0;
 }
 
 /** start / retry / pause / resume / promote / rollback: POST /api/v1/rollout/<action>. */
 export async function rolloutAction(c: AdminClient, io: Io, action: 'start' | 'retry' | 'pause' | 'resume' | 'promote' | 'rollback', body: Record<string, unknown>): Promise<number> {
-  const r = await c.request('POST', `/api/v1/rollout/${action}`, body);
+  const r = await c.request<RolloutStatus>('POST', `/api/v1/rollout/${action}`, body);
   if (io.json) return (printJson(io, r), 0);
-  const ro = r?.rollout ?? r;
   const bits = [`${action}: ok`];
-  if (ro?.phase) bits.push(`phase ${ro.phase}`);
-  const w = ro?.canaryWeight ?? r?.canaryWeight ?? r?.decision?.canaryWeight;
-  if (typeof w === 'number') bits.push(`canary ${num(w)}%`);
+  if (r.phase) bits.push(`phase ${r.phase}`);
+  if (typeof r.canaryWeight === 'number') bits.push(`canary ${num(r.canaryWeight)}%`);
   io.out(bits.join(', '));
   return 0;
 }
@@ -75,33 +74,33 @@ export async function faults(c: AdminClient, io: Io, args: string[], reason?: st
   const sub = args[0] ?? 'list';
   if (args.length > 1) throw new UsageError(`faults ${sub} takes no more arguments, got ${args.slice(1).join(' ')}`);
   if (sub === 'kill') {
-    const r = await c.request('DELETE', `/api/v1/faults${reason ? `?reason=${encodeURIComponent(reason)}` : ''}`);
+    const r = await c.request<FaultsKillAnswer>('DELETE', `/api/v1/faults${reason ? `?reason=${encodeURIComponent(reason)}` : ''}`);
     if (io.json) return (printJson(io, r), 0);
     const bits = [];
-    if (typeof r?.released === 'number') bits.push(`${r.released} in-flight fault(s) lifted`);
-    if (r?.experimentsStopped) bits.push('the running experiment aborted');
-    if (typeof r?.removed === 'number') bits.push(`${r.removed} rule(s) removed`);
-    io.out(`fault kill switch tripped: every fault off${bits.length ? ` (${bits.join(', ')})` : ''}${r?.state === 'halted' ? '; re-arm with: canaryd ctl faults resume' : ''}`);
+    if (typeof r.released === 'number') bits.push(`${r.released} in-flight fault(s) lifted`);
+    if (r.experimentsStopped) bits.push('the running experiment aborted');
+    if (typeof r.removed === 'number') bits.push(`${r.removed} rule(s) removed`);
+    io.out(`fault kill switch tripped: every fault off${bits.length ? ` (${bits.join(', ')})` : ''}${r.state === 'halted' ? '; re-arm with: canaryd ctl faults resume' : ''}`);
     return 0;
   }
   if (sub === 'resume') {
-    const r = await c.request('POST', '/api/v1/faults/resume');
-    io.out(io.json ? JSON.stringify(r, null, 2) : `fault injection ${r?.state ?? 'resumed'}`);
+    const r = await c.request<FaultsView>('POST', '/api/v1/faults/resume');
+    io.out(io.json ? JSON.stringify(r, null, 2) : `fault injection ${r.state ?? 'resumed'}`);
     return 0;
   }
   if (sub !== 'list') throw new UsageError(`faults: unknown subcommand ${JSON.stringify(sub)} (list, kill, resume)`);
-  const r = await c.get('/api/v1/faults');
+  const r = await c.get<FaultsView>('/api/v1/faults');
   if (io.json) return (printJson(io, r), 0);
-  if (typeof r?.state === 'string') io.out(`fault injection: ${r.state}${r.halted?.reason ? ` (${r.halted.reason})` : r.state !== 'armed' && r.state !== 'idle' && r.refusal ? ` (${r.refusal})` : ''}`);
-  const list = listOf(r, ['faults', 'rules', 'items']);
+  io.out(`fault injection: ${r.state}${r.halted?.reason ? ` (${r.halted.reason})` : r.state !== 'armed' && r.state !== 'idle' && r.refusal ? ` (${r.refusal})` : ''}`);
+  const list = r.rules ?? [];
   if (list.length === 0) return (io.out('no fault rules'), 0);
   const match = (m: unknown) => (m && typeof m === 'object' && Object.keys(m).length > 0 ? JSON.stringify(m) : 'every request');
   io.out(
     table([
       ['name', 'type', 'probability', 'state', 'source', 'injected', 'match'],
       ...list.map((f) => [
-        String(f.name ?? f.id ?? ''),
-        String(f.type ?? f.kind ?? ''),
+        f.name,
+        f.type,
         num(f.probability),
         f.active === true ? 'active' : f.expired ? 'expired' : f.enabled === false ? 'disabled' : f.active === false ? 'inactive' : String(f.enabled ?? true),
         String(f.source ?? ''),
@@ -121,19 +120,19 @@ export async function flags(c: AdminClient, io: Io, args: string[], opts: { user
     const q = new URLSearchParams();
     if (opts.user !== undefined) q.set('userId', opts.user);
     if (opts.ip !== undefined) q.set('ip', opts.ip);
-    const r = await c.get(`/api/v1/flags/${encodeURIComponent(key)}/check${q.size ? `?${q}` : ''}`);
+    const r = await c.get<FlagCheckResult>(`/api/v1/flags/${encodeURIComponent(key)}/check${q.size ? `?${q}` : ''}`);
     if (io.json) return (printJson(io, r), 0);
-    const where = r.route.version ? `${r.route.version}` : `canary with chance ${num(r.route.canaryChance * 100)}%`;
+    const where = r.route.version ? `${r.route.version}` : `canary with chance ${num((r.route.canaryChance ?? 0) * 100)}%`;
     const by = r.route.decidedBy === 'weights' ? 'weights' : `${r.route.decidedBy} ${r.route.rule}`;
     io.out(`flag ${r.key} (${r.kind} → ${r.flagVersion}): ${r.enabled ? 'ON' : 'OFF'} — ${r.reason}\nsuch a request goes to ${where} (decided by ${by})`);
     return 0;
   }
   if (sub !== 'list' || args.length > 1) throw new UsageError(`flags: unknown subcommand ${JSON.stringify(args.join(' '))} (list, check KEY)`);
-  const r = await c.get('/api/v1/flags');
+  const r = await c.get<FlagList>('/api/v1/flags');
   if (io.json) return (printJson(io, r), 0);
-  const list = listOf(r, ['flags']);
+  const list = r.flags;
   if (list.length === 0) return (io.out('no flags'), 0);
-  const detail = (f: any) => (f.kind === 'percentage' ? `${num(f.percentage)}% of users` : f.kind === 'userList' ? `${f.users.length} user(s)` : f.kind === 'ipList' ? f.ips.join(', ') : 'everyone') + (f.match ? ` matching ${JSON.stringify(f.match)}` : '');
+  const detail = (f: Flag) => (f.kind === 'percentage' ? `${num(f.percentage)}% of users` : f.kind === 'userList' ? `${f.users?.length ?? 0} user(s)` : f.kind === 'ipList' ? (f.ips ?? []).join(', ') : 'everyone') + (f.match ? ` matching ${JSON.stringify(f.match)}` : '');
   io.out(table([['key', 'kind', 'state', 'to', 'who'], ...list.map((f) => [f.key, f.kind, f.enabled ? 'on' : 'off', f.version, detail(f)])]));
   return 0;
 }

@@ -1,4 +1,5 @@
 /** Text rendering for `canaryd ctl`: numbers, tables, the rollout progress bar, rollout phase names. */
+import { TERMINAL_PHASES, type RolloutStatus } from '../../contract/index.js';
 
 export function num(x: unknown, digits = 3): string {
   if (x === null || x === undefined || (typeof x === 'number' && !Number.isFinite(x))) return '–';
@@ -23,9 +24,8 @@ export function table(rows: string[][]): string {
 
 export const DEFAULT_STEPS = [5, 10, 25, 50, 75, 100];
 
-export function stepsOf(rollout: any): number[] {
-  if (!Array.isArray(rollout?.steps)) return DEFAULT_STEPS;
-  const s = rollout.steps.map((x: any) => (typeof x === 'number' ? x : x?.weight ?? x?.canaryWeight)).filter((x: unknown) => typeof x === 'number');
+export function stepsOf(rollout: Pick<RolloutStatus, 'steps'> | null | undefined): number[] {
+  const s = rollout?.steps ?? [];
   return s.length > 0 ? s : DEFAULT_STEPS;
 }
 
@@ -37,21 +37,19 @@ export function progressBar(weight: number, steps: number[], stepIndex: number |
   return `${bar}  ${marks}`;
 }
 
-/** Terminal rollout phases, whatever the controller calls them. */
-export function terminalPhase(rollout: any): 'promoted' | 'rolledback' | null {
-  const p = String(rollout?.phase ?? '').toLowerCase().replace(/[^a-z]/g, '');
-  if (['promoted', 'succeeded', 'completed', 'complete'].includes(p)) return 'promoted';
-  if (['rolledback', 'rollback', 'aborted', 'failed'].includes(p)) return 'rolledback';
-  return null;
+/** The phase a rollout ended in (analysis/rollout/machine.ts: promoted or rolledback), or null while it runs. */
+export function terminalPhase(rollout: Pick<RolloutStatus, 'phase'>): (typeof TERMINAL_PHASES)[number] | null {
+  const p = rollout.phase;
+  return p === 'promoted' || p === 'rolledback' ? p : null;
 }
 
 export function time(at: unknown): string {
   return typeof at === 'number' ? new Date(at).toISOString().slice(11, 19) : '--:--:--';
 }
 
-/** An array from `v` or from the first array-valued field among `keys` (other engines own these shapes). */
-export function listOf(v: any, keys: string[]): any[] {
+/** The array itself, or the array-valued field `key` of an answer; [] otherwise. */
+export function listOf<T>(v: T[] | { [k: string]: unknown } | null | undefined, key?: string): T[] {
   if (Array.isArray(v)) return v;
-  for (const k of keys) if (Array.isArray(v?.[k])) return v[k];
-  return [];
+  const field = key !== undefined && v ? v[key] : undefined;
+  return Array.isArray(field) ? (field as T[]) : [];
 }

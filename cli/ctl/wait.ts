@@ -4,6 +4,7 @@
  * other way, 2 on timeout, 3 on an API error that waiting cannot fix (auth, no rollout controller).
  * canaryd being briefly unreachable (a restart) is retried until the timeout.
  */
+import type { StatusView } from '../../contract/index.js';
 import { AdminClient, CtlError } from './client.js';
 import { num, terminalPhase } from './format.js';
 
@@ -15,15 +16,15 @@ export async function waitFor(c: AdminClient, until: 'promoted' | 'rolledback', 
   let lastProblem = '';
   for (;;) {
     try {
-      const s = await c.get('/api/v1/status');
+      const s = await c.get<StatusView>('/api/v1/status');
       lastProblem = '';
       if (!s.rollout) {
         log(`canaryd at ${c.base} reports no rollout (no rollout controller): nothing to wait for`);
         return WAIT_EXIT.error;
       }
-      const phase = String(s.rollout.phase ?? '?');
+      const phase = s.rollout.phase;
       if (phase !== lastPhase) {
-        log(`rollout ${phase}, canary ${num(s.rollout.canaryWeight ?? s.weights?.canary)}%`);
+        log(`rollout ${phase}, canary ${num(s.rollout.canaryWeight)}%`);
         lastPhase = phase;
       }
       const end = terminalPhase(s.rollout);

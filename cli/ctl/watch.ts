@@ -4,66 +4,71 @@
  * verdicts and recent events. Redraws in place on a TTY; prints one summary line per second otherwise.
  * `--count N` stops after N frames (scripts, tests). Reconnects if the stream drops.
  */
+import type { AnalysisReport, CanarydEvent, StatusView } from '../../contract/index.js';
 import { AdminClient, CtlError } from './client.js';
-import { listOf, ms, num, pct, progressBar, stepsOf, table, time } from './format.js';
+import { ms, num, pct, progressBar, stepsOf, table, time } from './format.js';
+
+type SnapshotEvent = Extract<CanarydEvent, { type: 'snapshot' }>;
 
 interface View {
-  status: any;
-  analysis: any;
+  status: StatusView | null;
+  analysis: AnalysisReport | null;
   analysisMissing: boolean;
-  snapshot: any;
-  events: any[];
+  snapshot: SnapshotEvent | null;
+  events: CanarydEvent[];
   connected: boolean;
 }
 
-function eventLine(e: any): string {
+function eventLine(e: CanarydEvent): string {
   switch (e.type) {
     case 'weights':
       return `canary ${num(e.previous)}% → ${num(e.canary)}% (${e.owner ?? ''}: ${e.reason ?? ''})`;
     case 'decision':
-      return `${e.action ?? e.decision?.action ?? ''} → ${num(e.canaryWeight ?? e.decision?.canaryWeight)}% ${(e.reasons ?? e.decision?.reasons ?? []).join('; ')}`;
+      return `${e.decision?.action ?? ''} → ${num(e.decision?.canaryWeight)}% ${(e.decision?.reasons ?? []).join('; ')}`;
     case 'config':
       return `config ${e.action} (${e.source})`;
     case 'flag':
-      return `flag ${e.flag?.key} ${e.action}`;
+      return `flag ${e.flag.key} ${e.action}`;
     case 'drift':
-      return `drift ${e.action}: ${listOf(e.items, []).map((i) => i.path).join(', ')}`;
+      return `drift ${e.action}: ${e.items.map((i) => i.path).join(', ')}`;
+    case 'snapshot':
+      return '';
     default:
-      return String(e.action ?? e.message ?? '');
+      return String(e.action ?? '');
   }
 }
 
 export function renderFrame(v: View, base: string): string[] {
-  const s = v.status ?? {};
-  const ver = s.versions ?? {};
-  const r = s.rollout;
-  const w = r?.canaryWeight ?? s.weights?.canary ?? 0;
+  const s = v.status;
+  const ver = s?.versions;
+  const r = s?.rollout;
+  const w = r?.canaryWeight ?? s?.weights.canary ?? 0;
   const steps = stepsOf(r);
-  const step = typeof r?.step === 'number' ? r.step : null;
+  const step = r ? r.step : null;
   const lines = [
     `canaryd ctl watch — ${base}  ${time(Date.now())}  ${v.connected ? 'live' : 'reconnecting…'}  (Ctrl-C to quit)`,
-    `baseline ${ver.baseline?.version ?? '?'} · canary ${ver.canary?.version ?? '?'}   ${r ? `rollout ${r.phase ?? '?'}${step !== null ? `, step ${step + 1}/${steps.length}` : ''}` : 'no rollout controller'}`,
+    `baseline ${ver?.baseline.version ?? '?'} · canary ${ver?.canary.version ?? '?'}   ${r ? `rollout ${r.phase}${step !== null ? `, step ${step + 1}/${steps.length}` : ''}` : 'no rollout controller'}`,
     progressBar(w, steps, step),
     '',
   ];
-  const vs = v.snapshot?.versions ?? {};
+  const vs = v.snapshot?.versions;
   lines.push(
     ...table([
       ['version', 'req/s', 'errors', 'p50', 'p95', 'p99'],
-      ...['baseline', 'canary'].map((n) => [n, num(vs[n]?.rps), pct(vs[n]?.errorRate), ms(vs[n]?.p50Ms), ms(vs[n]?.p95Ms), ms(vs[n]?.p99Ms)]),
+      ...(['baseline', 'canary'] as const).map((n) => [n, num(vs?.[n].rps), pct(vs?.[n].errorRate), ms(vs?.[n].p50Ms), ms(vs?.[n].p95Ms), ms(vs?.[n].p99Ms)]),
     ]).split('\n'),
     '',
   );
   if (v.analysisMissing) lines.push('analysis: no analysis engine on this canaryd');
   else {
-    const rep = v.analysis?.report ?? v.analysis?.latest ?? v.analysis;
-    const checks = listOf(rep, ['checks']);
+    const rep = v.analysis;
+    const checks = rep?.checks ?? [];
     lines.push(`analysis: ${rep?.verdict ?? 'none yet'}${typeof rep?.score === 'number' ? ` (score ${num(rep.score)})` : ''}`);
     if (typeof rep?.summary === 'string') lines.push(`  ${rep.summary}`);
-    if (Array.isArray(rep?.mde) && rep.mde.length) lines.push(`  detectable now: ${rep.mde.map((m: { text: string }) => m.text).join(', ')}`);
+    if (Array.isArray(rep?.mde) && rep.mde.length) lines.push(`  detectable now: ${rep.mde.map((m) => m.text).join(', ')}`);
     if (typeof rep?.forecast?.knob === 'string') lines.push(`  ${rep.forecast.knob}`);
     if (checks.length > 0) {
-      lines.push(...table(checks.map((c) => ['  ' + (c.status === 'fail' ? 'FAIL' : String(c.status ?? '?')), String(c.name ?? ''), `observed ${num(c.observed)}`, `threshold ${num(c.threshold)}`])).split('\n'));
+      lines.push(...table(checks.map((c) => ['  ' + (c.status === 'fail' ? 'FAIL' : c.status), c.name, `observed ${num(c.observed)}`, `threshold ${num(c.threshold)}`])).split('\n'));
     }
   }
   lines.push('', 'recent events');
@@ -73,18 +78,18 @@ export function renderFrame(v: View, base: string): string[] {
 }
 
 function summaryLine(v: View): string {
-  const s = v.status ?? {};
-  const vs = v.snapshot?.versions ?? {};
-  const r = s.rollout;
-  return `${time(Date.now())} canary ${num(r?.canaryWeight ?? s.weights?.canary)}%${r ? ` ${r.phase}` : ''} | baseline ${num(vs.baseline?.rps)} rps ${pct(vs.baseline?.errorRate)} p95 ${ms(vs.baseline?.p95Ms)} | canary ${num(vs.canary?.rps)} rps ${pct(vs.canary?.errorRate)} p95 ${ms(vs.canary?.p95Ms)}`;
+  const s = v.status;
+  const vs = v.snapshot?.versions;
+  const r = s?.rollout;
+  return `${time(Date.now())} canary ${num(r?.canaryWeight ?? s?.weights.canary)}%${r ? ` ${r.phase}` : ''} | baseline ${num(vs?.baseline.rps)} rps ${pct(vs?.baseline.errorRate)} p95 ${ms(vs?.baseline.p95Ms)} | canary ${num(vs?.canary.rps)} rps ${pct(vs?.canary.errorRate)} p95 ${ms(vs?.canary.p95Ms)}`;
 }
 
 export async function watch(c: AdminClient, out: { write(s: string): unknown; isTTY?: boolean }, opts: { count?: number }): Promise<number> {
   const v: View = { status: null, analysis: null, analysisMissing: false, snapshot: null, events: [], connected: false };
   const poll = async () => {
-    v.status = await c.get('/api/v1/status');
+    v.status = await c.get<StatusView>('/api/v1/status');
     try {
-      v.analysis = await c.get('/api/v1/analysis');
+      v.analysis = await c.get<AnalysisReport>('/api/v1/analysis');
       v.analysisMissing = false;
     } catch (e) {
       if (e instanceof CtlError && e.status === 404) v.analysisMissing = true;

@@ -24,6 +24,13 @@ export interface ListenerTargets {
   http2: EventEmitter | null;
   /** a TLS handshake failed (bad client certificate, wrong protocol): counted, the socket is gone */
   onTlsError?: (err: Error) => void;
+  /**
+   * Asked once per connection before any byte of it is parsed (the per-client connection limit): false
+   * destroys it unanswered. Here, not on the servers' 'connection' events, because by then the HTTP/1.1
+   * parser is attached and the sniffed first chunk would still be parsed and answered (and HTTP/2
+   * connections would not be counted at all).
+   */
+  admit?: (s: Socket) => boolean;
 }
 
 export class FrontListener {
@@ -42,7 +49,11 @@ export class FrontListener {
       });
       this.server = server;
     } else {
-      this.server = createNetServer({ noDelay: true }, (s) => (targets.http2 === null ? targets.http1.emit('connection', s) : this.#sniff(s)));
+      this.server = createNetServer({ noDelay: true }, (s) => {
+        if (!this.#admitted(s)) return;
+        if (targets.http2 === null) targets.http1.emit('connection', s);
+        else this.#sniff(s);
+      });
     }
   }
 
@@ -51,7 +62,14 @@ export class FrontListener {
     (this.server as TlsServer).setSecureContext(ctx);
   }
 
+  #admitted(s: Socket): boolean {
+    if (this.#targets.admit === undefined || this.#targets.admit(s)) return true;
+    s.destroy();
+    return false;
+  }
+
   #dispatchTls(s: TLSSocket): void {
+    if (!this.#admitted(s)) return;
     if (s.alpnProtocol === 'h2' && this.#targets.http2 !== null) this.#targets.http2.emit('connection', s);
     else this.#targets.http1.emit('connection', s);
   }

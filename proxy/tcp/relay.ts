@@ -8,7 +8,7 @@
  * Without a fault a connection costs two sockets and a byte counter per chunk (bench: bench/dependency-bench.ts).
  * A listener whose address is unchanged survives a reload; an upstream change applies to new connections.
  */
-import { createServer, connect, type Server, type Socket } from 'node:net';
+import { createServer, connect, type Socket } from 'node:net';
 import { CanarydError, systemClock, type Clock, type VersionName } from '../../core/index.js';
 import type { DependencyConfig } from '../../config/index.js';
 import type { FaultLog } from '../faults/switches.js';
@@ -16,12 +16,10 @@ import type { DependencyRule, DependencyRuleSink } from '../faults/types.js';
 import { builtinTcpFaultKinds, tcpFaultKind, type TcpFaultRegistry } from './kinds.js';
 import { Link, resetSocket, type LinkHost, type LinkRule } from './link.js';
 import { registerDependencyMetrics, type DependencyStats } from './metrics.js';
+import { statsOf, viewOf, type Dep, type DependencyView, type Slot } from './dependency.js';
 import type { Registry } from 'prom-client';
 
-type Slot = 'any' | VersionName;
-const SLOTS: Slot[] = ['any', 'baseline', 'canary'];
 const TLS_HANDSHAKE = 0x16;
-const LIVE_LISTED = 100;
 
 export interface DependencyRelayOptions {
   dependencies: readonly DependencyConfig[];
@@ -34,39 +32,12 @@ export interface DependencyRelayOptions {
   kinds?: TcpFaultRegistry;
 }
 
-interface Listener {
-  address: string;
-  server: Server;
-  bound: string | null;
-}
-
-interface Dep {
-  config: DependencyConfig;
-  listeners: Map<Slot, Listener>;
-  links: Set<Link>;
-  rules: LinkRule[];
-  stats: DependencyStats;
-  host: LinkHost;
-}
-
-/** GET /api/v1/dependencies: one dependency. */
-export interface DependencyView {
-  name: string;
-  upstream: string;
-  tls: 'none' | 'passthrough';
-  listeners: Array<{ version: Slot; address: string; bound: string | null }>;
-  connections: { live: number; faulted: number; accepted: DependencyStats['accepted']; rejected: DependencyStats['rejected'] };
-  bytes: DependencyStats['bytes'];
-  /** live rules of this dependency and how many live connections each acts on */
-  faults: Array<{ rule: string; type: string; version: VersionName | null; probability: number; connections: number }>;
-  /** the newest live connections (at most 100) */
-  live: Array<{ id: number; version: Slot; openedAt: number; bytes: { upstream: number; downstream: number }; faults: string[] }>;
-}
-
 function split(addr: string): { host: string; port: number } {
   const i = addr.lastIndexOf(':');
   return { host: addr.slice(0, i).replace(/^\[|\]$/g, ''), port: Number(addr.slice(i + 1)) };
 }
+
+export type { DependencyView } from './dependency.js';
 
 export class DependencyRelay implements DependencyRuleSink {
   #deps = new Map<string, Dep>();
@@ -86,7 +57,7 @@ export class DependencyRelay implements DependencyRuleSink {
     this.#expire = o.expire ?? (() => {});
     this.#kinds = o.kinds ?? builtinTcpFaultKinds();
     for (const c of o.dependencies) this.#deps.set(c.name, this.#newDep(c));
-    registerDependencyMetrics(o.registry, () => [...this.#deps.values()].map((d) => this.#stats(d)));
+    registerDependencyMetrics(o.registry, () => [...this.#deps.values()].map((d) => statsOf(d)));
   }
 
   #newDep(config: DependencyConfig): Dep {
@@ -287,43 +258,18 @@ export class DependencyRelay implements DependencyRuleSink {
     }
   }
 
-  // =============================== views ===============================
-
-  #stats(d: Dep): DependencyStats {
-    let faulted = 0;
-    for (const l of d.links) if (l.faulted) faulted++;
-    d.stats.live = d.links.size;
-    d.stats.faulted = faulted;
-    return d.stats;
-  }
-
   list(): DependencyView[] {
-    return [...this.#deps.values()].map((d) => this.#view(d));
+    return [...this.#deps.values()].map((d) => viewOf(d));
   }
 
   get(name: string): DependencyView {
     const d = this.#deps.get(name);
     if (!d) throw new CanarydError('CANARYD_ERR_NOT_FOUND', `no dependency named ${JSON.stringify(name)}`);
-    return this.#view(d);
+    return viewOf(d);
   }
 
   /** the bound address of a listener ("host:port"), e.g. for tests and the demo */
   address(name: string, version: Slot = 'any'): string | null {
     return this.#deps.get(name)?.listeners.get(version)?.bound ?? null;
-  }
-
-  #view(d: Dep): DependencyView {
-    const s = this.#stats(d);
-    const links = [...d.links];
-    return {
-      name: d.config.name,
-      upstream: d.config.upstream,
-      tls: d.config.tls,
-      listeners: SLOTS.filter((v) => d.listeners.has(v)).map((v) => ({ version: v, address: d.listeners.get(v)!.address, bound: d.listeners.get(v)!.bound })),
-      connections: { live: s.live, faulted: s.faulted, accepted: { ...s.accepted }, rejected: { ...s.rejected } },
-      bytes: { ...s.bytes },
-      faults: d.rules.map((r) => ({ rule: r.name, type: r.type, version: r.version, probability: r.probability, connections: links.filter((l) => l.faults.includes(r.name)).length })),
-      live: links.slice(-LIVE_LISTED).map((l) => ({ id: l.id, version: l.version ?? 'any', openedAt: l.openedAt, bytes: { upstream: l.up.bytes, downstream: l.down.bytes }, faults: l.faults })),
-    };
   }
 }

@@ -13,6 +13,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { createHash } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
+import { EventEmitter } from 'node:events';
 
 export interface SeenRequest {
   method: string;
@@ -44,11 +45,37 @@ export interface EchoUpstream {
   port: number;
   server: Server;
   seen: SeenRequest[];
+  /** emits `request` (a SeenRequest) as each request has arrived in full, before it is answered */
+  arrivals: EventEmitter;
   close(): Promise<void>;
+}
+
+/**
+ * Resolves once `upstreams` together have seen at least `n` requests that `pred` accepts, counting those
+ * already seen: awaited on each arrival, no polling. Rejects after `baseTimeoutMs` × CANARYD_TEST_PATIENCE.
+ */
+export function seenAtLeast(upstreams: EchoUpstream[], n: number, pred: (r: SeenRequest) => boolean = () => true, baseTimeoutMs = 20_000): Promise<void> {
+  const count = () => upstreams.reduce((sum, u) => sum + u.seen.filter(pred).length, 0);
+  if (count() >= n) return Promise.resolve();
+  const patience = Math.max(1, Number(process.env.CANARYD_TEST_PATIENCE ?? 1) || 1);
+  return new Promise<void>((resolve, reject) => {
+    const done = (err?: Error) => {
+      clearTimeout(timer);
+      for (const u of upstreams) u.arrivals.off('request', check);
+      if (err) reject(err);
+      else resolve();
+    };
+    const check = () => {
+      if (count() >= n) done();
+    };
+    const timer = setTimeout(() => done(new Error(`the upstreams saw ${count()} of ${n} requests in ${baseTimeoutMs * patience} ms`)), baseTimeoutMs * patience);
+    for (const u of upstreams) u.arrivals.on('request', check);
+  });
 }
 
 export async function startEchoUpstream(name: string): Promise<EchoUpstream> {
   const seen: SeenRequest[] = [];
+  const arrivals = new EventEmitter();
   const server = createServer((req, res) => {
     const hash = createHash('sha256');
     let bytes = 0;
@@ -59,6 +86,7 @@ export async function startEchoUpstream(name: string): Promise<EchoUpstream> {
     req.on('end', () => {
       const record: SeenRequest = { method: req.method!, url: req.url!, rawHeaders: req.rawHeaders, headers: req.headers, bodyBytes: bytes, bodySha256: hash.digest('hex') };
       seen.push(record);
+      arrivals.emit('request', record);
       const u = new URL(req.url!, 'http://x');
       const p = u.pathname;
       if (p === '/download') {
@@ -113,6 +141,7 @@ export async function startEchoUpstream(name: string): Promise<EchoUpstream> {
     port,
     server,
     seen,
+    arrivals,
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections();

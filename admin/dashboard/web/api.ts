@@ -4,6 +4,8 @@
  * "bearer.<base64url>" subprotocol (browsers cannot set headers on a WebSocket). Routes of engines that are
  * not there (404) are reported as missing rather than as errors.
  */
+import type { CanarydEvent, ErrorBody, HelloMessage } from '../../../contract/index.js';
+
 const TOKEN_KEY = 'canaryd.adminToken';
 
 export function getToken(): string | null {
@@ -27,15 +29,18 @@ export function adoptTokenFromUrl(): void {
   history.replaceState(null, '', location.pathname + location.search);
 }
 
-export interface ApiResult<T = any> {
-  status: number;
-  ok: boolean;
-  body: T;
-  /** the route does not exist on this canaryd (e.g. no rollout controller) */
-  missing: boolean;
-}
+/** An answer: the contract's type when ok, else the error body (null when there was none). */
+export type ApiResult<T> =
+  | { status: number; ok: true; body: T; missing: false }
+  | {
+      status: number;
+      ok: false;
+      body: Partial<ErrorBody> | null;
+      /** the route does not exist on this canaryd (e.g. no rollout controller) */
+      missing: boolean;
+    };
 
-export async function api<T = any>(method: string, path: string, body?: unknown): Promise<ApiResult<T>> {
+export async function api<T>(method: string, path: string, body?: unknown): Promise<ApiResult<T>> {
   const headers: Record<string, string> = { accept: 'application/json' };
   const token = getToken();
   if (token) headers.authorization = `Bearer ${token}`;
@@ -44,17 +49,20 @@ export async function api<T = any>(method: string, path: string, body?: unknown)
   try {
     res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: 'no-store' });
   } catch (e) {
-    return { status: 0, ok: false, body: { error: 'NETWORK', message: String(e) } as T, missing: false };
+    return { status: 0, ok: false, body: { error: 'NETWORK', message: String(e) }, missing: false };
   }
-  let parsed: any = null;
+  let parsed: unknown = null;
   const text = await res.text();
   try {
     parsed = text ? JSON.parse(text) : null;
   } catch {
     parsed = { message: text };
   }
-  const missing = res.status === 404 && parsed?.error === 'CANARYD_ERR_NOT_FOUND' && String(parsed?.message ?? '').startsWith('no route');
-  return { status: res.status, ok: res.ok, body: parsed as T, missing };
+  // the admin API serialises each answer through the contract's schema for it
+  if (res.ok) return { status: res.status, ok: true, body: parsed as T, missing: false };
+  const err = parsed as Partial<ErrorBody> | null;
+  const missing = res.status === 404 && err?.error === 'CANARYD_ERR_NOT_FOUND' && String(err?.message ?? '').startsWith('no route');
+  return { status: res.status, ok: false, body: err, missing };
 }
 
 function base64url(s: string): string {
@@ -69,7 +77,7 @@ export interface EventStream {
 }
 
 /** Connects to /api/v1/events and reconnects with backoff, resuming after the last seq seen. */
-export function openEvents(onEvent: (e: any) => void, onState: (up: boolean) => void): EventStream {
+export function openEvents(onEvent: (e: CanarydEvent | HelloMessage) => void, onState: (up: boolean) => void): EventStream {
   let ws: WebSocket | null = null;
   let lastSeq = -1;
   let delay = 500;
@@ -86,13 +94,13 @@ export function openEvents(onEvent: (e: any) => void, onState: (up: boolean) => 
       onState(true);
     };
     ws.onmessage = (m) => {
-      let e: any;
+      let e: CanarydEvent | HelloMessage;
       try {
-        e = JSON.parse(String(m.data));
+        e = JSON.parse(String(m.data)) as CanarydEvent | HelloMessage;
       } catch {
         return;
       }
-      if (typeof e.seq === 'number' && e.type !== 'hello' && e.type !== 'snapshot') lastSeq = Math.max(lastSeq, e.seq);
+      if (e.type !== 'hello' && e.type !== 'snapshot' && typeof e.seq === 'number') lastSeq = Math.max(lastSeq, e.seq);
       if (e.type === 'hello' && lastSeq < 0) lastSeq = 0;
       onEvent(e);
     };

@@ -7,6 +7,7 @@
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import { adoptTokenFromUrl, api, getToken, openEvents, setToken, type ApiResult } from './api.js';
+import type { AnalysisReport, CanarydEvent, DecisionsList, DependencyList, FaultsView, HelloMessage, RolloutStatus, StatusView } from '../../../contract/index.js';
 import { LiveCharts } from './charts.js';
 import { decisionItem, eventItem, fmt, renderAnomalies, renderChecks, renderDecisions, renderDependencies, renderFaults, renderTimeline } from './panels.js';
 
@@ -78,8 +79,8 @@ async function act(action: string): Promise<void> {
   const body: Record<string, unknown> = {};
   if (!reason.hidden && reason.value.trim()) body.reason = reason.value.trim();
   if (action === 'promote' && $<HTMLInputElement>('confirm-full').checked) body.full = true;
-  let r = await api('POST', a.path, body);
-  if (r.status === 401 && (await askToken())) r = await api('POST', a.path, body);
+  let r = await api<RolloutStatus>('POST', a.path, body);
+  if (r.status === 401 && (await askToken())) r = await api<RolloutStatus>('POST', a.path, body);
   if (r.ok) notice(`${action}: done`, 'good');
   else if (r.missing) notice(`${action}: this canaryd has no rollout controller (${a.path} is 404)`, 'warn');
   else notice(`${action} failed: ${r.status} ${r.body?.error ?? ''} ${r.body?.message ?? ''}`, 'bad');
@@ -88,10 +89,10 @@ async function act(action: string): Promise<void> {
 
 /** Routes found missing (404) are asked again only every 30 s: the engine may be added by a restart. */
 const missingSince = new Map<string, number>();
-async function getOptional(path: string): Promise<ApiResult> {
+async function getOptional<T>(path: string): Promise<ApiResult<T>> {
   const since = missingSince.get(path);
   if (since !== undefined && Date.now() - since < 30_000) return { status: 404, ok: false, body: null, missing: true };
-  const r = await api('GET', path);
+  const r = await api<T>('GET', path);
   if (r.missing) missingSince.set(path, Date.now());
   else missingSince.delete(path);
   return r;
@@ -113,11 +114,11 @@ async function refresh(): Promise<void> {
   refreshing = true;
   try {
     const [status, analysis, decisions, faults, deps] = await Promise.all([
-      api('GET', '/api/v1/status'),
-      getOptional('/api/v1/analysis'),
-      getOptional('/api/v1/decisions'),
-      getOptional('/api/v1/faults'),
-      getOptional('/api/v1/dependencies'),
+      api<StatusView>('GET', '/api/v1/status'),
+      getOptional<AnalysisReport>('/api/v1/analysis'),
+      getOptional<DecisionsList>('/api/v1/decisions'),
+      getOptional<FaultsView>('/api/v1/faults'),
+      getOptional<DependencyList>('/api/v1/dependencies'),
     ]);
     if (status.status === 401) {
       void readsRefused();
@@ -125,29 +126,29 @@ async function refresh(): Promise<void> {
     }
     if (status.ok) {
       const s = status.body;
-      const v = s.versions ?? {};
-      $('versions').textContent = `baseline ${fmt(v.baseline?.version)} · canary ${fmt(v.canary?.version)}`;
-      $('weight').textContent = `canary ${fmt(s.weights?.canary)}%`;
-      $('weight').dataset.weight = String(s.weights?.canary);
+      const v = s.versions;
+      $('versions').textContent = `baseline ${fmt(v?.baseline.version)} · canary ${fmt(v?.canary.version)}`;
+      $('weight').textContent = `canary ${fmt(s.weights.canary)}%`;
+      $('weight').dataset.weight = String(s.weights.canary);
       $('phase').textContent = s.rollout ? `rollout ${fmt(s.rollout.phase)}` : 'rollout n/a';
       renderTimeline($('timeline'), $('rollout-detail'), s);
     }
     const absent = analysis.missing
       ? 'no analysis engine on this canaryd (GET /api/v1/analysis is 404)'
       : analysis.status === 404
-        ? String(analysis.body?.message ?? 'no analysis yet') // e.g. no rollout has been analysed yet
+        ? String((analysis.ok ? undefined : analysis.body?.message) ?? 'no analysis yet') // e.g. no rollout has been analysed yet
         : null;
-    const checks = renderChecks($('checks').querySelector('tbody')!, $('verdict'), $('analysis-note'), analysis.body, absent);
-    renderAnomalies($('anomalies'), checks, analysis.ok ? analysis.body : null);
-    renderFaults($('faults'), faults.body, faults.missing || faults.status === 404);
-    renderDependencies($('dependencies'), deps.body, deps.missing || deps.status === 404);
-    renderDecisions($('decisions'), decisions.body, decisions.missing || decisions.status === 404);
+    const checks = renderChecks($('checks').querySelector('tbody')!, $('verdict'), $('analysis-note'), analysis.ok ? analysis.body : null, absent);
+    renderAnomalies($('anomalies'), checks);
+    renderFaults($('faults'), faults.ok ? faults.body : null, faults.missing || faults.status === 404);
+    renderDependencies($('dependencies'), deps.ok ? deps.body : null, deps.missing || deps.status === 404);
+    renderDecisions($('decisions'), decisions.ok ? decisions.body : null, decisions.missing || decisions.status === 404);
   } finally {
     refreshing = false;
   }
 }
 
-function onEvent(e: any, charts: LiveCharts): void {
+function onEvent(e: CanarydEvent | HelloMessage, charts: LiveCharts): void {
   if (e.type === 'snapshot') {
     charts.push(e);
     return;
@@ -160,7 +161,7 @@ function onEvent(e: any, charts: LiveCharts): void {
   if (e.type === 'decision') {
     const d = $('decisions');
     if (d.firstElementChild?.classList.contains('muted')) d.replaceChildren();
-    d.prepend(decisionItem(e.decision ?? e));
+    if (e.decision) d.prepend(decisionItem(e.decision));
   }
   void refresh();
 }
@@ -176,7 +177,7 @@ function main(): void {
 
 /** Starts the event stream and polling once a read succeeds (no failed-auth noise while the token is missing). */
 async function startLive(charts: LiveCharts): Promise<void> {
-  const probe = await api('GET', '/api/v1/status');
+  const probe = await api<StatusView>('GET', '/api/v1/status');
   if (probe.status === 401) return readsRefused();
   const stream = openEvents(
     (e) => onEvent(e, charts),

@@ -4,6 +4,7 @@
  * `data-last` (the latest values) so a test or a person can read what is drawn.
  */
 import uPlot from 'uplot';
+import type { SnapshotEvent } from '../../../contract/index.js';
 
 const KEEP = 300;
 const BASE = '#4c8bf5';
@@ -15,14 +16,14 @@ interface Chart {
   el: HTMLElement;
   plot: uPlot;
   data: Row[][];
-  pick: (s: any) => Row[];
+  pick: (s: SnapshotEvent) => Row[];
 }
 
 function series(label: string, stroke: string, dash?: number[]): uPlot.Series {
   return { label, stroke, width: 2, dash, spanGaps: false, points: { show: false } };
 }
 
-function make(el: HTMLElement, labels: uPlot.Series[], pick: (s: any) => Row[], unit: string): Chart {
+function make(el: HTMLElement, labels: uPlot.Series[], pick: (s: SnapshotEvent) => Row[], unit: string): Chart {
   const data: Row[][] = [[], ...labels.map(() => [])];
   const opts: uPlot.Options = {
     width: Math.max(300, el.clientWidth || 500),
@@ -37,8 +38,8 @@ function make(el: HTMLElement, labels: uPlot.Series[], pick: (s: any) => Row[], 
   return { el, plot, data, pick };
 }
 
-const ms = (x: any): Row => (typeof x === 'number' ? x : null);
-const pct = (x: any): Row => (typeof x === 'number' ? Math.round(x * 10_000) / 100 : null);
+const ms = (x: number | null | undefined): Row => (typeof x === 'number' ? x : null);
+const pct = (x: number | null | undefined): Row => (typeof x === 'number' ? Math.round(x * 10_000) / 100 : null);
 
 export class LiveCharts {
   #charts: Chart[] = [];
@@ -58,7 +59,7 @@ export class LiveCharts {
   }
 
   /** Adds one snapshot (x = the end of its span, in seconds). */
-  push(snapshot: any): void {
+  push(snapshot: SnapshotEvent): void {
     const x = Math.round((snapshot.to ?? snapshot.at ?? Date.now()) / 1000);
     for (const c of this.#charts) {
       const xs = c.data[0];
