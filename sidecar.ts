@@ -12,9 +12,10 @@ import { CanarydError, systemClock, type Clock, type Observation } from './core/
 import { isProduction, listenSettings, loadConfigFile, splitHostPort, type Config } from './config/index.js';
 import {
   autoMaxConnections,
-  createFaults,
+  AccessLogStage,
   DependencyRelay,
   Mirror,
+  ObservationStage,
   ProxyMetrics,
   ProxyServer,
   raiseFdLimit,
@@ -22,7 +23,6 @@ import {
   TrafficSplitter,
   WindowedRecorder,
   type Exchange,
-  type FaultService,
   type ProxySettings,
   type RejectReason,
   type RuleSpec,
@@ -45,6 +45,7 @@ import {
   weightDriftSource,
   type AdminDeps,
 } from './admin/index.js';
+import { createFaults, type FaultService } from './chaos/index.js';
 import { AuditTrail, StateDirLock, StateStore } from './state/index.js';
 import { TrafficState, type PersistedWeights } from './traffic/index.js';
 import { AnomalyMonitor, judge as defaultJudge, type Judge } from './analysis/index.js';
@@ -188,9 +189,8 @@ export class Sidecar {
   /** the config file's content at the last (re)load: the watcher reloads only when it differs */
   #configText: string | undefined;
   #reloadTimer: NodeJS.Timeout | null = null;
-  #accessSample: number;
+  #accessLog: AccessLogStage;
   #adminPlugins: AdminDeps['plugins'];
-  #observers: Array<(o: Observation, ex: Exchange | null) => void> = [];
   #raiseFdLimit: boolean;
   /** operator commands, run here or on the fleet leader (controller/commands.ts) */
   readonly #commands: OperatorCommands;
@@ -205,7 +205,7 @@ export class Sidecar {
     this.#adminPlugins = opts.adminPlugins;
     this.#raiseFdLimit = opts.raiseFdLimit ?? false;
     this.#startedAt = this.clock.now();
-    this.#accessSample = opts.config.log.accessLogSampleRate;
+    this.#accessLog = new AccessLogStage({ log: this.log, sampleRate: opts.config.log.accessLogSampleRate });
     collectDefaultMetrics({ register: this.registry });
     this.#adminToken = new AdminToken(opts.config.admin, this.log);
     this.state = new StateStore(opts.config.state.dir, {
@@ -297,8 +297,8 @@ export class Sidecar {
     this.proxy = new ProxyServer({
       settings: proxySettings(opts.config),
       splitter: this.#splitter,
-      mirror: this.mirror,
-      onObservation: (o, ex, detail) => this.#observe(o, ex, detail),
+      // the request path's stages (proxy/stages.ts); the fault engine joins below
+      stages: [new ObservationStage(this.recorder, this.metrics), this.mirror, this.#accessLog],
       onEvent: (level, event, detail) => this.log[level]({ event, ...detail }, event.replace(/_/g, ' ')),
       onReject: (reason) => this.#rejected(reason),
     });
@@ -318,11 +318,8 @@ export class Sidecar {
       log: this.log,
       events: this.events,
       store: this.state,
-      install: (interceptor) => {
-        this.proxy.interceptor = interceptor;
-      },
     });
-    this.onObservation((o) => this.faults.engine.observe(o));
+    this.proxy.addStage(this.faults.engine);
     this.#adminPlugins = [...(this.#adminPlugins ?? []), faultRoutes(this.faults), dependencyRoutes(this.dependencies)];
     this.#adminPlugins.push(
       alertRoutes({ abortOn: () => this.config.rollout.abortOn, rolloutActive: () => this.rollout.active, rollback: (reason, alert) => this.rollout.rollbackOnAlert(reason, alert), log: this.log }),
@@ -386,7 +383,7 @@ export class Sidecar {
 
   #configureLog(c: Config): void {
     this.log.level = c.log.level;
-    this.#accessSample = c.log.accessLogSampleRate;
+    this.#accessLog.sampleRate = c.log.accessLogSampleRate;
   }
 
   #configureToken(c: Config): void {
@@ -399,26 +396,7 @@ export class Sidecar {
 
   /** Register a per-request observer (analysis, faults' safety switch). Called after the record is updated. */
   onObservation(fn: (o: Observation, ex: Exchange | null) => void): void {
-    this.#observers.push(fn);
-  }
-
-  #observe(o: Observation, ex: Exchange | null, detail?: { err?: unknown; code?: string }): void {
-    this.recorder.record(o);
-    this.metrics.observe(o);
-    for (let i = 0; i < this.#observers.length; i++) this.#observers[i](o, ex);
-    if (detail?.err !== undefined) {
-      const err = detail.err as { code?: string; message?: string };
-      this.log.warn(
-        { event: 'upstream_error', version: o.version, status: o.status, outcome: o.outcome, code: detail.code, cause: err.code ?? err.message, method: ex?.req.method, url: ex?.req.url },
-        `upstream ${o.version} failed: ${o.outcome}`,
-      );
-    } else if (o.status >= 500 || (this.#accessSample > 0 && Math.random() < this.#accessSample)) {
-      // the access log: a sample of requests, and every 5xx (log.accessLogSampleRate says "errors always")
-      this.log.info(
-        { event: 'access', version: o.version, status: o.status, ms: Math.round(o.durationMs * 100) / 100, method: ex?.req.method, url: ex?.req.url, rule: ex?.rule ?? undefined, faulted: o.faulted || undefined },
-        'request',
-      );
-    }
+    this.proxy.addStage({ name: 'observer', observe: fn });
   }
 
   /** The file is the source of truth for the flags it declares (config/sections/flags.ts). */

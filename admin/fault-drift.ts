@@ -5,7 +5,7 @@
  * runtime goes back to the file's off. A fault someone switched off is reported but never switched back on
  * by a reconcile — safety wins over the file. Experiment rules are reported, never reverted.
  */
-import type { FaultService } from '../proxy/index.js';
+import type { FaultService } from '../chaos/index.js';
 import type { DriftItem, DriftSource } from './drift.js';
 
 export function faultDriftSource(faults: FaultService): DriftSource {
@@ -13,7 +13,7 @@ export function faultDriftSource(faults: FaultService): DriftSource {
     name: 'faults',
     items: () => {
       const out: DriftItem[] = [];
-      for (const e of faults.engine.rules.ordered()) {
+      for (const e of faults.engine.rules.entries()) {
         const name = e.spec.name;
         if (e.source === 'api' && (e.override ?? e.spec.enabled) && !e.expired) {
           out.push({ path: `faults.${name}`, file: null, runtime: { type: e.type, probability: e.spec.probability, enabled: true }, owner: 'api', revertible: true, note: 'runtime fault rule (not in faults.rules); revert switches it off' });
@@ -38,13 +38,8 @@ export function faultDriftSource(faults: FaultService): DriftSource {
         const m = /^faults\.(.+?)(\.enabled)?$/.exec(i.path);
         const e = m && faults.engine.rules.get(m[1]);
         if (!e) continue;
-        if (e.source === 'api') {
-          faults.engine.rules.replace(e.spec.name, { ...e.spec, enabled: false }, faults.engine.now());
-          faults.engine.changed('updated', faults.engine.rules.get(e.spec.name)!, { reason: 'switched off by reconcile: not in the config file' });
-        } else if (e.source === 'config' && e.override === true) {
-          faults.engine.rules.clearOverride(e.spec.name, faults.engine.now());
-          faults.engine.changed('updated', e, { reason: 'reconcile: the config file is the source of truth' });
-        }
+        if (e.source === 'api') faults.engine.rules.replace(e.spec.name, { ...e.spec, enabled: false }, 'switched off by reconcile: not in the config file');
+        else if (e.source === 'config' && e.override === true) faults.engine.rules.clearConfigRuleOverride(e.spec.name, 'reconcile: the config file is the source of truth');
       }
     },
   };

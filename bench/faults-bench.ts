@@ -111,20 +111,19 @@ ${faults}
 }
 
 /**
- * The engine's own cost per request, in process and without network noise: intercept() + observe() on a
+ * The engine's own cost per request, in process and without network noise: route() + observe() on a
  * request no rule matches, with the same five rules.
  */
 function engineCostNs(): number {
   const config = parseConfigText(`upstreams: { baseline: { url: "http://127.0.0.1:1" }, canary: { url: "http://127.0.0.1:2" } }\nfaults:\n  enabled: true${RULES_THAT_MATCH_NOTHING}\n`, {});
-  const engine = new FaultEngine({ config: config.faults, environment: 'development', env: {}, registry: new Registry(), log: { info() {}, warn() {}, error() {} }, store: { readJson: () => undefined, writeJson() {}, append() {} }, install() {} });
+  const engine = new FaultEngine({ config: config.faults, environment: 'development', env: {}, registry: new Registry(), log: { info() {}, warn() {}, error() {} }, store: { readJson: () => undefined, writeJson() {}, append() {} } });
   const req = { url: '/api/items/42?x=1', method: 'GET', headers: { host: '127.0.0.1', 'user-agent': 'wrk' }, rawHeaders: ['Host', '127.0.0.1', 'User-Agent', 'wrk'] };
   const ex = { req, version: 'baseline', faulted: false } as unknown as Exchange;
   const obs = { version: 'baseline' as const, status: 200, durationMs: 1.2, outcome: 'ok' as const, faulted: false };
-  const forward = () => {};
   let hits = 0;
   const run = (n: number) => {
     for (let i = 0; i < n; i++) {
-      if (engine.intercept(ex, forward)) hits++;
+      if (engine.route(ex)) hits++;
       engine.observe(obs);
     }
   };
@@ -148,7 +147,7 @@ const f3 = (x: number) => x.toFixed(3);
 async function main(): Promise<void> {
   ensureWrk();
   const costNs = engineCostNs();
-  console.error(`fault engine in process: ${costNs.toFixed(0)} ns per request (intercept + observe, 5 rules, none matching)`);
+  console.error(`fault engine in process: ${costNs.toFixed(0)} ns per request (route + observe, 5 rules, none matching)`);
 
   const upstream = spawn(process.execPath, ['-e', UPSTREAM_SRC], { stdio: ['ignore', 'pipe', 'inherit'] });
   const upstreamPort = await onLine(upstream, (l) => (/^\d+$/.test(l.trim()) ? Number(l.trim()) : null), 'upstream');
@@ -224,7 +223,7 @@ async function main(): Promise<void> {
       '',
       `Per-round req/s ratios: ${spread(rpsPaired)}. CPU ratios: ${spread(cpuPaired)}. ${AA ? 'A/A: both modes are the same, so the spread is the noise.' : `Target (ratio >= 0.970): req/s ${rpsRatio >= 0.97 ? 'met' : 'NOT met'}, CPU ${cpuRatio >= 0.97 ? 'met' : 'NOT met'}. ${m.totalRequests} requests evaluated by the fault engine, ${m.chaosInjected} faulted.`}`,
       '',
-      `In process, without the network: the engine costs ${costNs.toFixed(0)} ns per request (intercept + observe, 5 rules, none matching), ${f2((costNs / (d.cpu * 1000)) * 100)} % of the ${f1(d.cpu)} µs of canaryd CPU a request costs with faults disabled.`,
+      `In process, without the network: the engine costs ${costNs.toFixed(0)} ns per request (route + observe, 5 rules, none matching), ${f2((costNs / (d.cpu * 1000)) * 100)} % of the ${f1(d.cpu)} µs of canaryd CPU a request costs with faults disabled.`,
       '',
     ];
     console.log([...rows, '', ...lines.slice(-4)].join('\n'));

@@ -16,12 +16,39 @@ export interface ExchangeHost {
   /** shutting down: responses close their connection */
   readonly draining: boolean;
   retries: number;
-  finished(ex: Exchange, o: Observation, detail?: { err?: unknown; code?: string }): void;
+  finished(ex: Exchange, o: Observation, failure?: ExchangeFailure): void;
+  /** runs the chain's route stages from ex.stage, then sends the request upstream */
+  proceed(ex: Exchange): void;
   /** the version's current upstream (a config change may have replaced the one a waiter queued on) */
   upstream(v: VersionName): Upstream;
 }
 
 export type RequestBody = Readable | Buffer | null;
+
+/** An upstream failure that ended an exchange (for the log line). */
+export interface ExchangeFailure {
+  err?: unknown;
+  code?: string;
+}
+
+/**
+ * A per-exchange hook on the upstream's answer, set by a stage that shapes one response (the fault kinds
+ * throttle, truncate, reset after the headers) and null on every other exchange, so the ordinary path pays
+ * one null check per event and allocates nothing.
+ */
+export interface ResponseTap {
+  /** after the response head was written (not yet flushed); false pauses the upstream */
+  headers(ex: Exchange, rawHeaders: Buffer[]): boolean;
+  /** instead of writing `chunk` (use ex.writeBody to pass it on); false pauses the upstream (ex.resumeUpstream) */
+  data(ex: Exchange, chunk: Buffer): boolean;
+  /** the upstream finished; true when the tap ends the response itself later (ex.endResponse) or never */
+  complete(ex: Exchange, trailers: string[] | null): boolean;
+}
+
+/** The part of a compiled stage chain (proxy/stages.ts) an exchange keeps: its route stages. */
+export interface RouteStages {
+  readonly route: ReadonlyArray<{ route?(ex: Exchange): boolean }>;
+}
 
 /** ServerResponse that knows its exchange, so per-request listeners need no closures. */
 export class CanarydResponse extends ServerResponse {
@@ -36,22 +63,6 @@ function onResponseDrain(this: CanarydResponse): void {
   this.exchange?.resumeUpstream();
 }
 
-// --- faults: the response-side seam ---
-/**
- * A per-exchange hook on the upstream's answer, set by fault injection (throttle, truncate, reset after the
- * headers) on the few requests it touches and null on every other one, so the ordinary path pays one null
- * check per event and allocates nothing.
- */
-export interface ResponseTap {
-  /** after the response head was written (not yet flushed); false pauses the upstream */
-  headers(ex: Exchange, rawHeaders: Buffer[]): boolean;
-  /** instead of writing `chunk` (use ex.writeBody to pass it on); false pauses the upstream (ex.resumeUpstream) */
-  data(ex: Exchange, chunk: Buffer): boolean;
-  /** the upstream finished; true when the tap ends the response itself later (ex.endResponse) or never */
-  complete(ex: Exchange, trailers: string[] | null): boolean;
-}
-// --- end faults ---
-
 export class Exchange implements Dispatcher.DispatchHandler, Waiter {
   readonly req: IncomingMessage;
   readonly res: CanarydResponse;
@@ -65,8 +76,15 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
   extraHeaders: string[] | null = null;
   /** set by fault injection: the request carried x-canaryd-fault-* headers (taken off before forwarding) */
   faultHeaders = false;
-  /** set by fault injection on the requests whose response it shapes; null otherwise */
+  /** set by a stage on the requests whose response it shapes (fault kinds); null otherwise */
   tap: ResponseTap | null = null;
+  /** the chain this exchange runs through (the one compiled when it arrived) and its next route stage */
+  chain: RouteStages | null = null;
+  stage = 0;
+  /** what goes upstream: the origin-form path, the rewritten headers, the body (a stage may replace it: mirror's tee) */
+  path = '/';
+  upstreamHeaders: string[] = [];
+  body: RequestBody = null;
   upstream: Upstream | null = null;
   /** the client speaks HTTP/2 (req/res are node:http2's compatibility objects) */
   readonly h2: boolean;
@@ -87,8 +105,6 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
   #host: ExchangeHost;
   #headers: string[] = [];
   #path = '/';
-  #originPath = '/';
-  #body: RequestBody = null;
   /** holds one of the upstream's connection slots (released when undici ends the request) */
   #slot = false;
   #attempts = 0;
@@ -112,20 +128,20 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
     return this.#done;
   }
 
-  /**
-   * Sends the request to `upstream`. `headers` are the already-rewritten upstream request headers; `body` is
-   * the request stream (the client request itself, or the mirror's copy of it), null when there is none.
-   */
-  forward(upstream: Upstream, path: string, headers: string[], body: RequestBody): void {
-    this.#originPath = path;
-    this.#headers = this.extraHeaders === null ? headers : headers.concat(this.extraHeaders);
-    this.#body = body;
+  /** Goes on down the chain after a stage took the exchange over (a fault's delay ended...). */
+  proceed(): void {
+    this.#host.proceed(this);
+  }
+
+  /** Sends the request (path, upstreamHeaders, body, as the stages left them) to `upstream`. */
+  forward(upstream: Upstream): void {
+    this.#headers = this.extraHeaders === null ? this.upstreamHeaders : this.upstreamHeaders.concat(this.extraHeaders);
     this.#admit(upstream);
   }
 
   #admit(upstream: Upstream): void {
     this.upstream = upstream;
-    this.#path = upstream.basePath + this.#originPath;
+    this.#path = upstream.basePath + this.path;
     const a = upstream.admit(this);
     if (a === 'now') {
       this.#slot = true;
@@ -165,7 +181,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
         path: this.#path,
         method: this.req.method as Dispatcher.HttpMethod,
         headers: this.#headers,
-        body: this.#body,
+        body: this.body,
       },
       this,
     );
@@ -252,7 +268,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
   onError(err: Error): void {
     const failure = classifyUpstreamError(err);
     const res = this.res;
-    if (!this.#done && failure.beforeSend && !res.headersSent && this.#body === null && this.#attempts <= this.#host.retries && isIdempotent(this.req.method ?? '')) {
+    if (!this.#done && failure.beforeSend && !res.headersSent && this.body === null && this.#attempts <= this.#host.retries && isIdempotent(this.req.method ?? '')) {
       this.#dispatch(); // a connect failure of a body-less idempotent request: retried, keeping its slot
       return;
     }

@@ -1,4 +1,6 @@
-export { ProxyServer, type ProxySettings, type RequestInterceptor, type ObservationSink, type RejectReason } from './server.js';
+export { ProxyServer, type ProxySettings, type RejectReason } from './server.js';
+export { type ProxyStage, type ExchangeFailure } from './stages.js';
+export { ObservationStage, AccessLogStage } from './observe.js';
 export { raiseFdLimit, readFdLimits, autoMaxConnections, type FdLimitReport } from './fd-limit.js';
 export { Exchange, CanarydResponse } from './exchange.js';
 export { TrafficSplitter, USER_ID_HEADER, type RoutingInput, type RoutingRuleInput, type RouteChoice } from './router.js';
@@ -9,6 +11,5 @@ export { Mirror } from './mirror.js';
 export { Upstream, classifyUpstreamError } from './upstream.js';
 export { CidrSet, compilePathMatcher, cookieValue } from './match.js';
 export { upstreamRequestHeaders, newTraceparent } from './headers.js';
-export { type ResponseTap } from './exchange.js'; // faults
-export * from './faults/index.js'; // faults
+export * from './faults/index.js';
 export * from './tcp/index.js'; // dependency relay

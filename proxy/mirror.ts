@@ -12,6 +12,8 @@
 import type { IncomingMessage } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
+import type { Exchange } from './exchange.js';
+import type { ProxyStage } from './stages.js';
 import { undiciErrors, type Upstream } from './upstream.js';
 
 export type MirrorOutcome = 'sent' | 'failed' | 'skipped_body' | 'skipped_busy';
@@ -39,9 +41,12 @@ class DiscardHandler implements Dispatcher.DispatchHandler {
 /** Shadows in flight above which new ones are skipped: enough to keep a healthy canary pool busy. */
 export const MIRROR_MAX_INFLIGHT = 256;
 
-export class Mirror {
-  percent: number;
+/** The mirror stage: in the chain only while percent > 0; acts on baseline requests in the request direction. */
+export class Mirror implements ProxyStage {
+  readonly name = 'mirror';
   maxBodyBytes: number;
+  #percent = 0;
+  #changed: () => void = () => undefined;
   maxInflight: number;
   #target: () => Upstream;
   #count: (outcome: MirrorOutcome) => void;
@@ -50,7 +55,7 @@ export class Mirror {
   #settled: (outcome: MirrorOutcome) => void;
 
   constructor(opts: { percent: number; maxBodyBytes: number; target: () => Upstream; count: (o: MirrorOutcome) => void; random?: () => number; maxInflight?: number }) {
-    this.percent = opts.percent;
+    this.#percent = opts.percent;
     this.maxBodyBytes = opts.maxBodyBytes;
     this.maxInflight = opts.maxInflight ?? MIRROR_MAX_INFLIGHT;
     this.#target = opts.target;
@@ -62,13 +67,37 @@ export class Mirror {
     };
   }
 
+  get percent(): number {
+    return this.#percent;
+  }
+
+  set percent(p: number) {
+    const was = this.active;
+    this.#percent = p;
+    if (this.active !== was) this.#changed();
+  }
+
+  get active(): boolean {
+    return this.#percent > 0;
+  }
+
+  bind(changed: () => void): void {
+    this.#changed = changed;
+  }
+
+  /** Route stage: shadows a share of baseline requests; the real request then reads the tee. Never takes over. */
+  route(ex: Exchange): boolean {
+    if (ex.version === 'baseline' && this.wants()) ex.body = this.shadow(ex.req, ex.path, ex.upstreamHeaders, ex.body);
+    return false;
+  }
+
   get inflight(): number {
     return this.#inflight;
   }
 
   /** True when this request is to be shadowed (the percent roll). */
   wants(): boolean {
-    return this.percent > 0 && this.#random() * 100 < this.percent;
+    return this.#percent > 0 && this.#random() * 100 < this.#percent;
   }
 
   /**

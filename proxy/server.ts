@@ -16,7 +16,7 @@ import { ConnectionTracker, FRESH_GRACE_MS, type DrainTimes } from './drain.js';
 import { ClientLimits, type ProxyLimits } from './limits.js';
 import { CidrSet } from './match.js';
 import { OPTIONS_ALLOW, rawErrorResponse, splitAbsoluteForm } from './request-target.js';
-import type { Mirror } from './mirror.js';
+import { StageChain, type ExchangeFailure, type ProxyStage } from './stages.js';
 import type { TrafficSplitter } from './router.js';
 import { Upstream, type Timeouts, type UpstreamTarget } from './upstream.js';
 import { afterPendingResponse, chooseProtocol, proxyUpgrade, serveWithoutUpgrade, upgradePolicy } from './upgrade.js';
@@ -46,23 +46,11 @@ export interface ProxySettings {
 /** Why a connection or request was turned away by a limit (counted and logged by the composition root). */
 export type RejectReason = 'max_connections' | 'client_connections' | 'client_inflight' | 'first_byte_timeout';
 
-/** Fault injection's seam: return true when it took the exchange over (it then forwards or answers itself). */
-export interface RequestInterceptor {
-  /** before the upstream request headers are built: the request's own fault-control headers go (not forwarded, not mirrored) */
-  prepare(ex: Exchange): void;
-  intercept(ex: Exchange, forward: () => void): boolean;
-}
-
-export interface ObservationSink {
-  (o: Observation, ex: Exchange | null, detail?: { err?: unknown; code?: string }): void;
-}
-
 export interface ProxyServerOptions {
   settings: ProxySettings;
   splitter: TrafficSplitter;
-  onObservation: ObservationSink;
-  interceptor?: RequestInterceptor | null;
-  mirror?: Mirror | null;
+  /** the stages of the request path, in order (proxy/stages.ts); more join with addStage() */
+  stages?: readonly ProxyStage[];
   /** a TLS or HTTP/2 event worth a log line (certificate reloaded or refused, reset flood) */
   onEvent?: (level: 'info' | 'warn', event: string, detail: Record<string, unknown>) => void;
   /** a limit turned a connection or request away */
@@ -80,12 +68,11 @@ export class ProxyServer implements ExchangeHost {
   readonly server: Server;
   versionHeader = true;
   retries = 1;
-  interceptor: RequestInterceptor | null;
-  mirror: Mirror | null;
+  #stages: ProxyStage[] = [];
+  #chain = new StageChain([]);
   #splitter: TrafficSplitter;
   #upstreams!: Record<VersionName, Upstream>;
   #trusted: CidrSet | null = null;
-  #onObservation: ObservationSink;
   #inflight = 0;
   #draining = false;
   #connections: ConnectionTracker;
@@ -103,9 +90,7 @@ export class ProxyServer implements ExchangeHost {
 
   constructor(opts: ProxyServerOptions) {
     this.#splitter = opts.splitter;
-    this.#onObservation = opts.onObservation;
-    this.interceptor = opts.interceptor ?? null;
-    this.mirror = opts.mirror ?? null;
+    for (const stage of opts.stages ?? []) this.addStage(stage);
     this.#onReject = opts.onReject ?? (() => undefined);
     this.#sweeper = new RequestSweeper({ requestMs: 0, clientBodyMs: 0, minBodyRate: 0, queueTimeoutMs: 0 });
     this.server = createServer(
@@ -187,6 +172,22 @@ export class ProxyServer implements ExchangeHost {
     }
   }
 
+  /** Adds a stage at the end of the chain; the chain is compiled again now and whenever the stage asks. */
+  addStage(stage: ProxyStage): void {
+    this.#stages.push(stage);
+    stage.bind?.(() => this.#compileChain());
+    this.#compileChain();
+  }
+
+  #compileChain(): void {
+    this.#chain = new StageChain(this.#stages);
+  }
+
+  /** The active stages, in order. */
+  get stages(): readonly string[] {
+    return this.#chain.names;
+  }
+
   upstream(v: VersionName): Upstream {
     return this.#upstreams[v];
   }
@@ -215,6 +216,7 @@ export class ProxyServer implements ExchangeHost {
 
   handle(req: IncomingMessage, res: CanarydResponse): void {
     const ex = new Exchange(this, req, res, performance.now());
+    const chain = (ex.chain = this.#chain);
     this.#inflight++;
     this.#connections.served(req.socket);
     if (this.#draining) res.shouldKeepAlive = false;
@@ -245,7 +247,7 @@ export class ProxyServer implements ExchangeHost {
       return;
     }
     ex.clientKey = clientIp;
-    if (this.interceptor !== null) this.interceptor.prepare(ex);
+    for (let i = 0; i < chain.prepare.length; i++) chain.prepare[i].prepare!(ex);
     let raw = req.rawHeaders;
     if (ex.h2) {
       const fields = h2RequestFields(raw);
@@ -280,25 +282,34 @@ export class ProxyServer implements ExchangeHost {
     this.#route(ex, url, headers, hasBody ? req : null);
   }
 
-  #route(ex: Exchange, url: string, headers: string[], requestBody: RequestBody): void {
-    let body = requestBody;
-    if (this.mirror !== null && ex.version === 'baseline' && this.mirror.wants()) body = this.mirror.shadow(ex.req, url, headers, body);
-    if (this.interceptor !== null) {
-      const forward = () => {
-        if (!ex.done) ex.forward(this.#upstreams[ex.version], url, headers, body);
-      };
-      if (this.interceptor.intercept(ex, forward)) return;
-    }
-    ex.forward(this.#upstreams[ex.version], url, headers, body);
+  #route(ex: Exchange, url: string, headers: string[], body: RequestBody): void {
+    ex.path = url;
+    ex.upstreamHeaders = headers;
+    ex.body = body;
+    this.proceed(ex);
   }
 
-  finished(ex: Exchange, o: Observation, detail?: { err?: unknown; code?: string }): void {
+  /** ExchangeHost: the route stages from ex.stage on (one may take the exchange over), then the upstream. */
+  proceed(ex: Exchange): void {
+    if (ex.done) return;
+    const route = ex.chain!.route;
+    while (ex.stage < route.length) if (route[ex.stage++].route!(ex)) return;
+    ex.forward(this.#upstreams[ex.version]);
+  }
+
+  #observe(o: Observation, ex: Exchange | null, failure?: ExchangeFailure): void {
+    // the current chain, not the one the exchange arrived with: a stage sees what ends while it is on
+    const stages = this.#chain.observe;
+    for (let i = 0; i < stages.length; i++) stages[i].observe!(o, ex, failure);
+  }
+
+  finished(ex: Exchange, o: Observation, failure?: ExchangeFailure): void {
     this.#inflight--;
     this.#sweeper.delete(ex);
     if (ex.clientKey !== null) this.#limits.leave(ex.clientKey);
     // Answered by canaryd before routing (malformed request, OPTIONS *): no version served it, so it is not
     // an observation of either — a burst of bad requests must not move baseline's numbers in an analysis.
-    if (o.outcome !== 'bad_request') this.#onObservation(o, ex, detail);
+    if (o.outcome !== 'bad_request') this.#observe(o, ex, failure);
   }
 
   #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
@@ -332,7 +343,7 @@ export class ProxyServer implements ExchangeHost {
       timeouts: this.#settings.timeouts,
       draining: () => this.#draining,
       tunnelled: (s) => this.#connections.tunnel(s),
-      done: (status, outcome) => this.#onObservation({ version, status, durationMs: performance.now() - started, outcome, faulted: false }, null),
+      done: (status, outcome) => this.#observe({ version, status, durationMs: performance.now() - started, outcome, faulted: false }, null),
     });
   }
 

@@ -65,7 +65,7 @@ t.test('two steps with live traffic: measured, judged, health-checked; rules com
   t.equal(started.json.precheck, undefined, 'the pre-check runs before the first step');
   const again = await call(rig.sidecar.admin!, 'POST', '/api/v1/experiments', { body: { name: 'x', steps: [{ name: 's', duration: '1s', rules: [] }] } });
   t.equal(again.status, 409, 'one experiment at a time');
-  await until('step 1 rules installed', () => rig.sidecar.faults.engine.rules.has(`${id}.0.slow`));
+  await until('step 1 rules installed', () => rig.sidecar.faults.engine.rules.get(`${id}.0.slow`) !== undefined);
   t.equal((await call(rig.sidecar.admin!, 'DELETE', `/api/v1/faults/${id}.0.slow`)).status, 409, 'experiment rules belong to the experiment');
   const report = await ended(rig, id);
   await load.stop();
@@ -90,7 +90,7 @@ t.test('two steps with live traffic: measured, judged, health-checked; rules com
   t.match(err.criterion, { passed: false, reasons: [/success rate .* < 95.00%/] });
   t.ok(err.measured.byVersion.baseline.requests === err.measured.requests && err.measured.byVersion.canary.requests === 0, 'per-version numbers');
   t.ok(lat.endedAt <= err.startedAt, 'steps in order');
-  t.notOk([...rig.sidecar.faults.engine.rules.ordered()].some((e) => e.source === 'experiment'), 'no experiment rule left');
+  t.notOk(rig.sidecar.faults.engine.rules.entries().some((e) => e.source === 'experiment'), 'no experiment rule left');
   t.same(events.map((e) => e.action), ['started', 'step', 'step', 'completed']);
   const listed = (await call(rig.sidecar.admin!, 'GET', '/api/v1/experiments')).json;
   t.match(listed, { running: null, experiments: [{ id, name: 'canary resilience', state: 'completed', verdict: 'failed', steps: 2 }] });

@@ -8,7 +8,8 @@
  */
 import t from 'tap';
 import { request } from 'undici';
-import { builtinFaultKinds, type RuleBody } from '../proxy/index.js';
+import { builtinFaultKinds } from '../proxy/index.js';
+import type { RuleBody } from '../chaos/index.js';
 import { FAULT_TYPES } from '../config/index.js';
 import { rawRequest, recorded, startFaultRig, type FaultRig } from './helpers/faults.js';
 import { until } from './helpers/admin.js';
@@ -23,7 +24,7 @@ t.teardown(() => rig.stop());
 function withRule(tt: Parameters<Parameters<typeof t.test>[0]>[0], body: RuleBody): void {
   rig.sidecar.faults.create(body);
   tt.teardown(() => {
-    if (rig.sidecar.faults.engine.rules.has(body.name)) rig.sidecar.faults.remove(body.name);
+    if (rig.sidecar.faults.engine.rules.get(body.name) !== undefined) rig.sidecar.faults.remove(body.name);
   });
 }
 

@@ -77,7 +77,7 @@ t.test('production: faults.enabled refused by config validation (environment or 
   t.equal(exp.status, 409);
   t.equal(exp.json.error, 'CANARYD_ERR_FAULTS_REFUSED');
   t.equal((await call(rig.sidecar.admin!, 'GET', '/api/v1/faults')).json.state, 'refused');
-  t.equal(rig.sidecar.proxy.interceptor, null);
+  t.notOk(rig.sidecar.proxy.stages.includes('faults'), 'the engine is out of the request path');
 });
 
 t.test('auto-disable: trips on the client-seen error rate once the window has minRequests; audited, evented, logged; latched across a restart', async (t) => {
@@ -95,7 +95,7 @@ t.test('auto-disable: trips on the client-seen error rate once the window has mi
   t.equal(await get(`${rig.url}/ok`), 200);
   t.equal(rig.sidecar.faults.engine.state, 'halted', '2/20 = 10% > 5%: tripped');
   t.equal(await get(`${rig.url}/bad`), 200, 'every fault is off');
-  t.equal(rig.sidecar.proxy.interceptor, null, 'and the engine is out of the request path');
+  t.notOk(rig.sidecar.proxy.stages.includes('faults'), 'and the engine is out of the request path');
 
   const audit = readFileSync(join(rig.stateDir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   const rec = audit.find((a) => a.type === 'faults-auto-disabled');

@@ -5,7 +5,7 @@
  * policy hook in server.ts. docs/faults.md describes every route.
  */
 import type { FastifyInstance } from 'fastify';
-import type { ExperimentSpec, FaultService, RuleBody, RulePatch } from '../../proxy/index.js';
+import type { ExperimentSpec, FaultService, RuleBody, RulePatch } from '../../chaos/index.js';
 import { experimentBody, experimentParams, killView, metricsView, reportView, ruleBody, ruleParams, rulePatch, ruleView, statusView } from './fault-schemas.js';
 
 type NameParams = { name: string };

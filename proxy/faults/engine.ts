@@ -1,5 +1,5 @@
 /**
- * The fault engine: the proxy's RequestInterceptor for fault injection, and its safety switches.
+ * The fault engine: the proxy's fault stage (proxy/stages.ts), and its safety switches.
  *
  * Per request (only while armed — otherwise the proxy does not call it at all): one lazy expiry check, then
  * the compiled rules in order (version, predicate, probability roll), then header-controlled faults when
@@ -12,47 +12,29 @@
  * faults.maxActive caps concurrently faulted requests. Rules from the API are runtime only: a restart clears
  * them (durable chaos belongs in the reviewed config file).
  */
-import type { Registry } from 'prom-client';
 import { systemClock, type Clock, type Observation } from '../../core/index.js';
-import { isDependencyFaultType, type FaultsConfig } from '../../config/index.js';
 import type { Exchange } from '../exchange.js';
-import { pathOf } from '../match.js';
-import type { RequestInterceptor } from '../server.js';
-import { headerFaults, stripFaultHeaders, type HeaderFaultContext } from './headers.js';
-import { compileFaultMatch } from './match.js';
+import type { ProxyStage } from '../stages.js';
+import { stripFaultHeaders, type HeaderFaultContext } from './headers.js';
+import { checkDependencyName, compileRule, dependencyRuleOf, injectionCounter, pickFaults, splitLive, type CompileContext } from './compile.js';
 import { ChaosMetrics, FaultCounters, type FaultMetricsSnapshot } from './metrics.js';
-import { builtinFaultKinds, faultKind, type FaultKindRegistry } from './registry.js';
-import { expiresAt, RuleSet, viewOf, type RuleEntry, type RuleSpec, type RuleView } from './rules.js';
+import { builtinFaultKinds } from './registry.js';
+import { RuleBook } from './rule-book.js';
+import { viewOf, type RuleSet, type RuleSpec } from './rules.js';
 import { FaultRunImpl, type RunHost } from './run.js';
 import { clientSeen, ErrorRateWindow, SEEN_ERROR, SEEN_SKIP } from './safety.js';
-import { refused, SafetySwitches, type EngineState, type FaultEventSink, type FaultLog, type FaultStore, type Halt } from './switches.js';
-import type { CompiledFault, DependencyRule, DependencyRuleSink } from './types.js';
-import { CanarydError } from '../../core/index.js';
+import { refused, SafetySwitches, type EngineState, type FaultEventSink, type FaultLog, type Halt } from './switches.js';
+import type { FaultEngineOptions } from './options.js';
+import type { FaultSettings } from './settings.js';
+import type { CompiledFault, DependencyRuleSink } from './types.js';
 
-export { FAULTS_FILE, type EngineState, type FaultEventSink, type FaultLog, type FaultStore, type Halt } from './switches.js';
+export { type EngineState, type FaultEventSink, type FaultLog, type FaultStore, type Halt } from './switches.js';
 export type { FaultMetricsSnapshot } from './metrics.js';
+export type { FaultEngineOptions } from './options.js';
 
-export interface FaultEngineOptions {
-  config: FaultsConfig;
-  environment: string;
-  env?: NodeJS.ProcessEnv;
-  registry: Registry;
-  kinds?: FaultKindRegistry;
-  clock?: Clock;
-  monotonic?: () => number;
-  random?: () => number;
-  log: FaultLog;
-  events?: FaultEventSink;
-  store: FaultStore;
-  /** puts the engine in front of the proxy (armed) or takes it out (null): a disarmed engine costs nothing */
-  install(interceptor: RequestInterceptor | null): void;
-  /** the dependency relay (proxy/tcp): given the live rules of the TCP kinds on every change */
-  dependencies?: DependencyRuleSink & { names(): string[] };
-}
 
-export const MAX_RULES = 256;
-
-export class FaultEngine implements RequestInterceptor {
+export class FaultEngine implements ProxyStage {
+  readonly name = 'faults';
   // ---- read per request ----
   #compiled: CompiledFault[] = [];
   /** live rules of the TCP kinds (they act in the dependency relay, not per request) */
@@ -67,32 +49,44 @@ export class FaultEngine implements RequestInterceptor {
   #n = new FaultCounters();
   // ---- control ----
   #sw: SafetySwitches;
-  #rules = new RuleSet();
+  #set: RuleSet;
   #runs = new Set<FaultRunImpl>();
   #runHost: RunHost;
-  #kinds: FaultKindRegistry;
+  #compileCtx: CompileContext;
   #clock: Clock;
   #log: FaultLog;
   #events: FaultEventSink | undefined;
-  #install: (i: RequestInterceptor | null) => void;
+  #chainChanged: () => void = () => undefined;
   #dependencies: (DependencyRuleSink & { names(): string[] }) | undefined;
   #onHalt: Array<(reason: string) => void> = [];
   #tap: (o: Observation) => void = () => {};
   readonly metrics: ChaosMetrics;
+  /** the rules: every change through its methods recompiles, logs and publishes */
+  readonly rules: RuleBook;
 
   constructor(o: FaultEngineOptions) {
-    this.#kinds = o.kinds ?? builtinFaultKinds();
+    const kinds = o.kinds ?? builtinFaultKinds();
     this.#clock = o.clock ?? systemClock;
     this.#random = o.random ?? Math.random;
     this.#log = o.log;
     this.#events = o.events;
-    this.#install = o.install;
     this.#dependencies = o.dependencies;
     this.#sw = new SafetySwitches({ config: o.config, environment: o.environment, env: o.env ?? process.env, store: o.store, log: o.log, now: () => this.#clock.now() });
     this.#runHost = { random: this.#random, monotonic: o.monotonic ?? (() => performance.now()), ended: (run) => this.#ended(run) };
     this.metrics = new ChaosMetrics(o.registry, { chaosRate: () => this.#n.chaosRate, activeFaults: () => this.activeFaults, inflight: () => this.#inflight });
-    this.#headerCtx = { kinds: this.#kinds, maxDelayMs: 0, random: this.#random, counter: (type) => this.#counter(type, 'header', null) };
+    this.#compileCtx = { kinds, metrics: this.metrics, counters: this.#n };
+    this.#headerCtx = { kinds, maxDelayMs: 0, random: this.#random, counter: (type) => injectionCounter(this.metrics, type, 'header', null) };
     this.#window = new ErrorRateWindow(o.config.autoDisable.window);
+    this.rules = new RuleBook({
+      now: () => this.#clock.now(),
+      armed: () => this.#armed,
+      expire: () => void this.activeFaults,
+      refresh: () => this.#refresh(),
+      publish: (action, fields) => this.#publish(action, fields),
+      log: this.#log,
+      metrics: this.metrics,
+    });
+    this.#set = this.rules.set;
     this.configure(o.config, o.environment);
   }
 
@@ -103,45 +97,32 @@ export class FaultEngine implements RequestInterceptor {
     if (this.#headerControl) ex.faultHeaders = stripFaultHeaders(ex.req);
   }
 
-  intercept(ex: Exchange, forward: () => void): boolean {
+  /** The stage is in the proxy's chain only while armed: a disarmed engine costs nothing per request. */
+  get active(): boolean {
+    return this.#armed;
+  }
+
+  bind(changed: () => void): void {
+    this.#chainChanged = changed;
+  }
+
+  route(ex: Exchange): boolean {
     this.#n.seen++;
     if (this.#nextExpiry !== Infinity && this.#clock.now() >= this.#nextExpiry) this.#expire();
-    const rules = this.#compiled;
-    const req = ex.req;
-    let before: CompiledFault[] | null = null;
-    let outcome: CompiledFault | null = null;
-    let path: string | null = null;
-    for (let i = 0; i < rules.length; i++) {
-      const r = rules[i];
-      if (r.stage === 'outcome' && outcome !== null) continue; // at most one outcome: later ones are not rolled
-      if (r.version !== null && r.version !== ex.version) continue;
-      if (r.test !== null) {
-        if (path === null) path = pathOf(req.url ?? '/');
-        if (!r.test(req, path)) continue;
-      }
-      if (!(this.#random() < r.probability)) continue; // a missed roll is exactly a pass-through
-      if (r.stage === 'outcome') outcome = r;
-      else (before ??= []).push(r);
-    }
-    if (ex.faultHeaders) {
-      const h = headerFaults(req, this.#headerCtx, outcome !== null);
-      if (h.before !== null) before = before === null ? h.before : before.concat(h.before);
-      if (h.outcome !== null) outcome = h.outcome;
-    }
-    if (before === null && outcome === null) return false;
+    const steps = pickFaults(this.#compiled, ex, this.#random, this.#headerCtx);
+    if (steps === null) return false;
     if (this.#inflight >= this.#sw.config.maxActive) {
       this.#n.capped++;
       this.metrics.capped.inc();
       return false;
     }
-    const steps = before === null ? [outcome!] : outcome === null ? before : (before.push(outcome), before);
     ex.faulted = true;
     this.#n.faulted++;
     for (let i = 0; i < steps.length; i++) {
       steps[i].count();
       this.#n.count(steps[i].type, steps[i].kind.category);
     }
-    const run = new FaultRunImpl(this.#runHost, ex, steps, forward);
+    const run = new FaultRunImpl(this.#runHost, ex, steps);
     this.#inflight++;
     this.#runs.add(run);
     run.start();
@@ -152,7 +133,7 @@ export class FaultEngine implements RequestInterceptor {
     if (this.#runs.delete(run)) this.#inflight--;
   }
 
-  /** Every finished request (sidecar.onObservation): feeds a running experiment and the auto-disable window. */
+  /** Response direction, every finished request while armed: feeds a running experiment and the auto-disable window. */
   observe(o: Observation): void {
     this.#tap(o);
     if (!this.#armed) return;
@@ -170,67 +151,29 @@ export class FaultEngine implements RequestInterceptor {
 
   // =============================== compile and arm ===============================
 
-  #counter(type: string, rule: string, entry: RuleEntry | null): () => void {
-    const child = this.metrics.child(type, rule);
-    if (entry === null) return () => child.inc();
-    return () => {
-      child.inc();
-      entry.injected++;
-    };
-  }
-
-  #compile(e: RuleEntry): CompiledFault {
-    const kind = faultKind(this.#kinds, e.type);
-    const m = compileFaultMatch(e.spec.match);
-    return { name: e.spec.name, type: e.type, kind, params: kind.compile(e.spec[e.type]), stage: kind.stage, probability: e.spec.probability, version: m.version, test: m.test, count: this.#counter(e.type, e.spec.name, e) };
-  }
-
-  #dependencyRule(e: RuleEntry): DependencyRule {
-    const type = e.type;
-    const child = this.metrics.child(type, e.spec.name);
-    const n = this.#n;
-    return {
-      name: e.spec.name,
-      type,
-      params: e.spec[type],
-      probability: e.spec.probability,
-      dependency: e.spec.match?.dependency ?? '',
-      version: e.spec.match?.version ?? null,
-      key: `${e.spec.name}\u0000${e.activatedAt}\u0000${e.updatedAt}\u0000${JSON.stringify(e.spec)}`,
-      expiresAt: expiresAt(e),
-      count: (category) => {
-        child.inc();
-        e.injected++;
-        n.count(type, category);
-      },
-    };
-  }
-
   /**
    * Recompiles the live rules and arms or disarms the engine. Once per change, never per request. Rules of
    * the TCP kinds go to the dependency relay (with `cut`, the relay resets the connections they leave).
    */
   #refresh(cut = false): void {
-    const live = this.#rules.live();
+    const live = this.#set.live();
     const allowed = this.#sw.refusal() === null;
-    const http: RuleEntry[] = [];
-    const deps: RuleEntry[] = [];
-    for (const e of live) (isDependencyFaultType(e.type) ? deps : http).push(e);
-    this.#compiled = http.map((e) => this.#compile(e));
-    this.#dependencyRules = allowed ? deps.length : 0;
-    this.#dependencies?.setRules(allowed ? deps.map((e) => this.#dependencyRule(e)) : [], cut);
-    this.#nextExpiry = this.#rules.nextExpiry();
+    const { http, dependency } = splitLive(live);
+    this.#compiled = http.map((e) => compileRule(this.#compileCtx, e));
+    this.#dependencyRules = allowed ? dependency.length : 0;
+    this.#dependencies?.setRules(allowed ? dependency.map((e) => dependencyRuleOf(this.#compileCtx, e)) : [], cut);
+    this.#nextExpiry = this.#set.nextExpiry();
     // dependency rules arm the engine too: the app's HTTP errors they cause feed auto-disable
     const armed = allowed && (this.#compiled.length > 0 || this.#dependencyRules > 0 || this.#sw.config.allowHeaderControl);
     this.#headerControl = armed && this.#sw.config.allowHeaderControl;
     if (armed !== this.#armed) {
       this.#armed = armed;
-      this.#install(armed ? this : null);
+      this.#chainChanged();
     }
   }
 
   #expire(): void {
-    const gone = this.#rules.expireDue(this.#clock.now());
+    const gone = this.#set.expireDue(this.#clock.now());
     this.#refresh();
     for (const e of gone) {
       this.#log.info({ event: 'fault_expired', rule: e.spec.name }, `fault rule ${e.spec.name} expired`);
@@ -239,13 +182,13 @@ export class FaultEngine implements RequestInterceptor {
   }
 
   /** Applies a (re)loaded config: rules from the file, limits, switches. */
-  configure(config: FaultsConfig, environment: string): void {
+  configure(config: FaultSettings, environment: string): void {
     const wasRefused = this.#sw.refusal();
     this.#sw.config = config;
     this.#sw.environment = environment;
     this.#headerCtx.maxDelayMs = config.maxHeaderDelay;
     if (this.#window.windowMs !== new ErrorRateWindow(config.autoDisable.window).windowMs) this.#window = new ErrorRateWindow(config.autoDisable.window);
-    for (const name of this.#rules.setConfigRules(config.rules, this.#clock.now())) {
+    for (const name of this.#set.setConfigRules(config.rules, this.#clock.now())) {
       this.#log.warn({ event: 'fault_rule_replaced', rule: name }, `the config file now defines fault rule ${name}; it replaces the runtime rule of that name`);
     }
     this.#refresh();
@@ -268,15 +211,11 @@ export class FaultEngine implements RequestInterceptor {
     return this.#sw.state(this.#armed);
   }
 
-  get armed(): boolean {
-    return this.#armed;
-  }
-
   get halted(): Halt | null {
     return this.#sw.halted;
   }
 
-  get config(): FaultsConfig {
+  get config(): FaultSettings {
     return this.#sw.config;
   }
 
@@ -292,46 +231,11 @@ export class FaultEngine implements RequestInterceptor {
 
   /** A rule of a TCP kind must name a configured dependency (400 naming the field otherwise). */
   checkDependency(spec: RuleSpec, where: string): void {
-    const dep = spec.match?.dependency;
-    if (dep === undefined) return;
-    const names = this.#dependencies?.names() ?? [];
-    if (!names.includes(dep)) throw new CanarydError('CANARYD_ERR_BAD_REQUEST', `${where}.match.dependency: no dependency named ${JSON.stringify(dep)} (dependencies: ${names.join(', ') || 'none'})`, { details: [`${where}.match.dependency: no dependency named ${JSON.stringify(dep)}`] });
-  }
-
-  // =============================== the rule set, for the service and experiments ===============================
-
-  get rules(): RuleSet {
-    return this.#rules;
+    checkDependencyName(spec, this.#dependencies?.names() ?? [], where);
   }
 
   now(): number {
     return this.#clock.now();
-  }
-
-  /** Views of every rule in the order they are tried (expiry brought up to date). */
-  list(): RuleView[] {
-    void this.activeFaults;
-    return this.#rules.ordered().map((e) => viewOf(e, this.#armed));
-  }
-
-  view(e: RuleEntry): RuleView {
-    return viewOf(e, this.#armed);
-  }
-
-  addRule(spec: RuleSpec, source: 'api' | 'experiment', experiment?: string): RuleEntry {
-    if (this.#rules.size >= MAX_RULES) throw refused(`at most ${MAX_RULES} fault rules`);
-    return this.#rules.add(spec, source, this.#clock.now(), experiment);
-  }
-
-  /** After any change to the rule set: recompile, log, publish a `fault` event. */
-  changed(action: string, e: RuleEntry | null, extra: Record<string, unknown> = {}): void {
-    this.#refresh();
-    if (e !== null) this.#log.info({ event: 'fault_rule', action, rule: e.spec.name, source: e.source }, `fault rule ${e.spec.name} ${action}`);
-    this.#publish(action, { ...(e !== null ? { rule: viewOf(e, this.#armed) } : {}), ...extra });
-  }
-
-  forgetMetrics(e: RuleEntry): void {
-    this.metrics.forget(e.type, e.spec.name);
   }
 
   // =============================== kill switch, auto-disable, resume ===============================
@@ -351,10 +255,7 @@ export class FaultEngine implements RequestInterceptor {
   }
 
   #autoDisable(): void {
-    const w = this.#window;
-    const max = this.#sw.config.maxErrorRate;
-    const details = { errorRate: w.errors / w.requests, errors: w.errors, requests: w.requests, windowMs: w.windowMs, maxErrorRate: max };
-    const reason = `client-seen error rate ${(details.errorRate * 100).toFixed(1)}% (${w.errors}/${w.requests} requests in the last ${w.windowMs / 1000}s) exceeded faults.maxErrorRate ${max}`;
+    const { details, reason } = this.#window.tripped(this.#sw.config.maxErrorRate);
     // called from the request path: in-flight faults are lifted once the current exchange is done
     this.#halt({ at: this.#clock.now(), reason, by: 'auto-disable', kind: 'auto-disable' }, true);
     this.#log.error({ event: 'faults_auto_disabled', ...details }, `fault injection auto-disabled: ${reason}`);
@@ -402,21 +303,7 @@ export class FaultEngine implements RequestInterceptor {
   }
 
   snapshot(): FaultMetricsSnapshot {
-    const n = this.#n;
-    const w = this.#window.at(this.#clock.now());
-    return {
-      totalRequests: n.seen,
-      chaosInjected: n.faulted,
-      latencyInjections: n.byCategory.latency,
-      errorInjections: n.byCategory.error,
-      signalInjections: n.byCategory.signal,
-      chaosRate: n.chaosRate,
-      capped: n.capped,
-      inflight: this.#inflight,
-      activeFaults: this.activeFaults,
-      byType: Object.fromEntries(n.byType),
-      state: this.state,
-      window: { ...w, windowMs: this.#window.windowMs, minRequests: this.#sw.config.autoDisable.minRequests, maxErrorRate: this.#sw.config.maxErrorRate },
-    };
+    const c = this.#sw.config;
+    return this.#n.snapshot({ inflight: this.#inflight, activeFaults: this.activeFaults, state: this.state, window: this.#window, now: this.#clock.now(), minRequests: c.autoDisable.minRequests, maxErrorRate: c.maxErrorRate });
   }
 }

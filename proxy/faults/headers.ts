@@ -14,8 +14,10 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { ownHeaderFirst } from '../../core/index.js';
-import type { FaultKindRegistry } from './registry.js';
-import type { CompiledFault, FaultKind } from './types.js';
+import { DEPENDENCY_FAULT_HEADER } from './kinds/request.js';
+import { faultKind, type FaultKindRegistry } from './registry.js';
+import type { FaultParams, FaultTypeName } from './settings.js';
+import type { CompiledFault } from './types.js';
 
 export const FAULT_HEADER_PREFIX = 'x-canaryd-fault-';
 export const FAULT_HEADERS = {
@@ -87,9 +89,9 @@ export interface HeaderPlan {
   outcome: CompiledFault | null;
 }
 
-function compiled(ctx: HeaderFaultContext, type: string, params: unknown): CompiledFault {
-  const kind = ctx.kinds.get(type) as FaultKind;
-  return { name: HEADER_RULE, type, kind, params: kind.compile(params), stage: kind.stage, probability: 1, version: null, test: null, count: ctx.counter(type) };
+function compiled<T extends FaultTypeName>(ctx: HeaderFaultContext, type: T, params: FaultParams[T]): CompiledFault {
+  const kind = faultKind(ctx.kinds, type);
+  return { name: HEADER_RULE, type, kind, action: kind.compile(params), stage: kind.stage, probability: 1, version: null, test: null, count: ctx.counter(type) };
 }
 
 function rolls(ctx: HeaderFaultContext, req: IncomingMessage, name: string): boolean {
@@ -106,7 +108,7 @@ export function headerFaults(req: IncomingMessage, ctx: HeaderFaultContext, outc
   const dep = header(req, FAULT_HEADERS.dependency);
   if (dep !== undefined) {
     const m = /^\s*([A-Za-z0-9][A-Za-z0-9._-]{0,63})(?:=(error|timeout|slow))?\s*$/.exec(dep);
-    if (m && rolls(ctx, req, FAULT_HEADERS.dependency)) (before ??= []).push(compiled(ctx, 'dependency', { name: m[1], mode: m[2] ?? 'error' }));
+    if (m && rolls(ctx, req, FAULT_HEADERS.dependency)) (before ??= []).push(compiled(ctx, 'dependency', { name: m[1], mode: m[2] === 'timeout' || m[2] === 'slow' ? m[2] : 'error', header: DEPENDENCY_FAULT_HEADER }));
   }
   if (!outcomeTaken) {
     const status = intOf(header(req, FAULT_HEADERS.abort));

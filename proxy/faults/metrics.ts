@@ -8,6 +8,7 @@
  * Gauges are computed when scraped (collect), so the request path only increments cached counter children.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
+import type { ErrorRateWindow } from './safety.js';
 
 export interface ChaosGaugeSource {
   chaosRate(): number;
@@ -84,6 +85,25 @@ export class FaultCounters {
 
   get chaosRate(): number {
     return this.seen === 0 ? 0 : this.faulted / this.seen;
+  }
+
+  /** GET /api/v1/faults/metrics: these counters with the engine's live figures. */
+  snapshot(live: { inflight: number; activeFaults: number; state: string; window: ErrorRateWindow; now: number; minRequests: number; maxErrorRate: number }): FaultMetricsSnapshot {
+    const w = live.window;
+    return {
+      totalRequests: this.seen,
+      chaosInjected: this.faulted,
+      latencyInjections: this.byCategory.latency,
+      errorInjections: this.byCategory.error,
+      signalInjections: this.byCategory.signal,
+      chaosRate: this.chaosRate,
+      capped: this.capped,
+      inflight: live.inflight,
+      activeFaults: live.activeFaults,
+      byType: Object.fromEntries(this.byType),
+      state: live.state,
+      window: { ...w.at(live.now), windowMs: w.windowMs, minRequests: live.minRequests, maxErrorRate: live.maxErrorRate },
+    };
   }
 }
 

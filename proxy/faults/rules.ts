@@ -8,7 +8,7 @@
  * comparison. A reload keeps an unchanged config rule's activation time (a reload never extends a rule's
  * life) and its runtime enable/disable override; a changed rule starts afresh.
  */
-import { faultKindsOf, type AnyFaultTypeName, type FaultRuleConfig } from '../../config/index.js';
+import { faultKindsOf, type AnyFaultTypeName, type FaultRuleConfig } from './settings.js';
 
 export type RuleSource = 'config' | 'api' | 'experiment';
 

@@ -37,18 +37,16 @@ export class FaultRunImpl implements FaultRun {
   #host: RunHost;
   #steps: readonly CompiledFault[];
   #i = 0;
-  #forward: () => void;
   #timer: NodeJS.Timeout | null = null;
   #onRelease: (() => void) | null = null;
   #tap: ReleasableTap | null = null;
   #released = false;
   #ended = false;
 
-  constructor(host: RunHost, ex: Exchange, steps: readonly CompiledFault[], forward: () => void) {
+  constructor(host: RunHost, ex: Exchange, steps: readonly CompiledFault[]) {
     this.#host = host;
     this.ex = ex;
     this.#steps = steps;
-    this.#forward = forward;
   }
 
   get released(): boolean {
@@ -67,12 +65,12 @@ export class FaultRunImpl implements FaultRun {
   #next = (): void => {
     if (this.#ended || this.ex.done) return;
     if (this.#released || this.#i >= this.#steps.length) {
-      this.#forward();
+      this.ex.proceed(); // the rest of the chain, then the upstream
       return;
     }
     const s = this.#steps[this.#i++];
     this.rule = s.name;
-    s.kind.apply(this, s.params, this.#next);
+    s.action.apply(this, this.#next);
   };
 
   #onClose = (): void => {

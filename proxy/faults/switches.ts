@@ -6,7 +6,7 @@
  * `faults-resumed` records.
  */
 import { CanarydError } from '../../core/index.js';
-import { isProduction, productionRefusal, type FaultsConfig } from '../../config/index.js';
+import { isProduction, productionRefusal, type FaultSettings } from './settings.js';
 
 export interface FaultLog {
   info(obj: object, msg: string): void;
@@ -39,7 +39,7 @@ export function refused(message: string): CanarydError {
 }
 
 export class SafetySwitches {
-  config: FaultsConfig;
+  config: FaultSettings;
   environment: string;
   readonly #env: NodeJS.ProcessEnv;
   readonly #store: FaultStore;
@@ -47,7 +47,7 @@ export class SafetySwitches {
   readonly #now: () => number;
   #halted: Halt | null;
 
-  constructor(o: { config: FaultsConfig; environment: string; env: NodeJS.ProcessEnv; store: FaultStore; log: FaultLog; now: () => number }) {
+  constructor(o: { config: FaultSettings; environment: string; env: NodeJS.ProcessEnv; store: FaultStore; log: FaultLog; now: () => number }) {
     this.config = o.config;
     this.environment = o.environment;
     this.#env = o.env;

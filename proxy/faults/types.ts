@@ -10,7 +10,9 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { VersionName } from '../../core/index.js';
-import type { Exchange, ResponseTap } from '../exchange.js';
+import type { Exchange } from '../exchange.js';
+import type { ResponseTap } from '../stages.js';
+import type { FaultParams, FaultTypeName } from './settings.js';
 
 export type FaultStage = 'before' | 'outcome';
 /** how metrics classify a kind: latencyInjections, errorInjections, or neither (a signal to the app) */
@@ -49,15 +51,23 @@ export interface FaultRun {
   cut(how: 'rst' | 'fin'): void;
 }
 
-export interface FaultKind<P = unknown> {
-  readonly type: string;
-  readonly category: FaultCategory;
-  /** the stage of a rule with these (compiled) params: reset is an outcome either way, but taps the response when afterHeaders */
-  readonly stage: FaultStage;
-  /** params (schema-checked) -> what apply needs; called once per rule change, never per request */
-  compile(params: unknown): P;
+/**
+ * A kind's params bound once per rule change: what acts on a request. Its params are closed over, so a
+ * request that a rule hits pays one call and no lookup.
+ */
+export interface FaultAction {
   /** Acts on one exchange. next() continues (the next fault, then the upstream); not calling it ends the exchange here. */
-  apply(run: FaultRun, params: P, next: () => void): void;
+  apply(run: FaultRun, next: () => void): void;
+}
+
+/** One fault kind, typed by its name: `compile` takes exactly that kind's (schema-checked) params. */
+export interface FaultKind<T extends FaultTypeName = FaultTypeName> {
+  readonly type: T;
+  readonly category: FaultCategory;
+  /** outcome kinds end the exchange (at most one per request); before kinds act and continue */
+  readonly stage: FaultStage;
+  /** params -> the action; called once per rule change, never per request */
+  compile(params: FaultParams[T]): FaultAction;
 }
 
 /** A rule compiled once per change: the match as predicates, the kind resolved, the metric child cached. */
@@ -65,7 +75,7 @@ export interface CompiledFault {
   readonly name: string;
   readonly type: string;
   readonly kind: FaultKind;
-  readonly params: unknown;
+  readonly action: FaultAction;
   readonly stage: FaultStage;
   readonly probability: number;
   /** null: any version */

@@ -4,7 +4,6 @@
  * holds data back (undici resumes it on ex.resumeUpstream), so a throttled response never piles up in
  * memory beyond HIGH_WATER bytes. A released tap (kill switch) passes the rest of the response through.
  */
-import type { FaultParams } from '../../../config/index.js';
 import type { Exchange } from '../../exchange.js';
 import type { FaultKind, FaultRun, ReleasableTap } from '../types.js';
 
@@ -221,28 +220,32 @@ export class ResetAfterHeadersTap implements ReleasableTap {
   }
 }
 
-export const throttleFault: FaultKind<{ bytesPerSecond: number }> = {
+export const throttleFault: FaultKind<'throttle'> = {
   type: 'throttle',
   category: 'latency',
   stage: 'outcome',
-  compile(params) {
-    return { bytesPerSecond: (params as FaultParams['throttle']).bytesPerSecond };
-  },
-  apply(run, c, next) {
-    run.tap(new ThrottleTap(run, c.bytesPerSecond));
-    next();
+  compile(p) {
+    const bytesPerSecond = p.bytesPerSecond;
+    return {
+      apply(run, next) {
+        run.tap(new ThrottleTap(run, bytesPerSecond));
+        next();
+      },
+    };
   },
 };
 
-export const truncateFault: FaultKind<{ afterBytes: number }> = {
+export const truncateFault: FaultKind<'truncate'> = {
   type: 'truncate',
   category: 'error',
   stage: 'outcome',
-  compile(params) {
-    return { afterBytes: (params as FaultParams['truncate']).afterBytes ?? 1024 };
-  },
-  apply(run, c, next) {
-    run.tap(new TruncateTap(run, c.afterBytes));
-    next();
+  compile(p) {
+    const afterBytes = p.afterBytes ?? 1024;
+    return {
+      apply(run, next) {
+        run.tap(new TruncateTap(run, afterBytes));
+        next();
+      },
+    };
   },
 };

@@ -13,11 +13,10 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { randomBytes } from 'node:crypto';
-import { CanarydError } from '../../core/index.js';
-import type { FaultEngine, FaultEventSink, FaultLog, FaultStore } from './engine.js';
-import { judge, StepMeter, verdictOf, type ExperimentReport, type ExperimentState, type HealthResult, type Measured, type SuccessCriterion, type Target } from './experiment-report.js';
-import { durationOf, specOf, type RuleBody } from './service.js';
-import type { RuleSpec } from './rules.js';
+import { CanarydError } from '../core/index.js';
+import type { FaultEngine, FaultEventSink, FaultLog, FaultStore, FaultRuleSpec } from '../proxy/index.js';
+import { judgeStep, StepMeter, verdictOf, type ExperimentReport, type ExperimentState, type HealthResult, type Measured, type SuccessCriterion, type Target } from './report.js';
+import { durationOf, specOf, type RuleBody } from './rule-body.js';
 
 export const EXPERIMENTS_FILE = 'experiments.json';
 const KEEP = 50;
@@ -48,7 +47,7 @@ export const httpProbe: HealthProbe = (url, timeoutMs) =>
   });
 
 interface Plan {
-  steps: Array<{ name: string; durationMs: number; rules: RuleSpec[] }>;
+  steps: Array<{ name: string; durationMs: number; rules: FaultRuleSpec[] }>;
   timeoutMs: number;
 }
 
@@ -175,8 +174,7 @@ export class ExperimentRunner {
     run.step = i;
     step.state = 'running';
     step.startedAt = this.#engine.now();
-    for (const spec of run.plan.steps[i].rules) this.#engine.addRule(spec, 'experiment', run.report.id);
-    this.#engine.changed('experiment-step', null, { experiment: run.report.id, step: step.name, rules: step.rules });
+    this.#engine.rules.addExperimentRules(run.report.id, run.plan.steps[i].rules, { step: step.name, rules: step.rules });
     run.meter = new StepMeter();
     run.timer = setTimeout(() => this.#endStep(run), run.plan.steps[i].durationMs);
     this.#persist();
@@ -189,12 +187,11 @@ export class ExperimentRunner {
     run.timer = null;
     const step = run.report.steps[run.step];
     if (!step || step.state !== 'running') return;
-    for (const e of this.#engine.rules.deleteExperiment(run.report.id)) this.#engine.forgetMetrics(e);
-    this.#engine.changed('experiment-step-ended', null, { experiment: run.report.id, step: step.name });
+    this.#engine.rules.removeExperimentRules(run.report.id, { step: step.name });
     step.state = state;
     step.endedAt = this.#engine.now();
     step.measured = run.meter!.report(run.report.target);
-    step.criterion = judge(step.measured, run.report.successCriterion);
+    step.criterion = judgeStep(step.measured, run.report.successCriterion);
     run.meter = null;
   }
 

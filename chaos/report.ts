@@ -2,12 +2,12 @@
  * What an experiment measures during each step and how a step is judged. A StepMeter counts every finished
  * request (what clients saw: faulted ones included) per version, with a latency histogram in the shared
  * bucket layout (core/latency.ts), and turns it into availability (share of requests without a client-seen
- * error, see safety.ts) and p50/p95/p99. A step passes its success criterion when availability >=
+ * error, see proxy/faults/safety.ts) and p50/p95/p99. A step passes its success criterion when availability >=
  * minSuccessRate and the latency bounds hold; with fewer than minRequests requests it is inconclusive
  * (missing data holds: it neither passes nor fails).
  */
-import { emptyHistogram, histogramQuantile, latencyBucket, type Observation, type VersionName } from '../../core/index.js';
-import { clientSeen, SEEN_ERROR, SEEN_SKIP } from './safety.js';
+import { emptyHistogram, histogramQuantile, latencyBucket, type Observation, type VersionName } from '../core/index.js';
+import { clientSeen, SEEN_ERROR, SEEN_SKIP } from '../proxy/index.js';
 
 export type Target = 'all' | VersionName;
 
@@ -118,7 +118,7 @@ export class StepMeter {
   }
 }
 
-export function judge(m: Measured, c: SuccessCriterion): { passed: boolean | null; reasons: string[] } {
+export function judgeStep(m: Measured, c: SuccessCriterion): { passed: boolean | null; reasons: string[] } {
   if (m.requests < c.minRequests) return { passed: null, reasons: [`inconclusive: ${m.requests} request(s), need ${c.minRequests}`] };
   const reasons: string[] = [];
   let passed = true;

@@ -6,17 +6,11 @@
  * experiment. Turning a fault on is refused (409 CANARYD_ERR_FAULTS_REFUSED) while fault injection is off,
  * refused in production, or halted; turning faults off is always allowed.
  */
-import { CanarydError } from '../../core/index.js';
-import { ALL_FAULT_TYPES, faultKindsOf, faultRuleProblems, parseDuration, type AnyFaultTypeName, type DependencyFaultParams, type FaultParams, type FaultTypeName } from '../../config/index.js';
-import type { FaultEngine, FaultMetricsSnapshot, Halt } from './engine.js';
+import { CanarydError } from '../core/index.js';
+import { ALL_FAULT_TYPES, faultKindsOf, faultRuleProblems } from '../config/index.js';
+import type { FaultEngine, FaultMetricsSnapshot, Halt, FaultRuleEntry, FaultRuleSpec, FaultRuleView } from '../proxy/index.js';
 import type { ExperimentRunner } from './experiments.js';
-import { toSpec, type RuleEntry, type RuleSpec, type RuleView } from './rules.js';
-
-/** A rule as the API takes it: the YAML shape, `duration` as "10m" or ms (kind fields with defaults may be left out). */
-export type RuleBody = Omit<RuleSpec, 'durationMs' | 'enabled' | AnyFaultTypeName> & { enabled?: boolean; duration?: string | number } & { [K in FaultTypeName]?: Partial<FaultParams[K]> } & {
-  [K in keyof DependencyFaultParams]?: Partial<DependencyFaultParams[K]>;
-};
-export type RulePatch = Partial<Omit<RuleBody, 'name'>>;
+import { badRequest, durationOf, specOf, type RuleBody, type RulePatch } from './rule-body.js';
 
 export interface FaultsStatus {
   enabled: boolean;
@@ -27,29 +21,7 @@ export interface FaultsStatus {
   maxErrorRate: number;
   maxActive: number;
   inflight: number;
-  rules: RuleView[];
-}
-
-function bad(problems: string[]): CanarydError {
-  return new CanarydError('CANARYD_ERR_BAD_REQUEST', problems.join('; '), { details: problems });
-}
-
-/** Turns the API's `duration` into ms, or a 400 naming the field. */
-export function durationOf(v: unknown, where: string): number | undefined {
-  if (v === undefined) return undefined;
-  const ms = parseDuration(v);
-  if (ms === undefined || ms <= 0) throw bad([`${where}.duration: must be a positive duration like 30s, 10m or a number of ms, got ${JSON.stringify(v)}`]);
-  return ms;
-}
-
-export function specOf(body: RuleBody, where: string): RuleSpec {
-  const { duration, ...rest } = body;
-  const spec = toSpec({ ...rest, enabled: rest.enabled !== false } as RuleSpec);
-  const ms = durationOf(duration, where);
-  if (ms !== undefined) spec.durationMs = ms;
-  const problems = faultRuleProblems(spec, where);
-  if (problems.length > 0) throw bad(problems);
-  return spec;
+  rules: FaultRuleView[];
 }
 
 export class FaultService {
@@ -64,32 +36,29 @@ export class FaultService {
   status(): FaultsStatus {
     const e = this.engine;
     const c = e.config;
-    const rules = e.list();
+    const rules = e.rules.list();
     return { enabled: c.enabled, state: e.state, halted: e.halted, refusal: e.refusal(), allowHeaderControl: c.allowHeaderControl, maxErrorRate: c.maxErrorRate, maxActive: c.maxActive, inflight: e.inflight, rules };
   }
 
-  #find(name: string): RuleEntry {
-    this.engine.activeFaults; // lazy expiry
+  #find(name: string): Readonly<FaultRuleEntry> {
     const r = this.engine.rules.get(name);
     if (!r) throw new CanarydError('CANARYD_ERR_NOT_FOUND', `no fault rule named ${JSON.stringify(name)}`);
     return r;
   }
 
-  get(name: string): RuleView {
-    return this.engine.view(this.#find(name));
+  get(name: string): FaultRuleView {
+    return this.engine.rules.view(this.#find(name).spec.name)!;
   }
 
-  create(body: RuleBody): RuleView {
+  create(body: RuleBody): FaultRuleView {
     const spec = specOf(body, 'body');
     this.engine.checkDependency(spec, 'body');
     if (spec.enabled) this.engine.assertArmable();
-    if (this.engine.rules.has(spec.name)) throw new CanarydError('CANARYD_ERR_CONFLICT', `fault rule ${JSON.stringify(spec.name)} already exists`);
-    const e = this.engine.addRule(spec, 'api');
-    this.engine.changed('created', e);
-    return this.engine.view(e);
+    if (this.engine.rules.get(spec.name) !== undefined) throw new CanarydError('CANARYD_ERR_CONFLICT', `fault rule ${JSON.stringify(spec.name)} already exists`);
+    return this.engine.rules.add(spec);
   }
 
-  update(name: string, patch: RulePatch): RuleView {
+  update(name: string, patch: RulePatch): FaultRuleView {
     const cur = this.#find(name);
     if (cur.source === 'experiment') throw new CanarydError('CANARYD_ERR_CONFLICT', `fault rule ${JSON.stringify(name)} belongs to experiment ${cur.experiment}; stop the experiment instead`);
     const rules = this.engine.rules;
@@ -97,35 +66,27 @@ export class FaultService {
       const other = Object.keys(patch).filter((k) => k !== 'enabled');
       if (other.length > 0) throw new CanarydError('CANARYD_ERR_CONFLICT', `fault rule ${JSON.stringify(name)} comes from the config file (faults.rules); only enabled can change at runtime — edit the file to change ${other.join(', ')}`);
       if (patch.enabled === true) this.engine.assertArmable();
-      const e = rules.override(name, patch.enabled !== false, this.engine.now());
-      this.engine.changed('updated', e);
-      return this.engine.view(e);
+      return rules.setConfigRuleEnabled(name, patch.enabled !== false);
     }
     const base: Record<string, unknown> = { ...structuredClone(cur.spec) };
     // a patch that names a fault kind replaces the rule's kind
     if (ALL_FAULT_TYPES.some((k) => (patch as Record<string, unknown>)[k] !== undefined)) for (const k of faultKindsOf(cur.spec)) delete base[k];
     const { duration, ...fields } = patch;
-    const merged = { ...base, ...structuredClone(fields), name } as RuleSpec;
+    const merged = { ...base, ...structuredClone(fields), name } as FaultRuleSpec;
     const ms = durationOf(duration, 'body');
     if (ms !== undefined) merged.durationMs = ms;
     const problems = faultRuleProblems(merged, 'body');
-    if (problems.length > 0) throw bad(problems);
+    if (problems.length > 0) throw badRequest(problems);
     this.engine.checkDependency(merged, 'body');
     if (merged.enabled !== false) this.engine.assertArmable();
-    const e = rules.replace(name, merged, this.engine.now());
-    this.engine.changed('updated', e);
-    return this.engine.view(e);
+    return rules.replace(name, merged);
   }
 
-  remove(name: string): RuleView {
+  remove(name: string): FaultRuleView {
     const cur = this.#find(name);
     if (cur.source === 'config') throw new CanarydError('CANARYD_ERR_CONFLICT', `fault rule ${JSON.stringify(name)} comes from the config file (faults.rules); disable it (PATCH enabled: false) or edit the file`);
     if (cur.source === 'experiment') throw new CanarydError('CANARYD_ERR_CONFLICT', `fault rule ${JSON.stringify(name)} belongs to experiment ${cur.experiment}; stop the experiment instead`);
-    const view = this.engine.view(cur);
-    this.engine.rules.delete(name);
-    this.engine.forgetMetrics(cur);
-    this.engine.changed('deleted', cur);
-    return { ...view, active: false };
+    return this.engine.rules.remove(cur.spec.name)!;
   }
 
   /** The kill switch (DELETE /api/v1/faults). */
