@@ -49,7 +49,17 @@ import { createFaults, type FaultService } from './chaos/index.js';
 import { AuditTrail, StateDirLock, StateStore } from './state/index.js';
 import { TrafficState, type PersistedWeights } from './traffic/index.js';
 import { AnomalyMonitor, judge as defaultJudge, type Judge } from './analysis/index.js';
-import { busEventsToWebhooks, FinopsCosts, OperatorCommands, prometheusChecksFor, RolloutController, RolloutMetrics, ROLLOUT_FILE, type AnomalyFeed, type RolloutConfig } from './controller/index.js';
+import {
+  busEventsToWebhooks,
+  FinopsCosts,
+  OperatorCommands,
+  prometheusChecksFor,
+  RolloutController,
+  RolloutMetrics,
+  ROLLOUT_FILE,
+  type AnomalyFeed,
+  type RolloutConfig,
+} from './controller/index.js';
 import type { RolloutState } from './analysis/index.js';
 import type { StatusView } from './contract/index.js';
 import { FleetCoordinator, FleetMetricSource, registerFleetGauges, RemoteEvidence, type FleetCommand } from './fleet/index.js';
@@ -215,20 +225,32 @@ export class Sidecar {
     // one live canaryd per state.dir (state/lock.ts): taken before any state is read
     this.#stateLock = new StateDirLock(opts.config.state.dir);
     const lock = this.#stateLock.acquire(this.clock.now());
-    if (lock.tookOverFrom) this.log.warn({ event: 'state_lock_taken_over', previous: lock.tookOverFrom }, `took over the stale state.dir lock of pid ${lock.tookOverFrom.pid}`);
-    if (this.state.cleaned.length > 0) this.log.warn({ event: 'state_tmp_cleaned', files: this.state.cleaned }, 'removed temp files left by an interrupted write');
+    if (lock.tookOverFrom)
+      this.log.warn(
+        { event: 'state_lock_taken_over', previous: lock.tookOverFrom },
+        `took over the stale state.dir lock of pid ${lock.tookOverFrom.pid}`,
+      );
+    if (this.state.cleaned.length > 0)
+      this.log.warn({ event: 'state_tmp_cleaned', files: this.state.cleaned }, 'removed temp files left by an interrupted write');
     this.recorder = new WindowedRecorder({ now: () => this.clock.now() });
     this.metrics = new ProxyMetrics(this.registry);
-    this.#info = new InfoMetrics(this.registry, { version: CANARYD_VERSION }, {
-      ready: () => this.proxyAddress !== null && !this.proxy.draining,
-      production: () => isProduction(this.config.environment, process.env),
-      faultsAutoDisabled: () => this.faults.engine.halted?.kind === 'auto-disable',
-      stepStartedAt: () => (this.rollout.active ? this.rollout.machine.state.stepStartedAt : null),
-      maxStepDurationMs: () => this.config.rollout.maxStepDuration,
-    });
+    this.#info = new InfoMetrics(
+      this.registry,
+      { version: CANARYD_VERSION },
+      {
+        ready: () => this.proxyAddress !== null && !this.proxy.draining,
+        production: () => isProduction(this.config.environment, process.env),
+        faultsAutoDisabled: () => this.faults.engine.halted?.kind === 'auto-disable',
+        stepStartedAt: () => (this.rollout.active ? this.rollout.machine.state.stepStartedAt : null),
+        maxStepDurationMs: () => this.config.rollout.maxStepDuration,
+      },
+    );
     this.#info.setReleases({ baseline: opts.config.upstreams.baseline.version, canary: opts.config.upstreams.canary.version });
     this.#splitter = new TrafficSplitter(opts.config.routing);
-    this.events = new EventBus({ now: () => this.clock.now(), onError: (err, e) => this.log.error({ err, eventType: e.type }, 'event subscriber failed') });
+    this.events = new EventBus({
+      now: () => this.clock.now(),
+      onError: (err, e) => this.log.error({ err, eventType: e.type }, 'event subscriber failed'),
+    });
     this.audit = new AuditTrail(this.state, () => this.clock.now(), this.log);
     this.mirror = new Mirror({
       percent: opts.config.routing.mirror.percent,
@@ -258,7 +280,12 @@ export class Sidecar {
       },
     });
     this.#syncFileFlags(opts.config);
-    this.#snapshots = new SnapshotPublisher({ source: this.recorder, canaryWeight: () => this.traffic.weight().canary, sink: this.events, now: () => this.clock.now() });
+    this.#snapshots = new SnapshotPublisher({
+      source: this.recorder,
+      canaryWeight: () => this.traffic.weight().canary,
+      sink: this.events,
+      now: () => this.clock.now(),
+    });
     this.#drift = new DriftReconciler({
       configPath: () => this.configPath,
       load: (p) => loadConfigFile(p),
@@ -274,7 +301,12 @@ export class Sidecar {
     });
     if (opts.config.fleet) this.fleet = this.#buildFleet(opts.config.fleet);
     this.#metricChecks = prometheusChecksFor(() => this.config, { clock: this.clock, registry: this.registry, log: this.log });
-    this.finops = new FinopsCosts({ config: () => this.config, client: () => this.#metricChecks.checks.client, clock: this.clock, registry: this.registry });
+    this.finops = new FinopsCosts({
+      config: () => this.config,
+      client: () => this.#metricChecks.checks.client,
+      clock: this.clock,
+      registry: this.registry,
+    });
     const prometheusFeed = {
       poll: (now: number, from: number) => [...this.#metricChecks.checks.poll(now, from), ...this.finops.checks(now, from)],
       reset: () => this.#metricChecks.checks.reset(),
@@ -322,10 +354,20 @@ export class Sidecar {
     this.proxy.addStage(this.faults.engine);
     this.#adminPlugins = [...(this.#adminPlugins ?? []), faultRoutes(this.faults), dependencyRoutes(this.dependencies)];
     this.#adminPlugins.push(
-      alertRoutes({ abortOn: () => this.config.rollout.abortOn, rolloutActive: () => this.rollout.active, rollback: (reason, alert) => this.rollout.rollbackOnAlert(reason, alert), log: this.log }),
+      alertRoutes({
+        abortOn: () => this.config.rollout.abortOn,
+        rolloutActive: () => this.rollout.active,
+        rollback: (reason, alert) => this.rollout.rollbackOnAlert(reason, alert),
+        log: this.log,
+      }),
     );
     this.#drift.register(faultDriftSource(this.faults));
-    this.events.subscribe(busEventsToWebhooks(() => this.rollout.webhooks, () => this.#versions()));
+    this.events.subscribe(
+      busEventsToWebhooks(
+        () => this.rollout.webhooks,
+        () => this.#versions(),
+      ),
+    );
     this.#commands = new OperatorCommands({ rollout: this.rollout, traffic: this.traffic, fleet: this.fleet, log: this.log });
     this.#features = this.#wireFeatures();
   }
@@ -339,7 +381,12 @@ export class Sidecar {
     return [
       { name: 'snapshots', start: () => this.#snapshots.start(), stop: () => this.#snapshots.stop() },
       // the reconcile interval may have changed: drift restarts its timer on a new config once started
-      { name: 'drift', configure: () => this.#started && this.#drift.start(), start: () => this.#drift.start(), stop: () => this.#drift.stop() },
+      {
+        name: 'drift',
+        configure: () => this.#started && this.#drift.start(),
+        start: () => this.#drift.start(),
+        stop: () => this.#drift.stop(),
+      },
       { name: 'traffic', configure: (c) => this.traffic.configure(c.routing) },
       {
         name: 'rollout',
@@ -364,9 +411,16 @@ export class Sidecar {
         },
       },
       { name: 'fleet', stop: () => this.fleet?.stop() },
-      { name: 'releases', configure: (c) => this.#info.setReleases({ baseline: c.upstreams.baseline.version, canary: c.upstreams.canary.version }) },
+      {
+        name: 'releases',
+        configure: (c) => this.#info.setReleases({ baseline: c.upstreams.baseline.version, canary: c.upstreams.canary.version }),
+      },
       { name: 'proxy', configure: (c) => this.proxy.configure(proxySettings(c)) },
-      { name: 'dependencies', configure: (c) => void this.dependencies.configure(c.dependencies).catch((err) => this.log.error({ err }, 'dependency reconfigure failed')) },
+      {
+        name: 'dependencies',
+        configure: (c) =>
+          void this.dependencies.configure(c.dependencies).catch((err) => this.log.error({ err }, 'dependency reconfigure failed')),
+      },
       {
         name: 'faults',
         configure: (c) => this.faults.engine.configure(c.faults, c.environment),
@@ -390,7 +444,10 @@ export class Sidecar {
     try {
       this.#adminToken.configure(c.admin);
     } catch (e) {
-      this.log.error({ event: 'admin_token_rejected', err: (e as Error).message }, 'admin token settings not applied; keeping the previous token');
+      this.log.error(
+        { event: 'admin_token_rejected', err: (e as Error).message },
+        'admin token settings not applied; keeping the previous token',
+      );
     }
   }
 
@@ -403,7 +460,11 @@ export class Sidecar {
   #syncFileFlags(c: Config): void {
     try {
       const r = this.flags.syncFromFile(c.flags);
-      if (r.refused.length > 0) this.log.error({ event: 'flags_refused', keys: r.refused }, `flags ${r.refused.join(', ')} are archived: archived keys are not reused, rename them in the file`);
+      if (r.refused.length > 0)
+        this.log.error(
+          { event: 'flags_refused', keys: r.refused },
+          `flags ${r.refused.join(', ')} are archived: archived keys are not reused, rename them in the file`,
+        );
     } catch (e) {
       this.log.error({ err: e, event: 'flags_sync_failed' }, 'cannot apply the flags declared in the file');
     }
@@ -418,8 +479,16 @@ export class Sidecar {
     this.#rejects.set(reason, r);
     if (now - r.loggedAt < REJECT_LOG_EVERY_MS) return;
     const c = this.config.limits;
-    const limit = { max_connections: this.proxy.server.maxConnections, client_connections: c.perClient.connections, client_inflight: c.perClient.inflight, first_byte_timeout: this.config.timeouts.clientHeaders }[reason];
-    this.log.warn({ event: 'limit_reached', reason, limit, count: r.since }, `limit reached: ${reason} (${limit}); ${r.since} turned away since the last such line`);
+    const limit = {
+      max_connections: this.proxy.server.maxConnections,
+      client_connections: c.perClient.connections,
+      client_inflight: c.perClient.inflight,
+      first_byte_timeout: this.config.timeouts.clientHeaders,
+    }[reason];
+    this.log.warn(
+      { event: 'limit_reached', reason, limit, count: r.since },
+      `limit reached: ${reason} (${limit}); ${r.since} turned away since the last such line`,
+    );
     r.loggedAt = now;
     r.since = 0;
   }
@@ -478,12 +547,21 @@ export class Sidecar {
       {
         windowMs: this.recorder.windowMs,
         localWindows: (v, from, to) => this.recorder.windows(v, from, to),
-        heartbeat: () => ({ pid: process.pid, proxy: this.proxyAddress, admin: this.adminAddress, canaryWeight: this.traffic.weight().canary, phase: this.rollout.machine.state.phase, step: this.rollout.machine.state.step }),
+        heartbeat: () => ({
+          pid: process.pid,
+          proxy: this.proxyAddress,
+          admin: this.adminAddress,
+          canaryWeight: this.traffic.weight().canary,
+          phase: this.rollout.machine.state.phase,
+          step: this.rollout.machine.state.step,
+        }),
         adopt: (docs, seq) => this.#adoptFleetState(docs, seq),
         leadership: (leading) => {
           this.#fleetSource!.merged = leading;
           if (leading && this.config.rollout.autoStart && this.rollout.machine.state.id === 0) {
-            this.rollout.start('rollout started automatically (rollout.autoStart)').catch((e: unknown) => this.log.warn({ event: 'autostart_held', err: (e as Error).message }, 'automatic rollout start held'));
+            this.rollout
+              .start('rollout started automatically (rollout.autoStart)')
+              .catch((e: unknown) => this.log.warn({ event: 'autostart_held', err: (e as Error).message }, 'automatic rollout start held'));
           }
         },
         execute: (cmd: FleetCommand) => this.#commands.execute(cmd.op, cmd.args),
@@ -522,7 +600,12 @@ export class Sidecar {
     const { canary: w, owner } = this.traffic.weight();
     return {
       versions: {
-        baseline: { url: c.upstreams.baseline.url, version: c.upstreams.baseline.version, weight: 100 - w, requests: this.recorder.totals('baseline') },
+        baseline: {
+          url: c.upstreams.baseline.url,
+          version: c.upstreams.baseline.version,
+          weight: 100 - w,
+          requests: this.recorder.totals('baseline'),
+        },
         canary: { url: c.upstreams.canary.url, version: c.upstreams.canary.version, weight: w, requests: this.recorder.totals('canary') },
       },
       weights: { baseline: 100 - w, canary: w, owner },
@@ -538,11 +621,23 @@ export class Sidecar {
     if (this.#raiseFdLimit) {
       const fd = raiseFdLimit();
       const line = { event: 'fd_limit', result: fd.result, before: fd.before, after: fd.after, error: fd.error };
-      if (fd.result === 'raised' || fd.result === 'at_hard_limit') this.log.info(line, `open-file limit: soft ${fd.after?.soft}, hard ${fd.after?.hard} (${fd.result})`);
-      else this.log.warn(line, `could not raise the open-file limit (${fd.result}): soft ${fd.before?.soft ?? '?'}, hard ${fd.before?.hard ?? '?'}`);
+      if (fd.result === 'raised' || fd.result === 'at_hard_limit')
+        this.log.info(line, `open-file limit: soft ${fd.after?.soft}, hard ${fd.after?.hard} (${fd.result})`);
+      else
+        this.log.warn(
+          line,
+          `could not raise the open-file limit (${fd.result}): soft ${fd.before?.soft ?? '?'}, hard ${fd.before?.hard ?? '?'}`,
+        );
       this.proxy.configure(proxySettings(this.config)); // limits.maxConnections "auto" follows the new limit
     }
-    this.log.info({ event: 'connection_limits', maxConnections: this.proxy.server.maxConnections, adminConnections: this.config.limits.adminConnections }, 'connection limits');
+    this.log.info(
+      {
+        event: 'connection_limits',
+        maxConnections: this.proxy.server.maxConnections,
+        adminConnections: this.config.limits.adminConnections,
+      },
+      'connection limits',
+    );
     const p = splitHostPort(listenSettings(this.config.listen).address);
     // The admin is built and its route schemas compiled (ready) before the proxy accepts: that work blocks
     // the event loop for a few hundred ms, and requests taken during it would wait behind it.
@@ -564,7 +659,16 @@ export class Sidecar {
     }
     for (const f of this.#features) await f.start?.();
     this.#started = true;
-    this.log.info({ event: 'started', proxy: this.proxyAddress, admin: this.adminAddress, canaryWeight: this.traffic.weight().canary, ...(this.metricsAddress ? { metrics: this.metricsAddress } : {}) }, 'canaryd started');
+    this.log.info(
+      {
+        event: 'started',
+        proxy: this.proxyAddress,
+        admin: this.adminAddress,
+        canaryWeight: this.traffic.weight().canary,
+        ...(this.metricsAddress ? { metrics: this.metricsAddress } : {}),
+      },
+      'canaryd started',
+    );
   }
 
   /** Fleet mode: the controller judges only while this replica holds the lease (checked on every tick). */
@@ -591,8 +695,18 @@ export class Sidecar {
       next = loadConfigFile(this.configPath);
     } catch (e) {
       const err = e instanceof CanarydError ? e : new CanarydError('CANARYD_ERR_CONFIG_READ', String(e));
-      this.log.error({ event: 'config_rejected', source, code: err.code, problems: err.details }, `config reload rejected, keeping the running config: ${err.message}`);
-      this.events.publish({ type: 'config', action: 'rejected', source, error: err.code, message: err.message, problems: err.details ?? [] });
+      this.log.error(
+        { event: 'config_rejected', source, code: err.code, problems: err.details },
+        `config reload rejected, keeping the running config: ${err.message}`,
+      );
+      this.events.publish({
+        type: 'config',
+        action: 'rejected',
+        source,
+        error: err.code,
+        message: err.message,
+        problems: err.details ?? [],
+      });
       return { ok: false, error: err };
     }
     this.applyConfig(next, source);
@@ -603,8 +717,11 @@ export class Sidecar {
     const prev = this.config;
     this.config = next;
     for (const f of this.#features) f.configure?.(next);
-    const restart = (['listen', 'admin', 'state', 'metrics'] as const).filter((k) => JSON.stringify(prev[k]) !== JSON.stringify(next[k]) && !(k === 'admin' && prev.admin.listen === next.admin.listen));
-    if (restart.length > 0) this.log.warn({ event: 'config_restart_needed', keys: restart }, `changes to ${restart.join(', ')} apply on restart`);
+    const restart = (['listen', 'admin', 'state', 'metrics'] as const).filter(
+      (k) => JSON.stringify(prev[k]) !== JSON.stringify(next[k]) && !(k === 'admin' && prev.admin.listen === next.admin.listen),
+    );
+    if (restart.length > 0)
+      this.log.warn({ event: 'config_restart_needed', keys: restart }, `changes to ${restart.join(', ')} apply on restart`);
     this.log.info({ event: 'config_applied', source }, 'config applied');
     this.events.publish({ type: 'config', action: 'applied', source, restartNeeded: restart });
   }

@@ -97,7 +97,10 @@ export class AdminAuth {
     if (this.#hostCheck?.key !== key) this.#hostCheck = { key, check: hostAllowlist(splitHostPort(h.listen).host, h.allowed) };
     if (this.#hostCheck.check(host)) return;
     this.#logs.warn('host-refused', { ip, route, host }, 'admin request for a host not in admin.allowedHosts refused');
-    throw new CanarydError('CANARYD_ERR_HOST_NOT_ALLOWED', `host ${JSON.stringify(host)} is not one this admin answers to; add it to admin.allowedHosts if it is yours (DNS rebinding protection)`);
+    throw new CanarydError(
+      'CANARYD_ERR_HOST_NOT_ALLOWED',
+      `host ${JSON.stringify(host)} is not one this admin answers to; add it to admin.allowedHosts if it is yours (DNS rebinding protection)`,
+    );
   }
 
   /** true when reads need the token too (a token is configured and admin.authReads is on) */
@@ -122,14 +125,24 @@ export class AdminAuth {
     if (tokenMatches(expected, presented)) return;
     if (this.limiter.blocked(ip)) {
       this.#logs.warn('rate-limited', { ip, route }, 'admin auth rate-limited');
-      throw new CanarydError('CANARYD_ERR_RATE_LIMITED', 'too many failed authentication attempts from this address; try again later (the right token is never refused)');
+      throw new CanarydError(
+        'CANARYD_ERR_RATE_LIMITED',
+        'too many failed authentication attempts from this address; try again later (the right token is never refused)',
+      );
     }
     // a request with no token guesses nothing: it is refused and logged but not counted, so a client left
     // without its token (a dashboard tab) cannot push its IP towards the limit
     const missing = presented === undefined;
     const n = missing ? this.limiter.count(ip) : this.limiter.fail(ip);
-    this.#logs.warn(missing ? 'missing-token' : 'wrong-token', { ip, route, failures: n, reason: missing ? 'missing token' : 'wrong token' }, 'admin auth failed');
-    throw new CanarydError('CANARYD_ERR_UNAUTHORIZED', missing ? 'missing bearer token (Authorization: Bearer <admin.token>)' : 'invalid bearer token');
+    this.#logs.warn(
+      missing ? 'missing-token' : 'wrong-token',
+      { ip, route, failures: n, reason: missing ? 'missing token' : 'wrong token' },
+      'admin auth failed',
+    );
+    throw new CanarydError(
+      'CANARYD_ERR_UNAUTHORIZED',
+      missing ? 'missing bearer token (Authorization: Bearer <admin.token>)' : 'invalid bearer token',
+    );
   }
 }
 
@@ -150,7 +163,11 @@ export function tokenFromProtocols(header: string | string[] | undefined): strin
  * configured (loopback) any web page could otherwise POST a rollback to 127.0.0.1. Non-browser clients send
  * neither header and are not affected.
  */
-export function isCrossSite(headers: { origin?: string | string[]; host?: string | string[]; 'sec-fetch-site'?: string | string[] }): boolean {
+export function isCrossSite(headers: {
+  origin?: string | string[];
+  host?: string | string[];
+  'sec-fetch-site'?: string | string[];
+}): boolean {
   const site = headers['sec-fetch-site'];
   if (site === 'cross-site') return true;
   const origin = headers.origin;

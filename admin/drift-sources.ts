@@ -31,7 +31,13 @@ export function weightDriftSource(traffic: Pick<TrafficRouting, 'weight' | 'setW
     items: (file) => {
       const { canary: w, owner } = traffic.weight();
       if (w === file.routing.canaryWeight) return [];
-      const item: DriftItem = { path: 'routing.canaryWeight', file: file.routing.canaryWeight, runtime: w, owner, revertible: owner !== 'rollout' };
+      const item: DriftItem = {
+        path: 'routing.canaryWeight',
+        file: file.routing.canaryWeight,
+        runtime: w,
+        owner,
+        revertible: owner !== 'rollout',
+      };
       if (owner === 'rollout') item.note = 'set by the rollout controller: never reverted; promote, roll back or update the file';
       return [item];
     },
@@ -55,9 +61,24 @@ export function flagDriftSource(flags: FlagService): DriftSource {
         const d = decls.get(f.key);
         if (d) {
           const fields = fileDrift(f, d);
-          if (fields.length > 0) out.push({ path: `flags.${f.key}`, file: pick(d, fields), runtime: pick(f, fields), owner: f.source === 'file' ? 'api' : 'api (same key as a file flag)', revertible: true, note: `differs from the file in ${fields.join(', ')}; revert applies the file's declaration` });
+          if (fields.length > 0)
+            out.push({
+              path: `flags.${f.key}`,
+              file: pick(d, fields),
+              runtime: pick(f, fields),
+              owner: f.source === 'file' ? 'api' : 'api (same key as a file flag)',
+              revertible: true,
+              note: `differs from the file in ${fields.join(', ')}; revert applies the file's declaration`,
+            });
         } else if (f.source === 'file') {
-          out.push({ path: `flags.${f.key}`, file: null, runtime: { kind: f.kind, version: f.version, enabled: f.enabled }, owner: 'file (not applied)', revertible: true, note: 'the file no longer declares it; revert (or the reload) archives it' });
+          out.push({
+            path: `flags.${f.key}`,
+            file: null,
+            runtime: { kind: f.kind, version: f.version, enabled: f.enabled },
+            owner: 'file (not applied)',
+            revertible: true,
+            note: 'the file no longer declares it; revert (or the reload) archives it',
+          });
         }
       }
       return out;
@@ -66,7 +87,12 @@ export function flagDriftSource(flags: FlagService): DriftSource {
       flags
         .list()
         .filter((f) => f.source !== 'file' && !file.flags.some((d) => d.key === f.key))
-        .map((f) => ({ path: `flags.${f.key}`, runtime: { kind: f.kind, version: f.version, enabled: f.enabled }, owner: 'api', note: 'runtime-only flag: not in the file, kept as is by reconcile' })),
+        .map((f) => ({
+          path: `flags.${f.key}`,
+          runtime: { kind: f.kind, version: f.version, enabled: f.enabled },
+          owner: 'api',
+          note: 'runtime-only flag: not in the file, kept as is by reconcile',
+        })),
     revert: (file) => {
       flags.syncFromFile(file.flags, 'reconcile: the config file is the source of truth');
     },

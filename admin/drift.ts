@@ -87,7 +87,11 @@ export class DriftReconciler {
 
   #file(): { config?: Config; path: string | null; error?: DriftReport['fileError'] } {
     const path = this.opts.configPath() ?? null;
-    if (path === null) return { path, error: { error: 'CANARYD_ERR_CONFLICT', message: 'canaryd was started without a config file: there is nothing to compare with' } };
+    if (path === null)
+      return {
+        path,
+        error: { error: 'CANARYD_ERR_CONFLICT', message: 'canaryd was started without a config file: there is nothing to compare with' },
+      };
     try {
       return { path, config: this.opts.load(path) };
     } catch (e) {
@@ -105,7 +109,16 @@ export class DriftReconciler {
     const f = this.#file();
     const items = f.config ? this.#items(f.config) : [];
     const runtimeOnly = f.config ? this.#sources.flatMap((s) => s.runtimeOnly?.(f.config!) ?? []) : [];
-    const report: DriftReport = { file: f.path, checkedAt: this.opts.now(), policy, intervalMs: interval, inSync: !f.error && items.length === 0, items, runtimeOnly, lastReconcile: this.#lastReconcile };
+    const report: DriftReport = {
+      file: f.path,
+      checkedAt: this.opts.now(),
+      policy,
+      intervalMs: interval,
+      inSync: !f.error && items.length === 0,
+      items,
+      runtimeOnly,
+      lastReconcile: this.#lastReconcile,
+    };
     if (f.error) report.fileError = f.error;
     return report;
   }
@@ -127,7 +140,10 @@ export class DriftReconciler {
     }
     this.#lastReconcile = { at: this.opts.now(), trigger, reverted };
     if (reverted.length > 0) {
-      this.opts.log.info({ event: 'drift_reverted', trigger, paths: reverted.map((i) => i.path) }, `reverted ${reverted.length} drift item(s) to the config file`);
+      this.opts.log.info(
+        { event: 'drift_reverted', trigger, paths: reverted.map((i) => i.path) },
+        `reverted ${reverted.length} drift item(s) to the config file`,
+      );
       this.opts.sink.publish({ type: 'drift', action: 'reverted', trigger, items: reverted });
     }
     const report = this.report();
@@ -146,7 +162,11 @@ export class DriftReconciler {
       const fp = fingerprint(report.items);
       if (fp !== this.#lastFingerprint) {
         this.#lastFingerprint = fp;
-        if (report.items.length > 0) this.opts.log.warn({ event: 'drift_detected', paths: report.items.map((i) => i.path) }, `runtime state differs from the config file in ${report.items.length} place(s)`);
+        if (report.items.length > 0)
+          this.opts.log.warn(
+            { event: 'drift_detected', paths: report.items.map((i) => i.path) },
+            `runtime state differs from the config file in ${report.items.length} place(s)`,
+          );
         this.opts.sink.publish({ type: 'drift', action: 'detected', items: report.items });
       }
     } catch (e) {

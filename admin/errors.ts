@@ -112,7 +112,12 @@ export function adminErrorHandler(log: { error(obj: object, msg: string): void }
     if (status === 429) return send(reply, 429, 'CANARYD_ERR_RATE_LIMITED', e.message);
     if (status >= 400 && status < 500) {
       // fastify's own client errors (bad JSON, unsupported media type, body too large): keep their status
-      const msg = e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ? `body: unsupported content-type ${show(req.headers['content-type'])}; send application/json` : e.message.startsWith('body') ? e.message : `body: ${e.message}`;
+      const msg =
+        e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+          ? `body: unsupported content-type ${show(req.headers['content-type'])}; send application/json`
+          : e.message.startsWith('body')
+            ? e.message
+            : `body: ${e.message}`;
       return send(reply, status, 'CANARYD_ERR_BAD_REQUEST', msg);
     }
     log.error({ err, method: req.method, url: req.url }, 'admin request failed');

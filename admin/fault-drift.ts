@@ -16,9 +16,23 @@ export function faultDriftSource(faults: FaultService): DriftSource {
       for (const e of faults.engine.rules.entries()) {
         const name = e.spec.name;
         if (e.source === 'api' && (e.override ?? e.spec.enabled) && !e.expired) {
-          out.push({ path: `faults.${name}`, file: null, runtime: { type: e.type, probability: e.spec.probability, enabled: true }, owner: 'api', revertible: true, note: 'runtime fault rule (not in faults.rules); revert switches it off' });
+          out.push({
+            path: `faults.${name}`,
+            file: null,
+            runtime: { type: e.type, probability: e.spec.probability, enabled: true },
+            owner: 'api',
+            revertible: true,
+            note: 'runtime fault rule (not in faults.rules); revert switches it off',
+          });
         } else if (e.source === 'experiment' && !e.expired) {
-          out.push({ path: `faults.${name}`, file: null, runtime: { type: e.type, probability: e.spec.probability }, owner: 'experiment', revertible: false, note: `rule of experiment ${e.experiment}: stop the experiment` });
+          out.push({
+            path: `faults.${name}`,
+            file: null,
+            runtime: { type: e.type, probability: e.spec.probability },
+            owner: 'experiment',
+            revertible: false,
+            note: `rule of experiment ${e.experiment}: stop the experiment`,
+          });
         } else if (e.source === 'config' && e.override !== undefined && e.override !== e.spec.enabled) {
           const on = e.override === true;
           out.push({
@@ -27,7 +41,9 @@ export function faultDriftSource(faults: FaultService): DriftSource {
             runtime: e.override,
             owner: 'api',
             revertible: on,
-            note: on ? 'config rule switched on at runtime; revert switches it off as the file says' : 'switched off at runtime: a reconcile never switches a fault back on; edit the file or PATCH enabled: true',
+            note: on
+              ? 'config rule switched on at runtime; revert switches it off as the file says'
+              : 'switched off at runtime: a reconcile never switches a fault back on; edit the file or PATCH enabled: true',
           });
         }
       }
@@ -38,8 +54,10 @@ export function faultDriftSource(faults: FaultService): DriftSource {
         const m = /^faults\.(.+?)(\.enabled)?$/.exec(i.path);
         const e = m && faults.engine.rules.get(m[1]);
         if (!e) continue;
-        if (e.source === 'api') faults.engine.rules.replace(e.spec.name, { ...e.spec, enabled: false }, 'switched off by reconcile: not in the config file');
-        else if (e.source === 'config' && e.override === true) faults.engine.rules.clearConfigRuleOverride(e.spec.name, 'reconcile: the config file is the source of truth');
+        if (e.source === 'api')
+          faults.engine.rules.replace(e.spec.name, { ...e.spec, enabled: false }, 'switched off by reconcile: not in the config file');
+        else if (e.source === 'config' && e.override === true)
+          faults.engine.rules.clearConfigRuleOverride(e.spec.name, 'reconcile: the config file is the source of truth');
       }
     },
   };

@@ -59,6 +59,10 @@ export class LogThrottle {
   #flush(kind: string, w: Window): void {
     if (w.timer) clearTimeout(w.timer);
     this.#kinds.delete(kind);
-    if (w.suppressed > 0) this.#log.warn({ event: 'log_suppressed', kind, suppressed: w.suppressed, windowMs: this.windowMs }, `${w.msg}: ${w.suppressed} more like this in the last ${Math.round(this.windowMs / 1000)} s not logged`);
+    if (w.suppressed > 0)
+      this.#log.warn(
+        { event: 'log_suppressed', kind, suppressed: w.suppressed, windowMs: this.windowMs },
+        `${w.msg}: ${w.suppressed} more like this in the last ${Math.round(this.windowMs / 1000)} s not logged`,
+      );
   }
 }

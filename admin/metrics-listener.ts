@@ -43,12 +43,36 @@ export class InfoMetrics {
   constructor(registry: Registry, build: { version: string }, ops: OpsGaugeSource) {
     const registers = [registry];
     gauge(registry, 'canaryd_ready', 'Ready: the proxy listens and is not draining (1/0)', () => (ops.ready() ? 1 : 0));
-    gauge(registry, 'canaryd_production', 'Production mode: environment: production or NODE_ENV=production (1/0)', () => (ops.production() ? 1 : 0));
-    gauge(registry, 'canaryd_faults_auto_disabled', 'Fault injection auto-disabled by its safety switch and not resumed (1/0)', () => (ops.faultsAutoDisabled() ? 1 : 0));
-    gauge(registry, 'canary_rollout_step_started_timestamp_seconds', 'When the current rollout step began, Unix seconds (0 without an active rollout)', () => (ops.stepStartedAt() ?? 0) / 1000);
-    gauge(registry, 'canary_rollout_max_step_duration_seconds', 'rollout.maxStepDuration in seconds (0: never)', () => ops.maxStepDurationMs() / 1000);
-    this.versionInfo = new Gauge({ name: 'canaryd_version_info', help: 'The release string of each version (1); join on version to label series with releases', labelNames: ['version', 'release'], registers });
-    this.buildInfo = new Gauge({ name: 'canaryd_build_info', help: 'canaryd build: its own version and the Node.js runtime (1)', labelNames: ['version', 'node'], registers });
+    gauge(registry, 'canaryd_production', 'Production mode: environment: production or NODE_ENV=production (1/0)', () =>
+      ops.production() ? 1 : 0,
+    );
+    gauge(registry, 'canaryd_faults_auto_disabled', 'Fault injection auto-disabled by its safety switch and not resumed (1/0)', () =>
+      ops.faultsAutoDisabled() ? 1 : 0,
+    );
+    gauge(
+      registry,
+      'canary_rollout_step_started_timestamp_seconds',
+      'When the current rollout step began, Unix seconds (0 without an active rollout)',
+      () => (ops.stepStartedAt() ?? 0) / 1000,
+    );
+    gauge(
+      registry,
+      'canary_rollout_max_step_duration_seconds',
+      'rollout.maxStepDuration in seconds (0: never)',
+      () => ops.maxStepDurationMs() / 1000,
+    );
+    this.versionInfo = new Gauge({
+      name: 'canaryd_version_info',
+      help: 'The release string of each version (1); join on version to label series with releases',
+      labelNames: ['version', 'release'],
+      registers,
+    });
+    this.buildInfo = new Gauge({
+      name: 'canaryd_build_info',
+      help: 'canaryd build: its own version and the Node.js runtime (1)',
+      labelNames: ['version', 'node'],
+      registers,
+    });
     this.buildInfo.labels(build.version, process.version).set(1);
   }
 
@@ -86,7 +110,10 @@ export class MetricsListener {
         return;
       }
       this.#text().then(
-        (body) => res.writeHead(200, { 'content-type': this.#contentType, 'content-length': Buffer.byteLength(body) }).end(req.method === 'HEAD' ? undefined : body),
+        (body) =>
+          res
+            .writeHead(200, { 'content-type': this.#contentType, 'content-length': Buffer.byteLength(body) })
+            .end(req.method === 'HEAD' ? undefined : body),
         () => res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics collection failed\n'),
       );
     });

@@ -14,7 +14,10 @@ export function toOpenApi30(node: Json): Json {
   if (node === null || typeof node !== 'object') return node;
   const out: { [k: string]: Json } = {};
   for (const [k, v] of Object.entries(node)) out[k] = toOpenApi30(v);
-  for (const [exclusive, bound] of [['exclusiveMinimum', 'minimum'], ['exclusiveMaximum', 'maximum']] as const) {
+  for (const [exclusive, bound] of [
+    ['exclusiveMinimum', 'minimum'],
+    ['exclusiveMaximum', 'maximum'],
+  ] as const) {
     const v = out[exclusive];
     if (typeof v === 'number') {
       out[bound] = v;

@@ -56,7 +56,10 @@ const FLEET_OFF: FleetRouteDeps = {
     throw new CanarydError('CANARYD_ERR_NOT_FOUND', 'no route GET /api/v1/fleet: fleet mode is off (the config has no fleet: section)');
   },
   audit: async () => {
-    throw new CanarydError('CANARYD_ERR_NOT_FOUND', 'no route GET /api/v1/fleet/audit: fleet mode is off (the config has no fleet: section)');
+    throw new CanarydError(
+      'CANARYD_ERR_NOT_FOUND',
+      'no route GET /api/v1/fleet/audit: fleet mode is off (the config has no fleet: section)',
+    );
   },
 };
 
@@ -78,7 +81,13 @@ function asArray<T>(v: T | T[] | undefined): T[] {
 export async function buildAdmin(deps: AdminDeps): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 1_048_576, ajv: { customOptions: { allErrors: true, removeAdditional: false } } });
   strictBodies(app);
-  const auth = new AdminAuth({ token: deps.token, authReads: deps.authReads, allowUnauthenticated: () => deps.allowUnauthenticated?.() ?? false, hosts: deps.hosts, log: deps.log });
+  const auth = new AdminAuth({
+    token: deps.token,
+    authReads: deps.authReads,
+    allowUnauthenticated: () => deps.allowUnauthenticated?.() ?? false,
+    hosts: deps.hosts,
+    log: deps.log,
+  });
   // before anything else, on every route (probes included: IP literals pass, so kubelets and scrapers do)
   app.addHook('onRequest', async (req) => auth.checkHost(req.headers.host, req.ip, req.url));
 
@@ -102,14 +111,22 @@ export async function buildAdmin(deps: AdminDeps): Promise<FastifyInstance> {
   const sameSite: AuthGuard = async (req) => {
     if (isCrossSite(req.headers)) {
       deps.log.warn({ ip: req.ip, route: req.url, origin: req.headers.origin }, 'cross-site admin request refused');
-      throw new CanarydError('CANARYD_ERR_FORBIDDEN', `cross-site request refused: origin ${String(req.headers.origin ?? req.headers['sec-fetch-site'])} may not ${req.method} ${req.url}`);
+      throw new CanarydError(
+        'CANARYD_ERR_FORBIDDEN',
+        `cross-site request refused: origin ${String(req.headers.origin ?? req.headers['sec-fetch-site'])} may not ${req.method} ${req.url}`,
+      );
     }
   };
 
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
-      info: { title: 'canaryd admin API', version: '1', description: 'Status, weights, flags, config drift, live events; rollout and faults routes when those engines are present. Errors are {error, message} with codes from docs/errors.md.' },
+      info: {
+        title: 'canaryd admin API',
+        version: '1',
+        description:
+          'Status, weights, flags, config drift, live events; rollout and faults routes when those engines are present. Errors are {error, message} with codes from docs/errors.md.',
+      },
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'admin.token' } } },
     },
     refResolver: { buildLocalReference: (json, _base, _fragment, i) => String(json.$id ?? `def-${i}`) },
@@ -125,7 +142,10 @@ export async function buildAdmin(deps: AdminDeps): Promise<FastifyInstance> {
     if (!asArray(r.method).includes('HEAD')) schema.operationId ??= operationIdOf(asArray(r.method)[0], r.url);
     if (!r.url.startsWith(API)) return;
     const mutating = asArray(r.method).some((m) => MUTATING.has(m));
-    r.onRequest = [...(mutating ? [sameSite, requireToken] : [readGuard]), ...asArray(r.onRequest as AuthGuard | AuthGuard[] | undefined)] as RouteOptions['onRequest'];
+    r.onRequest = [
+      ...(mutating ? [sameSite, requireToken] : [readGuard]),
+      ...asArray(r.onRequest as AuthGuard | AuthGuard[] | undefined),
+    ] as RouteOptions['onRequest'];
     schema.tags ??= [r.url.slice(API.length).split(/[/?]/)[0] || 'api'];
     if (mutating || deps.token() !== '') schema.security ??= [{ bearerAuth: [] }];
     schema.response ??= {};

@@ -17,7 +17,6 @@ export interface TokenSettings {
   listen: string;
 }
 
-
 export class AdminToken {
   #value = '';
   #file = '';
@@ -45,7 +44,10 @@ export class AdminToken {
       return;
     }
     const value = this.#read(s.tokenFile);
-    if (typeof value !== 'string') throw new CanarydError('CANARYD_ERR_CONFIG_INVALID', `admin.tokenFile: ${value.problem}`, { details: [`admin.tokenFile: ${value.problem}`] });
+    if (typeof value !== 'string')
+      throw new CanarydError('CANARYD_ERR_CONFIG_INVALID', `admin.tokenFile: ${value.problem}`, {
+        details: [`admin.tokenFile: ${value.problem}`],
+      });
     this.#value = value;
     if (this.#file !== s.tokenFile) {
       this.#unwatch();
@@ -66,7 +68,10 @@ export class AdminToken {
   #reread(): void {
     const value = this.#read(this.#file);
     if (typeof value !== 'string') {
-      this.#log.error({ event: 'admin_token_rejected', file: this.#file, problem: value.problem }, `admin.tokenFile changed but cannot be used (${value.problem}); keeping the previous token`);
+      this.#log.error(
+        { event: 'admin_token_rejected', file: this.#file, problem: value.problem },
+        `admin.tokenFile changed but cannot be used (${value.problem}); keeping the previous token`,
+      );
       return;
     }
     if (value === this.#value) return;
@@ -85,7 +90,10 @@ export class AdminToken {
     const token = text.trim();
     if (token === '') return { problem: `${file} is empty` };
     const bytes = Buffer.byteLength(token);
-    if (!isLoopbackHost(splitHostPort(this.#listen).host) && bytes < MIN_TOKEN_BYTES) return { problem: `the token in ${file} is ${bytes} bytes; at least ${MIN_TOKEN_BYTES} are needed when admin.listen (${this.#listen}) is not a loopback address` };
+    if (!isLoopbackHost(splitHostPort(this.#listen).host) && bytes < MIN_TOKEN_BYTES)
+      return {
+        problem: `the token in ${file} is ${bytes} bytes; at least ${MIN_TOKEN_BYTES} are needed when admin.listen (${this.#listen}) is not a loopback address`,
+      };
     return token;
   }
 }

@@ -22,7 +22,6 @@ import { runRollout, type BenchJudge, type RolloutPlan, type RolloutResult } fro
 import { SCENARIOS, latencyCdf, newEnvironment, simulateSecond } from './analysis-sim.js';
 import type { WindowRecord } from '../core/index.js';
 
-
 /** p-quantile of the base latency model (bisection on its CDF) */
 function modelQuantile(p: number): number {
   let lo = 1;
@@ -69,7 +68,13 @@ function plan(args: Args): RolloutPlan {
     rate: args.rate,
     // canaryd's defaults (config/sections/pace.ts)
     pace: { harmBudget: 0.5, finalHarmBudget: 0.2, falsePromotionRate: 0.05, maxStepDurationS: 300 },
-    settings: { slo: SLO, maxDegradation: MARGIN, scoring: { pass: 95, marginal: 75 }, critical: ['slo.errorRate', 'compare.errorRate'], countFaulted: false },
+    settings: {
+      slo: SLO,
+      maxDegradation: MARGIN,
+      scoring: { pass: 95, marginal: 75 },
+      critical: ['slo.errorRate', 'compare.errorRate'],
+      countFaulted: false,
+    },
   };
 }
 
@@ -176,7 +181,10 @@ async function main(): Promise<void> {
   const sIdx = SCENARIOS.map((_, i) => i).filter((i) => !args.scenarios || args.scenarios.some((s) => SCENARIOS[i].name.startsWith(s)));
   const tasks: Task[] = [];
   // canaryd tasks first (the slow ones), so the pool stays busy to the end
-  for (const j of jIdx) for (const s of sIdx) for (let f = 0; f < args.rollouts; f += args.chunk) tasks.push({ judge: j, scenario: s, from: f, to: Math.min(args.rollouts, f + args.chunk) });
+  for (const j of jIdx)
+    for (const s of sIdx)
+      for (let f = 0; f < args.rollouts; f += args.chunk)
+        tasks.push({ judge: j, scenario: s, from: f, to: Math.min(args.rollouts, f + args.chunk) });
   const results = new Map<string, RolloutResult[]>();
   const started = performance.now();
   await new Promise<void>((resolve, reject) => {
@@ -196,7 +204,8 @@ async function main(): Promise<void> {
       };
       w.on('message', (m: { task: Task; out: RolloutResult[] }) => {
         done++;
-        if (done % Math.max(1, Math.floor(tasks.length / 20)) === 0) process.stderr.write(`  ${done}/${tasks.length} tasks, ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
+        if (done % Math.max(1, Math.floor(tasks.length / 20)) === 0)
+          process.stderr.write(`  ${done}/${tasks.length} tasks, ${((performance.now() - started) / 1000).toFixed(0)} s\n`);
         const key = `${m.task.judge}/${m.task.scenario}`;
         const arr = results.get(key) ?? [];
         arr.push(...m.out);
@@ -211,7 +220,9 @@ async function main(): Promise<void> {
   });
   const seconds = (performance.now() - started) / 1000;
   const lines: string[] = [];
-  lines.push(`| scenario | judge | rolled back | promoted | held | median canary req. at detection / rollback | median s to detection / rollback | median step of rollback / held | median excess canary 5xx | median s to full promotion |`);
+  lines.push(
+    `| scenario | judge | rolled back | promoted | held | median canary req. at detection / rollback | median s to detection / rollback | median step of rollback / held | median excess canary 5xx | median s to full promotion |`,
+  );
   lines.push(`|---|---|---:|---:|---:|---:|---:|---:|---:|---:|`);
   for (const s of sIdx) {
     for (const j of jIdx) {

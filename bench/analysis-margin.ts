@@ -11,7 +11,14 @@
  * seconds (so times are rounded up to it), and "> max" when the median run had not got there. A last table
  * measures the scaled promote floor on a clean service (0.01 % 5xx). Seeded; traffic only in memory.
  */
-import { alphaForStep, judge, promotionMargin, promotionMarginBasis, type JudgeSettings, type PromotionMarginMode } from '../analysis/index.js';
+import {
+  alphaForStep,
+  judge,
+  promotionMargin,
+  promotionMarginBasis,
+  type JudgeSettings,
+  type PromotionMarginMode,
+} from '../analysis/index.js';
 import { LATENCY_BUCKETS, type WindowCounts, type WindowRecord } from '../core/index.js';
 import { bucketProbs, Rng } from './analysis-sim.js';
 
@@ -20,7 +27,13 @@ const STEPS = [5, 10, 25, 50, 75, 100];
 const SLO = { maxErrorRate: 0.02, maxP95Ms: 500, maxP99Ms: 1000, minSuccessRate: 0.97 };
 const PROBS = new Float64Array(LATENCY_BUCKETS);
 bucketProbs(PROBS, [[1, 1]]);
-const EMPTY: WindowCounts = { requests: 0, statusClass: [0, 0, 0, 0, 0], gatewayErrors: 0, latency: new Uint32Array(LATENCY_BUCKETS), latencySumMs: 0 };
+const EMPTY: WindowCounts = {
+  requests: 0,
+  statusClass: [0, 0, 0, 0, 0],
+  gatewayErrors: 0,
+  latency: new Uint32Array(LATENCY_BUCKETS),
+  latencySumMs: 0,
+};
 
 function counts(rng: Rng, lambda: number, p5xx: number): WindowCounts {
   const latency = new Uint32Array(LATENCY_BUCKETS);
@@ -52,7 +65,15 @@ function settingsFor(step: number, mode: PromotionMarginMode, over: Partial<Judg
 }
 
 /** Seconds (and canary requests) until the step's first pass + nonInferior, or null within maxS. */
-function stepTime(seed: number, rate: number, p5xx: number, step: number, settings: JudgeSettings, maxS: number, peek: number): { s: number; n: number } | null {
+function stepTime(
+  seed: number,
+  rate: number,
+  p5xx: number,
+  step: number,
+  settings: JudgeSettings,
+  maxS: number,
+  peek: number,
+): { s: number; n: number } | null {
   const rng = new Rng(seed);
   const w = STEPS[step] / 100;
   const baseline: WindowRecord[] = [];
@@ -92,8 +113,16 @@ function main(): void {
   ];
   const fmt = (x: number | null): string => (x === null ? `> ${maxS}` : Math.round(x).toLocaleString('en-US'));
   const out: string[] = [];
-  out.push(`| traffic | promote margin | ${STEPS.slice(0, 5).map((w) => `${w} %`).join(' | ')} | all steps |`);
-  out.push(`|---|---|${STEPS.slice(0, 5).map(() => '---:').join('|')}|---:|`);
+  out.push(
+    `| traffic | promote margin | ${STEPS.slice(0, 5)
+      .map((w) => `${w} %`)
+      .join(' | ')} | all steps |`,
+  );
+  out.push(
+    `|---|---|${STEPS.slice(0, 5)
+      .map(() => '---:')
+      .join('|')}|---:|`,
+  );
   for (const c of cases) {
     for (const mode of ['exposure', 'fixed'] as const) {
       const cells: string[] = [];
@@ -109,10 +138,16 @@ function main(): void {
     }
   }
   console.log(out.join('\n'));
-  console.log(`\nmedian seconds (canary requests) of ${runs} seeded runs until pass + nonInferior, each step judged alone from its start, peeking every ${peek} s, at most ${maxS} s; δ = 10 %, cap 10×, SLO 5xx ≤ 2 % / success ≥ 97 %, α front / promote level equal`);
+  console.log(
+    `\nmedian seconds (canary requests) of ${runs} seeded runs until pass + nonInferior, each step judged alone from its start, peeking every ${peek} s, at most ${maxS} s; δ = 10 %, cap 10×, SLO 5xx ≤ 2 % / success ≥ 97 %, α front / promote level equal`,
+  );
 
   // the scaled promote floor on a clean service, first step
-  const clean: string[] = ['', '| clean service (0.01 % 5xx), 5 % of 2,000 req/s | median canary requests to compare.errorRate pass |', '|---|---:|'];
+  const clean: string[] = [
+    '',
+    '| clean service (0.01 % 5xx), 5 % of 2,000 req/s | median canary requests to compare.errorRate pass |',
+    '|---|---:|',
+  ];
   const floors: [string, Partial<JudgeSettings>][] = [
     ['promote floor scaled with the margin (2 %)', {}],
     ['promote floor = fail floor (0.2 %)', { errorRateFloor: 0.002, slo: { ...SLO, maxErrorRate: 0.002 } }],

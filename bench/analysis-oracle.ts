@@ -35,6 +35,14 @@ function medianRequests(alpha: number, r0: number, runs: number, seed: number): 
 
 // 0.0012 = the error test's share (0.6) of an equal step (0.002); 0.003 = the same of the front plan's first
 // step (0.005); 0.005 = the whole first step; 0.01 = the whole rollout budget
-for (const [alpha, r0] of [[0.0012, 1.1], [0.003, 1.1], [0.005, 1.1], [0.01, 1.1], [0.002, 1]] as const) {
-  console.log(`oracle SPRT, α = ${alpha}, margin ratio ${r0}: median ${medianRequests(alpha, r0, 2000, 7).toLocaleString('en-US')} canary requests (2,000 runs)`);
+for (const [alpha, r0] of [
+  [0.0012, 1.1],
+  [0.003, 1.1],
+  [0.005, 1.1],
+  [0.01, 1.1],
+  [0.002, 1],
+] as const) {
+  console.log(
+    `oracle SPRT, α = ${alpha}, margin ratio ${r0}: median ${medianRequests(alpha, r0, 2000, 7).toLocaleString('en-US')} canary requests (2,000 runs)`,
+  );
 }

@@ -11,7 +11,18 @@
  *    step, fail → one failure (cumulative for Flagger, consecutive for Kayenta), hold → stay.
  * A step still undecided after maxStep seconds ends the rollout as "held" (the controller pauses).
  */
-import { alphaForStep, failMix, HARM_SHARE, nextWeightFraction, promotionMargin, promotionMarginBasis, type AlphaPlan, type Judge, type JudgeSettings, type PromotionMarginOptions } from '../analysis/index.js';
+import {
+  alphaForStep,
+  failMix,
+  HARM_SHARE,
+  nextWeightFraction,
+  promotionMargin,
+  promotionMarginBasis,
+  type AlphaPlan,
+  type Judge,
+  type JudgeSettings,
+  type PromotionMarginOptions,
+} from '../analysis/index.js';
 import type { WindowRecord } from '../core/index.js';
 import type { IntervalJudge } from './analysis-references.js';
 import { newEnvironment, simulateSecond, type Scenario } from './analysis-sim.js';
@@ -54,7 +65,15 @@ export interface RolloutResult {
 }
 
 /** A sequential judge may override the plan's promotion margin (e.g. canaryd with `fixed` beside `exposure`). */
-export type BenchJudge = { kind: 'sequential'; name: string; judge: Judge; promotion?: PromotionMarginOptions; /** false: the rules before issue 12 */ pace?: boolean } | { kind: 'interval'; name: string; judge: IntervalJudge };
+export type BenchJudge =
+  | {
+      kind: 'sequential';
+      name: string;
+      judge: Judge;
+      promotion?: PromotionMarginOptions;
+      /** false: the rules before issue 12 */ pace?: boolean;
+    }
+  | { kind: 'interval'; name: string; judge: IntervalJudge };
 
 export function runRollout(j: BenchJudge, sc: Scenario, plan: RolloutPlan, seed: number): RolloutResult {
   const env = newEnvironment(seed, plan.rate);
@@ -88,7 +107,16 @@ export function runRollout(j: BenchJudge, sc: Scenario, plan: RolloutPlan, seed:
       promoteAlpha: pace ? pace.falsePromotionRate * (1 - HARM_SHARE) : alphaForStep(plan.falseRollbackRate, plan.steps, step, 'equal'),
       promoteMaxDegradation: promotionMargin(plan.settings.maxDegradation, plan.steps, step, promotion),
       promoteMarginBasis: promotionMarginBasis(plan.steps, step, promotion),
-      ...(pace ? { failMix: failMix(plan.steps, step), harm: { nextWeight: next, budget: next >= 1 ? pace.finalHarmBudget : pace.harmBudget, alpha: pace.falsePromotionRate * HARM_SHARE } } : {}),
+      ...(pace
+        ? {
+            failMix: failMix(plan.steps, step),
+            harm: {
+              nextWeight: next,
+              budget: next >= 1 ? pace.finalHarmBudget : pace.harmBudget,
+              alpha: pace.falsePromotionRate * HARM_SHARE,
+            },
+          }
+        : {}),
     };
     // evidence carried across steps: the windows since the rollout started
     if (!pace || step === 0) {
@@ -106,7 +134,8 @@ export function runRollout(j: BenchJudge, sc: Scenario, plan: RolloutPlan, seed:
       C.push(canary);
       canaryRequests += canary.clean.requests;
       stepCanary += canary.clean.requests;
-      if (baseline.clean.requests > 0) excessErrors += canary.clean.statusClass[4] - (canary.clean.requests * baseline.clean.statusClass[4]) / baseline.clean.requests;
+      if (baseline.clean.requests > 0)
+        excessErrors += canary.clean.statusClass[4] - (canary.clean.requests * baseline.clean.statusClass[4]) / baseline.clean.requests;
       const elapsed = t - start;
       if (j.kind === 'sequential') {
         const r = j.judge({ at: t * 1000, from: rolloutStart * 1000, stepFrom: start * 1000, baseline: B, canary: C }, settings);
@@ -118,7 +147,15 @@ export function runRollout(j: BenchJudge, sc: Scenario, plan: RolloutPlan, seed:
         const ready = pace ? r.promotable === true : r.verdict === 'pass' && r.nonInferior;
         if (ready && elapsed >= plan.intervalS && stepCanary >= plan.minRequests) promoted = true;
         // maxStepPolicy promote-if-no-harm: past maxStepDuration, nothing failing or holding and the harm bound within budget
-        else if (pace && elapsed >= pace.maxStepDurationS && r.verdict !== 'fail' && r.harm?.within === true && stepCanary >= plan.minRequests && !r.checks.some((c) => c.status === 'fail' || (c.status === 'marginal' && c.kind !== 'comparison'))) promoted = true;
+        else if (
+          pace &&
+          elapsed >= pace.maxStepDurationS &&
+          r.verdict !== 'fail' &&
+          r.harm?.within === true &&
+          stepCanary >= plan.minRequests &&
+          !r.checks.some((c) => c.status === 'fail' || (c.status === 'marginal' && c.kind !== 'comparison'))
+        )
+          promoted = true;
       } else if (elapsed % plan.intervalS === 0) {
         const v = j.judge.decide(B.slice(-plan.intervalS), C.slice(-plan.intervalS));
         if (v === 'fail') {

@@ -106,7 +106,15 @@ function phi(z: number): number {
   const r =
     t *
     Math.exp(
-      -x * x - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+      -x * x -
+        1.26551223 +
+        t *
+          (1.00002368 +
+            t *
+              (0.37409196 +
+                t *
+                  (0.09678418 +
+                    t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
     );
   return z >= 0 ? 1 - r / 2 : r / 2;
 }
@@ -178,14 +186,42 @@ export interface Environment {
 
 export function newEnvironment(seed: number, rate: number): Environment {
   const rng = new Rng(seed);
-  return { rng, rate, pool: new Uint32Array(0), poolAt: 0, phase: [rng.next() * 6.283, rng.next() * 6.283, rng.next() * 6.283], burstUntil: -1, burstError: 1, burstLatency: 1 };
+  return {
+    rng,
+    rate,
+    pool: new Uint32Array(0),
+    poolAt: 0,
+    phase: [rng.next() * 6.283, rng.next() * 6.283, rng.next() * 6.283],
+    burstUntil: -1,
+    burstError: 1,
+    burstLatency: 1,
+  };
 }
 
-const EMPTY: WindowCounts = { requests: 0, statusClass: [0, 0, 0, 0, 0], gatewayErrors: 0, latency: new Uint32Array(LATENCY_BUCKETS), latencySumMs: 0 };
+const EMPTY: WindowCounts = {
+  requests: 0,
+  statusClass: [0, 0, 0, 0, 0],
+  gatewayErrors: 0,
+  latency: new Uint32Array(LATENCY_BUCKETS),
+  latencySumMs: 0,
+};
 const PROBS = new Float64Array(LATENCY_BUCKETS);
-const MIDS = Float64Array.from({ length: LATENCY_BUCKETS }, (_, i) => (i === 0 ? LATENCY_BOUNDS_MS[0] / 2 : i === LATENCY_BUCKETS - 1 ? LATENCY_BOUNDS_MS[i - 1] * 1.09 : Math.sqrt(LATENCY_BOUNDS_MS[i - 1] * LATENCY_BOUNDS_MS[i])));
+const MIDS = Float64Array.from({ length: LATENCY_BUCKETS }, (_, i) =>
+  i === 0
+    ? LATENCY_BOUNDS_MS[0] / 2
+    : i === LATENCY_BUCKETS - 1
+      ? LATENCY_BOUNDS_MS[i - 1] * 1.09
+      : Math.sqrt(LATENCY_BOUNDS_MS[i - 1] * LATENCY_BOUNDS_MS[i]),
+);
 
-function draw(env: Environment, version: 'baseline' | 'canary', start: number, lambda: number, errorRate: number, parts: readonly (readonly [number, number])[]): WindowRecord {
+function draw(
+  env: Environment,
+  version: 'baseline' | 'canary',
+  start: number,
+  lambda: number,
+  errorRate: number,
+  parts: readonly (readonly [number, number])[],
+): WindowRecord {
   const rng = env.rng;
   bucketProbs(PROBS, parts);
   if (env.poolAt + LATENCY_BUCKETS > env.pool.length) {
@@ -207,11 +243,22 @@ function draw(env: Environment, version: 'baseline' | 'canary', start: number, l
   const e5 = rng.binomial(n, Math.min(1, errorRate));
   const e4 = rng.binomial(n - e5, BASE_4XX_RATE);
   const gw = rng.binomial(e5, 0.2);
-  return { version, start, durationMs: 1000, clean: { requests: n, statusClass: [0, n - e5 - e4, 0, e4, e5], gatewayErrors: gw, latency, latencySumMs: sum }, faulted: EMPTY };
+  return {
+    version,
+    start,
+    durationMs: 1000,
+    clean: { requests: n, statusClass: [0, n - e5 - e4, 0, e4, e5], gatewayErrors: gw, latency, latencySumMs: sum },
+    faulted: EMPTY,
+  };
 }
 
 /** Both arms' windows for second `t` (from the rollout start) at canary weight `weightPct`. */
-export function simulateSecond(env: Environment, sc: Scenario, t: number, weightPct: number): { baseline: WindowRecord; canary: WindowRecord } {
+export function simulateSecond(
+  env: Environment,
+  sc: Scenario,
+  t: number,
+  weightPct: number,
+): { baseline: WindowRecord; canary: WindowRecord } {
   const rng = env.rng;
   if (t >= env.burstUntil && rng.next() < 1 / 300) {
     env.burstUntil = t + 5 + rng.next() * 25;
@@ -229,7 +276,10 @@ export function simulateSecond(env: Environment, sc: Scenario, t: number, weight
   let cErr = err * (sc.errorRatio ?? 1) + (sc.errorAdd ?? 0);
   let parts: (readonly [number, number])[] = [[1, lat * ls]];
   if (sc.endpointShare) {
-    parts = [[1 - sc.endpointShare, lat * ls], [sc.endpointShare, lat * ls * (sc.endpointScale ?? 1)]];
+    parts = [
+      [1 - sc.endpointShare, lat * ls],
+      [sc.endpointShare, lat * ls * (sc.endpointScale ?? 1)],
+    ];
     cErr += sc.endpointShare * (sc.endpointErrorAdd ?? 0);
   }
   const canary = draw(env, 'canary', start, rate * w, cErr, parts);

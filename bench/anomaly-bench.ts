@@ -15,7 +15,15 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { DETECTOR_NAMES, NoveltyShiftDetector, RangeNoveltyDetector, RollingIqrDetector, RollingZScoreDetector, createDetector, type AnomalyDetector } from '../analysis/index.js';
+import {
+  DETECTOR_NAMES,
+  NoveltyShiftDetector,
+  RangeNoveltyDetector,
+  RollingIqrDetector,
+  RollingZScoreDetector,
+  createDetector,
+  type AnomalyDetector,
+} from '../analysis/index.js';
 import { benchFamilies, crossValidate, paramsText } from './anomaly-cv.js';
 import { NAB_PROFILES, optimizeThreshold } from './nab-score.js';
 import { MONITOR_SCENARIOS, simulateMonitor } from './monitor-sim.js';
@@ -32,7 +40,11 @@ function arg(name: string): string | undefined {
   const i = process.argv.indexOf(name);
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
-const list = (v: string | undefined): string[] | undefined => v?.split(',').map((s) => s.trim()).filter(Boolean);
+const list = (v: string | undefined): string[] | undefined =>
+  v
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 const f1 = (x: number): string => x.toFixed(1);
 const shown = (dir: string): string => relative(process.cwd(), dir) || '.';
 const th = (x: number): string => (x > 1 ? 'never' : x.toFixed(3));
@@ -59,7 +71,12 @@ function mainTable(corpus: NabCorpus, runs: DetectorRun[]): string[] {
 
 /** The headline: leave-one-category-out cross-validated scores, next to the in-sample (NAB convention) ones. */
 function cvTable(corpus: NabCorpus, names: readonly string[]): string[] {
-  const families = benchFamilies(names, (n) => createDetector(n), (p) => new RangeNoveltyDetector(p), (p) => new NoveltyShiftDetector({ shift: { limit: p.h } }));
+  const families = benchFamilies(
+    names,
+    (n) => createDetector(n),
+    (p) => new RangeNoveltyDetector(p),
+    (p) => new NoveltyShiftDetector({ shift: { limit: p.h } }),
+  );
   const out = [
     `Cross-validated (leave one category out: setting and θ chosen on the other ${categoryCount(corpus) - 1} categories, the held-out one scored at that θ; held-out raw scores summed over the folds and normalised once) against in-sample (setting and θ* chosen on all ${corpus.files.length} files):`,
     '',
@@ -69,7 +86,10 @@ function cvTable(corpus: NabCorpus, names: readonly string[]): string[] {
   for (const f of families) {
     const r = crossValidate(corpus, f);
     const cells = r.cv.map((cv, k) => `**${f1(cv)}** / ${f1(r.inSample[k])}`);
-    const chosen = f.grid.length > 1 ? r.folds.map((x) => `${x.heldOut}: ${paramsText(x.params)}`).join('; ') + `; all files: ${paramsText(r.inSampleParams)}` : 'defaults (θ only)';
+    const chosen =
+      f.grid.length > 1
+        ? r.folds.map((x) => `${x.heldOut}: ${paramsText(x.params)}`).join('; ') + `; all files: ${paramsText(r.inSampleParams)}`
+        : 'defaults (θ only)';
     out.push(`| ${f.name} | ${cells.join(' | ')} | ${chosen} |`);
   }
   return out;
@@ -77,11 +97,24 @@ function cvTable(corpus: NabCorpus, names: readonly string[]): string[] {
 
 const categoryCount = (corpus: NabCorpus): number => new Set(corpus.series.map((s) => s.name.split('/')[0])).size;
 
-function transferTable(title: string, source: NabCorpus, sourceRuns: DetectorRun[], target: NabCorpus, targetRuns: DetectorRun[]): string[] {
-  const out = [title, '', '| detector | ' + NAB_PROFILES.map((p) => `${PROFILE_LABEL[p.name]}: at fixed θ / at own θ*`).join(' | ') + ' |', '|---|---|---|---|'];
+function transferTable(
+  title: string,
+  source: NabCorpus,
+  sourceRuns: DetectorRun[],
+  target: NabCorpus,
+  targetRuns: DetectorRun[],
+): string[] {
+  const out = [
+    title,
+    '',
+    '| detector | ' + NAB_PROFILES.map((p) => `${PROFILE_LABEL[p.name]}: at fixed θ / at own θ*`).join(' | ') + ' |',
+    '|---|---|---|---|',
+  ];
   sourceRuns.forEach((run, i) => {
     const t = scoreTransfer(source, run, target, targetRuns[i]);
-    out.push(`| ${run.name} | ${t.map((p) => `${f1(p.transferred.normalized)} (θ ${th(p.threshold)}) / ${f1(p.tuned.normalized)}`).join(' | ')} |`);
+    out.push(
+      `| ${run.name} | ${t.map((p) => `${f1(p.transferred.normalized)} (θ ${th(p.threshold)}) / ${f1(p.tuned.normalized)}`).join(' | ')} |`,
+    );
   });
   return out;
 }
@@ -89,10 +122,20 @@ function transferTable(title: string, source: NabCorpus, sourceRuns: DetectorRun
 function referenceTable(corpus: NabCorpus): string[] {
   const present = REFERENCES.filter((r) => existsSync(join(corpus.dir, 'reference', `${r}_anomaly_scores.json.gz`)));
   if (present.length === 0) return [];
-  const out = ['Published detectors\' stored scores through the same scorer (θ*, normalised) — checks the scorer:', '', '| detector | standard | low FP | low FN |', '|---|---|---|---|'];
+  const out = [
+    "Published detectors' stored scores through the same scorer (θ*, normalised) — checks the scorer:",
+    '',
+    '| detector | standard | low FP | low FN |',
+    '|---|---|---|---|',
+  ];
   for (const r of present) {
     const scores = loadReferenceScores(corpus, r);
-    out.push(`| ${r} | ${NAB_PROFILES.map((p) => { const x = optimizeThreshold(corpus.files, scores, p); return `${f1(x.normalized)} (${th(x.threshold)})`; }).join(' | ')} |`);
+    out.push(
+      `| ${r} | ${NAB_PROFILES.map((p) => {
+        const x = optimizeThreshold(corpus.files, scores, p);
+        return `${f1(x.normalized)} (${th(x.threshold)})`;
+      }).join(' | ')} |`,
+    );
   }
   return out;
 }
@@ -129,7 +172,12 @@ function costTable(): string[] {
     ['novelty-shift (O(window))', (w) => new NoveltyShiftDetector({ memory: w })],
     ['blend at defaults (memory 5000)', () => createDetector('blend')],
   ];
-  const out = ['Per-point cost against the window (40 000 Gaussian points, µs/point, best of 3 passes):', '', `| detector | ${windows.map((w) => `window ${w}`).join(' | ')} |`, `|---|${windows.map(() => '---').join('|')}|`];
+  const out = [
+    'Per-point cost against the window (40 000 Gaussian points, µs/point, best of 3 passes):',
+    '',
+    `| detector | ${windows.map((w) => `window ${w}`).join(' | ')} |`,
+    `|---|${windows.map(() => '---').join('|')}|`,
+  ];
   for (const [name, make] of kinds) {
     const cells = windows.map((w) => {
       let best = Infinity; // best of 3 passes, after a warm-up pass (JIT), to damp a shared machine's noise
@@ -148,12 +196,20 @@ function costTable(): string[] {
 
 function writeResults(lines: string[]): void {
   const path = resolve(process.cwd(), 'bench', 'RESULTS.md');
-  const section = ['## Anomaly detection', '', `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench:anomaly\` (Node ${process.version}; µs/point is wall clock on a shared machine). Reproduce: \`npm run bench:anomaly\` from the repo root, with ../shared/nab beside it.`, '', ...lines, ''].join('\n');
+  const section = [
+    '## Anomaly detection',
+    '',
+    `Measured ${new Date().toISOString().slice(0, 10)} with \`npm run bench:anomaly\` (Node ${process.version}; µs/point is wall clock on a shared machine). Reproduce: \`npm run bench:anomaly\` from the repo root, with ../shared/nab beside it.`,
+    '',
+    ...lines,
+    '',
+  ].join('\n');
   const old = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmark results\n';
   const start = old.indexOf('## Anomaly detection');
   let next = start < 0 ? -1 : old.indexOf('\n## ', start + 1);
   if (next >= 0) next += 1;
-  const updated = start < 0 ? `${old.trimEnd()}\n\n${section}` : `${old.slice(0, start)}${section}${next >= 0 ? '\n' + old.slice(next) : ''}`;
+  const updated =
+    start < 0 ? `${old.trimEnd()}\n\n${section}` : `${old.slice(0, start)}${section}${next >= 0 ? '\n' + old.slice(next) : ''}`;
   writeFileSync(path, updated.trimEnd() + '\n');
   console.log(`\nupdated ${path}`);
 }
@@ -168,13 +224,40 @@ function main(): void {
   const fromDir = arg('--threshold-from');
   if (fromDir) {
     const source = loadNabCorpus(resolve(fromDir), list(arg('--threshold-only')));
-    lines.push(...transferTable(`Thresholds fixed on ${shown(source.dir)}, scores on ${shown(corpus.dir)}:`, source, runAll(source, names), corpus, runs), '');
+    lines.push(
+      ...transferTable(
+        `Thresholds fixed on ${shown(source.dir)}, scores on ${shown(corpus.dir)}:`,
+        source,
+        runAll(source, names),
+        corpus,
+        runs,
+      ),
+      '',
+    );
   } else {
     const a = subCorpus(corpus, SPLIT_A);
     const b = subCorpus(corpus, SPLIT_B);
     if (a.corpus.files.length > 0 && b.corpus.files.length > 0) {
-      lines.push(...transferTable(`θ fixed on ${SPLIT_A.join(' + ')} (${a.corpus.windows} windows), scored on ${SPLIT_B.join(' + ')} (${b.corpus.windows} windows):`, a.corpus, runs.map(a.pick), b.corpus, runs.map(b.pick)), '');
-      lines.push(...transferTable(`θ fixed on ${SPLIT_B.join(' + ')}, scored on ${SPLIT_A.join(' + ')}:`, b.corpus, runs.map(b.pick), a.corpus, runs.map(a.pick)), '');
+      lines.push(
+        ...transferTable(
+          `θ fixed on ${SPLIT_A.join(' + ')} (${a.corpus.windows} windows), scored on ${SPLIT_B.join(' + ')} (${b.corpus.windows} windows):`,
+          a.corpus,
+          runs.map(a.pick),
+          b.corpus,
+          runs.map(b.pick),
+        ),
+        '',
+      );
+      lines.push(
+        ...transferTable(
+          `θ fixed on ${SPLIT_B.join(' + ')}, scored on ${SPLIT_A.join(' + ')}:`,
+          b.corpus,
+          runs.map(b.pick),
+          a.corpus,
+          runs.map(a.pick),
+        ),
+        '',
+      );
     }
   }
   lines.push(...costTable(), '');

@@ -12,7 +12,15 @@
 import type { AnomalyDetector } from '../analysis/index.js';
 import type { NabCorpus } from './nab-corpus.js';
 import { streamCorpus, subCorpus, type DetectorRun } from './nab-runner.js';
-import { NAB_PROFILES, normalizeScore, optimizeThreshold, scoreCorpusAt, labelledWindows, scorableWindows, type NabProfile } from './nab-score.js';
+import {
+  NAB_PROFILES,
+  normalizeScore,
+  optimizeThreshold,
+  scoreCorpusAt,
+  labelledWindows,
+  scorableWindows,
+  type NabProfile,
+} from './nab-score.js';
 
 export type Params = Readonly<Record<string, number>>;
 
@@ -42,7 +50,10 @@ export interface CvResult {
 
 export const categoriesOf = (corpus: NabCorpus): string[] => [...new Set(corpus.series.map((s) => s.name.split('/')[0]))];
 
-export const paramsText = (p: Params): string => Object.entries(p).map(([k, v]) => `${k} ${v}`).join(', ') || 'defaults';
+export const paramsText = (p: Params): string =>
+  Object.entries(p)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ') || 'defaults';
 
 /** Every setting is streamed once over the whole corpus; folds only re-score subsets of those scores. */
 export function crossValidate(corpus: NabCorpus, family: DetectorFamily): CvResult {
@@ -51,11 +62,16 @@ export function crossValidate(corpus: NabCorpus, family: DetectorFamily): CvResu
   const rawByProfile = NAB_PROFILES.map(() => 0);
   const folds: FoldChoice[] = [];
   for (const held of cats) {
-    const train = subCorpus(corpus, cats.filter((c) => c !== held));
+    const train = subCorpus(
+      corpus,
+      cats.filter((c) => c !== held),
+    );
     const test = subCorpus(corpus, [held]);
     const best = pickSetting(train.corpus, runs.map(train.pick));
     const thresholds = NAB_PROFILES.map((p) => optimizeThreshold(train.corpus.files, train.pick(runs[best]).scores, p).threshold);
-    NAB_PROFILES.forEach((p, k) => (rawByProfile[k] += scoreCorpusAt(test.corpus.files, test.pick(runs[best]).scores, thresholds[k], p).raw));
+    NAB_PROFILES.forEach(
+      (p, k) => (rawByProfile[k] += scoreCorpusAt(test.corpus.files, test.pick(runs[best]).scores, thresholds[k], p).raw),
+    );
     folds.push({ heldOut: held, params: family.grid[best], thresholds });
   }
   const windows = corpus.files.reduce((s, f) => s + labelledWindows(f), 0);
@@ -87,13 +103,19 @@ function pickSetting(corpus: NabCorpus, runs: readonly DetectorRun[]): number {
  * The families the bench cross-validates: every registered detector at its defaults (only θ is chosen per
  * fold), and the two long-memory detectors with the grids their parameters were picked from.
  */
-export function benchFamilies(names: readonly string[], create: (name: string) => AnomalyDetector, novelty: (p: Params) => AnomalyDetector, noveltyShift: (p: Params) => AnomalyDetector): DetectorFamily[] {
+export function benchFamilies(
+  names: readonly string[],
+  create: (name: string) => AnomalyDetector,
+  novelty: (p: Params) => AnomalyDetector,
+  noveltyShift: (p: Params) => AnomalyDetector,
+): DetectorFamily[] {
   const out: DetectorFamily[] = names.map((n) => ({ name: n, grid: [{}], make: () => create(n) }));
   if (names.includes('novelty')) {
     const grid: Params[] = [];
     for (const memory of [1000, 2500, 5000, 8000]) for (const rest of [30, 60, 120]) grid.push({ memory, rest });
     out.push({ name: 'novelty, grid memory × rest', grid, make: novelty });
   }
-  if (names.includes('novelty-shift')) out.push({ name: 'novelty-shift, grid h', grid: [10, 30, 100, 300].map((h) => ({ h })), make: noveltyShift });
+  if (names.includes('novelty-shift'))
+    out.push({ name: 'novelty-shift, grid h', grid: [10, 30, 100, 300].map((h) => ({ h })), make: noveltyShift });
   return out;
 }

@@ -49,7 +49,10 @@ const server = createServer((req: IncomingMessage, res: ServerResponse) => {
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) if (!HOP.has(raw[i].toLowerCase())) headers.push(raw[i], raw[i + 1]);
   const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
-  pool.dispatch({ origin, path: req.url ?? '/', method: req.method as Dispatcher.HttpMethod, headers, body: hasBody ? req : null }, new Forward(res));
+  pool.dispatch(
+    { origin, path: req.url ?? '/', method: req.method as Dispatcher.HttpMethod, headers, body: hasBody ? req : null },
+    new Forward(res),
+  );
 });
 server.keepAliveTimeout = 65_000;
 server.listen(0, '127.0.0.1', () => {

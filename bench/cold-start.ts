@@ -47,7 +47,9 @@ async function main(): Promise<void> {
     process.env.NODE_OPTIONS = flags.join(' ');
     for (let i = 0; i < trials; i++) {
       console.log(await coldBurst(() => startCanaryd(dir, PROXY_CPUS, upstream.url, flags), script));
-      console.log(await coldBurst(() => startNodeProxy('bare undici proxy', 'dist/bench/bare-undici-server.js', PROXY_CPUS, upstream.url), script));
+      console.log(
+        await coldBurst(() => startNodeProxy('bare undici proxy', 'dist/bench/bare-undici-server.js', PROXY_CPUS, upstream.url), script),
+      );
       console.log(await coldBurst(() => startNodeProxy('http-proxy', 'dist/bench/http-proxy-server.js', PROXY_CPUS, upstream.url), script));
     }
     delete process.env.NODE_OPTIONS;

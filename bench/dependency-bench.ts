@@ -45,7 +45,23 @@ interface Row {
 
 /** redis-benchmark --csv: "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms" */
 async function bench(port: number, shape: { n: number; c: number; d: number; P: number }): Promise<Row[]> {
-  const out = await run('redis-benchmark', ['-h', '127.0.0.1', '-p', String(port), '-t', 'set,get', '-n', String(shape.n), '-c', String(shape.c), '-d', String(shape.d), '-P', String(shape.P), '--csv']);
+  const out = await run('redis-benchmark', [
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(port),
+    '-t',
+    'set,get',
+    '-n',
+    String(shape.n),
+    '-c',
+    String(shape.c),
+    '-d',
+    String(shape.d),
+    '-P',
+    String(shape.P),
+    '--csv',
+  ]);
   return out
     .trim()
     .split('\n')
@@ -59,9 +75,17 @@ const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'canaryd-bench-redis-'));
   const port = await freePort();
-  const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
   await new Promise<void>((r) => redis.stdout!.on('data', (d) => /Ready to accept/.test(String(d)) && r()));
-  const relay = new DependencyRelay({ dependencies: [{ name: 'redis', upstream: `127.0.0.1:${port}`, listen: '127.0.0.1:0', tls: 'none', connectTimeout: 5000, maxConnections: 1024 }], registry: new Registry(), log: silent });
+  const relay = new DependencyRelay({
+    dependencies: [
+      { name: 'redis', upstream: `127.0.0.1:${port}`, listen: '127.0.0.1:0', tls: 'none', connectTimeout: 5000, maxConnections: 1024 },
+    ],
+    registry: new Registry(),
+    log: silent,
+  });
   await relay.start();
   const relayPort = Number(relay.address('redis')!.split(':').pop());
   const shapes = {
@@ -79,9 +103,17 @@ async function main(): Promise<void> {
       }
     }
   }
-  console.log(`${cpus().length} × ${cpus()[0]?.model}, load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}; ${execFileSync('redis-server', ['--version']).toString().trim().split(' ').slice(0, 3).join(' ')}; node ${process.version}; ${ROUNDS} rounds, medians`);
+  console.log(
+    `${cpus().length} × ${cpus()[0]?.model}, load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(
+        ' ',
+      )}; ${execFileSync('redis-server', ['--version']).toString().trim().split(' ').slice(0, 3).join(' ')}; node ${process.version}; ${ROUNDS} rounds, medians`,
+  );
   console.log('');
-  console.log('| shape | test | direct req/s | relay req/s | ratio | direct MB/s | relay MB/s | direct p50 ms | relay p50 ms | added p50 µs | direct p99 ms | relay p99 ms |');
+  console.log(
+    '| shape | test | direct req/s | relay req/s | ratio | direct MB/s | relay MB/s | direct p50 ms | relay p50 ms | added p50 µs | direct p99 ms | relay p99 ms |',
+  );
   console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const [name, tests] of Object.entries(results)) {
     const d = shapes[name as keyof typeof shapes].d;

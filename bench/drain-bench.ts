@@ -49,10 +49,15 @@ interface RunResult {
 async function upstream(): Promise<{ url: string; close: () => void }> {
   const server = createServer((_req, res) => res.end('ok'));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, close: () => (server.closeAllConnections(), server.close()) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    close: () => (server.closeAllConnections(), server.close()),
+  };
 }
 
-async function startCanaryd(base: string): Promise<{ url: string; adminUrl: string; child: ReturnType<typeof spawn>; exited: Promise<number | null> }> {
+async function startCanaryd(
+  base: string,
+): Promise<{ url: string; adminUrl: string; child: ReturnType<typeof spawn>; exited: Promise<number | null> }> {
   const dir = mkdtempSync(join(tmpdir(), 'canaryd-drain-bench-'));
   const file = join(dir, 'canaryd.yaml');
   writeFileSync(
@@ -154,7 +159,11 @@ const results: RunResult[] = [];
 for (let i = 0; i < RUNS; i++) {
   const r = await run();
   results.push(r);
-  console.log(`run ${i + 1}: ok ${r.ok}, 503 ${r.status503}, resets ${r.reset}, refused-after-close ${r.refused}, other ${r.other}, exit ${r.exit}, SIGTERM->exit ${r.drainMs} ms, answered ${r.achievedRate} req/s before SIGTERM ${JSON.stringify(r.kinds)}`);
+  console.log(
+    `run ${i + 1}: ok ${r.ok}, 503 ${r.status503}, resets ${r.reset}, refused-after-close ${r.refused}, other ${r.other}, exit ${r.exit}, SIGTERM->exit ${r.drainMs} ms, answered ${r.achievedRate} req/s before SIGTERM ${JSON.stringify(r.kinds)}`,
+  );
 }
 const sum = (k: 'ok' | 'status503' | 'reset' | 'refused' | 'other') => results.reduce((a, r) => a + r[k], 0);
-console.log(`\n${LB ? 'with' : 'without'} a balancer probing /readyz: ${RUNS} drains at ${RATE} req/s over ${CONNECTIONS} keep-alive connections: ok ${sum('ok')}, 503 ${sum('status503')}, RESETS ${sum('reset')}, refused after close ${sum('refused')}, other ${sum('other')}; exit codes ${results.map((r) => r.exit).join(',')}`);
+console.log(
+  `\n${LB ? 'with' : 'without'} a balancer probing /readyz: ${RUNS} drains at ${RATE} req/s over ${CONNECTIONS} keep-alive connections: ok ${sum('ok')}, 503 ${sum('status503')}, RESETS ${sum('reset')}, refused after close ${sum('refused')}, other ${sum('other')}; exit codes ${results.map((r) => r.exit).join(',')}`,
+);

@@ -115,9 +115,24 @@ ${faults}
  * request no rule matches, with the same five rules.
  */
 function engineCostNs(): number {
-  const config = parseConfigText(`upstreams: { baseline: { url: "http://127.0.0.1:1" }, canary: { url: "http://127.0.0.1:2" } }\nfaults:\n  enabled: true${RULES_THAT_MATCH_NOTHING}\n`, {});
-  const engine = new FaultEngine({ config: config.faults, environment: 'development', env: {}, registry: new Registry(), log: { info() {}, warn() {}, error() {} }, store: { readJson: () => undefined, writeJson() {}, append() {} } });
-  const req = { url: '/api/items/42?x=1', method: 'GET', headers: { host: '127.0.0.1', 'user-agent': 'wrk' }, rawHeaders: ['Host', '127.0.0.1', 'User-Agent', 'wrk'] };
+  const config = parseConfigText(
+    `upstreams: { baseline: { url: "http://127.0.0.1:1" }, canary: { url: "http://127.0.0.1:2" } }\nfaults:\n  enabled: true${RULES_THAT_MATCH_NOTHING}\n`,
+    {},
+  );
+  const engine = new FaultEngine({
+    config: config.faults,
+    environment: 'development',
+    env: {},
+    registry: new Registry(),
+    log: { info() {}, warn() {}, error() {} },
+    store: { readJson: () => undefined, writeJson() {}, append() {} },
+  });
+  const req = {
+    url: '/api/items/42?x=1',
+    method: 'GET',
+    headers: { host: '127.0.0.1', 'user-agent': 'wrk' },
+    rawHeaders: ['Host', '127.0.0.1', 'User-Agent', 'wrk'],
+  };
   const ex = { req, version: 'baseline', faulted: false } as unknown as Exchange;
   const obs = { version: 'baseline' as const, status: 200, durationMs: 1.2, outcome: 'ok' as const, faulted: false };
   let hits = 0;
@@ -171,11 +186,14 @@ async function main(): Promise<void> {
       current = mode;
       const st = (await (await fetch(`${admin}/api/v1/faults`)).json()) as any;
       const want = mode === 'enabled' && !AA ? 'armed' : 'disabled';
-      if (st.state !== want || (want === 'armed' && st.rules.filter((r: any) => r.active).length !== 5)) throw new Error(`canaryd should be ${want}: ${JSON.stringify(st)}`);
+      if (st.state !== want || (want === 'armed' && st.rules.filter((r: any) => r.active).length !== 5))
+        throw new Error(`canaryd should be ${want}: ${JSON.stringify(st)}`);
     };
     const url = `http://127.0.0.1:${port}/api/items/42?x=1`;
     const opts = { url, threads: 1, connections: CONNECTIONS, durationSec: SECONDS };
-    console.error(`one canaryd, reloaded between rounds; warm-up 2 s each; ${ROUNDS} rounds x 2 modes x ${SECONDS} s (wrk -t1 -c${CONNECTIONS})${AA ? ' — A/A check' : ''}`);
+    console.error(
+      `one canaryd, reloaded between rounds; warm-up 2 s each; ${ROUNDS} rounds x 2 modes x ${SECONDS} s (wrk -t1 -c${CONNECTIONS})${AA ? ' — A/A check' : ''}`,
+    );
     for (const mode of ['disabled', 'enabled'] as const) {
       await setMode(mode);
       await runWrk({ ...opts, durationSec: 2 });
@@ -192,13 +210,20 @@ async function main(): Promise<void> {
         if (res.errors > 0) throw new Error(`${mode}: ${res.errors} errors in round ${r + 1}`);
         runs[mode].push(res);
         if (cpu0 !== null && cpu1 !== null) cpuUs[mode].push(((cpu1 - cpu0) * 1e6) / res.requests);
-        console.error(`round ${String(r + 1).padStart(2)} ${mode.padEnd(8)} ${f1(res.rps).padStart(9)} req/s  p50 ${f2(res.p50Ms)} ms  p99 ${f2(res.p99Ms)} ms  canaryd CPU ${f1(cpuUs[mode].at(-1) ?? NaN)} µs/request`);
+        console.error(
+          `round ${String(r + 1).padStart(2)} ${mode.padEnd(8)} ${f1(res.rps).padStart(9)} req/s  p50 ${f2(res.p50Ms)} ms  p99 ${f2(res.p99Ms)} ms  canaryd CPU ${f1(cpuUs[mode].at(-1) ?? NaN)} µs/request`,
+        );
       }
     }
     const m = (await (await fetch(`${admin}/api/v1/faults/metrics`)).json()) as any;
     if (m.chaosInjected !== 0) throw new Error(`the rules were meant to match nothing: ${JSON.stringify(m)}`);
 
-    const sum = (mode: Mode) => ({ rps: median(runs[mode].map((x) => x.rps)), p50: median(runs[mode].map((x) => x.p50Ms)), p99: median(runs[mode].map((x) => x.p99Ms)), cpu: median(cpuUs[mode]) });
+    const sum = (mode: Mode) => ({
+      rps: median(runs[mode].map((x) => x.rps)),
+      p50: median(runs[mode].map((x) => x.p50Ms)),
+      p99: median(runs[mode].map((x) => x.p99Ms)),
+      cpu: median(cpuUs[mode]),
+    });
     const d = sum('disabled');
     const e = sum('enabled');
     const rpsPaired = runs.enabled.map((x, i) => x.rps / runs.disabled[i].rps);
@@ -215,7 +240,9 @@ async function main(): Promise<void> {
     const spread = (xs: number[]) => `${xs.map(f3).join(', ')} (min ${f3(Math.min(...xs))}, max ${f3(Math.max(...xs))})`;
     const lines = [
       '',
-      `### ${new Date().toISOString().slice(0, 19)}Z — ${AA ? 'A/A check, ' : ''}node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadavg().map((x) => x.toFixed(1)).join(' ')}`,
+      `### ${new Date().toISOString().slice(0, 19)}Z — ${AA ? 'A/A check, ' : ''}node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadavg()
+        .map((x) => x.toFixed(1))
+        .join(' ')}`,
       '',
       `${AA ? '`FAULTS_BENCH_AA=1 npm run bench:faults`' : '`npm run bench:faults`'}: one canaryd reloaded between rounds, wrk -t1 -c${CONNECTIONS}, ${ROUNDS} rounds × ${SECONDS} s per mode, alternating AB/BA, against a node:http upstream answering "ok"; canaryd, upstream and wrk are separate processes on the same host. Values are medians over the rounds; ratios are medians of the per-round pairs (req/s: enabled/disabled; CPU: disabled/enabled, so above 1 is faster either way).`,
       '',

@@ -33,7 +33,9 @@ interface Replica {
 
 async function startRedis(): Promise<{ port: number; child: ChildProcess; cli(...a: string[]): Promise<string> }> {
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], { stdio: 'ignore' });
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+    stdio: 'ignore',
+  });
   const cli = (...a: string[]) =>
     new Promise<string>((resolve) => {
       const c = spawn('redis-cli', ['-p', String(port), ...a]);
@@ -63,7 +65,9 @@ log: { level: info, accessLogSampleRate: 0 }
 fleet: { redis: "redis://127.0.0.1:${redisPort}", service: ${service}, replica: ${name} }
 `,
   );
-  const child = spawn(process.execPath, ['dist/cli/canaryd.js', '--config', conf], { stdio: ['ignore', openSync(log, 'a'), openSync(log, 'a')] });
+  const child = spawn(process.execPath, ['dist/cli/canaryd.js', '--config', conf], {
+    stdio: ['ignore', openSync(log, 'a'), openSync(log, 'a')],
+  });
   const r = { name, url: `http://127.0.0.1:${port}/`, admin: `http://127.0.0.1:${admin}`, child, log };
   for (let i = 0; i < 600; i++) {
     try {
@@ -84,7 +88,11 @@ async function fleetStatus(r: Replica): Promise<{ leading: boolean; redisCommand
 }
 
 async function stopAll(rs: Replica[]): Promise<void> {
-  await Promise.all(rs.map((r) => new Promise<void>((res) => (r.child.exitCode !== null ? res() : (r.child.once('exit', () => res()), r.child.kill('SIGTERM'))))));
+  await Promise.all(
+    rs.map(
+      (r) => new Promise<void>((res) => (r.child.exitCode !== null ? res() : (r.child.once('exit', () => res()), r.child.kill('SIGTERM')))),
+    ),
+  );
 }
 
 /** A paced request loop at ~rps over the replicas for ms (bounded: stops at the deadline). */
@@ -95,7 +103,14 @@ async function paced(rs: Replica[], rps: number, ms: number): Promise<number> {
   while (Date.now() < end) {
     const t0 = Date.now();
     const batch = Math.round((rps * tickMs) / 1000);
-    await Promise.all(Array.from({ length: batch }, (_, i) => request(rs[(sent + i) % rs.length].url, { headers: { 'x-user-id': `u${(sent + i) % 1000}` } }).then((r) => r.body.dump(), () => undefined)));
+    await Promise.all(
+      Array.from({ length: batch }, (_, i) =>
+        request(rs[(sent + i) % rs.length].url, { headers: { 'x-user-id': `u${(sent + i) % 1000}` } }).then(
+          (r) => r.body.dump(),
+          () => undefined,
+        ),
+      ),
+    );
     sent += batch;
     await sleep(Math.max(0, tickMs - (Date.now() - t0)));
   }
@@ -126,7 +141,14 @@ async function redisLoad(upstream: string, ns: number[]): Promise<LoadRow[]> {
     const loads: Array<[string, () => Promise<number>]> = [
       ['idle', async () => (await sleep(windowMs), 0)],
       ['paced ~1k req/s', () => paced(rs, 1000, windowMs)],
-      ['wrk flat out', async () => (await Promise.all(rs.map((r) => runWrk({ url: r.url, connections: 8, durationSec: windowMs / 1000 })))).reduce((a, w) => a + w.requests, 0)],
+      [
+        'wrk flat out',
+        async () =>
+          (await Promise.all(rs.map((r) => runWrk({ url: r.url, connections: 8, durationSec: windowMs / 1000 })))).reduce(
+            (a, w) => a + w.requests,
+            0,
+          ),
+      ],
     ];
     for (const [name, run] of loads) {
       if (name === 'wrk flat out' && n > 3) continue; // 10 wrk + 10 proxies on 2 cores says nothing more
@@ -150,7 +172,9 @@ async function redisLoad(upstream: string, ns: number[]): Promise<LoadRow[]> {
         followerCpuMsPerSec: follower ? ((cpu1[1] - cpu0[1]) * 1000) / secs : null,
       });
       const r = rows[rows.length - 1];
-      console.log(`N=${n} ${name}: ${r.reqPerSec} req/s, Redis cmds/s per replica ${r.clientOpsPerReplica.toFixed(1)} (client) ${r.serverOpsPerReplica.toFixed(1)} (server), leader CPU ${r.leaderCpuMsPerSec.toFixed(0)} ms/s`);
+      console.log(
+        `N=${n} ${name}: ${r.reqPerSec} req/s, Redis cmds/s per replica ${r.clientOpsPerReplica.toFixed(1)} (client) ${r.serverOpsPerReplica.toFixed(1)} (server), leader CPU ${r.leaderCpuMsPerSec.toFixed(0)} ms/s`,
+      );
     }
     await stopAll(rs);
   }
@@ -173,14 +197,21 @@ async function decisionToApplied(upstream: string, cycles: number): Promise<numb
   let leader = rs[0];
   for (const r of rs) if ((await fleetStatus(r)).leading) leader = r;
   for (let i = 1; i <= cycles; i++) {
-    const res = await request(leader.admin + '/api/v1/weights', { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ canary: i % 2 === 0 ? 20 : 10 }) });
+    const res = await request(leader.admin + '/api/v1/weights', {
+      method: 'PUT',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ canary: i % 2 === 0 ? 20 : 10 }),
+    });
     await res.body.dump();
     await sleep(150);
   }
   await sleep(1500);
   await stopAll(rs);
   redis.child.kill('SIGTERM');
-  const changes = (r: Replica) => logLines(r.log).filter((l) => l.event === 'weights').map((l) => Number(l.time));
+  const changes = (r: Replica) =>
+    logLines(r.log)
+      .filter((l) => l.event === 'weights')
+      .map((l) => Number(l.time));
   const lead = changes(leader);
   const others = rs.filter((r) => r !== leader).map(changes);
   const lags: number[] = [];
@@ -199,9 +230,23 @@ async function hotPath(upstream: Target, redisPort: number): Promise<{ ratios: n
   ensureWrk();
   const script = writeWrkScript(dir);
   const plain = await startCanaryd(dir, '0', upstream.url, [], 'canaryd-plain');
-  const fleet = await startCanaryd(dir, '0', upstream.url, [], 'canaryd-fleet', 'dist/cli/canaryd.js', `fleet: { redis: "redis://127.0.0.1:${redisPort}", service: hot }\n`);
+  const fleet = await startCanaryd(
+    dir,
+    '0',
+    upstream.url,
+    [],
+    'canaryd-fleet',
+    'dist/cli/canaryd.js',
+    `fleet: { redis: "redis://127.0.0.1:${redisPort}", service: hot }\n`,
+  );
   try {
-    const [r] = await pairedRounds(fleet, [plain], { rounds: QUICK ? 2 : 4, durationSec: QUICK ? 4 : 8, connections: 16, loadCpus: '1', script });
+    const [r] = await pairedRounds(fleet, [plain], {
+      rounds: QUICK ? 2 : 4,
+      durationSec: QUICK ? 4 : 8,
+      connections: 16,
+      loadCpus: '1',
+      script,
+    });
     return { ratios: r.ratios };
   } finally {
     await plain.stop();
@@ -212,17 +257,26 @@ async function hotPath(upstream: Target, redisPort: number): Promise<{ ratios: n
 async function main(): Promise<void> {
   const upstream = await startNodeUpstream(dir, '1');
   try {
-    console.log(`# fleet bench (${QUICK ? 'quick' : 'full'}); load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
+    console.log(
+      `# fleet bench (${QUICK ? 'quick' : 'full'}); load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
+    );
     const lags = await decisionToApplied(upstream.url, QUICK ? 20 : 60);
-    console.log(`decision to applied on every follower (3 replicas, ${lags.length} weight changes): p50 ${pct(lags, 0.5)} ms, p99 ${pct(lags, 0.99)} ms, max ${lags[lags.length - 1]} ms`);
+    console.log(
+      `decision to applied on every follower (3 replicas, ${lags.length} weight changes): p50 ${pct(lags, 0.5)} ms, p99 ${pct(lags, 0.99)} ms, max ${lags[lags.length - 1]} ms`,
+    );
     const redis = await startRedis();
     const hot = await hotPath(upstream, redis.port);
     redis.child.kill('SIGTERM');
     const eff = hot.ratios.map((r) => 1 / r);
     console.log(`hot path: requests per CPU-second with fleet / without, per round: ${eff.map((e) => e.toFixed(3)).join(', ')}`);
     const rows = await redisLoad(upstream.url, QUICK ? [1, 3] : [1, 3, 10]);
-    console.log('\n| N | load | req/s (all) | Redis cmds/s per replica (client) | (server) | leader CPU ms/s | follower CPU ms/s |\n|---|---|---|---|---|---|---|');
-    for (const r of rows) console.log(`| ${r.n} | ${r.load} | ${r.reqPerSec} | ${r.clientOpsPerReplica.toFixed(1)} | ${r.serverOpsPerReplica.toFixed(1)} | ${r.leaderCpuMsPerSec.toFixed(0)} | ${r.followerCpuMsPerSec === null ? '-' : r.followerCpuMsPerSec.toFixed(0)} |`);
+    console.log(
+      '\n| N | load | req/s (all) | Redis cmds/s per replica (client) | (server) | leader CPU ms/s | follower CPU ms/s |\n|---|---|---|---|---|---|---|',
+    );
+    for (const r of rows)
+      console.log(
+        `| ${r.n} | ${r.load} | ${r.reqPerSec} | ${r.clientOpsPerReplica.toFixed(1)} | ${r.serverOpsPerReplica.toFixed(1)} | ${r.leaderCpuMsPerSec.toFixed(0)} | ${r.followerCpuMsPerSec === null ? '-' : r.followerCpuMsPerSec.toFixed(0)} |`,
+      );
   } finally {
     await upstream.stop();
     rmSync(dir, { recursive: true, force: true });

@@ -38,20 +38,57 @@ function cpuNsPerOp(fn: () => void, iterations: number): number {
 // what wrk sends, and what a browser sends
 const wrkRequest = ['Host', '127.0.0.1:8080', 'x-user-id', 'user-42'];
 const browserRequest = [
-  'Host', 'shop.example', 'User-Agent', 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36',
-  'Accept', 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8', 'Accept-Language', 'en-GB,en;q=0.9',
-  'Accept-Encoding', 'gzip, deflate, br', 'Connection', 'keep-alive', 'Cookie', 'session=abc123; uid=user-42; theme=dark',
-  'Upgrade-Insecure-Requests', '1', 'X-Forwarded-For', '203.0.113.7', 'traceparent', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+  'Host',
+  'shop.example',
+  'User-Agent',
+  'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36',
+  'Accept',
+  'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8',
+  'Accept-Language',
+  'en-GB,en;q=0.9',
+  'Accept-Encoding',
+  'gzip, deflate, br',
+  'Connection',
+  'keep-alive',
+  'Cookie',
+  'session=abc123; uid=user-42; theme=dark',
+  'Upgrade-Insecure-Requests',
+  '1',
+  'X-Forwarded-For',
+  '203.0.113.7',
+  'traceparent',
+  '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
 ];
-const nginxResponse = ['Server', 'nginx/1.22.1', 'Date', 'Tue, 01 Dec 2026 20:00:00 GMT', 'Content-Type', 'text/plain', 'Content-Length', '29', 'Connection', 'keep-alive'].map((s) => Buffer.from(s, 'latin1'));
+const nginxResponse = [
+  'Server',
+  'nginx/1.22.1',
+  'Date',
+  'Tue, 01 Dec 2026 20:00:00 GMT',
+  'Content-Type',
+  'text/plain',
+  'Content-Length',
+  '29',
+  'Connection',
+  'keep-alive',
+].map((s) => Buffer.from(s, 'latin1'));
 
 const ctx = { clientIp: '127.0.0.1', proto: 'http' as const, authority: null, requireHost: true };
-const splitter = new TrafficSplitter({ canaryWeight: 50, sticky: { header: 'x-user-id' }, rules: [{ name: 'beta-testers', match: { header: { 'x-beta': '1' } }, to: 'canary' }] });
+const splitter = new TrafficSplitter({
+  canaryWeight: 50,
+  sticky: { header: 'x-user-id' },
+  rules: [{ name: 'beta-testers', match: { header: { 'x-beta': '1' } }, to: 'canary' }],
+});
 const req = { headers: { host: '127.0.0.1:8080', 'x-user-id': 'user-42' }, url: '/', method: 'GET', rawHeaders: wrkRequest };
 const metrics = new ProxyMetrics(new Registry());
 const recorder = new WindowedRecorder({ now: Date.now });
 let n = 0;
-const observation = () => ({ version: (n++ & 1 ? 'canary' : 'baseline') as 'canary' | 'baseline', status: 200, durationMs: 1.7, outcome: 'ok' as const, faulted: false });
+const observation = () => ({
+  version: (n++ & 1 ? 'canary' : 'baseline') as 'canary' | 'baseline',
+  status: 200,
+  durationMs: 1.7,
+  outcome: 'ok' as const,
+  faulted: false,
+});
 
 let sink: unknown;
 const cases: Array<[string, () => void, number]> = [

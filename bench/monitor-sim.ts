@@ -106,15 +106,42 @@ export const MONITOR_SCENARIOS: readonly MonitorScenario[] = [
   { name: 'A/A, noisy', regression: false, profile: NORMAL, events: () => ({ events: [], onset: null }) },
   { name: 'A/A + shared 3x slowdown', regression: false, profile: NORMAL, events: sharedAt({ latencyFactor: 3 }, 30) },
   { name: 'A/A + shared 5% errors', regression: false, profile: NORMAL, events: sharedAt({ errorRate: 0.05 }, 30) },
-  { name: 'canary p95 +100% step', regression: true, profile: NORMAL, events: canaryFrom((from, total) => [{ from, to: total, versions: ['canary'], latencyFactor: 2 }]) },
+  {
+    name: 'canary p95 +100% step',
+    regression: true,
+    profile: NORMAL,
+    events: canaryFrom((from, total) => [{ from, to: total, versions: ['canary'], latencyFactor: 2 }]),
+  },
   {
     name: 'canary p95 ramp to +100% over 60 s',
     regression: true,
     profile: NORMAL,
     // six 10 s stairs 1.17×, 1.33× … 2×, then 2× to the end
-    events: canaryFrom((from, total) => Array.from({ length: 6 }, (_, k) => ({ from: from + 10 * k, to: k === 5 ? total : from + 10 * (k + 1), versions: ['canary'] as const, latencyFactor: 1 + (k + 1) / 6 }))),
+    events: canaryFrom((from, total) =>
+      Array.from({ length: 6 }, (_, k) => ({
+        from: from + 10 * k,
+        to: k === 5 ? total : from + 10 * (k + 1),
+        versions: ['canary'] as const,
+        latencyFactor: 1 + (k + 1) / 6,
+      })),
+    ),
   },
-  { name: 'canary p95 3x spike for 30 s', regression: true, profile: NORMAL, events: canaryFrom((from) => [{ from, to: from + 30, versions: ['canary'], latencyFactor: 3 }]) },
-  { name: 'canary latency variance up (σ 0.5 → 0.9)', regression: true, profile: NORMAL, events: canaryFrom((from, total) => [{ from, to: total, versions: ['canary'], sigmaFactor: 1.8 }]) },
-  { name: 'canary errors 0.5% -> 5% (10x)', regression: true, profile: NORMAL, events: canaryFrom((from, total) => [{ from, to: total, versions: ['canary'], errorRate: 0.05 }]) },
+  {
+    name: 'canary p95 3x spike for 30 s',
+    regression: true,
+    profile: NORMAL,
+    events: canaryFrom((from) => [{ from, to: from + 30, versions: ['canary'], latencyFactor: 3 }]),
+  },
+  {
+    name: 'canary latency variance up (σ 0.5 → 0.9)',
+    regression: true,
+    profile: NORMAL,
+    events: canaryFrom((from, total) => [{ from, to: total, versions: ['canary'], sigmaFactor: 1.8 }]),
+  },
+  {
+    name: 'canary errors 0.5% -> 5% (10x)',
+    regression: true,
+    profile: NORMAL,
+    events: canaryFrom((from, total) => [{ from, to: total, versions: ['canary'], errorRate: 0.05 }]),
+  },
 ];

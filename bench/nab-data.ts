@@ -51,7 +51,8 @@ export type NabWindowLabels = Record<string, readonly (readonly [string, string]
 
 export function parseNabWindows(text: string): NabWindowLabels {
   const doc = JSON.parse(text) as unknown;
-  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw new NabDataError('combined_windows.json: expected an object of file → windows');
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc))
+    throw new NabDataError('combined_windows.json: expected an object of file → windows');
   for (const [key, windows] of Object.entries(doc)) {
     const ok = Array.isArray(windows) && windows.every((w) => Array.isArray(w) && w.length === 2 && w.every((s) => typeof s === 'string'));
     if (!ok) throw new NabDataError(`combined_windows.json: ${key}: expected a list of [start, end] timestamps`);

@@ -46,19 +46,40 @@ export function scoreRun(corpus: NabCorpus, run: DetectorRun): ProfileScores[] {
 }
 
 /** Score `target` at the θ* found on `source`, per profile (and θ* of the target, to compare). */
-export function scoreTransfer(source: NabCorpus, sourceRun: DetectorRun, target: NabCorpus, targetRun: DetectorRun): { profile: NabProfile['name']; threshold: number; transferred: NabCorpusResult; tuned: NabCorpusResult }[] {
+export function scoreTransfer(
+  source: NabCorpus,
+  sourceRun: DetectorRun,
+  target: NabCorpus,
+  targetRun: DetectorRun,
+): { profile: NabProfile['name']; threshold: number; transferred: NabCorpusResult; tuned: NabCorpusResult }[] {
   return NAB_PROFILES.map((p) => {
     const threshold = optimizeThreshold(source.files, sourceRun.scores, p).threshold;
-    return { profile: p.name, threshold, transferred: scoreCorpusAt(target.files, targetRun.scores, threshold, p), tuned: optimizeThreshold(target.files, targetRun.scores, p) };
+    return {
+      profile: p.name,
+      threshold,
+      transferred: scoreCorpusAt(target.files, targetRun.scores, threshold, p),
+      tuned: optimizeThreshold(target.files, targetRun.scores, p),
+    };
   });
 }
 
 /** A sub-corpus of the files whose category (first path segment) is listed, without re-reading files. */
-export function subCorpus(corpus: NabCorpus, categories: readonly string[]): { corpus: NabCorpus; pick: (run: DetectorRun) => DetectorRun } {
-  const idx = corpus.series.map((s, i) => [s.name.split('/')[0], i] as const).filter(([c]) => categories.includes(c)).map(([, i]) => i);
+export function subCorpus(
+  corpus: NabCorpus,
+  categories: readonly string[],
+): { corpus: NabCorpus; pick: (run: DetectorRun) => DetectorRun } {
+  const idx = corpus.series
+    .map((s, i) => [s.name.split('/')[0], i] as const)
+    .filter(([c]) => categories.includes(c))
+    .map(([, i]) => i);
   const files = idx.map((i) => corpus.files[i]);
   return {
-    corpus: { dir: `${corpus.dir} [${categories.join(', ')}]`, series: idx.map((i) => corpus.series[i]), files, windows: files.reduce((n, f) => n + labelledWindows(f), 0) },
+    corpus: {
+      dir: `${corpus.dir} [${categories.join(', ')}]`,
+      series: idx.map((i) => corpus.series[i]),
+      files,
+      windows: files.reduce((n, f) => n + labelledWindows(f), 0),
+    },
     pick: (run) => ({ ...run, scores: idx.map((i) => run.scores[i]) }),
   };
 }

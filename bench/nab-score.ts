@@ -155,12 +155,25 @@ export function normalizeScore(raw: number, windows: number, profile: NabProfile
 }
 
 /** Score a corpus at a threshold fixed in advance. */
-export function scoreCorpusAt(files: readonly NabLabelledFile[], scores: readonly ArrayLike<number>[], threshold: number, profile: NabProfile): NabCorpusResult {
+export function scoreCorpusAt(
+  files: readonly NabLabelledFile[],
+  scores: readonly ArrayLike<number>[],
+  threshold: number,
+  profile: NabProfile,
+): NabCorpusResult {
   const results = files.map((f, i) => scoreFile(f, scores[i], threshold, profile));
   const windows = files.reduce((s, f) => s + labelledWindows(f), 0);
   const scorable = files.reduce((s, f) => s + scorableWindows(f), 0);
   const raw = results.reduce((s, r) => s + r.raw, 0);
-  return { profile: profile.name, threshold, raw, normalized: normalizeScore(raw, windows, profile, scorable), windows, scorable, files: results };
+  return {
+    profile: profile.name,
+    threshold,
+    raw,
+    normalized: normalizeScore(raw, windows, profile, scorable),
+    windows,
+    scorable,
+    files: results,
+  };
 }
 
 /**
@@ -168,7 +181,11 @@ export function scoreCorpusAt(files: readonly NabLabelledFile[], scores: readonl
  * distinct score among scorable rows, ties to the higher threshold. One sort of all scorable rows, then a
  * sweep that adds detections as the threshold falls, keeping each window's best (earliest) detection.
  */
-export function optimizeThreshold(files: readonly NabLabelledFile[], scores: readonly ArrayLike<number>[], profile: NabProfile): NabCorpusResult {
+export function optimizeThreshold(
+  files: readonly NabLabelledFile[],
+  scores: readonly ArrayLike<number>[],
+  profile: NabProfile,
+): NabCorpusResult {
   const weights: Float64Array[] = [];
   const windowOf: Int32Array[] = [];
   const windowBase: number[] = [];

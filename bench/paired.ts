@@ -23,12 +23,17 @@ async function cpuPerRequestUs(t: Target, run: Promise<{ requests: number }>): P
   return ((cpuSeconds(t.pid!) - c0) * 1e6) / r.requests;
 }
 
-export async function pairedRounds(canaryd: Target, others: Target[], o: { rounds: number; durationSec: number; connections: number; loadCpus: string; script: string }): Promise<PairResult[]> {
+export async function pairedRounds(
+  canaryd: Target,
+  others: Target[],
+  o: { rounds: number; durationSec: number; connections: number; loadCpus: string; script: string },
+): Promise<PairResult[]> {
   const out: PairResult[] = [];
   for (const other of others) {
     const res: PairResult = { other: other.name, ratios: [], canarydUs: [], otherUs: [] };
     for (let round = 0; round < o.rounds; round++) {
-      const wrk = (t: Target) => runWrk({ url: t.url, connections: o.connections, durationSec: o.durationSec, cpus: o.loadCpus, script: o.script });
+      const wrk = (t: Target) =>
+        runWrk({ url: t.url, connections: o.connections, durationSec: o.durationSec, cpus: o.loadCpus, script: o.script });
       const [c, x] = await Promise.all([cpuPerRequestUs(canaryd, wrk(canaryd)), cpuPerRequestUs(other, wrk(other))]);
       res.canarydUs.push(c);
       res.otherUs.push(x);
@@ -50,6 +55,7 @@ export function renderPaired(results: PairResult[], o: { rounds: number; duratio
     '| canaryd vs | requests per CPU-second, canaryd / other (median) | per round |',
     '|---|---:|---|',
   ];
-  for (const r of results) lines.push(`| ${r.other} | ${(1 / median(r.ratios)).toFixed(2)}× | ${r.ratios.map((x) => (1 / x).toFixed(2)).join(' / ')} |`);
+  for (const r of results)
+    lines.push(`| ${r.other} | ${(1 / median(r.ratios)).toFixed(2)}× | ${r.ratios.map((x) => (1 / x).toFixed(2)).join(' / ')} |`);
   return lines.join('\n');
 }

@@ -75,7 +75,8 @@ function main(): void {
   console.log('| area | self ms | share |\n|---|---:|---:|');
   for (const [a, ms] of s.byArea) if (a !== 'idle') console.log(`| ${a} | ${ms.toFixed(0)} | ${pct(ms)} |`);
   console.log(`\n| top ${top} functions by self time | self ms | share |\n|---|---:|---:|`);
-  for (const [f, ms] of s.byFunction.filter(([k]) => !k.startsWith('(idle)')).slice(0, top)) console.log(`| \`${f.replace(/\|/g, '\\|')}\` | ${ms.toFixed(0)} | ${pct(ms)} |`);
+  for (const [f, ms] of s.byFunction.filter(([k]) => !k.startsWith('(idle)')).slice(0, top))
+    console.log(`| \`${f.replace(/\|/g, '\\|')}\` | ${ms.toFixed(0)} | ${pct(ms)} |`);
 }
 
 main();

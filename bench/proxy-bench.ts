@@ -25,7 +25,15 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { pairedRounds, renderPaired } from './paired.js';
 import { cpuSeconds, peakRssMb, rssMb } from './procstat.js';
-import { CANARYD_NODE_FLAGS, startCanaryd, startNodeProxy, startNginxProxy, startNginxUpstream, startNodeUpstream, type Target } from './targets.js';
+import {
+  CANARYD_NODE_FLAGS,
+  startCanaryd,
+  startNodeProxy,
+  startNginxProxy,
+  startNginxUpstream,
+  startNodeUpstream,
+  type Target,
+} from './targets.js';
 import { ensureDebianTools, hasCommand, runWrk, writeWrkScript, type WrkResult } from './wrk.js';
 
 interface Args {
@@ -41,7 +49,17 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { duration: 10, warmup: 3, rounds: 3, connections: 50, targets: ['direct', 'canaryd', 'canaryd-node-defaults', 'bare-undici', 'nginx', 'http-proxy'], write: true, cpuProf: null, ab: [], paired: 5 };
+  const a: Args = {
+    duration: 10,
+    warmup: 3,
+    rounds: 3,
+    connections: 50,
+    targets: ['direct', 'canaryd', 'canaryd-node-defaults', 'bare-undici', 'nginx', 'http-proxy'],
+    write: true,
+    cpuProf: null,
+    ab: [],
+    paired: 5,
+  };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = argv[i + 1];
@@ -55,8 +73,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--ab') {
       const eq = v.indexOf('=');
       a.ab.push({ label: v.slice(0, eq), cli: v.slice(eq + 1) });
-    }
-    else if (k === '--no-write') {
+    } else if (k === '--no-write') {
       a.write = false;
       continue;
     } else throw new Error(`unknown option ${k}`);
@@ -71,8 +88,13 @@ function parseArgs(argv: string[]): Args {
 
 /** wrk and nginx are Debian packages; installed when missing and we are root with apt-get (CI, a fresh box). */
 function ensureTools(): { nginx: boolean } {
-  const missing = ensureDebianTools([['wrk', 'wrk'], ['nginx', 'nginx'], ['taskset', 'util-linux']]);
-  if (missing.includes('wrk') || missing.includes('taskset')) throw new Error('the bench needs wrk and taskset (apt-get install wrk util-linux)');
+  const missing = ensureDebianTools([
+    ['wrk', 'wrk'],
+    ['nginx', 'nginx'],
+    ['taskset', 'util-linux'],
+  ]);
+  if (missing.includes('wrk') || missing.includes('taskset'))
+    throw new Error('the bench needs wrk and taskset (apt-get install wrk util-linux)');
   return { nginx: hasCommand('nginx') };
 }
 
@@ -88,20 +110,30 @@ const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '—');
+const fmt = (n: number, d = 0) =>
+  Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d }) : '—';
 
 function machineNote(loadCpus: string, proxyCpus: string, upstreamName: string): string {
   const c = cpus();
-  const version = (cmd: string) => spawnSync('sh', ['-c', cmd], { encoding: 'utf8' }).stdout.trim() || spawnSync('sh', ['-c', cmd], { encoding: 'utf8' }).stderr.trim();
+  const version = (cmd: string) =>
+    spawnSync('sh', ['-c', cmd], { encoding: 'utf8' }).stdout.trim() || spawnSync('sh', ['-c', cmd], { encoding: 'utf8' }).stderr.trim();
   return [
-    `${c.length} × ${c[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GB RAM, load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}`,
+    `${c.length} × ${c[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GB RAM, load average at start ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
     `node ${process.version}; ${version('nginx -v 2>&1')}; ${version('wrk --version 2>&1 | head -1').split(' Copyright')[0]}`,
     `wrk + upstream (${upstreamName}) on CPU ${loadCpus}, proxy under test alone on CPU ${proxyCpus} (taskset)`,
   ].join('\n');
 }
 
 /** One wrk run against `t`, with the proxy's CPU use and its RSS sampled every 250 ms meanwhile (the peak under load). */
-async function measure(t: Target, args: Args, script: string, loadCpus: string, seconds: number): Promise<{ r: WrkResult; cpu: number; rss: number }> {
+async function measure(
+  t: Target,
+  args: Args,
+  script: string,
+  loadCpus: string,
+  seconds: number,
+): Promise<{ r: WrkResult; cpu: number; rss: number }> {
   const pid = t.pid;
   const cpu0 = pid === null ? 0 : cpuSeconds(pid);
   let rss = 0;
@@ -133,13 +165,18 @@ async function main(): Promise<void> {
     for (const name of args.targets) {
       let t: Target;
       if (name === 'direct') t = { name: 'direct (no proxy)', url: upstream.url, pid: null, stop: async () => undefined };
-      else if (name === 'canaryd') t = await startCanaryd(dir, proxyCpus, upstream.url, [...CANARYD_NODE_FLAGS, ...(args.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${args.cpuProf}`] : [])]);
+      else if (name === 'canaryd')
+        t = await startCanaryd(dir, proxyCpus, upstream.url, [
+          ...CANARYD_NODE_FLAGS,
+          ...(args.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${args.cpuProf}`] : []),
+        ]);
       else if (name === 'canaryd-node-defaults') t = await startCanaryd(dir, proxyCpus, upstream.url, [], 'canaryd, node defaults');
       else if (name === 'nginx') {
         if (!tools.nginx) continue;
         t = await startNginxProxy(dir, proxyCpus, upstream.url);
       } else if (name === 'http-proxy') t = await startNodeProxy('http-proxy', 'dist/bench/http-proxy-server.js', proxyCpus, upstream.url);
-      else if (name === 'bare-undici') t = await startNodeProxy('bare undici proxy', 'dist/bench/bare-undici-server.js', proxyCpus, upstream.url);
+      else if (name === 'bare-undici')
+        t = await startNodeProxy('bare undici proxy', 'dist/bench/bare-undici-server.js', proxyCpus, upstream.url);
       else throw new Error(`unknown target ${name}`);
       started.push(t);
       targets.push(t);
@@ -160,7 +197,9 @@ async function main(): Promise<void> {
         rows[i].rounds.push(r);
         rows[i].cpu.push(cpu);
         if (Number.isFinite(rss)) rows[i].peakRss = Math.max(rows[i].peakRss ?? 0, rss);
-        console.log(`  round ${round + 1} ${targets[i].name.padEnd(18)} ${fmt(r.rps).padStart(8)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  cpu ${Number.isFinite(cpu) ? (cpu * 100).toFixed(0) + '%' : '—'}`);
+        console.log(
+          `  round ${round + 1} ${targets[i].name.padEnd(18)} ${fmt(r.rps).padStart(8)} req/s  p50 ${r.p50Ms.toFixed(2)} ms  p99 ${r.p99Ms.toFixed(2)} ms  cpu ${Number.isFinite(cpu) ? (cpu * 100).toFixed(0) + '%' : '—'}`,
+        );
       }
     }
     // the high-water mark since start includes start-up transients (undici compiling its llhttp wasm on the
@@ -175,7 +214,13 @@ async function main(): Promise<void> {
     const others = targets.filter((t) => t.pid !== null && t !== canaryd && !t.name.startsWith('canaryd'));
     if (args.paired > 0 && canaryd && others.length > 0) {
       console.log(`paired: ${args.paired} rounds of ${args.duration} s against each of ${others.map((t) => t.name).join(', ')}`);
-      const pairs = await pairedRounds(canaryd, others, { rounds: args.paired, durationSec: args.duration, connections: args.connections, loadCpus, script });
+      const pairs = await pairedRounds(canaryd, others, {
+        rounds: args.paired,
+        durationSec: args.duration,
+        connections: args.connections,
+        loadCpus,
+        script,
+      });
       report += `\n\n${renderPaired(pairs, { rounds: args.paired, durationSec: args.duration })}`;
     }
     console.log(`\n${report}`);
@@ -191,18 +236,22 @@ async function main(): Promise<void> {
 
 function renderReport(rows: Row[], args: Args, machine: string): string {
   const lines: string[] = [];
-  lines.push(`Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC with \`npm run bench\` (${args.rounds} rounds × ${args.duration} s after a ${args.warmup} s warm-up, ${args.connections} connections, medians).`);
+  lines.push(
+    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC with \`npm run bench\` (${args.rounds} rounds × ${args.duration} s after a ${args.warmup} s warm-up, ${args.connections} connections, medians).`,
+  );
   lines.push('', '```', machine, '```', '');
   lines.push(
     'canaryd: 50/50 weights, sticky hashing on `x-user-id` (the wrk script rotates 1,000 keys), a targeting rule that',
     'does not match, metrics and histograms, the access log at its default 1 % sample (to a file), node run with the',
-    "container's `--max-semi-space-size=4`; \"node defaults\" is the same without it. nginx: one worker, upstream",
+    'container\'s `--max-semi-space-size=4`; "node defaults" is the same without it. nginx: one worker, upstream',
     'keep-alive, access log off. http-proxy: node http-proxy with a keep-alive agent. bare undici proxy: the floor',
     '(bench/bare-undici-server.ts). "req per CPU-second" divides by the CPU time the proxy used, the steadiest',
-    'figure on a shared machine; the issue\'s targets are per core.',
+    "figure on a shared machine; the issue's targets are per core.",
     '',
   );
-  lines.push('| target | req/s | req/s per round | p50 ms | p99 ms | peak RSS under load MB | RSS high-water since start MB | CPU of its core | req per CPU-second | errors |');
+  lines.push(
+    '| target | req/s | req/s per round | p50 ms | p99 ms | peak RSS under load MB | RSS high-water since start MB | CPU of its core | req per CPU-second | errors |',
+  );
   lines.push('|---|---:|---|---:|---:|---:|---:|---:|---:|---:|');
   const stat = new Map<string, { rps: number; p99: number; perCore: number; rss: number | null }>();
   for (const r of rows) {
@@ -225,8 +274,14 @@ function renderReport(rows: Row[], args: Args, machine: string): string {
     // is not saturated (nginx, limited by the load generator's core) would otherwise look worse than it is.
     lines.push('', '| ratio | req/s | req/s per CPU-second (judged) | target |', '|---|---:|---:|---|');
     const ratio = (x: number, y: number) => (Number.isFinite(x / y) ? `${(x / y).toFixed(2)}×` : '—');
-    if (hp) lines.push(`| canaryd / http-proxy | ${ratio(c.rps, hp.rps)} | ${ratio(c.perCore, hp.perCore)} | ≥ 1.5× ${c.perCore / hp.perCore >= 1.5 ? '(met)' : '(not met)'} |`);
-    if (ng) lines.push(`| canaryd / nginx | ${ratio(c.rps, ng.rps)} | ${ratio(c.perCore, ng.perCore)} | ≥ 0.3× ${c.perCore / ng.perCore >= 0.3 ? '(met)' : '(not met)'} |`);
+    if (hp)
+      lines.push(
+        `| canaryd / http-proxy | ${ratio(c.rps, hp.rps)} | ${ratio(c.perCore, hp.perCore)} | ≥ 1.5× ${c.perCore / hp.perCore >= 1.5 ? '(met)' : '(not met)'} |`,
+      );
+    if (ng)
+      lines.push(
+        `| canaryd / nginx | ${ratio(c.rps, ng.rps)} | ${ratio(c.perCore, ng.perCore)} | ≥ 0.3× ${c.perCore / ng.perCore >= 0.3 ? '(met)' : '(not met)'} |`,
+      );
     if (hp) lines.push(`| canaryd p99 / http-proxy p99 | ${ratio(c.p99, hp.p99)} | | ≤ 1× ${c.p99 <= hp.p99 ? '(met)' : '(not met)'} |`);
     if (c.rss !== null) lines.push(`| canaryd peak RSS | ${fmt(c.rss, 1)} MB | | ≤ 100 MB ${c.rss <= 100 ? '(met)' : '(not met)'} |`);
   }

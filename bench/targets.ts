@@ -70,7 +70,12 @@ async function startNginx(name: string, dir: string, cpus: string, http: string,
   mkdirSync(prefix, { recursive: true });
   const conf = join(prefix, 'nginx.conf');
   writeFileSync(conf, `${NGINX_COMMON}pid ${join(prefix, 'nginx.pid')};\nhttp {\n${http}\n}\n`);
-  const child = pinned(cpus, '/usr/sbin/nginx', ['-p', prefix, '-c', conf, '-e', join(prefix, 'error.log'), '-g', 'daemon off;'], join(prefix, 'stdout.log'));
+  const child = pinned(
+    cpus,
+    '/usr/sbin/nginx',
+    ['-p', prefix, '-c', conf, '-e', join(prefix, 'error.log'), '-g', 'daemon off;'],
+    join(prefix, 'stdout.log'),
+  );
   const url = `http://127.0.0.1:${port}/`;
   await waitHttp(url, child, name);
   return { name, url, pid: child.pid!, stop: stopper(child) };
@@ -131,7 +136,15 @@ export const CANARYD_NODE_FLAGS = ['--max-semi-space-size=4'];
  * wrk script varies), a targeting rule that does not match, metrics and histograms (always on), the access
  * log at its default sampling, written to a file as a log shipper would read it.
  */
-export async function startCanaryd(dir: string, cpus: string, upstreamUrl: string, extraArgs: string[] = [], name = 'canaryd', cli = 'dist/cli/canaryd.js', extraYaml = ''): Promise<Target> {
+export async function startCanaryd(
+  dir: string,
+  cpus: string,
+  upstreamUrl: string,
+  extraArgs: string[] = [],
+  name = 'canaryd',
+  cli = 'dist/cli/canaryd.js',
+  extraYaml = '',
+): Promise<Target> {
   const port = await freePort();
   const admin = await freePort();
   const base = upstreamUrl.replace(/\/$/, '');

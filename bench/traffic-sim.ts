@@ -69,7 +69,14 @@ function emptyCounts(): WindowCounts {
 }
 
 /** One second of traffic for both versions, starting at epoch ms `start`. */
-export function trafficSecond(rng: Rng, start: number, second: number, canaryWeight: number, p: TrafficProfile, events: readonly TrafficEvent[] = []): Record<VersionName, WindowRecord> {
+export function trafficSecond(
+  rng: Rng,
+  start: number,
+  second: number,
+  canaryWeight: number,
+  p: TrafficProfile,
+  events: readonly TrafficEvent[] = [],
+): Record<VersionName, WindowRecord> {
   const drift = 1 + (p.drift ?? 0) * Math.sin((2 * Math.PI * second) / (p.driftPeriodS ?? 3600));
   const out = {} as Record<VersionName, WindowRecord>;
   for (const version of ['baseline', 'canary'] as const) {

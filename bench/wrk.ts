@@ -34,7 +34,8 @@ export interface WrkOptions {
   script?: string;
 }
 
-export const hasCommand = (cmd: string): boolean => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0 || existsSync(`/usr/sbin/${cmd}`);
+export const hasCommand = (cmd: string): boolean =>
+  spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0 || existsSync(`/usr/sbin/${cmd}`);
 
 /** Installs the missing tools ([binary, Debian package] pairs) with apt-get when root; returns what is still missing. */
 export function ensureDebianTools(tools: ReadonlyArray<readonly [string, string]>): string[] {
@@ -90,13 +91,33 @@ export function parseWrk(out: string): WrkResult {
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(out)?.[1] ?? 0);
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
   const socketErrors = sock ? sock.slice(1).reduce((a, x) => a + Number(x), 0) : 0;
-  return { requests: Number(total[1]), rps: Number(rps[1]), p50Ms: pct(50), p90Ms: pct(90), p99Ms: pct(99), maxMs: max ? Number(max[1]) * UNIT[max[2]] : NaN, non2xx, socketErrors, errors: non2xx + socketErrors };
+  return {
+    requests: Number(total[1]),
+    rps: Number(rps[1]),
+    p50Ms: pct(50),
+    p90Ms: pct(90),
+    p99Ms: pct(99),
+    maxMs: max ? Number(max[1]) * UNIT[max[2]] : NaN,
+    non2xx,
+    socketErrors,
+    errors: non2xx + socketErrors,
+  };
 }
 
 /** One wrk run; only 127.0.0.1 targets are accepted (benches never send traffic elsewhere). */
 export function runWrk(o: WrkOptions): Promise<WrkResult> {
   if (!/^http:\/\/127\.0\.0\.1:\d+\//.test(o.url)) throw new Error(`wrk target must be http://127.0.0.1:PORT/..., got ${o.url}`);
-  const wrkArgs = ['-t', String(o.threads ?? 1), '-c', String(o.connections), '-d', `${o.durationSec}s`, '--latency', ...(o.script ? ['-s', o.script] : []), o.url];
+  const wrkArgs = [
+    '-t',
+    String(o.threads ?? 1),
+    '-c',
+    String(o.connections),
+    '-d',
+    `${o.durationSec}s`,
+    '--latency',
+    ...(o.script ? ['-s', o.script] : []),
+    o.url,
+  ];
   const [cmd, args] = o.cpus !== undefined ? ['taskset', ['-c', o.cpus, 'wrk', ...wrkArgs]] : ['wrk', wrkArgs];
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args as string[], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -15,7 +15,17 @@ import { request as httpsRequest } from 'node:https';
 import { randomBytes } from 'node:crypto';
 import { CanarydError } from '../core/index.js';
 import type { FaultEngine, FaultEventSink, FaultLog, FaultStore, FaultRuleSpec } from '../proxy/index.js';
-import { judgeStep, StepMeter, verdictOf, type ExperimentReport, type ExperimentState, type HealthResult, type Measured, type SuccessCriterion, type Target } from './report.js';
+import {
+  judgeStep,
+  StepMeter,
+  verdictOf,
+  type ExperimentReport,
+  type ExperimentState,
+  type HealthResult,
+  type Measured,
+  type SuccessCriterion,
+  type Target,
+} from './report.js';
 import { durationOf, specOf, type RuleBody } from './rule-body.js';
 
 export const EXPERIMENTS_FILE = 'experiments.json';
@@ -36,11 +46,15 @@ export type HealthProbe = (url: string, timeoutMs: number) => Promise<{ status: 
 export const httpProbe: HealthProbe = (url, timeoutMs) =>
   new Promise((resolve, reject) => {
     const u = new URL(url);
-    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(u, { method: 'GET', agent: false, headers: { connection: 'close', 'user-agent': 'canaryd-experiment' } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
-      res.on('error', reject);
-    });
+    const req = (u.protocol === 'https:' ? httpsRequest : httpRequest)(
+      u,
+      { method: 'GET', agent: false, headers: { connection: 'close', 'user-agent': 'canaryd-experiment' } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+        res.on('error', reject);
+      },
+    );
     req.setTimeout(timeoutMs, () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     req.on('error', reject);
     req.end();
@@ -101,7 +115,16 @@ export class ExperimentRunner {
   }
 
   list(): Array<Pick<ExperimentReport, 'id' | 'name' | 'state' | 'verdict' | 'startedAt' | 'endedAt' | 'reason'> & { steps: number }> {
-    return [...this.#reports].reverse().map((r) => ({ id: r.id, name: r.name, state: r.state, verdict: r.verdict, startedAt: r.startedAt, endedAt: r.endedAt, reason: r.reason, steps: r.steps.length }));
+    return [...this.#reports].reverse().map((r) => ({
+      id: r.id,
+      name: r.name,
+      state: r.state,
+      verdict: r.verdict,
+      startedAt: r.startedAt,
+      endedAt: r.endedAt,
+      reason: r.reason,
+      steps: r.steps.length,
+    }));
   }
 
   get(id: string): ExperimentReport {
@@ -111,7 +134,11 @@ export class ExperimentRunner {
   }
 
   start(spec: ExperimentSpec): ExperimentReport {
-    if (this.#running) throw new CanarydError('CANARYD_ERR_CONFLICT', `experiment ${this.#running.report.id} (${this.#running.report.name}) is running; stop it first`);
+    if (this.#running)
+      throw new CanarydError(
+        'CANARYD_ERR_CONFLICT',
+        `experiment ${this.#running.report.id} (${this.#running.report.name}) is running; stop it first`,
+      );
     this.#engine.assertArmable();
     const now = this.#engine.now();
     const id = `exp-${now.toString(36)}-${randomBytes(2).toString('hex')}`;
@@ -125,11 +152,23 @@ export class ExperimentRunner {
       state: 'running',
       verdict: null,
       startedAt: now,
-      successCriterion: { minSuccessRate: c.minSuccessRate ?? 0.95, minRequests: c.minRequests ?? 10, ...(c.maxP95Ms !== undefined ? { maxP95Ms: c.maxP95Ms } : {}), ...(c.maxP99Ms !== undefined ? { maxP99Ms: c.maxP99Ms } : {}) },
+      successCriterion: {
+        minSuccessRate: c.minSuccessRate ?? 0.95,
+        minRequests: c.minRequests ?? 10,
+        ...(c.maxP95Ms !== undefined ? { maxP95Ms: c.maxP95Ms } : {}),
+        ...(c.maxP99Ms !== undefined ? { maxP99Ms: c.maxP99Ms } : {}),
+      },
       ...(spec.healthCheck !== undefined ? { healthCheck: spec.healthCheck } : {}),
       steps: plan.steps.map((s, i) => {
         const degraded = [...new Set(s.rules.flatMap((r) => (r.match?.dependency !== undefined ? [r.match.dependency] : [])))];
-        return { index: i, name: s.name, state: 'pending' as const, durationMs: s.durationMs, rules: s.rules.map((r) => r.name), ...(degraded.length > 0 ? { dependencies: degraded } : {}) };
+        return {
+          index: i,
+          name: s.name,
+          state: 'pending' as const,
+          durationMs: s.durationMs,
+          rules: s.rules.map((r) => r.name),
+          ...(degraded.length > 0 ? { dependencies: degraded } : {}),
+        };
       }),
     };
     this.#reports.push(report);
@@ -156,8 +195,14 @@ export class ExperimentRunner {
       const durationMs = durationOf(s.duration, where)!;
       const names = new Set<string>();
       const rules = s.rules.map((r, j) => {
-        const local = r.name ?? `${Object.keys(r).find((k) => !['match', 'probability', 'enabled', 'description', 'duration', 'name'].includes(k)) ?? 'fault'}-${j}`;
-        if (names.has(local)) throw new CanarydError('CANARYD_ERR_BAD_REQUEST', `${where}.rules[${j}].name: duplicate rule name ${JSON.stringify(local)} in this step`);
+        const local =
+          r.name ??
+          `${Object.keys(r).find((k) => !['match', 'probability', 'enabled', 'description', 'duration', 'name'].includes(k)) ?? 'fault'}-${j}`;
+        if (names.has(local))
+          throw new CanarydError(
+            'CANARYD_ERR_BAD_REQUEST',
+            `${where}.rules[${j}].name: duplicate rule name ${JSON.stringify(local)} in this step`,
+          );
         names.add(local);
         const spec = specOf({ ...r, name: local } as RuleBody, `${where}.rules[${j}]`);
         this.#engine.checkDependency(spec, `${where}.rules[${j}]`);
@@ -216,14 +261,24 @@ export class ExperimentRunner {
     const parts: string[] = [];
     if (hc.maxErrorRate !== undefined && measured !== undefined) {
       const rate = measured.errorRate;
-      if (rate !== null && rate > hc.maxErrorRate) return { ok: false, detail: `error rate ${(rate * 100).toFixed(2)}% > ${(hc.maxErrorRate * 100).toFixed(2)}%`, at: at() };
-      parts.push(rate === null ? 'no requests to judge the error rate' : `error rate ${(rate * 100).toFixed(2)}% <= ${(hc.maxErrorRate * 100).toFixed(2)}%`);
+      if (rate !== null && rate > hc.maxErrorRate)
+        return { ok: false, detail: `error rate ${(rate * 100).toFixed(2)}% > ${(hc.maxErrorRate * 100).toFixed(2)}%`, at: at() };
+      parts.push(
+        rate === null
+          ? 'no requests to judge the error rate'
+          : `error rate ${(rate * 100).toFixed(2)}% <= ${(hc.maxErrorRate * 100).toFixed(2)}%`,
+      );
     }
     if (hc.url !== undefined) {
       try {
         const { status } = await this.#probe(hc.url, run.plan.timeoutMs);
         const ok = hc.expectStatus !== undefined ? status === hc.expectStatus : status >= 200 && status < 300;
-        if (!ok) return { ok: false, detail: `GET ${hc.url} answered ${status}${hc.expectStatus !== undefined ? `, expected ${hc.expectStatus}` : ''}`, at: at() };
+        if (!ok)
+          return {
+            ok: false,
+            detail: `GET ${hc.url} answered ${status}${hc.expectStatus !== undefined ? `, expected ${hc.expectStatus}` : ''}`,
+            at: at(),
+          };
         parts.push(`GET ${hc.url} answered ${status}`);
       } catch (e) {
         return { ok: false, detail: `GET ${hc.url} failed: ${(e as Error).message}`, at: at() };
@@ -261,7 +316,10 @@ export class ExperimentRunner {
     r.verdict = verdictOf(r);
     this.#running = null;
     this.#persist();
-    this.#log.info({ event: 'experiment_ended', id: r.id, state, verdict: r.verdict, reason }, `chaos experiment ${r.name} ${state}: ${r.verdict}`);
+    this.#log.info(
+      { event: 'experiment_ended', id: r.id, state, verdict: r.verdict, reason },
+      `chaos experiment ${r.name} ${state}: ${r.verdict}`,
+    );
     this.#publish(state, r);
   }
 
@@ -274,6 +332,15 @@ export class ExperimentRunner {
   }
 
   #publish(action: string, r: ExperimentReport): void {
-    this.#events?.publish({ type: 'experiment', action, id: r.id, name: r.name, state: r.state, verdict: r.verdict, step: r.steps.find((s) => s.state === 'running')?.name ?? null, reason: r.reason });
+    this.#events?.publish({
+      type: 'experiment',
+      action,
+      id: r.id,
+      name: r.name,
+      state: r.state,
+      verdict: r.verdict,
+      step: r.steps.find((s) => s.state === 'running')?.name ?? null,
+      reason: r.reason,
+    });
   }
 }

@@ -7,7 +7,16 @@
 export { FaultService, type FaultsStatus } from './service.js';
 export { specOf, durationOf, type RuleBody, type RulePatch } from './rule-body.js';
 export { ExperimentRunner, EXPERIMENTS_FILE, httpProbe, type ExperimentSpec, type HealthProbe } from './experiments.js';
-export { judgeStep, verdictOf, StepMeter, type ExperimentReport, type StepReport, type SuccessCriterion, type Measured, type Target } from './report.js';
+export {
+  judgeStep,
+  verdictOf,
+  StepMeter,
+  type ExperimentReport,
+  type StepReport,
+  type SuccessCriterion,
+  type Measured,
+  type Target,
+} from './report.js';
 
 import { FaultEngine, type FaultEngineOptions } from '../proxy/index.js';
 import { ExperimentRunner, type HealthProbe } from './experiments.js';

@@ -128,7 +128,10 @@ export function judgeStep(m: Measured, c: SuccessCriterion): { passed: boolean |
     passed = false;
     reasons.push(`success rate ${pct(m.availability!)} < ${pct(c.minSuccessRate)}`);
   }
-  for (const [key, bound] of [['p95', c.maxP95Ms], ['p99', c.maxP99Ms]] as const) {
+  for (const [key, bound] of [
+    ['p95', c.maxP95Ms],
+    ['p99', c.maxP99Ms],
+  ] as const) {
     if (bound === undefined) continue;
     const v = m.latencyMs[key]!;
     if (v <= bound) reasons.push(`${key} ${v} ms <= ${bound} ms`);

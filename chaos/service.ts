@@ -37,7 +37,17 @@ export class FaultService {
     const e = this.engine;
     const c = e.config;
     const rules = e.rules.list();
-    return { enabled: c.enabled, state: e.state, halted: e.halted, refusal: e.refusal(), allowHeaderControl: c.allowHeaderControl, maxErrorRate: c.maxErrorRate, maxActive: c.maxActive, inflight: e.inflight, rules };
+    return {
+      enabled: c.enabled,
+      state: e.state,
+      halted: e.halted,
+      refusal: e.refusal(),
+      allowHeaderControl: c.allowHeaderControl,
+      maxErrorRate: c.maxErrorRate,
+      maxActive: c.maxActive,
+      inflight: e.inflight,
+      rules,
+    };
   }
 
   #find(name: string): Readonly<FaultRuleEntry> {
@@ -54,23 +64,33 @@ export class FaultService {
     const spec = specOf(body, 'body');
     this.engine.checkDependency(spec, 'body');
     if (spec.enabled) this.engine.assertArmable();
-    if (this.engine.rules.get(spec.name) !== undefined) throw new CanarydError('CANARYD_ERR_CONFLICT', `fault rule ${JSON.stringify(spec.name)} already exists`);
+    if (this.engine.rules.get(spec.name) !== undefined)
+      throw new CanarydError('CANARYD_ERR_CONFLICT', `fault rule ${JSON.stringify(spec.name)} already exists`);
     return this.engine.rules.add(spec);
   }
 
   update(name: string, patch: RulePatch): FaultRuleView {
     const cur = this.#find(name);
-    if (cur.source === 'experiment') throw new CanarydError('CANARYD_ERR_CONFLICT', `fault rule ${JSON.stringify(name)} belongs to experiment ${cur.experiment}; stop the experiment instead`);
+    if (cur.source === 'experiment')
+      throw new CanarydError(
+        'CANARYD_ERR_CONFLICT',
+        `fault rule ${JSON.stringify(name)} belongs to experiment ${cur.experiment}; stop the experiment instead`,
+      );
     const rules = this.engine.rules;
     if (cur.source === 'config') {
       const other = Object.keys(patch).filter((k) => k !== 'enabled');
-      if (other.length > 0) throw new CanarydError('CANARYD_ERR_CONFLICT', `fault rule ${JSON.stringify(name)} comes from the config file (faults.rules); only enabled can change at runtime — edit the file to change ${other.join(', ')}`);
+      if (other.length > 0)
+        throw new CanarydError(
+          'CANARYD_ERR_CONFLICT',
+          `fault rule ${JSON.stringify(name)} comes from the config file (faults.rules); only enabled can change at runtime — edit the file to change ${other.join(', ')}`,
+        );
       if (patch.enabled === true) this.engine.assertArmable();
       return rules.setConfigRuleEnabled(name, patch.enabled !== false);
     }
     const base: Record<string, unknown> = { ...structuredClone(cur.spec) };
     // a patch that names a fault kind replaces the rule's kind
-    if (ALL_FAULT_TYPES.some((k) => (patch as Record<string, unknown>)[k] !== undefined)) for (const k of faultKindsOf(cur.spec)) delete base[k];
+    if (ALL_FAULT_TYPES.some((k) => (patch as Record<string, unknown>)[k] !== undefined))
+      for (const k of faultKindsOf(cur.spec)) delete base[k];
     const { duration, ...fields } = patch;
     const merged = { ...base, ...structuredClone(fields), name } as FaultRuleSpec;
     const ms = durationOf(duration, 'body');
@@ -84,8 +104,16 @@ export class FaultService {
 
   remove(name: string): FaultRuleView {
     const cur = this.#find(name);
-    if (cur.source === 'config') throw new CanarydError('CANARYD_ERR_CONFLICT', `fault rule ${JSON.stringify(name)} comes from the config file (faults.rules); disable it (PATCH enabled: false) or edit the file`);
-    if (cur.source === 'experiment') throw new CanarydError('CANARYD_ERR_CONFLICT', `fault rule ${JSON.stringify(name)} belongs to experiment ${cur.experiment}; stop the experiment instead`);
+    if (cur.source === 'config')
+      throw new CanarydError(
+        'CANARYD_ERR_CONFLICT',
+        `fault rule ${JSON.stringify(name)} comes from the config file (faults.rules); disable it (PATCH enabled: false) or edit the file`,
+      );
+    if (cur.source === 'experiment')
+      throw new CanarydError(
+        'CANARYD_ERR_CONFLICT',
+        `fault rule ${JSON.stringify(name)} belongs to experiment ${cur.experiment}; stop the experiment instead`,
+      );
     return this.engine.rules.remove(cur.spec.name)!;
   }
 

@@ -69,7 +69,8 @@ export function timeoutMs(v: string | undefined): number {
   const s = v.trim();
   let ms: number | undefined;
   if (/^\d+(\.\d+)?$/.test(s)) ms = Number(s) * 1000;
-  else if (/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(s)) ms = [...s.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)].reduce((a, m) => a + Number(m[1]) * UNIT_MS[m[2]], 0);
+  else if (/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(s))
+    ms = [...s.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)].reduce((a, m) => a + Number(m[1]) * UNIT_MS[m[2]], 0);
   if (ms === undefined || ms <= 0) throw new UsageError(`--timeout: ${JSON.stringify(v)} is not a duration (e.g. 90s, 10m, 1h)`);
   return ms;
 }
@@ -103,7 +104,10 @@ export async function runCtl(argv: string[], env: NodeJS.ProcessEnv = process.en
     (cmd === undefined && !o.help ? output.err : output.out)(CTL_USAGE);
     return cmd === undefined && !o.help ? 2 : 0;
   }
-  const client = new AdminClient({ admin: adminUrl(o.admin || env.CANARYD_ADMIN_URL || 'http://127.0.0.1:9901'), token: o.token ?? env.CANARYD_ADMIN_TOKEN });
+  const client = new AdminClient({
+    admin: adminUrl(o.admin || env.CANARYD_ADMIN_URL || 'http://127.0.0.1:9901'),
+    token: o.token ?? env.CANARYD_ADMIN_TOKEN,
+  });
   const io: Io = { out: output.out, json: o.json === true };
   const noArgs = () => {
     if (args.length > 0) throw new UsageError(`${cmd} takes no arguments, got ${args.join(' ')}`);
@@ -136,7 +140,10 @@ export async function runCtl(argv: string[], env: NodeJS.ProcessEnv = process.en
       case 'plan': {
         noArgs();
         const body: Record<string, number> = {};
-        for (const [k, v] of [['rate', o.rate], ['errorRate', o['error-rate']]] as const) {
+        for (const [k, v] of [
+          ['rate', o.rate],
+          ['errorRate', o['error-rate']],
+        ] as const) {
           if (v === undefined) continue;
           const n = Number(v);
           if (!Number.isFinite(n) || n < 0) throw new UsageError(`--${k === 'rate' ? 'rate' : 'error-rate'}: must be a number ≥ 0`);
@@ -158,7 +165,8 @@ export async function runCtl(argv: string[], env: NodeJS.ProcessEnv = process.en
       }
       case 'wait': {
         noArgs();
-        if (o.until !== 'promoted' && o.until !== 'rolledback') throw new UsageError(`wait: --until must be promoted or rolledback${o.until ? `, got ${JSON.stringify(o.until)}` : ''}`);
+        if (o.until !== 'promoted' && o.until !== 'rolledback')
+          throw new UsageError(`wait: --until must be promoted or rolledback${o.until ? `, got ${JSON.stringify(o.until)}` : ''}`);
         return await waitFor(client, o.until, timeoutMs(o.timeout), (l) => output.err(`canaryd ctl wait: ${l}`));
       }
       default:

@@ -7,7 +7,14 @@
  */
 import { ConfigSchema } from './schema.js';
 
-type Node = { type?: string | string[]; properties?: Record<string, Node>; items?: Node; additionalProperties?: Node | boolean; anyOf?: Node[]; patternProperties?: Record<string, Node> };
+type Node = {
+  type?: string | string[];
+  properties?: Record<string, Node>;
+  items?: Node;
+  additionalProperties?: Node | boolean;
+  anyOf?: Node[];
+  patternProperties?: Record<string, Node>;
+};
 
 function typesAt(schema: Node, path: Array<string | number>): Set<string> {
   let nodes: Node[] = [schema];

@@ -39,7 +39,9 @@ export function parseConfigText(text: string, env: NodeJS.ProcessEnv = process.e
   }
   const raw = doc.toJS() ?? {};
   if (typeof raw !== 'object' || Array.isArray(raw)) {
-    throw new CanarydError('CANARYD_ERR_CONFIG_INVALID', `${source}: the top level must be a mapping`, { details: ['(root): must be a mapping'] });
+    throw new CanarydError('CANARYD_ERR_CONFIG_INVALID', `${source}: the top level must be a mapping`, {
+      details: ['(root): must be a mapping'],
+    });
   }
   const proto = protoKeyPaths(raw);
   if (proto.length > 0) {

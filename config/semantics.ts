@@ -39,7 +39,10 @@ function adminProblems(c: Config): string[] {
   if (isLoopbackHost(splitHostPort(a.listen).host)) return out;
   if (a.token === '' && a.tokenFile === '') out.push(`admin.token: required when admin.listen (${a.listen}) is not a loopback address`);
   const bytes = Buffer.byteLength(a.token);
-  if (a.token !== '' && bytes < MIN_TOKEN_BYTES) out.push(`admin.token: must be at least ${MIN_TOKEN_BYTES} bytes when admin.listen (${a.listen}) is not a loopback address, got ${bytes}`);
+  if (a.token !== '' && bytes < MIN_TOKEN_BYTES)
+    out.push(
+      `admin.token: must be at least ${MIN_TOKEN_BYTES} bytes when admin.listen (${a.listen}) is not a loopback address, got ${bytes}`,
+    );
   if (a.allowUnauthenticated) out.push(`admin.allowUnauthenticated: only allowed when admin.listen is a loopback address, got ${a.listen}`);
   return out;
 }
@@ -49,7 +52,8 @@ export function semanticProblems(c: Config, env: NodeJS.ProcessEnv = process.env
   if (c.fleet) {
     const url = c.fleet.redis || env.CANARYD_REDIS_URL || '';
     if (url === '') out.push('fleet.redis: empty and CANARYD_REDIS_URL is not set; give the Redis URL');
-    else if (!/^rediss?:\/\//.test(url)) out.push(`fleet.redis: must be a redis:// or rediss:// URL, got ${JSON.stringify(url.replace(/\/\/[^@/]*@/, '//***@'))}`);
+    else if (!/^rediss?:\/\//.test(url))
+      out.push(`fleet.redis: must be a redis:// or rediss:// URL, got ${JSON.stringify(url.replace(/\/\/[^@/]*@/, '//***@'))}`);
   }
   for (const key of ['listen', 'admin.listen'] as const) {
     const addr = key === 'listen' ? listenSettings(c.listen).address : c.admin.listen;
@@ -82,16 +86,22 @@ export function semanticProblems(c: Config, env: NodeJS.ProcessEnv = process.env
     if (i > 0 && w <= c.rollout.steps[i - 1]) out.push(`rollout.steps[${i}]: steps must rise, got ${w} after ${c.rollout.steps[i - 1]}`);
   });
   const steps = c.rollout.steps;
-  if (steps.length > 0 && steps[steps.length - 1] !== 100) out.push(`rollout.steps[${steps.length - 1}]: the last step must be 100 (a rollout ends with all traffic on the canary), got ${steps[steps.length - 1]}`);
+  if (steps.length > 0 && steps[steps.length - 1] !== 100)
+    out.push(
+      `rollout.steps[${steps.length - 1}]: the last step must be 100 (a rollout ends with all traffic on the canary), got ${steps[steps.length - 1]}`,
+    );
   for (const key of ['interval', 'analysisInterval'] as const) {
     if (c.rollout[key] === 0) out.push(`rollout.${key}: must be more than 0, got 0`);
   }
   c.rollout.critical.forEach((name, i) => {
     if ((CHECK_NAMES as readonly string[]).includes(name)) return;
     const guess = didYouMean(name, CHECK_NAMES);
-    out.push(`rollout.critical[${i}]: no check is named ${JSON.stringify(name)}${guess ? `, did you mean ${guess}?` : ` (checks: ${CHECK_NAMES.join(', ')})`}`);
+    out.push(
+      `rollout.critical[${i}]: no check is named ${JSON.stringify(name)}${guess ? `, did you mean ${guess}?` : ` (checks: ${CHECK_NAMES.join(', ')})`}`,
+    );
   });
-  if (c.rollout.scoring.marginal > c.rollout.scoring.pass) out.push(`rollout.scoring.marginal: must be <= rollout.scoring.pass (${c.rollout.scoring.pass}), got ${c.rollout.scoring.marginal}`);
+  if (c.rollout.scoring.marginal > c.rollout.scoring.pass)
+    out.push(`rollout.scoring.marginal: must be <= rollout.scoring.pass (${c.rollout.scoring.pass}), got ${c.rollout.scoring.marginal}`);
   const hooks = new Set<string>();
   c.rollout.webhooks.forEach((h, i) => {
     if (hooks.has(h.name)) out.push(`rollout.webhooks[${i}].name: duplicate webhook name ${JSON.stringify(h.name)}`);
@@ -111,7 +121,8 @@ export function semanticProblems(c: Config, env: NodeJS.ProcessEnv = process.env
 function prometheusProblems(c: Config, env: NodeJS.ProcessEnv = process.env): string[] {
   const out: string[] = [];
   const checks = c.rollout.metrics;
-  if (checks.length > 0 && c.analysis.prometheus === undefined) out.push('rollout.metrics: needs analysis.prometheus.url (the Prometheus the checks query)');
+  if (checks.length > 0 && c.analysis.prometheus === undefined)
+    out.push('rollout.metrics: needs analysis.prometheus.url (the Prometheus the checks query)');
   const names = new Set<string>();
   checks.forEach((m, i) => {
     const at = `rollout.metrics[${i}]`;
@@ -120,21 +131,28 @@ function prometheusProblems(c: Config, env: NodeJS.ProcessEnv = process.env): st
     for (const p of templateProblems(m.query)) out.push(`${at}.query: ${p}`);
     const compare = m.compare !== undefined;
     if (compare === (m.thresholdRange !== undefined)) out.push(`${at}: set exactly one of thresholdRange or compare`);
-    if (m.thresholdRange && m.thresholdRange.min === undefined && m.thresholdRange.max === undefined) out.push(`${at}.thresholdRange: set min, max or both`);
+    if (m.thresholdRange && m.thresholdRange.min === undefined && m.thresholdRange.max === undefined)
+      out.push(`${at}.thresholdRange: set min, max or both`);
     if (m.thresholdRange?.min !== undefined && m.thresholdRange.max !== undefined && m.thresholdRange.min > m.thresholdRange.max) {
       out.push(`${at}.thresholdRange.min: must be <= max (${m.thresholdRange.max}), got ${m.thresholdRange.min}`);
     }
     if (compare && m.maxDegradation === undefined) out.push(`${at}.maxDegradation: required with compare: baseline`);
-    if (compare && m.direction === undefined) out.push(`${at}.direction: required with compare: baseline (lower-is-better or higher-is-better)`);
-    if (!compare && (m.maxDegradation !== undefined || m.direction !== undefined)) out.push(`${at}: maxDegradation and direction apply to compare: baseline only`);
+    if (compare && m.direction === undefined)
+      out.push(`${at}.direction: required with compare: baseline (lower-is-better or higher-is-better)`);
+    if (!compare && (m.maxDegradation !== undefined || m.direction !== undefined))
+      out.push(`${at}: maxDegradation and direction apply to compare: baseline only`);
     if (m.interval !== undefined && m.interval < 1000) out.push(`${at}.interval: must be at least 1s, got ${m.interval} ms`);
   });
-  if (c.finops.prices !== undefined && c.analysis.prometheus === undefined) out.push('finops.prices: needs analysis.prometheus.url (the costs are read from Prometheus)');
+  if (c.finops.prices !== undefined && c.analysis.prometheus === undefined)
+    out.push('finops.prices: needs analysis.prometheus.url (the costs are read from Prometheus)');
   if (c.finops.check.enabled && c.finops.prices === undefined) out.push('finops.check.enabled: needs finops.prices');
-  for (const k of ['cpu', 'memory', 'requests'] as const) for (const p of templateProblems(c.finops.sources[k])) out.push(`finops.sources.${k}: ${p}`);
+  for (const k of ['cpu', 'memory', 'requests'] as const)
+    for (const p of templateProblems(c.finops.sources[k])) out.push(`finops.sources.${k}: ${p}`);
   if (c.finops.interval < 1000) out.push(`finops.interval: must be at least 1s, got ${c.finops.interval} ms`);
   const p = c.analysis.prometheus;
-  if (p?.bearerTokenEnv !== undefined && env[p.bearerTokenEnv] === undefined) out.push(`analysis.prometheus.bearerTokenEnv: the environment variable ${p.bearerTokenEnv} is not set`);
-  if (p?.bearerTokenEnv !== undefined && p.bearerTokenFile !== undefined) out.push('analysis.prometheus: set bearerTokenEnv or bearerTokenFile, not both');
+  if (p?.bearerTokenEnv !== undefined && env[p.bearerTokenEnv] === undefined)
+    out.push(`analysis.prometheus.bearerTokenEnv: the environment variable ${p.bearerTokenEnv} is not set`);
+  if (p?.bearerTokenEnv !== undefined && p.bearerTokenFile !== undefined)
+    out.push('analysis.prometheus: set bearerTokenEnv or bearerTokenFile, not both');
   return out;
 }

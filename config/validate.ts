@@ -9,7 +9,6 @@ import { ConfigSchema, type Config } from './schema.js';
 import { semanticProblems } from './semantics.js';
 import { didYouMean } from './suggest.js';
 
-
 /** Keys that were renamed or that people commonly guess: "use X instead". */
 const RENAMED: Record<string, string> = {
   'routing.weight': 'routing.canaryWeight',
@@ -32,10 +31,18 @@ function makeAjv() {
     keyword: 'duration',
     modifying: true,
     errors: true,
-    validate: function durationKeyword(this: unknown, _schema: unknown, data: unknown, _parent: unknown, ctx?: { parentData: any; parentDataProperty: string | number }) {
+    validate: function durationKeyword(
+      this: unknown,
+      _schema: unknown,
+      data: unknown,
+      _parent: unknown,
+      ctx?: { parentData: any; parentDataProperty: string | number },
+    ) {
       const ms = parseDuration(data);
       if (ms === undefined) {
-        (durationKeyword as any).errors = [{ keyword: 'duration', message: 'must be a duration like 500ms, 2s, 1m or a number of ms', params: {} }];
+        (durationKeyword as any).errors = [
+          { keyword: 'duration', message: 'must be a duration like 500ms, 2s, 1m or a number of ms', params: {} },
+        ];
         return false;
       }
       if (ctx) ctx.parentData[ctx.parentDataProperty] = ms;
@@ -80,7 +87,9 @@ function describe(e: ErrorObject, root: unknown, all: ErrorObject[]): string | u
       const full = path ? `${path}.${key}` : key;
       const renamed = RENAMED[full];
       if (renamed) return `${full}: unknown key, use ${renamed} instead`;
-      const known = Object.keys((e.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties ?? {}).filter((k) => k !== '$schema');
+      const known = Object.keys((e.parentSchema as { properties?: Record<string, unknown> } | undefined)?.properties ?? {}).filter(
+        (k) => k !== '$schema',
+      );
       const guess = didYouMean(key, known);
       return guess ? `${full}: unknown key, did you mean ${guess}?` : `${full}: unknown key`;
     }

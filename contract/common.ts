@@ -23,7 +23,10 @@ export function Open<P extends TProperties>(properties: P, opts: { description?:
  * A string from a fixed list, as `enum` (not TypeBox's anyOf of literals): a bad value then reads
  * "must be one of ..." in the API's validation message, and OpenAPI tools show a plain enum.
  */
-export function StringEnum<const V extends readonly string[]>(values: V, opts: { description?: string; default?: V[number] } = {}): TUnsafe<V[number]> {
+export function StringEnum<const V extends readonly string[]>(
+  values: V,
+  opts: { description?: string; default?: V[number] } = {},
+): TUnsafe<V[number]> {
   return Type.Unsafe<V[number]>({ type: 'string', enum: [...values], ...opts });
 }
 

@@ -7,7 +7,8 @@ import { DecisionSummary, RolloutPhase } from './rollout.js';
 import { FlagView } from './flags.js';
 
 const stamp = { seq: Type.Integer({ description: 'monotonic per process, from 1' }), at: Type.Number({ description: 'epoch ms' }) };
-const event = <T extends string, P extends Record<string, TSchema>>(type: T, fields: P) => Open({ type: Type.Literal(type), ...stamp, ...fields });
+const event = <T extends string, P extends Record<string, TSchema>>(type: T, fields: P) =>
+  Open({ type: Type.Literal(type), ...stamp, ...fields });
 
 export const WeightsEvent = event('weights', {
   canary: Type.Number(),
@@ -16,7 +17,11 @@ export const WeightsEvent = event('weights', {
   reason: Type.Optional(Type.String()),
   owner: Type.Optional(Type.String()),
 });
-export const DecisionEvent = event('decision', { decision: Type.Optional(Nullable(DecisionSummary)), rolloutId: Type.Optional(Type.Integer()), phase: Type.Optional(RolloutPhase) });
+export const DecisionEvent = event('decision', {
+  decision: Type.Optional(Nullable(DecisionSummary)),
+  rolloutId: Type.Optional(Type.Integer()),
+  phase: Type.Optional(RolloutPhase),
+});
 export const RolloutEvent = event('rollout', {
   action: Type.Optional(Type.String({ description: 'gate-refused, pins-suspended, pins-resumed; absent on a phase change' })),
   phase: Type.Optional(RolloutPhase),
@@ -27,10 +32,23 @@ export const RolloutEvent = event('rollout', {
   gate: Type.Optional(Type.String({ description: 'with action gate-refused: pre-rollout or confirm-promotion' })),
 });
 export const FlagEvent = event('flag', { action: Type.String(), flag: FlagView });
-export const ConfigEvent = event('config', { action: Type.String({ description: 'applied or rejected' }), source: Type.Optional(Type.String()), problems: Type.Optional(Type.Array(Type.String())) });
-export const DriftEvent = event('drift', { action: Type.String({ description: 'detected or reverted' }), items: Type.Array(Open({ path: Type.String() })) });
+export const ConfigEvent = event('config', {
+  action: Type.String({ description: 'applied or rejected' }),
+  source: Type.Optional(Type.String()),
+  problems: Type.Optional(Type.Array(Type.String())),
+});
+export const DriftEvent = event('drift', {
+  action: Type.String({ description: 'detected or reverted' }),
+  items: Type.Array(Open({ path: Type.String() })),
+});
 export const FaultEvent = event('fault', { action: Type.String(), reason: Type.Optional(Type.String()) });
-export const ExperimentEvent = event('experiment', { action: Type.String(), id: Type.String(), name: Type.Optional(Type.String()), state: Type.Optional(Type.String()), reason: Type.Optional(Nullable(Type.String())) });
+export const ExperimentEvent = event('experiment', {
+  action: Type.String(),
+  id: Type.String(),
+  name: Type.Optional(Type.String()),
+  state: Type.Optional(Type.String()),
+  reason: Type.Optional(Nullable(Type.String())),
+});
 export const SnapshotVersion = Open({
   rps: Nullable(Type.Number()),
   errorRate: Nullable(Type.Number()),
@@ -38,9 +56,22 @@ export const SnapshotVersion = Open({
   p95Ms: Nullable(Type.Number()),
   p99Ms: Nullable(Type.Number()),
 });
-export const SnapshotEvent = event('snapshot', { to: Type.Optional(Type.Number({ description: 'end of the span, epoch ms' })), versions: Type.Object({ baseline: SnapshotVersion, canary: SnapshotVersion }, { additionalProperties: true }) });
+export const SnapshotEvent = event('snapshot', {
+  to: Type.Optional(Type.Number({ description: 'end of the span, epoch ms' })),
+  versions: Type.Object({ baseline: SnapshotVersion, canary: SnapshotVersion }, { additionalProperties: true }),
+});
 
-export const CanarydEvent = Type.Union([WeightsEvent, DecisionEvent, RolloutEvent, FlagEvent, ConfigEvent, DriftEvent, FaultEvent, ExperimentEvent, SnapshotEvent]);
+export const CanarydEvent = Type.Union([
+  WeightsEvent,
+  DecisionEvent,
+  RolloutEvent,
+  FlagEvent,
+  ConfigEvent,
+  DriftEvent,
+  FaultEvent,
+  ExperimentEvent,
+  SnapshotEvent,
+]);
 export type CanarydEvent = Static<typeof CanarydEvent>;
 export type EventType = CanarydEvent['type'];
 export type SnapshotEvent = Static<typeof SnapshotEvent>;

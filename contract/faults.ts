@@ -5,7 +5,9 @@
  */
 import { Nullable, Open, Type, type Static } from './common.js';
 
-export const FaultHalt = Nullable(Open({ at: Type.Number(), reason: Type.String(), by: Type.Optional(Type.String()), kind: Type.Optional(Type.String()) }));
+export const FaultHalt = Nullable(
+  Open({ at: Type.Number(), reason: Type.String(), by: Type.Optional(Type.String()), kind: Type.Optional(Type.String()) }),
+);
 
 export const FaultRuleView = Open({
   name: Type.String(),
@@ -43,8 +45,22 @@ export const DependencyView = Open({
   tls: Type.Optional(Type.String({ description: 'none or passthrough' })),
   bytes: Type.Optional(Open({ upstream: Type.Integer(), downstream: Type.Integer() })),
   listeners: Type.Array(Open({ version: Type.String(), address: Type.String(), bound: Type.Optional(Nullable(Type.String())) })),
-  connections: Type.Optional(Open({ live: Type.Integer(), faulted: Type.Optional(Type.Integer()), rejected: Type.Optional(Type.Record(Type.String(), Type.Integer())) })),
-  faults: Type.Array(Open({ rule: Type.String(), type: Type.String(), version: Type.Optional(Nullable(Type.String())), probability: Type.Number(), connections: Type.Integer() })),
+  connections: Type.Optional(
+    Open({
+      live: Type.Integer(),
+      faulted: Type.Optional(Type.Integer()),
+      rejected: Type.Optional(Type.Record(Type.String(), Type.Integer())),
+    }),
+  ),
+  faults: Type.Array(
+    Open({
+      rule: Type.String(),
+      type: Type.String(),
+      version: Type.Optional(Nullable(Type.String())),
+      probability: Type.Number(),
+      connections: Type.Integer(),
+    }),
+  ),
 });
 export type DependencyView = Static<typeof DependencyView>;
 export const DependencyList = Type.Object({ dependencies: Type.Array(DependencyView) });

@@ -17,7 +17,11 @@ export const FlagMatch = Type.Object(
     /** header name -> accepted values ("*" = present) */
     // additionalProperties, not TypeBox's Record (patternProperties, which OpenAPI 3.0 lacks)
     header: Type.Optional(
-      Type.Unsafe<Record<string, string[]>>({ type: 'object', maxProperties: 16, additionalProperties: Type.Array(Type.String({ maxLength: 256 }), { minItems: 1, maxItems: 64 }) }),
+      Type.Unsafe<Record<string, string[]>>({
+        type: 'object',
+        maxProperties: 16,
+        additionalProperties: Type.Array(Type.String({ maxLength: 256 }), { minItems: 1, maxItems: 64 }),
+      }),
     ),
   },
   { additionalProperties: false, minProperties: 1, description: 'narrows the flag to matching requests (all given conditions must hold)' },
@@ -78,7 +82,10 @@ export type UpdateFlagBody = Static<typeof UpdateFlagBody>;
 export const FlagKeyParams = Type.Object({ key: Type.String({ pattern: FLAG_KEY_PATTERN }) });
 export type FlagKeyParams = Static<typeof FlagKeyParams>;
 
-export const FlagListQuery = Type.Object({ archived: Type.Optional(Type.Boolean({ description: 'include archived flags' })) }, { additionalProperties: false });
+export const FlagListQuery = Type.Object(
+  { archived: Type.Optional(Type.Boolean({ description: 'include archived flags' })) },
+  { additionalProperties: false },
+);
 export type FlagListQuery = Static<typeof FlagListQuery>;
 export const FlagList = Type.Object({ flags: Type.Array(FlagView) });
 export type FlagList = Static<typeof FlagList>;
@@ -87,7 +94,9 @@ export const FlagCheckQuery = Type.Object(
   {
     userId: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
     ip: Type.Optional(Type.String({ minLength: 2, maxLength: 64, description: 'client IPv4 or IPv6 address' })),
-    path: Type.Optional(Type.String({ pattern: '^/', maxLength: 2048, description: 'request path (for flags with match.path); default /' })),
+    path: Type.Optional(
+      Type.String({ pattern: '^/', maxLength: 2048, description: 'request path (for flags with match.path); default /' }),
+    ),
     method: Type.Optional(Type.String({ pattern: '^[A-Za-z]{1,16}$' })),
   },
   { additionalProperties: false },
@@ -106,11 +115,14 @@ export const FlagCheckResult = Type.Object({
   enabled: Type.Boolean({ description: 'the flag is on for these attributes' }),
   reason: Type.String(),
   route: Type.Object({
-    version: Type.Unsafe<'baseline' | 'canary' | null>({ type: 'string', nullable: true, description: 'version a request with these attributes reaches; null when a weighted coin decides' }),
+    version: Type.Unsafe<'baseline' | 'canary' | null>({
+      type: 'string',
+      nullable: true,
+      description: 'version a request with these attributes reaches; null when a weighted coin decides',
+    }),
     decidedBy: StringEnum(['rule', 'flag', 'weights']),
     rule: Type.Unsafe<string | null>({ type: 'string', nullable: true }),
     canaryChance: Type.Optional(Type.Number({ description: 'chance of canary when a weighted coin decides' })),
   }),
 });
 export type FlagCheckResult = Static<typeof FlagCheckResult>;
-

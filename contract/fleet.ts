@@ -7,6 +7,9 @@ export const FleetStatus = Open({
   token: Type.Optional(Type.Number({ description: 'fencing token of the leader' })),
 });
 export type FleetStatus = Static<typeof FleetStatus>;
-export const FleetAuditQuery = Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }) }, { additionalProperties: false });
+export const FleetAuditQuery = Type.Object(
+  { limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }) },
+  { additionalProperties: false },
+);
 export type FleetAuditQuery = Static<typeof FleetAuditQuery>;
 export const FleetAudit = Type.Object({ entries: Type.Array(AnyRecord) });

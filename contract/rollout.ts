@@ -55,7 +55,9 @@ export const RolloutStatus = Open({
   maxStepPolicy: Type.Optional(Type.String()),
   pinsSuspended: Type.Optional(Type.Boolean()),
   suspendedPins: Type.Optional(Type.Array(Type.String())),
-  confirmGate: Type.Optional(Nullable(StringEnum(['pending', 'approved', 'refused'], { description: 'the confirm-promotion gate of the final step' }))),
+  confirmGate: Type.Optional(
+    Nullable(StringEnum(['pending', 'approved', 'refused'], { description: 'the confirm-promotion gate of the final step' })),
+  ),
   lastDecision: Type.Optional(Nullable(DecisionSummary)),
 });
 export type RolloutStatus = Static<typeof RolloutStatus>;
@@ -74,8 +76,12 @@ export type PinsBody = Static<typeof PinsBody>;
 export const PlanBody = Nullable(
   Type.Object(
     {
-      rate: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 10_000_000, description: "requests per second (default: the last minute's)" })),
-      errorRate: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: "the baseline's 5xx share (default: the last minute's)" })),
+      rate: Type.Optional(
+        Type.Number({ exclusiveMinimum: 0, maximum: 10_000_000, description: "requests per second (default: the last minute's)" }),
+      ),
+      errorRate: Type.Optional(
+        Type.Number({ minimum: 0, maximum: 1, description: "the baseline's 5xx share (default: the last minute's)" }),
+      ),
       nonSuccessRate: Type.Optional(Type.Number({ minimum: 0, maximum: 1 })),
     },
     { additionalProperties: false },
@@ -101,7 +107,11 @@ export const AnalysisReport = Open({
   checks: Type.Array(CheckRow),
   reasons: Type.Array(Type.String()),
 });
-export type AnalysisReport = Static<typeof AnalysisReport> & { summary?: string; mde?: Array<{ text: string }>; forecast?: { knob?: string | null } };
+export type AnalysisReport = Static<typeof AnalysisReport> & {
+  summary?: string;
+  mde?: Array<{ text: string }>;
+  forecast?: { knob?: string | null };
+};
 
 /** An audit record (controller/audit.ts): a decision with its report, or a rollback with its reasons. */
 export const AuditRecord = Open({

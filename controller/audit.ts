@@ -49,7 +49,10 @@ export function summariseReport(r: AnalysisReport): ReportSummary {
     hardBreach: r.hardBreach,
     nonInferior: r.nonInferior,
     moreCanaryRequestsNeeded: r.moreCanaryRequestsNeeded,
-    arms: { baseline: { requests: r.arms.baseline.requests, errors: r.arms.baseline.errors }, canary: { requests: r.arms.canary.requests, errors: r.arms.canary.errors } },
+    arms: {
+      baseline: { requests: r.arms.baseline.requests, errors: r.arms.baseline.errors },
+      canary: { requests: r.arms.canary.requests, errors: r.arms.canary.errors },
+    },
     checks: r.checks.map((c) => ({ name: c.name, status: c.status })),
   };
 }
@@ -88,7 +91,15 @@ export interface RollbackRecord {
 
 function signature(d: Decision): string {
   const r: AnalysisReport | null = d.report;
-  return [d.action, d.step, r?.verdict ?? '-', r?.hardBreach ? 'H' : '', r?.nonInferior ? 'N' : '', (d.reasons[0] ?? '').replace(/[\d.,]+/g, '#'), ...(r?.checks ?? []).map((c) => `${c.name}=${c.status}`)].join('|');
+  return [
+    d.action,
+    d.step,
+    r?.verdict ?? '-',
+    r?.hardBreach ? 'H' : '',
+    r?.nonInferior ? 'N' : '',
+    (d.reasons[0] ?? '').replace(/[\d.,]+/g, '#'),
+    ...(r?.checks ?? []).map((c) => `${c.name}=${c.status}`),
+  ].join('|');
 }
 
 export class RolloutAudit {
@@ -104,7 +115,12 @@ export class RolloutAudit {
     this.#rollbacks = [];
     if (store.scanLines) {
       store.scanLines(AUDIT_FILE, (line) => {
-        const want = this.#decisions.length < KEEP && line.includes(DECISION) ? this.#decisions : this.#rollbacks.length < KEEP && line.includes(ROLLBACK) ? this.#rollbacks : null;
+        const want =
+          this.#decisions.length < KEEP && line.includes(DECISION)
+            ? this.#decisions
+            : this.#rollbacks.length < KEEP && line.includes(ROLLBACK)
+              ? this.#rollbacks
+              : null;
         if (want !== null) {
           try {
             const rec = JSON.parse(line.toString('utf8')) as { type?: string };
@@ -145,7 +161,16 @@ export class RolloutAudit {
     this.#push(this.#decisions, rec);
     this.#store.append(AUDIT_FILE, rec);
     if (d.action === 'ROLLBACK') {
-      const rb: RollbackRecord = { at: d.at, type: 'rollback', rolloutId, step: d.step, reason: rec.reason, reasons: d.reasons, source: d.source, ...(d.dryRun ? { dryRun: true } : {}) };
+      const rb: RollbackRecord = {
+        at: d.at,
+        type: 'rollback',
+        rolloutId,
+        step: d.step,
+        reason: rec.reason,
+        reasons: d.reasons,
+        source: d.source,
+        ...(d.dryRun ? { dryRun: true } : {}),
+      };
       this.#push(this.#rollbacks, rb);
       this.#store.append(AUDIT_FILE, rb);
     }

@@ -76,7 +76,10 @@ export class OperatorCommands {
     const r = this.#rollout.rollback(`${args.reason ?? 'rolled back'} (applied locally: ${why})`);
     // the rollout it was meant for: replayed later, it must never roll back a rollout started since
     f.queueForLeader('rollback', { ...args, rolloutId });
-    this.#log.warn({ event: 'fleet_local_rollback' }, 'fleet: rollback applied on this replica only; it is sent to the leader when Redis is back');
+    this.#log.warn(
+      { event: 'fleet_local_rollback' },
+      'fleet: rollback applied on this replica only; it is sent to the leader when Redis is back',
+    );
     return r;
   }
 }

@@ -9,8 +9,28 @@
  * judged: a step's verdict is about traffic at that step's weight only.
  */
 import type { DecisionSummary, RolloutStatus } from '../contract/index.js';
-import { CanarydError, VERSION_NAMES, type Clock, type Log, type MetricSource, type TrafficRouting, type WindowRecord } from '../core/index.js';
-import { RolloutMachine, initialRolloutState, planRollout, type RolloutPlanForecast, type AnalysisReport, type CheckResult, type Decision, type GateStatus, type Judge, type RolloutState, type Transition } from '../analysis/index.js';
+import {
+  CanarydError,
+  VERSION_NAMES,
+  type Clock,
+  type Log,
+  type MetricSource,
+  type TrafficRouting,
+  type WindowRecord,
+} from '../core/index.js';
+import {
+  RolloutMachine,
+  initialRolloutState,
+  planRollout,
+  type RolloutPlanForecast,
+  type AnalysisReport,
+  type CheckResult,
+  type Decision,
+  type GateStatus,
+  type Judge,
+  type RolloutState,
+  type Transition,
+} from '../analysis/index.js';
 import { RolloutAudit, type AuditStore } from './audit.js';
 import { RolloutMetrics } from './metrics.js';
 import { judgeSettings, machineSettings, type RolloutConfig } from './settings.js';
@@ -26,7 +46,6 @@ export interface AnomalyFeed {
   scores(): ReadonlyArray<{ metric: string; method: string; version: string; score: number }>;
   reset(): void;
 }
-
 
 export interface RolloutControllerOptions {
   config: RolloutConfig;
@@ -82,20 +101,32 @@ export class RolloutController {
     this.#anomalyFedTo = this.#dataFrom;
     this.#anomaly = o.anomaly ? o.anomaly(o.config) : null;
     const saved = this.audit.loadState();
-    this.machine = new RolloutMachine(machineSettings(o.config, o.keepPinnedOnRollback?.() ?? false), saved ?? initialRolloutState(o.traffic.weight().canary));
+    this.machine = new RolloutMachine(
+      machineSettings(o.config, o.keepPinnedOnRollback?.() ?? false),
+      saved ?? initialRolloutState(o.traffic.weight().canary),
+    );
     if (saved?.pinsSuspended === true) {
       o.traffic.setPinsSuspended(true, 'restored from state.dir', { restored: true });
       this.#pinsApplied = true;
     }
-    const ended = saved && !this.machine.active && o.traffic.weight().owner === 'rollout' && o.traffic.weight().canary !== saved.canaryWeight;
+    const ended =
+      saved && !this.machine.active && o.traffic.weight().owner === 'rollout' && o.traffic.weight().canary !== saved.canaryWeight;
     if (ended) {
       // a crash after an ending decision was saved and before its weight moved: apply the ending's weight
       o.traffic.setWeight('rollout', saved.canaryWeight, `rollout ${saved.id} ${saved.phase}: weight recovered`);
     } else if (saved && this.machine.active) {
       // kill -9 recovery: the same step and weight as before; the step's clock keeps running.
       o.traffic.setWeight('rollout', saved.canaryWeight, `rollout recovered at step ${saved.step + 1}`);
-      this.audit.event(this.#dataFrom, 'recovery', `rollout ${saved.id} resumed ${saved.phase} at step ${saved.step + 1}, canary ${saved.canaryWeight} %`, { rolloutId: saved.id, step: saved.step, canaryWeight: saved.canaryWeight });
-      o.log.info({ event: 'rollout_recovered', rolloutId: saved.id, phase: saved.phase, step: saved.step, canaryWeight: saved.canaryWeight }, 'rollout state restored from state.dir');
+      this.audit.event(
+        this.#dataFrom,
+        'recovery',
+        `rollout ${saved.id} resumed ${saved.phase} at step ${saved.step + 1}, canary ${saved.canaryWeight} %`,
+        { rolloutId: saved.id, step: saved.step, canaryWeight: saved.canaryWeight },
+      );
+      o.log.info(
+        { event: 'rollout_recovered', rolloutId: saved.id, phase: saved.phase, step: saved.step, canaryWeight: saved.canaryWeight },
+        'rollout state restored from state.dir',
+      );
     }
     this.#publishPhase();
   }
@@ -117,7 +148,9 @@ export class RolloutController {
   }
 
   configure(config: RolloutConfig): void {
-    const anomalyChanged = JSON.stringify([config.anomaly, config.baseline, config.countFaulted]) !== JSON.stringify([this.#config.anomaly, this.#config.baseline, this.#config.countFaulted]);
+    const anomalyChanged =
+      JSON.stringify([config.anomaly, config.baseline, config.countFaulted]) !==
+      JSON.stringify([this.#config.anomaly, this.#config.baseline, this.#config.countFaulted]);
     this.#config = config;
     if (anomalyChanged && this.#o.anomaly) {
       // new detector settings: a fresh monitor, fed from now on (its warm-up holds nothing)
@@ -207,7 +240,19 @@ export class RolloutController {
     let report: AnalysisReport;
     try {
       // the step's own promote margin and harm bound (analysis/rollout/plan.ts); the fail side's α
-      report = this.#o.judge({ at: now, from, stepFrom, baseline, canary, anomalies, canaryRate: canaryRate(canary, stepFrom, now), ...(metrics?.length ? { metrics } : {}) }, judgeSettings(this.#config, s.step));
+      report = this.#o.judge(
+        {
+          at: now,
+          from,
+          stepFrom,
+          baseline,
+          canary,
+          anomalies,
+          canaryRate: canaryRate(canary, stepFrom, now),
+          ...(metrics?.length ? { metrics } : {}),
+        },
+        judgeSettings(this.#config, s.step),
+      );
     } catch (e) {
       this.#o.log.error({ err: e }, 'analysis failed; holding the step');
       return null;
@@ -224,7 +269,9 @@ export class RolloutController {
    * What the traffic can show before a start (POST /api/v1/rollout/plan): the traffic of the last minute
    * (or the rates given), the configured steps, the forecast of analysis/rollout/forecast.ts.
    */
-  plan(given: { rate?: number; errorRate?: number; nonSuccessRate?: number } = {}): RolloutPlanForecast & { measured: { rate: number; errorRate: number | null; nonSuccessRate: number | null; seconds: number } } {
+  plan(
+    given: { rate?: number; errorRate?: number; nonSuccessRate?: number } = {},
+  ): RolloutPlanForecast & { measured: { rate: number; errorRate: number | null; nonSuccessRate: number | null; seconds: number } } {
     const now = this.#o.clock.now();
     const win = this.#o.source.windowMs;
     const to = Math.floor(now / win) * win;
@@ -243,7 +290,12 @@ export class RolloutController {
       }
     }
     const seconds = Number.isFinite(first) ? Math.max(1, (to - first) / 1000) : 0;
-    const measured = { rate: seconds > 0 ? n / seconds : 0, errorRate: n > 0 ? e / n : null, nonSuccessRate: n > 0 ? u / n : null, seconds };
+    const measured = {
+      rate: seconds > 0 ? n / seconds : 0,
+      errorRate: n > 0 ? e / n : null,
+      nonSuccessRate: n > 0 ? u / n : null,
+      seconds,
+    };
     const c = this.#config;
     const forecast = planRollout({
       rate: given.rate ?? measured.rate,
@@ -273,24 +325,36 @@ export class RolloutController {
 
   async retry(): Promise<RolloutStatus> {
     const phase = this.machine.state.phase;
-    if (phase !== 'rolledback') throw new CanarydError('CANARYD_ERR_CONFLICT', `retry restarts a rolled-back rollout; this one is ${phase}`);
+    if (phase !== 'rolledback')
+      throw new CanarydError('CANARYD_ERR_CONFLICT', `retry restarts a rolled-back rollout; this one is ${phase}`);
     return this.#startVia(() => this.machine.retry(this.#o.clock.now()));
   }
 
   pause(reason?: string): RolloutStatus {
     this.#apply(this.machine.pause(this.#o.clock.now(), reason ? `paused by an operator: ${reason}` : undefined));
-    this.audit.event(this.#o.clock.now(), 'pause', this.machine.state.reason ?? 'paused', { rolloutId: this.machine.state.id, step: this.machine.state.step });
+    this.audit.event(this.#o.clock.now(), 'pause', this.machine.state.reason ?? 'paused', {
+      rolloutId: this.machine.state.id,
+      step: this.machine.state.step,
+    });
     return this.status();
   }
 
   resume(): RolloutStatus {
     this.#apply(this.machine.resume(this.#o.clock.now()));
-    this.audit.event(this.#o.clock.now(), 'resume', 'resumed by an operator', { rolloutId: this.machine.state.id, step: this.machine.state.step });
+    this.audit.event(this.#o.clock.now(), 'resume', 'resumed by an operator', {
+      rolloutId: this.machine.state.id,
+      step: this.machine.state.step,
+    });
     return this.status();
   }
 
   promote(opts: { full?: boolean; reason?: string } = {}): RolloutStatus {
-    this.#apply(this.machine.promote(this.#o.clock.now(), { full: opts.full, reason: opts.reason ? `promoted by an operator: ${opts.reason}` : undefined }));
+    this.#apply(
+      this.machine.promote(this.#o.clock.now(), {
+        full: opts.full,
+        reason: opts.reason ? `promoted by an operator: ${opts.reason}` : undefined,
+      }),
+    );
     return this.status();
   }
 
@@ -338,8 +402,12 @@ export class RolloutController {
   #autoStart(): void {
     this.start('rollout started automatically (rollout.autoStart)').catch((e: unknown) => {
       const retryIn = Math.max(this.#config.interval, 5_000);
-      this.#o.log.warn({ event: 'autostart_held', err: (e as Error).message, retryInMs: retryIn }, `automatic rollout start held: ${(e as Error).message}`);
-      if ((e as CanarydError).code === 'CANARYD_ERR_GATE_REFUSED' && this.#timer !== null) setTimeout(() => this.machine.state.id === 0 && this.#autoStart(), retryIn).unref();
+      this.#o.log.warn(
+        { event: 'autostart_held', err: (e as Error).message, retryInMs: retryIn },
+        `automatic rollout start held: ${(e as Error).message}`,
+      );
+      if ((e as CanarydError).code === 'CANARYD_ERR_GATE_REFUSED' && this.#timer !== null)
+        setTimeout(() => this.machine.state.id === 0 && this.#autoStart(), retryIn).unref();
     });
   }
 
@@ -353,11 +421,14 @@ export class RolloutController {
       } catch (e) {
         this.#o.log.error({ err: e }, 'cannot persist rollout state');
       }
-      if (CRASH_BETWEEN_STATE_AND_WEIGHT !== undefined && t.decision?.action === CRASH_BETWEEN_STATE_AND_WEIGHT) process.kill(process.pid, 'SIGKILL');
+      if (CRASH_BETWEEN_STATE_AND_WEIGHT !== undefined && t.decision?.action === CRASH_BETWEEN_STATE_AND_WEIGHT)
+        process.kill(process.pid, 'SIGKILL');
     }
-    if (t.weight !== null) this.#o.traffic.setWeight('rollout', t.weight, `${t.decision?.action ?? 'change'}: ${t.decision?.reasons[0] ?? ''}`);
+    if (t.weight !== null)
+      this.#o.traffic.setWeight('rollout', t.weight, `${t.decision?.action ?? 'change'}: ${t.decision?.reasons[0] ?? ''}`);
     // in the same synchronous turn as the weight: the next request routed sees both
-    if (this.#pinsApplied !== (this.machine.state.pinsSuspended === true)) this.#applyPins(this.machine.state.pinsSuspended === true, t.decision?.reasons[0] ?? 'operator');
+    if (this.#pinsApplied !== (this.machine.state.pinsSuspended === true))
+      this.#applyPins(this.machine.state.pinsSuspended === true, t.decision?.reasons[0] ?? 'operator');
     const d = t.decision;
     let notified = false;
     if (d !== null) {
@@ -369,7 +440,8 @@ export class RolloutController {
       this.#publishPhase();
       // a phase change that no decision announced (start, pause, resume...): `event` webhooks' "phase" topic
       const s = this.machine.state;
-      if (!notified && s.phase !== before.phase) this.webhooks.notify('event', this.#payload(`rollout ${s.phase}`, s.reason ? [s.reason] : []), 'phase');
+      if (!notified && s.phase !== before.phase)
+        this.webhooks.notify('event', this.#payload(`rollout ${s.phase}`, s.reason ? [s.reason] : []), 'phase');
     }
   }
 
@@ -388,12 +460,25 @@ export class RolloutController {
   /** Logs, publishes and notifies a decision; true when the notification announced a phase change or rollback. */
   #recorded(d: Decision): boolean {
     const s = this.machine.state;
-    this.#o.log[d.action === 'ROLLBACK' ? 'warn' : 'info']({ event: 'decision', action: d.action, source: d.source, dryRun: d.dryRun, rolloutId: s.id, step: d.step, canaryWeight: d.canaryWeight, reasons: d.reasons }, `${d.dryRun ? '[dry run] ' : ''}${d.action}: ${d.reasons[0] ?? ''}`);
+    this.#o.log[d.action === 'ROLLBACK' ? 'warn' : 'info'](
+      {
+        event: 'decision',
+        action: d.action,
+        source: d.source,
+        dryRun: d.dryRun,
+        rolloutId: s.id,
+        step: d.step,
+        canaryWeight: d.canaryWeight,
+        reasons: d.reasons,
+      },
+      `${d.dryRun ? '[dry run] ' : ''}${d.action}: ${d.reasons[0] ?? ''}`,
+    );
     this.#o.events.publish({ type: 'decision', decision: summary(d), rolloutId: s.id, phase: s.phase });
     const payload = this.#payload(`${d.dryRun ? '[dry run] ' : ''}${d.action}`, d.reasons);
     if (d.action === 'ROLLBACK' && !d.dryRun) this.webhooks.notify('rollback', payload);
     else if (s.phase === 'promoted' && d.action === 'PROMOTE') this.webhooks.notify('post-rollout', payload);
-    else if (d.action === 'PROMOTE' && !d.dryRun) this.webhooks.notify('event', payload, 'phase'); // a step up
+    else if (d.action === 'PROMOTE' && !d.dryRun)
+      this.webhooks.notify('event', payload, 'phase'); // a step up
     else {
       this.webhooks.notify('event', payload, 'decision'); // CONTINUE, HOLD...: only to webhooks that ask for every decision
       return false;
@@ -404,7 +489,8 @@ export class RolloutController {
   #payload(what: string, reasons: string[]): { text: string; [k: string]: unknown } {
     const s = this.machine.state;
     const v = this.#o.versions();
-    const where = s.phase === 'promoted' ? 'canary at 100 %' : `step ${s.step + 1}/${this.#config.steps.length}, canary ${s.canaryWeight} %`;
+    const where =
+      s.phase === 'promoted' ? 'canary at 100 %' : `step ${s.step + 1}/${this.#config.steps.length}, canary ${s.canaryWeight} %`;
     return {
       text: `canaryd: ${what} — ${v.canary} vs ${v.baseline} (rollout ${s.id}, ${where})${reasons[0] ? `: ${reasons[0]}` : ''}`,
       phase: s.phase,
@@ -419,7 +505,14 @@ export class RolloutController {
   #publishPhase(): void {
     const s = this.machine.state;
     this.#o.metrics.setPhase(s.phase, s.step, this.#config.steps.length);
-    this.#o.events.publish({ type: 'rollout', phase: s.phase, rolloutId: s.id, step: s.step, canaryWeight: s.canaryWeight, reason: s.reason });
+    this.#o.events.publish({
+      type: 'rollout',
+      phase: s.phase,
+      rolloutId: s.id,
+      step: s.step,
+      canaryWeight: s.canaryWeight,
+      reason: s.reason,
+    });
   }
 
   /** Feeds the monitor the windows completed since the last tick (it aggregates them into points). */
@@ -429,7 +522,8 @@ export class RolloutController {
     const win = this.#o.source.windowMs;
     const to = Math.floor(now / win) * win; // completed windows only
     const from = this.#anomalyFedTo;
-    const [baseline, canary] = to > from ? VERSION_NAMES.map((v) => this.#o.source.windows(v, from, to).filter((w) => w.start >= from)) : [[], []];
+    const [baseline, canary] =
+      to > from ? VERSION_NAMES.map((v) => this.#o.source.windows(v, from, to).filter((w) => w.start >= from)) : [[], []];
     this.#anomalyFedTo = Math.max(from, to);
     const checks = a.observe({ at: now, baseline, canary, canaryWeight: this.#o.traffic.weight().canary });
     if (to > from) this.#o.metrics.setAnomalyScores(a.scores());
@@ -478,7 +572,17 @@ export class RolloutController {
 
 function summary(d: Decision | null): DecisionSummary | null {
   if (d === null) return null;
-  return { at: d.at, action: d.action, step: d.step, canaryWeight: d.canaryWeight, reasons: d.reasons, summary: d.summary ?? null, source: d.source, ...(d.dryRun ? { dryRun: true } : {}), verdict: d.report?.verdict ?? null };
+  return {
+    at: d.at,
+    action: d.action,
+    step: d.step,
+    canaryWeight: d.canaryWeight,
+    reasons: d.reasons,
+    summary: d.summary ?? null,
+    source: d.source,
+    ...(d.dryRun ? { dryRun: true } : {}),
+    verdict: d.report?.verdict ?? null,
+  };
 }
 
 /** Canary requests per second over the step's last 10 s of whole windows (null before a whole window). */

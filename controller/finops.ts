@@ -32,8 +32,18 @@ export class FinopsCosts {
     this.#client = o.client;
     this.#clock = o.clock;
     const registers = [o.registry];
-    this.per1k = new Gauge({ name: 'canaryd_cost_per_1k_requests', help: 'Cost of 1,000 requests per version, from finops.prices and the usage in finops.sources', labelNames: ['version'], registers });
-    this.perDay = new Gauge({ name: 'canaryd_cost_per_day_estimate', help: 'Cost per day of each version at its current usage', labelNames: ['version'], registers });
+    this.per1k = new Gauge({
+      name: 'canaryd_cost_per_1k_requests',
+      help: 'Cost of 1,000 requests per version, from finops.prices and the usage in finops.sources',
+      labelNames: ['version'],
+      registers,
+    });
+    this.perDay = new Gauge({
+      name: 'canaryd_cost_per_day_estimate',
+      help: 'Cost per day of each version at its current usage',
+      labelNames: ['version'],
+      registers,
+    });
     const budget = () => this.#config().finops.budget.perDay;
     this.budget = new Gauge({
       name: 'canaryd_cost_budget_per_day',
@@ -77,8 +87,16 @@ export class FinopsCosts {
     if (!f.check.enabled) return [];
     const l = this.#latest;
     const stale = l === null || l.at < from || now - l.at > 2 * f.interval + 10_000;
-    const reason = { reason: l === null || l.at < from ? 'no answer yet at this step' : 'the last answer is stale (Prometheus not answering?)' };
-    return [costCheck(stale ? reason : l.costs.canary, stale ? reason : l.costs.baseline, { maxDegradation: f.check.maxDegradation, critical: f.check.critical, ageMs: l ? now - l.at : 0 })];
+    const reason = {
+      reason: l === null || l.at < from ? 'no answer yet at this step' : 'the last answer is stale (Prometheus not answering?)',
+    };
+    return [
+      costCheck(stale ? reason : l.costs.canary, stale ? reason : l.costs.baseline, {
+        maxDegradation: f.check.maxDegradation,
+        critical: f.check.critical,
+        ageMs: l ? now - l.at : 0,
+      }),
+    ];
   }
 
   async #refresh(): Promise<void> {
@@ -90,10 +108,20 @@ export class FinopsCosts {
     const costs = {} as Record<VersionName, Cost>;
     await Promise.all(
       VERSION_NAMES.map(async (arm) => {
-        const values = { version: ctx.releases[arm], arm, canary: ctx.releases.canary, baseline: ctx.releases.baseline, interval: promRange(c.finops.interval), service: ctx.service };
-        const [cores, memoryBytes, rps] = await Promise.all((['cpu', 'memory', 'requests'] as const).map((k) => this.#value(client, renderTemplate(c.finops.sources[k], values), k)));
+        const values = {
+          version: ctx.releases[arm],
+          arm,
+          canary: ctx.releases.canary,
+          baseline: ctx.releases.baseline,
+          interval: promRange(c.finops.interval),
+          service: ctx.service,
+        };
+        const [cores, memoryBytes, rps] = await Promise.all(
+          (['cpu', 'memory', 'requests'] as const).map((k) => this.#value(client, renderTemplate(c.finops.sources[k], values), k)),
+        );
         const bad = [cores, memoryBytes, rps].find((v): v is { reason: string } => typeof v !== 'number');
-        costs[arm] = bad ?? versionCost({ cores: cores as number, memoryBytes: memoryBytes as number, requestsPerSecond: rps as number }, prices);
+        costs[arm] =
+          bad ?? versionCost({ cores: cores as number, memoryBytes: memoryBytes as number, requestsPerSecond: rps as number }, prices);
       }),
     );
     this.#latest = { at: this.#clock.now(), costs };

@@ -5,6 +5,15 @@ export { WebhookRunner, type WebhookSpec, type WebhookType, type GateResult, typ
 export { RolloutAudit, AUDIT_FILE, ROLLOUT_FILE, type DecisionRecord, type RollbackRecord } from './audit.js';
 export { machineSettings, judgeSettings, type RolloutConfig } from './settings.js';
 export { FinopsCosts } from './finops.js';
-export { PrometheusClient, PrometheusChecks, metricCheckSpecs, prometheusChecksFor, queryContext, type MetricCheckFeed, type PrometheusSettings, type QueryAnswer } from './prometheus.js';
+export {
+  PrometheusClient,
+  PrometheusChecks,
+  metricCheckSpecs,
+  prometheusChecksFor,
+  queryContext,
+  type MetricCheckFeed,
+  type PrometheusSettings,
+  type QueryAnswer,
+} from './prometheus.js';
 export { OperatorCommands, type CommandFleet } from './commands.js';
 export { busEventsToWebhooks } from './bus-webhooks.js';

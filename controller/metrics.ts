@@ -25,12 +25,32 @@ export class RolloutMetrics {
 
   constructor(registry: Registry) {
     const registers = [registry];
-    this.decisions = new Counter({ name: 'canary_decision_total', help: 'Rollout decisions by action (one per analysis, plus manual actions)', labelNames: ['action'], registers });
+    this.decisions = new Counter({
+      name: 'canary_decision_total',
+      help: 'Rollout decisions by action (one per analysis, plus manual actions)',
+      labelNames: ['action'],
+      registers,
+    });
     this.step = new Gauge({ name: 'canary_rollout_step', help: 'Current rollout step, 1-based (0 idle, steps+1 promoted)', registers });
-    this.phase = new Gauge({ name: 'canary_rollout_phase', help: 'Rollout phase: 1 for the current one', labelNames: ['phase'], registers });
-    this.checkStatus = new Gauge({ name: 'canary_analysis_check_status', help: 'Latest status of each analysis check: 1 pass, 0.5 marginal, 0 fail, -1 no data', labelNames: ['check'], registers });
+    this.phase = new Gauge({
+      name: 'canary_rollout_phase',
+      help: 'Rollout phase: 1 for the current one',
+      labelNames: ['phase'],
+      registers,
+    });
+    this.checkStatus = new Gauge({
+      name: 'canary_analysis_check_status',
+      help: 'Latest status of each analysis check: 1 pass, 0.5 marginal, 0 fail, -1 no data',
+      labelNames: ['check'],
+      registers,
+    });
     this.score = new Gauge({ name: 'canary_analysis_score', help: 'Comparison score 0..100 of the latest analysis', registers });
-    this.anomalyScore = new Gauge({ name: 'anomaly_detection_score', help: 'Latest anomaly score per series and detector, 0..1', labelNames: ['metric', 'method'], registers });
+    this.anomalyScore = new Gauge({
+      name: 'anomaly_detection_score',
+      help: 'Latest anomaly score per series and detector, 0..1',
+      labelNames: ['metric', 'method'],
+      registers,
+    });
     for (const a of ['PROMOTE', 'CONTINUE', 'ROLLBACK']) this.decisions.labels(a);
   }
 

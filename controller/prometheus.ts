@@ -44,7 +44,12 @@ export class PrometheusClient {
 
   constructor(settings: PrometheusSettings, onQuery: (outcome: 'ok' | 'error') => void = () => {}) {
     this.settings = settings;
-    this.#agent = new Agent({ connections: 4, headersTimeout: settings.timeout, bodyTimeout: settings.timeout, connectTimeout: settings.timeout });
+    this.#agent = new Agent({
+      connections: 4,
+      headersTimeout: settings.timeout,
+      bodyTimeout: settings.timeout,
+      connectTimeout: settings.timeout,
+    });
     this.#onQuery = onQuery;
   }
 
@@ -74,13 +79,19 @@ export class PrometheusClient {
       } catch {
         body = null;
       }
-      const answer: QueryAnswer = body === null && res.statusCode !== 200 ? { ok: false, reason: `Prometheus answered HTTP ${res.statusCode}: ${text.slice(0, 200).trim()}` } : { ok: true, status: res.statusCode, body };
+      const answer: QueryAnswer =
+        body === null && res.statusCode !== 200
+          ? { ok: false, reason: `Prometheus answered HTTP ${res.statusCode}: ${text.slice(0, 200).trim()}` }
+          : { ok: true, status: res.statusCode, body };
       this.#onQuery(answer.ok && res.statusCode === 200 ? 'ok' : 'error');
       return answer;
     } catch (e) {
       this.#onQuery('error');
       const err = e as { code?: string; name?: string; message?: string };
-      const why = err.name === 'TimeoutError' || err.code === 'UND_ERR_HEADERS_TIMEOUT' ? `no answer within ${this.settings.timeout} ms` : `${err.code ? `${err.code}: ` : ''}${err.message ?? String(e)}`;
+      const why =
+        err.name === 'TimeoutError' || err.code === 'UND_ERR_HEADERS_TIMEOUT'
+          ? `no answer within ${this.settings.timeout} ms`
+          : `${err.code ? `${err.code}: ` : ''}${err.message ?? String(e)}`;
       return { ok: false, reason: `cannot query Prometheus at ${this.settings.url}: ${why}` };
     }
   }
@@ -142,7 +153,9 @@ export class PrometheusChecks implements MetricCheckFeed {
       old.clear();
     }
     this.#o = { ...this.#o, specs, client };
-    this.#checks = specs.map((spec) => old.get(JSON.stringify(spec)) ?? { spec, inflight: false, startedAt: -Infinity, latest: null, streak: 0 });
+    this.#checks = specs.map(
+      (spec) => old.get(JSON.stringify(spec)) ?? { spec, inflight: false, startedAt: -Infinity, latest: null, streak: 0 },
+    );
   }
 
   reset(): void {
@@ -178,19 +191,23 @@ export class PrometheusChecks implements MetricCheckFeed {
     c.inflight = true;
     c.startedAt = now;
     const gen = this.#generation;
-    const p = this.#sample(c.spec, client).then(
-      (sample) => {
+    const p = this.#sample(c.spec, client)
+      .then((sample) => {
         if (gen !== this.#generation || !this.#checks.includes(c)) return;
         const verdict = judgeSample(c.spec, sample);
         if (verdict.status === 'fail') c.streak++;
         else if (verdict.status === 'pass') c.streak = 0;
-        if (verdict.status === 'nodata' && c.latest?.verdict.status !== 'nodata') this.#o.log?.warn({ event: 'metric_check_nodata', check: c.spec.name, reason: verdict.detail }, `metric check ${c.spec.name}: ${verdict.detail}`);
+        if (verdict.status === 'nodata' && c.latest?.verdict.status !== 'nodata')
+          this.#o.log?.warn(
+            { event: 'metric_check_nodata', check: c.spec.name, reason: verdict.detail },
+            `metric check ${c.spec.name}: ${verdict.detail}`,
+          );
         c.latest = { sample, verdict, startedAt: now };
-      },
-    ).finally(() => {
-      c.inflight = false;
-      this.#pending.delete(p);
-    });
+      })
+      .finally(() => {
+        c.inflight = false;
+        this.#pending.delete(p);
+      });
     this.#pending.add(p);
   }
 
@@ -220,11 +237,23 @@ export function queryContext(c: Config): QueryContext {
  * canaryd_prometheus_queries_total{outcome} (ok, error): the load canaryd puts on Prometheus.
  */
 export function prometheusChecksFor(c: () => Config, deps: { clock: Clock; registry: Registry; log?: PrometheusChecksOptions['log'] }) {
-  const queries = new Counter({ name: 'canaryd_prometheus_queries_total', help: 'Instant queries sent to Prometheus by the rollout.metrics checks, by outcome', labelNames: ['outcome'], registers: [deps.registry] });
+  const queries = new Counter({
+    name: 'canaryd_prometheus_queries_total',
+    help: 'Instant queries sent to Prometheus by the rollout.metrics checks, by outcome',
+    labelNames: ['outcome'],
+    registers: [deps.registry],
+  });
   for (const o of ['ok', 'error']) queries.labels(o);
-  const clientOf = (p: PrometheusSettings | undefined) => (p === undefined ? null : new PrometheusClient(p, (o) => queries.labels(o).inc()));
+  const clientOf = (p: PrometheusSettings | undefined) =>
+    p === undefined ? null : new PrometheusClient(p, (o) => queries.labels(o).inc());
   let settings = JSON.stringify(c().analysis.prometheus ?? null);
-  const checks = new PrometheusChecks({ client: clientOf(c().analysis.prometheus), specs: metricCheckSpecs(c().rollout), context: () => queryContext(c()), clock: deps.clock, log: deps.log });
+  const checks = new PrometheusChecks({
+    client: clientOf(c().analysis.prometheus),
+    specs: metricCheckSpecs(c().rollout),
+    context: () => queryContext(c()),
+    clock: deps.clock,
+    log: deps.log,
+  });
   return {
     checks,
     configure(next: Config): void {

@@ -6,7 +6,16 @@
  * from the pure helpers in analysis/rollout/plan.ts, which the analysis bench calls too.
  */
 import type { Config } from '../config/index.js';
-import { alphaForStep, failMix, HARM_SHARE, nextWeightFraction, promotionMargin, promotionMarginBasis, type JudgeSettings, type RolloutSettings } from '../analysis/index.js';
+import {
+  alphaForStep,
+  failMix,
+  HARM_SHARE,
+  nextWeightFraction,
+  promotionMargin,
+  promotionMarginBasis,
+  type JudgeSettings,
+  type RolloutSettings,
+} from '../analysis/index.js';
 
 export type RolloutConfig = Config['rollout'];
 
@@ -40,7 +49,11 @@ export function judgeSettings(r: RolloutConfig, stepIndex: number): JudgeSetting
     // false promotion: falsePromotionRate split between the margin tests and the harm bound (a metric is
     // cleared by either, so the union bound adds the two; plan.ts HARM_SHARE)
     promoteAlpha: r.falsePromotionRate * (1 - HARM_SHARE),
-    harm: { nextWeight: nextWeightFraction(r.steps, stepIndex), budget: nextWeightFraction(r.steps, stepIndex) >= 1 ? r.finalHarmBudget : r.harmBudget, alpha: r.falsePromotionRate * HARM_SHARE },
+    harm: {
+      nextWeight: nextWeightFraction(r.steps, stepIndex),
+      budget: nextWeightFraction(r.steps, stepIndex) >= 1 ? r.finalHarmBudget : r.harmBudget,
+      alpha: r.falsePromotionRate * HARM_SHARE,
+    },
     power: r.power,
     scoring: { ...r.scoring },
     critical: r.critical,

@@ -67,7 +67,6 @@ export interface GateResult {
   reason: string;
 }
 
-
 const BACKOFF_BASE_MS = 200;
 
 export class WebhookRunner {
@@ -106,12 +105,18 @@ export class WebhookRunner {
    */
   notify(type: 'post-rollout' | 'rollback' | 'event', payload: PayloadBody, topic?: WebhookTopic): void {
     const t: WebhookTopic = type === 'rollback' ? 'rollback' : type === 'post-rollout' ? 'phase' : (topic ?? 'decision');
-    const hooks = this.#hooks.filter((h) => (type !== 'event' && h.type === type) || (h.type === 'event' && (h.events ?? DEFAULT_EVENT_TOPICS).includes(t)));
+    const hooks = this.#hooks.filter(
+      (h) => (type !== 'event' && h.type === type) || (h.type === 'event' && (h.events ?? DEFAULT_EVENT_TOPICS).includes(t)),
+    );
     for (const h of hooks) {
       const body = formatBody(h, { ...payload, type }, t);
       if (body === null) continue; // e.g. pagerduty: nothing to page about
       const p = this.#send(h, body).then((r) => {
-        if (!r.ok) this.#log.warn({ event: 'webhook_failed', webhook: h.name, type, status: r.status, error: r.error, attempts: r.attempts }, `webhook ${h.name} failed: ${r.error}`);
+        if (!r.ok)
+          this.#log.warn(
+            { event: 'webhook_failed', webhook: h.name, type, status: r.status, error: r.error, attempts: r.attempts },
+            `webhook ${h.name} failed: ${r.error}`,
+          );
       });
       this.#inflight.add(p);
       void p.finally(() => this.#inflight.delete(p));
@@ -135,7 +140,10 @@ export class WebhookRunner {
       if (last.ok || (last.status !== null && last.status < 500)) break;
       if (attempt <= h.retries) await new Promise((r) => setTimeout(r, BACKOFF_BASE_MS * 2 ** (attempt - 1)));
     }
-    this.#log.info({ event: 'webhook', webhook: h.name, type: h.type, ok: last.ok, status: last.status, attempts: last.attempts }, `webhook ${h.name} ${last.ok ? 'ok' : 'failed'}`);
+    this.#log.info(
+      { event: 'webhook', webhook: h.name, type: h.type, ok: last.ok, status: last.status, attempts: last.attempts },
+      `webhook ${h.name} ${last.ok ? 'ok' : 'failed'}`,
+    );
     return last;
   }
 }
@@ -146,7 +154,13 @@ export function signature(secret: string, body: string, nowMs = Date.now()): str
   return `t=${t},v1=${createHmac('sha256', secret).update(`${t}.${body}`).digest('hex')}`;
 }
 
-const PD_SEVERITY: Record<WebhookTopic, 'critical' | 'error' | 'warning' | 'info'> = { rollback: 'error', faults: 'warning', drift: 'warning', phase: 'info', decision: 'info' };
+const PD_SEVERITY: Record<WebhookTopic, 'critical' | 'error' | 'warning' | 'info'> = {
+  rollback: 'error',
+  faults: 'warning',
+  drift: 'warning',
+  phase: 'info',
+  decision: 'info',
+};
 
 /**
  * The request body for a webhook's format; null when the format has nothing to send for this topic
@@ -155,7 +169,11 @@ const PD_SEVERITY: Record<WebhookTopic, 'critical' | 'error' | 'warning' | 'info
 export function formatBody(h: WebhookSpec, payload: WebhookPayload, topic: WebhookTopic | null): string | null {
   const format = h.format ?? 'generic';
   if (format === 'slack') {
-    const context = [`rollout ${String(payload.rolloutId ?? '-')}`, `phase ${String(payload.phase ?? '-')}`, ...Object.entries(h.metadata).map(([k, v]) => `${k}: ${v}`)].join(' · ');
+    const context = [
+      `rollout ${String(payload.rolloutId ?? '-')}`,
+      `phase ${String(payload.phase ?? '-')}`,
+      ...Object.entries(h.metadata).map(([k, v]) => `${k}: ${v}`),
+    ].join(' · ');
     return JSON.stringify({
       text: payload.text,
       blocks: [
@@ -169,7 +187,12 @@ export function formatBody(h: WebhookSpec, payload: WebhookPayload, topic: Webho
     const rolloutKey = `canaryd-${h.metadata.service ?? 'rollout'}-${String(payload.rolloutId ?? 0)}`;
     const resolve = payload.type === 'post-rollout' || (t === 'phase' && payload.phase === 'promoted');
     if (!resolve && t !== 'rollback' && t !== 'faults' && t !== 'drift') return null;
-    const dedupKey = t === 'faults' ? `canaryd-${h.metadata.service ?? 'faults'}-faults` : t === 'drift' ? `canaryd-${h.metadata.service ?? 'config'}-drift` : rolloutKey;
+    const dedupKey =
+      t === 'faults'
+        ? `canaryd-${h.metadata.service ?? 'faults'}-faults`
+        : t === 'drift'
+          ? `canaryd-${h.metadata.service ?? 'config'}-drift`
+          : rolloutKey;
     const versions = payload.versions as { canary?: string } | undefined;
     return JSON.stringify({
       routing_key: h.routingKey ?? '',
@@ -203,10 +226,23 @@ async function attemptOnce(h: WebhookSpec, body: string, attempt: number): Promi
     });
     const text = (await res.body.text()).slice(0, 500);
     const ok = res.statusCode >= 200 && res.statusCode < 300;
-    return { name: h.name, ok, status: res.statusCode, attempts: attempt, ...(ok ? {} : { error: `HTTP ${res.statusCode}` }), ...(text ? { body: text } : {}) };
+    return {
+      name: h.name,
+      ok,
+      status: res.statusCode,
+      attempts: attempt,
+      ...(ok ? {} : { error: `HTTP ${res.statusCode}` }),
+      ...(text ? { body: text } : {}),
+    };
   } catch (e) {
     const err = e as { name?: string; code?: string; message?: string };
     const timedOut = err.name === 'TimeoutError' || err.code === 'UND_ERR_HEADERS_TIMEOUT' || err.code === 'UND_ERR_BODY_TIMEOUT';
-    return { name: h.name, ok: false, status: null, attempts: attempt, error: timedOut ? `timed out after ${h.timeout} ms` : err.code ?? err.message ?? String(e) };
+    return {
+      name: h.name,
+      ok: false,
+      status: null,
+      attempts: attempt,
+      error: timedOut ? `timed out after ${h.timeout} ms` : (err.code ?? err.message ?? String(e)),
+    };
   }
 }

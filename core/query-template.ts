@@ -11,7 +11,7 @@ export const TEMPLATE_VARIABLES = {
   arm: 'baseline or canary: the version the query is evaluated for, as canaryd labels its own series',
   canary: "the canary's release string (upstreams.canary.version)",
   baseline: "the baseline's release string (upstreams.baseline.version)",
-  interval: 'the check\'s query period as a PromQL range, e.g. 30s or 1m',
+  interval: "the check's query period as a PromQL range, e.g. 30s or 1m",
   service: 'analysis.service (default canaryd): the service name the series are labelled with',
 } as const;
 
@@ -24,7 +24,12 @@ const PLACEHOLDER = /\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}/g;
 export function templateProblems(query: string): string[] {
   const out: string[] = [];
   for (const m of query.matchAll(PLACEHOLDER)) {
-    if (!Object.hasOwn(TEMPLATE_VARIABLES, m[1])) out.push(`unknown placeholder {{${m[1]}}}; known: ${Object.keys(TEMPLATE_VARIABLES).map((k) => `{{${k}}}`).join(', ')}`);
+    if (!Object.hasOwn(TEMPLATE_VARIABLES, m[1]))
+      out.push(
+        `unknown placeholder {{${m[1]}}}; known: ${Object.keys(TEMPLATE_VARIABLES)
+          .map((k) => `{{${k}}}`)
+          .join(', ')}`,
+      );
   }
   const rest = query.replace(PLACEHOLDER, '');
   if (rest.includes('{{') || rest.includes('}}')) out.push('unbalanced {{ or }}: a placeholder is {{name}}');

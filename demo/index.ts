@@ -53,7 +53,10 @@ export async function runDemo(args: string[]): Promise<number> {
   // A default port someone else holds (8080 and 9901 are common) is replaced by a free one; a port asked
   // for with --port/--admin-port that is taken is one clear line and exit 2.
   const ports: number[] = [];
-  for (const [name, fallback] of [['--port', 8080], ['--admin-port', 9901]] as const) {
+  for (const [name, fallback] of [
+    ['--port', 8080],
+    ['--admin-port', 9901],
+  ] as const) {
     const want = flag(args, name, fallback);
     if (want === 0 || (await portFree(want))) ports.push(want);
     else if (args.includes(name)) {
@@ -139,7 +142,9 @@ state: { dir: "${stateDir}" }
     canary.set(bad);
     // the bad build is a new release: canaryd labels it v1.2.0 too (status, metrics, webhooks)
     sidecar.applyConfig(parseConfigText(configText('v1.2.0')), 'demo: canary replaced by v1.2.0');
-    console.log(`${stamp()} rollout 2: canary v1.2.0 is bad (${bad.errorRate * 100} % errors, ${bad.latencyMs} ms median); expect ROLLBACK`);
+    console.log(
+      `${stamp()} rollout 2: canary v1.2.0 is bad (${bad.errorRate * 100} % errors, ${bad.latencyMs} ms median); expect ROLLBACK`,
+    );
     ok = (await rollout('bad canary v1.2.0', 'rolledback')) && ok;
   }
   console.log(`${results.join('\n')}\ndashboard stays up for ${linger} s: ${adminUrl}/`);

@@ -21,7 +21,9 @@ function gaussian(random: () => number): number {
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
 }
 
-export async function startSampleUpstream(opts: SampleUpstreamOptions): Promise<{ server: Server; url: string; port: number; set(o: Partial<SampleUpstreamOptions>): void; close(): Promise<void> }> {
+export async function startSampleUpstream(
+  opts: SampleUpstreamOptions,
+): Promise<{ server: Server; url: string; port: number; set(o: Partial<SampleUpstreamOptions>): void; close(): Promise<void> }> {
   const state = { latencyMs: opts.latencyMs ?? 10, errorRate: opts.errorRate ?? 0, random: opts.random ?? Math.random };
   const server = createServer((req, res) => {
     const hash = createHash('sha256');
@@ -34,8 +36,18 @@ export async function startSampleUpstream(opts: SampleUpstreamOptions): Promise<
       const delay = state.latencyMs > 0 ? state.latencyMs * Math.exp(0.5 * gaussian(state.random)) : 0;
       const fail = state.random() < state.errorRate;
       const answer = () => {
-        const body = JSON.stringify({ version: opts.name, ok: !fail, path: req.url, bodyBytes: bytes, bodySha256: bytes > 0 ? hash.digest('hex') : null });
-        res.writeHead(fail ? 500 : 200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-upstream': opts.name });
+        const body = JSON.stringify({
+          version: opts.name,
+          ok: !fail,
+          path: req.url,
+          bodyBytes: bytes,
+          bodySha256: bytes > 0 ? hash.digest('hex') : null,
+        });
+        res.writeHead(fail ? 500 : 200, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          'x-upstream': opts.name,
+        });
         res.end(body);
       };
       if (delay > 0) setTimeout(answer, delay);

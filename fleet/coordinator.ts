@@ -132,7 +132,10 @@ export class FleetCoordinator {
       await this.#redis.connect();
       await this.#pull();
     } catch (e) {
-      this.#host.log.warn({ event: 'fleet_unreachable', err: (e as Error).message }, 'fleet: Redis unreachable at start; serving with the local state until it is back');
+      this.#host.log.warn(
+        { event: 'fleet_unreachable', err: (e as Error).message },
+        'fleet: Redis unreachable at start; serving with the local state until it is back',
+      );
     }
     await this.#beat();
     this.#timer = setInterval(() => void this.#beat(), this.settings.heartbeatMs);
@@ -152,7 +155,13 @@ export class FleetCoordinator {
       try {
         await this.#flushNow();
         // hand the lease on at once instead of letting it lapse
-        if (this.#leading) await this.#redis.eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, this.keys.leader, this.settings.replica);
+        if (this.#leading)
+          await this.#redis.eval(
+            `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`,
+            1,
+            this.keys.leader,
+            this.settings.replica,
+          );
         await this.#redis.hdel(this.keys.replicas, this.settings.replica);
       } catch {
         /* Redis gone: the lease lapses and the heartbeat ages out */
@@ -177,11 +186,14 @@ export class FleetCoordinator {
     if (!this.#connected) throw new CanarydError('CANARYD_ERR_FLEET_UNAVAILABLE', `fleet: Redis is unreachable; ${op} needs the leader`);
     // the leader's reply comes back on the channel: with the subscriber still reconnecting the command would
     // run on the leader and its answer be lost (the caller told 503 for a command that was applied)
-    if (this.#sub.status !== 'ready') throw new CanarydError('CANARYD_ERR_FLEET_UNAVAILABLE', `fleet: the reply channel is reconnecting; retry ${op}`);
+    if (this.#sub.status !== 'ready')
+      throw new CanarydError('CANARYD_ERR_FLEET_UNAVAILABLE', `fleet: the reply channel is reconnecting; retry ${op}`);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(cmd.id);
-        reject(new CanarydError('CANARYD_ERR_FLEET_UNAVAILABLE', `fleet: no leader answered ${op} within ${this.settings.commandTimeoutMs} ms`));
+        reject(
+          new CanarydError('CANARYD_ERR_FLEET_UNAVAILABLE', `fleet: no leader answered ${op} within ${this.settings.commandTimeoutMs} ms`),
+        );
       }, this.settings.commandTimeoutMs);
       this.#pending.set(cmd.id, { resolve, reject, timer });
       this.#ops(2);
@@ -260,7 +272,9 @@ export class FleetCoordinator {
     const out: string[] = [];
     if (upTo > this.#pushedTo) {
       const from = this.#pushedTo === 0 ? upTo - this.settings.evidenceKeepMs : this.#pushedTo;
-      for (const v of ['baseline', 'canary'] as const) for (const w of this.#host.localWindows(v, from, upTo)) if (w.start >= from && w.clean.requests + w.faulted.requests > 0) out.push(JSON.stringify(toWire(w)));
+      for (const v of ['baseline', 'canary'] as const)
+        for (const w of this.#host.localWindows(v, from, upTo))
+          if (w.start >= from && w.clean.requests + w.faulted.requests > 0) out.push(JSON.stringify(toWire(w)));
     }
     const hb = JSON.stringify({ at: now, leader: this.#leading, ...this.#host.heartbeat() });
     // a few commands per beat whatever the request rate: the member list is read every beat only by the
@@ -271,7 +285,8 @@ export class FleetCoordinator {
     if (readMembers) m.hgetall(k.replicas);
     const ev = k.evidence(this.settings.replica);
     if (out.length > 0) m.rpush(ev, ...out).ltrim(ev, -Math.ceil((2 * this.settings.evidenceKeepMs) / win), -1);
-    const refreshExpiry = out.length > 0 && now - this.#expirySetAt > Math.min(10 * this.settings.heartbeatMs, this.settings.evidenceKeepMs / 2);
+    const refreshExpiry =
+      out.length > 0 && now - this.#expirySetAt > Math.min(10 * this.settings.heartbeatMs, this.settings.evidenceKeepMs / 2);
     if (refreshExpiry) m.pexpire(ev, this.settings.evidenceKeepMs);
     const sentAt = performance.now();
     const token = await this.#redis.fleetLease(k.leader, k.fence, this.settings.replica, this.settings.leaseTtlMs, String(this.#token));
@@ -283,7 +298,10 @@ export class FleetCoordinator {
     if (refreshExpiry) this.#expirySetAt = now;
     this.#leaderId = (res[1][1] as string | null) ?? null;
     const seq = Number(res[2][1] ?? 0);
-    if (readMembers) this.#replicas = Object.entries((res[3][1] as Record<string, string>) ?? {}).map(([id, j]) => ({ id, ...(JSON.parse(j) as object) }) as ReplicaView);
+    if (readMembers)
+      this.#replicas = Object.entries((res[3][1] as Record<string, string>) ?? {}).map(
+        ([id, j]) => ({ id, ...(JSON.parse(j) as object) }) as ReplicaView,
+      );
     this.#setConnected(true);
 
     if (token > 0) {
@@ -314,7 +332,10 @@ export class FleetCoordinator {
     this.#outLines = [];
     this.#pulledTo.clear();
     this.evidence.clear();
-    this.#host.log.info({ event: 'fleet_leader', replica: this.settings.replica, token }, `fleet: this replica leads (fencing token ${token})`);
+    this.#host.log.info(
+      { event: 'fleet_leader', replica: this.settings.replica, token },
+      `fleet: this replica leads (fencing token ${token})`,
+    );
     this.#host.leadership(true, token);
   }
 
@@ -329,7 +350,11 @@ export class FleetCoordinator {
   }
 
   #lost(e: unknown): void {
-    if (this.#connected) this.#host.log.warn({ event: 'fleet_unreachable', err: (e as Error).message }, 'fleet: Redis unreachable; serving with the last weights, promotions stop');
+    if (this.#connected)
+      this.#host.log.warn(
+        { event: 'fleet_unreachable', err: (e as Error).message },
+        'fleet: Redis unreachable; serving with the last weights, promotions stop',
+      );
     this.#connected = false;
     // the lease may still be ours in Redis until it lapses, but no write can be fenced now: stop judging
     // when it would have lapsed (a rollback from the admin API stays possible, locally)
@@ -374,7 +399,13 @@ export class FleetCoordinator {
     const lines = this.#outLines;
     this.#outDocs = new Map();
     this.#outLines = [];
-    const args = [String(this.#token), String(Date.now()), String(docs.length), ...docs.flatMap(([n, v]) => [n, JSON.stringify(v)]), ...lines.map((l) => JSON.stringify(l))];
+    const args = [
+      String(this.#token),
+      String(Date.now()),
+      String(docs.length),
+      ...docs.flatMap(([n, v]) => [n, JSON.stringify(v)]),
+      ...lines.map((l) => JSON.stringify(l)),
+    ];
     let seq: number;
     try {
       this.#ops(1);
@@ -387,7 +418,10 @@ export class FleetCoordinator {
       return;
     }
     if (seq === 0) {
-      this.#host.log.warn({ event: 'fleet_write_fenced', token: this.#token, docs: docs.map(([n]) => n) }, `fleet: state write refused, fencing token ${this.#token} is stale; adopting the fleet's state`);
+      this.#host.log.warn(
+        { event: 'fleet_write_fenced', token: this.#token, docs: docs.map(([n]) => n) },
+        `fleet: state write refused, fencing token ${this.#token} is stale; adopting the fleet's state`,
+      );
       this.#stepDown('a newer leader holds the fencing token');
       this.#seenSeq = 0;
       await this.#pull().catch((e: unknown) => this.#lost(e));
@@ -404,7 +438,8 @@ export class FleetCoordinator {
     for (const r of others) {
       const since = this.#pulledTo.get(r.id);
       // only what is new since the last look (plus slack); everything kept on the first look
-      const n = since === undefined ? 0 : Math.min(Math.ceil((now - since) / win) * 2 + 4, Math.ceil((2 * this.settings.evidenceKeepMs) / win));
+      const n =
+        since === undefined ? 0 : Math.min(Math.ceil((now - since) / win) * 2 + 4, Math.ceil((2 * this.settings.evidenceKeepMs) / win));
       m.lrange(this.keys.evidence(r.id), n === 0 ? 0 : -n, -1);
     }
     this.#ops(others.length);
@@ -412,7 +447,11 @@ export class FleetCoordinator {
     others.forEach((r, i) => {
       const [err, rows] = res[i] ?? [null, []];
       if (err) return;
-      this.evidence.add(r.id, (rows as string[]).map((s) => JSON.parse(s) as WireWindow), now);
+      this.evidence.add(
+        r.id,
+        (rows as string[]).map((s) => JSON.parse(s) as WireWindow),
+        now,
+      );
       this.#pulledTo.set(r.id, now);
     });
   }

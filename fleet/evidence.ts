@@ -20,12 +20,24 @@ export interface WireWindow {
 type WireCounts = Omit<WindowCounts, 'latency'> & { latency: number[] };
 
 export function toWire(w: WindowRecord): WireWindow {
-  const c = (x: WindowCounts): WireCounts => ({ requests: x.requests, statusClass: x.statusClass, gatewayErrors: x.gatewayErrors, latency: Array.from(x.latency), latencySumMs: x.latencySumMs });
+  const c = (x: WindowCounts): WireCounts => ({
+    requests: x.requests,
+    statusClass: x.statusClass,
+    gatewayErrors: x.gatewayErrors,
+    latency: Array.from(x.latency),
+    latencySumMs: x.latencySumMs,
+  });
   return { version: w.version, start: w.start, durationMs: w.durationMs, clean: c(w.clean), faulted: c(w.faulted) };
 }
 
 export function fromWire(w: WireWindow): WindowRecord {
-  const c = (x: WireCounts): WindowCounts => ({ requests: x.requests, statusClass: [...x.statusClass] as WindowCounts['statusClass'], gatewayErrors: x.gatewayErrors, latency: Uint32Array.from(x.latency), latencySumMs: x.latencySumMs });
+  const c = (x: WireCounts): WindowCounts => ({
+    requests: x.requests,
+    statusClass: [...x.statusClass] as WindowCounts['statusClass'],
+    gatewayErrors: x.gatewayErrors,
+    latency: Uint32Array.from(x.latency),
+    latencySumMs: x.latencySumMs,
+  });
   return { version: w.version, start: w.start, durationMs: w.durationMs, clean: c(w.clean), faulted: c(w.faulted) };
 }
 
@@ -39,7 +51,11 @@ function addCounts(into: WindowCounts, x: WindowCounts): void {
 }
 
 function copy(w: WindowRecord): WindowRecord {
-  const c = (x: WindowCounts): WindowCounts => ({ ...x, statusClass: [...x.statusClass] as WindowCounts['statusClass'], latency: Uint32Array.from(x.latency) });
+  const c = (x: WindowCounts): WindowCounts => ({
+    ...x,
+    statusClass: [...x.statusClass] as WindowCounts['statusClass'],
+    latency: Uint32Array.from(x.latency),
+  });
   return { ...w, clean: c(w.clean), faulted: c(w.faulted) };
 }
 

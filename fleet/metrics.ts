@@ -12,8 +12,22 @@ export interface FleetGaugeSource {
 
 export function registerFleetGauges(registry: Registry, fleet: FleetGaugeSource, heartbeatMs: number): void {
   const registers = [registry];
-  new Gauge({ name: 'canaryd_fleet_leader', help: '1 while this replica holds the fleet lease (fleet mode)', registers, collect() { this.set(fleet.leading ? 1 : 0); } });
-  new Gauge({ name: 'canaryd_fleet_redis_up', help: '1 while this replica reaches Redis (fleet mode)', registers, collect() { this.set(fleet.connected ? 1 : 0); } });
+  new Gauge({
+    name: 'canaryd_fleet_leader',
+    help: '1 while this replica holds the fleet lease (fleet mode)',
+    registers,
+    collect() {
+      this.set(fleet.leading ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'canaryd_fleet_redis_up',
+    help: '1 while this replica reaches Redis (fleet mode)',
+    registers,
+    collect() {
+      this.set(fleet.connected ? 1 : 0);
+    },
+  });
   new Gauge({
     name: 'canaryd_fleet_replicas',
     help: 'replicas whose last heartbeat is younger than 3 heartbeats, as this replica last read them (fleet mode)',

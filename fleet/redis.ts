@@ -86,7 +86,13 @@ function options(c: FleetConnection, forSubscriber: boolean): RedisOptions {
   return {
     username: c.username || undefined,
     password: c.password || undefined,
-    tls: c.tls ? { ca: c.tls.caFile ? readFileSync(c.tls.caFile) : undefined, servername: c.tls.servername, rejectUnauthorized: c.tls.rejectUnauthorized ?? true } : undefined,
+    tls: c.tls
+      ? {
+          ca: c.tls.caFile ? readFileSync(c.tls.caFile) : undefined,
+          servername: c.tls.servername,
+          rejectUnauthorized: c.tls.rejectUnauthorized ?? true,
+        }
+      : undefined,
     lazyConnect: true,
     connectTimeout: 1000,
     // fail fast while Redis is down: the coordinator retries on its own beat, nothing queues up

@@ -9,7 +9,6 @@
 import type { IncomingMessage } from 'node:http';
 import { PassThrough, type Readable } from 'node:stream';
 
-
 /**
  * Reads `req` up to `limit` bytes. `done` gets the whole body as a Buffer, or — past the limit — a stream
  * that yields every byte; it is not called when the client goes away first (the exchange sees the close).

@@ -53,7 +53,8 @@ export class StatusCounter {
     const values: Sample[] = [];
     for (let v = 0; v < 2; v++) {
       const counts = this.#counts[v];
-      for (let s = 0; s < STATUS_SLOTS; s++) if (counts[s] > 0) values.push({ value: counts[s], labels: { version: VERSION_OF_INDEX[v], status: String(s) } });
+      for (let s = 0; s < STATUS_SLOTS; s++)
+        if (counts[s] > 0) values.push({ value: counts[s], labels: { version: VERSION_OF_INDEX[v], status: String(s) } });
     }
     return Promise.resolve({ name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator });
   }

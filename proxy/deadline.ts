@@ -76,12 +76,29 @@ export class RequestSweeper {
       const req = ex.req;
       const receiving = !req.complete && ex.bodyProgressAt > 0;
       if (now - ex.startedAt >= s.requestMs) {
-        if (receiving) ex.cut(408, 'CANARYD_ERR_CLIENT_TIMEOUT', `request body not received within timeouts.request (${s.requestMs} ms)`, 'client_abort');
-        else ex.cut(504, 'CANARYD_ERR_DEADLINE', `${ex.version} upstream: no complete answer within timeouts.request (${s.requestMs} ms from arrival)`, 'timeout');
+        if (receiving)
+          ex.cut(
+            408,
+            'CANARYD_ERR_CLIENT_TIMEOUT',
+            `request body not received within timeouts.request (${s.requestMs} ms)`,
+            'client_abort',
+          );
+        else
+          ex.cut(
+            504,
+            'CANARYD_ERR_DEADLINE',
+            `${ex.version} upstream: no complete answer within timeouts.request (${s.requestMs} ms from arrival)`,
+            'timeout',
+          );
         continue;
       }
       if (ex.queuedAt > 0 && now - ex.queuedAt >= s.queueTimeoutMs) {
-        ex.cut(503, 'CANARYD_ERR_QUEUE_TIMEOUT', `${ex.version} upstream: no connection free within limits.queue.timeout (${s.queueTimeoutMs} ms)`, 'refused');
+        ex.cut(
+          503,
+          'CANARYD_ERR_QUEUE_TIMEOUT',
+          `${ex.version} upstream: no connection free within limits.queue.timeout (${s.queueTimeoutMs} ms)`,
+          'refused',
+        );
         continue;
       }
       if (receiving) this.#checkBody(ex, now, s);

@@ -148,7 +148,11 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
       this.#dispatch();
     } else if (a === 'queued') this.queuedAt = performance.now();
     else {
-      this.respondError(503, 'CANARYD_ERR_QUEUE_FULL', `${this.version} upstream: every connection busy and ${upstream.queueSize} requests waiting (limits.queue.size)`);
+      this.respondError(
+        503,
+        'CANARYD_ERR_QUEUE_FULL',
+        `${this.version} upstream: every connection busy and ${upstream.queueSize} requests waiting (limits.queue.size)`,
+      );
       this.#finish(503, 'refused');
     }
   }
@@ -214,7 +218,9 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
       try {
         res.writeHead(statusCode, headers);
       } catch (err) {
-        this.onError(Object.assign(new Error(`response field not allowed in HTTP/2: ${(err as Error).message}`), { code: 'UND_ERR_INVALID_ARG' }));
+        this.onError(
+          Object.assign(new Error(`response field not allowed in HTTP/2: ${(err as Error).message}`), { code: 'UND_ERR_INVALID_ARG' }),
+        );
         return false;
       }
     } else res.writeHead(statusCode, statusText, headers);
@@ -268,7 +274,14 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
   onError(err: Error): void {
     const failure = classifyUpstreamError(err);
     const res = this.res;
-    if (!this.#done && failure.beforeSend && !res.headersSent && this.body === null && this.#attempts <= this.#host.retries && isIdempotent(this.req.method ?? '')) {
+    if (
+      !this.#done &&
+      failure.beforeSend &&
+      !res.headersSent &&
+      this.body === null &&
+      this.#attempts <= this.#host.retries &&
+      isIdempotent(this.req.method ?? '')
+    ) {
       this.#dispatch(); // a connect failure of a body-less idempotent request: retried, keeping its slot
       return;
     }
@@ -310,7 +323,11 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
     const res = this.res;
     if (res.headersSent || res.destroyed) return;
     const body = JSON.stringify(routed ? { error: code, message, version: this.version } : { error: code, message });
-    const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-canaryd-error': code };
+    const headers: Record<string, string | number> = {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+      'x-canaryd-error': code,
+    };
     if (routed && this.#host.versionHeader) headers['x-canaryd-version'] = this.version;
     res.writeHead(status, headers);
     res.end(body);

@@ -17,7 +17,9 @@ export interface FdLimits {
 /** From /proc/self/limits (Linux); null elsewhere. "unlimited" reads as Infinity. */
 export function readFdLimits(): FdLimits | null {
   try {
-    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+    const line = readFileSync('/proc/self/limits', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('Max open files'));
     const m = line ? /Max open files\s+(\S+)\s+(\S+)/.exec(line) : null;
     if (!m) return null;
     const n = (v: string) => (v === 'unlimited' ? Infinity : Number(v));

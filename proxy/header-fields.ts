@@ -52,7 +52,13 @@ export function requestField(name: string): Req {
     case 7:
       return nameIs(name, 'upgrade') ? Req.UpgradeField : nameIs(name, 'trailer') ? Req.Drop : Req.Keep;
     case 10:
-      return nameIs(name, 'connection') ? Req.UpgradeField : nameIs(name, 'keep-alive') ? Req.Drop : nameIs(name, 'tracestate') ? Req.Tracestate : Req.Keep;
+      return nameIs(name, 'connection')
+        ? Req.UpgradeField
+        : nameIs(name, 'keep-alive')
+          ? Req.Drop
+          : nameIs(name, 'tracestate')
+            ? Req.Tracestate
+            : Req.Keep;
     case 11:
       return nameIs(name, 'traceparent') ? Req.Traceparent : Req.Keep;
     case 14:
@@ -117,6 +123,7 @@ export function connectionOptions(value: string, into: Set<string> | null): Set<
 
 export function connectionTokens(raw: readonly string[]): Set<string> | null {
   let tokens: Set<string> | null = null;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i].length === 10 && nameIs(raw[i], 'connection')) tokens = connectionOptions(raw[i + 1], tokens);
+  for (let i = 0; i < raw.length; i += 2)
+    if (raw[i].length === 10 && nameIs(raw[i], 'connection')) tokens = connectionOptions(raw[i + 1], tokens);
   return tokens;
 }

@@ -60,6 +60,10 @@ export function newTraceparent(): string {
   }
   const at = idPos++ * 48;
   // an all-zero trace-id or parent-id is invalid (§3.2.2.3/4); 2^-64 odds, but checking costs nothing
-  if ((idHex.startsWith('00000000', at) && isAllZero(idHex, at, at + 32)) || (idHex.startsWith('00000000', at + 32) && isAllZero(idHex, at + 32, at + 48))) return newTraceparent();
+  if (
+    (idHex.startsWith('00000000', at) && isAllZero(idHex, at, at + 32)) ||
+    (idHex.startsWith('00000000', at + 32) && isAllZero(idHex, at + 32, at + 48))
+  )
+    return newTraceparent();
   return `00-${idHex.slice(at, at + 32)}-${idHex.slice(at + 32, at + 48)}-01`;
 }

@@ -4,7 +4,16 @@ export { ObservationStage, AccessLogStage } from './observe.js';
 export { raiseFdLimit, readFdLimits, autoMaxConnections, type FdLimitReport } from './fd-limit.js';
 export { Exchange, CanarydResponse } from './exchange.js';
 export { TrafficSplitter, USER_ID_HEADER, type RoutingInput, type RoutingRuleInput, type RouteChoice } from './router.js';
-export { compileRule, stickyBucket, stickyThreshold, STICKY_BUCKETS, type RequestAttributes, type RuleMatch, type RuleSpec, type CompiledRule } from './rules.js';
+export {
+  compileRule,
+  stickyBucket,
+  stickyThreshold,
+  STICKY_BUCKETS,
+  type RequestAttributes,
+  type RuleMatch,
+  type RuleSpec,
+  type CompiledRule,
+} from './rules.js';
 export { WindowedRecorder } from './record.js';
 export { ProxyMetrics, DURATION_BUCKETS_SECONDS } from './metrics.js';
 export { Mirror } from './mirror.js';

@@ -4,8 +4,16 @@
  */
 import { isIP } from 'node:net';
 
-interface V4Range { kind: 4; net: number; mask: number }
-interface V6Range { kind: 6; net: bigint; mask: bigint }
+interface V4Range {
+  kind: 4;
+  net: number;
+  mask: number;
+}
+interface V6Range {
+  kind: 6;
+  net: bigint;
+  mask: bigint;
+}
 
 function v4ToInt(ip: string): number {
   const p = ip.split('.');
@@ -59,7 +67,7 @@ export class CidrSet {
     if (addr.startsWith('::ffff:') && addr.includes('.')) addr = addr.slice(7);
     if (isIP(addr) === 4) {
       const n = v4ToInt(addr);
-      for (const r of this.#v4) if (((n & r.mask) >>> 0) === r.net) return true;
+      for (const r of this.#v4) if ((n & r.mask) >>> 0 === r.net) return true;
       return false;
     }
     if (this.#v6.length === 0 || isIP(addr) !== 6) return false;

@@ -9,9 +9,7 @@ import type { Observation } from '../core/index.js';
 import { StatusCounter, VersionHistogram } from './collectors.js';
 
 /** Resolves both 1 ms and 10 s, as the issue asks, with the usual 1-2.5-5 steps between. */
-export const DURATION_BUCKETS_SECONDS = [
-  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30,
-];
+export const DURATION_BUCKETS_SECONDS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export class ProxyMetrics {
   readonly requests: StatusCounter;
@@ -25,13 +23,37 @@ export class ProxyMetrics {
   constructor(registry: Registry) {
     const registers = [registry];
     this.requests = new StatusCounter('http_requests_total', 'Requests proxied, by version and response status');
-    this.duration = new VersionHistogram('http_request_duration_seconds', 'Request duration seen by canaryd, by version', DURATION_BUCKETS_SECONDS);
+    this.duration = new VersionHistogram(
+      'http_request_duration_seconds',
+      'Request duration seen by canaryd, by version',
+      DURATION_BUCKETS_SECONDS,
+    );
     registry.registerMetric(this.requests as unknown as Metric);
     registry.registerMetric(this.duration as unknown as Metric);
-    this.trafficPercent = new Gauge({ name: 'canary_traffic_percent', help: 'Share of traffic routed to each version, in percent', labelNames: ['version'], registers });
-    this.upstreamErrors = new Counter({ name: 'canaryd_upstream_errors_total', help: 'Upstream failures by version and kind (refused, reset, timeout)', labelNames: ['version', 'kind'], registers });
-    this.faultedRequests = new Counter({ name: 'canaryd_faulted_requests_total', help: 'Requests touched by an injected fault, by version', labelNames: ['version'], registers });
-    this.mirrored = new Counter({ name: 'canaryd_mirror_requests_total', help: 'Shadow requests sent to canary, by outcome', labelNames: ['outcome'], registers });
+    this.trafficPercent = new Gauge({
+      name: 'canary_traffic_percent',
+      help: 'Share of traffic routed to each version, in percent',
+      labelNames: ['version'],
+      registers,
+    });
+    this.upstreamErrors = new Counter({
+      name: 'canaryd_upstream_errors_total',
+      help: 'Upstream failures by version and kind (refused, reset, timeout)',
+      labelNames: ['version', 'kind'],
+      registers,
+    });
+    this.faultedRequests = new Counter({
+      name: 'canaryd_faulted_requests_total',
+      help: 'Requests touched by an injected fault, by version',
+      labelNames: ['version'],
+      registers,
+    });
+    this.mirrored = new Counter({
+      name: 'canaryd_mirror_requests_total',
+      help: 'Shadow requests sent to canary, by outcome',
+      labelNames: ['outcome'],
+      registers,
+    });
     this.rejected = new Counter({
       name: 'canaryd_limit_rejections_total',
       help: 'Connections or requests turned away by a limit: max_connections, client_connections, client_inflight, first_byte_timeout',

@@ -54,7 +54,14 @@ export class Mirror implements ProxyStage {
   #inflight = 0;
   #settled: (outcome: MirrorOutcome) => void;
 
-  constructor(opts: { percent: number; maxBodyBytes: number; target: () => Upstream; count: (o: MirrorOutcome) => void; random?: () => number; maxInflight?: number }) {
+  constructor(opts: {
+    percent: number;
+    maxBodyBytes: number;
+    target: () => Upstream;
+    count: (o: MirrorOutcome) => void;
+    random?: () => number;
+    maxInflight?: number;
+  }) {
     this.#percent = opts.percent;
     this.maxBodyBytes = opts.maxBodyBytes;
     this.maxInflight = opts.maxInflight ?? MIRROR_MAX_INFLIGHT;
@@ -123,7 +130,13 @@ export class Mirror implements ProxyStage {
     const send = (copy: Buffer | null) => {
       try {
         upstream.dispatch(
-          { origin: upstream.origin, path: upstream.basePath + url, method: req.method as Dispatcher.HttpMethod, headers: shadowHeaders, body: copy },
+          {
+            origin: upstream.origin,
+            path: upstream.basePath + url,
+            method: req.method as Dispatcher.HttpMethod,
+            headers: shadowHeaders,
+            body: copy,
+          },
           new DiscardHandler(this.#settled),
         );
       } catch {

@@ -52,12 +52,30 @@ export class AccessLogStage implements ProxyStage {
     if (failure?.err !== undefined) {
       const err = failure.err as { code?: string; message?: string };
       this.#log.warn(
-        { event: 'upstream_error', version: o.version, status: o.status, outcome: o.outcome, code: failure.code, cause: err.code ?? err.message, method: ex?.req.method, url: ex?.req.url },
+        {
+          event: 'upstream_error',
+          version: o.version,
+          status: o.status,
+          outcome: o.outcome,
+          code: failure.code,
+          cause: err.code ?? err.message,
+          method: ex?.req.method,
+          url: ex?.req.url,
+        },
         `upstream ${o.version} failed: ${o.outcome}`,
       );
     } else if (o.status >= 500 || (this.sampleRate > 0 && this.#random() < this.sampleRate)) {
       this.#log.info(
-        { event: 'access', version: o.version, status: o.status, ms: Math.round(o.durationMs * 100) / 100, method: ex?.req.method, url: ex?.req.url, rule: ex?.rule ?? undefined, faulted: o.faulted || undefined },
+        {
+          event: 'access',
+          version: o.version,
+          status: o.status,
+          ms: Math.round(o.durationMs * 100) / 100,
+          method: ex?.req.method,
+          url: ex?.req.url,
+          rule: ex?.rule ?? undefined,
+          faulted: o.faulted || undefined,
+        },
         'request',
       );
     }

@@ -10,7 +10,15 @@
 import type { IncomingMessage } from 'node:http';
 import { ownHeader, type HeaderBag, type TrafficControl, type VersionName, type Weights } from '../core/index.js';
 import { cookieValue, pathOf } from './match.js';
-import { compileRule, stickyBucket, stickyThreshold, STICKY_BUCKETS, type CompiledRule, type RequestAttributes, type RuleSpec } from './rules.js';
+import {
+  compileRule,
+  stickyBucket,
+  stickyThreshold,
+  STICKY_BUCKETS,
+  type CompiledRule,
+  type RequestAttributes,
+  type RuleSpec,
+} from './rules.js';
 
 export interface RoutingRuleInput {
   name: string;

@@ -123,12 +123,24 @@ export class ProxyServer implements ExchangeHost {
         return;
       }
       const [status, reason] =
-        err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large'] : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout'] : [400, 'Bad Request'];
+        err.code === 'HPE_HEADER_OVERFLOW'
+          ? [431, 'Request Header Fields Too Large']
+          : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? [408, 'Request Timeout']
+            : [400, 'Bad Request'];
       socket.end(rawErrorResponse(status, reason, 'CANARYD_ERR_BAD_REQUEST', `malformed request: ${err.code ?? err.message}`));
     });
     // A reverse proxy is no tunnel: CONNECT gets 405 with the Allow field RFC 9110 §15.5.6 requires.
     this.server.on('connect', (_req: IncomingMessage, socket: Socket) => {
-      socket.end(rawErrorResponse(405, 'Method Not Allowed', 'CANARYD_ERR_METHOD_NOT_ALLOWED', 'CONNECT is not supported: canaryd is a reverse proxy', `allow: ${OPTIONS_ALLOW}\r\n`));
+      socket.end(
+        rawErrorResponse(
+          405,
+          'Method Not Allowed',
+          'CANARYD_ERR_METHOD_NOT_ALLOWED',
+          'CONNECT is not supported: canaryd is a reverse proxy',
+          `allow: ${OPTIONS_ALLOW}\r\n`,
+        ),
+      );
     });
     this.configure(opts.settings);
   }
@@ -147,7 +159,12 @@ export class ProxyServer implements ExchangeHost {
     this.server.headersTimeout = timeouts.clientHeaders;
     this.#limits.inflightLimit = limits.perClient.inflight;
     this.#limits.connectionLimit = limits.perClient.connections;
-    this.#sweeper.settings = { requestMs: timeouts.request, clientBodyMs: timeouts.clientBody, minBodyRate: limits.minBodyRate, queueTimeoutMs: limits.queue.timeout };
+    this.#sweeper.settings = {
+      requestMs: timeouts.request,
+      clientBodyMs: timeouts.clientBody,
+      minBodyRate: limits.minBodyRate,
+      queueTimeoutMs: limits.queue.timeout,
+    };
     this.#trusted = settings.trustProxy.length > 0 ? new CidrSet(settings.trustProxy) : null;
     if (prev !== undefined) this.#h2.configure(settings.http2);
     this.#limits.trusted = this.#trusted;
@@ -167,7 +184,11 @@ export class ProxyServer implements ExchangeHost {
     for (const v of ['baseline', 'canary'] as const) {
       const u = this.#upstreams[v];
       if ((old === undefined || old[v] !== u) && u.tls !== null && !u.tls.rejectUnauthorized) {
-        this.#onEvent('warn', 'upstream_tls_unverified', { version: v, url: settings.upstreams[v].url, key: `upstreams.${v}.tls.rejectUnauthorized` });
+        this.#onEvent('warn', 'upstream_tls_unverified', {
+          version: v,
+          url: settings.upstreams[v].url,
+          key: `upstreams.${v}.tls.rejectUnauthorized`,
+        });
       }
     }
   }
@@ -234,14 +255,24 @@ export class ProxyServer implements ExchangeHost {
         ex.finishLocal(200, 'bad_request');
         return;
       } else {
-        ex.respondError(400, 'CANARYD_ERR_BAD_REQUEST', `request target must be origin-form or absolute-form, got ${JSON.stringify(url.slice(0, 100))}`, false);
+        ex.respondError(
+          400,
+          'CANARYD_ERR_BAD_REQUEST',
+          `request target must be origin-form or absolute-form, got ${JSON.stringify(url.slice(0, 100))}`,
+          false,
+        );
         ex.finishLocal(400, 'bad_request');
         return;
       }
     }
     const clientIp = this.clientIp(req);
     if (!this.#limits.enter(clientIp)) {
-      ex.respondError(429, 'CANARYD_ERR_CLIENT_LIMIT', `${this.#limits.inflightLimit} requests of this client are in flight already (limits.perClient.inflight)`, false);
+      ex.respondError(
+        429,
+        'CANARYD_ERR_CLIENT_LIMIT',
+        `${this.#limits.inflightLimit} requests of this client are in flight already (limits.perClient.inflight)`,
+        false,
+      );
       ex.finishLocal(429, 'bad_request');
       this.#onReject('client_inflight');
       return;
@@ -259,7 +290,12 @@ export class ProxyServer implements ExchangeHost {
       raw = fields.raw;
       ex.teTrailers = fields.teTrailers;
     }
-    const headers = upstreamRequestHeaders(raw, { clientIp, proto: this.#proto, authority, requireHost: !ex.h2 && req.httpVersionMinor >= 1 });
+    const headers = upstreamRequestHeaders(raw, {
+      clientIp,
+      proto: this.#proto,
+      authority,
+      requireHost: !ex.h2 && req.httpVersionMinor >= 1,
+    });
     if (headers === null) {
       ex.respondError(400, 'CANARYD_ERR_BAD_REQUEST', 'Host header missing, repeated or invalid (RFC 9112 §3.2)', false);
       ex.finishLocal(400, 'bad_request');

@@ -172,7 +172,14 @@ export function proxyUpgrade(x: UpgradeExchange): void {
     clear();
     if (chooseProtocol(res.headers.upgrade, new Set([protocolName(x.protocol)])) === null) {
       upSocket.destroy();
-      client.end(rawErrorResponse(502, 'Bad Gateway', 'CANARYD_ERR_UPSTREAM_PROTOCOL', `upstream switched to ${JSON.stringify(res.headers.upgrade ?? '')}, not the ${JSON.stringify(x.protocol)} the client asked for`));
+      client.end(
+        rawErrorResponse(
+          502,
+          'Bad Gateway',
+          'CANARYD_ERR_UPSTREAM_PROTOCOL',
+          `upstream switched to ${JSON.stringify(res.headers.upgrade ?? '')}, not the ${JSON.stringify(x.protocol)} the client asked for`,
+        ),
+      );
       report(502, 'reset');
       return;
     }

@@ -82,7 +82,13 @@ export class Upstream {
     this.#connections = target.connections;
     this.tls = u.protocol === 'https:' ? upstreamTlsOptions(version, target.tls ?? { rejectUnauthorized: true }, this.host) : null;
     if (target.http2) {
-      this.pool = new H2Pool(u.origin, { connections: target.connections, connectTimeout: timeouts.connect, headersTimeout: timeouts.headers, bodyTimeout: timeouts.body, tls: this.tls });
+      this.pool = new H2Pool(u.origin, {
+        connections: target.connections,
+        connectTimeout: timeouts.connect,
+        headersTimeout: timeouts.headers,
+        bodyTimeout: timeouts.body,
+        tls: this.tls,
+      });
       return;
     }
     this.pool = new Pool(u.origin, {

@@ -11,7 +11,21 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, dirname, resolve } from 'node:path';
 
 const ROOT = process.cwd();
-const FOLDERS = ['core', 'config', 'proxy', 'analysis', 'admin', 'cli', 'state', 'controller', 'demo', 'fleet', 'traffic', 'chaos', 'contract'];
+const FOLDERS = [
+  'core',
+  'config',
+  'proxy',
+  'analysis',
+  'admin',
+  'cli',
+  'state',
+  'controller',
+  'demo',
+  'fleet',
+  'traffic',
+  'chaos',
+  'contract',
+];
 /** top-level folders with .ts files that are not product rooms */
 const NOT_ROOMS = ['bench', 'test', 'scripts', 'node_modules', 'dist', 'docs', 'examples', 'deploy', 'test-artifacts'];
 const EVERY_ROOM = [...FOLDERS, 'sidecar.ts'];
@@ -57,8 +71,7 @@ const PACKAGE_HOME = {
  * Cycles known on main, each with the move that removes it (issue 13). They are printed, not failed, so the
  * rest of the check guards main meanwhile; a new cycle fails. Delete an entry once its cycle is gone.
  */
-const KNOWN_CYCLES = [
-];
+const KNOWN_CYCLES = [];
 
 function files(dir) {
   const out = [];
@@ -77,14 +90,20 @@ const isDir = (p) => {
     return false;
   }
 };
-const homeHolds = (h, rel) => rel === h || (h.endsWith('/') && rel.startsWith(h)) || (h.startsWith('**/') && (rel === h.slice(3) || rel.endsWith(h.slice(2))));
+const homeHolds = (h, rel) =>
+  rel === h || (h.endsWith('/') && rel.startsWith(h)) || (h.startsWith('**/') && (rel === h.slice(3) || rel.endsWith(h.slice(2))));
 
 const problems = [];
 for (const d of readdirSync(ROOT)) {
   if (d.startsWith('.') || NOT_ROOMS.includes(d) || FOLDERS.includes(d) || !isDir(d)) continue;
-  if (files(d).length > 0) problems.push(`${d}/: a folder of .ts files that scripts/check-imports.mjs does not know; add it to FOLDERS (and its FORBIDDEN rooms) or to NOT_ROOMS`);
+  if (files(d).length > 0)
+    problems.push(
+      `${d}/: a folder of .ts files that scripts/check-imports.mjs does not know; add it to FOLDERS (and its FORBIDDEN rooms) or to NOT_ROOMS`,
+    );
 }
-const all = FOLDERS.filter(isDir).flatMap((f) => files(f)).concat(['sidecar.ts']);
+const all = FOLDERS.filter(isDir)
+  .flatMap((f) => files(f))
+  .concat(['sidecar.ts']);
 /** file → files it imports (relative imports only), for the cycle check */
 const graph = new Map();
 for (const file of all) {
@@ -101,7 +120,8 @@ for (const file of all) {
       const to = target.split('/')[0].replace(/\.js$/, '.ts');
       if (to === from) continue;
       if ((FORBIDDEN[from] ?? []).includes(to)) problems.push(`${rel}: ${from}/ must not import ${to} (${spec})`);
-      if (!typeOnly && (TYPE_ONLY[from] ?? []).includes(to)) problems.push(`${rel}: ${from}/ may import ${to}/ for types only (import type ... from '${spec}')`);
+      if (!typeOnly && (TYPE_ONLY[from] ?? []).includes(to))
+        problems.push(`${rel}: ${from}/ may import ${to}/ for types only (import type ... from '${spec}')`);
       if (!/\/index\.js$/.test(target) && FOLDERS.includes(to)) problems.push(`${rel}: import ${to}/ through its index.ts, not ${spec}`);
     } else {
       const pkg = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0];

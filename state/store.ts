@@ -13,7 +13,19 @@
  * Temp files left by a kill -9 mid-write (`<file>.<pid>.tmp`, possibly torn) are removed at start, unless
  * the pid in the name is a live process other than this one (another canaryd sharing the directory).
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CanarydError } from '../core/index.js';
@@ -217,4 +229,3 @@ export class StateStore {
     this.#log(name).scanLines(visit);
   }
 }
-

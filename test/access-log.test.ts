@@ -19,10 +19,11 @@ async function hit(url: string, headers: Record<string, string> = {}): Promise<v
 async function setup(t: TapTest, rate: number) {
   const base = await startEchoUpstream('baseline');
   const can = await startEchoUpstream('canary');
-  const yaml = configYaml(base.url, can.url, 'routing: { canaryWeight: 0, rules: [{ name: beta, match: { header: { x-beta: "1" } }, to: canary }] }').replace(
-    'log: { level: silent }',
-    `log: { level: info, accessLogSampleRate: ${rate} }`,
-  );
+  const yaml = configYaml(
+    base.url,
+    can.url,
+    'routing: { canaryWeight: 0, rules: [{ name: beta, match: { header: { x-beta: "1" } }, to: canary }] }',
+  ).replace('log: { level: silent }', `log: { level: info, accessLogSampleRate: ${rate} }`);
   const s = await startAdminSidecar(yaml);
   t.teardown(async () => (await s.stop(), await base.close(), await can.close()));
   return { s, access: () => s.lines.filter((l) => l.event === 'access') };

@@ -15,7 +15,10 @@ const TOKEN = 's3cret-token';
 async function setup(t: TapTest, extra = ''): Promise<AdminSidecar> {
   const base = await startEchoUpstream('baseline');
   const can = await startEchoUpstream('canary');
-  const yaml = configYaml(base.url, can.url, `routing: { canaryWeight: 10 }\n${extra}`).replace('admin: { listen: "127.0.0.1:0" }', `admin: { listen: "127.0.0.1:0", token: "${TOKEN}" }`);
+  const yaml = configYaml(base.url, can.url, `routing: { canaryWeight: 10 }\n${extra}`).replace(
+    'admin: { listen: "127.0.0.1:0" }',
+    `admin: { listen: "127.0.0.1:0", token: "${TOKEN}" }`,
+  );
   const s = await startAdminSidecar(yaml);
   t.teardown(async () => (await s.stop(), await base.close(), await can.close()));
   return s;
@@ -25,7 +28,11 @@ function isErrorBody(t: TapTest, json: any, code: string) {
   t.equal(json?.error, code, `error code ${code}`);
   t.type(json?.message, 'string', 'has a message');
   t.ok(json.error in ERROR_CODES, 'code is in the catalogue');
-  t.same(Object.keys(json).filter((k) => !['error', 'message', 'details'].includes(k)), [], 'no other fields');
+  t.same(
+    Object.keys(json).filter((k) => !['error', 'message', 'details'].includes(k)),
+    [],
+    'no other fields',
+  );
 }
 
 t.test('probes and metrics are open', async (t) => {
@@ -65,14 +72,26 @@ t.test('status and weights: good input, 400 naming the field, 401 without the to
     isErrorBody(t, r.json, 'CANARYD_ERR_BAD_REQUEST');
     t.match(r.json.message, message);
   }
-  const badJson = await call(s.app, 'PUT', '/api/v1/weights', { body: '{"canary": 1', token: TOKEN, headers: { 'content-type': 'application/json' } });
+  const badJson = await call(s.app, 'PUT', '/api/v1/weights', {
+    body: '{"canary": 1',
+    token: TOKEN,
+    headers: { 'content-type': 'application/json' },
+  });
   t.equal(badJson.status, 400);
   isErrorBody(t, badJson.json, 'CANARYD_ERR_BAD_REQUEST');
 
-  const cross = await call(s.app, 'PUT', '/api/v1/weights', { body: { canary: 30 }, token: TOKEN, headers: { origin: 'http://evil.example', host: 'localhost:80' } });
+  const cross = await call(s.app, 'PUT', '/api/v1/weights', {
+    body: { canary: 30 },
+    token: TOKEN,
+    headers: { origin: 'http://evil.example', host: 'localhost:80' },
+  });
   t.equal(cross.status, 403, 'a browser on another site is refused even with the token');
   isErrorBody(t, cross.json, 'CANARYD_ERR_FORBIDDEN');
-  const sameOrigin = await call(s.app, 'PUT', '/api/v1/weights', { body: { canary: 30, reason: 'test' }, token: TOKEN, headers: { origin: 'http://localhost:80', host: 'localhost:80' } });
+  const sameOrigin = await call(s.app, 'PUT', '/api/v1/weights', {
+    body: { canary: 30, reason: 'test' },
+    token: TOKEN,
+    headers: { origin: 'http://localhost:80', host: 'localhost:80' },
+  });
   t.equal(sameOrigin.status, 200, 'same-origin browser request allowed');
   t.same(sameOrigin.json, { canaryWeight: 30 });
   t.same((await call(s.app, 'GET', '/api/v1/weights')).json, { baseline: 70, canary: 30, owner: 'api' });
@@ -105,21 +124,34 @@ t.test('authReads: reads need the token too; probes stay open', async (t) => {
 
 t.test('failed attempts are logged and rate-limited per IP; the right token is never refused', async (t) => {
   const s = await setup(t);
-  for (let i = 0; i < 12; i++) t.equal((await call(s.app, 'PUT', '/api/v1/weights', { body: { canary: 1 } })).status, 401, 'no token: refused');
-  t.equal((await call(s.app, 'PUT', '/api/v1/weights', { body: { canary: 2 }, token: TOKEN })).status, 200, 'requests without a token guess nothing and do not count');
-  for (let i = 0; i < 10; i++) t.equal((await call(s.app, 'PUT', '/api/v1/weights', { body: { canary: 1 }, token: `bad-${i}` })).status, 401);
+  for (let i = 0; i < 12; i++)
+    t.equal((await call(s.app, 'PUT', '/api/v1/weights', { body: { canary: 1 } })).status, 401, 'no token: refused');
+  t.equal(
+    (await call(s.app, 'PUT', '/api/v1/weights', { body: { canary: 2 }, token: TOKEN })).status,
+    200,
+    'requests without a token guess nothing and do not count',
+  );
+  for (let i = 0; i < 10; i++)
+    t.equal((await call(s.app, 'PUT', '/api/v1/weights', { body: { canary: 1 }, token: `bad-${i}` })).status, 401);
   const blocked = await call(s.app, 'PUT', '/api/v1/weights', { body: { canary: 1 }, token: 'bad-again' });
   t.equal(blocked.status, 429, 'a wrong token from a blocked IP: 429');
   isErrorBody(t, blocked.json, 'CANARYD_ERR_RATE_LIMITED');
   t.equal((await call(s.app, 'PUT', '/api/v1/weights', { body: { canary: 1 } })).status, 429, 'no token from a blocked IP: 429');
   const right = await call(s.app, 'PUT', '/api/v1/weights', { body: { canary: 3 }, token: TOKEN });
   t.equal(right.status, 200, 'the right token from the same (blocked) IP still passes: the operator is never locked out');
-  t.equal((await call(s.app, 'POST', '/api/v1/rollout/rollback', { body: { reason: 'emergency' }, token: TOKEN })).status !== 429, true, 'an emergency rollback is not rate-limited');
+  t.equal(
+    (await call(s.app, 'POST', '/api/v1/rollout/rollback', { body: { reason: 'emergency' }, token: TOKEN })).status !== 429,
+    true,
+    'an emergency rollback is not rate-limited',
+  );
   const failed = s.lines.filter((l) => l.msg === 'admin auth failed');
   t.equal(failed.length, 20, '10 lines per kind at most: 10 missing-token + 10 wrong-token');
   t.same([failed[0].reason, failed[19].reason, failed[19].failures], ['missing token', 'wrong token', 10]);
   t.equal(failed[0].level, 40, 'at warn level');
-  t.ok(s.lines.some((l) => l.msg === 'admin auth rate-limited'), 'the block is logged');
+  t.ok(
+    s.lines.some((l) => l.msg === 'admin auth rate-limited'),
+    'the block is logged',
+  );
   t.notOk(JSON.stringify(s.lines).includes(TOKEN), 'the token never reaches the log');
   t.equal(s.sidecar.traffic.weight().canary, 3, 'only the authenticated changes applied');
 });
@@ -136,11 +168,15 @@ t.test('a flood of bad tokens writes a bounded number of log lines, with a summa
   t.ok(failed <= 10 * windows && failed >= 10, `401 lines: ${failed} for ${n} failures over ${windows} window(s)`);
   t.ok(limited <= 10 * windows && limited >= 1, `429 lines: ${limited} over ${windows} window(s)`);
   // the suppressed counts come out as summary lines, at the latest when each window's timer fires
-  const summaries = await until('summary lines', () => {
-    const l = s.lines.filter((x) => x.event === 'log_suppressed');
-    const total = l.reduce((a, x) => a + x.suppressed, 0);
-    return total + failed + limited >= n ? l : null;
-  }, 25_000);
+  const summaries = await until(
+    'summary lines',
+    () => {
+      const l = s.lines.filter((x) => x.event === 'log_suppressed');
+      const total = l.reduce((a, x) => a + x.suppressed, 0);
+      return total + failed + limited >= n ? l : null;
+    },
+    25_000,
+  );
   t.ok(summaries.length <= 2 * windows + 2, `${summaries.length} summary lines`);
   t.match(summaries[0].msg, /more like this in the last 10 s not logged/);
 });
@@ -150,13 +186,21 @@ t.test('over real sockets: status, weights with the token, openapi', async (t) =
   const st = await request(`${s.adminUrl}/api/v1/status`);
   t.equal(st.statusCode, 200);
   t.equal(((await st.body.json()) as any).weights.canary, 10);
-  const put = await request(`${s.adminUrl}/api/v1/weights`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ canary: 100 }) });
+  const put = await request(`${s.adminUrl}/api/v1/weights`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ canary: 100 }),
+  });
   t.equal(put.statusCode, 200);
   await put.body.dump();
   const proxied = await request(`${s.url}/x`);
   await proxied.body.dump();
   t.equal(proxied.headers['x-canaryd-version'], 'canary', 'weight 100 routes to canary');
-  const bad = await request(`${s.adminUrl}/api/v1/weights`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: '{"canary":"x"}' });
+  const bad = await request(`${s.adminUrl}/api/v1/weights`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: '{"canary":"x"}',
+  });
   t.equal(bad.statusCode, 400);
   t.equal(((await bad.body.json()) as any).message, 'body.canary: must be number, got "x"');
   const doc = await request(`${s.adminUrl}/api/v1/openapi.json`);

@@ -31,8 +31,15 @@ t.test('event bus: stamps seq and time, isolates subscribers, keeps a replay rin
   for (let i = 0; i < 4; i++) bus.publish({ type: 'decision', i });
   t.equal(seen.length, 6, 'a throwing subscriber does not stop delivery');
   t.equal(errors.length, 6, 'and is reported');
-  t.same(bus.recent().map((e) => e.seq), [4, 5, 6], 'ring of 3, snapshots not kept');
-  t.same(bus.recent(5).map((e) => e.seq), [6]);
+  t.same(
+    bus.recent().map((e) => e.seq),
+    [4, 5, 6],
+    'ring of 3, snapshots not kept',
+  );
+  t.same(
+    bus.recent(5).map((e) => e.seq),
+    [6],
+  );
   t.equal(bus.latest('snapshot')?.seq, 2);
   off();
   bus.publish({ type: 'x' });
@@ -45,8 +52,16 @@ t.test('snapshot: rate, error rate and percentiles over the complete windows of 
   const rec = new WindowedRecorder({ now: () => clock.now() });
   // 5 complete seconds: baseline 100 req/s at 10 ms with 1 % 500s; canary 20 req/s, 5 % at 100 ms, 10 % 503
   for (let s = 0; s < 5; s++) {
-    for (let i = 0; i < 100; i++) rec.record({ version: 'baseline', status: i === 0 ? 500 : 200, durationMs: 10, outcome: 'ok', faulted: false }, 95_000 + s * 1000 + i);
-    for (let i = 0; i < 20; i++) rec.record({ version: 'canary', status: i < 2 ? 503 : 200, durationMs: i === 19 ? 100 : 20, outcome: 'ok', faulted: i === 5 }, 95_000 + s * 1000 + i);
+    for (let i = 0; i < 100; i++)
+      rec.record(
+        { version: 'baseline', status: i === 0 ? 500 : 200, durationMs: 10, outcome: 'ok', faulted: false },
+        95_000 + s * 1000 + i,
+      );
+    for (let i = 0; i < 20; i++)
+      rec.record(
+        { version: 'canary', status: i < 2 ? 503 : 200, durationMs: i === 19 ? 100 : 20, outcome: 'ok', faulted: i === 5 },
+        95_000 + s * 1000 + i,
+      );
   }
   rec.record({ version: 'canary', status: 500, durationMs: 5000, outcome: 'ok', faulted: false }, 100_200); // current window: left out
   clock.set(100_500);
@@ -60,7 +75,16 @@ t.test('snapshot: rate, error rate and percentiles over the complete windows of 
   t.ok(near(snap.versions.canary.p50Ms, 20), `canary p50 ${snap.versions.canary.p50Ms} ~ 20 ms`);
   t.ok(near(snap.versions.canary.p99Ms, 100), `canary p99 ${snap.versions.canary.p99Ms} ~ 100 ms (one slow request in 20)`);
   const empty = computeSnapshot(new WindowedRecorder({ now: () => 0 }), 0, 10_000);
-  t.same(empty.versions.canary, { rps: 0, requests: 0, errors: 0, errorRate: null, p50Ms: null, p95Ms: null, p99Ms: null, faultedRequests: 0 });
+  t.same(empty.versions.canary, {
+    rps: 0,
+    requests: 0,
+    errors: 0,
+    errorRate: null,
+    p50Ms: null,
+    p95Ms: null,
+    p99Ms: null,
+    faultedRequests: 0,
+  });
 });
 
 interface Client {
@@ -80,7 +104,9 @@ function connect(url: string, opts: { headers?: Record<string, string>; protocol
     ws.once('unexpected-response', (_req, res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c));
-      res.on('end', () => reject(Object.assign(new Error(`refused ${res.statusCode}`), { status: res.statusCode, body: JSON.parse(body || 'null') })));
+      res.on('end', () =>
+        reject(Object.assign(new Error(`refused ${res.statusCode}`), { status: res.statusCode, body: JSON.parse(body || 'null') })),
+      );
     });
     ws.once('error', reject);
   });
@@ -89,7 +115,10 @@ function connect(url: string, opts: { headers?: Record<string, string>; protocol
 async function setup(t: TapTest, authReads: boolean): Promise<AdminSidecar & { ws: string }> {
   const base = await startEchoUpstream('baseline');
   const can = await startEchoUpstream('canary');
-  const yaml = configYaml(base.url, can.url, 'routing: { canaryWeight: 50 }').replace('admin: { listen: "127.0.0.1:0" }', `admin: { listen: "127.0.0.1:0", token: "${TOKEN}", authReads: ${authReads} }`);
+  const yaml = configYaml(base.url, can.url, 'routing: { canaryWeight: 50 }').replace(
+    'admin: { listen: "127.0.0.1:0" }',
+    `admin: { listen: "127.0.0.1:0", token: "${TOKEN}", authReads: ${authReads} }`,
+  );
   const s = await startAdminSidecar(yaml);
   t.teardown(async () => (await s.stop(), await base.close(), await can.close()));
   return { ...s, ws: `${s.adminUrl.replace('http', 'ws')}/api/v1/events` };
@@ -116,12 +145,19 @@ t.test('over a real socket: hello, a snapshot that reflects live traffic, and a 
     15_000,
     100,
   );
-  t.ok(snap.versions.canary.rps > 0 && snap.versions.baseline.rps > 0, `rates ${snap.versions.baseline.rps} / ${snap.versions.canary.rps} req/s after ${sent} requests`);
+  t.ok(
+    snap.versions.canary.rps > 0 && snap.versions.baseline.rps > 0,
+    `rates ${snap.versions.baseline.rps} / ${snap.versions.canary.rps} req/s after ${sent} requests`,
+  );
   t.type(snap.versions.canary.p95Ms, 'number');
   t.equal(snap.versions.canary.errorRate, 0);
   t.same(snap.weights, { baseline: 50, canary: 50 });
 
-  const put = await request(`${s.adminUrl}/api/v1/weights`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ canary: 40, reason: 'ws test' }) });
+  const put = await request(`${s.adminUrl}/api/v1/weights`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ canary: 40, reason: 'ws test' }),
+  });
   t.equal(put.statusCode, 200);
   await put.body.dump();
   const w = await c.next((e) => e.type === 'weights', 'the weights event');
@@ -138,7 +174,10 @@ t.test('auth like reads: 401 without the token, header or subprotocol token acce
   const refused = await connect(s.ws).catch((e) => e);
   t.equal(refused.status, 401);
   t.equal(refused.body.error, 'CANARYD_ERR_UNAUTHORIZED');
-  t.equal((await connect(s.ws, { protocols: ['canaryd.v1', `bearer.${Buffer.from('nope').toString('base64url')}`] }).catch((e) => e)).status, 401);
+  t.equal(
+    (await connect(s.ws, { protocols: ['canaryd.v1', `bearer.${Buffer.from('nope').toString('base64url')}`] }).catch((e) => e)).status,
+    401,
+  );
 
   const viaHeader = await connect(s.ws, { headers: { authorization: `Bearer ${TOKEN}` } });
   t.ok(await viaHeader.next((e) => e.type === 'hello', 'hello'));
@@ -153,5 +192,8 @@ t.test('auth like reads: 401 without the token, header or subprotocol token acce
   t.equal(cross.body.error, 'CANARYD_ERR_FORBIDDEN');
   const elsewhere = await connect(s.ws.replace('/api/v1/events', '/api/v1/other')).catch((e) => e);
   t.equal(elsewhere.status, 404);
-  t.ok(s.lines.some((l) => l.msg === 'admin auth failed' && l.route === '/api/v1/events'), 'failed stream auth is logged');
+  t.ok(
+    s.lines.some((l) => l.msg === 'admin auth failed' && l.route === '/api/v1/events'),
+    'failed stream auth is logged',
+  );
 });

@@ -13,10 +13,17 @@ const TOKEN = 'flags-token';
 const dispatcher = new Agent({ connections: 16 });
 t.teardown(() => dispatcher.close());
 
-async function setup(t: TapTest, extra = 'routing: { canaryWeight: 0, sticky: { header: x-user-id } }', stateDir = tempDir()): Promise<AdminSidecar & { stateDir: string; yaml: string }> {
+async function setup(
+  t: TapTest,
+  extra = 'routing: { canaryWeight: 0, sticky: { header: x-user-id } }',
+  stateDir = tempDir(),
+): Promise<AdminSidecar & { stateDir: string; yaml: string }> {
   const base = await startEchoUpstream('baseline');
   const can = await startEchoUpstream('canary');
-  const yaml = configYaml(base.url, can.url, extra, stateDir).replace('admin: { listen: "127.0.0.1:0" }', `admin: { listen: "127.0.0.1:0", token: "${TOKEN}" }`);
+  const yaml = configYaml(base.url, can.url, extra, stateDir).replace(
+    'admin: { listen: "127.0.0.1:0" }',
+    `admin: { listen: "127.0.0.1:0", token: "${TOKEN}" }`,
+  );
   const s = await startAdminSidecar(yaml);
   t.teardown(async () => (await s.stop(), await base.close(), await can.close()));
   return { ...s, stateDir, yaml };
@@ -67,8 +74,15 @@ t.test('create, read, update, archive: good input and 400/404/409 naming the pro
   t.equal(upd.status, 200);
   t.match(upd.json, { enabled: true, users: ['u1'] });
   t.ok(upd.json.updatedAt >= upd.json.createdAt);
-  t.equal((await call(s.app, 'PATCH', '/api/v1/flags/beta', { body: {}, token: TOKEN })).json.message, 'body: must have at least 1 field(s)');
-  t.equal((await call(s.app, 'PATCH', '/api/v1/flags/beta', { body: { kind: 'ipList' }, token: TOKEN })).json.message, 'body.ips: is required for kind "ipList"', 'kind change checks the new kind');
+  t.equal(
+    (await call(s.app, 'PATCH', '/api/v1/flags/beta', { body: {}, token: TOKEN })).json.message,
+    'body: must have at least 1 field(s)',
+  );
+  t.equal(
+    (await call(s.app, 'PATCH', '/api/v1/flags/beta', { body: { kind: 'ipList' }, token: TOKEN })).json.message,
+    'body.ips: is required for kind "ipList"',
+    'kind change checks the new kind',
+  );
   const toIp = await call(s.app, 'PATCH', '/api/v1/flags/beta', { body: { kind: 'ipList', ips: ['127.0.0.1'] }, token: TOKEN });
   t.equal(toIp.status, 200);
   t.equal(toIp.json.users, undefined, "the old kind's field is dropped");
@@ -86,7 +100,10 @@ t.test('create, read, update, archive: good input and 400/404/409 naming the pro
 });
 
 t.test('flags route real traffic; the check endpoint agrees with the proxy', async (t) => {
-  const s = await setup(t, 'routing:\n  canaryWeight: 30\n  sticky: { header: x-user-id }\n  rules:\n    - { name: qa-to-baseline, match: { header: { x-qa: "1" } }, to: baseline }');
+  const s = await setup(
+    t,
+    'routing:\n  canaryWeight: 30\n  sticky: { header: x-user-id }\n  rules:\n    - { name: qa-to-baseline, match: { header: { x-qa: "1" } }, to: baseline }',
+  );
   const post = (body: unknown) => call(s.app, 'POST', '/api/v1/flags', { body, token: TOKEN });
   t.equal((await post({ key: 'vip', kind: 'userList', users: ['vip-1', 'vip-2'], enabled: true })).status, 201);
   t.equal((await post({ key: 'half', kind: 'percentage', percentage: 50, enabled: true })).status, 201);
@@ -96,7 +113,10 @@ t.test('flags route real traffic; the check endpoint agrees with the proxy', asy
   t.equal(await versionFor(s.url, { 'x-user-id': 'vip-1', 'x-qa': '1' }), 'baseline', 'a config rule wins over flags');
   const vip = (await call(s.app, 'GET', '/api/v1/flags/vip/check?userId=vip-1')).json;
   t.match(vip, { enabled: true, matches: true, active: true, route: { version: 'canary', decidedBy: 'flag', rule: 'flag:vip' } });
-  t.match((await call(s.app, 'GET', '/api/v1/flags/vip/check?userId=someone')).json, { enabled: false, reason: 'user "someone" is not in the list' });
+  t.match((await call(s.app, 'GET', '/api/v1/flags/vip/check?userId=someone')).json, {
+    enabled: false,
+    reason: 'user "someone" is not in the list',
+  });
   t.match((await call(s.app, 'GET', '/api/v1/flags/off/check')).json, { enabled: false, active: false, matches: true });
   t.match((await call(s.app, 'GET', '/api/v1/flags/half/check')).json, { enabled: false, reason: /no user id/ });
   const badIp = await call(s.app, 'GET', '/api/v1/flags/vip/check?ip=300.1.1.1');
@@ -118,8 +138,14 @@ t.test('flags route real traffic; the check endpoint agrees with the proxy', asy
   t.ok(inHalf > 15 && inHalf < 45, `the 50 % flag holds about half the users (${inHalf}/60)`);
 
   // ip flag: the test client is 127.0.0.1
-  t.equal((await post({ key: 'local', kind: 'ipList', ips: ['127.0.0.0/8'], enabled: true, version: 'baseline', match: { path: '/x' } })).status, 201);
-  t.match((await call(s.app, 'GET', '/api/v1/flags/local/check?ip=127.0.0.9&path=/x&userId=nobody')).json, { enabled: true, route: { version: 'baseline', decidedBy: 'flag', rule: 'flag:local' } });
+  t.equal(
+    (await post({ key: 'local', kind: 'ipList', ips: ['127.0.0.0/8'], enabled: true, version: 'baseline', match: { path: '/x' } })).status,
+    201,
+  );
+  t.match((await call(s.app, 'GET', '/api/v1/flags/local/check?ip=127.0.0.9&path=/x&userId=nobody')).json, {
+    enabled: true,
+    route: { version: 'baseline', decidedBy: 'flag', rule: 'flag:local' },
+  });
   t.match((await call(s.app, 'GET', '/api/v1/flags/local/check?ip=127.0.0.9&path=/y')).json, { enabled: false, matches: false });
   t.equal(await versionFor(s.url, { 'x-user-id': 'vip-2' }), 'canary', 'earlier flags keep precedence (creation order)');
   const log = s.lines.filter((l) => l.event === 'flag').map((l) => `${l.key}:${l.action}`);
@@ -137,7 +163,13 @@ t.test('flags persist under state.dir and survive a restart', async (t) => {
 
   const second = await setup(t, 'routing: { canaryWeight: 0, sticky: { header: x-user-id } }', stateDir);
   const flags = (await call(second.app, 'GET', '/api/v1/flags?archived=true')).json.flags;
-  t.same(flags.map((f: any) => [f.key, f.enabled, f.archived]), [['vip', true, false], ['gone', false, true]]);
+  t.same(
+    flags.map((f: any) => [f.key, f.enabled, f.archived]),
+    [
+      ['vip', true, false],
+      ['gone', false, true],
+    ],
+  );
   t.equal(await versionFor(second.url, { 'x-user-id': 'vip-1' }), 'canary', 'the restored flag routes');
   t.equal(await versionFor(second.url, { 'x-user-id': 'other' }), 'baseline', 'the archived boolean flag does not');
 });

@@ -14,12 +14,26 @@ import { call, startAdminSidecar, type AdminSidecar, type TapTest } from './help
 
 const TOKEN = 'input-test-token-0123456789abcdef0123';
 /** Names of Object.prototype members (and the prototype itself) a lookup on a plain object would find. */
-const PROTO_NAMES = ['__proto__', 'constructor', 'hasOwnProperty', 'toString', 'valueOf', 'isPrototypeOf', 'propertyIsEnumerable', 'toLocaleString', '__defineGetter__', '__lookupGetter__'];
+const PROTO_NAMES = [
+  '__proto__',
+  'constructor',
+  'hasOwnProperty',
+  'toString',
+  'valueOf',
+  'isPrototypeOf',
+  'propertyIsEnumerable',
+  'toLocaleString',
+  '__defineGetter__',
+  '__lookupGetter__',
+];
 
 async function setup(t: TapTest, extra = ''): Promise<AdminSidecar> {
   const base = await startEchoUpstream('baseline');
   const can = await startEchoUpstream('canary');
-  const yaml = configYaml(base.url, can.url, `routing: { canaryWeight: 10 }\n${extra}`).replace('admin: { listen: "127.0.0.1:0" }', `admin: { listen: "127.0.0.1:0", token: "${TOKEN}" }`);
+  const yaml = configYaml(base.url, can.url, `routing: { canaryWeight: 10 }\n${extra}`).replace(
+    'admin: { listen: "127.0.0.1:0" }',
+    `admin: { listen: "127.0.0.1:0", token: "${TOKEN}" }`,
+  );
   const s = await startAdminSidecar(yaml);
   t.teardown(async () => (await s.stop(), await base.close(), await can.close()));
   return s;
@@ -61,18 +75,34 @@ t.test('JSON nested past the limit is a 400, also over a real socket; the limit 
   t.equal(jsonDepth('[[1],[[2]]]'), 3);
   const nested = (depth: number) => `{"canary": 5, "reason": "x", "x": ${'['.repeat(depth - 1)}${']'.repeat(depth - 1)}}`;
   for (const depth of [MAX_JSON_DEPTH + 1, 10_000, 200_000]) {
-    const r = await call(s.app, 'PUT', '/api/v1/weights', { body: nested(depth), token: TOKEN, headers: { 'content-type': 'application/json' } });
+    const r = await call(s.app, 'PUT', '/api/v1/weights', {
+      body: nested(depth),
+      token: TOKEN,
+      headers: { 'content-type': 'application/json' },
+    });
     t.equal(r.status, 400, `depth ${depth}: 400`);
     t.equal(r.json?.error, 'CANARYD_ERR_BAD_REQUEST');
     t.match(r.json?.message, /nested deeper than 32 levels/);
   }
-  const ok = await call(s.app, 'PUT', '/api/v1/weights', { body: nested(MAX_JSON_DEPTH), token: TOKEN, headers: { 'content-type': 'application/json' } });
+  const ok = await call(s.app, 'PUT', '/api/v1/weights', {
+    body: nested(MAX_JSON_DEPTH),
+    token: TOKEN,
+    headers: { 'content-type': 'application/json' },
+  });
   t.equal(ok.status, 400, 'depth 32 is parsed: the only problem left is the unknown field');
   t.equal(ok.json.message, 'body.x: unknown field');
-  const r = await request(`${s.adminUrl}/api/v1/weights`, { method: 'PUT', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: nested(50_000) });
+  const r = await request(`${s.adminUrl}/api/v1/weights`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: nested(50_000),
+  });
   t.equal(r.statusCode, 400);
   t.match(((await r.body.json()) as any).message, /nested deeper/);
-  const proto = await call(s.app, 'PUT', '/api/v1/weights', { body: '{"canary": 5, "__proto__": {"x": 1}}', token: TOKEN, headers: { 'content-type': 'application/json' } });
+  const proto = await call(s.app, 'PUT', '/api/v1/weights', {
+    body: '{"canary": 5, "__proto__": {"x": 1}}',
+    token: TOKEN,
+    headers: { 'content-type': 'application/json' },
+  });
   t.equal(proto.status, 400, 'prototype poisoning is still refused');
   t.equal((await request(`${s.adminUrl}/healthz`)).statusCode, 200, 'the admin is alive');
 });
@@ -80,15 +110,31 @@ t.test('JSON nested past the limit is a 400, also over a real socket; the limit 
 t.test('property: header names like Object.prototype members match only when sent (rules, flags, faults)', async (t) => {
   // one config rule per name, all to canary at weight 0: a request without the header must reach baseline
   const names = PROTO_NAMES;
-  t.throws(() => parseConfigText(configYaml('http://127.0.0.1:1', 'http://127.0.0.1:2', 'routing:\n  rules:\n    - { name: p, match: { header: { "__proto__": "*" } }, to: canary }\n'), {}), /routing\.rules\[0\]\.match\.header\.__proto__: the key "__proto__" is not allowed/, 'config: a __proto__ key is refused, naming its path');
-  const rules = names.filter((n) => n !== '__proto__').map((n, i) => `    - { name: r${i}, match: { header: { "${n}": "*" } }, to: canary }`).join('\n');
+  t.throws(
+    () =>
+      parseConfigText(
+        configYaml(
+          'http://127.0.0.1:1',
+          'http://127.0.0.1:2',
+          'routing:\n  rules:\n    - { name: p, match: { header: { "__proto__": "*" } }, to: canary }\n',
+        ),
+        {},
+      ),
+    /routing\.rules\[0\]\.match\.header\.__proto__: the key "__proto__" is not allowed/,
+    'config: a __proto__ key is refused, naming its path',
+  );
+  const rules = names
+    .filter((n) => n !== '__proto__')
+    .map((n, i) => `    - { name: r${i}, match: { header: { "${n}": "*" } }, to: canary }`)
+    .join('\n');
   const s = await setup(t);
   // config rules: a second sidecar with the rules in its file
   const base = await startEchoUpstream('baseline');
   const can = await startEchoUpstream('canary');
   const ruled = await startAdminSidecar(configYaml(base.url, can.url, `routing:\n  canaryWeight: 0\n  rules:\n${rules}\n`));
   t.teardown(async () => (await ruled.stop(), await base.close(), await can.close()));
-  for (let round = 0; round < 3; round++) t.equal(await versionOf(`${ruled.url}/plain`), 'baseline', `rules: a plain request is not matched (round ${round})`);
+  for (let round = 0; round < 3; round++)
+    t.equal(await versionOf(`${ruled.url}/plain`), 'baseline', `rules: a plain request is not matched (round ${round})`);
   for (const n of names) {
     if (n === '__proto__') continue; // node cannot even store a header of that name on req.headers
     t.equal(await versionOf(`${ruled.url}/x`, { [n]: 'yes' }), 'canary', `rules: header ${n} sent -> its rule matches`);
@@ -112,11 +158,19 @@ t.test('property: header names like Object.prototype members match only when sen
   }
 
   // fault matches: an abort on a header, checked by a plain request that must pass through
-  const faults = await startAdminSidecar(configYaml(base.url, can.url, 'faults: { enabled: true, maxErrorRate: 1 }\n').replace('admin: { listen: "127.0.0.1:0" }', `admin: { listen: "127.0.0.1:0", token: "${TOKEN}" }`));
+  const faults = await startAdminSidecar(
+    configYaml(base.url, can.url, 'faults: { enabled: true, maxErrorRate: 1 }\n').replace(
+      'admin: { listen: "127.0.0.1:0" }',
+      `admin: { listen: "127.0.0.1:0", token: "${TOKEN}" }`,
+    ),
+  );
   t.teardown(() => faults.stop());
   for (const [i, n] of names.entries()) {
     if (n === '__proto__') continue;
-    const r = await call(faults.app, 'POST', '/api/v1/faults', { body: { name: `a${i}`, probability: 1, match: { header: { [n]: '*' } }, abort: { status: 418 } }, token: TOKEN });
+    const r = await call(faults.app, 'POST', '/api/v1/faults', {
+      body: { name: `a${i}`, probability: 1, match: { header: { [n]: '*' } }, abort: { status: 418 } },
+      token: TOKEN,
+    });
     t.equal(r.status, 201, `fault on header ${n} created`);
     const plain = await request(`${faults.url}/plain`);
     await plain.body.dump();

@@ -19,7 +19,10 @@ const TOKEN = 'security-test-token-0123456789abcdef';
 async function setup(t: TapTest, admin: string, opts: { strictAdmin?: boolean } = { strictAdmin: true }): Promise<AdminSidecar> {
   const base = await startEchoUpstream('baseline');
   const can = await startEchoUpstream('canary');
-  const yaml = configYaml(base.url, can.url, 'routing: { canaryWeight: 10 }\n').replace('admin: { listen: "127.0.0.1:0" }', `admin: { listen: "127.0.0.1:0"${admin} }`);
+  const yaml = configYaml(base.url, can.url, 'routing: { canaryWeight: 10 }\n').replace(
+    'admin: { listen: "127.0.0.1:0" }',
+    `admin: { listen: "127.0.0.1:0"${admin} }`,
+  );
   t.teardown(async () => (await base.close(), await can.close()));
   const s = await startAdminSidecar(yaml, opts);
   t.teardown(() => s.stop());
@@ -29,19 +32,27 @@ async function setup(t: TapTest, admin: string, opts: { strictAdmin?: boolean } 
 /** One request over a real socket with exactly these headers (Host included). */
 function raw(url: string, method: string, headers: Record<string, string>, body?: string): Promise<{ status: number; json: any }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method, headers: { ...headers, ...(body ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } : {}) }, setHost: !('host' in headers) }, (res) => {
-      let text = '';
-      res.on('data', (c) => (text += c));
-      res.on('end', () => {
-        let json: any = null;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          /* not JSON (the dashboard) */
-        }
-        resolve({ status: res.statusCode ?? 0, json });
-      });
-    });
+    const req = httpRequest(
+      url,
+      {
+        method,
+        headers: { ...headers, ...(body ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } : {}) },
+        setHost: !('host' in headers),
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (c) => (text += c));
+        res.on('end', () => {
+          let json: any = null;
+          try {
+            json = JSON.parse(text);
+          } catch {
+            /* not JSON (the dashboard) */
+          }
+          resolve({ status: res.statusCode ?? 0, json });
+        });
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -69,10 +80,23 @@ t.test('DNS rebinding: a Host not in the allowlist gets 421 on every route and o
     t.equal((await raw(`${s.adminUrl}/`, 'GET', { host })).status, 421, 'the dashboard too');
   }
   t.equal(s.sidecar.traffic.weight().canary, 10, 'the weight never moved');
-  t.equal(await wsStatus(`ws://127.0.0.1:${port}/api/v1/events`, { host: `evil.example:${port}` }), 421, 'the event stream refuses the Host');
+  t.equal(
+    await wsStatus(`ws://127.0.0.1:${port}/api/v1/events`, { host: `evil.example:${port}` }),
+    421,
+    'the event stream refuses the Host',
+  );
   t.equal(await wsStatus(`ws://127.0.0.1:${port}/api/v1/events`, {}), 101, 'the event stream opens for 127.0.0.1');
 
-  for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST.:${port}`, `app.localhost:${port}`, `[::1]:${port}`, `10.1.2.3:${port}`, `canaryd.internal:${port}`, `canaryd.ns.svc.cluster.local:${port}`]) {
+  for (const host of [
+    `127.0.0.1:${port}`,
+    `localhost:${port}`,
+    `LOCALHOST.:${port}`,
+    `app.localhost:${port}`,
+    `[::1]:${port}`,
+    `10.1.2.3:${port}`,
+    `canaryd.internal:${port}`,
+    `canaryd.ns.svc.cluster.local:${port}`,
+  ]) {
     t.equal((await raw(`${s.adminUrl}/api/v1/status`, 'GET', { host })).status, 200, `Host ${host}: allowed`);
   }
   t.equal((await raw(`${s.adminUrl}/healthz`, 'GET', { host: `10.0.0.7:${port}` })).status, 200, 'a kubelet probe (pod IP as Host) passes');
@@ -97,7 +121,10 @@ t.test('no token configured: reads work, mutations are refused (403, coded) unle
   t.equal((await raw(`${strict.adminUrl}/api/v1/faults`, 'DELETE', {})).status, 403, 'the fault kill switch too');
   t.equal(strict.sidecar.traffic.weight().canary, 10, 'the weight never moved');
   t.equal((await raw(`${strict.adminUrl}/api/v1/status`, 'GET', {})).status, 200, 'reads need no token');
-  t.ok(strict.lines.some((l) => l.msg === 'admin mutation refused: no admin.token configured'), 'logged');
+  t.ok(
+    strict.lines.some((l) => l.msg === 'admin mutation refused: no admin.token configured'),
+    'logged',
+  );
 
   const open = await setup(t, ', allowUnauthenticated: true');
   t.equal((await raw(`${open.adminUrl}/api/v1/weights`, 'PUT', {}, '{"canary": 40}')).status, 200, 'allowUnauthenticated: true allows it');
@@ -114,13 +141,25 @@ t.test('config: off loopback a token of >= 32 bytes or a token file is required;
       return (e as { details?: string[] }).details ?? [String(e)];
     }
   };
-  t.same(problems('{ listen: "0.0.0.0:9901", token: "short-token" }'), ['admin.token: must be at least 32 bytes when admin.listen (0.0.0.0:9901) is not a loopback address, got 11']);
-  t.same(problems(`{ listen: "0.0.0.0:9901", token: "${'x'.repeat(31)}" }`), ['admin.token: must be at least 32 bytes when admin.listen (0.0.0.0:9901) is not a loopback address, got 31']);
+  t.same(problems('{ listen: "0.0.0.0:9901", token: "short-token" }'), [
+    'admin.token: must be at least 32 bytes when admin.listen (0.0.0.0:9901) is not a loopback address, got 11',
+  ]);
+  t.same(problems(`{ listen: "0.0.0.0:9901", token: "${'x'.repeat(31)}" }`), [
+    'admin.token: must be at least 32 bytes when admin.listen (0.0.0.0:9901) is not a loopback address, got 31',
+  ]);
   t.same(problems(`{ listen: "0.0.0.0:9901", token: "${'x'.repeat(32)}" }`), [], '32 bytes is enough');
   t.same(problems('{ listen: "0.0.0.0:9901", tokenFile: /run/secrets/canaryd-token }'), [], 'a token file will do (checked when read)');
-  t.same(problems(`{ listen: "0.0.0.0:9901", token: "${'x'.repeat(32)}", allowUnauthenticated: true }`), ['admin.allowUnauthenticated: only allowed when admin.listen is a loopback address, got 0.0.0.0:9901']);
-  t.same(problems(`{ listen: "127.0.0.1:9901", token: "abc", tokenFile: /x }`), ['admin.tokenFile: set admin.token or admin.tokenFile, not both']);
-  t.same(problems('{ listen: "127.0.0.1:9901", token: "short", allowUnauthenticated: true }'), [], 'on loopback a short token and allowUnauthenticated are the operator\'s call');
+  t.same(problems(`{ listen: "0.0.0.0:9901", token: "${'x'.repeat(32)}", allowUnauthenticated: true }`), [
+    'admin.allowUnauthenticated: only allowed when admin.listen is a loopback address, got 0.0.0.0:9901',
+  ]);
+  t.same(problems(`{ listen: "127.0.0.1:9901", token: "abc", tokenFile: /x }`), [
+    'admin.tokenFile: set admin.token or admin.tokenFile, not both',
+  ]);
+  t.same(
+    problems('{ listen: "127.0.0.1:9901", token: "short", allowUnauthenticated: true }'),
+    [],
+    "on loopback a short token and allowUnauthenticated are the operator's call",
+  );
   t.match(problems('{ listen: "127.0.0.1:9901", allowedHosts: ["bad host"] }')[0], /^admin\.allowedHosts\[0\]: must match/);
 });
 
@@ -132,8 +171,9 @@ t.test('admin.tokenFile: read at start, followed through a symlink swap (Kuberne
   symlinkSync('..v1', join(dir, '..data'));
   symlinkSync('..data/token', join(dir, 'token'));
   const s = await setup(t, `, tokenFile: "${join(dir, 'token')}"`);
-  const put = (token: string, canary: number) => raw(`${s.adminUrl}/api/v1/weights`, 'PUT', { authorization: `Bearer ${token}` }, JSON.stringify({ canary }));
-  t.equal((await put(`first-token-${'a'.repeat(24)}`, 20)).status, 200, 'the file\'s token (trimmed) works');
+  const put = (token: string, canary: number) =>
+    raw(`${s.adminUrl}/api/v1/weights`, 'PUT', { authorization: `Bearer ${token}` }, JSON.stringify({ canary }));
+  t.equal((await put(`first-token-${'a'.repeat(24)}`, 20)).status, 200, "the file's token (trimmed) works");
 
   mkdirSync(join(dir, '..v2'));
   writeFileSync(join(dir, '..v2', 'token'), `second-token-${'b'.repeat(24)}`);
@@ -155,5 +195,8 @@ t.test('admin.tokenFile: read at start, followed through a symlink swap (Kuberne
 
 t.test('admin.tokenFile that cannot be read stops the start with the key named', async (t) => {
   const missing = join(tempDir('canaryd-secret-'), 'nope');
-  await t.rejects(setup(t, `, tokenFile: "${missing}"`), { code: 'CANARYD_ERR_CONFIG_INVALID', message: /^admin\.tokenFile: cannot read .*nope: ENOENT/ });
+  await t.rejects(setup(t, `, tokenFile: "${missing}"`), {
+    code: 'CANARYD_ERR_CONFIG_INVALID',
+    message: /^admin\.tokenFile: cannot read .*nope: ENOENT/,
+  });
 });

@@ -59,14 +59,23 @@ t.test('a firing alert matching rollout.abortOn rolls the canary back, with the 
   await c.sidecar.rollout.start();
   t.equal(c.sidecar.traffic.weight().canary, 50, 'rollout at its first step');
   const post = (body: unknown, token: string | null = 's3cret') =>
-    fetch(`${c.adminUrl}/api/v1/alerts`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+    fetch(`${c.adminUrl}/api/v1/alerts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
 
   const labels = { alertname: 'CheckoutErrors', service: 'shop', severity: 'page', version: 'v2' };
   t.equal((await post(payload('firing', labels), null)).status, 401, 'no token: 401');
   t.equal((await post(payload('firing', labels), 'wrong')).status, 401, 'wrong token: 401');
   t.equal(c.sidecar.rollout.machine.state.phase, 'progressing', 'an unauthenticated alert changed nothing');
 
-  for (const bad of ['{not json', JSON.stringify({ alerts: 'x' }), JSON.stringify({ alerts: [{ status: 'firing' }] }), JSON.stringify({ alerts: [{ status: 'burning', labels: {} }] })]) {
+  for (const bad of [
+    '{not json',
+    JSON.stringify({ alerts: 'x' }),
+    JSON.stringify({ alerts: [{ status: 'firing' }] }),
+    JSON.stringify({ alerts: [{ status: 'burning', labels: {} }] }),
+  ]) {
     t.equal((await post(bad)).status, 400, `malformed payload ${bad.slice(0, 30)}: 400`);
   }
 
@@ -87,7 +96,10 @@ t.test('a firing alert matching rollout.abortOn rolls the canary back, with the 
   const rb = c.sidecar.rollout.audit.rollbacks(1)[0];
   t.equal(rb.source, 'webhook');
   t.match(rb.reason, /Alertmanager alert \(rollout\.abortOn\): CheckoutErrors/);
-  const audit = readFileSync(join(state, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  const audit = readFileSync(join(state, 'audit.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   const rec = audit.find((l) => l.type === 'alert-rollback');
   t.ok(rec, 'an alert-rollback audit record');
   t.same(rec.alert.labels, labels, 'with the alert labels');

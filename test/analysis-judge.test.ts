@@ -9,7 +9,10 @@ import { judge, type AnalysisReport, type CheckResult } from '../analysis/index.
 import type { WindowRecord } from '../core/index.js';
 import { emptyCounts, exactCounts, randomCounts, rng, settings, windowOf } from './helpers/windows.js';
 
-function series(n: number, make: (i: number) => { b: ReturnType<typeof exactCounts>; c: ReturnType<typeof exactCounts>; cf?: ReturnType<typeof exactCounts> }): { baseline: WindowRecord[]; canary: WindowRecord[] } {
+function series(
+  n: number,
+  make: (i: number) => { b: ReturnType<typeof exactCounts>; c: ReturnType<typeof exactCounts>; cf?: ReturnType<typeof exactCounts> },
+): { baseline: WindowRecord[]; canary: WindowRecord[] } {
   const baseline: WindowRecord[] = [];
   const canary: WindowRecord[] = [];
   for (let i = 0; i < n; i++) {
@@ -220,7 +223,10 @@ t.test('anomaly checks merged from the monitor: fail counts against the canary, 
 
 t.test('golden recorded case: the full report of a fixed seeded input is unchanged', async (t) => {
   const r0 = rng(2024);
-  const s = series(120, (i) => ({ b: randomCounts(r0, 300 + (i % 7) * 20, i >= 60 && i < 75 ? 0.08 : 0.01), c: randomCounts(r0, 30 + (i % 3), i >= 60 && i < 75 ? 0.08 : 0.025, 56) }));
+  const s = series(120, (i) => ({
+    b: randomCounts(r0, 300 + (i % 7) * 20, i >= 60 && i < 75 ? 0.08 : 0.01),
+    c: randomCounts(r0, 30 + (i % 3), i >= 60 && i < 75 ? 0.08 : 0.025, 56),
+  }));
   const r = run(s);
   const file = 'test/fixtures/judge-golden.json';
   if (!existsSync(file) || process.env.CANARYD_UPDATE_GOLDEN === '1') writeFileSync(file, JSON.stringify(r, null, 1) + '\n');

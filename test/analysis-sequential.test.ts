@@ -50,7 +50,11 @@ t.test('the beta-binomial confidence sequence covers the true rate at every peek
 });
 
 t.test('quantile rank radii grow with t, and the memoised grid range contains the exact one', async (t) => {
-  for (const [q, a] of [[0.95, 0.0003], [0.99, 0.0014], [0.95, 0.002]] as const) {
+  for (const [q, a] of [
+    [0.95, 0.0003],
+    [0.99, 0.0014],
+    [0.95, 0.002],
+  ] as const) {
     let prevLo = 0;
     let prevHi = 0;
     for (let tt = 300; tt < 3e6; tt = Math.ceil(tt * 1.01)) {
@@ -58,7 +62,8 @@ t.test('quantile rank radii grow with t, and the memoised grid range contains th
       const dLo = ex.lo < 0 ? Infinity : tt * q - ex.lo;
       const dHi = ex.hi > tt ? Infinity : ex.hi - tt * q;
       // "no limit yet" (∞) may turn finite; among finite radii none may shrink
-      if ((Number.isFinite(prevLo) && dLo < prevLo - 1e-6) || (Number.isFinite(prevHi) && dHi < prevHi - 1e-6)) t.fail(`radius shrank at t=${tt} (q ${q}, α ${a})`);
+      if ((Number.isFinite(prevLo) && dLo < prevLo - 1e-6) || (Number.isFinite(prevHi) && dHi < prevHi - 1e-6))
+        t.fail(`radius shrank at t=${tt} (q ${q}, α ${a})`);
       prevLo = dLo;
       prevHi = dHi;
     }
@@ -76,7 +81,13 @@ t.test('quantile rank radii grow with t, and the memoised grid range contains th
  * which comparisons were ever shown within the promote margin by their own test (whatever the fail side
  * said at the time: the false-promotion event of each test on its own).
  */
-function step(seed: number, windows: number, canary: { errorRate: number; medianMs: number }, alpha: number, over: Partial<JudgeSettings> = {}): { failed: boolean; promoted: boolean; shownWithin: Set<string> } {
+function step(
+  seed: number,
+  windows: number,
+  canary: { errorRate: number; medianMs: number },
+  alpha: number,
+  over: Partial<JudgeSettings> = {},
+): { failed: boolean; promoted: boolean; shownWithin: Set<string> } {
   const r = rng(seed);
   const baseline: WindowRecord[] = [];
   const canaryW: WindowRecord[] = [];
@@ -86,7 +97,10 @@ function step(seed: number, windows: number, canary: { errorRate: number; median
   for (let i = 0; i < windows; i++) {
     baseline.push(windowOf('baseline', i, randomCounts(r, 200, 0.02, 50)));
     canaryW.push(windowOf('canary', i, randomCounts(r, 50, canary.errorRate, canary.medianMs)));
-    const rep = judge({ at: (i + 1) * 1000, from: 0, baseline, canary: canaryW }, settings({ alpha, slo: { maxErrorRate: 0.05, maxP95Ms: 500, maxP99Ms: 1000, minSuccessRate: 0.95 }, ...over }));
+    const rep = judge(
+      { at: (i + 1) * 1000, from: 0, baseline, canary: canaryW },
+      settings({ alpha, slo: { maxErrorRate: 0.05, maxP95Ms: 500, maxP99Ms: 1000, minSuccessRate: 0.95 }, ...over }),
+    );
     if (rep.verdict === 'fail' || rep.hardBreach) failed = true;
     if (rep.verdict === 'pass' && rep.nonInferior) promoted = true;
     for (const c of rep.checks) {
@@ -135,12 +149,19 @@ t.test('with a promote margin wider than the fail margin, both sides still hold 
   const bound = binomialUpper(runs, alpha);
   // at the fail margin (10 % worse): failing is the error to bound, and the promote margin (50 %) must not change it
   let fails = 0;
-  for (let k = 0; k < runs; k++) if (step(1000 + k, 60, { errorRate: 0.022, medianMs: 55 }, alpha, { promoteMaxDegradation: 0.5 }).failed) fails++;
+  for (let k = 0; k < runs; k++)
+    if (step(1000 + k, 60, { errorRate: 0.022, medianMs: 55 }, alpha, { promoteMaxDegradation: 0.5 }).failed) fails++;
   t.ok(fails <= bound, `${fails} of ${runs} steps at the fail margin ever failed (bound ${bound})`);
   // exactly at the promote margin (50 % worse on every metric): each comparison's test may show it within
   // the promote margin with probability ≤ α, even though the fail side fails it
   const shown = new Map<string, number>();
-  for (let k = 0; k < runs; k++) for (const n of step(7000 + k, 60, { errorRate: 0.03, medianMs: 75 }, alpha, { promoteMaxDegradation: 0.5, errorRateFloor: 0.001, nonSuccessFloor: 0.001 }).shownWithin) shown.set(n, (shown.get(n) ?? 0) + 1);
+  for (let k = 0; k < runs; k++)
+    for (const n of step(7000 + k, 60, { errorRate: 0.03, medianMs: 75 }, alpha, {
+      promoteMaxDegradation: 0.5,
+      errorRateFloor: 0.001,
+      nonSuccessFloor: 0.001,
+    }).shownWithin)
+      shown.set(n, (shown.get(n) ?? 0) + 1);
   for (const n of ['compare.errorRate', 'compare.successRate', 'compare.p95', 'compare.p99', 'compare.latency']) {
     const k = shown.get(n) ?? 0;
     t.ok(k <= bound, `${n}: ${k} of ${runs} steps at the promote margin ever shown within it (bound ${bound})`);

@@ -31,24 +31,43 @@ for (const name of DETECTOR_NAMES) {
     series[300] = 400; // a large spike
     const d = createDetector(name);
     const scores = series.map((x) => d.update(x));
-    t.ok(scores.every((s) => s >= 0 && s <= 1 && !Number.isNaN(s)), 'scores in [0, 1]');
+    t.ok(
+      scores.every((s) => s >= 0 && s <= 1 && !Number.isNaN(s)),
+      'scores in [0, 1]',
+    );
     t.ok(scores[300] >= ANOMALY_THRESHOLD, `the spike is flagged (${scores[300].toFixed(3)})`);
 
     const flat = createDetector(name);
     const flatScores = Array.from({ length: 200 }, () => flat.update(42));
-    t.same(flatScores.filter((s) => s >= ANOMALY_THRESHOLD), [], 'a constant series gives no anomalies');
+    t.same(
+      flatScores.filter((s) => s >= ANOMALY_THRESHOLD),
+      [],
+      'a constant series gives no anomalies',
+    );
     const step = createDetector(name);
     const stepScores = [...Array.from({ length: 100 }, () => 10), ...Array.from({ length: 5 }, () => 50)].map((x) => step.update(x));
     t.ok(stepScores[100] >= ANOMALY_THRESHOLD, 'a large step out of a flat series is flagged');
 
     const again = createDetector(name);
-    t.same(series.map((x) => again.update(x)), scores, 'deterministic: same inputs, same scores');
+    t.same(
+      series.map((x) => again.update(x)),
+      scores,
+      'deterministic: same inputs, same scores',
+    );
     d.reset();
-    t.same(series.map((x) => d.update(x)), scores, 'reset() restores the initial state');
+    t.same(
+      series.map((x) => d.update(x)),
+      scores,
+      'reset() restores the initial state',
+    );
 
     const gaps = createDetector(name);
     const withGaps = series.flatMap((x, i) => (i % 7 === 3 ? [NaN, x] : [x])).map((x) => gaps.update(x));
-    t.same(withGaps.filter((_, i) => !Number.isNaN(series.flatMap((x, k) => (k % 7 === 3 ? [NaN, x] : [x]))[i])), scores, 'a NaN is a gap: scores 0, changes nothing');
+    t.same(
+      withGaps.filter((_, i) => !Number.isNaN(series.flatMap((x, k) => (k % 7 === 3 ? [NaN, x] : [x]))[i])),
+      scores,
+      'a NaN is a gap: scores 0, changes nothing',
+    );
     t.equal(gaps.update(Infinity), 0);
   });
 }
@@ -82,14 +101,24 @@ t.test('novelty-shift: a CUSUM level-shift test beside novelty, one report per e
   const ratios = series.map((x) => test.ratio(x));
   const fired = ratios.findIndex((r, i) => i >= 400 && r >= 1);
   t.ok(fired > 400 && fired <= 440, `the CUSUM reaches h ${fired - 400} points after the shift`);
-  t.notOk(ratios.slice(30, 400).some((r) => r >= 1), 'and never before it');
-  t.ok(ratios.slice(fired + 1, fired + 11).every((r) => r < 0.5), 'it restarts at the new level instead of firing on');
+  t.notOk(
+    ratios.slice(30, 400).some((r) => r >= 1),
+    'and never before it',
+  );
+  t.ok(
+    ratios.slice(fired + 1, fired + 11).every((r) => r < 0.5),
+    'it restarts at the new level instead of firing on',
+  );
   const shift = new NoveltyShiftDetector();
   const s = series.map((x) => shift.update(x));
   t.equal(s.slice(100, 400).filter((x) => x >= ANOMALY_THRESHOLD).length, 0, 'no alarm on the stationary stretch');
   t.equal(s.slice(400, 460).filter((x) => x >= ANOMALY_THRESHOLD).length, 1, 'one alarm for the episode');
   const flat = new PageHinkleyTest({ limit: 10 });
-  t.same(Array.from({ length: 60 }, () => flat.ratio(7)).filter((r) => r > 0), [], 'a flat series accumulates nothing');
+  t.same(
+    Array.from({ length: 60 }, () => flat.ratio(7)).filter((r) => r > 0),
+    [],
+    'a flat series accumulates nothing',
+  );
 });
 
 t.test('the registry rejects unknown names, and config lists exactly its names', async (t) => {
@@ -108,8 +137,12 @@ rollout:
 `);
   t.equal(c.rollout.anomaly.holdFor, 30_000);
   const m = new AnomalyMonitor({ ...c.rollout.anomaly, margin: c.rollout.baseline.maxDegradation, countFaulted: c.rollout.countFaulted });
-  t.same(m.checks(0).map((x) => x.name), ['anomaly.canary.p95', 'anomaly.canary.errorRate']);
-  const bad = () => parseConfigText(`upstreams:
+  t.same(
+    m.checks(0).map((x) => x.name),
+    ['anomaly.canary.p95', 'anomaly.canary.errorRate'],
+  );
+  const bad = () =>
+    parseConfigText(`upstreams:
   baseline: { url: http://127.0.0.1:3000, version: v1 }
   canary: { url: http://127.0.0.1:3001, version: v2 }
 rollout: { anomaly: { detector: magic } }
@@ -138,7 +171,12 @@ interface Replay {
 }
 
 /** one tick per second; `weightAt(s)` the canary weight; `window: 'new'` passes only the new second */
-function replay(seconds: number, weightAt: (s: number) => number, events: TrafficEvent[], o: { settings?: Partial<AnomalyMonitorSettings>; seed?: number; window?: 'new' | 'all' } = {}): Replay {
+function replay(
+  seconds: number,
+  weightAt: (s: number) => number,
+  events: TrafficEvent[],
+  o: { settings?: Partial<AnomalyMonitorSettings>; seed?: number; window?: 'new' | 'all' } = {},
+): Replay {
   const monitor = new AnomalyMonitor({ ...SETTINGS, ...o.settings });
   const rng = new Rng(o.seed ?? 3);
   const all: { baseline: AnomalyTick['baseline'][number][]; canary: AnomalyTick['canary'][number][] } = { baseline: [], canary: [] };
@@ -150,7 +188,9 @@ function replay(seconds: number, weightAt: (s: number) => number, events: Traffi
     all.canary.push(w.canary);
     const tick = o.window === 'all' ? { baseline: all.baseline, canary: all.canary } : { baseline: [w.baseline], canary: [w.canary] };
     checks.push(monitor.observe({ at: T0 + (s + 1) * 1000, canaryWeight: weightAt(s), ...tick }));
-    for (const x of monitor.scores()) if (x.metric === 'p95' && x.method === (o.settings?.detector ?? SETTINGS.detector)) maxScore[x.version] = Math.max(maxScore[x.version], x.score);
+    for (const x of monitor.scores())
+      if (x.metric === 'p95' && x.method === (o.settings?.detector ?? SETTINGS.detector))
+        maxScore[x.version] = Math.max(maxScore[x.version], x.score);
   }
   return { checks, monitor, maxScore };
 }
@@ -162,8 +202,14 @@ t.test('a canary latency spike the baseline does not have is flagged on the cana
   const spike: TrafficEvent = { from: 240, to: 270, versions: ['canary'], latencyFactor: 3 };
   const r = replay(330, () => 50, [spike]);
   t.ok(ever(r, 'anomaly.canary.p95', 'marginal'), 'policy hold: the p95 check holds the step');
-  t.notOk(r.checks.slice(0, 240).some((cs) => cs.some((c) => c.status === 'marginal' || c.status === 'fail')), 'nothing before the spike');
-  t.ok(r.maxScore.canary >= ANOMALY_THRESHOLD && r.maxScore.baseline < ANOMALY_THRESHOLD, `canary score ${r.maxScore.canary.toFixed(2)}, baseline ${r.maxScore.baseline.toFixed(2)}`);
+  t.notOk(
+    r.checks.slice(0, 240).some((cs) => cs.some((c) => c.status === 'marginal' || c.status === 'fail')),
+    'nothing before the spike',
+  );
+  t.ok(
+    r.maxScore.canary >= ANOMALY_THRESHOLD && r.maxScore.baseline < ANOMALY_THRESHOLD,
+    `canary score ${r.maxScore.canary.toFixed(2)}, baseline ${r.maxScore.baseline.toFixed(2)}`,
+  );
   const held = r.checks.flat().find((c) => c.name === 'anomaly.canary.p95' && c.status === 'marginal')!;
   t.match(held.message, /canary-only anomaly .* canary [\d.]+ ms vs baseline [\d.]+ ms/);
   t.equal(held.kind, 'anomaly');
@@ -177,18 +223,30 @@ t.test('the baseline is the reference: a canary regression that starts during a 
   // Both versions 3× slower for 30 s from 240 s, and the canary alone 2× slower from 240 s on. The canary's
   // own series changes together with the baseline's (shared), but the contrast log(canary p95 / baseline p95)
   // steps up by log 2 and stays there.
-  const events: TrafficEvent[] = [{ from: 240, to: 270, versions: ['baseline', 'canary'], latencyFactor: 3 }, { from: 240, to: 400, versions: ['canary'], latencyFactor: 2 }];
+  const events: TrafficEvent[] = [
+    { from: 240, to: 270, versions: ['baseline', 'canary'], latencyFactor: 3 },
+    { from: 240, to: 400, versions: ['canary'], latencyFactor: 2 },
+  ];
   for (const detector of ['blend', 'novelty-shift'] as const) {
     const r = replay(400, () => 50, events, { settings: { detector } });
-    t.notOk(r.checks.slice(0, 240).some((cs) => cs.some((c) => c.status === 'marginal')), `${detector}: nothing before 240 s`);
+    t.notOk(
+      r.checks.slice(0, 240).some((cs) => cs.some((c) => c.status === 'marginal')),
+      `${detector}: nothing before 240 s`,
+    );
     t.ok(ever(r, 'anomaly.canary.p95', 'marginal'), `${detector}: the p95 check holds the step`);
   }
 });
 
 t.test('a spike both versions share is not counted against the canary', async (t) => {
   const r = replay(330, () => 50, [{ from: 240, to: 270, versions: ['baseline', 'canary'], latencyFactor: 3 }]);
-  t.notOk(r.checks.some((cs) => cs.some((c) => c.status === 'marginal' || c.status === 'fail')), 'no hold, no fail');
-  t.ok(r.checks.some((cs) => cs.some((c) => c.name === 'anomaly.canary.p95' && /shared with the baseline/.test(c.message))), 'the pass says it was shared');
+  t.notOk(
+    r.checks.some((cs) => cs.some((c) => c.status === 'marginal' || c.status === 'fail')),
+    'no hold, no fail',
+  );
+  t.ok(
+    r.checks.some((cs) => cs.some((c) => c.name === 'anomaly.canary.p95' && /shared with the baseline/.test(c.message))),
+    'the pass says it was shared',
+  );
 });
 
 t.test('weight steps do not trigger the request-rate check', async (t) => {
@@ -197,22 +255,37 @@ t.test('weight steps do not trigger the request-rate check', async (t) => {
   const rate = r.checks.map((cs) => status(cs, 'anomaly.canary.requestRate'));
   t.notOk(rate.includes('marginal') || rate.includes('fail'), 'no request-rate hold across four weight steps');
   t.equal(rate[rate.length - 1], 'pass');
-  t.notOk(r.checks.some((cs) => cs.some((c) => c.status === 'marginal')), 'nor any other hold on normal traffic');
+  t.notOk(
+    r.checks.some((cs) => cs.some((c) => c.status === 'marginal')),
+    'nor any other hold on normal traffic',
+  );
 });
 
 t.test('too little data is nodata; reset() starts over; replays are deterministic', async (t) => {
   const r = replay(60, () => 50, []);
-  t.same(r.checks[59].map((c) => c.status), ['nodata', 'nodata', 'nodata'], '6 points < the 10 needed');
+  t.same(
+    r.checks[59].map((c) => c.status),
+    ['nodata', 'nodata', 'nodata'],
+    '6 points < the 10 needed',
+  );
   const a = replay(200, () => 50, [], { seed: 5 });
   const b = replay(200, () => 50, [], { seed: 5, window: 'all' });
   t.same(a.checks, b.checks, 'passing every window since the start on each tick = passing the new ones');
   t.same(a.monitor.scores(), b.monitor.scores());
   t.equal(a.checks[199][0].status, 'pass');
   a.monitor.reset();
-  t.same(a.monitor.checks(T0 + 200_000).map((c) => c.status), ['nodata', 'nodata', 'nodata'], 'reset forgets the series');
+  t.same(
+    a.monitor.checks(T0 + 200_000).map((c) => c.status),
+    ['nodata', 'nodata', 'nodata'],
+    'reset forgets the series',
+  );
   const scores = b.monitor.scores();
   t.equal(scores.length, 2 * 3 * DETECTOR_NAMES.length, 'a score per (version, metric, method)');
   t.ok(scores.every((x) => x.score >= 0 && x.score <= 1));
-  t.same(new AnomalyMonitor({ ...SETTINGS, enabled: false }).observe({ at: T0, baseline: [], canary: [], canaryWeight: 5 }), [], 'disabled: no checks');
+  t.same(
+    new AnomalyMonitor({ ...SETTINGS, enabled: false }).observe({ at: T0, baseline: [], canary: [], canaryWeight: 5 }),
+    [],
+    'disabled: no checks',
+  );
   t.throws(() => new AnomalyMonitor({ ...SETTINGS, detector: 'bogus' }), { code: 'CANARYD_ERR_CONFIG_INVALID' });
 });

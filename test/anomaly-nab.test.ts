@@ -53,7 +53,9 @@ t.test('README test vectors: one file, window rows 40–49, file scores per dete
 });
 
 t.test('README test vectors: standard weights of rows 39–51', async (t) => {
-  const expected = [-0.11, 1.0, 0.991295, 0.977107, 0.954147, 0.917429, 0.859793, 0.771927, 0.643766, 0.468387, 0.248242, -0.029793, -0.055514];
+  const expected = [
+    -0.11, 1.0, 0.991295, 0.977107, 0.954147, 0.917429, 0.859793, 0.771927, 0.643766, 0.468387, 0.248242, -0.029793, -0.055514,
+  ];
   const { weight, window } = rowWeights(FILE_A, STANDARD);
   expected.forEach((w, k) => printed(t, weight[39 + k], w, 6, `w[${39 + k}]`));
   t.equal(window[39], -1);
@@ -73,8 +75,16 @@ t.test('README test vectors: two-file corpus sweep, tie rule and normalisation',
   b[30] = 0.8;
   b[70] = 0.65;
   const files = [FILE_A, FILE_B];
-  const byThreshold: [number, number][] = [[1.1, -1.0], [0.9, 0.859793], [0.8, 0.749793], [0.7, 0.639793], [0.65, 0.529793], [0.6, 0.499999]];
-  for (const [theta, raw] of byThreshold) printed(t, scoreCorpusAt(files, [a, b], theta, STANDARD).raw, raw, 6, `standard raw at θ ${theta}`);
+  const byThreshold: [number, number][] = [
+    [1.1, -1.0],
+    [0.9, 0.859793],
+    [0.8, 0.749793],
+    [0.7, 0.639793],
+    [0.65, 0.529793],
+    [0.6, 0.499999],
+  ];
+  for (const [theta, raw] of byThreshold)
+    printed(t, scoreCorpusAt(files, [a, b], theta, STANDARD).raw, raw, 6, `standard raw at θ ${theta}`);
   const std = optimizeThreshold(files, [a, b], STANDARD);
   t.equal(std.threshold, 0.9);
   printed(t, std.normalized, 92.9896, 4, 'standard normalised');
@@ -96,24 +106,34 @@ t.test('ties go to the higher threshold; the sweep agrees with brute force', asy
   t.equal(optimizeThreshold([FILE_A], [a], STANDARD).threshold, 0.8);
   // brute force over every candidate on seeded random corpora
   let seed = 7;
-  const rnd = (): number => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296);
+  const rnd = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296;
   for (let trial = 0; trial < 30; trial++) {
     const files: NabLabelledFile[] = [
-      { name: 'x', rows: 120, windows: [[30, 41], [80, 95]] },
+      {
+        name: 'x',
+        rows: 120,
+        windows: [
+          [30, 41],
+          [80, 95],
+        ],
+      },
       { name: 'y', rows: 60, windows: [] },
       { name: 'z', rows: 90, windows: [[20, 20]] },
     ];
     const scores = files.map((f) => Float64Array.from({ length: f.rows }, () => Math.round(rnd() * 20) / 20));
     for (const p of NAB_PROFILES) {
       const best = optimizeThreshold(files, scores, p);
-      const candidates = [1.1, ...new Set(scores.flatMap((s, i) => Array.from(s).slice(probationRows(files[i].rows))))].sort((x, y) => y - x);
+      const candidates = [1.1, ...new Set(scores.flatMap((s, i) => Array.from(s).slice(probationRows(files[i].rows))))].sort(
+        (x, y) => y - x,
+      );
       let bruteRaw = -Infinity;
       let bruteTheta = 1.1;
       for (const c of candidates) {
         const raw = scoreCorpusAt(files, scores, c, p).raw;
         if (raw > bruteRaw + 1e-12) [bruteRaw, bruteTheta] = [raw, c];
       }
-      if (best.threshold !== bruteTheta || Math.abs(best.raw - bruteRaw) > 1e-9) t.fail(`trial ${trial} ${p.name}: sweep ${best.threshold}/${best.raw} vs brute ${bruteTheta}/${bruteRaw}`);
+      if (best.threshold !== bruteTheta || Math.abs(best.raw - bruteRaw) > 1e-9)
+        t.fail(`trial ${trial} ${p.name}: sweep ${best.threshold}/${best.raw} vs brute ${bruteTheta}/${bruteRaw}`);
     }
   }
   t.pass('30 random corpora × 3 profiles agree');
@@ -122,14 +142,24 @@ t.test('ties go to the higher threshold; the sweep agrees with brute force', asy
 t.test('windows map to the first row with the timestamp, even when time repeats or steps back', async (t) => {
   t.equal(parseNabTimestamp('2014-04-10 07:15:00.000000'), Date.UTC(2014, 3, 10, 7, 15));
   t.equal(parseNabTimestamp('2014-04-10 07:15:00'), Date.UTC(2014, 3, 10, 7, 15));
-  const s = parseNabCsv('f.csv', 'timestamp,value\n2014-01-01 00:00:00,1\n2014-01-01 00:05:00,2\n2014-01-01 00:00:00,3\n2014-01-01 00:10:00,4\n');
+  const s = parseNabCsv(
+    'f.csv',
+    'timestamp,value\n2014-01-01 00:00:00,1\n2014-01-01 00:05:00,2\n2014-01-01 00:00:00,3\n2014-01-01 00:10:00,4\n',
+  );
   t.same(labelSeries(s, [['2014-01-01 00:00:00.000000', '2014-01-01 00:10:00.000000']]).windows, [[0, 3]]);
   t.throws(() => parseNabCsv('g.csv', 'timestamp,value\n2014-01-01 00:00:00,abc\n'), { code: 'NAB_DATA_INVALID' });
 });
 
 t.test('corner case: a window wholly inside the probation is not scored, but counts in the perfect score', async (t) => {
   // n = 100, P = 15. Window 0 = rows 5–9 (all < P), window 1 = rows 40–49.
-  const file: NabLabelledFile = { name: 'p', rows: 100, windows: [[5, 9], [40, 49]] };
+  const file: NabLabelledFile = {
+    name: 'p',
+    rows: 100,
+    windows: [
+      [5, 9],
+      [40, 49],
+    ],
+  };
   // Nothing detected: only window 1 is charged −A_FN (sweeper.py names no scorable row after window 0).
   t.equal(scoreFile(file, detections([]), 0.5, STANDARD).raw, -1);
   t.equal(scoreFile(file, detections([]), 0.5, LOW_FN).raw, -2);
@@ -165,12 +195,16 @@ t.test('corner case: a one-row window', async (t) => {
 
 t.test('corner case: a window timestamp missing from the data does not throw', async (t) => {
   // 100 rows, one every 5 minutes from 00:00 (row i at minute 5i).
-  const stamp = (min: number): string => `2014-01-01 ${String(Math.floor(min / 60)).padStart(2, '0')}:${String(min % 60).padStart(2, '0')}:00`;
+  const stamp = (min: number): string =>
+    `2014-01-01 ${String(Math.floor(min / 60)).padStart(2, '0')}:${String(min % 60).padStart(2, '0')}:00`;
   const csv = ['timestamp,value', ...Array.from({ length: 100 }, (_, i) => `${stamp(5 * i)},${i}`)].join('\n');
   const s = parseNabCsv('m.csv', csv);
   // [03:21, 04:07]: neither end is a row; rows inside are minute 205 (row 41) … minute 245 (row 49).
   // [06:01, 06:04]: no row inside (06:00 and 06:05 are rows 72, 73): unmapped, perfect score only.
-  const f = labelSeries(s, [['2014-01-01 03:21:00', '2014-01-01 04:07:00'], ['2014-01-01 06:01:00', '2014-01-01 06:04:00']]);
+  const f = labelSeries(s, [
+    ['2014-01-01 03:21:00', '2014-01-01 04:07:00'],
+    ['2014-01-01 06:01:00', '2014-01-01 06:04:00'],
+  ]);
   t.same(f.windows, [[41, 49]]);
   t.equal(f.unmapped, 1);
   t.same(f.skipped, ['[2014-01-01 06:01:00, 2014-01-01 06:04:00]']);
@@ -187,9 +221,21 @@ t.test('end to end on ../shared/nab: the three reference detectors reproduce the
   t.equal(corpus.files.length, 27);
   t.equal(corpus.windows, 49);
   const table: Record<string, [number, number, number][]> = {
-    numenta: [[0.555458997389, 18.66799, 69.049], [0.602095149663, 14.046782, 64.3335], [0.484751543379, 9.088136, 72.8491]],
-    contextOSE: [[0.705128205128, 15.765014, 66.0867], [0.766433566434, 11.358596, 61.5904], [0.705128205128, 4.765014, 69.9082]],
-    windowedGaussian: [[0.999999999445, -17.931193, 31.7029], [1.0, -25.488615, 23.9912], [0.999999934206, -42.6296, 37.6669]],
+    numenta: [
+      [0.555458997389, 18.66799, 69.049],
+      [0.602095149663, 14.046782, 64.3335],
+      [0.484751543379, 9.088136, 72.8491],
+    ],
+    contextOSE: [
+      [0.705128205128, 15.765014, 66.0867],
+      [0.766433566434, 11.358596, 61.5904],
+      [0.705128205128, 4.765014, 69.9082],
+    ],
+    windowedGaussian: [
+      [0.999999999445, -17.931193, 31.7029],
+      [1.0, -25.488615, 23.9912],
+      [0.999999934206, -42.6296, 37.6669],
+    ],
   };
   for (const [detector, rows] of Object.entries(table)) {
     const scores = loadReferenceScores(corpus, detector);

@@ -17,8 +17,18 @@ t.setTimeout(900_000);
 function report(): any {
   const check = { name: 'slo.errorRate', kind: 'slo', status: 'pass', critical: true, hard: false, message: 'x'.repeat(2000) };
   return {
-    at: 1, window: { from: 0, to: 1 }, verdict: 'pass', hardBreach: false, nonInferior: true, score: 90, moreCanaryRequestsNeeded: null, reasons: ['r'],
-    arms: { baseline: { requests: 100, errors: 1, errorRate: 0.01, p50Ms: 1, p95Ms: 2, p99Ms: 3, faultedRequests: 0 }, canary: { requests: 50, errors: 0, errorRate: 0, p50Ms: 1, p95Ms: 2, p99Ms: 3, faultedRequests: 0 } },
+    at: 1,
+    window: { from: 0, to: 1 },
+    verdict: 'pass',
+    hardBreach: false,
+    nonInferior: true,
+    score: 90,
+    moreCanaryRequestsNeeded: null,
+    reasons: ['r'],
+    arms: {
+      baseline: { requests: 100, errors: 1, errorRate: 0.01, p50Ms: 1, p95Ms: 2, p99Ms: 3, faultedRequests: 0 },
+      canary: { requests: 50, errors: 0, errorRate: 0, p50Ms: 1, p95Ms: 2, p99Ms: 3, faultedRequests: 0 },
+    },
     checks: Array.from({ length: 4 }, (_, i) => ({ ...check, name: `check${i}` })),
   };
 }
@@ -28,11 +38,36 @@ export function writeBigAudit(path: string, bytes: number): { lastAt: number } {
   const fd = openSync(path, 'w');
   const rep = report();
   let at = 1_700_000_000_000;
-  writeSync(fd, JSON.stringify({ at: at++, type: 'rollback', rolloutId: 1, step: 1, reason: 'early rollback', reasons: ['early rollback'], source: 'analysis' }) + '\n');
+  writeSync(
+    fd,
+    JSON.stringify({
+      at: at++,
+      type: 'rollback',
+      rolloutId: 1,
+      step: 1,
+      reason: 'early rollback',
+      reasons: ['early rollback'],
+      source: 'analysis',
+    }) + '\n',
+  );
   let written = 0;
   while (written < bytes) {
     const lines: string[] = [];
-    for (let i = 0; i < 400; i++) lines.push(JSON.stringify({ at: at++, action: 'CONTINUE', step: 2, canaryWeight: 25, reasons: ['continue'], report: rep, source: 'analysis', type: 'decision', rolloutId: 2, reason: 'continue' }));
+    for (let i = 0; i < 400; i++)
+      lines.push(
+        JSON.stringify({
+          at: at++,
+          action: 'CONTINUE',
+          step: 2,
+          canaryWeight: 25,
+          reasons: ['continue'],
+          report: rep,
+          source: 'analysis',
+          type: 'decision',
+          rolloutId: 2,
+          reason: 'continue',
+        }),
+      );
     const chunk = lines.join('\n') + '\n';
     writeSync(fd, chunk);
     written += Buffer.byteLength(chunk);
@@ -69,7 +104,13 @@ t.test('a real canaryd starts on a 1 GB audit log, gets ready and lists the newe
   t.equal(ready.statusCode, 200, 'ready');
   await ready.body.dump();
   const decisions = (await (await request(`${big.p.adminUrl}/api/v1/decisions?limit=3`)).body.json()) as any;
-  t.same(decisions.decisions.map((d: any) => d.at), [lastAt, lastAt - 1, lastAt - 2], 'the newest decisions, newest first');
+  t.same(
+    decisions.decisions.map((d: any) => d.at),
+    [lastAt, lastAt - 1, lastAt - 2],
+    'the newest decisions, newest first',
+  );
   t.ok(existsSync(join(stateDir, 'audit.jsonl')), 'the log is still there');
-  t.comment(`start: ${plain.ms.toFixed(0)} ms on an empty state.dir, ${big.ms.toFixed(0)} ms on a 1 GB audit log (ratio ${(big.ms / plain.ms).toFixed(2)}); RSS ${(plain.rss / 1024).toFixed(0)} MB vs ${(big.rss / 1024).toFixed(0)} MB (machine load: ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]})`);
+  t.comment(
+    `start: ${plain.ms.toFixed(0)} ms on an empty state.dir, ${big.ms.toFixed(0)} ms on a 1 GB audit log (ratio ${(big.ms / plain.ms).toFixed(2)}); RSS ${(plain.rss / 1024).toFixed(0)} MB vs ${(big.rss / 1024).toFixed(0)} MB (machine load: ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]})`,
+  );
 });

@@ -11,7 +11,11 @@ const CLI = 'dist/cli/canaryd.js';
 /** a slower machine (land.sh sets CANARYD_TEST_PATIENCE) waits longer; nothing asserts on time */
 const PATIENCE = Number(process.env.CANARYD_TEST_PATIENCE ?? 1) || 1;
 
-function runCli(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000 * PATIENCE): Promise<{ code: number | null; out: string; err: string }> {
+function runCli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 60_000 * PATIENCE,
+): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';

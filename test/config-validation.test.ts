@@ -30,11 +30,17 @@ t.test('unknown keys: did you mean', async (t) => {
   t.same(problems(`${BASE}timeout: { connect: 1s }`), ['timeout: unknown key, did you mean timeouts?']);
   t.same(problems(`${BASE}rollout: { stpes: [5, 100] }`), ['rollout.stpes: unknown key, did you mean steps?']);
   t.same(problems(`${BASE}routing: { zzzzqqq: 1 }`), ['routing.zzzzqqq: unknown key'], 'no guess when nothing is close');
-  t.same(problems(`${BASE}routing: { weight: 3 }`), ['routing.weight: unknown key, use routing.canaryWeight instead'], 'known renames still win');
+  t.same(
+    problems(`${BASE}routing: { weight: 3 }`),
+    ['routing.weight: unknown key, use routing.canaryWeight instead'],
+    'known renames still win',
+  );
 });
 
 t.test('rollout.critical names are checks that exist', async (t) => {
-  t.same(problems(`${BASE}rollout: { critical: [slo.errorRate, compare.eror_rate] }`), ['rollout.critical[1]: no check is named "compare.eror_rate", did you mean compare.errorRate?']);
+  t.same(problems(`${BASE}rollout: { critical: [slo.errorRate, compare.eror_rate] }`), [
+    'rollout.critical[1]: no check is named "compare.eror_rate", did you mean compare.errorRate?',
+  ]);
   t.match(problems(`${BASE}rollout: { critical: [latency] }`)[0], /no check is named "latency" \(checks: slo\.errorRate, /);
   t.same(problems(`${BASE}rollout: { critical: [${CHECK_NAMES.join(', ')}] }`), [], 'every listed name is accepted');
 });
@@ -50,7 +56,9 @@ t.test('CHECK_NAMES mirrors the check names analysis/ produces', async (t) => {
 });
 
 t.test('schema and semantic problems in one pass', async (t) => {
-  const all = problems(`${BASE}routing: { canaryWeight: 500, sticky: { header: a, cookie: b } }\nrollout: { steps: [5, 50], interval: 0 }\nadmin: { listen: "0.0.0.0:9901" }\n`);
+  const all = problems(
+    `${BASE}routing: { canaryWeight: 500, sticky: { header: a, cookie: b } }\nrollout: { steps: [5, 50], interval: 0 }\nadmin: { listen: "0.0.0.0:9901" }\n`,
+  );
   t.same(all.sort(), [
     'admin.token: required when admin.listen (0.0.0.0:9901) is not a loopback address',
     'rollout.interval: must be more than 0, got 0',
@@ -62,19 +70,32 @@ t.test('schema and semantic problems in one pass', async (t) => {
 
 t.test('zero intervals and steps not ending at 100 are refused', async (t) => {
   t.same(problems(`${BASE}rollout: { analysisInterval: 0s }`), ['rollout.analysisInterval: must be more than 0, got 0']);
-  t.same(problems(`${BASE}rollout: { steps: [10, 90] }`), ['rollout.steps[1]: the last step must be 100 (a rollout ends with all traffic on the canary), got 90']);
+  t.same(problems(`${BASE}rollout: { steps: [10, 90] }`), [
+    'rollout.steps[1]: the last step must be 100 (a rollout ends with all traffic on the canary), got 90',
+  ]);
   t.same(problems(`${BASE}rollout: { steps: [100] }`), [], 'a single step of 100 is fine');
 });
 
 t.test('${VAR} fills numbers and booleans where the schema wants them', async (t) => {
-  const c = parseConfigText(`${BASE}routing: { canaryWeight: "\${W}" }\nproxy: { versionHeader: "\${VH}", retries: "\${R}" }\nadmin: { token: "\${T}" }\ntimeouts: { connect: "\${C}" }\n`, { W: '12.5', VH: 'false', R: '3', T: '12345', C: '750' });
+  const c = parseConfigText(
+    `${BASE}routing: { canaryWeight: "\${W}" }\nproxy: { versionHeader: "\${VH}", retries: "\${R}" }\nadmin: { token: "\${T}" }\ntimeouts: { connect: "\${C}" }\n`,
+    { W: '12.5', VH: 'false', R: '3', T: '12345', C: '750' },
+  );
   t.equal(c.routing.canaryWeight, 12.5);
   t.equal(c.proxy.versionHeader, false);
   t.equal(c.proxy.retries, 3);
   t.equal(c.admin.token, '12345', 'a string key keeps the text');
   t.equal(c.timeouts.connect, 750, 'a duration still parses');
-  t.same(problems(`${BASE}routing: { canaryWeight: "\${W}" }`, { W: 'lots' }), ['routing.canaryWeight: must be number, got "lots"'], 'a non-number stays an error');
-  t.same(problems(`${BASE}routing: { canaryWeight: "7" }`), ['routing.canaryWeight: must be number, got "7"'], 'a literal string in the file is not converted');
+  t.same(
+    problems(`${BASE}routing: { canaryWeight: "\${W}" }`, { W: 'lots' }),
+    ['routing.canaryWeight: must be number, got "lots"'],
+    'a non-number stays an error',
+  );
+  t.same(
+    problems(`${BASE}routing: { canaryWeight: "7" }`),
+    ['routing.canaryWeight: must be number, got "7"'],
+    'a literal string in the file is not converted',
+  );
   t.equal(parseConfigText(`${BASE}routing: { canaryWeight: "\${W:-4}" }`, {}).routing.canaryWeight, 4, 'defaults convert too');
 });
 

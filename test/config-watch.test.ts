@@ -31,7 +31,11 @@ t.test('a ConfigMap ..data symlink swap is reloaded; a swap to the same content 
     rmSync(dir, { recursive: true, force: true });
     rmSync(stateDir, { recursive: true, force: true });
   });
-  const yaml = (w: number) => configYaml('http://127.0.0.1:1', 'http://127.0.0.1:2', `routing: { canaryWeight: ${w} }\n`, stateDir).replace('log: { level: silent }', 'log: { level: debug }');
+  const yaml = (w: number) =>
+    configYaml('http://127.0.0.1:1', 'http://127.0.0.1:2', `routing: { canaryWeight: ${w} }\n`, stateDir).replace(
+      'log: { level: silent }',
+      'log: { level: debug }',
+    );
   let gen = kubeletSwap(dir, yaml(5));
   symlinkSync('..data/canaryd.yaml', join(dir, 'canaryd.yaml'));
 
@@ -62,7 +66,10 @@ t.test('a ConfigMap ..data symlink swap is reloaded; a swap to the same content 
 
   gen = kubeletSwap(dir, yaml(5), gen);
   await seen((l) => l.event === 'config_watch' && l.changed === false);
-  t.notOk(lines.some((l) => l.event === 'config_applied'), 'same content after a swap: no reload');
+  t.notOk(
+    lines.some((l) => l.event === 'config_applied'),
+    'same content after a swap: no reload',
+  );
 
   gen = kubeletSwap(dir, yaml(30), gen);
   await seen((l) => l.event === 'config_applied' && l.source === 'file-change');

@@ -53,14 +53,26 @@ state: { dir: ./.canaryd }
 t.test('every error names the key path and the problem', async (t) => {
   t.same(problems(`${BASE}routing: { canaryWeight: 150 }`), ['routing.canaryWeight: must be <= 100, got 150']);
   t.same(problems(`${BASE}routing: { weight: 3 }`), ['routing.weight: unknown key, use routing.canaryWeight instead']);
-  t.same(problems(`${BASE}timeouts: { connect: soon }`), ['timeouts.connect: must be a duration like 500ms, 2s, 1m or a number of ms, got "soon"']);
-  t.same(problems(`${BASE}log: { level: loud }`), ['log.level: must be one of "fatal", "error", "warn", "info", "debug", "trace", "silent", got "loud"']);
+  t.same(problems(`${BASE}timeouts: { connect: soon }`), [
+    'timeouts.connect: must be a duration like 500ms, 2s, 1m or a number of ms, got "soon"',
+  ]);
+  t.same(problems(`${BASE}log: { level: loud }`), [
+    'log.level: must be one of "fatal", "error", "warn", "info", "debug", "trace", "silent", got "loud"',
+  ]);
   t.same(problems(`upstreams: { baseline: { url: http://a:1 } }`), ['upstreams.canary: is required']);
   t.same(problems(`${BASE}routing: { sticky: { header: a, cookie: b } }`), ['routing.sticky: set exactly one of header or cookie']);
-  t.same(problems(`${BASE}routing: { rules: [{ name: r, match: { ip: [10.0.0.0/33] }, to: canary }] }`), ['routing.rules[0].match.ip[0]: must be an IP or CIDR, got "10.0.0.0/33"']);
-  t.same(problems(`${BASE}routing: { rules: [{ name: r, match: { path: /x }, to: both }] }`), ['routing.rules[0].to: must be one of "baseline", "canary", got "both"']);
-  t.same(problems(`${BASE}admin: { listen: 0.0.0.0:9901 }`), ['admin.token: required when admin.listen (0.0.0.0:9901) is not a loopback address']);
-  t.same(problems(`${BASE}admin: { token: "\${NOPE}" }`), ['admin.token: environment variable NOPE is not set (write ${NOPE:-} to allow it to be empty)']);
+  t.same(problems(`${BASE}routing: { rules: [{ name: r, match: { ip: [10.0.0.0/33] }, to: canary }] }`), [
+    'routing.rules[0].match.ip[0]: must be an IP or CIDR, got "10.0.0.0/33"',
+  ]);
+  t.same(problems(`${BASE}routing: { rules: [{ name: r, match: { path: /x }, to: both }] }`), [
+    'routing.rules[0].to: must be one of "baseline", "canary", got "both"',
+  ]);
+  t.same(problems(`${BASE}admin: { listen: 0.0.0.0:9901 }`), [
+    'admin.token: required when admin.listen (0.0.0.0:9901) is not a loopback address',
+  ]);
+  t.same(problems(`${BASE}admin: { token: "\${NOPE}" }`), [
+    'admin.token: environment variable NOPE is not set (write ${NOPE:-} to allow it to be empty)',
+  ]);
   t.same(problems(`${BASE}admin: { token: "\${NOPE:-}" }`), [], '${VAR:-} allows empty');
   const many = problems(`${BASE}routing: { canaryWeight: -1, mirror: { percent: 101 } }\ntimeouts: { body: x }\nbogus: 1`);
   t.equal(many.length, 4, `all problems listed at once: ${many.join(' | ')}`);
@@ -86,7 +98,10 @@ t.test('the published JSON Schema is the one the code validates with', async (t)
   const published = JSON.parse(readFileSync('config/canaryd.schema.json', 'utf8'));
   t.same(published, JSON.parse(JSON.stringify(ConfigSchema)), 'config/canaryd.schema.json is up to date (npm run build writes it)');
   for (const example of ['examples/canaryd.yaml']) {
-    const r = spawnSync(process.execPath, ['dist/cli/canaryd.js', 'validate', example], { encoding: 'utf8', env: { ...process.env, CANARYD_ADMIN_TOKEN: 'x' } });
+    const r = spawnSync(process.execPath, ['dist/cli/canaryd.js', 'validate', example], {
+      encoding: 'utf8',
+      env: { ...process.env, CANARYD_ADMIN_TOKEN: 'x' },
+    });
     t.equal(r.status, 0, `${example} validates: ${r.stderr}`);
   }
 });
@@ -99,7 +114,12 @@ t.test('canaryd refuses to start with the admin API beyond loopback and no token
   t.equal(r.status, 1, 'exits 1 instead of serving');
   t.match(r.stderr, /admin\.token: required when admin\.listen \(0\.0\.0\.0:0\) is not a loopback address/);
   for (const host of ['[::]:0', '10.1.2.3:0', 'example.com:0']) {
-    t.same(problems(`${BASE}admin: { listen: "${host}" }`), [`admin.token: required when admin.listen (${host}) is not a loopback address`], host);
+    t.same(
+      problems(`${BASE}admin: { listen: "${host}" }`),
+      [`admin.token: required when admin.listen (${host}) is not a loopback address`],
+      host,
+    );
   }
-  for (const host of ['127.0.0.1:0', '[::1]:0', 'localhost:0']) t.same(problems(`${BASE}admin: { listen: "${host}" }`), [], `${host} needs no token`);
+  for (const host of ['127.0.0.1:0', '[::1]:0', 'localhost:0'])
+    t.same(problems(`${BASE}admin: { listen: "${host}" }`), [], `${host} needs no token`);
 });

@@ -81,11 +81,19 @@ t.test('npm pack + npm install -g give a working canaryd; it starts the way the 
   t.ok(files.includes('dist/cli/canaryd.js'), 'the CLI is in the package');
   t.ok(files.includes('LICENSE'), 'LICENSE is in the package');
   t.ok(files.includes('dist/admin/dashboard/web/app.js'), 'the built dashboard is in the package');
-  t.same(files.filter((f) => /^dist\/(test|bench)\//.test(f)), [], 'no dist/test or dist/bench in the package');
+  t.same(
+    files.filter((f) => /^dist\/(test|bench)\//.test(f)),
+    [],
+    'no dist/test or dist/bench in the package',
+  );
   t.match(readFileSync('LICENSE', 'utf8'), /MIT License/, 'LICENSE is the MIT licence package.json names');
 
   const prefix = join(root, 'usr', 'local');
-  await run('npm', ['install', '-g', '--prefix', prefix, join(root, packed.filename), '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: root, maxBuffer: 16 << 20 });
+  await run(
+    'npm',
+    ['install', '-g', '--prefix', prefix, join(root, packed.filename), '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'],
+    { cwd: root, maxBuffer: 16 << 20 },
+  );
   const bin = join(prefix, 'bin', 'canaryd');
   const { stdout: version } = await run(bin, ['--version'], { cwd: root });
   t.equal(version.trim(), pkg.version, '`canaryd --version` of the installed package');
@@ -109,7 +117,10 @@ t.test('npm pack + npm install -g give a working canaryd; it starts the way the 
   const canary = await startEchoUpstream('canary');
   t.teardown(() => Promise.all([baseline.close(), canary.close()]));
   // Only what a user must write: no listen, no admin, no state.dir — the image's defaults fill them.
-  writeFileSync(configFile, `upstreams:\n  baseline: { url: "${baseline.url}" }\n  canary: { url: "${canary.url}" }\nlog: { accessLogSampleRate: 0 }\n`);
+  writeFileSync(
+    configFile,
+    `upstreams:\n  baseline: { url: "${baseline.url}" }\n  canary: { url: "${canary.url}" }\nlog: { accessLogSampleRate: 0 }\n`,
+  );
 
   if (isRoot && !othersCanRun(process.execPath)) {
     t.comment(`SKIP the non-root run: ${process.execPath} is not executable by uid ${NODE_UID} (a private Node install)`);

@@ -18,7 +18,10 @@ const TOKEN = 'contract-events-token';
 t.test('every published event is one of the contract union, by its type', async (t) => {
   const base = await startEchoUpstream('baseline');
   const can = await startEchoUpstream('canary');
-  const yaml = configYaml(base.url, can.url, 'routing: { canaryWeight: 10 }').replace('admin: { listen: "127.0.0.1:0" }', `admin: { listen: "127.0.0.1:0", token: "${TOKEN}" }`);
+  const yaml = configYaml(base.url, can.url, 'routing: { canaryWeight: 10 }').replace(
+    'admin: { listen: "127.0.0.1:0" }',
+    `admin: { listen: "127.0.0.1:0", token: "${TOKEN}" }`,
+  );
   const s = await startAdminSidecar(yaml, { file: true });
   t.teardown(async () => (await s.stop(), await base.close(), await can.close()));
   const as = (method: string, url: string, body?: unknown) => call(s.app, method, url, { token: TOKEN, body });
@@ -41,9 +44,13 @@ t.test('every published event is one of the contract union, by its type', async 
   const types = new Set<string>();
   for (const e of [...events, { ...snapshot, seq: 0, at: Date.now() }]) {
     types.add(e.type);
-    t.ok(valid(e), `${e.type} event conforms to the contract${valid.errors ? `: ${ajv.errorsText(valid.errors)} in ${JSON.stringify(e).slice(0, 300)}` : ''}`);
+    t.ok(
+      valid(e),
+      `${e.type} event conforms to the contract${valid.errors ? `: ${ajv.errorsText(valid.errors)} in ${JSON.stringify(e).slice(0, 300)}` : ''}`,
+    );
   }
-  for (const type of ['weights', 'flag', 'config', 'rollout', 'decision', 'snapshot']) t.ok(types.has(type), `a ${type} event was published and checked`);
+  for (const type of ['weights', 'flag', 'config', 'rollout', 'decision', 'snapshot'])
+    t.ok(types.has(type), `a ${type} event was published and checked`);
   t.notOk(valid({ type: 'weights', seq: 1, at: 1 }), 'a weights event without its canary weight does not conform');
   t.notOk(valid({ type: 'telemetry', seq: 1, at: 1 }), 'an event type the contract does not know does not conform');
 });

@@ -24,17 +24,26 @@ interface Run {
 async function ctl(args: string[], env: Record<string, string> = {}): Promise<Run> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runCtl(args, { CANARYD_ADMIN_TOKEN: '', CANARYD_ADMIN_URL: '', ...env }, { out: (l) => out.push(l), err: (l) => err.push(l), stream: { write: (s: string) => out.push(s.replace(/\n$/, '')), isTTY: false } });
+  const code = await runCtl(
+    args,
+    { CANARYD_ADMIN_TOKEN: '', CANARYD_ADMIN_URL: '', ...env },
+    { out: (l) => out.push(l), err: (l) => err.push(l), stream: { write: (s: string) => out.push(s.replace(/\n$/, '')), isTTY: false } },
+  );
   return { code, out: out.map((l) => `${l}\n`).join(''), err: err.map((l) => `${l}\n`).join('') };
 }
 
 /** The real `canaryd ctl` binary as a child process. */
 function spawned(args: string[], env: Record<string, string> = {}, timeoutMs = 30_000): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['dist/cli/canaryd.js', 'ctl', ...args], { env: { ...process.env, CANARYD_ADMIN_TOKEN: '', CANARYD_ADMIN_URL: '', ...env }, timeout: timeoutMs }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as any).code === 'number' ? (err as any).code : -1) : 0;
-      resolve({ code, out: stdout, err: stderr });
-    });
+    execFile(
+      process.execPath,
+      ['dist/cli/canaryd.js', 'ctl', ...args],
+      { env: { ...process.env, CANARYD_ADMIN_TOKEN: '', CANARYD_ADMIN_URL: '', ...env }, timeout: timeoutMs },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as any).code === 'number' ? (err as any).code : -1) : 0;
+        resolve({ code, out: stdout, err: stderr });
+      },
+    );
   });
 }
 
@@ -51,7 +60,12 @@ let admin: string[];
 t.before(async () => {
   const base = await startEchoUpstream('baseline');
   const can = await startEchoUpstream('canary');
-  p = await spawnCanaryd(configYaml(base.url, can.url, 'routing: { canaryWeight: 10, sticky: { header: x-user-id } }').replace('admin: { listen: "127.0.0.1:0" }', `admin: { listen: "127.0.0.1:0", token: "${TOKEN}" }`));
+  p = await spawnCanaryd(
+    configYaml(base.url, can.url, 'routing: { canaryWeight: 10, sticky: { header: x-user-id } }').replace(
+      'admin: { listen: "127.0.0.1:0" }',
+      `admin: { listen: "127.0.0.1:0", token: "${TOKEN}" }`,
+    ),
+  );
   admin = ['--admin', p.adminUrl];
   t.teardown(async () => {
     p.child.kill('SIGKILL');
@@ -61,7 +75,11 @@ t.before(async () => {
 });
 
 const api = async (method: string, path: string, body?: unknown) => {
-  const r = await request(`${p.adminUrl}${path}`, { method: method as 'GET', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const r = await request(`${p.adminUrl}${path}`, {
+    method: method as 'GET',
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return { status: r.statusCode, json: (await r.body.json().catch(() => null)) as any };
 };
 
@@ -103,7 +121,10 @@ t.test('flags list and check', async (t) => {
   t.match(list.out, /vip\s+userList\s+on\s+canary\s+1 user\(s\)/);
   const on = await ctl(['flags', 'check', 'vip', '--user', 'vip-1', '--ip', '10.1.2.3', ...admin]);
   t.equal(on.code, 0, on.err);
-  t.match(on.out, /flag vip \(userList → canary\): ON — user "vip-1" is in the list\nsuch a request goes to canary \(decided by flag flag:vip\)/);
+  t.match(
+    on.out,
+    /flag vip \(userList → canary\): ON — user "vip-1" is in the list\nsuch a request goes to canary \(decided by flag flag:vip\)/,
+  );
   const off = await ctl(['flags', 'check', 'vip', '--user', 'someone', ...admin]);
   t.match(off.out, /OFF — user "someone" is not in the list\nsuch a request goes to (baseline|canary) \(decided by weights\)/);
   const missing = await ctl(['flags', 'check', 'nope', ...admin]);
@@ -113,7 +134,9 @@ t.test('flags list and check', async (t) => {
 });
 
 t.test('watch: frames from the live stream', async (t) => {
-  await Promise.all(Array.from({ length: 20 }, (_, i) => request(`${p.url}/x`, { headers: { 'x-user-id': `u${i}` } }).then((r) => r.body.dump())));
+  await Promise.all(
+    Array.from({ length: 20 }, (_, i) => request(`${p.url}/x`, { headers: { 'x-user-id': `u${i}` } }).then((r) => r.body.dump())),
+  );
   const w = await spawned(['watch', '--count', '3', ...admin]);
   t.equal(w.code, 0, w.err);
   const lines = w.out.trim().split('\n');
@@ -142,12 +165,25 @@ t.test('wait: exit 2 on timeout, 2 on usage, 3 on API errors; 0/1 when the rollo
   const rb = await api('POST', '/api/v1/rollout/rollback', { reason: 'ctl wait test' });
   t.ok(rb.status < 300, `rollback accepted (${rb.status} ${JSON.stringify(rb.json)})`);
   t.equal((await waiting).code, 0, 'wait --until rolledback exits 0');
-  t.equal((await spawned(['wait', '--until', 'promoted', '--timeout', '10s', ...admin])).code, 1, 'wait --until promoted exits 1 after a rollback');
+  t.equal(
+    (await spawned(['wait', '--until', 'promoted', '--timeout', '10s', ...admin])).code,
+    1,
+    'wait --until promoted exits 1 after a rollback',
+  );
 });
 
 t.test('rollout actions and faults: exit 0 when they act, 1 with the 409 when they do not fit', async (t) => {
   const spec = (await api('GET', '/api/v1/openapi.json')).json;
-  for (const [action, code] of [['start', 0], ['start', 1], ['pause', 0], ['pause', 1], ['resume', 0], ['promote', 0], ['rollback', 0], ['promote', 1]] as const) {
+  for (const [action, code] of [
+    ['start', 0],
+    ['start', 1],
+    ['pause', 0],
+    ['pause', 1],
+    ['resume', 0],
+    ['promote', 0],
+    ['rollback', 0],
+    ['promote', 1],
+  ] as const) {
     const r = await ctl([action, '--token', TOKEN, ...admin]);
     t.equal(r.code, code, `${action} exits ${code} (${r.err.trim()})`);
     if (code === 1) t.match(r.err, /409 CANARYD_ERR_CONFLICT/);

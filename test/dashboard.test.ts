@@ -32,7 +32,11 @@ t.before(() => {
 async function setup(t: TapTest) {
   const base = await startSampleUpstream({ name: 'baseline', latencyMs: 5, errorRate: 0.01 });
   const can = await startSampleUpstream({ name: 'canary', latencyMs: 15, errorRate: 0.1 });
-  const yaml = configYaml(base.url, can.url, 'routing: { canaryWeight: 40, sticky: { header: x-user-id } }\nrollout: { dryRun: true }').replace('admin: { listen: "127.0.0.1:0" }', `admin: { listen: "127.0.0.1:0", token: "${TOKEN}" }`);
+  const yaml = configYaml(
+    base.url,
+    can.url,
+    'routing: { canaryWeight: 40, sticky: { header: x-user-id } }\nrollout: { dryRun: true }',
+  ).replace('admin: { listen: "127.0.0.1:0" }', `admin: { listen: "127.0.0.1:0", token: "${TOKEN}" }`);
   const s = await startAdminSidecar(yaml);
   t.teardown(async () => (await s.stop(), await base.close(), await can.close()));
   return s;
@@ -79,7 +83,14 @@ t.test('in chromium: live charts move with traffic; rollback asks for the token 
     // bounded: 20 requests every 100 ms, at most 60 s, from 200 users
     const deadline = Date.now() + 60_000;
     while (sending && Date.now() < deadline) {
-      await Promise.all(Array.from({ length: 20 }, () => request(`${s.url}/api/items/${sent % 20}`, { dispatcher, headers: { 'x-user-id': `u-${sent++ % 200}` } }).then((r) => r.body.dump(), () => {})));
+      await Promise.all(
+        Array.from({ length: 20 }, () =>
+          request(`${s.url}/api/items/${sent % 20}`, { dispatcher, headers: { 'x-user-id': `u-${sent++ % 200}` } }).then(
+            (r) => r.body.dump(),
+            () => {},
+          ),
+        ),
+      );
       await new Promise((r) => setTimeout(r, 100)); // pacing the load, not waiting for anything
     }
   })();
@@ -94,7 +105,16 @@ t.test('in chromium: live charts move with traffic; rollback asks for the token 
     executablePath: '/usr/bin/chromium',
     headless: true,
     viewport: { width: 1280, height: 1300 },
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   t.teardown(async () => {
     await browser.close();
@@ -103,7 +123,8 @@ t.test('in chromium: live charts move with traffic; rollback asks for the token 
   const page = browser.pages()[0] ?? (await browser.newPage());
   const problems: string[] = [];
   page.on('console', (m) => {
-    if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of 404/.test(m.text())) problems.push(m.text());
+    if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of 404/.test(m.text()))
+      problems.push(m.text());
   });
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
 
@@ -113,18 +134,42 @@ t.test('in chromium: live charts move with traffic; rollback asks for the token 
   t.equal(await page.locator('#weight').textContent(), 'canary 40%');
   t.equal(await page.locator('#chart-rate canvas').count(), 1, 'uPlot drew a canvas');
   await page.waitForFunction(() => (document.getElementById('analysis-note')?.textContent ?? '') !== '', null, { timeout: 10_000 });
-  t.match(await page.locator('#analysis-note').textContent(), /^no analysis yet/, 'before any rollout the analysis panel says so (the engine is there, it has no report yet)');
+  t.match(
+    await page.locator('#analysis-note').textContent(),
+    /^no analysis yet/,
+    'before any rollout the analysis panel says so (the engine is there, it has no report yet)',
+  );
 
-  const chart = async (id: string) => page.evaluate((id) => ({ points: Number(document.getElementById(id)!.dataset.points ?? 0), last: JSON.parse(document.getElementById(id)!.dataset.last ?? '[]') }), id);
-  const first = await until('rate chart with traffic on both versions', async () => {
-    const c = await chart('chart-rate');
-    return c.points >= 2 && c.last[0] > 0 && c.last[1] > 0 ? c : null;
-  }, 20_000, 200);
-  const later = await until('the rate chart to move on', async () => {
-    const c = await chart('chart-rate');
-    return c.points >= first.points + 2 ? c : null;
-  }, 20_000, 200);
-  t.ok(later.points > first.points, `rate chart grew from ${first.points} to ${later.points} points (last ${JSON.stringify(later.last)} req/s)`);
+  const chart = async (id: string) =>
+    page.evaluate(
+      (id) => ({
+        points: Number(document.getElementById(id)!.dataset.points ?? 0),
+        last: JSON.parse(document.getElementById(id)!.dataset.last ?? '[]'),
+      }),
+      id,
+    );
+  const first = await until(
+    'rate chart with traffic on both versions',
+    async () => {
+      const c = await chart('chart-rate');
+      return c.points >= 2 && c.last[0] > 0 && c.last[1] > 0 ? c : null;
+    },
+    20_000,
+    200,
+  );
+  const later = await until(
+    'the rate chart to move on',
+    async () => {
+      const c = await chart('chart-rate');
+      return c.points >= first.points + 2 ? c : null;
+    },
+    20_000,
+    200,
+  );
+  t.ok(
+    later.points > first.points,
+    `rate chart grew from ${first.points} to ${later.points} points (last ${JSON.stringify(later.last)} req/s)`,
+  );
   const lat = await chart('chart-latency');
   t.ok(lat.points >= later.points - 1 && typeof lat.last[4] === 'number', `latency chart has canary p95 ${lat.last[4]} ms`);
   t.ok((await chart('chart-errors')).points > 0, 'error chart has points');
@@ -156,8 +201,18 @@ t.test('in chromium: live charts move with traffic; rollback asks for the token 
   t.same(req.postDataJSON(), { reason: 'dashboard test' });
   t.equal(await page.evaluate(() => sessionStorage.getItem('canaryd.adminToken')), TOKEN, 'token kept in sessionStorage');
   await page.waitForFunction(() => /rollback/.test(document.getElementById('notice')?.textContent ?? ''), null, { timeout: 10_000 });
-  t.equal((await call(s.app, 'GET', '/api/v1/status')).json.weights.canary, 0, 'traffic moved to baseline (canary weight 0 in /api/v1/status)');
-  const afterRollback = await Promise.all(Array.from({ length: 20 }, (_, i) => request(`${s.url}/after`, { headers: { 'x-user-id': `after-${i}` } }).then(async (r) => (await r.body.dump(), r.headers['x-canaryd-version']))));
+  t.equal(
+    (await call(s.app, 'GET', '/api/v1/status')).json.weights.canary,
+    0,
+    'traffic moved to baseline (canary weight 0 in /api/v1/status)',
+  );
+  const afterRollback = await Promise.all(
+    Array.from({ length: 20 }, (_, i) =>
+      request(`${s.url}/after`, { headers: { 'x-user-id': `after-${i}` } }).then(
+        async (r) => (await r.body.dump(), r.headers['x-canaryd-version']),
+      ),
+    ),
+  );
   t.same([...new Set(afterRollback)], ['baseline'], 'every request after the click reaches baseline');
   await page.waitForFunction(() => document.getElementById('weight')?.textContent === 'canary 0%', null, { timeout: 10_000 });
   t.equal(await page.locator('#phase').textContent(), 'rollout rolledback', 'the page shows the phase');

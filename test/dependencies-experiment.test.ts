@@ -78,7 +78,7 @@ async function get(url: string): Promise<number> {
   return r.statusCode;
 }
 
-t.test('an experiment slowing Redis reports the app\'s HTTP latency while Redis was degraded', async (t) => {
+t.test("an experiment slowing Redis reports the app's HTTP latency while Redis was degraded", async (t) => {
   const { s } = await setup(t, '  enabled: true\n  maxErrorRate: 1', 3000); // a generous client timeout: the slow step must not time out on a loaded machine
   for (let i = 0; i < 5; i++) t.equal(await get(s.url), 200, 'warm');
   const started = await call(s.app, 'POST', '/api/v1/experiments', {
@@ -99,7 +99,12 @@ t.test('an experiment slowing Redis reports the app\'s HTTP latency while Redis 
     if (i % 5 === 0 && (await call(s.app, 'GET', `/api/v1/experiments/${id}`)).json.state !== 'running') break;
   }
   // a fast machine sends the 400 requests before the steps' durations are over: keep a light load until it ends
-  await until('the experiment ends', async () => (await get(s.url), (await call(s.app, 'GET', `/api/v1/experiments/${id}`)).json.state !== 'running'), 30_000, 20);
+  await until(
+    'the experiment ends',
+    async () => (await get(s.url), (await call(s.app, 'GET', `/api/v1/experiments/${id}`)).json.state !== 'running'),
+    30_000,
+    20,
+  );
   const r = (await call(s.app, 'GET', `/api/v1/experiments/${id}`)).json;
   t.equal(r.state, 'completed');
   const [steady, slow] = r.steps;
@@ -107,18 +112,23 @@ t.test('an experiment slowing Redis reports the app\'s HTTP latency while Redis 
   t.notOk('dependencies' in steady);
   t.ok(slow.measured.requests >= 5 && steady.measured.requests >= 5, 'both steps measured requests');
   const [p0, p1] = [steady.measured.latencyMs.p50, slow.measured.latencyMs.p50];
-  t.ok(p1 >= 100 * 0.9, `the app's HTTP p50 was ${p1.toFixed(1)} ms while Redis was +100 ms (steady: ${p0.toFixed(1)} ms; bucketed quantiles, ~9 % wide)`);
+  t.ok(
+    p1 >= 100 * 0.9,
+    `the app's HTTP p50 was ${p1.toFixed(1)} ms while Redis was +100 ms (steady: ${p0.toFixed(1)} ms; bucketed quantiles, ~9 % wide)`,
+  );
   t.ok(p1 - p0 >= 50, 'a clear rise over the steady step');
   t.equal(slow.measured.errorRate, 0, 'no HTTP errors: the app survives a slow Redis');
   t.equal(slow.criterion.passed, false, 'but it misses maxP95Ms');
   t.equal(r.verdict, 'failed');
-  t.equal((await call(s.app, 'GET', '/api/v1/dependencies/redis')).json.faults.length, 0, 'the step\'s rule is gone with the step');
+  t.equal((await call(s.app, 'GET', '/api/v1/dependencies/redis')).json.faults.length, 0, "the step's rule is gone with the step");
 });
 
 t.test('a canary-only Redis outage trips auto-disable; faulted connections are reset and the canary recovers', async (t) => {
   const { s, stateDir } = await setup(t, '  enabled: true\n  maxErrorRate: 0.2\n  autoDisable: { window: 30s, minRequests: 10 }', 300);
   for (let i = 0; i < 4; i++) t.equal(await get(s.url), 200, 'warm');
-  const rule = await call(s.app, 'POST', '/api/v1/faults', { body: { name: 'canary-redis-down', probability: 1, match: { dependency: 'redis', version: 'canary' }, timeout: {} } });
+  const rule = await call(s.app, 'POST', '/api/v1/faults', {
+    body: { name: 'canary-redis-down', probability: 1, match: { dependency: 'redis', version: 'canary' }, timeout: {} },
+  });
   t.equal(rule.status, 201);
   const statuses: number[] = [];
   let state = 'armed';
@@ -132,11 +142,23 @@ t.test('a canary-only Redis outage trips auto-disable; faulted connections are r
   t.equal(faults.halted.kind, 'auto-disable');
   const dep = (await call(s.app, 'GET', '/api/v1/dependencies/redis')).json;
   t.equal(dep.faults.length, 0, 'no dependency fault is live');
-  t.ok(dep.live.every((l: any) => l.faults.length === 0), 'no connection is faulted');
+  t.ok(
+    dep.live.every((l: any) => l.faults.length === 0),
+    'no connection is faulted',
+  );
   let ok = 0;
   for (let i = 0; i < 100 && ok < 10; i++) ok = (await get(s.url)) === 200 ? ok + 1 : 0;
   t.equal(ok, 10, 'ten 200s in a row: the canary reconnected clean');
-  const audit = readFileSync(join(stateDir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  t.ok(audit.some((a) => a.type === 'faults-auto-disabled'), 'audited');
-  t.ok(s.lines.some((l) => l.event === 'dependency_connections_cut'), 'the cut is logged');
+  const audit = readFileSync(join(stateDir, 'audit.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  t.ok(
+    audit.some((a) => a.type === 'faults-auto-disabled'),
+    'audited',
+  );
+  t.ok(
+    s.lines.some((l) => l.event === 'dependency_connections_cut'),
+    'the cut is logged',
+  );
 });

@@ -61,11 +61,12 @@ function roundTrip(s: Socket, data: Buffer, n = data.length): Promise<Buffer> {
   });
 }
 
-const closed = (s: Socket) => new Promise<{ error: string | null }>((resolve) => {
-  let error: string | null = null;
-  s.on('error', (e: NodeJS.ErrnoException) => (error = e.code ?? e.message));
-  s.once('close', () => resolve({ error }));
-});
+const closed = (s: Socket) =>
+  new Promise<{ error: string | null }>((resolve) => {
+    let error: string | null = null;
+    s.on('error', (e: NodeJS.ErrnoException) => (error = e.code ?? e.message));
+    s.once('close', () => resolve({ error }));
+  });
 
 const PARAMS: Record<string, Record<string, unknown>> = {
   latency: { ms: 30 },
@@ -90,13 +91,19 @@ for (const type of DEPENDENCY_FAULT_TYPES) {
     await relay.rule({ name: `c0-${type}`, probability: 0, [type]: PARAMS[type] });
     const s = await open();
     t.same(await roundTrip(s, data), data, 'probability 0: bytes unchanged');
-    t.ok((await relay.view()).live.every((l: any) => l.faults.length === 0), 'and no connection is faulted');
+    t.ok(
+      (await relay.view()).live.every((l: any) => l.faults.length === 0),
+      'and no connection is faulted',
+    );
     await relay.remove(`c0-${type}`);
     await relay.rule({ name: `c1-${type}`, [type]: PARAMS[type] });
     if (type === 'refuse') {
       await t.rejects(open(), 'a new connection is reset');
     } else {
-      t.ok((await relay.view()).live.some((l: any) => l.faults.includes(`c1-${type}`)), 'probability 1: the open connection is faulted');
+      t.ok(
+        (await relay.view()).live.some((l: any) => l.faults.includes(`c1-${type}`)),
+        'probability 1: the open connection is faulted',
+      );
     }
     const rules = (await relay.view()).faults;
     t.match(rules, [{ rule: `c1-${type}`, type, probability: 1 }]);
@@ -215,7 +222,10 @@ t.test('backpressure: a client that stops reading stops the dependency, with or 
         if (s.writableNeedDrain) break;
       }
     }
-    t.ok(wrote < 64 * 1024 * 1024, `${withFault ? 'latency' : 'no fault'}: the writer was held back after ${(wrote / 1048576).toFixed(1)} MiB`);
+    t.ok(
+      wrote < 64 * 1024 * 1024,
+      `${withFault ? 'latency' : 'no fault'}: the writer was held back after ${(wrote / 1048576).toFixed(1)} MiB`,
+    );
     // the relay settles (kernel buffers fill) and then moves nothing more: two reads 200 ms apart agree
     let stable = false;
     let v = (await relay.view()).bytes.downstream;
@@ -236,13 +246,29 @@ t.test('canaryd ctl dependencies lists listeners, live connections and active fa
   const s = await open();
   await relay.rule({ name: 'ctl-latency', latency: { ms: 1 }, match: { version: undefined } });
   const out: string[] = [];
-  const code = await runCtl(['dependencies', '--admin', relay.s.adminUrl], { CANARYD_ADMIN_TOKEN: '', CANARYD_ADMIN_URL: '' }, { out: (l) => out.push(l), err: (l) => out.push(l), stream: { write: () => true, isTTY: false } });
+  const code = await runCtl(
+    ['dependencies', '--admin', relay.s.adminUrl],
+    { CANARYD_ADMIN_TOKEN: '', CANARYD_ADMIN_URL: '' },
+    { out: (l) => out.push(l), err: (l) => out.push(l), stream: { write: () => true, isTTY: false } },
+  );
   t.equal(code, 0);
   const text = out.join('\n');
-  t.match(text, /echo\s+127\.0\.0\.1:\d+\s+any=127\.0\.0\.1:\d+ baseline=127\.0\.0\.1:\d+ canary=127\.0\.0\.1:\d+\s+[1-9]/, 'the dependency row');
+  t.match(
+    text,
+    /echo\s+127\.0\.0\.1:\d+\s+any=127\.0\.0\.1:\d+ baseline=127\.0\.0\.1:\d+ canary=127\.0\.0\.1:\d+\s+[1-9]/,
+    'the dependency row',
+  );
   t.match(text, /echo\s+ctl-latency\s+latency\s+any\s+1\s+[1-9]/, 'the active fault and the connections it acts on');
   const missing: string[] = [];
-  t.equal(await runCtl(['dependencies', 'nope', '--admin', relay.s.adminUrl], { CANARYD_ADMIN_TOKEN: '', CANARYD_ADMIN_URL: '' }, { out: (l) => missing.push(l), err: (l) => missing.push(l), stream: { write: () => true, isTTY: false } }), 1, 'an unknown name is an API error');
+  t.equal(
+    await runCtl(
+      ['dependencies', 'nope', '--admin', relay.s.adminUrl],
+      { CANARYD_ADMIN_TOKEN: '', CANARYD_ADMIN_URL: '' },
+      { out: (l) => missing.push(l), err: (l) => missing.push(l), stream: { write: () => true, isTTY: false } },
+    ),
+    1,
+    'an unknown name is an API error',
+  );
   t.match(missing.join('\n'), /no dependency named "nope"/);
   await relay.remove('ctl-latency');
   s.destroy();

@@ -25,7 +25,13 @@ if (why !== null) {
   });
 
   const connect = async () => {
-    const c = new pg.Client({ host: '127.0.0.1', port: relay.port(), user: 'postgres', database: 'postgres', connectionTimeoutMillis: 5000 });
+    const c = new pg.Client({
+      host: '127.0.0.1',
+      port: relay.port(),
+      user: 'postgres',
+      database: 'postgres',
+      connectionTimeoutMillis: 5000,
+    });
     c.on('error', () => {}); // a reset connection reports here too; the query's rejection is what the loop sees
     await c.connect();
     return c;

@@ -27,7 +27,15 @@ t.teardown(async () => {
 
 /** A client that never retries or queues: every failure reaches the test. */
 async function client(version: 'any' | 'baseline' | 'canary' = 'any', opts: RedisOptions = {}): Promise<Redis> {
-  const r = new Redis({ host: '127.0.0.1', port: relay.port(version), lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, ...opts });
+  const r = new Redis({
+    host: '127.0.0.1',
+    port: relay.port(version),
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+    ...opts,
+  });
   r.on('error', () => {});
   clients.push(r);
   await r.connect();
@@ -45,7 +53,10 @@ t.test('without faults a pipelined MSET/MGET of 10,000 keys passes unchanged', a
   const p = r.pipeline();
   for (let i = 0; i < keys.length; i += 100) p.mset(...keys.slice(i, i + 100).flatMap((k, j) => [k, value(i + j)]));
   const set = await p.exec();
-  t.ok(set!.every(([e, ok]) => e === null && ok === 'OK'), '100 MSETs answered OK');
+  t.ok(
+    set!.every(([e, ok]) => e === null && ok === 'OK'),
+    '100 MSETs answered OK',
+  );
   const g = r.pipeline();
   for (let i = 0; i < keys.length; i += 100) g.mget(...keys.slice(i, i + 100));
   const got = (await g.exec())!.flatMap(([e, vals]) => (e === null ? (vals as string[]) : []));
@@ -88,7 +99,10 @@ t.test('timeout: the client meets its own command timeout; the connection stays 
   await t.rejects(r.get('held'), /timed out/i, 'the client times out');
   t.equal(r.status, 'ready', 'the connection is still open');
   const v = await relay.view();
-  t.ok(v.faults.some((f: any) => f.rule === 'redis-timeout' && f.connections >= 1), 'the view lists the fault and its connections');
+  t.ok(
+    v.faults.some((f: any) => f.rule === 'redis-timeout' && f.connections >= 1),
+    'the view lists the fault and its connections',
+  );
   await relay.remove('redis-timeout');
   t.equal(await r.get('held'), 'yes', 'lifted: the held bytes go on, commands pass again');
 });
@@ -107,7 +121,10 @@ t.test('resetPeer: at once on open connections and new ones, or after N bytes mi
   await w.set('big', 'b'.repeat(100_000));
   const r2 = await client();
   await relay.rule({ name: 'redis-rst-mid', resetPeer: { afterBytes: 1000, direction: 'downstream' } });
-  const err = await r2.get('big').then(() => null, (e: Error) => e);
+  const err = await r2.get('big').then(
+    () => null,
+    (e: Error) => e,
+  );
   t.ok(err instanceof Error, `the reply is cut by the reset (${err?.message})`);
   await relay.remove('redis-rst-mid');
   t.equal((await w.get('big'))?.length, 100_000, 'the connection opened before the rule is hit too, then clean once the rule is gone');
@@ -124,7 +141,10 @@ t.test('limitData closes after N bytes; slicer keeps the bytes intact in small w
   await relay.rule({ name: 'redis-slices', slicer: { averageSize: 3, sizeVariation: 2 }, match: { version: undefined } });
   t.equal(await s.get('ten-k'), 'z'.repeat(10_000), 'sliced into ~3-byte writes, parsed whole');
   const keys = Array.from({ length: 200 }, (_, i) => `key:${i}`);
-  t.same(await s.mget(...keys), keys.map((_, i) => value(i)));
+  t.same(
+    await s.mget(...keys),
+    keys.map((_, i) => value(i)),
+  );
   await relay.remove('redis-slices');
 });
 
@@ -152,10 +172,16 @@ t.test('kill switch: faulted connections are cut, new ones are clean at once; re
   t.equal(await fresh.ping(), 'PONG');
   const v = await relay.view();
   t.equal(v.faults.length, 0, 'no dependency fault is live');
-  t.ok(v.live.every((l: any) => l.faults.length === 0), 'every live connection is clean');
+  t.ok(
+    v.live.every((l: any) => l.faults.length === 0),
+    'every live connection is clean',
+  );
   t.equal((await call(relay.s.app, 'POST', '/api/v1/faults/resume')).status, 200);
   const v2 = await relay.view();
-  t.ok(v2.live.some((l: any) => l.faults.includes('redis-kill-me')), 'resumed: the rule acts on open connections again');
+  t.ok(
+    v2.live.some((l: any) => l.faults.includes('redis-kill-me')),
+    'resumed: the rule acts on open connections again',
+  );
   await relay.remove('redis-kill-me');
 });
 
@@ -178,14 +204,20 @@ t.test('a canary-only rule hits only the canary listener', async (t) => {
 });
 
 t.test('a rule naming an unknown dependency, or an HTTP match on a TCP kind, is a 400 naming the field', async (t) => {
-  const bad = await call(relay.s.app, 'POST', '/api/v1/faults', { body: { name: 'x', probability: 1, match: { dependency: 'mysql' }, latency: { ms: 1 } } });
+  const bad = await call(relay.s.app, 'POST', '/api/v1/faults', {
+    body: { name: 'x', probability: 1, match: { dependency: 'mysql' }, latency: { ms: 1 } },
+  });
   t.equal(bad.status, 400);
   t.match(bad.json.message, /body\.match\.dependency: no dependency named "mysql"/);
-  const http = await call(relay.s.app, 'POST', '/api/v1/faults', { body: { name: 'y', probability: 1, match: { dependency: 'redis', path: '/a' }, latency: { ms: 1 } } });
+  const http = await call(relay.s.app, 'POST', '/api/v1/faults', {
+    body: { name: 'y', probability: 1, match: { dependency: 'redis', path: '/a' }, latency: { ms: 1 } },
+  });
   t.equal(http.status, 400);
   t.match(http.json.message, /match\.path/);
   const none = await call(relay.s.app, 'POST', '/api/v1/faults', { body: { name: 'z', probability: 1, latency: { ms: 1 } } });
   t.match(none.json.message, /match\.dependency/);
-  const dir = await call(relay.s.app, 'POST', '/api/v1/faults', { body: { name: 'w', probability: 1, match: { dependency: 'redis' }, latency: { ms: 1, direction: 'sideways' } } });
+  const dir = await call(relay.s.app, 'POST', '/api/v1/faults', {
+    body: { name: 'w', probability: 1, match: { dependency: 'redis' }, latency: { ms: 1, direction: 'sideways' } },
+  });
   t.equal(dir.status, 400);
 });

@@ -39,7 +39,13 @@ t.test('requests cut at the drain deadline: answered 503, exit code 3; a tunnel 
   });
   await new Promise<void>((r) => ws.listen(0, '127.0.0.1', r));
   const wsUrl = `http://127.0.0.1:${(ws.address() as { port: number }).port}`;
-  const p = await spawnCanaryd(configYaml(base.url, wsUrl, 'routing: { rules: [{ name: ws, match: { path: /ws }, to: canary }] }\nshutdown: { drainTimeout: 1500ms, settle: 200ms }'));
+  const p = await spawnCanaryd(
+    configYaml(
+      base.url,
+      wsUrl,
+      'routing: { rules: [{ name: ws, match: { path: /ws }, to: canary }] }\nshutdown: { drainTimeout: 1500ms, settle: 200ms }',
+    ),
+  );
   t.teardown(async () => {
     p.child.kill('SIGKILL');
     for (const s of tunnels) s.destroy();
@@ -48,7 +54,10 @@ t.test('requests cut at the drain deadline: answered 503, exit code 3; a tunnel 
   });
   const port = Number(new URL(p.url).port);
   const hung = rawRequest(port, 'GET /hang HTTP/1.1\r\nHost: a\r\n\r\n');
-  const tunnel = rawRequest(port, 'GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+  const tunnel = rawRequest(
+    port,
+    'GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+  );
   for (let i = 0; i < 2000 && !tunnel.data().includes('\r\n\r\n'); i++) await new Promise((r) => setTimeout(r, 10));
   await inflight(p.adminUrl, 1);
   t.match(tunnel.data(), /^HTTP\/1\.1 101 /, 'the tunnel is up');
@@ -79,5 +88,8 @@ t.test('a second SIGTERM during the drain exits at once', async (t) => {
   p.child.kill('SIGTERM');
   t.equal(await p.exited, 143, 'the second signal exits with 128 + 15, without waiting for the 5 min drain');
   await hung.closed;
-  t.ok(p.logs.some((l) => l.event === 'signal' && typeof l.msg === 'string' && l.msg.startsWith('second SIGTERM')), 'logged');
+  t.ok(
+    p.logs.some((l) => l.event === 'signal' && typeof l.msg === 'string' && l.msg.startsWith('second SIGTERM')),
+    'logged',
+  );
 });

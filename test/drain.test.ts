@@ -71,7 +71,10 @@ t.test('drain: in-flight finishes, idle closes, a just-arriving request is serve
   await silent.closed;
   t.pass('a connection that never sends is closed after the grace');
   t.same(await stopped, { cut: 0 }, 'nothing cut');
-  t.ok(base.seen.some((s) => s.url === '/late'), 'the late request reached the upstream');
+  t.ok(
+    base.seen.some((s) => s.url === '/late'),
+    'the late request reached the upstream',
+  );
 });
 
 t.test('drain: connections still in the accept queue when it starts are served, not reset', async (t) => {

@@ -31,7 +31,11 @@ async function setup(rules = FILE_RULES, opts: { file?: boolean; tap?: { teardow
 async function ctl(args: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runCtl(args, { CANARYD_ADMIN_TOKEN: '', CANARYD_ADMIN_URL: '' }, { out: (l) => out.push(l), err: (l) => err.push(l), stream: { write: () => true, isTTY: false } });
+  const code = await runCtl(
+    args,
+    { CANARYD_ADMIN_TOKEN: '', CANARYD_ADMIN_URL: '' },
+    { out: (l) => out.push(l), err: (l) => err.push(l), stream: { write: () => true, isTTY: false } },
+  );
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
@@ -41,17 +45,56 @@ t.test('CRUD with good input; the shapes the CLI and the dashboard read', async 
   s.sidecar.events.subscribe((e) => e.type === 'fault' && events.push(e));
   const list0 = await call(s.app, 'GET', '/api/v1/faults');
   t.equal(list0.status, 200, 'reads need no token by default');
-  t.match(list0.json, { enabled: true, state: 'armed', halted: null, allowHeaderControl: false, maxErrorRate: 1, maxActive: 1000, inflight: 0 });
-  t.match(list0.json.rules, [{ name: 'from-file', type: 'delay', source: 'config', enabled: true, active: true, probability: 0.5, match: { version: 'canary' }, delay: { ms: 1 }, injected: 0, duration: null }]);
+  t.match(list0.json, {
+    enabled: true,
+    state: 'armed',
+    halted: null,
+    allowHeaderControl: false,
+    maxErrorRate: 1,
+    maxActive: 1000,
+    inflight: 0,
+  });
+  t.match(list0.json.rules, [
+    {
+      name: 'from-file',
+      type: 'delay',
+      source: 'config',
+      enabled: true,
+      active: true,
+      probability: 0.5,
+      match: { version: 'canary' },
+      delay: { ms: 1 },
+      injected: 0,
+      duration: null,
+    },
+  ]);
 
-  const created = await call(s.app, 'POST', '/api/v1/faults', { token: TOKEN, body: { name: 'canary-503', match: { version: 'canary', path: '/api/*' }, probability: 0.3, abort: { status: 503 }, duration: '10m' } });
+  const created = await call(s.app, 'POST', '/api/v1/faults', {
+    token: TOKEN,
+    body: { name: 'canary-503', match: { version: 'canary', path: '/api/*' }, probability: 0.3, abort: { status: 503 }, duration: '10m' },
+  });
   t.equal(created.status, 201);
-  t.match(created.json, { name: 'canary-503', type: 'abort', source: 'api', enabled: true, active: true, probability: 0.3, abort: { status: 503 }, duration: 600_000 });
+  t.match(created.json, {
+    name: 'canary-503',
+    type: 'abort',
+    source: 'api',
+    enabled: true,
+    active: true,
+    probability: 0.3,
+    abort: { status: 503 },
+    duration: 600_000,
+  });
   t.equal(created.json.expiresAt, created.json.createdAt + 600_000);
-  t.ok(events.some((e) => e.action === 'created' && e.rule.name === 'canary-503'), 'a fault event');
+  t.ok(
+    events.some((e) => e.action === 'created' && e.rule.name === 'canary-503'),
+    'a fault event',
+  );
 
   t.match((await call(s.app, 'GET', '/api/v1/faults/canary-503')).json, { name: 'canary-503', type: 'abort' });
-  const patched = await call(s.app, 'PATCH', '/api/v1/faults/canary-503', { token: TOKEN, body: { probability: 0.1, delay: { ms: 50, jitterMs: 10 } } });
+  const patched = await call(s.app, 'PATCH', '/api/v1/faults/canary-503', {
+    token: TOKEN,
+    body: { probability: 0.1, delay: { ms: 50, jitterMs: 10 } },
+  });
   t.equal(patched.status, 200);
   t.match(patched.json, { type: 'delay', probability: 0.1, delay: { ms: 50, jitterMs: 10 } });
   t.notOk('abort' in patched.json, 'a kind in the patch replaces the rule kind');
@@ -84,17 +127,35 @@ t.test('bad input: 400 naming the field; 401 without the token; 404; 409', async
   t.match(await bad({ name: 'x', probability: 1, abort: {} }), 'body.abort.status: is required');
   t.match(await bad({ name: 'x', probability: 1, colour: 'red', abort: { status: 500 } }), 'body.colour: unknown field');
   t.match(await bad({ name: 'x', probability: 1, delay: { ms: 5, sloth: 1 } }), 'body.delay.sloth: unknown field');
-  t.match(await bad({ name: 'x', probability: 1 }), 'body: set exactly one fault kind (delay, abort, reset, hang, throttle, truncate, dependency), got none');
+  t.match(
+    await bad({ name: 'x', probability: 1 }),
+    'body: set exactly one fault kind (delay, abort, reset, hang, throttle, truncate, dependency), got none',
+  );
   t.match(await bad({ name: 'x', probability: 1, delay: { ms: 1 }, abort: { status: 500 } }), 'got delay and abort');
   t.match(await bad({ name: 'x', probability: 1, delay: { minMs: 9, maxMs: 3 } }), 'body.delay.minMs: must be <= maxMs (3), got 9');
-  t.match(await bad({ name: 'x', probability: 1, duration: 'soon', abort: { status: 500 } }), 'body.duration: must be a positive duration like 30s, 10m or a number of ms, got "soon"');
-  t.match(await bad({ name: 'x', probability: 1, match: { version: 'green' }, abort: { status: 500 } }), 'body.match.version: must be one of "baseline", "canary", got "green"');
+  t.match(
+    await bad({ name: 'x', probability: 1, duration: 'soon', abort: { status: 500 } }),
+    'body.duration: must be a positive duration like 30s, 10m or a number of ms, got "soon"',
+  );
+  t.match(
+    await bad({ name: 'x', probability: 1, match: { version: 'green' }, abort: { status: 500 } }),
+    'body.match.version: must be one of "baseline", "canary", got "green"',
+  );
   t.match(await bad({ name: 'x y', probability: 1, abort: { status: 500 } }), 'body.name: must match');
-  t.match(await bad({ name: 'x', probability: 1, dependency: { name: 'db', mode: 'on-fire' } }), 'body.dependency.mode: must be one of "error", "timeout", "slow"');
+  t.match(
+    await bad({ name: 'x', probability: 1, dependency: { name: 'db', mode: 'on-fire' } }),
+    'body.dependency.mode: must be one of "error", "timeout", "slow"',
+  );
   t.match(await bad({}, 'PATCH', '/api/v1/faults/from-file'), 'body: must have at least 1 field(s)');
   t.match(await bad({ name: 'e', steps: [] }, 'POST', '/api/v1/experiments'), 'body.steps');
-  t.match(await bad({ name: 'e', steps: [{ name: 's', duration: 'x', rules: [] }] }, 'POST', '/api/v1/experiments'), 'body.steps[0].duration: must be a positive duration');
-  t.match(await bad({ name: 'e', steps: [{ name: 's', duration: '1s', rules: [{ probability: 1 }] }] }, 'POST', '/api/v1/experiments'), 'body.steps[0].rules[0]: set exactly one fault kind');
+  t.match(
+    await bad({ name: 'e', steps: [{ name: 's', duration: 'x', rules: [] }] }, 'POST', '/api/v1/experiments'),
+    'body.steps[0].duration: must be a positive duration',
+  );
+  t.match(
+    await bad({ name: 'e', steps: [{ name: 's', duration: '1s', rules: [{ probability: 1 }] }] }, 'POST', '/api/v1/experiments'),
+    'body.steps[0].rules[0]: set exactly one fault kind',
+  );
   const badParam = await call(s.app, 'GET', '/api/v1/faults/bad%20name');
   t.equal(badParam.status, 400);
   t.match(badParam.json.message, /params.name: must match/);
@@ -115,7 +176,13 @@ t.test('bad input: 400 naming the field; 401 without the token; 404; 409', async
   t.equal(s.sidecar.faults.engine.state, 'armed', 'nothing changed');
 
   // 404
-  for (const [method, url] of [['GET', '/api/v1/faults/nope'], ['PATCH', '/api/v1/faults/nope'], ['DELETE', '/api/v1/faults/nope'], ['GET', '/api/v1/experiments/exp-abc-0000'], ['POST', '/api/v1/experiments/exp-abc-0000/stop']] as const) {
+  for (const [method, url] of [
+    ['GET', '/api/v1/faults/nope'],
+    ['PATCH', '/api/v1/faults/nope'],
+    ['DELETE', '/api/v1/faults/nope'],
+    ['GET', '/api/v1/experiments/exp-abc-0000'],
+    ['POST', '/api/v1/experiments/exp-abc-0000/stop'],
+  ] as const) {
     const r = await call(s.app, method, url, { token: TOKEN, body: method === 'PATCH' ? { enabled: false } : undefined });
     t.equal(r.status, 404, `${method} ${url}`);
     t.equal(r.json.error, 'CANARYD_ERR_NOT_FOUND');
@@ -128,25 +195,60 @@ t.test('bad input: 400 naming the field; 401 without the token; 404; 409', async
     t.equal(r.json.error, code);
     t.match(r.json.message, msg);
   };
-  await conflict('POST', '/api/v1/faults', { name: 'from-file', probability: 1, abort: { status: 500 } }, 'CANARYD_ERR_CONFLICT', /already exists/);
-  await conflict('PATCH', '/api/v1/faults/from-file', { probability: 1 }, 'CANARYD_ERR_CONFLICT', /comes from the config file .*only enabled can change/);
+  await conflict(
+    'POST',
+    '/api/v1/faults',
+    { name: 'from-file', probability: 1, abort: { status: 500 } },
+    'CANARYD_ERR_CONFLICT',
+    /already exists/,
+  );
+  await conflict(
+    'PATCH',
+    '/api/v1/faults/from-file',
+    { probability: 1 },
+    'CANARYD_ERR_CONFLICT',
+    /comes from the config file .*only enabled can change/,
+  );
   await conflict('DELETE', '/api/v1/faults/from-file', undefined, 'CANARYD_ERR_CONFLICT', /comes from the config file/);
   // a runtime config with faults off: switching one on is refused, switching off is not
   s.sidecar.applyConfig({ ...s.sidecar.config, faults: { ...s.sidecar.config.faults, enabled: false } }, 'test');
-  await conflict('POST', '/api/v1/faults', { name: 'new', probability: 1, abort: { status: 500 } }, 'CANARYD_ERR_FAULTS_REFUSED', /fault injection is off \(faults.enabled: false/);
+  await conflict(
+    'POST',
+    '/api/v1/faults',
+    { name: 'new', probability: 1, abort: { status: 500 } },
+    'CANARYD_ERR_FAULTS_REFUSED',
+    /fault injection is off \(faults.enabled: false/,
+  );
   await conflict('PATCH', '/api/v1/faults/from-file', { enabled: true }, 'CANARYD_ERR_FAULTS_REFUSED', /off/);
-  t.equal((await call(s.app, 'PATCH', '/api/v1/faults/from-file', { token: TOKEN, body: { enabled: false } })).status, 200, 'turning off is always allowed');
+  t.equal(
+    (await call(s.app, 'PATCH', '/api/v1/faults/from-file', { token: TOKEN, body: { enabled: false } })).status,
+    200,
+    'turning off is always allowed',
+  );
   t.equal((await call(s.app, 'GET', '/api/v1/faults')).json.state, 'disabled');
 });
 
 t.test('kill switch and resume through canaryd ctl; JSON and Prometheus metrics; OpenAPI', async (t) => {
   const s = await setup();
-  await call(s.app, 'POST', '/api/v1/faults', { token: TOKEN, body: { name: 'all-500', probability: 1, match: { path: '/x' }, abort: { status: 500 } } });
+  await call(s.app, 'POST', '/api/v1/faults', {
+    token: TOKEN,
+    body: { name: 'all-500', probability: 1, match: { path: '/x' }, abort: { status: 500 } },
+  });
   for (let i = 0; i < 4; i++) await (await request(`${s.url}/x`)).body.dump();
   for (let i = 0; i < 6; i++) await (await request(`${s.url}/y`)).body.dump();
   const m = await call(s.app, 'GET', '/api/v1/faults/metrics');
   t.equal(m.status, 200);
-  t.match(m.json, { totalRequests: 10, chaosInjected: 4, latencyInjections: 0, errorInjections: 4, chaosRate: 0.4, capped: 0, inflight: 0, byType: { abort: 4 }, state: 'armed' });
+  t.match(m.json, {
+    totalRequests: 10,
+    chaosInjected: 4,
+    latencyInjections: 0,
+    errorInjections: 4,
+    chaosRate: 0.4,
+    capped: 0,
+    inflight: 0,
+    byType: { abort: 4 },
+    state: 'armed',
+  });
   const prom = (await call(s.app, 'GET', '/metrics')).body;
   t.match(prom, /chaos_experiments_total\{type="abort",rule="all-500"\} 4/);
   t.match(prom, /chaos_rate 0\.4/);
@@ -163,14 +265,26 @@ t.test('kill switch and resume through canaryd ctl; JSON and Prometheus metrics;
   const list = await ctl(['faults', '--admin', s.adminUrl]);
   t.match(list.out, /^fault injection: halted \(ctl test\)/);
   t.match(list.out, /all-500\s+abort\s+1\s+inactive\s+api\s+4/);
-  t.match(s.lines.find((l) => l.event === 'faults_killed'), { reason: 'ctl test', level: 40 });
+  t.match(
+    s.lines.find((l) => l.event === 'faults_killed'),
+    { reason: 'ctl test', level: 40 },
+  );
   const resume = await ctl(['faults', 'resume', '--admin', s.adminUrl, '--token', TOKEN]);
   t.equal(resume.out, 'fault injection armed');
   t.equal((await request(`${s.url}/x`)).statusCode, 500);
   t.equal((await ctl(['faults', 'explode', '--admin', s.adminUrl])).code, 2);
 
   const spec = (await call(s.app, 'GET', '/api/v1/openapi.json')).json;
-  for (const p of ['/api/v1/faults', '/api/v1/faults/metrics', '/api/v1/faults/resume', '/api/v1/faults/{name}', '/api/v1/experiments', '/api/v1/experiments/{id}', '/api/v1/experiments/{id}/stop']) t.ok(spec.paths[p], `OpenAPI lists ${p}`);
+  for (const p of [
+    '/api/v1/faults',
+    '/api/v1/faults/metrics',
+    '/api/v1/faults/resume',
+    '/api/v1/faults/{name}',
+    '/api/v1/experiments',
+    '/api/v1/experiments/{id}',
+    '/api/v1/experiments/{id}/stop',
+  ])
+    t.ok(spec.paths[p], `OpenAPI lists ${p}`);
   t.ok(spec.paths['/api/v1/faults'].delete.security, 'the kill switch is documented as needing the token');
 });
 
@@ -181,7 +295,9 @@ t.test('drift: runtime fault rules are reported; reconcile only ever switches fa
 `,
     { file: true, tap: t },
   );
-  await call(s.app, 'POST', '/api/v1/faults', { body: { name: 'runtime', probability: 1, match: { path: '/runtime' }, abort: { status: 503 } } });
+  await call(s.app, 'POST', '/api/v1/faults', {
+    body: { name: 'runtime', probability: 1, match: { path: '/runtime' }, abort: { status: 503 } },
+  });
   await call(s.app, 'PATCH', '/api/v1/faults/file-on', { body: { enabled: false } });
   await call(s.app, 'PATCH', '/api/v1/faults/file-off', { body: { enabled: true } });
   const drift = (await call(s.app, 'GET', '/api/v1/config/drift')).json;
@@ -199,5 +315,6 @@ t.test('drift: runtime fault rules are reported; reconcile only ever switches fa
     { name: 'file-off', enabled: false },
     { name: 'runtime', enabled: false },
   ]);
-  for (const p of ['/file-on', '/file-off', '/runtime']) t.equal((await request(`${s.url}${p}`)).statusCode, 200, `${p}: no fault after the reconcile`);
+  for (const p of ['/file-on', '/file-off', '/runtime'])
+    t.equal((await request(`${s.url}${p}`)).statusCode, 200, `${p}: no fault after the reconcile`);
 });

@@ -22,14 +22,24 @@ t.test('the faults panel shows active rules, then the halted state', async (t) =
   const can = await startEchoUpstream('canary');
   const s = await startAdminSidecar(configYaml(base.url, can.url, 'faults: { enabled: true, maxErrorRate: 1 }\n'));
   t.teardown(async () => (await s.stop(), await base.close(), await can.close()));
-  await call(s.app, 'POST', '/api/v1/faults', { body: { name: 'canary-503', probability: 0.3, match: { version: 'canary', path: '/api/*' }, abort: { status: 503 } } });
+  await call(s.app, 'POST', '/api/v1/faults', {
+    body: { name: 'canary-503', probability: 0.3, match: { version: 'canary', path: '/api/*' }, abort: { status: 503 } },
+  });
   await call(s.app, 'POST', '/api/v1/faults', { body: { name: 'parked', probability: 1, enabled: false, delay: { ms: 5 } } });
 
   const profile = mkdtempSync(join(tmpdir(), 'canaryd-chromium-'));
   const browser = await chromium.launchPersistentContext(profile, {
     executablePath: '/usr/bin/chromium',
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   t.teardown(async () => {
     await browser.close();

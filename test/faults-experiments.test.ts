@@ -37,10 +37,16 @@ function traffic(url: string, maxMs = 20_000): { stop(): Promise<number> } {
   };
 }
 
-const ended = (rig: FaultRig, id: string) => until(`experiment ${id} to end`, async () => {
-  const r = (await call(rig.sidecar.admin!, 'GET', `/api/v1/experiments/${id}`)).json;
-  return r.state !== 'running' ? r : null;
-}, 20_000, 50);
+const ended = (rig: FaultRig, id: string) =>
+  until(
+    `experiment ${id} to end`,
+    async () => {
+      const r = (await call(rig.sidecar.admin!, 'GET', `/api/v1/experiments/${id}`)).json;
+      return r.state !== 'running' ? r : null;
+    },
+    20_000,
+    50,
+  );
 
 t.test('two steps with live traffic: measured, judged, health-checked; rules come and go with their step', async (t) => {
   const rig = await startFaultRig('  enabled: true\n  maxErrorRate: 1\n');
@@ -61,12 +67,26 @@ t.test('two steps with live traffic: measured, judged, health-checked; rules com
   });
   t.equal(started.status, 201, JSON.stringify(started.json));
   const id = started.json.id;
-  t.match(started.json, { name: 'canary resilience', state: 'running', target: 'all', steps: [{ name: 'latency', state: 'pending', rules: [`${id}.0.slow`] }, { name: 'errors', state: 'pending', rules: [`${id}.1.abort-0`] }] });
+  t.match(started.json, {
+    name: 'canary resilience',
+    state: 'running',
+    target: 'all',
+    steps: [
+      { name: 'latency', state: 'pending', rules: [`${id}.0.slow`] },
+      { name: 'errors', state: 'pending', rules: [`${id}.1.abort-0`] },
+    ],
+  });
   t.equal(started.json.precheck, undefined, 'the pre-check runs before the first step');
-  const again = await call(rig.sidecar.admin!, 'POST', '/api/v1/experiments', { body: { name: 'x', steps: [{ name: 's', duration: '1s', rules: [] }] } });
+  const again = await call(rig.sidecar.admin!, 'POST', '/api/v1/experiments', {
+    body: { name: 'x', steps: [{ name: 's', duration: '1s', rules: [] }] },
+  });
   t.equal(again.status, 409, 'one experiment at a time');
   await until('step 1 rules installed', () => rig.sidecar.faults.engine.rules.get(`${id}.0.slow`) !== undefined);
-  t.equal((await call(rig.sidecar.admin!, 'DELETE', `/api/v1/faults/${id}.0.slow`)).status, 409, 'experiment rules belong to the experiment');
+  t.equal(
+    (await call(rig.sidecar.admin!, 'DELETE', `/api/v1/faults/${id}.0.slow`)).status,
+    409,
+    'experiment rules belong to the experiment',
+  );
   const report = await ended(rig, id);
   await load.stop();
 
@@ -78,8 +98,14 @@ t.test('two steps with live traffic: measured, judged, health-checked; rules com
   t.ok(lat.measured.requests >= 20, `step 1 measured ${lat.measured.requests} requests`);
   t.equal(lat.measured.availability, 1);
   t.ok(lat.measured.latencyMs.p50 >= 20 * 0.95, `p50 ${lat.measured.latencyMs.p50} ms includes the 20 ms delay`);
-  t.ok(lat.measured.latencyMs.p95 >= lat.measured.latencyMs.p50 && lat.measured.latencyMs.p99 >= lat.measured.latencyMs.p95, 'p50 <= p95 <= p99');
-  t.ok(lat.measured.faulted >= lat.measured.requests - 4, `the requests that finished in step 1 were faulted, but for the <= 4 in flight when it began (${lat.measured.faulted} of ${lat.measured.requests})`);
+  t.ok(
+    lat.measured.latencyMs.p95 >= lat.measured.latencyMs.p50 && lat.measured.latencyMs.p99 >= lat.measured.latencyMs.p95,
+    'p50 <= p95 <= p99',
+  );
+  t.ok(
+    lat.measured.faulted >= lat.measured.requests - 4,
+    `the requests that finished in step 1 were faulted, but for the <= 4 in flight when it began (${lat.measured.faulted} of ${lat.measured.requests})`,
+  );
   t.match(lat.criterion, { passed: true });
   t.match(lat.healthCheck, { ok: true });
   t.ok(err.measured.requests >= 20);
@@ -88,10 +114,19 @@ t.test('two steps with live traffic: measured, judged, health-checked; rules com
   t.ok(Math.abs(err.measured.errors - 0.3 * n) <= 5 * sigma, `step 2 errors ${err.measured.errors} of ${n} within 5 sigma of 30 %`);
   t.ok(err.measured.availability < 0.95);
   t.match(err.criterion, { passed: false, reasons: [/success rate .* < 95.00%/] });
-  t.ok(err.measured.byVersion.baseline.requests === err.measured.requests && err.measured.byVersion.canary.requests === 0, 'per-version numbers');
+  t.ok(
+    err.measured.byVersion.baseline.requests === err.measured.requests && err.measured.byVersion.canary.requests === 0,
+    'per-version numbers',
+  );
   t.ok(lat.endedAt <= err.startedAt, 'steps in order');
-  t.notOk(rig.sidecar.faults.engine.rules.entries().some((e) => e.source === 'experiment'), 'no experiment rule left');
-  t.same(events.map((e) => e.action), ['started', 'step', 'step', 'completed']);
+  t.notOk(
+    rig.sidecar.faults.engine.rules.entries().some((e) => e.source === 'experiment'),
+    'no experiment rule left',
+  );
+  t.same(
+    events.map((e) => e.action),
+    ['started', 'step', 'step', 'completed'],
+  );
   const listed = (await call(rig.sidecar.admin!, 'GET', '/api/v1/experiments')).json;
   t.match(listed, { running: null, experiments: [{ id, name: 'canary resilience', state: 'completed', verdict: 'failed', steps: 2 }] });
 });
@@ -106,10 +141,25 @@ t.test('a failed health check aborts: HTTP check, error-rate bound, pre-check', 
     t.equal(r.status, 201, JSON.stringify(r.json));
     return ended(rig, r.json.id);
   };
-  const http = await start({ name: 'http', healthCheck: { url: `${rig.canary.url}/status/200` }, steps: [{ name: 'one', duration: '300ms', rules: [{ probability: 0.1, delay: { ms: 1 } }] }, { name: 'two', duration: '300ms', rules: [] }] });
+  const http = await start({
+    name: 'http',
+    healthCheck: { url: `${rig.canary.url}/status/200` },
+    steps: [
+      { name: 'one', duration: '300ms', rules: [{ probability: 0.1, delay: { ms: 1 } }] },
+      { name: 'two', duration: '300ms', rules: [] },
+    ],
+  });
   t.equal(http.state, 'completed', 'a healthy check lets it run');
-  const expect = await start({ name: 'http-503', healthCheck: { url: `${rig.canary.url}/status/503`, expectStatus: 200 }, steps: [{ name: 'one', duration: '300ms', rules: [] }] });
-  t.match(expect, { state: 'aborted', verdict: 'failed', reason: /health check before the first step failed: GET .*\/status\/503 answered 503, expected 200/ });
+  const expect = await start({
+    name: 'http-503',
+    healthCheck: { url: `${rig.canary.url}/status/503`, expectStatus: 200 },
+    steps: [{ name: 'one', duration: '300ms', rules: [] }],
+  });
+  t.match(expect, {
+    state: 'aborted',
+    verdict: 'failed',
+    reason: /health check before the first step failed: GET .*\/status\/503 answered 503, expected 200/,
+  });
   t.equal(expect.steps[0].state, 'skipped');
   const rate = await start({
     name: 'error-bound',
@@ -120,20 +170,35 @@ t.test('a failed health check aborts: HTTP check, error-rate bound, pre-check', 
     ],
   });
   t.match(rate, { state: 'aborted', verdict: 'failed', reason: /health check after step "hurts" failed: error rate .* > 5.00%/ });
-  t.same(rate.steps.map((s: any) => s.state), ['done', 'skipped']);
-  const down = await start({ name: 'down', healthCheck: { url: 'http://127.0.0.1:9/', timeout: '500ms' }, steps: [{ name: 'one', duration: '300ms', rules: [] }] });
+  t.same(
+    rate.steps.map((s: any) => s.state),
+    ['done', 'skipped'],
+  );
+  const down = await start({
+    name: 'down',
+    healthCheck: { url: 'http://127.0.0.1:9/', timeout: '500ms' },
+    steps: [{ name: 'one', duration: '300ms', rules: [] }],
+  });
   t.match(down, { state: 'aborted', reason: /GET http:\/\/127.0.0.1:9\/ failed: / });
 });
 
 t.test('stop, and the kill switch, end a running experiment; its rules go with it', async (t) => {
   const rig = await startFaultRig('  enabled: true\n  maxErrorRate: 1\n');
   t.teardown(() => rig.stop());
-  const body = { name: 'long', steps: [{ name: 'forever', duration: '10m', rules: [{ probability: 1, match: { path: '/p' }, abort: { status: 500 } }] }] };
+  const body = {
+    name: 'long',
+    steps: [{ name: 'forever', duration: '10m', rules: [{ probability: 1, match: { path: '/p' }, abort: { status: 500 } }] }],
+  };
   const a = (await call(rig.sidecar.admin!, 'POST', '/api/v1/experiments', { body })).json;
   t.equal((await request(`${rig.url}/p`, { dispatcher: agent })).statusCode, 500);
   const stopped = await call(rig.sidecar.admin!, 'POST', `/api/v1/experiments/${a.id}/stop?reason=enough`);
   t.equal(stopped.status, 200);
-  t.match(stopped.json, { state: 'stopped', verdict: 'inconclusive', reason: 'enough', steps: [{ state: 'stopped', measured: { requests: 1, errors: 1 } }] });
+  t.match(stopped.json, {
+    state: 'stopped',
+    verdict: 'inconclusive',
+    reason: 'enough',
+    steps: [{ state: 'stopped', measured: { requests: 1, errors: 1 } }],
+  });
   t.equal((await request(`${rig.url}/p`, { dispatcher: agent })).statusCode, 200, 'its rules are gone');
   t.equal((await call(rig.sidecar.admin!, 'POST', `/api/v1/experiments/${a.id}/stop`)).status, 409, 'not running any more');
 
@@ -153,12 +218,26 @@ t.test('reports survive a restart of a real canaryd; a running one comes back in
   const yaml = configYaml(base.url, can.url, 'faults: { enabled: true, maxErrorRate: 1 }\n', tempDir('canaryd-exp-state-'));
   const p1 = await spawnCanaryd(yaml);
   const post = async (admin: string, body: unknown) => {
-    const r = await request(`${admin}/api/v1/experiments`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const r = await request(`${admin}/api/v1/experiments`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
     return (await r.body.json()) as any;
   };
-  const done = await post(p1.adminUrl, { name: 'short', steps: [{ name: 'a', duration: '200ms', rules: [{ probability: 1, delay: { ms: 1 } }] }] });
-  await until('short experiment done', async () => ((await (await request(`${p1.adminUrl}/api/v1/experiments/${done.id}`)).body.json()) as any).state === 'completed', 10_000);
-  const running = await post(p1.adminUrl, { name: 'long', steps: [{ name: 'a', duration: '10m', rules: [{ probability: 1, delay: { ms: 1 } }] }] });
+  const done = await post(p1.adminUrl, {
+    name: 'short',
+    steps: [{ name: 'a', duration: '200ms', rules: [{ probability: 1, delay: { ms: 1 } }] }],
+  });
+  await until(
+    'short experiment done',
+    async () => ((await (await request(`${p1.adminUrl}/api/v1/experiments/${done.id}`)).body.json()) as any).state === 'completed',
+    10_000,
+  );
+  const running = await post(p1.adminUrl, {
+    name: 'long',
+    steps: [{ name: 'a', duration: '10m', rules: [{ probability: 1, delay: { ms: 1 } }] }],
+  });
   t.equal(running.state, 'running');
   p1.child.kill('SIGKILL');
   await p1.exited;

@@ -42,26 +42,41 @@ t.test('production: faults.enabled refused by config validation (environment or 
   ]);
   t.same(problems(`${base}environment: production\nfaults: { enabled: true, allowInProduction: true }\n`), []);
   t.same(problems(`${base}environment: production\nfaults: { enabled: false }\n`), [], 'off is always fine');
-  t.same(problems(`${base}faults: { enabled: true, rules: [{ name: a, probability: 1 }, { name: a, probability: 2, delay: { ms: 1 }, abort: { status: 500 } }] }\n`), [
-    // schema and semantic problems come in one pass (issue 19): the schema's range error, then every semantic one
-    'faults.rules[1].probability: must be <= 1, got 2',
-    'faults.rules[0]: set exactly one fault kind (delay, abort, reset, hang, throttle, truncate, dependency), got none (on a dependency\'s TCP connections: latency, bandwidth, slowClose, timeout, resetPeer, refuse, slicer, limitData)',
-    'faults.rules[1].name: duplicate rule name "a"',
-    'faults.rules[1]: set exactly one fault kind (delay, abort, reset, hang, throttle, truncate, dependency), got delay and abort (on a dependency\'s TCP connections: latency, bandwidth, slowClose, timeout, resetPeer, refuse, slicer, limitData)',
-  ]);
-  t.same(problems(`${base}faults: { enabled: true, rules: [{ name: a, probability: 1 }, { name: a, probability: 1, delay: { minMs: 5 }, abort: { status: 500 } }] }\n`), [
-    'faults.rules[0]: set exactly one fault kind (delay, abort, reset, hang, throttle, truncate, dependency), got none (on a dependency\'s TCP connections: latency, bandwidth, slowClose, timeout, resetPeer, refuse, slicer, limitData)',
-    'faults.rules[1].name: duplicate rule name "a"',
-    'faults.rules[1]: set exactly one fault kind (delay, abort, reset, hang, throttle, truncate, dependency), got delay and abort (on a dependency\'s TCP connections: latency, bandwidth, slowClose, timeout, resetPeer, refuse, slicer, limitData)',
-    'faults.rules[1].delay: minMs and maxMs go together',
-  ]);
+  t.same(
+    problems(
+      `${base}faults: { enabled: true, rules: [{ name: a, probability: 1 }, { name: a, probability: 2, delay: { ms: 1 }, abort: { status: 500 } }] }\n`,
+    ),
+    [
+      // schema and semantic problems come in one pass (issue 19): the schema's range error, then every semantic one
+      'faults.rules[1].probability: must be <= 1, got 2',
+      "faults.rules[0]: set exactly one fault kind (delay, abort, reset, hang, throttle, truncate, dependency), got none (on a dependency's TCP connections: latency, bandwidth, slowClose, timeout, resetPeer, refuse, slicer, limitData)",
+      'faults.rules[1].name: duplicate rule name "a"',
+      "faults.rules[1]: set exactly one fault kind (delay, abort, reset, hang, throttle, truncate, dependency), got delay and abort (on a dependency's TCP connections: latency, bandwidth, slowClose, timeout, resetPeer, refuse, slicer, limitData)",
+    ],
+  );
+  t.same(
+    problems(
+      `${base}faults: { enabled: true, rules: [{ name: a, probability: 1 }, { name: a, probability: 1, delay: { minMs: 5 }, abort: { status: 500 } }] }\n`,
+    ),
+    [
+      "faults.rules[0]: set exactly one fault kind (delay, abort, reset, hang, throttle, truncate, dependency), got none (on a dependency's TCP connections: latency, bandwidth, slowClose, timeout, resetPeer, refuse, slicer, limitData)",
+      'faults.rules[1].name: duplicate rule name "a"',
+      "faults.rules[1]: set exactly one fault kind (delay, abort, reset, hang, throttle, truncate, dependency), got delay and abort (on a dependency's TCP connections: latency, bandwidth, slowClose, timeout, resetPeer, refuse, slicer, limitData)",
+      'faults.rules[1].delay: minMs and maxMs go together',
+    ],
+  );
 
   // the real CLI, as a process: exit 1 naming the key
   const dir = tempDir();
   const file = join(dir, 'canaryd.yaml');
   writeFileSync(file, `${base}faults: { enabled: true }\n`);
   const run = await new Promise<{ code: number; out: string }>((resolve) =>
-    execFile(process.execPath, ['dist/cli/canaryd.js', 'validate', file], { env: { ...process.env, NODE_ENV: 'production' } }, (err, stdout, stderr) => resolve({ code: err ? Number((err as any).code) : 0, out: stdout + stderr })),
+    execFile(
+      process.execPath,
+      ['dist/cli/canaryd.js', 'validate', file],
+      { env: { ...process.env, NODE_ENV: 'production' } },
+      (err, stdout, stderr) => resolve({ code: err ? Number((err as any).code) : 0, out: stdout + stderr }),
+    ),
   );
   t.equal(run.code, 1);
   t.match(run.out, /faults\.enabled: fault injection is refused in production \(NODE_ENV=production\)/);
@@ -73,59 +88,86 @@ t.test('production: faults.enabled refused by config validation (environment or 
   t.equal(create.status, 409);
   t.equal(create.json.error, 'CANARYD_ERR_FAULTS_REFUSED');
   t.match(create.json.message, /refused in production \(environment: production\); set faults.allowInProduction: true/);
-  const exp = await call(rig.sidecar.admin!, 'POST', '/api/v1/experiments', { body: { name: 'e', steps: [{ name: 's', duration: '1s', rules: [{ probability: 1, delay: { ms: 1 } }] }] } });
+  const exp = await call(rig.sidecar.admin!, 'POST', '/api/v1/experiments', {
+    body: { name: 'e', steps: [{ name: 's', duration: '1s', rules: [{ probability: 1, delay: { ms: 1 } }] }] },
+  });
   t.equal(exp.status, 409);
   t.equal(exp.json.error, 'CANARYD_ERR_FAULTS_REFUSED');
   t.equal((await call(rig.sidecar.admin!, 'GET', '/api/v1/faults')).json.state, 'refused');
   t.notOk(rig.sidecar.proxy.stages.includes('faults'), 'the engine is out of the request path');
 });
 
-t.test('auto-disable: trips on the client-seen error rate once the window has minRequests; audited, evented, logged; latched across a restart', async (t) => {
-  const faults = '  enabled: true\n  maxErrorRate: 0.05\n  autoDisable: { window: 60s, minRequests: 20 }\n  rules:\n    - { name: bad, probability: 1, match: { path: /bad }, abort: { status: 500 } }\n';
-  const rig = await startFaultRig(faults);
-  t.teardown(() => rig.stop());
-  const events: any[] = [];
-  rig.sidecar.events.subscribe((e) => e.type === 'fault' && events.push(e));
-  t.equal(await get(`${rig.url}/bad`), 500);
-  t.equal(await get(`${rig.url}/ok`), 200);
-  t.equal(rig.sidecar.faults.engine.state, 'armed', 'one error in two requests does not trip it (minRequests)');
-  t.equal(await get(`${rig.url}/bad`), 500);
-  for (let i = 0; i < 16; i++) t.equal(await get(`${rig.url}/ok`), 200);
-  t.equal(rig.sidecar.faults.engine.state, 'armed', '2 errors in 19 requests: below minRequests still');
-  t.equal(await get(`${rig.url}/ok`), 200);
-  t.equal(rig.sidecar.faults.engine.state, 'halted', '2/20 = 10% > 5%: tripped');
-  t.equal(await get(`${rig.url}/bad`), 200, 'every fault is off');
-  t.notOk(rig.sidecar.proxy.stages.includes('faults'), 'and the engine is out of the request path');
+t.test(
+  'auto-disable: trips on the client-seen error rate once the window has minRequests; audited, evented, logged; latched across a restart',
+  async (t) => {
+    const faults =
+      '  enabled: true\n  maxErrorRate: 0.05\n  autoDisable: { window: 60s, minRequests: 20 }\n  rules:\n    - { name: bad, probability: 1, match: { path: /bad }, abort: { status: 500 } }\n';
+    const rig = await startFaultRig(faults);
+    t.teardown(() => rig.stop());
+    const events: any[] = [];
+    rig.sidecar.events.subscribe((e) => e.type === 'fault' && events.push(e));
+    t.equal(await get(`${rig.url}/bad`), 500);
+    t.equal(await get(`${rig.url}/ok`), 200);
+    t.equal(rig.sidecar.faults.engine.state, 'armed', 'one error in two requests does not trip it (minRequests)');
+    t.equal(await get(`${rig.url}/bad`), 500);
+    for (let i = 0; i < 16; i++) t.equal(await get(`${rig.url}/ok`), 200);
+    t.equal(rig.sidecar.faults.engine.state, 'armed', '2 errors in 19 requests: below minRequests still');
+    t.equal(await get(`${rig.url}/ok`), 200);
+    t.equal(rig.sidecar.faults.engine.state, 'halted', '2/20 = 10% > 5%: tripped');
+    t.equal(await get(`${rig.url}/bad`), 200, 'every fault is off');
+    t.notOk(rig.sidecar.proxy.stages.includes('faults'), 'and the engine is out of the request path');
 
-  const audit = readFileSync(join(rig.stateDir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  const rec = audit.find((a) => a.type === 'faults-auto-disabled');
-  t.match(rec, { type: 'faults-auto-disabled', errorRate: 0.1, errors: 2, requests: 20, maxErrorRate: 0.05, windowMs: 60_000 });
-  t.type(rec.at, 'number');
-  t.match(rec.reason, /client-seen error rate 10\.0% \(2\/20 requests in the last 60s\) exceeded faults.maxErrorRate 0.05/);
-  t.ok(events.some((e) => e.action === 'auto-disabled' && e.halted.kind === 'auto-disable'), 'a fault event');
-  const line = rig.lines.find((l) => l.event === 'faults_auto_disabled');
-  t.equal(line?.level, 50, 'logged at error level');
+    const audit = readFileSync(join(rig.stateDir, 'audit.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    const rec = audit.find((a) => a.type === 'faults-auto-disabled');
+    t.match(rec, { type: 'faults-auto-disabled', errorRate: 0.1, errors: 2, requests: 20, maxErrorRate: 0.05, windowMs: 60_000 });
+    t.type(rec.at, 'number');
+    t.match(rec.reason, /client-seen error rate 10\.0% \(2\/20 requests in the last 60s\) exceeded faults.maxErrorRate 0.05/);
+    t.ok(
+      events.some((e) => e.action === 'auto-disabled' && e.halted.kind === 'auto-disable'),
+      'a fault event',
+    );
+    const line = rig.lines.find((l) => l.event === 'faults_auto_disabled');
+    t.equal(line?.level, 50, 'logged at error level');
 
-  const status = await call(rig.sidecar.admin!, 'GET', '/api/v1/faults');
-  t.match(status.json, { state: 'halted', halted: { kind: 'auto-disable', by: 'auto-disable' } });
-  t.match(status.json.rules[0], { name: 'bad', enabled: true, active: false });
+    const status = await call(rig.sidecar.admin!, 'GET', '/api/v1/faults');
+    t.match(status.json, { state: 'halted', halted: { kind: 'auto-disable', by: 'auto-disable' } });
+    t.match(status.json.rules[0], { name: 'bad', enabled: true, active: false });
 
-  // a restart keeps the latch: the chaos that tripped it does not come back by itself
-  await rig.sidecar.stop(200);
-  const { logger, lines } = memoryLogger();
-  const again = new Sidecar({ config: parseConfigText(allowUnauthenticatedAdmin(configYaml(rig.baseline.url, rig.canary.url, `\nfaults:\n${faults}`, rig.stateDir)), {}), logger });
-  await again.start();
-  t.teardown(() => again.stop(200));
-  t.equal(again.faults.engine.state, 'halted', 'still halted after the restart');
-  t.ok(lines.some((l) => l.event === 'faults_halted'), 'and says so at start');
-  t.equal(await get(`http://127.0.0.1:${again.proxyAddress!.port}/bad`), 200);
-  const resumed = await call(again.admin!, 'POST', '/api/v1/faults/resume');
-  t.equal(resumed.status, 200);
-  t.equal(resumed.json.state, 'armed');
-  t.equal(await get(`http://127.0.0.1:${again.proxyAddress!.port}/bad`), 500, 're-armed by resume');
-  const audit2 = readFileSync(join(rig.stateDir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  t.ok(audit2.some((a) => a.type === 'faults-resumed'), 'resume audited');
-});
+    // a restart keeps the latch: the chaos that tripped it does not come back by itself
+    await rig.sidecar.stop(200);
+    const { logger, lines } = memoryLogger();
+    const again = new Sidecar({
+      config: parseConfigText(
+        allowUnauthenticatedAdmin(configYaml(rig.baseline.url, rig.canary.url, `\nfaults:\n${faults}`, rig.stateDir)),
+        {},
+      ),
+      logger,
+    });
+    await again.start();
+    t.teardown(() => again.stop(200));
+    t.equal(again.faults.engine.state, 'halted', 'still halted after the restart');
+    t.ok(
+      lines.some((l) => l.event === 'faults_halted'),
+      'and says so at start',
+    );
+    t.equal(await get(`http://127.0.0.1:${again.proxyAddress!.port}/bad`), 200);
+    const resumed = await call(again.admin!, 'POST', '/api/v1/faults/resume');
+    t.equal(resumed.status, 200);
+    t.equal(resumed.json.state, 'armed');
+    t.equal(await get(`http://127.0.0.1:${again.proxyAddress!.port}/bad`), 500, 're-armed by resume');
+    const audit2 = readFileSync(join(rig.stateDir, 'audit.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    t.ok(
+      audit2.some((a) => a.type === 'faults-resumed'),
+      'resume audited',
+    );
+  },
+);
 
 t.test('maxActive caps concurrently faulted requests; the rest pass through, counted as capped', async (t) => {
   const rig = await startFaultRig('  enabled: true\n  maxErrorRate: 1\n  maxActive: 3\n');
@@ -171,9 +213,17 @@ t.test('kill switch: every fault off at once, in-flight faults lifted, audited; 
   t.ok(performance.now() - s < 5000);
   t.equal(await get(`${rig.url}/stuck`), 200, 'nothing fires after the kill');
   t.equal(f.engine.inflight, 0);
-  const audit = readFileSync(join(rig.stateDir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  t.match(audit.find((a) => a.type === 'faults-killed'), { reason: 'game day over', released: 6 });
-  const refused = await call(rig.sidecar.admin!, 'POST', '/api/v1/faults', { body: { name: 'more', probability: 1, abort: { status: 500 } } });
+  const audit = readFileSync(join(rig.stateDir, 'audit.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  t.match(
+    audit.find((a) => a.type === 'faults-killed'),
+    { reason: 'game day over', released: 6 },
+  );
+  const refused = await call(rig.sidecar.admin!, 'POST', '/api/v1/faults', {
+    body: { name: 'more', probability: 1, abort: { status: 500 } },
+  });
   t.equal(refused.status, 409, 'nothing can be switched on while halted');
   t.match(refused.json.message, /halted .*POST \/api\/v1\/faults\/resume/);
   t.equal((await call(rig.sidecar.admin!, 'POST', '/api/v1/faults/resume')).json.state, 'armed');
@@ -229,7 +279,13 @@ t.test('no leaked sockets or timers after thousands of faults of every kind', as
     200,
   ).catch(() => undefined);
   const after = handles();
-  t.ok((after.TCPSocketWrap ?? 0) <= (before.TCPSocketWrap ?? 0), `sockets: ${after.TCPSocketWrap ?? 0} now, ${before.TCPSocketWrap ?? 0} before`);
-  t.ok((after.Timeout ?? 0) <= (before.Timeout ?? 0) + 1, `timers: ${after.Timeout ?? 0} now, ${before.Timeout ?? 0} before (+1: undici's shared clock)`);
+  t.ok(
+    (after.TCPSocketWrap ?? 0) <= (before.TCPSocketWrap ?? 0),
+    `sockets: ${after.TCPSocketWrap ?? 0} now, ${before.TCPSocketWrap ?? 0} before`,
+  );
+  t.ok(
+    (after.Timeout ?? 0) <= (before.Timeout ?? 0) + 1,
+    `timers: ${after.Timeout ?? 0} now, ${before.Timeout ?? 0} before (+1: undici's shared clock)`,
+  );
   t.equal(after.Immediate ?? 0, 0, 'no pending immediates');
 });

@@ -13,7 +13,11 @@ import { configYaml } from './helpers/canaryd.js';
 const agent = new Agent({ connections: 32 });
 t.teardown(() => agent.close());
 
-async function statuses(url: string, n: number, opts: { method?: string; headers?: Record<string, string>; concurrency?: number } = {}): Promise<Map<number, number>> {
+async function statuses(
+  url: string,
+  n: number,
+  opts: { method?: string; headers?: Record<string, string>; concurrency?: number } = {},
+): Promise<Map<number, number>> {
   const out = new Map<number, number>();
   let next = 0;
   const worker = async () => {
@@ -92,7 +96,13 @@ t.test('targeting: version, path glob, method, header (value and presence)', asy
   f.remove('canary-only');
 
   f.create({ name: 'glob', probability: 1, match: { path: '/api/*/items' }, abort: { status: 500 } });
-  for (const [path, status] of [['/api/a/items', 500], ['/api/a/items?x=1', 500], ['/api/a/b/items', 200], ['/api/items', 200], ['/other', 200]] as const) {
+  for (const [path, status] of [
+    ['/api/a/items', 500],
+    ['/api/a/items?x=1', 500],
+    ['/api/a/b/items', 200],
+    ['/api/items', 200],
+    ['/other', 200],
+  ] as const) {
     const r = await request(`${rig.url}${path}`, { dispatcher: agent });
     await r.body.dump();
     t.equal(r.statusCode, status, `path ${path}`);
@@ -100,7 +110,12 @@ t.test('targeting: version, path glob, method, header (value and presence)', asy
   f.remove('glob');
 
   f.create({ name: 'posts', probability: 1, match: { method: ['post', 'PUT'] }, abort: { status: 500 } });
-  for (const [method, status] of [['POST', 500], ['PUT', 500], ['GET', 200], ['DELETE', 200]] as const) {
+  for (const [method, status] of [
+    ['POST', 500],
+    ['PUT', 500],
+    ['GET', 200],
+    ['DELETE', 200],
+  ] as const) {
     const r = await request(`${rig.url}/m`, { dispatcher: agent, method });
     await r.body.dump();
     t.equal(r.statusCode, status, `method ${method}`);
@@ -123,7 +138,10 @@ t.test('targeting: version, path glob, method, header (value and presence)', asy
 
 t.test('expiry: a rule stops at its duration (ManualClock), without a timer; a reload does not extend it', async (t) => {
   const clock = new ManualClock(1_700_000_000_000);
-  const rig = await startFaultRig('  enabled: true\n  maxErrorRate: 1\n  rules:\n    - { name: file-rule, probability: 1, duration: 10m, match: { path: /file }, abort: { status: 502 } }\n', { clock });
+  const rig = await startFaultRig(
+    '  enabled: true\n  maxErrorRate: 1\n  rules:\n    - { name: file-rule, probability: 1, duration: 10m, match: { path: /file }, abort: { status: 502 } }\n',
+    { clock },
+  );
   t.teardown(() => rig.stop());
   const f = rig.sidecar.faults;
   const events: any[] = [];
@@ -141,12 +159,26 @@ t.test('expiry: a rule stops at its duration (ManualClock), without a timer; a r
   clock.advance(1);
   t.equal(await get('/api'), 200, 'off at expiry');
   t.match(f.get('api-rule'), { expired: true, active: false, enabled: true });
-  t.ok(events.some((e) => e.action === 'expired' && e.rule.name === 'api-rule'), 'an expired event');
+  t.ok(
+    events.some((e) => e.action === 'expired' && e.rule.name === 'api-rule'),
+    'an expired event',
+  );
 
   // config rule: activated when the config was applied; a reload of the same file keeps that time
   clock.advance(5 * 60_000 - 90_000);
   t.equal(await get('/file'), 502);
-  rig.sidecar.applyConfig(parseConfigText(configYaml(rig.baseline.url, rig.canary.url, '\nfaults:\n  enabled: true\n  maxErrorRate: 1\n  rules:\n    - { name: file-rule, probability: 1, duration: 10m, match: { path: /file }, abort: { status: 502 } }\n', rig.stateDir), {}), 'test');
+  rig.sidecar.applyConfig(
+    parseConfigText(
+      configYaml(
+        rig.baseline.url,
+        rig.canary.url,
+        '\nfaults:\n  enabled: true\n  maxErrorRate: 1\n  rules:\n    - { name: file-rule, probability: 1, duration: 10m, match: { path: /file }, abort: { status: 502 } }\n',
+        rig.stateDir,
+      ),
+      {},
+    ),
+    'test',
+  );
   clock.advance(5 * 60_000);
   t.equal(await get('/file'), 200, 'expired 10 min after it was first applied, reload or not');
   t.equal(rig.sidecar.faults.metrics().activeFaults, 0);
@@ -163,10 +195,17 @@ t.test('header-controlled faults: honoured only with allowHeaderControl, strippe
   let r = await request(`${rig.url}/h`, { dispatcher: agent, headers: { 'x-canaryd-fault-abort-request': '418' } });
   t.equal(r.statusCode, 418);
   await r.body.dump();
-  r = await request(`${rig.url}/h`, { dispatcher: agent, headers: { 'X-Canaryd-Fault-Abort-Request': '503', 'x-canaryd-fault-abort-request-percentage': '0' } });
+  r = await request(`${rig.url}/h`, {
+    dispatcher: agent,
+    headers: { 'X-Canaryd-Fault-Abort-Request': '503', 'x-canaryd-fault-abort-request-percentage': '0' },
+  });
   t.equal(r.statusCode, 200, 'percentage 0: no fault');
   const echoed = (await r.body.json()) as any;
-  t.same(Object.keys(echoed.headers).filter((h) => h.startsWith('x-canaryd-fault')), [], 'the fault headers never reach the app');
+  t.same(
+    Object.keys(echoed.headers).filter((h) => h.startsWith('x-canaryd-fault')),
+    [],
+    'the fault headers never reach the app',
+  );
   r = await request(`${rig.url}/h`, { dispatcher: agent, headers: { 'x-canaryd-fault-abort-request': '99' } });
   t.equal(r.statusCode, 200, 'an invalid status is ignored');
   await r.body.dump();
@@ -186,7 +225,13 @@ t.test('header-controlled faults: honoured only with allowHeaderControl, strippe
   t.match(prom, /chaos_experiments_total\{type="abort",rule="header"\} 1/);
 
   // off: the same headers do nothing and pass through untouched
-  rig.sidecar.applyConfig(parseConfigText(configYaml(rig.baseline.url, rig.canary.url, '\nfaults:\n  enabled: true\n  allowHeaderControl: false\n', rig.stateDir), {}), 'test');
+  rig.sidecar.applyConfig(
+    parseConfigText(
+      configYaml(rig.baseline.url, rig.canary.url, '\nfaults:\n  enabled: true\n  allowHeaderControl: false\n', rig.stateDir),
+      {},
+    ),
+    'test',
+  );
   r = await request(`${rig.url}/h`, { dispatcher: agent, headers: { 'x-canaryd-fault-abort-request': '418' } });
   t.equal(r.statusCode, 200, 'ignored when header control is off');
   t.equal(((await r.body.json()) as any).headers['x-canaryd-fault-abort-request'], '418', 'and forwarded like any header');

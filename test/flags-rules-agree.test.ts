@@ -28,18 +28,76 @@ interface Probe {
 }
 
 const TABLE: Array<{ when: Condition; probes: Probe[] }> = [
-  { when: { header: { 'x-beta': ['yes', 'sure'] } }, probes: [{ path: '/', headers: { 'x-beta': 'sure' }, pinned: true }, { path: '/', headers: { 'x-beta': 'no' }, pinned: false }, { path: '/', pinned: false }] },
-  { when: { header: { 'X-Beta': ['*'] } }, probes: [{ path: '/', headers: { 'x-beta': 'anything' }, pinned: true }, { path: '/', pinned: false }] },
+  {
+    when: { header: { 'x-beta': ['yes', 'sure'] } },
+    probes: [
+      { path: '/', headers: { 'x-beta': 'sure' }, pinned: true },
+      { path: '/', headers: { 'x-beta': 'no' }, pinned: false },
+      { path: '/', pinned: false },
+    ],
+  },
+  {
+    when: { header: { 'X-Beta': ['*'] } },
+    probes: [
+      { path: '/', headers: { 'x-beta': 'anything' }, pinned: true },
+      { path: '/', pinned: false },
+    ],
+  },
   { when: { header: { constructor: ['*'] } }, probes: [{ path: '/', pinned: false }] },
-  { when: { path: '/api/' }, probes: [{ path: '/api/items?x=1', pinned: true }, { path: '/apix', pinned: false }, { path: '/', pinned: false }] },
-  { when: { path: '/api/*/items' }, probes: [{ path: '/api/v1/items', pinned: true }, { path: '/api/v1/x/items', pinned: false }] },
-  { when: { path: '/api/**/items' }, probes: [{ path: '/api/v1/x/items', pinned: true }, { path: '/api/v1/x/item', pinned: false }] },
-  { when: { path: '/a?c' }, probes: [{ path: '/abc', pinned: true }, { path: '/a/c', pinned: false }] },
-  { when: { method: ['post', 'PUT'] }, probes: [{ path: '/', method: 'POST', pinned: true }, { path: '/', method: 'PUT', pinned: true }, { path: '/', method: 'GET', pinned: false }] },
-  { when: { method: ['DELETE'], path: '/admin', header: { 'x-role': ['ops'] } }, probes: [{ path: '/admin/1', method: 'DELETE', headers: { 'x-role': 'ops' }, pinned: true }, { path: '/admin/1', method: 'DELETE', pinned: false }, { path: '/other', method: 'DELETE', headers: { 'x-role': 'ops' }, pinned: false }] },
+  {
+    when: { path: '/api/' },
+    probes: [
+      { path: '/api/items?x=1', pinned: true },
+      { path: '/apix', pinned: false },
+      { path: '/', pinned: false },
+    ],
+  },
+  {
+    when: { path: '/api/*/items' },
+    probes: [
+      { path: '/api/v1/items', pinned: true },
+      { path: '/api/v1/x/items', pinned: false },
+    ],
+  },
+  {
+    when: { path: '/api/**/items' },
+    probes: [
+      { path: '/api/v1/x/items', pinned: true },
+      { path: '/api/v1/x/item', pinned: false },
+    ],
+  },
+  {
+    when: { path: '/a?c' },
+    probes: [
+      { path: '/abc', pinned: true },
+      { path: '/a/c', pinned: false },
+    ],
+  },
+  {
+    when: { method: ['post', 'PUT'] },
+    probes: [
+      { path: '/', method: 'POST', pinned: true },
+      { path: '/', method: 'PUT', pinned: true },
+      { path: '/', method: 'GET', pinned: false },
+    ],
+  },
+  {
+    when: { method: ['DELETE'], path: '/admin', header: { 'x-role': ['ops'] } },
+    probes: [
+      { path: '/admin/1', method: 'DELETE', headers: { 'x-role': 'ops' }, pinned: true },
+      { path: '/admin/1', method: 'DELETE', pinned: false },
+      { path: '/other', method: 'DELETE', headers: { 'x-role': 'ops' }, pinned: false },
+    ],
+  },
   { when: { ip: ['127.0.0.0/8'] }, probes: [{ path: '/', pinned: true }] },
   { when: { ip: ['10.0.0.0/8', '::2'] }, probes: [{ path: '/', pinned: false }] },
-  { when: { ip: ['127.0.0.1'], path: '/ip' }, probes: [{ path: '/ip/x', pinned: true }, { path: '/', pinned: false }] },
+  {
+    when: { ip: ['127.0.0.1'], path: '/ip' },
+    probes: [
+      { path: '/ip/x', pinned: true },
+      { path: '/', pinned: false },
+    ],
+  },
 ];
 
 /** Each row also matches only requests carrying its own x-row header, so rows never see each other's requests. */
@@ -57,7 +115,9 @@ function flagOf(i: number, c: Condition): object {
   const match: Record<string, unknown> = { header: { ...c.header, [ROW]: [String(i)] } };
   if (c.path !== undefined) match.path = c.path;
   if (c.method) match.method = c.method;
-  return c.ip ? { key: `row-${i}`, kind: 'ipList', ips: c.ip, enabled: true, match } : { key: `row-${i}`, kind: 'boolean', enabled: true, match };
+  return c.ip
+    ? { key: `row-${i}`, kind: 'ipList', ips: c.ip, enabled: true, match }
+    : { key: `row-${i}`, kind: 'boolean', enabled: true, match };
 }
 
 async function versionAt(url: string, p: Probe, row: number): Promise<string> {
@@ -69,7 +129,8 @@ async function versionAt(url: string, p: Probe, row: number): Promise<string> {
 t.test('a rule and a flag with the same condition send the same requests to the canary', async (t) => {
   const base = await startEchoUpstream('baseline');
   const can = await startEchoUpstream('canary');
-  const withToken = (yaml: string) => yaml.replace('admin: { listen: "127.0.0.1:0" }', `admin: { listen: "127.0.0.1:0", token: "${TOKEN}" }`);
+  const withToken = (yaml: string) =>
+    yaml.replace('admin: { listen: "127.0.0.1:0" }', `admin: { listen: "127.0.0.1:0", token: "${TOKEN}" }`);
   const rules = JSON.stringify(TABLE.map((row, i) => ruleOf(i, row.when)));
   const byRule = await startAdminSidecar(withToken(configYaml(base.url, can.url, `routing: { canaryWeight: 0, rules: ${rules} }`)));
   const byFlag = await startAdminSidecar(withToken(configYaml(base.url, can.url, 'routing: { canaryWeight: 0 }')));
@@ -90,5 +151,8 @@ t.test('a rule and a flag with the same condition send the same requests to the 
       probes++;
     }
   }
-  t.equal(probes, TABLE.reduce((n, r) => n + r.probes.length, 0));
+  t.equal(
+    probes,
+    TABLE.reduce((n, r) => n + r.probes.length, 0),
+  );
 });

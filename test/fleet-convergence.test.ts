@@ -16,14 +16,19 @@ t.test('three replicas, one rollout: start, promote, rollback from followers; st
   const base = await startEchoUpstream('baseline');
   const can = await startEchoUpstream('canary');
   t.teardown(async () => (await base.close(), await can.close(), await redis.stop()));
-  const yaml = () => fleetYaml(base.url, can.url, redis.url, 'conv', 'rollout: { steps: [10, 50, 100], interval: 1h, analysisInterval: 200ms }\n');
+  const yaml = () =>
+    fleetYaml(base.url, can.url, redis.url, 'conv', 'rollout: { steps: [10, 50, 100], interval: 1h, analysisInterval: 200ms }\n');
   const rs = await startFleet(3, yaml);
   t.teardown(() => stopFleet(rs));
 
   const leader = (await leaderOf(rs))!;
   const followers = rs.filter((r) => r !== leader);
   // a replica registers with its first heartbeat after start; wait for all three before asserting on them
-  await until('three registered replicas', async () => (await api(followers[0].adminUrl, 'GET', '/api/v1/fleet')).body?.replicas?.length === 3, 10_000).catch(() => undefined);
+  await until(
+    'three registered replicas',
+    async () => (await api(followers[0].adminUrl, 'GET', '/api/v1/fleet')).body?.replicas?.length === 3,
+    10_000,
+  ).catch(() => undefined);
   const fleet = (await api(followers[0].adminUrl, 'GET', '/api/v1/fleet')).body;
   t.equal(fleet.leader, (await api(leader.adminUrl, 'GET', '/api/v1/fleet')).body.replica, 'followers name the leader');
   t.equal(fleet.replicas.length, 3, 'every replica is registered with a heartbeat');
@@ -45,7 +50,8 @@ t.test('three replicas, one rollout: start, promote, rollback from followers; st
   t.equal(promoted.status, 200);
   t.equal(promoted.body.step, 1);
   t.comment(`promote applied on all replicas after ${await converged(rs, 50)} ms`);
-  for (const r of rs) t.equal((await api(r.adminUrl, 'GET', '/api/v1/rollout')).body.phase, 'progressing', `${r.name} shows the fleet's phase`);
+  for (const r of rs)
+    t.equal((await api(r.adminUrl, 'GET', '/api/v1/rollout')).body.phase, 'progressing', `${r.name} shows the fleet's phase`);
 
   // sticky users hashed onto the canary at 50 % (the same users on every replica: the hash is the same)
   const onCanary: string[] = [];
@@ -63,10 +69,21 @@ t.test('three replicas, one rollout: start, promote, rollback from followers; st
     t.equal((await api(r.adminUrl, 'GET', '/api/v1/rollout')).body.phase, 'rolledback');
   }
 
-  const audit = (await api(followers[0].adminUrl, 'GET', '/api/v1/fleet/audit?limit=100')).body.entries as Array<{ type: string; action?: string; source?: string }>;
+  const audit = (await api(followers[0].adminUrl, 'GET', '/api/v1/fleet/audit?limit=100')).body.entries as Array<{
+    type: string;
+    action?: string;
+    source?: string;
+  }>;
   const decisions = audit.filter((e) => e.type === 'decision' && e.action !== 'CONTINUE').map((e) => e.action);
-  t.same(decisions.reverse(), ['PROMOTE', 'PROMOTE', 'ROLLBACK'], 'the fleet audit holds the start, the promotion and the rollback, in order');
-  t.ok(audit.some((e) => e.type === 'rollback'), 'and the rollback record');
+  t.same(
+    decisions.reverse(),
+    ['PROMOTE', 'PROMOTE', 'ROLLBACK'],
+    'the fleet audit holds the start, the promotion and the rollback, in order',
+  );
+  t.ok(
+    audit.some((e) => e.type === 'rollback'),
+    'and the rollback record',
+  );
   const again = (await api(followers[1].adminUrl, 'GET', '/api/v1/fleet/audit?limit=100')).body.entries;
   t.same(again, audit, 'every replica reads the same trail');
 

@@ -72,8 +72,16 @@ t.test('a 2x error canary is rolled back with fewer requests per replica in a fl
   t.teardown(() => stopFleet(fleet));
   await api((await leaderOf(fleet))!.adminUrl, 'POST', '/api/v1/rollout/start', {});
   const perReplica = await untilRolledBack(fleet);
-  t.comment(`canary requests to the rollback: one replica alone ${single}; fleet of 3, per replica ${perReplica.join(', ')} (total ${perReplica.reduce((a, b) => a + b, 0)})`);
+  t.comment(
+    `canary requests to the rollback: one replica alone ${single}; fleet of 3, per replica ${perReplica.join(', ')} (total ${perReplica.reduce((a, b) => a + b, 0)})`,
+  );
   t.ok(Math.max(...perReplica) < single, 'every replica of the fleet saw fewer canary requests than the lone replica needed');
-  const audit = (await api(fleet[2].adminUrl, 'GET', '/api/v1/fleet/audit?limit=200')).body.entries as Array<{ type: string; source?: string }>;
-  t.ok(audit.some((e) => e.type === 'rollback' && e.source === 'analysis'), 'the rollback was the analysis, not an operator');
+  const audit = (await api(fleet[2].adminUrl, 'GET', '/api/v1/fleet/audit?limit=200')).body.entries as Array<{
+    type: string;
+    source?: string;
+  }>;
+  t.ok(
+    audit.some((e) => e.type === 'rollback' && e.source === 'analysis'),
+    'the rollback was the analysis, not an operator',
+  );
 });

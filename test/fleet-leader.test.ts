@@ -46,7 +46,10 @@ t.test('leader kill -9 mid-rollout: a new leader within the lease, same step, no
   t.match(s, { phase: 'progressing', step: 1, canaryWeight: 50 }, 'the new leader continues at the same step and weight');
   const after = (await api(live[1].adminUrl, 'GET', '/api/v1/fleet/audit?limit=1000')).body.entries as Array<{ id: string }>;
   const ids = new Set(after.map((e) => e.id));
-  t.ok(before.every((e) => ids.has(e.id)), `all ${before.length} audit entries written before the kill are still there`);
+  t.ok(
+    before.every((e) => ids.has(e.id)),
+    `all ${before.length} audit entries written before the kill are still there`,
+  );
   const p = await api(live[1].adminUrl, 'POST', '/api/v1/rollout/promote', {});
   t.equal(p.status, 200);
   t.match(p.body, { phase: 'promoted', canaryWeight: 100 }, 'the next promotion goes to the next step: none repeated or skipped');
@@ -56,7 +59,11 @@ t.test('leader kill -9 mid-rollout: a new leader within the lease, same step, no
   const again = await spawnCanaryd(readFileSync(old.configPath, 'utf8'), {}, 90_000);
   t.teardown(async () => (again.child.kill('SIGTERM'), await again.exited));
   const restarted = (await api(again.adminUrl, 'GET', '/api/v1/rollout')).body;
-  t.match(restarted, { phase: 'promoted', canaryWeight: 100 }, "a restarted replica serves the fleet's state from its first request, not its stale copy");
+  t.match(
+    restarted,
+    { phase: 'promoted', canaryWeight: 100 },
+    "a restarted replica serves the fleet's state from its first request, not its stale copy",
+  );
 });
 
 t.test('SIGSTOP past the lease, then SIGCONT: the old leader wakes as a follower, its state never wins', async (t) => {
@@ -81,15 +88,36 @@ t.test('SIGSTOP past the lease, then SIGCONT: the old leader wakes as a follower
 
 function quietHost(over: Partial<FleetHost> = {}): FleetHost {
   const log = { info() {}, warn() {}, error() {} };
-  return { windowMs: 1000, localWindows: () => [], heartbeat: () => ({}), adopt() {}, leadership() {}, execute: async () => ({}), log, ...over };
+  return {
+    windowMs: 1000,
+    localWindows: () => [],
+    heartbeat: () => ({}),
+    adopt() {},
+    leadership() {},
+    execute: async () => ({}),
+    log,
+    ...over,
+  };
 }
 
 t.test('a state write carrying a stale fencing token is refused by Redis', async (t) => {
   const redis = await startRedis();
   t.teardown(() => redis.stop());
-  const settings = (replica: string) => ({ connection: { url: redis.url }, service: 'fence', keyPrefix: 'canaryd', replica, leaseTtlMs: 60_000, heartbeatMs: 60_000, evidenceKeepMs: 60_000, commandTimeoutMs: 1000 });
+  const settings = (replica: string) => ({
+    connection: { url: redis.url },
+    service: 'fence',
+    keyPrefix: 'canaryd',
+    replica,
+    leaseTtlMs: 60_000,
+    heartbeatMs: 60_000,
+    evidenceKeepMs: 60_000,
+    commandTimeoutMs: 1000,
+  });
   const warnings: Array<Record<string, unknown>> = [];
-  const a = new FleetCoordinator(settings('a'), quietHost({ log: { info() {}, error() {}, warn: (o) => void warnings.push(o as Record<string, unknown>) } }));
+  const a = new FleetCoordinator(
+    settings('a'),
+    quietHost({ log: { info() {}, error() {}, warn: (o) => void warnings.push(o as Record<string, unknown>) } }),
+  );
   await a.start();
   t.teardown(() => a.stop());
   t.ok(a.leading, 'a took the free lease');
@@ -110,7 +138,10 @@ t.test('a state write carrying a stale fencing token is refused by Redis', async
   await until("b's write lands", async () => JSON.parse((await raw.hget(a.keys.state, 'doc:rollout.json')) ?? '{}').step === 1);
   a.record('doc', 'rollout.json', { phase: 'rolledback', step: 0 });
   await until('a is refused', () => warnings.find((w) => w.event === 'fleet_write_fenced'));
-  t.same(JSON.parse((await raw.hget(a.keys.state, 'doc:rollout.json'))!), { phase: 'progressing', step: 1 }, "the stale leader's write did not land");
+  t.same(
+    JSON.parse((await raw.hget(a.keys.state, 'doc:rollout.json'))!),
+    { phase: 'progressing', step: 1 },
+    "the stale leader's write did not land",
+  );
   t.notOk(a.leading, 'and a stepped down');
 });
-

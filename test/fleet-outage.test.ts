@@ -48,7 +48,11 @@ t.test('redis-server stopped mid-rollout: zero failed requests, promotions stop,
   const load = loadUntil(rs, stop);
 
   await redis.stop();
-  await until('no replica leads', async () => (await Promise.all(rs.map(async (r) => (await api(r.adminUrl, 'GET', '/api/v1/fleet')).body.leading))).every((l) => !l), 60_000);
+  await until(
+    'no replica leads',
+    async () => (await Promise.all(rs.map(async (r) => (await api(r.adminUrl, 'GET', '/api/v1/fleet')).body.leading))).every((l) => !l),
+    60_000,
+  );
   t.pass('the lease lapsed everywhere: nobody judges, promotions stop');
   const p = await api(rs[1].adminUrl, 'POST', '/api/v1/rollout/promote', {});
   t.equal(p.status, 503, 'a promote while Redis is down is refused');
@@ -58,7 +62,11 @@ t.test('redis-server stopped mid-rollout: zero failed requests, promotions stop,
   await redis.restart();
   const back = await until('a leader once Redis is back', () => leaderOf(rs), 60_000);
   t.match((await api(back.adminUrl, 'GET', '/api/v1/rollout')).body, { phase: 'progressing', step: 0 }, 'the rollout resumes where it was');
-  await until('every replica reaches Redis again', async () => (await Promise.all(rs.map(async (r) => (await api(r.adminUrl, 'GET', '/api/v1/fleet')).body.connected))).every(Boolean), 60_000);
+  await until(
+    'every replica reaches Redis again',
+    async () => (await Promise.all(rs.map(async (r) => (await api(r.adminUrl, 'GET', '/api/v1/fleet')).body.connected))).every(Boolean),
+    60_000,
+  );
   const p2 = await api(rs[2].adminUrl, 'POST', '/api/v1/rollout/promote', {});
   t.equal(p2.status, 200, `promotions work again: ${JSON.stringify(p2.body)}`);
   await converged(rs, 50);

@@ -14,10 +14,25 @@ import { startExporter, startPrometheus, until } from './helpers/prometheus.js';
 
 t.setTimeout(360_000);
 
-interface Target { refId: string; expr: string; legendFormat?: string; datasource?: { uid: string } }
-interface Panel { id: number; type: string; title: string; gridPos: { x: number; y: number; w: number; h: number }; datasource: { type: string; uid: string }; targets: Target[] }
+interface Target {
+  refId: string;
+  expr: string;
+  legendFormat?: string;
+  datasource?: { uid: string };
+}
+interface Panel {
+  id: number;
+  type: string;
+  title: string;
+  gridPos: { x: number; y: number; w: number; h: number };
+  datasource: { type: string; uid: string };
+  targets: Target[];
+}
 const dash = JSON.parse(readFileSync('deploy/grafana/canaryd.json', 'utf8')) as {
-  schemaVersion: number; title: string; uid: string; panels: Panel[];
+  schemaVersion: number;
+  title: string;
+  uid: string;
+  panels: Panel[];
   templating: { list: Array<{ name: string; type: string; query: unknown }> };
   annotations: { list: Array<{ name: string; expr: string; datasource: { uid: string } }> };
 };
@@ -36,7 +51,10 @@ t.test('the dashboard model has the required fields and uses the ${datasource} a
     ids.add(p.id);
     t.ok(p.type && p.title, `panel ${p.id}: type and title`);
     const g = p.gridPos;
-    t.ok(g && [g.x, g.y, g.w, g.h].every(Number.isInteger) && g.x + g.w <= 24 && g.w > 0 && g.h > 0, `panel ${p.id}: gridPos within the 24 columns`);
+    t.ok(
+      g && [g.x, g.y, g.w, g.h].every(Number.isInteger) && g.x + g.w <= 24 && g.w > 0 && g.h > 0,
+      `panel ${p.id}: gridPos within the 24 columns`,
+    );
     t.same(p.datasource, { type: 'prometheus', uid: '${datasource}' }, `panel ${p.id}: datasource is the variable`);
     t.ok(p.targets.length > 0, `panel ${p.id}: targets`);
     for (const q of p.targets) {
@@ -45,14 +63,31 @@ t.test('the dashboard model has the required fields and uses the ${datasource} a
     }
   }
   const titles = dash.panels.map((p) => p.title.toLowerCase()).join(' | ');
-  for (const want of ['request rate', 'error rate', 'p50 / p95 / p99', 'canary weight', 'analysis score', 'checks', 'faults injected', 'chaos rate', 'cost per 1,000 requests']) t.ok(titles.includes(want), `a panel for ${want}`);
-  t.ok(dash.annotations.list.some((a) => /canary_decision_total/.test(a.expr) && a.datasource.uid === '${datasource}'), 'decisions as annotations');
+  for (const want of [
+    'request rate',
+    'error rate',
+    'p50 / p95 / p99',
+    'canary weight',
+    'analysis score',
+    'checks',
+    'faults injected',
+    'chaos rate',
+    'cost per 1,000 requests',
+  ])
+    t.ok(titles.includes(want), `a panel for ${want}`);
+  t.ok(
+    dash.annotations.list.some((a) => /canary_decision_total/.test(a.expr) && a.datasource.uid === '${datasource}'),
+    'decisions as annotations',
+  );
 });
 
 t.test("every panel's PromQL parses and returns series for both versions against a real Prometheus", async (t) => {
   const exporter = await startExporter(t);
   const started = Date.now();
-  for (const [release, cores] of [['v1', 0.5], ['v2', 0.6]] as const) {
+  for (const [release, cores] of [
+    ['v1', 0.5],
+    ['v2', 0.6],
+  ] as const) {
     exporter.set(`container_cpu_usage_seconds_total{container="app",version="${release}"}`, () => (cores * (Date.now() - started)) / 1000);
     exporter.set(`container_memory_working_set_bytes{container="app",version="${release}"}`, 256 * 1024 ** 2);
   }
@@ -82,14 +117,25 @@ rollout:
   c.sidecar.applyConfig(parseConfigText(yaml(prom.url), {}), 'test');
   // start, and once Prometheus holds the PROMOTE counter promote once more: an increase it can see
   await c.sidecar.rollout.start();
-  await until(async () => (await prom.value('canary_decision_total{job="canaryd",action="PROMOTE"}')) === 1, 60_000, 'the start decision scraped');
+  await until(
+    async () => (await prom.value('canary_decision_total{job="canaryd",action="PROMOTE"}')) === 1,
+    60_000,
+    'the start decision scraped',
+  );
   c.sidecar.rollout.promote({ reason: 'dashboard test' });
   const pool = new Pool(c.url, { connections: 8 });
   let running = true;
   const load = (async () => {
     const deadline = Date.now() + 300_000;
     while (running && Date.now() < deadline) {
-      await Promise.all(Array.from({ length: 10 }, (_, i) => pool.request({ path: `/x/${i}`, method: 'GET' }).then((r) => r.body.dump(), () => {})));
+      await Promise.all(
+        Array.from({ length: 10 }, (_, i) =>
+          pool.request({ path: `/x/${i}`, method: 'GET' }).then(
+            (r) => r.body.dump(),
+            () => {},
+          ),
+        ),
+      );
       await new Promise((r) => setTimeout(r, 20));
     }
   })();
@@ -103,13 +149,27 @@ rollout:
   });
 
   const subst = (e: string) => e.replace(/\$service/g, 'canaryd').replace(/\$__rate_interval/g, '10s');
-  const queries = dash.panels.flatMap((p) => p.targets.map((q) => ({ where: `panel ${p.id} "${p.title}" ${q.refId}`, expr: subst(q.expr), perVersion: /\{\{version\}\}/.test(q.legendFormat ?? '') })));
-  queries.push(...dash.annotations.list.map((a) => ({ where: `annotation ${a.name}`, expr: subst(a.expr.replace('[1m]', '[5m]')), perVersion: false })));
+  const queries = dash.panels.flatMap((p) =>
+    p.targets.map((q) => ({
+      where: `panel ${p.id} "${p.title}" ${q.refId}`,
+      expr: subst(q.expr),
+      perVersion: /\{\{version\}\}/.test(q.legendFormat ?? ''),
+    })),
+  );
+  queries.push(
+    ...dash.annotations.list.map((a) => ({
+      where: `annotation ${a.name}`,
+      expr: subst(a.expr.replace('[1m]', '[5m]')),
+      perVersion: false,
+    })),
+  );
   // wait until every query has its series (rates need two scrapes; costs a FinOps round; faults and errors some traffic)
   const results = new Map<string, { status: string; error?: string; versions: Set<string>; n: number }>();
   const ok = (q: (typeof queries)[number]) => {
     const r = results.get(q.where);
-    return r !== undefined && r.status === 'success' && r.n > 0 && (!q.perVersion || (r.versions.has('baseline') && r.versions.has('canary')));
+    return (
+      r !== undefined && r.status === 'success' && r.n > 0 && (!q.perVersion || (r.versions.has('baseline') && r.versions.has('canary')))
+    );
   };
   await until(
     async () => {
@@ -117,14 +177,23 @@ rollout:
         if (ok(q)) continue;
         const b = await prom.query(q.expr);
         if (b.status !== 'success') throw new Error(`${q.where}: Prometheus rejected ${q.expr}: ${b.error}`);
-        results.set(q.where, { status: b.status, versions: new Set((b.data?.result ?? []).map((s) => s.metric.version)), n: b.data?.result.length ?? 0 });
+        results.set(q.where, {
+          status: b.status,
+          versions: new Set((b.data?.result ?? []).map((s) => s.metric.version)),
+          n: b.data?.result.length ?? 0,
+        });
       }
       return queries.every(ok);
     },
     120_000,
     'every dashboard query to return its series',
   ).catch((e: Error) => {
-    throw new Error(`${e.message}: missing ${queries.filter((q) => !ok(q)).map((q) => `${q.where} (${q.expr})`).join('; ')}`);
+    throw new Error(
+      `${e.message}: missing ${queries
+        .filter((q) => !ok(q))
+        .map((q) => `${q.where} (${q.expr})`)
+        .join('; ')}`,
+    );
   });
   for (const q of queries) t.ok(ok(q), `${q.where}: parses and returns ${q.perVersion ? 'series for both versions' : 'series'}`);
 });

@@ -50,7 +50,10 @@ t.test('h2c prior knowledge and HTTP/1.1 on the same port; pseudo-headers mapped
   t.equal(seen.headers.host, `127.0.0.1:${c.sidecar.proxyAddress!.port}`, ':authority becomes Host');
   t.equal(seen.headers['x-custom'], 'a');
   t.equal(seen.headers['x-forwarded-proto'], 'http');
-  t.notOk(seen.rawHeaders.some((n) => n.startsWith(':')), 'no pseudo-header reaches the HTTP/1.1 upstream');
+  t.notOk(
+    seen.rawHeaders.some((n) => n.startsWith(':')),
+    'no pseudo-header reaches the HTTP/1.1 upstream',
+  );
   const h1 = await h1get(`${c.url}/plain`);
   t.equal(h1.status, 200, 'HTTP/1.1 still served on the same port');
   t.equal(JSON.parse(h1.body).url, '/plain');
@@ -61,7 +64,15 @@ t.test('h2c prior knowledge and HTTP/1.1 on the same port; pseudo-headers mapped
 
 t.test('response trailers reach an HTTP/2 client; connection-specific response fields never do', async (t) => {
   const hop = createServer((req, res) => {
-    res.writeHead(200, { connection: 'keep-alive, x-hop', 'x-hop': 'secret', 'keep-alive': 'timeout=5', upgrade: 'foo', 'proxy-connection': 'keep-alive', trailer: 'x-sum', 'x-end': 'e2e' });
+    res.writeHead(200, {
+      connection: 'keep-alive, x-hop',
+      'x-hop': 'secret',
+      'keep-alive': 'timeout=5',
+      upgrade: 'foo',
+      'proxy-connection': 'keep-alive',
+      trailer: 'x-sum',
+      'x-end': 'e2e',
+    });
     res.write('body');
     res.addTrailers({ 'x-sum': '42' });
     res.end();
@@ -74,7 +85,8 @@ t.test('response trailers reach an HTTP/2 client; connection-specific response f
   const r = await h2request(s, { ':path': '/t' });
   t.equal(r.status, 200);
   t.equal(r.body, 'body');
-  for (const h of ['connection', 'x-hop', 'keep-alive', 'upgrade', 'proxy-connection', 'transfer-encoding']) t.notOk(h in r.headers, `${h} not forwarded into HTTP/2`);
+  for (const h of ['connection', 'x-hop', 'keep-alive', 'upgrade', 'proxy-connection', 'transfer-encoding'])
+    t.notOk(h in r.headers, `${h} not forwarded into HTTP/2`);
   t.equal(r.headers['x-end'], 'e2e');
   t.same(r.trailers?.['x-sum'], '42', 'trailer forwarded');
 });
@@ -91,20 +103,38 @@ t.test('connection-specific fields and te other than trailers are refused from H
   ];
   for (const [name, value] of cases) {
     const raw = new RawH2(port);
-    raw.headers(1, [[':method', 'GET'], [':scheme', 'http'], [':path', '/bad'], [':authority', 'x'], [name, value]]);
+    raw.headers(1, [
+      [':method', 'GET'],
+      [':scheme', 'http'],
+      [':path', '/bad'],
+      [':authority', 'x'],
+      [name, value],
+    ]);
     // refused as a stream error (RST_STREAM PROTOCOL_ERROR) or with a 4xx answer: either way never forwarded
     const f = await raw.waitFor((f) => f.stream === 1 && (f.type === 3 || f.type === 1));
     if (f.type === 3) t.equal(f.payload.readUInt32BE(0), constants.NGHTTP2_PROTOCOL_ERROR, `${name}: RST_STREAM PROTOCOL_ERROR`);
     else t.pass(`${name}: answered with a HEADERS frame (status checked by the seen list)`);
     raw.close();
   }
-  t.notOk(base.seen.some((r) => r.url === '/bad'), 'none of them reached the upstream');
+  t.notOk(
+    base.seen.some((r) => r.url === '/bad'),
+    'none of them reached the upstream',
+  );
   const ok = new RawH2(port);
-  ok.headers(1, [[':method', 'GET'], [':scheme', 'http'], [':path', '/good'], [':authority', 'x'], ['te', 'trailers']]);
+  ok.headers(1, [
+    [':method', 'GET'],
+    [':scheme', 'http'],
+    [':path', '/good'],
+    [':authority', 'x'],
+    ['te', 'trailers'],
+  ]);
   const h = await ok.waitFor((f) => f.stream === 1 && (f.type === 1 || f.type === 3));
   t.equal(h.type, 1, 'te: trailers is accepted');
   ok.close();
-  t.ok(base.seen.some((r) => r.url === '/good' && r.headers.te === undefined), 'te is not forwarded to an HTTP/1.1 upstream');
+  t.ok(
+    base.seen.some((r) => r.url === '/good' && r.headers.te === undefined),
+    'te is not forwarded to an HTTP/1.1 upstream',
+  );
 });
 
 t.test('RST_STREAM from the client aborts the upstream request and is recorded as a client abort', async (t) => {
@@ -130,7 +160,8 @@ t.test('RST_STREAM from the client aborts the upstream request and is recorded a
   req.close(constants.NGHTTP2_CANCEL);
   await closed;
   t.pass('the upstream request was aborted');
-  for (let i = 0; i < 200 && (c.sidecar.recorder.totals('baseline').byStatus['499'] ?? 0) === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 200 && (c.sidecar.recorder.totals('baseline').byStatus['499'] ?? 0) === 0; i++)
+    await new Promise((r) => setTimeout(r, 10));
   t.equal(c.sidecar.recorder.totals('baseline').byStatus['499'], 1, 'recorded as 499 client_abort');
 });
 
@@ -173,7 +204,11 @@ t.test('rapid reset flood (CVE-2023-44487): the flooding connection is closed, a
   t.ok(code === constants.NGHTTP2_ENHANCE_YOUR_CALM || code === -1, `flood connection closed (GOAWAY code ${code}) after ${sent} streams`);
   t.ok(sent < 2000, 'cut off before the loop ended');
   const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => h2request(good, { ':path': `/ok${i}` })));
-  t.same(answers.map((a) => a.status), Array(10).fill(200), 'the other connection is served');
+  t.same(
+    answers.map((a) => a.status),
+    Array(10).fill(200),
+    'the other connection is served',
+  );
 });
 
 t.test('routing, rules, faults and metrics work the same over HTTP/2', async (t) => {

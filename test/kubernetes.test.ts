@@ -34,7 +34,8 @@ function load(dir: string): { kustomization: K8s; docs: K8s[]; files: string[] }
   return { kustomization, docs, files };
 }
 
-const refs = (text: string) => [...text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}/g)].map((m) => ({ name: m[1], hasDefault: m[2] !== undefined }));
+const refs = (text: string) =>
+  [...text.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)(:-[^}]*)?\}/g)].map((m) => ({ name: m[1], hasDefault: m[2] !== undefined }));
 const underMount = (path: string, mount: string) => path === mount || path.startsWith(mount.endsWith('/') ? mount : `${mount}/`);
 const portOf = (listen: Config['listen']) => splitHostPort(listenSettings(listen).address).port;
 
@@ -48,7 +49,11 @@ for (const layout of layouts) {
   t.test(`deploy/kubernetes/${layout}`, async (t) => {
     const dir = join(ROOT, layout);
     const { kustomization, docs, files } = load(dir);
-    t.same([...(kustomization.resources as string[])].sort(), files.filter((f) => f !== 'kustomization.yaml').sort(), 'the kustomization lists every manifest in the directory');
+    t.same(
+      [...(kustomization.resources as string[])].sort(),
+      files.filter((f) => f !== 'kustomization.yaml').sort(),
+      'the kustomization lists every manifest in the directory',
+    );
     const kinds = (k: string) => docs.filter((d) => d.kind === k);
     const [deploy] = kinds('Deployment');
     t.ok(deploy, 'a Deployment');
@@ -82,10 +87,17 @@ for (const layout of layouts) {
     const envNames = ((c.env ?? []) as K8s[]).map((e) => e.name as string);
     const configRefs = refs(text);
     for (const n of envNames) t.ok(READ_BY_CODE.has(n) || configRefs.some((r) => r.name === n), `env ${n} is read by canaryd`);
-    for (const r of configRefs) if (!r.hasDefault) t.ok(envNames.includes(r.name) || image.env[r.name] !== undefined, `\${${r.name}} in the config is set in the container env`);
+    for (const r of configRefs)
+      if (!r.hasDefault)
+        t.ok(envNames.includes(r.name) || image.env[r.name] !== undefined, `\${${r.name}} in the config is set in the container env`);
     for (const e of (c.env ?? []) as K8s[]) {
       const ref = e.valueFrom?.secretKeyRef;
-      if (ref) t.match(readFileSync(join(dir, 'kustomization.yaml'), 'utf8'), new RegExp(`create secret generic ${ref.name} --from-literal=${ref.key}=`), `the Secret ${ref.name} is created as the kustomization says`);
+      if (ref)
+        t.match(
+          readFileSync(join(dir, 'kustomization.yaml'), 'utf8'),
+          new RegExp(`create secret generic ${ref.name} --from-literal=${ref.key}=`),
+          `the Secret ${ref.name} is created as the kustomization says`,
+        );
     }
     const env: NodeJS.ProcessEnv = { ...image.env };
     for (const e of (c.env ?? []) as K8s[]) env[e.name] = e.value ?? `from-${e.valueFrom?.secretKeyRef?.name ?? 'ref'}-`.padEnd(40, 'x'); // a Secret's value: long enough for the ≥ 32-byte rule off loopback
@@ -98,7 +110,9 @@ for (const layout of layouts) {
     t.equal(ports.admin, portOf(config.admin.listen), `containerPort admin = admin.listen (${config.admin.listen})`);
     t.equal(splitHostPort(config.admin.listen).host, '0.0.0.0', 'the admin listens on the pod IP, where the kubelet probes');
     const resolvePort = (p: string | number) => (typeof p === 'number' ? p : ports[p]);
-    for (const svc of kinds('Service')) for (const p of svc.spec.ports as K8s[]) t.ok(resolvePort(p.targetPort) !== undefined, `Service ${svc.metadata.name} targetPort ${p.targetPort} is a container port`);
+    for (const svc of kinds('Service'))
+      for (const p of svc.spec.ports as K8s[])
+        t.ok(resolvePort(p.targetPort) !== undefined, `Service ${svc.metadata.name} targetPort ${p.targetPort} is a container port`);
 
     // --- probes and scrape annotations ---
     t.equal(c.livenessProbe.httpGet.path, '/healthz', 'liveness on /healthz');
@@ -113,13 +127,14 @@ for (const layout of layouts) {
     const baseline = await startEchoUpstream('baseline');
     const canary = await startEchoUpstream('canary');
     const stateDir = tempDir('canaryd-k8s-');
-    const local = text
-      .replace(/^listen: .*$/m, 'listen: 127.0.0.1:0')
-      .replace(/^( {2}listen: ).*$/m, '$1"127.0.0.1:0"')
-      .replace(/^( {2}baseline: \{ url: )"[^"]*"/m, `$1"${baseline.url}"`)
-      .replace(/^( {2}canary: \{ url: )"[^"]*"/m, `$1"${canary.url}"`)
-      .replace(/^state: .*$/m, `state: { dir: "${stateDir}" }`)
-      .replace(/^log: .*$/m, '') + 'log: { level: silent }\n';
+    const local =
+      text
+        .replace(/^listen: .*$/m, 'listen: 127.0.0.1:0')
+        .replace(/^( {2}listen: ).*$/m, '$1"127.0.0.1:0"')
+        .replace(/^( {2}baseline: \{ url: )"[^"]*"/m, `$1"${baseline.url}"`)
+        .replace(/^( {2}canary: \{ url: )"[^"]*"/m, `$1"${canary.url}"`)
+        .replace(/^state: .*$/m, `state: { dir: "${stateDir}" }`)
+        .replace(/^log: .*$/m, '') + 'log: { level: silent }\n';
     const running = await startSidecar(local.replace(/\$\{CANARYD_ADMIN_TOKEN\}/g, 'test-token'));
     t.teardown(async () => {
       await running.stop();
@@ -143,15 +158,26 @@ for (const layout of layouts) {
     t.ok(stateMount && !stateMount.readOnly, `state.dir ${config.state.dir} is under a writable mount`);
     const stateVolume = (pod.volumes as K8s[]).find((v) => v.name === stateMount?.name);
     t.ok(stateVolume && (stateVolume.emptyDir || stateVolume.persistentVolumeClaim), 'backed by an emptyDir or a PVC');
-    t.notOk(mounts.some((m) => m !== stateMount && underMount(config.state.dir, m.mountPath) && m.mountPath.length > stateMount!.mountPath.length), 'no read-only mount shadows it');
+    t.notOk(
+      mounts.some(
+        (m) => m !== stateMount && underMount(config.state.dir, m.mountPath) && m.mountPath.length > stateMount!.mountPath.length,
+      ),
+      'no read-only mount shadows it',
+    );
     t.equal(dirname(configPath), configMount.mountPath, 'the config file sits at the top of its mount');
 
     // --- resources, shutdown ---
-    t.ok(c.resources?.requests?.cpu && c.resources?.requests?.memory && c.resources?.limits?.memory, 'cpu/memory requests and a memory limit');
+    t.ok(
+      c.resources?.requests?.cpu && c.resources?.requests?.memory && c.resources?.limits?.memory,
+      'cpu/memory requests and a memory limit',
+    );
     const preStop: string[] = c.lifecycle?.preStop?.exec?.command ?? [];
     const preStopSeconds = preStop[0] === 'sleep' ? Number(preStop[1]) : (c.lifecycle?.preStop?.sleep?.seconds ?? 0);
     t.ok(preStopSeconds > 0, `a preStop pause (${preStopSeconds} s) while endpoints update`);
-    t.ok(pod.terminationGracePeriodSeconds > preStopSeconds + config.shutdown.drainTimeout / 1000, `terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds} > preStop ${preStopSeconds} s + drain ${config.shutdown.drainTimeout / 1000} s`);
+    t.ok(
+      pod.terminationGracePeriodSeconds > preStopSeconds + config.shutdown.drainTimeout / 1000,
+      `terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds} > preStop ${preStopSeconds} s + drain ${config.shutdown.drainTimeout / 1000} s`,
+    );
     const [pdb] = kinds('PodDisruptionBudget');
     t.ok(pdb, 'a PodDisruptionBudget');
     t.same(pdb.spec.selector.matchLabels, deploy.spec.selector.matchLabels, 'the PDB selects the Deployment pods');

@@ -24,7 +24,9 @@ t.test('hot reload: a valid file applies, an invalid one is rejected and the old
   t.equal((await status(p.adminUrl)).weights.canary, 10);
 
   // valid change through SIGHUP, with requests in flight that must not be dropped
-  const slow = Array.from({ length: 10 }, () => request(`${p.url}/slow?ms=400`, { dispatcher }).then(async (r) => (await r.body.dump(), r.statusCode)));
+  const slow = Array.from({ length: 10 }, () =>
+    request(`${p.url}/slow?ms=400`, { dispatcher }).then(async (r) => (await r.body.dump(), r.statusCode)),
+  );
   await seenAtLeast([base, can], 10); // all 10 are in flight at the upstreams before the reload
   writeFileSync(p.configPath, readFileSync(p.configPath, 'utf8').replace('canaryWeight: 10', 'canaryWeight: 40'));
   p.child.kill('SIGHUP');
@@ -59,7 +61,10 @@ t.test('SIGTERM drains: no in-flight request is lost, then exit 0', async (t) =>
     await can.close();
   });
   const inflight = Array.from({ length: 30 }, (_, i) =>
-    request(`${p.url}/slow?ms=${300 + i * 10}`, { dispatcher }).then(async (r) => ({ status: r.statusCode, body: (await r.body.json()) as { slow: boolean } })),
+    request(`${p.url}/slow?ms=${300 + i * 10}`, { dispatcher }).then(async (r) => ({
+      status: r.statusCode,
+      body: (await r.body.json()) as { slow: boolean },
+    })),
   );
   // SIGTERM once every request is in flight at the upstreams (a request still in the accept queue when the
   // listener closes is refused by the kernel, which is not what this test is about)
@@ -75,7 +80,10 @@ t.test('SIGTERM drains: no in-flight request is lost, then exit 0', async (t) =>
 t.test('admin: mutating routes need the bearer token', async (t) => {
   const base = await startEchoUpstream('baseline');
   const can = await startEchoUpstream('canary');
-  const p = await spawnCanaryd(configYaml(base.url, can.url).replace('admin: { listen: "127.0.0.1:0" }', 'admin: { listen: "127.0.0.1:0", token: "${TEST_TOKEN}" }'), { TEST_TOKEN: 'tok-123' });
+  const p = await spawnCanaryd(
+    configYaml(base.url, can.url).replace('admin: { listen: "127.0.0.1:0" }', 'admin: { listen: "127.0.0.1:0", token: "${TEST_TOKEN}" }'),
+    { TEST_TOKEN: 'tok-123' },
+  );
   t.teardown(async () => {
     p.child.kill('SIGKILL');
     await base.close();

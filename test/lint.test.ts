@@ -21,7 +21,7 @@ t.test('each rule reports its violation, and a clean tree passes', async (t) => 
     writeFileSync(join(dir, path), text);
   };
   put('sidecar.ts', "import { a } from './core/index.js';\nexport const s = a;\n");
-  put('core/index.ts', "export const a = 1;\n");
+  put('core/index.ts', 'export const a = 1;\n');
   put('proxy/index.ts', "export { p } from './p.js';\n");
   put('proxy/p.ts', "import { a } from '../core/index.js';\nexport const p = a;\n");
   const clean = run(dir);
@@ -32,7 +32,7 @@ t.test('each rule reports its violation, and a clean tree passes', async (t) => 
   put('state/store.ts', "import { p } from '../proxy/index.js';\nexport const st = p;\n"); // state imports proxy
   put('admin/a.ts', "import { p } from '../proxy/p.js';\nexport const ad = p;\n"); // past proxy's index.ts
   put('controller/c.ts', "import { x } from '../config/index.js';\nexport const c = x;\n"); // config at runtime
-  put('config/index.ts', "export const x = 1;\n");
+  put('config/index.ts', 'export const x = 1;\n');
   put('analysis/x.ts', "import { Agent } from 'undici';\nexport const an = Agent;\n"); // undici outside its homes
   put('analysis/y.ts', "import type { Agent } from 'undici';\nexport type Y = Agent;\n"); // a type import is free
   put('analysis/m.ts', "import { Counter } from 'prom-client';\nexport const m = Counter;\n"); // not a metrics.ts
@@ -54,6 +54,10 @@ t.test('each rule reports its violation, and a clean tree passes', async (t) => 
     'import cycle among proxy/cycle-a.ts, proxy/cycle-b.ts',
     'newroom/: a folder of .ts files that scripts/check-imports.mjs does not know',
   ];
-  for (const e of expected) t.ok(lines.some((l) => l.includes(e)), `reported: ${e}`);
+  for (const e of expected)
+    t.ok(
+      lines.some((l) => l.includes(e)),
+      `reported: ${e}`,
+    );
   t.equal(lines.at(-1), `${expected.length} import rule violation(s)`, `nothing else is reported:\n${r.stderr}`);
 });

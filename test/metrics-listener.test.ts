@@ -41,7 +41,10 @@ async function plainUpstream(): Promise<{ url: string; close(): Promise<void> }>
     res.writeHead(200, { 'content-length': 2 }).end('ok');
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, close: () => new Promise((r) => server.close(() => r())) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
 }
 
 /** The series of an exposition, without values: `name{labels}`. Runtime series (nodejs_, process_) are left out: their label sets are fixed by Node, not by traffic. */
@@ -82,12 +85,16 @@ t.test('the metrics listener caps its connections (32): a flood is closed at acc
   const port = Number(new URL(metricsUrl).port);
   const closed: boolean[] = [];
   const sockets = await Promise.all(
-    Array.from({ length: 40 }, (_, i) => new Promise<import('node:net').Socket>((resolve) => {
-      const s = connect(port, '127.0.0.1', () => resolve(s));
-      closed[i] = false;
-      s.on('close', () => (closed[i] = true));
-      s.on('error', () => undefined);
-    })),
+    Array.from(
+      { length: 40 },
+      (_, i) =>
+        new Promise<import('node:net').Socket>((resolve) => {
+          const s = connect(port, '127.0.0.1', () => resolve(s));
+          closed[i] = false;
+          s.on('close', () => (closed[i] = true));
+          s.on('error', () => undefined);
+        }),
+    ),
   );
   t.teardown(() => sockets.forEach((s) => s.destroy()));
   // held sockets send nothing; the 8 over the cap are destroyed by the server at accept
@@ -96,7 +103,10 @@ t.test('the metrics listener caps its connections (32): a flood is closed at acc
   for (const s of sockets) s.destroy();
   let status = 0;
   for (let i = 0; i < 100 && status !== 200; i++) {
-    status = await fetch(`${metricsUrl}/metrics`).then((r) => (r.body?.cancel(), r.status), () => 0);
+    status = await fetch(`${metricsUrl}/metrics`).then(
+      (r) => (r.body?.cancel(), r.status),
+      () => 0,
+    );
     if (status !== 200) await new Promise((r) => setTimeout(r, 50));
   }
   t.equal(status, 200, 'scrapes are served again once the flood is gone');
@@ -121,35 +131,37 @@ t.test('100,000 distinct paths and users do not grow /metrics', async (t) => {
     const codes = new Map<number, number>();
     const request = (i: number) => `GET /users/u${i}/orders/${i * 7}?session=${i} HTTP/1.1\r\nhost: x\r\nx-user-id: user-${i}\r\n\r\n`;
     await Promise.all(
-      Array.from({ length: 8 }, () =>
-        new Promise<void>((resolve, reject) => {
-          const sock = connect(Number(port), '127.0.0.1');
-          let inflight = 0;
-          let tail = '';
-          const pump = () => {
-            let out = '';
-            while (inflight < 64 && next < to) {
-              out += request(next++);
-              inflight++;
-            }
-            if (out) sock.write(out);
-            else if (inflight === 0) sock.end(), resolve();
-          };
-          sock.on('connect', pump);
-          sock.on('error', reject);
-          sock.on('data', (chunk: Buffer) => {
-            const text = tail + chunk.toString('latin1');
-            let end = 0;
-            for (const m of text.matchAll(/HTTP\/1\.1 (\d{3}) /g)) {
-              codes.set(Number(m[1]), (codes.get(Number(m[1])) ?? 0) + 1);
-              inflight--;
-              end = m.index + m[0].length;
-            }
-            // keep what could be the start of a status line cut by the chunk boundary
-            tail = text.slice(Math.max(end, text.length - 12));
-            pump();
-          });
-        }),
+      Array.from(
+        { length: 8 },
+        () =>
+          new Promise<void>((resolve, reject) => {
+            const sock = connect(Number(port), '127.0.0.1');
+            let inflight = 0;
+            let tail = '';
+            const pump = () => {
+              let out = '';
+              while (inflight < 64 && next < to) {
+                out += request(next++);
+                inflight++;
+              }
+              if (out) sock.write(out);
+              else if (inflight === 0) (sock.end(), resolve());
+            };
+            sock.on('connect', pump);
+            sock.on('error', reject);
+            sock.on('data', (chunk: Buffer) => {
+              const text = tail + chunk.toString('latin1');
+              let end = 0;
+              for (const m of text.matchAll(/HTTP\/1\.1 (\d{3}) /g)) {
+                codes.set(Number(m[1]), (codes.get(Number(m[1])) ?? 0) + 1);
+                inflight--;
+                end = m.index + m[0].length;
+              }
+              // keep what could be the start of a status line cut by the chunk boundary
+              tail = text.slice(Math.max(end, text.length - 12));
+              pump();
+            });
+          }),
       ),
     );
     return codes;
@@ -164,10 +176,18 @@ t.test('100,000 distinct paths and users do not grow /metrics', async (t) => {
   t.equal(counted, 100_200, 'canaryd counted every request');
   const s0 = seriesOf(before);
   const s1 = seriesOf(after);
-  t.same([...s1].filter((s) => !s0.has(s)), [], 'no new series');
+  t.same(
+    [...s1].filter((s) => !s0.has(s)),
+    [],
+    'no new series',
+  );
   t.equal(s1.size, s0.size, `the same ${s0.size} series before and after`);
   t.notMatch(after, /user-\d|\/users\/|session=/, 'no path, query or user id in any label');
-  const size = (text: string) => text.split('\n').filter((l) => !/^(# (HELP|TYPE) )?(nodejs_|process_)/.test(l)).join('\n').length;
+  const size = (text: string) =>
+    text
+      .split('\n')
+      .filter((l) => !/^(# (HELP|TYPE) )?(nodejs_|process_)/.test(l))
+      .join('\n').length;
   const grew = size(after) - size(before);
   t.ok(Math.abs(grew) < 2048, `the exposition size moved by ${grew} bytes (counter digits), not by series`);
 });

@@ -20,16 +20,33 @@ t.test('collectors expose what prom-client would', async (t) => {
   const ours = new Registry();
   const metrics = new ProxyMetrics(ours);
   const reference = new Registry();
-  const counter = new Counter({ name: 'http_requests_total', help: 'Requests proxied, by version and response status', labelNames: ['version', 'status'], registers: [reference] });
-  const histogram = new Histogram({ name: 'http_request_duration_seconds', help: 'Request duration seen by canaryd, by version', labelNames: ['version'], buckets: DURATION_BUCKETS_SECONDS, registers: [reference] });
+  const counter = new Counter({
+    name: 'http_requests_total',
+    help: 'Requests proxied, by version and response status',
+    labelNames: ['version', 'status'],
+    registers: [reference],
+  });
+  const histogram = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'Request duration seen by canaryd, by version',
+    labelNames: ['version'],
+    buckets: DURATION_BUCKETS_SECONDS,
+    registers: [reference],
+  });
   // one deliberate difference: both versions' histograms exist (at zero) from the start, so rate() has a
   // first sample before the first request instead of losing the increments until the first scrape
   const before = lines(await ours.metrics());
   for (const v of ['baseline', 'canary']) {
-    t.ok(before.includes(`http_request_duration_seconds_bucket{le="+Inf",version="${v}"} 0`), `${v} histogram exposed at zero before any request`);
+    t.ok(
+      before.includes(`http_request_duration_seconds_bucket{le="+Inf",version="${v}"} 0`),
+      `${v} histogram exposed at zero before any request`,
+    );
     t.ok(before.includes(`http_request_duration_seconds_count{version="${v}"} 0`));
   }
-  t.notOk(before.some((l) => l.startsWith('http_requests_total{')), 'no status series before a status is seen');
+  t.notOk(
+    before.some((l) => l.startsWith('http_requests_total{')),
+    'no status series before a status is seen',
+  );
 
   let seed = 7;
   const rnd = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
@@ -46,11 +63,17 @@ t.test('collectors expose what prom-client would', async (t) => {
   }
   const got = lines(await ours.metrics());
   t.same(got, lines(await reference.metrics()), 'identical after 5,000 observations');
-  t.ok(got.some((l) => l.startsWith('http_requests_total{status="499",version="canary"}')), 'statuses appear as they are seen');
+  t.ok(
+    got.some((l) => l.startsWith('http_requests_total{status="499",version="canary"}')),
+    'statuses appear as they are seen',
+  );
   t.ok(got.includes('# TYPE http_request_duration_seconds histogram'));
 
   const snapshot = await ours.getMetricsAsJSON();
-  t.ok(snapshot.some((m) => m.name === 'http_requests_total' && String(m.type) === 'counter'), 'JSON view works too');
+  t.ok(
+    snapshot.some((m) => m.name === 'http_requests_total' && String(m.type) === 'counter'),
+    'JSON view works too',
+  );
   ours.resetMetrics();
   t.notOk((await ours.metrics()).includes('http_requests_total{'), 'reset clears the counts');
 });

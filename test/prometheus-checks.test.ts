@@ -77,7 +77,11 @@ t.test('every unusable answer is nodata with the reason; good answers pass or fa
     t.equal(c[`metric.${name}`].status, 'nodata', `${name}: ${c[`metric.${name}`].message}`);
     t.equal(c[`metric.${name}`].kind, 'metric');
   }
-  t.match(c['metric.bad-query'].message, /Prometheus rejected the query: bad_data: .*parse error/, "a bad query carries Prometheus's own error text");
+  t.match(
+    c['metric.bad-query'].message,
+    /Prometheus rejected the query: bad_data: .*parse error/,
+    "a bad query carries Prometheus's own error text",
+  );
   t.match(c['metric.empty'].message, /no series/);
   t.match(c['metric.nan'].message, /NaN/);
   t.match(c['metric.wrong-labels'].message, /labelled version="v1", the other version's/);
@@ -108,7 +112,14 @@ function load(url: string) {
   const done = (async () => {
     const deadline = Date.now() + 300_000;
     while (running && Date.now() < deadline) {
-      await Promise.all(Array.from({ length: 10 }, () => pool.request({ path: `/items/${n++ % 20}`, method: 'GET' }).then((r) => r.body.dump(), () => {})));
+      await Promise.all(
+        Array.from({ length: 10 }, () =>
+          pool.request({ path: `/items/${n++ % 20}`, method: 'GET' }).then(
+            (r) => r.body.dump(),
+            () => {},
+          ),
+        ),
+      );
       await new Promise((r) => setTimeout(r, 40));
     }
   })();
@@ -174,8 +185,16 @@ t.test('a canary whose business metric degrades is rolled back while no inline c
   const report = rollbacks[0].report ?? (c.sidecar.rollout.audit.decisions(50) as any[]).find((d) => d.action === 'ROLLBACK')?.report;
   t.ok(report, 'the rollback carries its report');
   const failing = (report.checks as CheckResult[]).filter((x) => x.status === 'fail');
-  t.same(failing.map((x) => x.name), ['metric.checkout'], 'the business metric alone failed');
-  t.same((report.checks as CheckResult[]).filter((x) => x.kind !== 'metric' && x.status === 'fail'), [], 'no inline check failed');
+  t.same(
+    failing.map((x) => x.name),
+    ['metric.checkout'],
+    'the business metric alone failed',
+  );
+  t.same(
+    (report.checks as CheckResult[]).filter((x) => x.kind !== 'metric' && x.status === 'fail'),
+    [],
+    'no inline check failed',
+  );
   t.match(JSON.stringify(rollbacks[0]), /metric\.checkout: canary 0\.8 vs baseline 0\.99/, 'the reason names the check and its numbers');
   t.match(await c.sidecar.registry.metrics(), /canary_analysis_check_status\{check="metric.checkout"\} 0/);
 });
@@ -218,11 +237,17 @@ t.test('Prometheus killed mid-rollout: the checks go nodata and the rollout hold
     90_000,
     'more analyses with Prometheus gone',
   );
-  t.comment(`${analyses} analyses with Prometheus gone; in ${inlineWouldPromote} of them every inline comparison was shown within the promote margin`);
+  t.comment(
+    `${analyses} analyses with Prometheus gone; in ${inlineWouldPromote} of them every inline comparison was shown within the promote margin`,
+  );
   t.equal(c.sidecar.rollout.machine.state.step, step, 'still at the same step');
   t.equal(c.sidecar.rollout.machine.state.phase, 'progressing', 'still progressing: holding, not rolled back');
   const after = (c.sidecar.rollout.audit.decisions(1000) as any[]).filter((d) => d.at >= killedAt && d.action !== 'CONTINUE');
-  t.same(after.map((d) => d.action), [], `no PROMOTE or ROLLBACK after the kill`);
+  t.same(
+    after.map((d) => d.action),
+    [],
+    `no PROMOTE or ROLLBACK after the kill`,
+  );
 });
 
 t.test('canaryd validate names each bad template, check name and missing key', async (t) => {
@@ -248,11 +273,24 @@ t.test('canaryd validate names each bad template, check name and missing key', a
   const problems: string[] = err.details;
   t.ok(problems.includes('rollout.metrics: needs analysis.prometheus.url (the Prometheus the checks query)'), 'checks need a Prometheus');
   t.ok(problems.includes('rollout.metrics[1].name: duplicate check name "ok"'));
-  t.ok(problems.some((p) => p.startsWith('rollout.metrics[1].query: unknown placeholder {{versoin}}')), 'an unknown placeholder is named');
+  t.ok(
+    problems.some((p) => p.startsWith('rollout.metrics[1].query: unknown placeholder {{versoin}}')),
+    'an unknown placeholder is named',
+  );
   t.ok(problems.includes('rollout.metrics[2]: set exactly one of thresholdRange or compare'));
   t.ok(problems.includes('rollout.metrics[3].direction: required with compare: baseline (lower-is-better or higher-is-better)'));
-  t.ok(problems.some((p) => p.startsWith('rollout.metrics[3].query: unbalanced')), 'unbalanced braces are named');
-  const good = parseConfigText(configYaml('http://127.0.0.1:1', 'http://127.0.0.1:2', `analysis: { prometheus: { url: "http://127.0.0.1:9" } }\nrollout:\n  metrics: [{ name: ok, query: 'up{version="{{version}}"}', thresholdRange: { min: 1 } }]\n`), {});
+  t.ok(
+    problems.some((p) => p.startsWith('rollout.metrics[3].query: unbalanced')),
+    'unbalanced braces are named',
+  );
+  const good = parseConfigText(
+    configYaml(
+      'http://127.0.0.1:1',
+      'http://127.0.0.1:2',
+      `analysis: { prometheus: { url: "http://127.0.0.1:9" } }\nrollout:\n  metrics: [{ name: ok, query: 'up{version="{{version}}"}', thresholdRange: { min: 1 } }]\n`,
+    ),
+    {},
+  );
   t.equal(good.rollout.metrics[0].critical, false, 'critical defaults to false');
   t.equal(good.analysis.prometheus!.timeout, 5000, 'timeout defaults to 5 s');
 });

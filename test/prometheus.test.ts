@@ -82,7 +82,12 @@ scrape_configs:
   const port = await freePort();
   const child: ChildProcess = spawn(
     PROMETHEUS,
-    [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+    [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
@@ -157,7 +162,10 @@ t.test('a real Prometheus scraping canaryd computes the per-version error ratio 
       await r.body.dump();
     }
   });
-  const series = ['baseline', 'canary'].flatMap((v) => [`http_requests_total{version="${v}",status="200"}`, `http_requests_total{version="${v}",status="500"}`]);
+  const series = ['baseline', 'canary'].flatMap((v) => [
+    `http_requests_total{version="${v}",status="200"}`,
+    `http_requests_total{version="${v}",status="500"}`,
+  ]);
   try {
     await until(
       async () => {
@@ -172,9 +180,13 @@ t.test('a real Prometheus scraping canaryd computes the per-version error ratio 
     stop = true;
     await Promise.all(workers);
   }
-  t.ok(canary.served() > 40 && baseline.served() >= 200, `traffic reached both versions (baseline ${baseline.served()}, canary ${canary.served()})`);
+  t.ok(
+    canary.served() > 40 && baseline.served() >= 200,
+    `traffic reached both versions (baseline ${baseline.served()}, canary ${canary.served()})`,
+  );
 
-  const errorRatio = (v: string) => `sum(rate(http_requests_total{version="${v}",status=~"5.."}[1m])) / sum(rate(http_requests_total{version="${v}"}[1m]))`;
+  const errorRatio = (v: string) =>
+    `sum(rate(http_requests_total{version="${v}",status=~"5.."}[1m])) / sum(rate(http_requests_total{version="${v}"}[1m]))`;
   const p95 = (v: string) => `histogram_quantile(0.95, sum(rate(http_request_duration_seconds_bucket{version="${v}"}[1m])) by (le))`;
 
   const canaryErrors = await prom.query(errorRatio('canary'));
@@ -186,7 +198,10 @@ t.test('a real Prometheus scraping canaryd computes the per-version error ratio 
     const got = await prom.query(p95(v));
     const truth = quantile(0.95, durations[v]);
     const [lo, hi] = bucketOf(truth);
-    t.ok(got !== null && got > lo && got <= hi, `${v} p95 from Prometheus ${got} s lies in (${lo}, ${hi}], the bucket of canaryd's own p95 ${truth.toFixed(3)} s`);
+    t.ok(
+      got !== null && got > lo && got <= hi,
+      `${v} p95 from Prometheus ${got} s lies in (${lo}, ${hi}], the bucket of canaryd's own p95 ${truth.toFixed(3)} s`,
+    );
   }
   const canaryP95 = (await prom.query(p95('canary')))!;
   const baselineP95 = (await prom.query(p95('baseline')))!;

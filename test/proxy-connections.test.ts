@@ -54,40 +54,48 @@ const hasPrlimit = (() => {
   }
 })();
 
-t.test('a small fd limit: raised to the hard limit and logged, a connection flood is capped, the admin still answers', { skip: !hasPrlimit && 'prlimit (util-linux) not installed' }, async (t) => {
-  const base = await startEchoUpstream('baseline');
-  const can = await startEchoUpstream('canary');
-  // soft 150, hard 200: the soft limit is raised to 200; maxConnections "auto" = (200 - 64 - 64) / 2 = 36
-  const p = await spawnCanaryd(configYaml(base.url, can.url, 'timeouts: { clientHeaders: 6s }'), {}, undefined, ['prlimit', '--nofile=150:200', '--']);
-  const sockets: Socket[] = [];
-  t.teardown(async () => {
-    for (const s of sockets) s.destroy();
-    p.child.kill('SIGKILL');
-    await base.close();
-    await can.close();
-  });
-  const fd = await p.waitForLog((l) => l.event === 'fd_limit');
-  // Node itself raises the soft limit to the hard one at start-up (node.cc), so canaryd usually finds it
-  // there already; prlimit is its fallback for runtimes that do not
-  t.ok(fd.result === 'raised' || fd.result === 'at_hard_limit', `soft limit at the hard one (${String(fd.result)})`);
-  t.same(fd.after, { soft: 200, hard: 200 }, 'both limits logged');
-  const limits = await p.waitForLog((l) => l.event === 'connection_limits');
-  t.equal(limits.maxConnections, 36, 'limits.maxConnections derived from the raised limit');
-  const port = Number(new URL(p.url).port);
-  // clientHeaders 6 s: on a loaded machine opening the 80 sockets can take seconds, and an idle one closed by
-  // the first-byte timeout before the last opens frees a slot (fewer drops than 80 - 36)
-  const flood = await Promise.all(Array.from({ length: 80 }, () => open(port)));
-  for (const f of flood) sockets.push(f.s);
-  const line = await p.waitForLog((l) => l.event === 'limit_reached' && l.reason === 'max_connections');
-  t.equal(line.limit, 36, 'the log line names the limit');
-  const health = await fetch(`${p.adminUrl}/healthz`);
-  t.equal(health.status, 200, 'the admin /healthz answers during the flood (its own budget)');
-  const metrics = await (await fetch(`${p.adminUrl}/metrics`)).text();
-  const dropped = Number(/canaryd_limit_rejections_total\{reason="max_connections"\} (\d+)/.exec(metrics)?.[1] ?? 0);
-  t.ok(dropped >= 80 - 36, `connections over the cap were turned away (${dropped})`);
-  // the idle flood is closed by the first-byte timeout; then normal requests are served again
-  await Promise.all(flood.map((f) => f.closed));
-  const ok = await fetch(`${p.url}/after-flood`);
-  t.equal(ok.status, 200, 'served once the idle connections were closed');
-  await ok.text();
-});
+t.test(
+  'a small fd limit: raised to the hard limit and logged, a connection flood is capped, the admin still answers',
+  { skip: !hasPrlimit && 'prlimit (util-linux) not installed' },
+  async (t) => {
+    const base = await startEchoUpstream('baseline');
+    const can = await startEchoUpstream('canary');
+    // soft 150, hard 200: the soft limit is raised to 200; maxConnections "auto" = (200 - 64 - 64) / 2 = 36
+    const p = await spawnCanaryd(configYaml(base.url, can.url, 'timeouts: { clientHeaders: 6s }'), {}, undefined, [
+      'prlimit',
+      '--nofile=150:200',
+      '--',
+    ]);
+    const sockets: Socket[] = [];
+    t.teardown(async () => {
+      for (const s of sockets) s.destroy();
+      p.child.kill('SIGKILL');
+      await base.close();
+      await can.close();
+    });
+    const fd = await p.waitForLog((l) => l.event === 'fd_limit');
+    // Node itself raises the soft limit to the hard one at start-up (node.cc), so canaryd usually finds it
+    // there already; prlimit is its fallback for runtimes that do not
+    t.ok(fd.result === 'raised' || fd.result === 'at_hard_limit', `soft limit at the hard one (${String(fd.result)})`);
+    t.same(fd.after, { soft: 200, hard: 200 }, 'both limits logged');
+    const limits = await p.waitForLog((l) => l.event === 'connection_limits');
+    t.equal(limits.maxConnections, 36, 'limits.maxConnections derived from the raised limit');
+    const port = Number(new URL(p.url).port);
+    // clientHeaders 6 s: on a loaded machine opening the 80 sockets can take seconds, and an idle one closed by
+    // the first-byte timeout before the last opens frees a slot (fewer drops than 80 - 36)
+    const flood = await Promise.all(Array.from({ length: 80 }, () => open(port)));
+    for (const f of flood) sockets.push(f.s);
+    const line = await p.waitForLog((l) => l.event === 'limit_reached' && l.reason === 'max_connections');
+    t.equal(line.limit, 36, 'the log line names the limit');
+    const health = await fetch(`${p.adminUrl}/healthz`);
+    t.equal(health.status, 200, 'the admin /healthz answers during the flood (its own budget)');
+    const metrics = await (await fetch(`${p.adminUrl}/metrics`)).text();
+    const dropped = Number(/canaryd_limit_rejections_total\{reason="max_connections"\} (\d+)/.exec(metrics)?.[1] ?? 0);
+    t.ok(dropped >= 80 - 36, `connections over the cap were turned away (${dropped})`);
+    // the idle flood is closed by the first-byte timeout; then normal requests are served again
+    await Promise.all(flood.map((f) => f.closed));
+    const ok = await fetch(`${p.url}/after-flood`);
+    t.equal(ok.status, 200, 'served once the idle connections were closed');
+    await ok.text();
+  },
+);

@@ -50,10 +50,11 @@ async function get(url: string): Promise<{ status: number; error?: string; start
 t.test('a hung upstream is cut at timeouts.request with 504, and a queued request counts from its arrival', async (t) => {
   const base = await startEchoUpstream('baseline');
   const can = await startEchoUpstream('canary');
-  const yaml = configYaml(base.url, can.url, 'timeouts: { headers: 60s, body: 60s, request: 1s }\nlimits: { queue: { size: 10, timeout: 60s } }').replace(
-    '{ url: "' + base.url + '", version: v1 }',
-    '{ url: "' + base.url + '", version: v1, connections: 1 }',
-  );
+  const yaml = configYaml(
+    base.url,
+    can.url,
+    'timeouts: { headers: 60s, body: 60s, request: 1s }\nlimits: { queue: { size: 10, timeout: 60s } }',
+  ).replace('{ url: "' + base.url + '", version: v1 }', '{ url: "' + base.url + '", version: v1, connections: 1 }');
   const c = await startSidecar(yaml);
   t.teardown(async () => (await c.stop(), await base.close(), await can.close()));
   const observed: Array<{ status: number; outcome: string }> = [];
@@ -67,10 +68,14 @@ t.test('a hung upstream is cut at timeouts.request with 504, and a queued reques
   t.same([a.status, a.error], [504, 'CANARYD_ERR_DEADLINE'], 'the dispatched request: 504 from the deadline, not the 60 s headers timeout');
   t.same([b.status, b.error], [504, 'CANARYD_ERR_DEADLINE'], 'the queued one: the same deadline, counted from its arrival');
   t.ok(b.ended - b.started >= 1000 - 50, 'not before its deadline');
-  t.same(observed, [
-    { status: 504, outcome: 'timeout' },
-    { status: 504, outcome: 'timeout' },
-  ], 'recorded as upstream timeouts');
+  t.same(
+    observed,
+    [
+      { status: 504, outcome: 'timeout' },
+      { status: 504, outcome: 'timeout' },
+    ],
+    'recorded as upstream timeouts',
+  );
   t.equal(c.sidecar.proxy.upstream('baseline').queued, 0, 'the queue is empty again');
 });
 
@@ -100,10 +105,11 @@ t.test('a byte-trickling upstream is cut at the deadline once the headers went o
 t.test('the admission queue: bounded (503 QUEUE_FULL) and timed (503 QUEUE_TIMEOUT)', async (t) => {
   const base = await startEchoUpstream('baseline');
   const can = await startEchoUpstream('canary');
-  const yaml = configYaml(base.url, can.url, 'timeouts: { headers: 60s, request: 60s }\nlimits: { queue: { size: 1, timeout: 400ms } }').replace(
-    '{ url: "' + base.url + '", version: v1 }',
-    '{ url: "' + base.url + '", version: v1, connections: 1 }',
-  );
+  const yaml = configYaml(
+    base.url,
+    can.url,
+    'timeouts: { headers: 60s, request: 60s }\nlimits: { queue: { size: 1, timeout: 400ms } }',
+  ).replace('{ url: "' + base.url + '", version: v1 }', '{ url: "' + base.url + '", version: v1, connections: 1 }');
   const c = await startSidecar(yaml);
   t.teardown(async () => (await c.stop(), await base.close(), await can.close()));
   const up = c.sidecar.proxy.upstream('baseline');
@@ -116,6 +122,9 @@ t.test('the admission queue: bounded (503 QUEUE_FULL) and timed (503 QUEUE_TIMEO
   const q = await queued;
   t.same([q.status, q.error], [503, 'CANARYD_ERR_QUEUE_TIMEOUT'], 'the waiting one: 503 after limits.queue.timeout');
   t.ok(q.ended - q.started >= 400 - 50, 'not before its queue timeout');
-  t.notOk(base.seen.some((s) => s.url === '/queued' || s.url === '/full'), 'neither reached the upstream');
+  t.notOk(
+    base.seen.some((s) => s.url === '/queued' || s.url === '/full'),
+    'neither reached the upstream',
+  );
   void holder;
 });

@@ -33,8 +33,12 @@ t.test('upstream failures map to gateway statuses, and the proxy keeps serving',
   const base = await startEchoUpstream('baseline');
   const dead = await deadPort();
   const c = await startSidecar(
-    configYaml(base.url, `http://127.0.0.1:${dead}`, `routing: { canaryWeight: 0, rules: [{ name: c, match: { header: { x-to: canary } }, to: canary }] }
-timeouts: { connect: 500ms, headers: 400ms, body: 400ms }`),
+    configYaml(
+      base.url,
+      `http://127.0.0.1:${dead}`,
+      `routing: { canaryWeight: 0, rules: [{ name: c, match: { header: { x-to: canary } }, to: canary }] }
+timeouts: { connect: 500ms, headers: 400ms, body: 400ms }`,
+    ),
   );
   t.teardown(async () => (await c.stop(), await base.close()));
 
@@ -86,7 +90,9 @@ t.test('idempotent requests are retried on connect failure only', async (t) => {
   });
   await new Promise<void>((r) => resetting.listen(0, '127.0.0.1', r));
   t.teardown(() => new Promise<void>((r) => resetting.close(() => r())));
-  const c2 = await startSidecar(configYaml(`http://127.0.0.1:${(resetting.address() as { port: number }).port}`, base.url, 'proxy: { retries: 2 }'));
+  const c2 = await startSidecar(
+    configYaml(`http://127.0.0.1:${(resetting.address() as { port: number }).port}`, base.url, 'proxy: { retries: 2 }'),
+  );
   t.teardown(() => c2.stop());
   const r3 = await get(`${c2.url}/x`);
   t.equal(r3.status, 502);
@@ -129,8 +135,12 @@ t.test('a body that stalls past timeouts.body: the client sees it cut, analysis 
   await new Promise<void>((r) => stall.listen(0, '127.0.0.1', r));
   const can = await startEchoUpstream('canary');
   const dead = await deadPort();
-  const yaml = configYaml(`http://127.0.0.1:${(stall.address() as { port: number }).port}`, `http://127.0.0.1:${dead}`, `routing: { rules: [{ name: c, match: { header: { x-to: canary } }, to: canary }] }
-timeouts: { connect: 500ms, headers: 2s, body: 300ms }`);
+  const yaml = configYaml(
+    `http://127.0.0.1:${(stall.address() as { port: number }).port}`,
+    `http://127.0.0.1:${dead}`,
+    `routing: { rules: [{ name: c, match: { header: { x-to: canary } }, to: canary }] }
+timeouts: { connect: 500ms, headers: 2s, body: 300ms }`,
+  );
   const s = await startAdminSidecar(yaml);
   t.teardown(async () => {
     await s.stop();
@@ -144,10 +154,20 @@ timeouts: { connect: 500ms, headers: 2s, body: 300ms }`);
   await until('the stalled response to be recorded', () => s.sidecar.recorder.totals('baseline').byStatus['504'] === 1);
   t.equal(s.sidecar.recorder.totals('baseline').byStatus['504'], 1, 'recorded as a 504 timeout');
 
-  const refused = await request(`${s.url}/y`, { dispatcher, headers: { 'x-to': 'canary' } }).then(async (x) => (await x.body.dump(), { status: x.statusCode }));
+  const refused = await request(`${s.url}/y`, { dispatcher, headers: { 'x-to': 'canary' } }).then(
+    async (x) => (await x.body.dump(), { status: x.statusCode }),
+  );
   t.equal(refused.status, 502);
   const lines = s.lines.filter((l) => l.event === 'upstream_error');
   t.equal(lines.length, 2, 'one log line per gateway error');
-  t.match(lines[0], { level: 40, version: 'baseline', status: 504, outcome: 'timeout', code: 'CANARYD_ERR_UPSTREAM_TIMEOUT', method: 'GET', url: '/x' });
+  t.match(lines[0], {
+    level: 40,
+    version: 'baseline',
+    status: 504,
+    outcome: 'timeout',
+    code: 'CANARYD_ERR_UPSTREAM_TIMEOUT',
+    method: 'GET',
+    url: '/x',
+  });
   t.match(lines[1], { level: 40, version: 'canary', status: 502, outcome: 'refused', code: 'CANARYD_ERR_UPSTREAM_REFUSED' });
 });

@@ -47,7 +47,8 @@ t.test('HTTP semantics through the proxy', async (t) => {
     t.match(res, /^HTTP\/1\.1 200/);
     const seen = base.seen[0];
     const names = seen.rawHeaders.filter((_, i) => i % 2 === 0).map((h) => h.toLowerCase());
-    for (const h of ['x-secret-hop', 'keep-alive', 'te', 'proxy-connection', 'proxy-authorization']) t.notOk(names.includes(h), `${h} not forwarded`);
+    for (const h of ['x-secret-hop', 'keep-alive', 'te', 'proxy-connection', 'proxy-authorization'])
+      t.notOk(names.includes(h), `${h} not forwarded`);
     t.notOk(/x-secret-hop/i.test(String(seen.headers.connection ?? '')), 'Connection does not name the stripped header');
     t.equal(seen.headers['x-custom'], 'kept', 'end-to-end header kept');
     t.equal(seen.headers.host, 'app.example', 'Host passed through');
@@ -64,7 +65,10 @@ t.test('HTTP semantics through the proxy', async (t) => {
     base.seen.length = 0;
     const tp = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
     const target = '/a%2Fb/%7Euser/x;y=1?q=a%20b&q=c+d&empty=&%E2%9C%93=1#';
-    await raw(port, `GET ${target.slice(0, -1)} HTTP/1.1\r\nHost: x\r\ntraceparent: ${tp}\r\nX-Multi: one\r\nX-Multi: two\r\nCookie: a=1\r\nCookie: b=2\r\nConnection: close\r\n\r\n`);
+    await raw(
+      port,
+      `GET ${target.slice(0, -1)} HTTP/1.1\r\nHost: x\r\ntraceparent: ${tp}\r\nX-Multi: one\r\nX-Multi: two\r\nCookie: a=1\r\nCookie: b=2\r\nConnection: close\r\n\r\n`,
+    );
     const seen = base.seen[0];
     t.equal(seen.url, target.slice(0, -1), 'request target forwarded byte for byte');
     t.equal(seen.headers.traceparent, tp, 'valid traceparent passed on unchanged');
@@ -121,7 +125,13 @@ t.test('HTTP semantics through the proxy', async (t) => {
 
   t.test('Expect: 100-continue is answered, then the body is forwarded', async (t) => {
     const status = await new Promise<{ cont: boolean; status: number; body: string }>((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port, method: 'PUT', path: '/expect', headers: { expect: '100-continue', 'content-length': '5' } });
+      const req = httpRequest({
+        host: '127.0.0.1',
+        port,
+        method: 'PUT',
+        path: '/expect',
+        headers: { expect: '100-continue', 'content-length': '5' },
+      });
       let cont = false;
       req.on('continue', () => {
         cont = true;
@@ -186,7 +196,13 @@ t.test('WebSocket upgrades are proxied to the version routing picked', async (t)
   };
   const base = await mk('baseline');
   const can = await mk('canary');
-  const c = await startSidecar(configYaml(base.url, can.url, 'routing: { canaryWeight: 0, rules: [{ name: ws-beta, match: { header: { x-beta: "1" } }, to: canary }] }'));
+  const c = await startSidecar(
+    configYaml(
+      base.url,
+      can.url,
+      'routing: { canaryWeight: 0, rules: [{ name: ws-beta, match: { header: { x-beta: "1" } }, to: canary }] }',
+    ),
+  );
   t.teardown(async () => {
     await c.stop();
     base.wss.close();

@@ -28,7 +28,9 @@ const bodyOf = (res: string) => res.slice(res.indexOf('\r\n\r\n') + 4);
 t.test('request framing and targets', async (t) => {
   const base = await startEchoUpstream('baseline');
   const can = await startEchoUpstream('canary');
-  const c = await startSidecar(configYaml(base.url, can.url, 'routing: { canaryWeight: 0, rules: [{ name: api, match: { path: /api/ }, to: canary }] }'));
+  const c = await startSidecar(
+    configYaml(base.url, can.url, 'routing: { canaryWeight: 0, rules: [{ name: api, match: { path: /api/ }, to: canary }] }'),
+  );
   const port = c.sidecar.proxyAddress!.port;
   t.teardown(async () => (await c.stop(), await base.close(), await can.close()));
   const observed: number[] = [];
@@ -53,8 +55,16 @@ t.test('request framing and targets', async (t) => {
     t.same(observed, [], 'no observation recorded for requests no version served');
     const ok = await raw(port, 'GET /h10 HTTP/1.0\r\n\r\n');
     t.match(ok, /^HTTP\/1\.1 200 /, 'HTTP/1.0 without Host is fine');
-    t.match(await raw(port, 'GET / HTTP/1.1\r\nHost: [::1]:8080\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 200 /, 'IP-literal Host is fine');
-    t.match(await raw(port, 'GET / HTTP/1.1\r\nHost:\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 200 /, 'empty Host is allowed (RFC 9112 §3.2)');
+    t.match(
+      await raw(port, 'GET / HTTP/1.1\r\nHost: [::1]:8080\r\nConnection: close\r\n\r\n'),
+      /^HTTP\/1\.1 200 /,
+      'IP-literal Host is fine',
+    );
+    t.match(
+      await raw(port, 'GET / HTTP/1.1\r\nHost:\r\nConnection: close\r\n\r\n'),
+      /^HTTP\/1\.1 200 /,
+      'empty Host is allowed (RFC 9112 §3.2)',
+    );
   });
 
   t.test('absolute-form: forwarded in origin-form, Host from the target, routed on its path', async (t) => {
@@ -67,7 +77,11 @@ t.test('request framing and targets', async (t) => {
     t.equal(base.seen[0].headers['x-forwarded-host'], 'app.example:8080');
     await raw(port, 'GET HTTP://app.example/api/v1 HTTP/1.1\r\nHost: app.example\r\nConnection: close\r\n\r\n');
     t.equal(can.seen[0]?.url, '/api/v1', 'a path rule sees the origin-form path');
-    t.match(await raw(port, 'GET http://user@app.example/ HTTP/1.1\r\nHost: app.example\r\nConnection: close\r\n\r\n'), /^HTTP\/1\.1 400 /, 'userinfo is refused');
+    t.match(
+      await raw(port, 'GET http://user@app.example/ HTTP/1.1\r\nHost: app.example\r\nConnection: close\r\n\r\n'),
+      /^HTTP\/1\.1 400 /,
+      'userinfo is refused',
+    );
   });
 
   t.test('OPTIONS * is answered by canaryd; CONNECT gets 405 with Allow', async (t) => {
@@ -93,7 +107,10 @@ t.test('request framing and targets', async (t) => {
 
   t.test('a chunked request with trailers: the body arrives whole, the trailer section is not forwarded', async (t) => {
     base.seen.length = 0;
-    const res = await raw(port, 'POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTrailer: x-sum\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\nx-sum: 42\r\n\r\n');
+    const res = await raw(
+      port,
+      'POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTrailer: x-sum\r\nConnection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\nx-sum: 42\r\n\r\n',
+    );
     t.match(res, /^HTTP\/1\.1 200 /);
     t.equal(base.seen[0].bodyBytes, 11, 'every body byte forwarded');
     t.notOk('trailer' in base.seen[0].headers, 'no Trailer announcement without trailers (undici sends none)');
@@ -159,7 +176,11 @@ t.test('1xx: 103 Early Hints reach HTTP/1.1 clients, not HTTP/1.0 ones', async (
   t.teardown(async () => (await c.stop(), await new Promise<void>((r) => hints.close(() => r()))));
   const port = c.sidecar.proxyAddress!.port;
   const res = await raw(port, 'GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
-  t.match(res, /^HTTP\/1\.1 103 Early Hints\r\nLink: <\/style\.css>; rel=preload; as=style\r\n\r\nHTTP\/1\.1 200 /, '103 forwarded before the final response (RFC 9110 §15.2)');
+  t.match(
+    res,
+    /^HTTP\/1\.1 103 Early Hints\r\nLink: <\/style\.css>; rel=preload; as=style\r\n\r\nHTTP\/1\.1 200 /,
+    '103 forwarded before the final response (RFC 9110 §15.2)',
+  );
   t.match(res, /final$/);
   const old = await raw(port, 'GET / HTTP/1.0\r\nHost: a\r\n\r\n');
   t.match(old, /^HTTP\/1\.1 200 /, 'no 1xx to an HTTP/1.0 client');
@@ -175,7 +196,13 @@ t.test('WebSocket upgrade to a refusing or silent upstream: 502 / 504 with JSON 
   });
   await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
   const silentUrl = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
-  const c = await startSidecar(configYaml(`http://127.0.0.1:${deadPort}`, silentUrl, 'routing: { canaryWeight: 0, rules: [{ name: c, match: { header: { x-to: canary } }, to: canary }] }\ntimeouts: { connect: 500ms, headers: 300ms }'));
+  const c = await startSidecar(
+    configYaml(
+      `http://127.0.0.1:${deadPort}`,
+      silentUrl,
+      'routing: { canaryWeight: 0, rules: [{ name: c, match: { header: { x-to: canary } }, to: canary }] }\ntimeouts: { connect: 500ms, headers: 300ms }',
+    ),
+  );
   t.teardown(async () => {
     await c.stop();
     silent.close();
@@ -183,7 +210,8 @@ t.test('WebSocket upgrade to a refusing or silent upstream: 502 / 504 with JSON 
   const port = c.sidecar.proxyAddress!.port;
   const observed: Array<{ status: number; outcome: string }> = [];
   c.sidecar.onObservation((o) => observed.push({ status: o.status, outcome: o.outcome }));
-  const upgrade = (extra = '') => `GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n${extra}\r\n`;
+  const upgrade = (extra = '') =>
+    `GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n${extra}\r\n`;
   const refused = await raw(port, upgrade());
   t.match(refused, /^HTTP\/1\.1 502 /);
   t.equal(JSON.parse(bodyOf(refused)).error, 'CANARYD_ERR_UPSTREAM_REFUSED');

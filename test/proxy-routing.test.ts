@@ -123,7 +123,13 @@ t.test('targeting rules pin requests by header, cookie, ip, path and method', as
   t.equal(await versionOf(`${c.url}/a`), 'canary', 'weight 100 and 127.0.0.1 outside the ip rule -> canary');
   t.equal(await versionOf(`${c.url}/a`, { 'x-force': 'baseline' }), 'baseline', 'rule to baseline beats weight 100');
   c.sidecar.applyConfig(
-    { ...c.sidecar.config, routing: { ...c.sidecar.config.routing, rules: [{ name: 'loopback', match: { ip: ['127.0.0.0/8'] }, to: 'baseline', enabled: true }] } },
+    {
+      ...c.sidecar.config,
+      routing: {
+        ...c.sidecar.config.routing,
+        rules: [{ name: 'loopback', match: { ip: ['127.0.0.0/8'] }, to: 'baseline', enabled: true }],
+      },
+    },
     'test',
   );
   t.equal(await versionOf(`${c.url}/a`), 'baseline', 'ip CIDR rule matches the client address');
@@ -136,7 +142,12 @@ t.test('mirroring shadows baseline traffic to canary without touching the client
   t.teardown(async () => (await c.stop(), await base.close(), await can.close()));
   const statuses: number[] = [];
   for (let i = 0; i < 20; i++) {
-    const r = await request(`${c.url}/items/${i}?q=${i}`, { method: 'POST', body: `payload-${i}`, headers: { 'content-type': 'text/plain' }, dispatcher });
+    const r = await request(`${c.url}/items/${i}?q=${i}`, {
+      method: 'POST',
+      body: `payload-${i}`,
+      headers: { 'content-type': 'text/plain' },
+      dispatcher,
+    });
     const body = (await r.body.json()) as { upstream: string };
     statuses.push(r.statusCode);
     t.equal(body.upstream, 'baseline', 'the client is answered by baseline');
@@ -146,8 +157,14 @@ t.test('mirroring shadows baseline traffic to canary without touching the client
   await seenAtLeast([can], 20, (s) => s.url.startsWith('/items/'));
   const shadows = can.seen.filter((s) => s.url.startsWith('/items/'));
   t.equal(shadows.length, 20, 'each baseline request was shadowed to canary');
-  t.ok(shadows.every((s) => s.headers['x-canaryd-mirror'] === '1'), 'shadows are marked');
-  t.ok(shadows.some((s) => s.bodyBytes > 0), 'shadow bodies are copied');
+  t.ok(
+    shadows.every((s) => s.headers['x-canaryd-mirror'] === '1'),
+    'shadows are marked',
+  );
+  t.ok(
+    shadows.some((s) => s.bodyBytes > 0),
+    'shadow bodies are copied',
+  );
   // shadows are not counted as canary traffic
   t.equal(c.sidecar.recorder.totals('canary').requests, 0, 'mirror traffic is not in the canary record');
 
@@ -169,7 +186,10 @@ t.test('mirroring a body never takes bytes from the real request, and a silent c
   await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
   const silentUrl = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
   // one baseline connection, held by a slow request, so the mirrored POST waits for a socket while its body arrives
-  const yaml = configYaml(base.url, silentUrl, 'routing: { canaryWeight: 0, mirror: { percent: 100 } }').replace('version: v1 }', 'version: v1, connections: 1 }');
+  const yaml = configYaml(base.url, silentUrl, 'routing: { canaryWeight: 0, mirror: { percent: 100 } }').replace(
+    'version: v1 }',
+    'version: v1, connections: 1 }',
+  );
   const c = await startSidecar(yaml);
   t.teardown(async () => {
     await c.stop();

@@ -31,12 +31,15 @@ function trickle(s: Socket, body: string, everyMs: number): NodeJS.Timeout {
   return timer;
 }
 
-const withConnections = (yaml: string, url: string, n: number) => yaml.replace(`{ url: "${url}", version: v1 }`, `{ url: "${url}", version: v1, connections: ${n} }`);
+const withConnections = (yaml: string, url: string, n: number) =>
+  yaml.replace(`{ url: "${url}", version: v1 }`, `{ url: "${url}", version: v1, connections: ${n} }`);
 
 t.test('a trickling body holds no upstream connection; idle and too-slow bodies get 408', async (t) => {
   const base = await startEchoUpstream('baseline');
   const can = await startEchoUpstream('canary');
-  const c = await startSidecar(withConnections(configYaml(base.url, can.url, 'timeouts: { clientBody: 700ms }\nlimits: { minBodyRate: 1024 }'), base.url, 1));
+  const c = await startSidecar(
+    withConnections(configYaml(base.url, can.url, 'timeouts: { clientBody: 700ms }\nlimits: { minBodyRate: 1024 }'), base.url, 1),
+  );
   t.teardown(async () => (await c.stop(), await base.close(), await can.close()));
   const port = c.sidecar.proxyAddress!.port;
 
@@ -61,7 +64,10 @@ t.test('a trickling body holds no upstream connection; idle and too-slow bodies 
   await big.closed;
   t.match(big.data(), /^HTTP\/1\.1 408 /, 'a body below limits.minBodyRate: 408');
   t.match(big.data(), /minBodyRate/);
-  t.notOk(base.seen.some((s) => s.url === '/idle' || s.url === '/big'), 'neither reached the upstream');
+  t.notOk(
+    base.seen.some((s) => s.url === '/idle' || s.url === '/big'),
+    'neither reached the upstream',
+  );
   slow.s.destroy();
 });
 
@@ -93,7 +99,9 @@ t.test('per-client limits: in-flight (429) and connections; off for trusted prox
 t.test('per-client in-flight limit behind a trusted proxy counts the forwarded client, never the proxy', async (t) => {
   const base = await startEchoUpstream('baseline');
   const can = await startEchoUpstream('canary');
-  const c = await startSidecar(configYaml(base.url, can.url, 'proxy: { trustProxy: [127.0.0.1] }\nlimits: { perClient: { inflight: 1, connections: 1 } }'));
+  const c = await startSidecar(
+    configYaml(base.url, can.url, 'proxy: { trustProxy: [127.0.0.1] }\nlimits: { perClient: { inflight: 1, connections: 1 } }'),
+  );
   t.teardown(async () => (await c.stop(), await base.close(), await can.close()));
   const dispatcher = new Agent({ connections: 10 });
   t.teardown(() => dispatcher.close());
@@ -146,7 +154,9 @@ t.test('200 slow-POST clients: normal clients keep a p99 under 10x their idle p9
   t.equal(c.sidecar.proxy.inflight, 200, 'all 200 slow uploads are in flight');
   const loaded = await p99(`${c.url}/loaded`, dispatcher, 300);
   const stillSlow = c.sidecar.proxy.inflight;
-  t.comment(`idle p99 ${idle.toFixed(2)} ms, p99 beside 200 slow POSTs ${loaded.toFixed(2)} ms, ratio ${(loaded / idle).toFixed(2)}; ${stillSlow} slow uploads still open at the end`);
+  t.comment(
+    `idle p99 ${idle.toFixed(2)} ms, p99 beside 200 slow POSTs ${loaded.toFixed(2)} ms, ratio ${(loaded / idle).toFixed(2)}; ${stillSlow} slow uploads still open at the end`,
+  );
   t.ok(loaded < 10 * idle, `p99 ratio ${(loaded / idle).toFixed(2)} < 10`);
   t.equal(c.sidecar.proxy.upstream('baseline').active, 0, 'the slow uploads hold no upstream connection');
 });

@@ -16,7 +16,9 @@ const get = async (url: string) => {
 };
 
 t.test('the chain holds the stages that are on, and follows run-time changes', async (t) => {
-  const rig = await startFaultRig('  enabled: true\n  maxErrorRate: 1\n  allowHeaderControl: false\n', { extra: 'routing: { canaryWeight: 0 }' });
+  const rig = await startFaultRig('  enabled: true\n  maxErrorRate: 1\n  allowHeaderControl: false\n', {
+    extra: 'routing: { canaryWeight: 0 }',
+  });
   t.teardown(() => rig.stop());
   const s = rig.sidecar;
   t.same(s.proxy.stages, ['observation', 'access-log'], 'no rule, no mirror: only observation and the access log');
@@ -29,7 +31,9 @@ t.test('the chain holds the stages that are on, and follows run-time changes', a
   t.equal(s.recorder.totals('baseline').requests, 1, 'the observation stage recorded it');
 
   // the fault engine arms with its first rule: it joins the chain, and acts
-  const created = await call(s.admin!, 'POST', '/api/v1/faults', { body: { name: 'teapot', probability: 1, match: { path: '/tea' }, abort: { status: 418 } } });
+  const created = await call(s.admin!, 'POST', '/api/v1/faults', {
+    body: { name: 'teapot', probability: 1, match: { path: '/tea' }, abort: { status: 418 } },
+  });
   t.equal(created.status, 201);
   t.same(s.proxy.stages, ['observation', 'access-log', 'faults', 'observer'], 'armed: the fault stage is in the chain');
   t.equal(await get(`${rig.url}/tea`), 418, 'the fault stage answered');

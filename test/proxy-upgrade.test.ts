@@ -42,11 +42,19 @@ t.test('an upstream answering 200 to an upgrade gets no tunnel: the smuggled nex
   // keep-alive): the case the issue reproduced.
   const base = await startEchoUpstream('baseline');
   const can = await startEchoUpstream('canary');
-  const c = await startSidecar(configYaml(base.url, can.url, 'routing: { canaryWeight: 0, rules: [{ name: s, match: { path: /smuggled }, to: canary }] }\nfaults: { enabled: true, allowHeaderControl: true }'));
+  const c = await startSidecar(
+    configYaml(
+      base.url,
+      can.url,
+      'routing: { canaryWeight: 0, rules: [{ name: s, match: { path: /smuggled }, to: canary }] }\nfaults: { enabled: true, allowHeaderControl: true }',
+    ),
+  );
   t.teardown(async () => (await c.stop(), await base.close(), await can.close()));
   const cl = client(c.sidecar.proxyAddress!.port);
   // the upgrade and the smuggled request in one write: both are in the bytes Node hands over with the upgrade
-  cl.s.write(WS_UPGRADE('/ws') + 'GET /smuggled HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 6.6.6.6\r\nx-canaryd-fault-delay-request: 1\r\n\r\n');
+  cl.s.write(
+    WS_UPGRADE('/ws') + 'GET /smuggled HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 6.6.6.6\r\nx-canaryd-fault-delay-request: 1\r\n\r\n',
+  );
   const got = responses(await cl.until(count(2)));
   t.equal(got.length, 2, 'two responses on the connection');
   t.match(got[0], /^HTTP\/1\.1 200 /, 'the upgrade answered 200: an ordinary response');
@@ -60,7 +68,11 @@ t.test('an upstream answering 200 to an upgrade gets no tunnel: the smuggled nex
   const smuggled = can.seen[0];
   t.equal(smuggled.url, '/smuggled');
   t.equal(smuggled.headers.via, '1.1 canaryd', 'it carries Via');
-  t.equal(smuggled.headers['x-forwarded-for'], '6.6.6.6, 127.0.0.1', "canaryd appended the client's address (the forged hop is not the last)");
+  t.equal(
+    smuggled.headers['x-forwarded-for'],
+    '6.6.6.6, 127.0.0.1',
+    "canaryd appended the client's address (the forged hop is not the last)",
+  );
   t.notOk('x-canaryd-fault-delay-request' in smuggled.headers, 'fault-control headers stripped');
   cl.s.write('GET /third HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
   await cl.closed;
@@ -73,7 +85,9 @@ t.test('h2c is never forwarded: the request is served without Upgrade and HTTP2-
   const c = await startSidecar(configYaml(base.url, can.url));
   t.teardown(async () => (await c.stop(), await base.close(), await can.close()));
   const cl = client(c.sidecar.proxyAddress!.port);
-  cl.s.write('POST /h2c HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\nContent-Length: 5\r\n\r\nhello');
+  cl.s.write(
+    'POST /h2c HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\nContent-Length: 5\r\n\r\nhello',
+  );
   cl.s.write('GET /after HTTP/1.1\r\nHost: a\r\n\r\n');
   const got = responses(await cl.until(count(2)));
   t.match(got[0], /^HTTP\/1\.1 200 /, 'answered as an ordinary request');
@@ -99,7 +113,14 @@ t.test('protocols outside proxy.upgrades are served as ordinary requests; an emp
   const got = responses(await cl.until(count(2)));
   t.match(got[0], /^HTTP\/1\.1 200 /);
   t.match(got[1], /^HTTP\/1\.1 200 /);
-  t.same(base.seen.map((s) => [s.url, s.headers.upgrade]).sort(), [['/ws-off', undefined], ['/x', undefined]], 'no Upgrade reached the upstream');
+  t.same(
+    base.seen.map((s) => [s.url, s.headers.upgrade]).sort(),
+    [
+      ['/ws-off', undefined],
+      ['/x', undefined],
+    ],
+    'no Upgrade reached the upstream',
+  );
   cl.s.destroy();
 });
 
@@ -124,7 +145,9 @@ async function rawUpstream(answer: string): Promise<{ url: string; server: TcpSe
 t.test('a 101 naming the protocol asked for is a tunnel with Via; a 101 for another protocol is a 502', async (t) => {
   const good = await rawUpstream('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
   const bad = await rawUpstream('HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n');
-  const c = await startSidecar(configYaml(good.url, bad.url, 'routing: { canaryWeight: 0, rules: [{ name: b, match: { header: { x-to: canary } }, to: canary }] }'));
+  const c = await startSidecar(
+    configYaml(good.url, bad.url, 'routing: { canaryWeight: 0, rules: [{ name: b, match: { header: { x-to: canary } }, to: canary }] }'),
+  );
   t.teardown(async () => {
     await c.stop();
     good.server.close();

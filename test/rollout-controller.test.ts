@@ -31,8 +31,14 @@ async function setup(t: TapTest, extra = ROLLOUT, stateDir = tempDir()): Promise
   const clock = new ManualClock(1_700_000_000_000);
   const verdict: Setup['verdict'] = { next: 'inconclusive' };
   const seen: JudgeSettings[] = [];
-  const judge: Judge = (input, settings) => (seen.push(settings), { ...report(verdict.next, { hardBreach: verdict.hard, at: input.at }), window: { from: input.from, to: input.at } });
-  const yaml = configYaml(base.url, can.url, extra, stateDir).replace('admin: { listen: "127.0.0.1:0" }', `admin: { listen: "127.0.0.1:0", token: "${TOKEN}" }`);
+  const judge: Judge = (input, settings) => (
+    seen.push(settings),
+    { ...report(verdict.next, { hardBreach: verdict.hard, at: input.at }), window: { from: input.from, to: input.at } }
+  );
+  const yaml = configYaml(base.url, can.url, extra, stateDir).replace(
+    'admin: { listen: "127.0.0.1:0" }',
+    `admin: { listen: "127.0.0.1:0", token: "${TOKEN}" }`,
+  );
   const s = await startAdminSidecar(yaml, { judge, clock });
   t.teardown(async () => (await s.stop(), await base.close(), await can.close()));
   return Object.assign(s, { clock, verdict, seen, stateDir });
@@ -118,7 +124,11 @@ t.test('the analysis tick: failureLimit, hard breach, promotion, records and met
   t.equal(a.json.verdict, 'fail', 'the latest report with its checks');
   t.equal(a.json.checks[0].name, 'compare.errorRate');
   const decisions = (await call(s.app, 'GET', '/api/v1/decisions')).json.decisions;
-  t.same(decisions.slice(0, 3).map((d: any) => d.action), ['ROLLBACK', 'CONTINUE', 'PROMOTE'], 'newest first, every change recorded');
+  t.same(
+    decisions.slice(0, 3).map((d: any) => d.action),
+    ['ROLLBACK', 'CONTINUE', 'PROMOTE'],
+    'newest first, every change recorded',
+  );
   t.equal(decisions[0].report.verdict, 'fail', 'each decision carries its report');
   // the hard breach path
   await post(s, '/api/v1/rollout/retry');
@@ -126,9 +136,19 @@ t.test('the analysis tick: failureLimit, hard breach, promotion, records and met
   s.clock.advance(1000);
   t.match(ctl.tick()?.decision?.reasons[0], /hard SLO breach/);
   t.equal(ctl.status().phase, 'rolledback');
-  const lines = readFileSync(join(s.stateDir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
-  t.ok(lines.every((l) => typeof l.at === 'number' && typeof l.type === 'string' && typeof l.reason === 'string'), 'every audit line has at, type, reason');
-  t.same([...new Set(lines.map((l) => l.type))].sort(), ['decision', 'pins', 'rollback', 'weights'], 'decisions, rollbacks, the pins a rollback suspends and weight changes are audited');
+  const lines = readFileSync(join(s.stateDir, 'audit.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  t.ok(
+    lines.every((l) => typeof l.at === 'number' && typeof l.type === 'string' && typeof l.reason === 'string'),
+    'every audit line has at, type, reason',
+  );
+  t.same(
+    [...new Set(lines.map((l) => l.type))].sort(),
+    ['decision', 'pins', 'rollback', 'weights'],
+    'decisions, rollbacks, the pins a rollback suspends and weight changes are audited',
+  );
   t.equal(lines.filter((l) => l.type === 'rollback').length, 2);
   const metrics = (await call(s.app, 'GET', '/metrics')).body;
   t.match(metrics, /canary_decision_total\{action="ROLLBACK"\} 2/);
@@ -137,7 +157,7 @@ t.test('the analysis tick: failureLimit, hard breach, promotion, records and met
   t.match(metrics, /canary_traffic_percent\{version="canary"\} 0/);
 });
 
-t.test('each analysis judges with its step\'s α and promote margin (analysis/rollout/plan.ts)', async (t) => {
+t.test("each analysis judges with its step's α and promote margin (analysis/rollout/plan.ts)", async (t) => {
   const s = await setup(t);
   await post(s, '/api/v1/rollout/start');
   const ctl = s.sidecar.rollout;
@@ -150,15 +170,38 @@ t.test('each analysis judges with its step\'s α and promote margin (analysis/ro
   }
   t.equal(ctl.status().phase, 'promoted');
   // steps [5, 25, 50, 100]: W = 50, promote margins 10 % × min(10, 50/w)
-  t.same(at.map((x) => Math.round(x.promoteMaxDegradation! * 1e9) / 1e9), [1, 0.2, 0.1]);
-  t.same(at.map((x) => x.maxDegradation), [0.1, 0.1, 0.1], 'the rollback margin never moves');
+  t.same(
+    at.map((x) => Math.round(x.promoteMaxDegradation! * 1e9) / 1e9),
+    [1, 0.2, 0.1],
+  );
+  t.same(
+    at.map((x) => x.maxDegradation),
+    [0.1, 0.1, 0.1],
+    'the rollback margin never moves',
+  );
   // evidence carried across steps (the default): one test over the rollout spends the whole 1 %, its
   // e-process restarting at each step's start with a fixed share (¾ on the rollout's start, ⅛ per later step)
-  t.same(at.map((x) => x.alpha), [0.01, 0.01, 0.01]);
-  t.same(at.map((x) => x.failMix), [{ rollout: 0.75, step: 0, rest: 0.25 }, { rollout: 0.75, step: 0.125, rest: 0.125 }, { rollout: 0.75, step: 0.125, rest: 0 }]);
+  t.same(
+    at.map((x) => x.alpha),
+    [0.01, 0.01, 0.01],
+  );
+  t.same(
+    at.map((x) => x.failMix),
+    [
+      { rollout: 0.75, step: 0, rest: 0.25 },
+      { rollout: 0.75, step: 0.125, rest: 0.125 },
+      { rollout: 0.75, step: 0.125, rest: 0 },
+    ],
+  );
   // falsePromotionRate 5 %: ⅕ to the margin tests, ⅘ to the harm bound, judged at the next step's weight
-  t.same(at.map((x) => Math.round(x.promoteAlpha! * 1e12) / 1e12), [0.01, 0.01, 0.01]);
-  t.same(at.map((x) => ({ ...x.harm!, alpha: Math.round(x.harm!.alpha * 1e12) / 1e12 })), [0.25, 0.5, 1].map((nextWeight) => ({ nextWeight, budget: nextWeight === 1 ? 0.2 : 0.5, alpha: 0.04 })));
+  t.same(
+    at.map((x) => Math.round(x.promoteAlpha! * 1e12) / 1e12),
+    [0.01, 0.01, 0.01],
+  );
+  t.same(
+    at.map((x) => ({ ...x.harm!, alpha: Math.round(x.harm!.alpha * 1e12) / 1e12 })),
+    [0.25, 0.5, 1].map((nextWeight) => ({ nextWeight, budget: nextWeight === 1 ? 0.2 : 0.5, alpha: 0.04 })),
+  );
   t.equal(at[1].promoteMarginBasis, 'exposure 25 % of 50 %');
 });
 
@@ -174,7 +217,10 @@ t.test('dry run: verdicts are recorded, the weight never moves', async (t) => {
   t.equal(s.sidecar.rollout.status().phase, 'progressing');
   const rb = (await call(s.app, 'GET', '/api/v1/rollbacks')).json.rollbacks;
   t.equal(rb[0].dryRun, true, 'the would-be rollback is in the audit trail, marked');
-  t.ok(s.lines.some((l) => l.event === 'decision' && l.dryRun === true && /\[dry run\] ROLLBACK/.test(l.msg)), 'and logged');
+  t.ok(
+    s.lines.some((l) => l.event === 'decision' && l.dryRun === true && /\[dry run\] ROLLBACK/.test(l.msg)),
+    'and logged',
+  );
 });
 
 t.test('state survives a restart of the sidecar: same step, same weight', async (t) => {

@@ -64,7 +64,10 @@ async function rollout(p: CanarydProcess): Promise<any> {
  * reads the rollout. A rollout that pauses or stalls instead fails the test by the log wait's timeout.
  */
 async function waitForEnd(p: CanarydProcess, timeoutMs: number): Promise<any> {
-  await p.waitForLog((l) => l.event === 'decision' && !l.dryRun && ((l.action === 'PROMOTE' && l.canaryWeight === 100) || l.action === 'ROLLBACK'), timeoutMs);
+  await p.waitForLog(
+    (l) => l.event === 'decision' && !l.dryRun && ((l.action === 'PROMOTE' && l.canaryWeight === 100) || l.action === 'ROLLBACK'),
+    timeoutMs,
+  );
   return rollout(p);
 }
 
@@ -101,14 +104,24 @@ t.test('a good canary is promoted to 100 % by the engine alone', async (t) => {
   const decisions = ((await (await fetch(`${p.adminUrl}/api/v1/decisions`)).json()) as any).decisions as any[];
   const promotions = decisions.filter((d) => d.action === 'PROMOTE' && d.source === 'analysis');
   const started = decisions.find((d) => d.source === 'manual' && d.action === 'PROMOTE')?.at;
-  t.equal(promotions.length, 2, `two promotions decided by the analysis (30 → 60 → 100), after ${promotions.map((d) => ((d.at - started) / 1000).toFixed(1)).reverse().join(' s and ')} s`);
+  t.equal(
+    promotions.length,
+    2,
+    `two promotions decided by the analysis (30 → 60 → 100), after ${promotions
+      .map((d) => ((d.at - started) / 1000).toFixed(1))
+      .reverse()
+      .join(' s and ')} s`,
+  );
   for (const d of promotions) {
     t.equal(d.report.verdict, 'pass');
     t.equal(d.report.promotable, true, 'each promotion had the canary shown within the margin or its harm bounded at the next weight');
     t.ok(d.report.nonInferior || d.report.harm?.within, 'one of the two routes cleared it');
   }
   t.same([...(await versionsOf(p.url, 10))], ['canary'], 'all traffic on canary');
-  t.ok((load.byVersion.canary ?? 0) > 0 && (load.byVersion.baseline ?? 0) > 0, `traffic reached both versions: ${JSON.stringify(load.byVersion)}`);
+  t.ok(
+    (load.byVersion.canary ?? 0) > 0 && (load.byVersion.baseline ?? 0) > 0,
+    `traffic reached both versions: ${JSON.stringify(load.byVersion)}`,
+  );
   const metrics = await (await fetch(`${p.adminUrl}/metrics`)).text();
   t.match(metrics, /canary_rollout_phase\{phase="promoted"\} 1/);
   t.match(metrics, /anomaly_detection_score\{metric="canary_p95",method="ensemble"\}/, 'the anomaly monitor was fed');

@@ -3,7 +3,15 @@ import t from 'tap';
 import { RolloutMachine, type RolloutSettings } from '../analysis/index.js';
 import { report } from './helpers/reports.js';
 
-const S: RolloutSettings = { steps: [5, 10, 25, 50, 75, 100], intervalMs: 60_000, minRequests: 200, maxStepDurationMs: 600_000, failureLimit: 3, hardBreach: 'rollback', dryRun: false };
+const S: RolloutSettings = {
+  steps: [5, 10, 25, 50, 75, 100],
+  intervalMs: 60_000,
+  minRequests: 200,
+  maxStepDurationMs: 600_000,
+  failureLimit: 3,
+  hardBreach: 'rollback',
+  dryRun: false,
+};
 const machine = (over: Partial<RolloutSettings> = {}) => new RolloutMachine({ ...S, ...over });
 
 t.test('idle -> progressing through every step -> promoted at 100 %', async (t) => {
@@ -194,30 +202,43 @@ t.test('configure clamps the step to a shorter list and the state is plain data'
   t.same(copy.state, m.state, 'state survives a JSON round trip (persistence)');
 });
 
-t.test('maxStepPolicy promote-if-no-harm: an undecided step is promoted at maxStepDuration when the harm bound is within budget', async (t) => {
-  const harm = (within: boolean) => ({ nextWeight: 0.1, budget: 0.5, alpha: 0.04, within, metrics: [], neededCanaryRequests: within ? 0 : 5000 });
-  const m = machine({ maxStepDurationMs: 120_000, maxStepPolicy: 'promote-if-no-harm' });
-  m.start(0);
-  let tr = m.evaluate(119_000, { ...report('inconclusive'), harm: harm(true), promotable: false });
-  t.equal(tr.decision?.action, 'CONTINUE', 'before the deadline an undecided step waits');
-  tr = m.evaluate(120_000, { ...report('inconclusive'), harm: harm(false), promotable: false });
-  t.equal(tr.decision?.action, 'CONTINUE', 'harm not bounded: keeps waiting, never pauses');
-  t.equal(m.state.phase, 'progressing');
-  t.match(tr.decision?.reasons[0], /waiting for the harm bound/);
-  tr = m.evaluate(121_000, { ...report('inconclusive'), harm: harm(true), promotable: false });
-  t.equal(tr.decision?.action, 'PROMOTE');
-  t.equal(tr.weight, 10);
-  t.match(tr.decision?.reasons[0], /weaker guarantee/, 'the decision says what the promotion did not show');
-  const held = machine({ maxStepDurationMs: 120_000, maxStepPolicy: 'promote-if-no-harm' });
-  held.start(0);
-  const holding = { ...report('inconclusive'), harm: harm(true), promotable: false };
-  holding.checks = [...holding.checks, { name: 'anomaly.canary.p95', kind: 'anomaly', status: 'marginal', critical: false, hard: false, message: 'anomaly' }];
-  t.equal(held.evaluate(130_000, holding).decision?.action, 'CONTINUE', 'a holding check blocks it');
-  const paused = machine({ maxStepDurationMs: 120_000, maxStepPolicy: 'pause' });
-  paused.start(0);
-  paused.evaluate(130_000, { ...report('inconclusive'), harm: harm(true), promotable: false });
-  t.equal(paused.state.phase, 'paused', 'pause: the old behaviour, selectable');
-});
+t.test(
+  'maxStepPolicy promote-if-no-harm: an undecided step is promoted at maxStepDuration when the harm bound is within budget',
+  async (t) => {
+    const harm = (within: boolean) => ({
+      nextWeight: 0.1,
+      budget: 0.5,
+      alpha: 0.04,
+      within,
+      metrics: [],
+      neededCanaryRequests: within ? 0 : 5000,
+    });
+    const m = machine({ maxStepDurationMs: 120_000, maxStepPolicy: 'promote-if-no-harm' });
+    m.start(0);
+    let tr = m.evaluate(119_000, { ...report('inconclusive'), harm: harm(true), promotable: false });
+    t.equal(tr.decision?.action, 'CONTINUE', 'before the deadline an undecided step waits');
+    tr = m.evaluate(120_000, { ...report('inconclusive'), harm: harm(false), promotable: false });
+    t.equal(tr.decision?.action, 'CONTINUE', 'harm not bounded: keeps waiting, never pauses');
+    t.equal(m.state.phase, 'progressing');
+    t.match(tr.decision?.reasons[0], /waiting for the harm bound/);
+    tr = m.evaluate(121_000, { ...report('inconclusive'), harm: harm(true), promotable: false });
+    t.equal(tr.decision?.action, 'PROMOTE');
+    t.equal(tr.weight, 10);
+    t.match(tr.decision?.reasons[0], /weaker guarantee/, 'the decision says what the promotion did not show');
+    const held = machine({ maxStepDurationMs: 120_000, maxStepPolicy: 'promote-if-no-harm' });
+    held.start(0);
+    const holding = { ...report('inconclusive'), harm: harm(true), promotable: false };
+    holding.checks = [
+      ...holding.checks,
+      { name: 'anomaly.canary.p95', kind: 'anomaly', status: 'marginal', critical: false, hard: false, message: 'anomaly' },
+    ];
+    t.equal(held.evaluate(130_000, holding).decision?.action, 'CONTINUE', 'a holding check blocks it');
+    const paused = machine({ maxStepDurationMs: 120_000, maxStepPolicy: 'pause' });
+    paused.start(0);
+    paused.evaluate(130_000, { ...report('inconclusive'), harm: harm(true), promotable: false });
+    t.equal(paused.state.phase, 'paused', 'pause: the old behaviour, selectable');
+  },
+);
 
 t.test('a promotable report promotes (harm route) and a critical crossing rolls back at once', async (t) => {
   const m = machine();
@@ -226,7 +247,11 @@ t.test('a promotable report promotes (harm route) and a critical crossing rolls 
   const tr = m.evaluate(60_000, { ...report('pass', { nonInferior: false }), promotable: true, harm, stepCanaryRequests: 300 });
   t.equal(tr.decision?.action, 'PROMOTE', 'promotable without non-inferiority: the harm route');
   t.match(tr.decision?.reasons[0], /harm at the next weight bounded/);
-  t.equal(m.evaluate(120_000, { ...report('pass', { nonInferior: false }), promotable: true, stepCanaryRequests: 199 }).decision?.action, 'CONTINUE', 'minRequests counts the step\'s own canary requests');
+  t.equal(
+    m.evaluate(120_000, { ...report('pass', { nonInferior: false }), promotable: true, stepCanaryRequests: 199 }).decision?.action,
+    'CONTINUE',
+    "minRequests counts the step's own canary requests",
+  );
   const rb = m.evaluate(121_000, { ...report('fail'), criticalBreach: true });
   t.equal(rb.decision?.action, 'ROLLBACK', 'no failureLimit wait');
   t.match(rb.decision?.reasons[0], /critical check compare\.errorRate crossed its fail boundary/);
@@ -240,5 +265,9 @@ t.test('a promotable report promotes (harm route) and a critical crossing rolls 
   t.equal(p.state.pinsSuspended, false, 'a retry re-enables them');
   const counting = machine({ hardBreach: 'count' });
   counting.start(0);
-  t.equal(counting.evaluate(1, { ...report('fail'), criticalBreach: true }).decision?.action, 'CONTINUE', 'hardBreach: count spends failureLimit instead');
+  t.equal(
+    counting.evaluate(1, { ...report('fail'), criticalBreach: true }).decision?.action,
+    'CONTINUE',
+    'hardBreach: count spends failureLimit instead',
+  );
 });

@@ -27,6 +27,8 @@ t.test('a good canary (0.2 % 5xx like its baseline) is promoted to 100 % by the 
   const last = promotions[promotions.length - 1];
   t.ok(last.report.harm.nextWeight === 1, 'the final promotion was judged at 100 %');
   t.ok(last.report.nonInferior || last.report.harm.within, 'shown within maxDegradation or under the final harm floor');
-  t.ok(Array.isArray(last.report.mde) && last.report.mde[0].ratio > 1, `the report says what the traffic can detect: ${last.report.mde.map((m: any) => m.text).join(', ')}`);
+  t.ok(
+    Array.isArray(last.report.mde) && last.report.mde[0].ratio > 1,
+    `the report says what the traffic can detect: ${last.report.mde.map((m: any) => m.text).join(', ')}`,
+  );
 });
-

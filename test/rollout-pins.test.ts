@@ -34,7 +34,11 @@ async function setup(t: TapTest, keep = false) {
   const can = await startEchoUpstream('canary');
   const s = await startAdminSidecar(configYaml(base.url, can.url, ROUTING(keep), tempDir()));
   t.teardown(async () => (await s.stop(), await base.close(), await can.close()));
-  t.equal((await call(s.app, 'POST', '/api/v1/flags', { body: { key: 'vip', kind: 'userList', users: ['vip-1', 'vip-2'], enabled: true } })).status, 201);
+  t.equal(
+    (await call(s.app, 'POST', '/api/v1/flags', { body: { key: 'vip', kind: 'userList', users: ['vip-1', 'vip-2'], enabled: true } }))
+      .status,
+    201,
+  );
   return s;
 }
 
@@ -45,7 +49,8 @@ async function pinned(url: string, n: number): Promise<Record<string, number>> {
     await Promise.all(
       Array.from({ length: Math.min(50, n - i) }, async (_, j) => {
         const k = i + j;
-        const headers: Record<string, string> = k % 2 === 0 ? { 'x-beta': '1', 'x-user-id': `plain-${k}` } : { 'x-user-id': k % 4 === 1 ? 'vip-1' : 'vip-2' };
+        const headers: Record<string, string> =
+          k % 2 === 0 ? { 'x-beta': '1', 'x-user-id': `plain-${k}` } : { 'x-user-id': k % 4 === 1 ? 'vip-1' : 'vip-2' };
         const r = await request(`${url}/p/${k}`, { headers, dispatcher });
         await r.body.dump();
         const v = String(r.headers['x-canaryd-version']);
@@ -95,7 +100,11 @@ t.test('an automatic rollback suspends the pins too, and the suspension survives
   const can = await startEchoUpstream('canary');
   const yaml = configYaml(base.url, can.url, ROUTING(false), tempDir());
   // the real judge, its report turned into a hard breach: the engine's own rollback path
-  const breach = (input: Parameters<typeof judge>[0], settings: Parameters<typeof judge>[1]) => ({ ...judge(input, settings), verdict: 'fail' as const, hardBreach: true });
+  const breach = (input: Parameters<typeof judge>[0], settings: Parameters<typeof judge>[1]) => ({
+    ...judge(input, settings),
+    verdict: 'fail' as const,
+    hardBreach: true,
+  });
   const s = await startAdminSidecar(yaml, { judge: breach });
   t.teardown(async () => (await s.stop(), await base.close(), await can.close()));
   await call(s.app, 'POST', '/api/v1/flags', { body: { key: 'vip', kind: 'userList', users: ['vip-1', 'vip-2'], enabled: true } });

@@ -11,7 +11,11 @@ import { startEchoUpstream } from './helpers/echo-upstream.js';
 import { configYaml, spawnCanaryd, tempDir } from './helpers/canaryd.js';
 
 async function api(base: string, method: string, path: string, body?: unknown): Promise<any> {
-  const r = await request(base + path, { method: method as 'GET', headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const r = await request(base + path, {
+    method: method as 'GET',
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   return r.body.json();
 }
 
@@ -52,8 +56,18 @@ t.test('kill -9 mid-rollout, restart: same step, same weight, same routing', asy
   // 50 %: within 5 sigma of n/2 (sigma = 10)
   t.ok(Math.abs(canary - n / 2) <= 50, `routes at the recovered weight: ${canary}/${n} to canary`);
   const lines = readFileSync(join(stateDir, 'audit.jsonl'), 'utf8').trim().split('\n');
-  t.ok(lines.every((l) => JSON.parse(l)), 'the audit log is whole after kill -9');
-  t.ok(lines.some((l) => JSON.parse(l).type === 'recovery'), 'the recovery is audited');
+  t.ok(
+    lines.every((l) => JSON.parse(l)),
+    'the audit log is whole after kill -9',
+  );
+  t.ok(
+    lines.some((l) => JSON.parse(l).type === 'recovery'),
+    'the recovery is audited',
+  );
   const decisions = await api(second.adminUrl, 'GET', '/api/v1/decisions');
-  t.equal(decisions.decisions.filter((d: any) => d.action === 'PROMOTE' && d.source === 'manual').length, 3, 'the decisions made before the kill are still listed');
+  t.equal(
+    decisions.decisions.filter((d: any) => d.action === 'PROMOTE' && d.source === 'manual').length,
+    3,
+    'the decisions made before the kill are still listed',
+  );
 });

@@ -53,17 +53,22 @@ async function startReceiver(): Promise<Receiver> {
 
 const TOKEN = 'hook-token';
 
-async function setup(t: TapTest, hooks: string, steps = '[5, 50, 100]'): Promise<AdminSidecar & { rx: Receiver; clock: ManualClock; verdict: { next: Verdict } }> {
+async function setup(
+  t: TapTest,
+  hooks: string,
+  steps = '[5, 50, 100]',
+): Promise<AdminSidecar & { rx: Receiver; clock: ManualClock; verdict: { next: Verdict } }> {
   const rx = await startReceiver();
   const base = await startEchoUpstream('baseline');
   const can = await startEchoUpstream('canary');
   const clock = new ManualClock(1_700_000_000_000);
   const verdict = { next: 'pass' as Verdict };
   const judge: Judge = (input) => report(verdict.next, { at: input.at });
-  const yaml = configYaml(base.url, can.url, `rollout:\n  steps: ${steps}\n  interval: 10s\n  minRequests: 0\n  analysisInterval: 1h\n  webhooks:\n${hooks.replaceAll('RX', rx.url)}`).replace(
-    'admin: { listen: "127.0.0.1:0" }',
-    `admin: { listen: "127.0.0.1:0", token: "${TOKEN}" }`,
-  );
+  const yaml = configYaml(
+    base.url,
+    can.url,
+    `rollout:\n  steps: ${steps}\n  interval: 10s\n  minRequests: 0\n  analysisInterval: 1h\n  webhooks:\n${hooks.replaceAll('RX', rx.url)}`,
+  ).replace('admin: { listen: "127.0.0.1:0" }', `admin: { listen: "127.0.0.1:0", token: "${TOKEN}" }`);
   const s = await startAdminSidecar(yaml, { judge, clock });
   t.teardown(async () => (await s.stop(), await rx.close(), await base.close(), await can.close()));
   return Object.assign(s, { rx, clock, verdict });

@@ -59,7 +59,10 @@ for (const mode of ['sync', 'later'] as const) {
       const last = await killMidWrite(dir, mode, 5 * round);
       const s = new StateStore(dir);
       const doc = s.readJson<{ n: number; pad: string }>('doc.json');
-      t.ok(doc && doc.n >= last, `round ${round}: the document is a complete version (n ${doc?.n}) at least as new as the last finished write (${last})`);
+      t.ok(
+        doc && doc.n >= last,
+        `round ${round}: the document is a complete version (n ${doc?.n}) at least as new as the last finished write (${last})`,
+      );
       t.equal(doc?.pad.length, 256 * 1024, `round ${round}: and whole`);
       t.same(
         readdirSync(dir).filter((n) => n.endsWith('.tmp')),
@@ -87,7 +90,11 @@ t.test('a truncated document is refused with CANARYD_ERR_STATE_IO and left on di
   const torn = '{\n  "canary": 20,\n  "own';
   writeFileSync(join(dir, 'weights.json'), torn);
   const s = new StateStore(dir);
-  t.throws(() => s.readJson('weights.json'), { code: 'CANARYD_ERR_STATE_IO', message: /weights\.json/ }, 'never read as empty or as a default');
+  t.throws(
+    () => s.readJson('weights.json'),
+    { code: 'CANARYD_ERR_STATE_IO', message: /weights\.json/ },
+    'never read as empty or as a default',
+  );
   t.equal(readFileSync(join(dir, 'weights.json'), 'utf8'), torn, 'the file is not touched: a person can still recover it');
   t.same(s.cleaned, [], 'a start removes temp files only');
 });

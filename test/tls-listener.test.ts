@@ -15,14 +15,31 @@ function tlsListen(cert: string, key: string, more = ''): string {
   return `listen: { address: "127.0.0.1:0", tls: { cert: "${cert}", key: "${key}"${more} } }`;
 }
 
-function httpsGet(port: number, path: string, opts: { ca: string; agent?: HttpsAgent; cert?: string; key?: string }): Promise<{ status: number; body: string; proto: string | null }> {
+function httpsGet(
+  port: number,
+  path: string,
+  opts: { ca: string; agent?: HttpsAgent; cert?: string; key?: string },
+): Promise<{ status: number; body: string; proto: string | null }> {
   return new Promise((resolve, reject) => {
-    const req = httpsRequest({ host: '127.0.0.1', servername: 'localhost', port, path, ca: opts.ca, agent: opts.agent, cert: opts.cert, key: opts.key, ALPNProtocols: ['http/1.1'] } as unknown as Parameters<typeof httpsRequest>[0], (res) => {
-      const proto = (res.socket as unknown as { alpnProtocol: string | null }).alpnProtocol ?? null;
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode!, body, proto }));
-    });
+    const req = httpsRequest(
+      {
+        host: '127.0.0.1',
+        servername: 'localhost',
+        port,
+        path,
+        ca: opts.ca,
+        agent: opts.agent,
+        cert: opts.cert,
+        key: opts.key,
+        ALPNProtocols: ['http/1.1'],
+      } as unknown as Parameters<typeof httpsRequest>[0],
+      (res) => {
+        const proto = (res.socket as unknown as { alpnProtocol: string | null }).alpnProtocol ?? null;
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode!, body, proto }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -70,7 +87,10 @@ t.test('certificate reload on file change: new handshakes get the new certificat
   const base = await startEchoUpstream('baseline');
   // in-process, so a slow start on a loaded machine cannot fail the test; the log lines are read back
   const { lines, logger } = memoryLogger();
-  const sidecar = new Sidecar({ config: parseConfigText(configYaml(base.url, base.url).replace('listen: 127.0.0.1:0', tlsListen(cert, key)), {}), logger });
+  const sidecar = new Sidecar({
+    config: parseConfigText(configYaml(base.url, base.url).replace('listen: 127.0.0.1:0', tlsListen(cert, key)), {}),
+    logger,
+  });
   await sidecar.start();
   t.teardown(async () => (await sidecar.stop(1000), await base.close()));
   const port = sidecar.proxyAddress!.port;
@@ -105,15 +125,30 @@ t.test('client certificates: clientAuth require refuses a client without one or 
   const good = pki.issue('client', { client: true, cn: 'client' });
   const bad = other.issue('client', { client: true, cn: 'intruder' });
   const base = await startEchoUpstream('baseline');
-  const c = await startSidecar(configYaml(base.url, base.url).replace('listen: 127.0.0.1:0', tlsListen(leaf.cert, leaf.key, `, ca: "${pki.caCert}", clientAuth: require`)));
+  const c = await startSidecar(
+    configYaml(base.url, base.url).replace(
+      'listen: 127.0.0.1:0',
+      tlsListen(leaf.cert, leaf.key, `, ca: "${pki.caCert}", clientAuth: require`),
+    ),
+  );
   t.teardown(async () => (await c.stop(), await base.close()));
   const port = c.sidecar.proxyAddress!.port;
   const fs = await import('node:fs');
   const ca = fs.readFileSync(pki.caCert, 'utf8');
-  t.equal((await httpsGet(port, '/mtls', { ca, cert: fs.readFileSync(good.cert, 'utf8'), key: fs.readFileSync(good.key, 'utf8') })).status, 200, 'a client certificate from the CA is accepted');
+  t.equal(
+    (await httpsGet(port, '/mtls', { ca, cert: fs.readFileSync(good.cert, 'utf8'), key: fs.readFileSync(good.key, 'utf8') })).status,
+    200,
+    'a client certificate from the CA is accepted',
+  );
   await t.rejects(httpsGet(port, '/none', { ca }), 'no client certificate: handshake refused');
-  await t.rejects(httpsGet(port, '/other', { ca, cert: fs.readFileSync(bad.cert, 'utf8'), key: fs.readFileSync(bad.key, 'utf8') }), 'a certificate from another CA: refused');
-  t.notOk(base.seen.some((r) => r.url !== '/mtls'), 'refused clients reached no upstream');
+  await t.rejects(
+    httpsGet(port, '/other', { ca, cert: fs.readFileSync(bad.cert, 'utf8'), key: fs.readFileSync(bad.key, 'utf8') }),
+    'a certificate from another CA: refused',
+  );
+  t.notOk(
+    base.seen.some((r) => r.url !== '/mtls'),
+    'refused clients reached no upstream',
+  );
 });
 
 t.test('a missing or invalid certificate file is a clear error at start; clientAuth without ca is a config error', async (t) => {
@@ -123,5 +158,9 @@ t.test('a missing or invalid certificate file is a clear error at start; clientA
   const s = new Sidecar({ config: parseConfigText(yaml, {}), logger: pino({ level: 'silent' }) });
   await t.rejects(s.start(), { code: 'CANARYD_ERR_TLS', message: /listen\.tls\.cert file \/nonexistent\/cert\.pem: ENOENT/ });
   await s.stop(100).catch(() => undefined);
-  t.throws(() => parseConfigText(configYaml(base.url, base.url).replace('listen: 127.0.0.1:0', tlsListen('/a', '/b', ', clientAuth: require')), {}), { message: /listen\.tls\.ca: required when listen\.tls\.clientAuth is require/ });
+  t.throws(
+    () =>
+      parseConfigText(configYaml(base.url, base.url).replace('listen: 127.0.0.1:0', tlsListen('/a', '/b', ', clientAuth: require')), {}),
+    { message: /listen\.tls\.ca: required when listen\.tls\.clientAuth is require/ },
+  );
 });

@@ -11,7 +11,8 @@ const neverRandom = () => {
   throw new Error('a sticky pick must not roll the dice');
 };
 const byHeader = (w: number): RoutingInput => ({ canaryWeight: w, sticky: { header: 'x-user-id' }, rules: [] });
-const canaryKeys = (s: TrafficSplitter, keys = KEYS) => new Set(keys.filter((k) => s.pick({ headers: { 'x-user-id': k } }).version === 'canary'));
+const canaryKeys = (s: TrafficSplitter, keys = KEYS) =>
+  new Set(keys.filter((k) => s.pick({ headers: { 'x-user-id': k } }).version === 'canary'));
 
 t.test('the same key gets the same arm, on every pick and from every splitter with the same weight', async (t) => {
   for (const w of [0.5, 10, 33.3, 50, 90]) {
@@ -70,7 +71,11 @@ t.test('without a sticky key the random source decides, and the weight is its th
   let roll = 0;
   const s = new TrafficSplitter({ canaryWeight: 25, rules: [] }, () => roll);
   roll = 0.2499;
-  t.equal(s.pick({ headers: { 'x-user-id': 'anyone' } }).version, 'canary', 'a roll under the weight: canary (x-user-id is no sticky key here)');
+  t.equal(
+    s.pick({ headers: { 'x-user-id': 'anyone' } }).version,
+    'canary',
+    'a roll under the weight: canary (x-user-id is no sticky key here)',
+  );
   roll = 0.25;
   t.equal(s.pick({}).version, 'baseline', 'a roll at the weight: baseline');
 });

@@ -39,7 +39,14 @@ function build(dir: string, r: Config['routing'], phase: { now: string | null } 
   bus.subscribe((e) => events.push(e));
   const gauge: number[] = [];
   const router = new TrafficSplitter(r);
-  const mirror = new Mirror({ percent: r.mirror.percent, maxBodyBytes: r.mirror.maxBodyBytes, target: () => { throw new Error('not mirrored here'); }, count: () => {} });
+  const mirror = new Mirror({
+    percent: r.mirror.percent,
+    maxBodyBytes: r.mirror.maxBodyBytes,
+    target: () => {
+      throw new Error('not mirrored here');
+    },
+    count: () => {},
+  });
   const traffic = new TrafficState<RuleSpec, Config['routing']>({
     routing: r,
     router,
@@ -52,7 +59,11 @@ function build(dir: string, r: Config['routing'], phase: { now: string | null } 
     gauge: (c) => gauge.push(c),
     rolloutPhase: () => phase.now,
   });
-  const audit = () => readFileSync(join(dir, 'audit.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const audit = () =>
+    readFileSync(join(dir, 'audit.jsonl'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
   return { traffic, router, mirror, store, lines, events, gauge, clock, audit };
 }
 
@@ -70,11 +81,23 @@ t.test('setWeight: the owner is the argument; router, gauge, log, weights.json, 
   t.ok(s.traffic.verifyWeight(25), 'verifyWeight agrees');
   t.notOk(s.traffic.verifyWeight(5));
   t.same(s.gauge, [5, 25]);
-  t.same(s.lines.filter((l) => l.obj.event === 'weights').map((l) => l.obj), [{ event: 'weights', canary: 25, previous: 5, reason: 'config', owner: 'rollout' }]);
-  t.same(s.events.filter((e) => e.type === 'weights').map(({ seq: _s, at: _a, ...e }) => e), [{ type: 'weights', canary: 25, baseline: 75, previous: 5, reason: 'config', owner: 'rollout' }]);
+  t.same(
+    s.lines.filter((l) => l.obj.event === 'weights').map((l) => l.obj),
+    [{ event: 'weights', canary: 25, previous: 5, reason: 'config', owner: 'rollout' }],
+  );
+  t.same(
+    s.events.filter((e) => e.type === 'weights').map(({ seq: _s, at: _a, ...e }) => e),
+    [{ type: 'weights', canary: 25, baseline: 75, previous: 5, reason: 'config', owner: 'rollout' }],
+  );
   t.same(changes, [{ kind: 'weight', canary: 25, previous: 5, owner: 'rollout', reason: 'config' }]);
   await s.store.flush();
-  t.same(JSON.parse(readFileSync(join(dir, 'weights.json'), 'utf8')), { canary: 25, fileWeight: 5, reason: 'config', at: 1_500, owner: 'rollout' });
+  t.same(JSON.parse(readFileSync(join(dir, 'weights.json'), 'utf8')), {
+    canary: 25,
+    fileWeight: 5,
+    reason: 'config',
+    at: 1_500,
+    owner: 'rollout',
+  });
   t.same(s.audit(), [{ at: 1_500, type: 'weights', reason: 'config', canary: 25, previous: 5, owner: 'rollout' }]);
 
   s.traffic.setWeight('api', 25, 'same weight');
@@ -94,7 +117,10 @@ t.test('the lock: an operator weight is refused while a rollout owns the weight;
   t.same(s.traffic.weight(), { canary: 10, owner: 'rollout' }, 'the rollout itself may');
   s.traffic.configure(routing(30));
   t.equal(s.traffic.weight().canary, 10, 'a changed file weight waits while the rollout owns the weight');
-  t.ok(s.lines.some((l) => l.obj.event === 'config_weight_ignored' && l.obj.canaryWeight === 30), 'and says so');
+  t.ok(
+    s.lines.some((l) => l.obj.event === 'config_weight_ignored' && l.obj.canaryWeight === 30),
+    'and says so',
+  );
   t.equal(s.traffic.snapshot().fileWeight, 30, 'the file weight is remembered');
   phase.now = null;
   t.equal(s.traffic.lockedReason(), null);
@@ -121,7 +147,7 @@ t.test('restart: weights.json is restored with its owner while the file weight i
   t.same(changedFile.traffic.weight(), { canary: 8, owner: 'file' }, 'a changed file weight wins over the saved one');
 });
 
-t.test('fleet adoption: the leader recorded weight and owner become this replica\'s', async (t) => {
+t.test("fleet adoption: the leader recorded weight and owner become this replica's", async (t) => {
   const s = build(tempDir(), routing(5));
   s.traffic.adopt({ canary: 50, fileWeight: 5, reason: 'PROMOTE: step 3', at: 1, owner: 'rollout' }, 'fleet (seq 4)');
   t.same(s.traffic.weight(), { canary: 50, owner: 'rollout' });
@@ -129,7 +155,7 @@ t.test('fleet adoption: the leader recorded weight and owner become this replica
   s.traffic.adopt({ canary: 50, fileWeight: 5, reason: 'again', at: 2, owner: 'api' }, 'fleet (seq 5)');
   t.equal(s.traffic.weight().owner, 'rollout', 'the same weight adopts nothing');
   s.traffic.adopt({ canary: 20, fileWeight: 5, reason: 'old file', at: 3 }, 'fleet (seq 6)');
-  t.same(s.traffic.weight(), { canary: 20, owner: 'rollout' }, 'a document written before owners reads as the rollout\'s');
+  t.same(s.traffic.weight(), { canary: 20, owner: 'rollout' }, "a document written before owners reads as the rollout's");
 });
 
 t.test('pins: suspension reaches the router, the audit and the bus; a restore is silent', async (t) => {
@@ -137,8 +163,14 @@ t.test('pins: suspension reaches the router, the audit and the bus; a restore is
   t.same(s.traffic.canaryPins(), ['beta']);
   s.traffic.setPinsSuspended(true, 'rolled back');
   t.equal(s.traffic.snapshot().pinsSuspended, true);
-  t.same(s.audit().map(({ at: _a, ...r }) => r), [{ type: 'pins', reason: 'canary pins suspended after a rollback: beta', suspended: true, pins: ['beta'], why: 'rolled back' }]);
-  t.same(s.events.filter((e) => e.type === 'rollout').map((e) => [e.action, e.pins]), [['pins-suspended', ['beta']]]);
+  t.same(
+    s.audit().map(({ at: _a, ...r }) => r),
+    [{ type: 'pins', reason: 'canary pins suspended after a rollback: beta', suspended: true, pins: ['beta'], why: 'rolled back' }],
+  );
+  t.same(
+    s.events.filter((e) => e.type === 'rollout').map((e) => [e.action, e.pins]),
+    [['pins-suspended', ['beta']]],
+  );
   s.traffic.setPinsSuspended(false, 'operator');
   t.equal(s.traffic.snapshot().pinsSuspended, false);
   t.match(s.audit()[1], { type: 'pins', suspended: false, reason: 'canary pins re-enabled: beta' });

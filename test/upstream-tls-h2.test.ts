@@ -29,12 +29,25 @@ interface Seen {
 /** An https upstream: `mtls` requires a client certificate from the test CA. */
 async function httpsUpstream(t: Tap, cert: { cert: string; key: string }, mtls = false) {
   const seen: Seen[] = [];
-  const server = createHttpsServer({ cert: readFileSync(cert.cert), key: readFileSync(cert.key), ca: readFileSync(pki.caCert), requestCert: mtls, rejectUnauthorized: mtls }, (req, res) => {
-    const s = req.socket as TLSSocket;
-    const peer = mtls ? s.getPeerCertificate() : null;
-    seen.push({ url: req.url!, sni: (s as unknown as { servername: string | false }).servername || null, clientCn: peer?.subject ? String(peer.subject.CN) : null });
-    res.end('secure hello');
-  });
+  const server = createHttpsServer(
+    {
+      cert: readFileSync(cert.cert),
+      key: readFileSync(cert.key),
+      ca: readFileSync(pki.caCert),
+      requestCert: mtls,
+      rejectUnauthorized: mtls,
+    },
+    (req, res) => {
+      const s = req.socket as TLSSocket;
+      const peer = mtls ? s.getPeerCertificate() : null;
+      seen.push({
+        url: req.url!,
+        sni: (s as unknown as { servername: string | false }).servername || null,
+        clientCn: peer?.subject ? String(peer.subject.CN) : null,
+      });
+      res.end('secure hello');
+    },
+  );
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.teardown(() => (server.closeAllConnections(), server.close()));
   return { url: `https://127.0.0.1:${(server.address() as AddressInfo).port}`, seen };
@@ -91,7 +104,7 @@ t.test('mTLS to the upstream: the client certificate is presented; without it th
   const up = await httpsUpstream(t, good, true);
   const c = await sidecarFor(t, up.url, `tls: { ca: "${pki.caCert}", cert: "${client.cert}", key: "${client.key}" }`);
   t.equal((await get(`${c.url}/m`)).status, 200);
-  t.equal(up.seen[0].clientCn, 'canaryd', 'the upstream saw canaryd\'s client certificate');
+  t.equal(up.seen[0].clientCn, 'canaryd', "the upstream saw canaryd's client certificate");
   const bare = await sidecarFor(t, up.url, `tls: { ca: "${pki.caCert}" }`);
   const r = await get(`${bare.url}/m2`);
   t.equal(r.status, 502, `no client certificate: ${r.body}`);
@@ -105,7 +118,9 @@ t.test('rejectUnauthorized: false is explicit and logged at warn', async (t) => 
   t.equal(w.length, 2, 'one warn line per version');
   t.equal(w[0].level, 40);
   t.equal(w[0].key, 'upstreams.baseline.tls.rejectUnauthorized');
-  t.throws(() => parseConfigText(configYaml(up.url, up.url).replace('version: v1', 'version: v1, tls: { ca: /nope/ca.pem }'), {}), { message: /upstreams\.baseline\.tls\.ca: cannot read "\/nope\/ca\.pem" \(ENOENT\)/ });
+  t.throws(() => parseConfigText(configYaml(up.url, up.url).replace('version: v1', 'version: v1, tls: { ca: /nope/ca.pem }'), {}), {
+    message: /upstreams\.baseline\.tls\.ca: cannot read "\/nope\/ca\.pem" \(ENOENT\)/,
+  });
 });
 
 /** An HTTP/2 upstream that echoes what it saw and ends with trailers. */
@@ -141,7 +156,10 @@ t.test('upstreams.*.http2: h2c and h2 over TLS upstreams, from HTTP/1.1 and HTTP
   const r = await h2request(s, { ':path': '/from-h2', te: 'trailers' });
   t.equal(JSON.parse(r.body).te, 'trailers', 'te: trailers forwarded to an HTTP/2 upstream');
   t.equal(r.trailers?.['x-upstream-trailer'], 'done', 'response trailers to an HTTP/2 client');
-  t.notOk(seen.some((h) => 'connection' in h || 'keep-alive' in h || 'transfer-encoding' in h), 'no connection-specific field sent into HTTP/2');
+  t.notOk(
+    seen.some((h) => 'connection' in h || 'keep-alive' in h || 'transfer-encoding' in h),
+    'no connection-specific field sent into HTTP/2',
+  );
 
   const tlsSeen: IncomingHttpHeaders[] = [];
   const h2s = createSecureServer({ cert: readFileSync(good.cert), key: readFileSync(good.key) });

@@ -58,7 +58,10 @@ t.test('formats, headers, signature, topics; kill switch and drift notify', asyn
     - { name: chatty, type: event, url: "${rx.url}/decisions", events: [decision] }
 faults: { enabled: true, maxErrorRate: 1 }
 `;
-  const yaml = configYaml(base.url, can.url, hooks).replace('admin: { listen: "127.0.0.1:0" }', `admin: { listen: "127.0.0.1:0", token: "${TOKEN}" }`);
+  const yaml = configYaml(base.url, can.url, hooks).replace(
+    'admin: { listen: "127.0.0.1:0" }',
+    `admin: { listen: "127.0.0.1:0", token: "${TOKEN}" }`,
+  );
   const s = await startAdminSidecar(yaml, { file: true });
   t.teardown(async () => (await s.stop(), await rx.close(), await base.close(), await can.close()));
   const at = (p: string) => rx.calls.filter((c) => c.path === p);
@@ -68,7 +71,10 @@ faults: { enabled: true, maxErrorRate: 1 }
   t.equal((await call(s.app, 'POST', '/api/v1/rollout/rollback', { token: TOKEN, body: { reason: 'operator says no' } })).status, 200);
   await until('the rollback is delivered', () => at('/generic').length >= 2 && at('/pd').some((c) => c.body.payload.class === 'rollback'));
   t.equal((await call(s.app, 'DELETE', '/api/v1/faults?reason=game%20day%20over', { token: TOKEN })).status, 200);
-  await until('the kill switch is delivered', () => at('/slack').some((c) => /kill switch/.test(c.body.text)) && at('/pd').some((c) => c.body.payload.class === 'faults'));
+  await until(
+    'the kill switch is delivered',
+    () => at('/slack').some((c) => /kill switch/.test(c.body.text)) && at('/pd').some((c) => c.body.payload.class === 'faults'),
+  );
   await call(s.app, 'PUT', '/api/v1/weights', { body: { canary: 40 }, token: TOKEN });
   await call(s.app, 'POST', '/api/v1/config/reconcile', { token: TOKEN });
   await until('the drift revert is delivered', () => at('/pd').some((c) => c.body.payload.class === 'drift'));
@@ -76,8 +82,16 @@ faults: { enabled: true, maxErrorRate: 1 }
 
   // generic: signed, headers, default topics only
   const generic = at('/generic');
-  t.same([...new Set(generic.map((c) => c.body.topic))].sort(), ['phase', 'rollback'], 'the default event webhook gets phase changes and rollbacks, no decisions');
-  t.match(generic.find((c) => c.body.topic === 'phase')!.body, { type: 'event', phase: 'progressing', webhook: 'ops', metadata: { service: 'shop' }, text: /canaryd: PROMOTE .*deploy 42/ }, 'the start is announced, with its reason');
+  t.same(
+    [...new Set(generic.map((c) => c.body.topic))].sort(),
+    ['phase', 'rollback'],
+    'the default event webhook gets phase changes and rollbacks, no decisions',
+  );
+  t.match(
+    generic.find((c) => c.body.topic === 'phase')!.body,
+    { type: 'event', phase: 'progressing', webhook: 'ops', metadata: { service: 'shop' }, text: /canaryd: PROMOTE .*deploy 42/ },
+    'the start is announced, with its reason',
+  );
   t.match(generic.find((c) => c.body.topic === 'rollback')!.body, { type: 'rollback', phase: 'rolledback', text: /ROLLBACK/ });
   for (const c of generic) {
     t.equal(c.headers.authorization, 'Bearer abc', 'configured headers are sent');
@@ -87,24 +101,64 @@ faults: { enabled: true, maxErrorRate: 1 }
     t.ok(Math.abs(v.t - Date.now() / 1000) < 300, 'its timestamp is current (a receiver refuses old ones)');
     t.notOk(verify(c.headers['x-canaryd-signature'] as string, c.raw.replace('"', '"x')).ok, 'a changed body does not verify');
   }
-  t.ok(at('/decisions').every((c) => c.body.topic === 'decision'), 'a webhook asking for decisions gets them');
-  t.equal(at('/slack').concat(at('/pd')).filter((c) => c.headers['x-canaryd-signature'] !== undefined).length, 0, 'no secret: unsigned');
+  t.ok(
+    at('/decisions').every((c) => c.body.topic === 'decision'),
+    'a webhook asking for decisions gets them',
+  );
+  t.equal(
+    at('/slack')
+      .concat(at('/pd'))
+      .filter((c) => c.headers['x-canaryd-signature'] !== undefined).length,
+    0,
+    'no secret: unsigned',
+  );
 
   // slack: text + blocks
   const slack = at('/slack');
-  t.same(slack.map((c) => Object.keys(c.body).sort()), slack.map(() => ['blocks', 'text']), 'slack bodies are text + blocks only');
-  t.match(slack.find((c) => /kill switch/.test(c.body.text))!.body, { text: /game day over/, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: /kill switch/ } }, { type: 'context' }] });
-  t.ok(slack.some((c) => /ROLLBACK/.test(c.body.text)), 'rollbacks reach slack');
-  t.notOk(slack.some((c) => /progressing/.test(c.body.text)), 'a topic not asked for (phase) does not');
+  t.same(
+    slack.map((c) => Object.keys(c.body).sort()),
+    slack.map(() => ['blocks', 'text']),
+    'slack bodies are text + blocks only',
+  );
+  t.match(slack.find((c) => /kill switch/.test(c.body.text))!.body, {
+    text: /game day over/,
+    blocks: [{ type: 'section', text: { type: 'mrkdwn', text: /kill switch/ } }, { type: 'context' }],
+  });
+  t.ok(
+    slack.some((c) => /ROLLBACK/.test(c.body.text)),
+    'rollbacks reach slack',
+  );
+  t.notOk(
+    slack.some((c) => /progressing/.test(c.body.text)),
+    'a topic not asked for (phase) does not',
+  );
 
   // pagerduty: Events v2
   const pd = at('/pd');
   for (const c of pd) {
-    t.match(c.body, { routing_key: 'R0UT1NG', event_action: /^(trigger|resolve)$/, dedup_key: /^canaryd-shop-/, payload: { summary: String, source: 'canaryd', severity: /^(critical|error|warning|info)$/ } });
+    t.match(c.body, {
+      routing_key: 'R0UT1NG',
+      event_action: /^(trigger|resolve)$/,
+      dedup_key: /^canaryd-shop-/,
+      payload: { summary: String, source: 'canaryd', severity: /^(critical|error|warning|info)$/ },
+    });
     t.ok(c.body.payload.summary.length <= 1024);
   }
-  t.match(pd.find((c) => c.body.payload.class === 'rollback')!.body, { event_action: 'trigger', payload: { severity: 'error', group: 'shop' } });
-  t.match(pd.find((c) => c.body.payload.class === 'faults')!.body, { event_action: 'trigger', dedup_key: 'canaryd-shop-faults', payload: { severity: 'warning' } });
-  t.match(pd.find((c) => c.body.payload.class === 'drift')!.body, { event_action: 'trigger', payload: { summary: /routing\.canaryWeight/ } });
-  t.notOk(pd.some((c) => c.body.payload.class === 'phase' && c.body.event_action === 'trigger'), 'a phase change never pages');
+  t.match(pd.find((c) => c.body.payload.class === 'rollback')!.body, {
+    event_action: 'trigger',
+    payload: { severity: 'error', group: 'shop' },
+  });
+  t.match(pd.find((c) => c.body.payload.class === 'faults')!.body, {
+    event_action: 'trigger',
+    dedup_key: 'canaryd-shop-faults',
+    payload: { severity: 'warning' },
+  });
+  t.match(pd.find((c) => c.body.payload.class === 'drift')!.body, {
+    event_action: 'trigger',
+    payload: { summary: /routing\.canaryWeight/ },
+  });
+  t.notOk(
+    pd.some((c) => c.body.payload.class === 'phase' && c.body.event_action === 'trigger'),
+    'a phase change never pages',
+  );
 });

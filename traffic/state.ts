@@ -7,7 +7,18 @@
  * (the next request routed sees it) and then, in one place: the gauge, the log line, weights.json, the
  * audit line and the event.
  */
-import { CanarydError, type AuditSink, type Clock, type EventSink, type JsonStore, type Log, type OwnedWeight, type TrafficControl, type TrafficRouting, type WeightOwner } from '../core/index.js';
+import {
+  CanarydError,
+  type AuditSink,
+  type Clock,
+  type EventSink,
+  type JsonStore,
+  type Log,
+  type OwnedWeight,
+  type TrafficControl,
+  type TrafficRouting,
+  type WeightOwner,
+} from '../core/index.js';
 import { readPersistedWeights, WEIGHTS_FILE, type PersistedWeights } from './persist.js';
 
 /** The router's side the traffic state drives (proxy/'s TrafficSplitter). */
@@ -81,7 +92,14 @@ export class TrafficState<Route = unknown, R extends RoutingSettings = RoutingSe
   snapshot(): TrafficSnapshot {
     const canary = this.#canary();
     const m = this.#o.mirror;
-    return { canary, baseline: 100 - canary, owner: this.#owner, fileWeight: this.#fileWeight, pinsSuspended: this.#o.router.canaryPinsSuspended, mirror: { percent: m.percent, maxBodyBytes: m.maxBodyBytes } };
+    return {
+      canary,
+      baseline: 100 - canary,
+      owner: this.#owner,
+      fileWeight: this.#fileWeight,
+      pinsSuspended: this.#o.router.canaryPinsSuspended,
+      mirror: { percent: m.percent, maxBodyBytes: m.maxBodyBytes },
+    };
   }
 
   /** Why an operator may not set the weight now (a rollout owns it), or null. */
@@ -157,7 +175,11 @@ export class TrafficState<Route = unknown, R extends RoutingSettings = RoutingSe
     const o = this.#o;
     const changed = routing.canaryWeight !== this.#fileWeight;
     const locked = changed && o.rolloutPhase() !== null;
-    if (locked) o.log.warn({ event: 'config_weight_ignored', canaryWeight: routing.canaryWeight }, 'routing.canaryWeight changed in the file but a rollout owns the weight; not applied');
+    if (locked)
+      o.log.warn(
+        { event: 'config_weight_ignored', canaryWeight: routing.canaryWeight },
+        'routing.canaryWeight changed in the file but a rollout owns the weight; not applied',
+      );
     o.router.configure(routing, { applyWeight: false });
     this.#fileWeight = routing.canaryWeight;
     if (changed && !locked) this.setWeight('file', routing.canaryWeight, 'config');
@@ -197,13 +219,22 @@ export class TrafficState<Route = unknown, R extends RoutingSettings = RoutingSe
     if (saved && saved.fileWeight === this.#fileWeight && saved.canary !== this.#fileWeight) {
       this.#o.router.setWeights({ canary: saved.canary }, 'restored');
       this.#owner = saved.owner ?? 'api';
-      this.#o.log.info({ event: 'weights_restored', canary: saved.canary, reason: saved.reason }, 'restored runtime canary weight from state.dir');
+      this.#o.log.info(
+        { event: 'weights_restored', canary: saved.canary, reason: saved.reason },
+        'restored runtime canary weight from state.dir',
+      );
     }
   }
 
   /** Off the event loop and coalesced (a burst of weight changes is one or two writes); flushed on stop. */
   #persist(reason: string): void {
-    const doc: PersistedWeights = { canary: this.#canary(), fileWeight: this.#fileWeight, reason, at: this.#o.clock.now(), owner: this.#owner };
+    const doc: PersistedWeights = {
+      canary: this.#canary(),
+      fileWeight: this.#fileWeight,
+      reason,
+      at: this.#o.clock.now(),
+      owner: this.#owner,
+    };
     const store = this.#o.store;
     try {
       if (store.writeJsonLater) void store.writeJsonLater(WEIGHTS_FILE, doc);

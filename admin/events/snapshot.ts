@@ -7,7 +7,14 @@
  * windows wide (default 5 s) so percentiles of a low-traffic canary are not one-request noise. Latency
  * quantiles come from the shared bucket layout (core/latency.ts), within ~4.5 % of the true value.
  */
-import { emptyHistogram, histogramQuantile, VERSION_NAMES, type MetricSource, type VersionName, type VersionSummary } from '../../core/index.js';
+import {
+  emptyHistogram,
+  histogramQuantile,
+  VERSION_NAMES,
+  type MetricSource,
+  type VersionName,
+  type VersionSummary,
+} from '../../core/index.js';
 import type { EventSink } from './bus.js';
 
 export interface Snapshot {

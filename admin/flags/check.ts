@@ -6,7 +6,15 @@
  */
 import { isIP } from 'node:net';
 import { CanarydError, type HeaderBag, type VersionName } from '../../core/index.js';
-import { compileRule, stickyBucket, stickyThreshold, STICKY_BUCKETS, USER_ID_HEADER, type RequestAttributes, type RouteChoice } from '../../proxy/index.js';
+import {
+  compileRule,
+  stickyBucket,
+  stickyThreshold,
+  STICKY_BUCKETS,
+  USER_ID_HEADER,
+  type RequestAttributes,
+  type RouteChoice,
+} from '../../proxy/index.js';
 import { flagRule, RULE_PREFIX, type Flag } from './model.js';
 
 /** The part of the TrafficSplitter the check asks. */
@@ -61,7 +69,7 @@ function userHeaders(userId: string | undefined, sticky: { header?: string; cook
 function why(f: Flag, matches: boolean, user: string | undefined, ip: string): string {
   switch (f.kind) {
     case 'boolean':
-      return matches ? 'boolean flag: every request matching it' : 'the request does not match the flag\'s match conditions';
+      return matches ? 'boolean flag: every request matching it' : "the request does not match the flag's match conditions";
     case 'percentage': {
       if (user === undefined) return 'no user id: percentage flags only match requests that carry one';
       const bucket = stickyBucket(`${f.key}/${user}`);
@@ -77,7 +85,12 @@ function why(f: Flag, matches: boolean, user: string | undefined, ip: string): s
   }
 }
 
-export function checkFlag(flag: Flag, input: CheckInput, probe: RouteProbe, sticky: { header?: string; cookie?: string } | undefined): CheckResult {
+export function checkFlag(
+  flag: Flag,
+  input: CheckInput,
+  probe: RouteProbe,
+  sticky: { header?: string; cookie?: string } | undefined,
+): CheckResult {
   if (input.ip !== undefined && isIP(input.ip) === 0) {
     throw new CanarydError('CANARYD_ERR_BAD_REQUEST', `query.ip: must be an IPv4 or IPv6 address, got ${JSON.stringify(input.ip)}`);
   }

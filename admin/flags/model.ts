@@ -18,9 +18,16 @@ export { FLAG_KINDS, FLAG_KEY_PATTERN, type Flag, type FlagKind, type FlagMatch 
 
 export const RULE_PREFIX = 'flag:';
 
-export type FlagInput = Partial<Pick<Flag, 'description' | 'kind' | 'enabled' | 'version' | 'percentage' | 'users' | 'ips' | 'match'>> & { key?: string };
+export type FlagInput = Partial<Pick<Flag, 'description' | 'kind' | 'enabled' | 'version' | 'percentage' | 'users' | 'ips' | 'match'>> & {
+  key?: string;
+};
 
-const KIND_FIELD: Record<FlagKind, 'percentage' | 'users' | 'ips' | null> = { boolean: null, percentage: 'percentage', userList: 'users', ipList: 'ips' };
+const KIND_FIELD: Record<FlagKind, 'percentage' | 'users' | 'ips' | null> = {
+  boolean: null,
+  percentage: 'percentage',
+  userList: 'users',
+  ipList: 'ips',
+};
 
 /** Checks the schema cannot express (kind-specific fields, IP syntax). Throws CANARYD_ERR_BAD_REQUEST naming each field. */
 export function assertFlagValid(f: Flag, where = 'body'): void {
@@ -28,7 +35,10 @@ export function assertFlagValid(f: Flag, where = 'body'): void {
   const needed = KIND_FIELD[f.kind];
   for (const field of ['percentage', 'users', 'ips'] as const) {
     if (field === needed && f[field] === undefined) problems.push(`${where}.${field}: is required for kind "${f.kind}"`);
-    if (field !== needed && f[field] !== undefined) problems.push(`${where}.${field}: only applies to kind "${Object.keys(KIND_FIELD).find((k) => KIND_FIELD[k as FlagKind] === field)}", not "${f.kind}"`);
+    if (field !== needed && f[field] !== undefined)
+      problems.push(
+        `${where}.${field}: only applies to kind "${Object.keys(KIND_FIELD).find((k) => KIND_FIELD[k as FlagKind] === field)}", not "${f.kind}"`,
+      );
   }
   f.ips?.forEach((ip, i) => {
     if (!validCidr(ip)) problems.push(`${where}.ips[${i}]: must be an IP or CIDR, got ${JSON.stringify(ip)}`);

@@ -34,7 +34,12 @@ export class FlagService {
   readonly #now: () => number;
   readonly #onChange: (action: FlagAction, flag: Flag) => void;
 
-  constructor(opts: { store: JsonStore; apply: (rules: RuleSpec[]) => void; now?: () => number; onChange?: (action: FlagAction, flag: Flag) => void }) {
+  constructor(opts: {
+    store: JsonStore;
+    apply: (rules: RuleSpec[]) => void;
+    now?: () => number;
+    onChange?: (action: FlagAction, flag: Flag) => void;
+  }) {
     this.#store = opts.store;
     this.#apply = opts.apply;
     this.#now = opts.now ?? Date.now;
@@ -66,7 +71,10 @@ export class FlagService {
       throw new CanarydError('CANARYD_ERR_LIMIT_REACHED', `at most ${MAX_FLAGS} flags (archived ones not counted); archive one first`);
     }
     if (action !== 'archived' && JSON.stringify(file).length > MAX_FLAGS_FILE_BYTES) {
-      throw new CanarydError('CANARYD_ERR_LIMIT_REACHED', `flags would take more than ${MAX_FLAGS_FILE_BYTES} bytes in flags.json; shorten user or IP lists`);
+      throw new CanarydError(
+        'CANARYD_ERR_LIMIT_REACHED',
+        `flags would take more than ${MAX_FLAGS_FILE_BYTES} bytes in flags.json; shorten user or IP lists`,
+      );
     }
     // the change applies now; the write follows off the event loop (a failed write is logged, and the
     // change lives until restart) — a synchronous fsync here held the proxy ~16 ms per PATCH
@@ -81,10 +89,24 @@ export class FlagService {
   create(input: FlagInput & { key: string; kind: Flag['kind'] }): Flag {
     const existing = this.#flags.find((x) => x.key === input.key);
     if (existing) {
-      throw new CanarydError('CANARYD_ERR_CONFLICT', existing.archived ? `flag ${JSON.stringify(input.key)} exists (archived); archived keys are not reused, choose another` : `flag ${JSON.stringify(input.key)} already exists`);
+      throw new CanarydError(
+        'CANARYD_ERR_CONFLICT',
+        existing.archived
+          ? `flag ${JSON.stringify(input.key)} exists (archived); archived keys are not reused, choose another`
+          : `flag ${JSON.stringify(input.key)} already exists`,
+      );
     }
     const now = this.#now();
-    const flag: Flag = { description: '', enabled: false, version: 'canary', ...structuredClone(input), archived: false, createdAt: now, updatedAt: now, source: 'api' };
+    const flag: Flag = {
+      description: '',
+      enabled: false,
+      version: 'canary',
+      ...structuredClone(input),
+      archived: false,
+      createdAt: now,
+      updatedAt: now,
+      source: 'api',
+    };
     assertFlagValid(flag);
     return this.#commit([...this.#flags, flag], 'created', flag);
   }
@@ -101,7 +123,11 @@ export class FlagService {
     if (note !== undefined) next.note = note;
     else delete next.note;
     assertFlagValid(next);
-    return this.#commit(this.#flags.map((f) => (f.key === key ? next : f)), 'updated', next);
+    return this.#commit(
+      this.#flags.map((f) => (f.key === key ? next : f)),
+      'updated',
+      next,
+    );
   }
 
   archive(key: string): Flag {
@@ -109,7 +135,11 @@ export class FlagService {
     if (cur.archived) return structuredClone(cur);
     const now = this.#now();
     const next: Flag = { ...cur, enabled: false, archived: true, archivedAt: now, updatedAt: now };
-    return this.#commit(this.#flags.map((f) => (f.key === key ? next : f)), 'archived', next);
+    return this.#commit(
+      this.#flags.map((f) => (f.key === key ? next : f)),
+      'archived',
+      next,
+    );
   }
 
   /**

@@ -24,7 +24,10 @@ export interface AlertRouteDeps {
 }
 
 /** The first abortOn entry whose every label the alert carries with the same value, or null. */
-export function matchAbortOn(labels: Readonly<Record<string, string>>, abortOn: ReadonlyArray<Readonly<Record<string, string>>>): Readonly<Record<string, string>> | null {
+export function matchAbortOn(
+  labels: Readonly<Record<string, string>>,
+  abortOn: ReadonlyArray<Readonly<Record<string, string>>>,
+): Readonly<Record<string, string>> | null {
   return abortOn.find((m) => Object.entries(m).every(([k, v]) => labels[k] === v)) ?? null;
 }
 
@@ -47,7 +50,14 @@ const body = {
         type: 'object',
         required: ['status', 'labels'],
         additionalProperties: true,
-        properties: { status: { type: 'string', enum: ['firing', 'resolved'] }, labels: labelMap, annotations: labelMap, startsAt: { type: 'string' }, generatorURL: { type: 'string' }, fingerprint: { type: 'string' } },
+        properties: {
+          status: { type: 'string', enum: ['firing', 'resolved'] },
+          labels: labelMap,
+          annotations: labelMap,
+          startsAt: { type: 'string' },
+          generatorURL: { type: 'string' },
+          fingerprint: { type: 'string' },
+        },
       },
     },
   },
@@ -65,7 +75,10 @@ const answer = {
 } as const;
 
 function describe(a: AlertmanagerAlert): string {
-  const labels = Object.entries(a.labels).filter(([k]) => k !== 'alertname').map(([k, v]) => `${k}="${v}"`).join(', ');
+  const labels = Object.entries(a.labels)
+    .filter(([k]) => k !== 'alertname')
+    .map(([k, v]) => `${k}="${v}"`)
+    .join(', ');
   const summary = a.annotations?.summary ? `: ${a.annotations.summary}` : '';
   return `${a.labels.alertname ?? '(unnamed alert)'}{${labels}}${summary}`;
 }
@@ -74,18 +87,36 @@ export function alertRoutes(deps: AlertRouteDeps): (app: FastifyInstance) => voi
   return (app) => {
     app.post<{ Body: { alerts: AlertmanagerAlert[] } }>(
       '/api/v1/alerts',
-      { schema: { summary: "Alertmanager webhook receiver: a firing alert matching rollout.abortOn rolls the canary back", tags: ['rollout'], body, response: { 200: answer } } },
+      {
+        schema: {
+          summary: 'Alertmanager webhook receiver: a firing alert matching rollout.abortOn rolls the canary back',
+          tags: ['rollout'],
+          body,
+          response: { 200: answer },
+        },
+      },
       async (req) => {
         const alerts = req.body.alerts;
         const firing = alerts.filter((a) => a.status === 'firing');
         const abortOn = deps.abortOn();
         const matched = firing.filter((a) => matchAbortOn(a.labels, abortOn) !== null);
-        deps.log.info({ event: 'alerts_received', received: alerts.length, firing: firing.length, matched: matched.map((a) => a.labels.alertname) }, `received ${alerts.length} alert(s) from Alertmanager, ${matched.length} matching rollout.abortOn`);
-        if (matched.length === 0 || !deps.rolloutActive()) return { received: alerts.length, firing: firing.length, matched: matched.map(describe), action: 'none' };
+        deps.log.info(
+          { event: 'alerts_received', received: alerts.length, firing: firing.length, matched: matched.map((a) => a.labels.alertname) },
+          `received ${alerts.length} alert(s) from Alertmanager, ${matched.length} matching rollout.abortOn`,
+        );
+        if (matched.length === 0 || !deps.rolloutActive())
+          return { received: alerts.length, firing: firing.length, matched: matched.map(describe), action: 'none' };
         const first = matched[0];
         const reason = `rolled back by an Alertmanager alert (rollout.abortOn): ${matched.map(describe).join('; ')}`;
         deps.log.warn({ event: 'alert_rollback', alert: first.labels }, reason);
-        deps.rollback(reason, { labels: first.labels, annotations: first.annotations ?? {}, startsAt: first.startsAt, generatorURL: first.generatorURL, fingerprint: first.fingerprint, matched: matched.length });
+        deps.rollback(reason, {
+          labels: first.labels,
+          annotations: first.annotations ?? {},
+          startsAt: first.startsAt,
+          generatorURL: first.generatorURL,
+          fingerprint: first.fingerprint,
+          matched: matched.length,
+        });
         return { received: alerts.length, firing: firing.length, matched: matched.map(describe), action: 'rolled-back', reason };
       },
     );

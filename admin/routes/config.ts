@@ -31,12 +31,17 @@ export const configRoutes: FastifyPluginAsync<ConfigRouteDeps> = async (app, dep
       if (r.ok) return { applied: true, file };
       const e = r.error;
       // a YAML syntax error is an invalid file (400) too; an unreadable file stays a server-side 500
-      if (e.code === 'CANARYD_ERR_CONFIG_READ' && e.details !== undefined) throw new CanarydError('CANARYD_ERR_CONFIG_INVALID', e.message, { details: e.details });
+      if (e.code === 'CANARYD_ERR_CONFIG_READ' && e.details !== undefined)
+        throw new CanarydError('CANARYD_ERR_CONFIG_INVALID', e.message, { details: e.details });
       throw e;
     },
   );
 
-  app.get('/api/v1/config/drift', { schema: { summary: 'What the running state has that the config file does not', response: { 200: DriftReport } } }, async () => deps.drift.report());
+  app.get(
+    '/api/v1/config/drift',
+    { schema: { summary: 'What the running state has that the config file does not', response: { 200: DriftReport } } },
+    async () => deps.drift.report(),
+  );
 
   app.post(
     '/api/v1/config/reconcile',

@@ -21,11 +21,23 @@ export interface CoreRouteOptions {
 }
 
 export const coreRoutes: FastifyPluginAsync<CoreRouteOptions> = async (app, deps) => {
-  app.get('/healthz', { schema: { summary: 'Liveness', tags: ['probes'], response: { 200: ProbeAnswer } } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { schema: { summary: 'Readiness: the proxy listens and is not draining', tags: ['probes'], response: { '2xx': ProbeAnswer, 503: ProbeAnswer } } }, async (_req, reply) => {
-    if (!deps.ready()) return reply.status(503).send({ status: 'not ready' });
-    return { status: 'ready' };
-  });
+  app.get('/healthz', { schema: { summary: 'Liveness', tags: ['probes'], response: { 200: ProbeAnswer } } }, async () => ({
+    status: 'ok',
+  }));
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        summary: 'Readiness: the proxy listens and is not draining',
+        tags: ['probes'],
+        response: { '2xx': ProbeAnswer, 503: ProbeAnswer },
+      },
+    },
+    async (_req, reply) => {
+      if (!deps.ready()) return reply.status(503).send({ status: 'not ready' });
+      return { status: 'ready' };
+    },
+  );
   app.get('/metrics', { schema: { summary: 'Prometheus metrics (text exposition format)', tags: ['probes'] } }, async (_req, reply) => {
     const text = await deps.metricsText();
     return reply.header('content-type', deps.metricsContentType).send(text);
@@ -33,7 +45,12 @@ export const coreRoutes: FastifyPluginAsync<CoreRouteOptions> = async (app, deps
 
   app.get(
     '/api/v1/status',
-    { schema: { summary: 'Versions, weights, request totals, uptime; `rollout` when the rollout controller runs', response: { 200: StatusView } } },
+    {
+      schema: {
+        summary: 'Versions, weights, request totals, uptime; `rollout` when the rollout controller runs',
+        response: { 200: StatusView },
+      },
+    },
     async () => deps.status(),
   );
 
@@ -58,5 +75,7 @@ export const coreRoutes: FastifyPluginAsync<CoreRouteOptions> = async (app, deps
     },
   );
 
-  app.get('/api/v1/openapi.json', { schema: { summary: 'This OpenAPI 3.0 document', response: { 200: AnyRecord } } }, async () => openapiDocument(app));
+  app.get('/api/v1/openapi.json', { schema: { summary: 'This OpenAPI 3.0 document', response: { 200: AnyRecord } } }, async () =>
+    openapiDocument(app),
+  );
 };

@@ -65,7 +65,10 @@ export const dashboardRoutes: FastifyPluginAsync<{ dir?: string }> = async (app,
   const serve = (route: string) => async (req: FastifyRequest, reply: FastifyReply) => {
     const a = assets?.get(route);
     if (!a) {
-      return secure(reply).status(503).type('text/plain; charset=utf-8').send(`dashboard not built (no ${FILES[route].file} in ${dir}): run npm run build\n`);
+      return secure(reply)
+        .status(503)
+        .type('text/plain; charset=utf-8')
+        .send(`dashboard not built (no ${FILES[route].file} in ${dir}): run npm run build\n`);
     }
     secure(reply).header('etag', a.etag).type(a.type);
     if (req.headers['if-none-match'] === a.etag) return reply.status(304).send();

@@ -23,18 +23,36 @@ export const dependencyView = {
     tls: { type: 'string', enum: ['none', 'passthrough'] },
     listeners: {
       type: 'array',
-      items: { type: 'object', properties: { version: { type: 'string', enum: ['any', 'baseline', 'canary'] }, address: { type: 'string' }, bound: { type: 'string', nullable: true } } },
+      items: {
+        type: 'object',
+        properties: {
+          version: { type: 'string', enum: ['any', 'baseline', 'canary'] },
+          address: { type: 'string' },
+          bound: { type: 'string', nullable: true },
+        },
+      },
     },
     connections: {
       type: 'object',
-      properties: { live: { type: 'integer' }, faulted: { type: 'integer', description: 'live connections a fault acts on' }, accepted: counts, rejected: counts },
+      properties: {
+        live: { type: 'integer' },
+        faulted: { type: 'integer', description: 'live connections a fault acts on' },
+        accepted: counts,
+        rejected: counts,
+      },
     },
     bytes: { type: 'object', properties: { upstream: { type: 'integer' }, downstream: { type: 'integer' } } },
     faults: {
       type: 'array',
       items: {
         type: 'object',
-        properties: { rule: { type: 'string' }, type: { type: 'string' }, version: { type: 'string', nullable: true }, probability: { type: 'number' }, connections: { type: 'integer', description: 'live connections it acts on' } },
+        properties: {
+          rule: { type: 'string' },
+          type: { type: 'string' },
+          version: { type: 'string', nullable: true },
+          probability: { type: 'number' },
+          connections: { type: 'integer', description: 'live connections it acts on' },
+        },
       },
     },
     live: {
@@ -42,21 +60,40 @@ export const dependencyView = {
       description: 'the newest live connections (at most 100)',
       items: {
         type: 'object',
-        properties: { id: { type: 'integer' }, version: { type: 'string' }, openedAt: { type: 'number' }, bytes: { type: 'object', additionalProperties: { type: 'integer' } }, faults: { type: 'array', items: { type: 'string' } } },
+        properties: {
+          id: { type: 'integer' },
+          version: { type: 'string' },
+          openedAt: { type: 'number' },
+          bytes: { type: 'object', additionalProperties: { type: 'integer' } },
+          faults: { type: 'array', items: { type: 'string' } },
+        },
       },
     },
   },
 } as const;
 
-const nameParams = { type: 'object', required: ['name'], properties: { name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' } } } as const;
+const nameParams = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' } },
+} as const;
 
 export function dependencyRoutes(relay: DependencySource): (app: FastifyInstance) => void {
   return (app) => {
     app.get(
       '/api/v1/dependencies',
-      { schema: { summary: 'TCP dependencies relayed by canaryd: listeners, live connections, bytes, active faults', response: { 200: { type: 'object', properties: { dependencies: { type: 'array', items: dependencyView } } } } } },
+      {
+        schema: {
+          summary: 'TCP dependencies relayed by canaryd: listeners, live connections, bytes, active faults',
+          response: { 200: { type: 'object', properties: { dependencies: { type: 'array', items: dependencyView } } } },
+        },
+      },
       async () => ({ dependencies: relay.list() }),
     );
-    app.get<{ Params: { name: string } }>('/api/v1/dependencies/:name', { schema: { summary: 'One dependency', params: nameParams, response: { 200: dependencyView } } }, async (req) => relay.get(req.params.name));
+    app.get<{ Params: { name: string } }>(
+      '/api/v1/dependencies/:name',
+      { schema: { summary: 'One dependency', params: nameParams, response: { 200: dependencyView } } },
+      async (req) => relay.get(req.params.name),
+    );
   };
 }

@@ -39,15 +39,32 @@ const PING_MS = 30_000;
 
 function refuse(socket: Duplex, err: CanarydError): void {
   const body = JSON.stringify(err.toJSON());
-  const reason = err.status === 401 ? 'Unauthorized' : err.status === 403 ? 'Forbidden' : err.status === 429 ? 'Too Many Requests' : err.status === 421 ? 'Misdirected Request' : err.status === 404 ? 'Not Found' : 'Bad Request';
+  const reason =
+    err.status === 401
+      ? 'Unauthorized'
+      : err.status === 403
+        ? 'Forbidden'
+        : err.status === 429
+          ? 'Too Many Requests'
+          : err.status === 421
+            ? 'Misdirected Request'
+            : err.status === 404
+              ? 'Not Found'
+              : 'Bad Request';
   const extra = err.status === 401 ? 'WWW-Authenticate: Bearer realm="canaryd"\r\n' : '';
-  socket.end(`HTTP/1.1 ${err.status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${err.status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`,
+  );
 }
 
 export const eventRoutes: FastifyPluginAsync<EventRouteOptions> = async (app, opts) => {
   const { auth, log } = opts;
   const deps: EventRouteDeps = opts;
-  const wss = new WebSocketServer({ noServer: true, maxPayload: 4096, handleProtocols: (offered) => (offered.has(WS_PROTOCOL) ? WS_PROTOCOL : false) });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: 4096,
+    handleProtocols: (offered) => (offered.has(WS_PROTOCOL) ? WS_PROTOCOL : false),
+  });
   const clients = new Set<WebSocket>();
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -114,13 +131,20 @@ export const eventRoutes: FastifyPluginAsync<EventRouteOptions> = async (app, op
     PATH,
     {
       schema: {
-        summary: 'Live events over WebSocket (upgrade required): hello, replay, then snapshot / weights / decision / fault / config / flag / drift events',
+        summary:
+          'Live events over WebSocket (upgrade required): hello, replay, then snapshot / weights / decision / fault / config / flag / drift events',
         description: `Connect with a WebSocket, subprotocol "${WS_PROTOCOL}" (browsers add "bearer.<base64url(token)>" when reads need the token). Query since=SEQ replays kept events after SEQ. A plain GET answers 426.`,
         querystring: { type: 'object', properties: { since: { type: 'integer', minimum: 0 } } },
       },
     },
     async (_req, reply) => {
-      void reply.status(426).header('upgrade', 'websocket').send({ error: 'CANARYD_ERR_BAD_REQUEST', message: `${PATH} is a WebSocket: connect with Upgrade: websocket (see /api/v1/events/recent for plain HTTP)` });
+      void reply
+        .status(426)
+        .header('upgrade', 'websocket')
+        .send({
+          error: 'CANARYD_ERR_BAD_REQUEST',
+          message: `${PATH} is a WebSocket: connect with Upgrade: websocket (see /api/v1/events/recent for plain HTTP)`,
+        });
     },
   );
 
@@ -141,7 +165,12 @@ export const eventRoutes: FastifyPluginAsync<EventRouteOptions> = async (app, op
 
   app.get(
     '/api/v1/snapshot',
-    { schema: { summary: 'Per-version rate, error rate and p50/p95/p99 over the last few seconds (what the live stream sends every second)', response: { 200: { type: 'object', additionalProperties: true } } } },
+    {
+      schema: {
+        summary: 'Per-version rate, error rate and p50/p95/p99 over the last few seconds (what the live stream sends every second)',
+        response: { 200: { type: 'object', additionalProperties: true } },
+      },
+    },
     async () => deps.snapshot(),
   );
 };

@@ -10,10 +10,16 @@ import { DependencyFaultParamSchemas, FaultMatchSchema, FaultParamSchemas, fault
 const durationField = { description: 'a duration: "30s", "10m", "1m30s", or a number of ms' } as const;
 
 /** The config's literal unions as enums here, so a bad value reads "must be one of ..." on the API. */
-const matchSchema = { ...FaultMatchSchema, properties: { ...FaultMatchSchema.properties, version: { type: 'string', enum: ['baseline', 'canary'] } } };
+const matchSchema = {
+  ...FaultMatchSchema,
+  properties: { ...FaultMatchSchema.properties, version: { type: 'string', enum: ['baseline', 'canary'] } },
+};
 const dependencySchema = {
   ...FaultParamSchemas.dependency,
-  properties: { ...FaultParamSchemas.dependency.properties, mode: { type: 'string', enum: ['error', 'timeout', 'slow'], default: 'error' } },
+  properties: {
+    ...FaultParamSchemas.dependency.properties,
+    mode: { type: 'string', enum: ['error', 'timeout', 'slow'], default: 'error' },
+  },
 };
 
 const kindFields = {
@@ -59,7 +65,7 @@ export const rulePatch = {
   type: 'object',
   additionalProperties: false,
   minProperties: 1,
-  description: 'partial update; a fault kind given replaces the rule\'s kind. Config rules accept only enabled.',
+  description: "partial update; a fault kind given replaces the rule's kind. Config rules accept only enabled.",
   properties: {
     description: { type: 'string', maxLength: 500 },
     match: matchSchema,
@@ -102,7 +108,12 @@ export const ruleView = {
 const halt = {
   type: 'object',
   nullable: true,
-  properties: { at: { type: 'number' }, reason: { type: 'string' }, by: { type: 'string' }, kind: { type: 'string', enum: ['kill', 'auto-disable'] } },
+  properties: {
+    at: { type: 'number' },
+    reason: { type: 'string' },
+    by: { type: 'string' },
+    kind: { type: 'string', enum: ['kill', 'auto-disable'] },
+  },
 } as const;
 
 export const statusView = {
@@ -122,7 +133,12 @@ export const statusView = {
 
 export const killView = {
   type: 'object',
-  properties: { halted: halt, released: { type: 'integer', description: 'in-flight faulted requests lifted' }, experimentsStopped: { type: 'integer' }, state: { type: 'string' } },
+  properties: {
+    halted: halt,
+    released: { type: 'integer', description: 'in-flight faulted requests lifted' },
+    experimentsStopped: { type: 'integer' },
+    state: { type: 'string' },
+  },
 } as const;
 
 export const metricsView = {
@@ -152,7 +168,12 @@ export const experimentBody = {
   properties: {
     name: { type: 'string', minLength: 1, maxLength: 100 },
     description: { type: 'string', maxLength: 500 },
-    target: { type: 'string', enum: ['all', 'baseline', 'canary'], default: 'all', description: 'traffic the measurements and the criterion look at' },
+    target: {
+      type: 'string',
+      enum: ['all', 'baseline', 'canary'],
+      default: 'all',
+      description: 'traffic the measurements and the criterion look at',
+    },
     steps: {
       type: 'array',
       minItems: 1,
@@ -161,7 +182,11 @@ export const experimentBody = {
         type: 'object',
         additionalProperties: false,
         required: ['name', 'duration', 'rules'],
-        properties: { name: { type: 'string', minLength: 1, maxLength: 64 }, duration: durationField, rules: { type: 'array', maxItems: 16, items: stepRule } },
+        properties: {
+          name: { type: 'string', minLength: 1, maxLength: 64 },
+          duration: durationField,
+          rules: { type: 'array', maxItems: 16, items: stepRule },
+        },
       },
     },
     healthCheck: {
@@ -173,7 +198,12 @@ export const experimentBody = {
         url: { type: 'string', pattern: '^https?://', maxLength: 2048, description: 'GET must answer 2xx (or expectStatus)' },
         timeout: durationField,
         expectStatus: { type: 'integer', minimum: 100, maximum: 599 },
-        maxErrorRate: { type: 'number', minimum: 0, maximum: 1, description: 'the step\'s client-seen error rate must stay at or under this' },
+        maxErrorRate: {
+          type: 'number',
+          minimum: 0,
+          maximum: 1,
+          description: "the step's client-seen error rate must stay at or under this",
+        },
       },
     },
     successCriterion: {
@@ -189,5 +219,9 @@ export const experimentBody = {
   },
 } as const;
 
-export const experimentParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', pattern: '^exp-[a-z0-9]{1,16}-[0-9a-f]{4}$' } } } as const;
+export const experimentParams = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', pattern: '^exp-[a-z0-9]{1,16}-[0-9a-f]{4}$' } },
+} as const;
 export const reportView = { type: 'object', additionalProperties: true } as const;

@@ -5,7 +5,17 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { CanarydError } from '../../core/index.js';
-import { CreateFlagBody, FlagCheckQuery, FlagCheckResult, FlagKeyParams, FlagList, FlagListQuery, FlagView, UpdateFlagBody, type Flag } from '../../contract/index.js';
+import {
+  CreateFlagBody,
+  FlagCheckQuery,
+  FlagCheckResult,
+  FlagKeyParams,
+  FlagList,
+  FlagListQuery,
+  FlagView,
+  UpdateFlagBody,
+  type Flag,
+} from '../../contract/index.js';
 import { checkFlag, type RouteProbe } from '../flags/check.js';
 import type { FlagService } from '../flags/service.js';
 
@@ -36,17 +46,34 @@ export const flagRoutes: FastifyPluginAsync<FlagRouteDeps> = async (app, deps) =
     async (req, reply) => reply.status(201).send(svc.create(req.body)),
   );
 
-  app.get<{ Params: FlagKeyParams }>('/api/v1/flags/:key', { schema: { summary: 'One flag', params: FlagKeyParams, response: { 200: FlagView } } }, async (req) => find(req.params.key));
+  app.get<{ Params: FlagKeyParams }>(
+    '/api/v1/flags/:key',
+    { schema: { summary: 'One flag', params: FlagKeyParams, response: { 200: FlagView } } },
+    async (req) => find(req.params.key),
+  );
 
   app.patch<{ Params: FlagKeyParams; Body: UpdateFlagBody }>(
     '/api/v1/flags/:key',
-    { schema: { summary: 'Update a flag (partial); archived flags cannot change (409)', params: FlagKeyParams, body: UpdateFlagBody, response: { 200: FlagView } } },
+    {
+      schema: {
+        summary: 'Update a flag (partial); archived flags cannot change (409)',
+        params: FlagKeyParams,
+        body: UpdateFlagBody,
+        response: { 200: FlagView },
+      },
+    },
     async (req) => svc.update(req.params.key, req.body),
   );
 
   app.post<{ Params: FlagKeyParams }>(
     '/api/v1/flags/:key/archive',
-    { schema: { summary: 'Archive a flag: off for good, kept for the record; its key is not reused', params: FlagKeyParams, response: { 200: FlagView } } },
+    {
+      schema: {
+        summary: 'Archive a flag: off for good, kept for the record; its key is not reused',
+        params: FlagKeyParams,
+        response: { 200: FlagView },
+      },
+    },
     async (req) => {
       find(req.params.key);
       return svc.archive(req.params.key);

@@ -12,7 +12,16 @@ export interface FleetRouteDeps {
 }
 
 export const fleetRoutes: FastifyPluginAsync<FleetRouteDeps> = async (app, deps) => {
-  app.get('/api/v1/fleet', { schema: { summary: 'Fleet mode: replicas with their last heartbeat, the leader and its fencing token', response: { 200: FleetStatus } } }, async () => deps.status());
+  app.get(
+    '/api/v1/fleet',
+    {
+      schema: {
+        summary: 'Fleet mode: replicas with their last heartbeat, the leader and its fencing token',
+        response: { 200: FleetStatus },
+      },
+    },
+    async () => deps.status(),
+  );
   app.get<{ Querystring: FleetAuditQuery }>(
     '/api/v1/fleet/audit',
     {

@@ -49,20 +49,28 @@ const limit = LimitQuery(500);
 export const rolloutRoutes: FastifyPluginAsync<RolloutRouteDeps> = async (app, deps) => {
   const ok = { 200: RolloutStatus };
 
-  app.get('/api/v1/rollout', { schema: { summary: 'The rollout: phase, step, weight, last decision', response: ok } }, async () => deps.status());
+  app.get('/api/v1/rollout', { schema: { summary: 'The rollout: phase, step, weight, last decision', response: ok } }, async () =>
+    deps.status(),
+  );
 
   app.post<{ Body: ReasonOrNothing }>(
     '/api/v1/rollout/start',
     { schema: { summary: 'Start a rollout at the first step (after the pre-rollout gates approve)', body: ReasonOrNothing, response: ok } },
     async (req) => deps.start(req.body?.reason),
   );
-  app.post('/api/v1/rollout/retry', { schema: { summary: 'Start a rolled-back rollout again from the first step', response: ok } }, async () => deps.retry());
+  app.post(
+    '/api/v1/rollout/retry',
+    { schema: { summary: 'Start a rolled-back rollout again from the first step', response: ok } },
+    async () => deps.retry(),
+  );
   app.post<{ Body: ReasonOrNothing }>(
     '/api/v1/rollout/pause',
     { schema: { summary: 'Stop promotions; analysis and automatic rollback go on', body: ReasonOrNothing, response: ok } },
     async (req) => deps.pause(req.body?.reason),
   );
-  app.post('/api/v1/rollout/resume', { schema: { summary: 'Resume a paused rollout at its step', response: ok } }, async () => deps.resume());
+  app.post('/api/v1/rollout/resume', { schema: { summary: 'Resume a paused rollout at its step', response: ok } }, async () =>
+    deps.resume(),
+  );
   app.post<{ Body: PromoteBody }>(
     '/api/v1/rollout/promote',
     { schema: { summary: 'Promote to the next step now, or to 100 % with {"full": true}', body: PromoteBody, response: ok } },
@@ -80,7 +88,8 @@ export const rolloutRoutes: FastifyPluginAsync<RolloutRouteDeps> = async (app, d
       '/api/v1/rollout/pins',
       {
         schema: {
-          summary: 'Suspend ({"suspended": true}) or re-enable ({"suspended": false}) the routing rules and flags that send traffic to the canary; a rollback suspends them unless routing.keepPinnedOnRollback',
+          summary:
+            'Suspend ({"suspended": true}) or re-enable ({"suspended": false}) the routing rules and flags that send traffic to the canary; a rollback suspends them unless routing.keepPinnedOnRollback',
           body: PinsBody,
           response: ok,
         },
@@ -94,7 +103,8 @@ export const rolloutRoutes: FastifyPluginAsync<RolloutRouteDeps> = async (app, d
       '/api/v1/rollout/plan',
       {
         schema: {
-          summary: 'Before a start: for the current traffic (or the rates given) and the configured steps, when a good canary is expected to reach 100 % and the smallest 5xx regression each step can detect',
+          summary:
+            'Before a start: for the current traffic (or the rates given) and the configured steps, when a good canary is expected to reach 100 % and the smallest 5xx regression each step can detect',
           body: PlanBody,
           response: { 200: PlanResult },
         },
@@ -103,15 +113,29 @@ export const rolloutRoutes: FastifyPluginAsync<RolloutRouteDeps> = async (app, d
     );
   }
 
-  app.get('/api/v1/analysis', { schema: { summary: 'The latest analysis report with every check, its numbers and verdict', response: { 200: AnalysisReport } } }, async () => {
-    const r = deps.analysis();
-    if (r === null) throw new CanarydError('CANARYD_ERR_NOT_FOUND', 'no analysis yet: start a rollout (POST /api/v1/rollout/start)');
-    return r;
-  });
-  app.get<{ Querystring: LimitQuery }>('/api/v1/decisions', { schema: { summary: 'Recorded decisions, newest first (each with its report)', querystring: limit, response: { 200: DecisionsList } } }, async (req) => ({
-    decisions: deps.decisions(req.query.limit),
-  }));
-  app.get<{ Querystring: LimitQuery }>('/api/v1/rollbacks', { schema: { summary: 'Rollbacks, newest first, with their reasons', querystring: limit, response: { 200: RollbacksList } } }, async (req) => ({
-    rollbacks: deps.rollbacks(req.query.limit),
-  }));
+  app.get(
+    '/api/v1/analysis',
+    { schema: { summary: 'The latest analysis report with every check, its numbers and verdict', response: { 200: AnalysisReport } } },
+    async () => {
+      const r = deps.analysis();
+      if (r === null) throw new CanarydError('CANARYD_ERR_NOT_FOUND', 'no analysis yet: start a rollout (POST /api/v1/rollout/start)');
+      return r;
+    },
+  );
+  app.get<{ Querystring: LimitQuery }>(
+    '/api/v1/decisions',
+    {
+      schema: { summary: 'Recorded decisions, newest first (each with its report)', querystring: limit, response: { 200: DecisionsList } },
+    },
+    async (req) => ({
+      decisions: deps.decisions(req.query.limit),
+    }),
+  );
+  app.get<{ Querystring: LimitQuery }>(
+    '/api/v1/rollbacks',
+    { schema: { summary: 'Rollbacks, newest first, with their reasons', querystring: limit, response: { 200: RollbacksList } } },
+    async (req) => ({
+      rollbacks: deps.rollbacks(req.query.limit),
+    }),
+  );
 };

@@ -48,7 +48,8 @@ export class PageHinkleyTest {
     this.#alpha = o.alpha ?? 0.01;
     this.#warmup = Math.max(2, o.warmup ?? 30);
     this.#floor = { minScale: o.minScale, minRelativeScale: o.minRelativeScale };
-    if (!(this.#limit > 0) || !(this.#alpha > 0 && this.#alpha < 1)) throw new RangeError('level-shift limit must be > 0 and alpha in (0, 1)');
+    if (!(this.#limit > 0) || !(this.#alpha > 0 && this.#alpha < 1))
+      throw new RangeError('level-shift limit must be > 0 and alpha in (0, 1)');
   }
 
   /** excess ratio of x (1 = the test fires); x must be finite */

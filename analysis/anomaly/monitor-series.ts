@@ -10,7 +10,12 @@ import { MajorityVoteDetector } from './ensemble.js';
 import { NoveltyShiftDetector } from './level-shift.js';
 import { RangeNoveltyDetector } from './novelty.js';
 import { SEED_DETECTOR_NAMES, type DetectorName } from './registry.js';
-import { ExponentialSmoothingDetector, MovingAverageDeviationDetector, RollingIqrDetector, RollingZScoreDetector } from './seed-detectors.js';
+import {
+  ExponentialSmoothingDetector,
+  MovingAverageDeviationDetector,
+  RollingIqrDetector,
+  RollingZScoreDetector,
+} from './seed-detectors.js';
 
 export class MonitoredSeries {
   readonly #vote: MajorityVoteDetector;

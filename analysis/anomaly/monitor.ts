@@ -84,7 +84,11 @@ const FLOORS: Record<AnomalyMetric, ScaleFloor> = {
   requestRate: { minRelativeScale: 0.05 },
 };
 /** Floors of the contrast series (canary against baseline): 5 % in ratio terms, 0.5 pp of error rate. */
-const CONTRAST_FLOORS: Record<AnomalyMetric, ScaleFloor> = { p95: { minScale: 0.05 }, errorRate: { minScale: 0.005 }, requestRate: { minScale: 0.05 } };
+const CONTRAST_FLOORS: Record<AnomalyMetric, ScaleFloor> = {
+  p95: { minScale: 0.05 },
+  errorRate: { minScale: 0.005 },
+  requestRate: { minScale: 0.05 },
+};
 const MIN_POINTS = 10;
 const EVIDENCE_Z = 3;
 const MAX_CATCH_UP = 360;
@@ -180,7 +184,14 @@ export class AnomalyMonitor {
       for (const metric of this.#s.metrics) {
         const series = this.#series[version][metric];
         for (const method of DETECTOR_NAMES) {
-          out.push({ metric, method, version, score: series.scores.get(method) ?? 0, value: series.lastValue, at: series.lastPoint < 0 ? 0 : series.lastPoint + this.#pointMs });
+          out.push({
+            metric,
+            method,
+            version,
+            score: series.scores.get(method) ?? 0,
+            value: series.lastValue,
+            at: series.lastPoint < 0 ? 0 : series.lastPoint + this.#pointMs,
+          });
         }
       }
     }
@@ -266,7 +277,13 @@ export class AnomalyMonitor {
     const base = { name, kind: 'anomaly' as const, critical: false, hard: false, threshold: ANOMALY_THRESHOLD };
     const stats = { detector: this.#s.detector, points: series.scored, windowSeconds: this.#s.windowSeconds };
     if (series.scored < MIN_POINTS) {
-      return { ...base, status: 'nodata', observed: null, message: `${name}: ${series.scored} of ${MIN_POINTS} points needed before the ${this.#s.detector} detector scores`, stats };
+      return {
+        ...base,
+        status: 'nodata',
+        observed: null,
+        message: `${name}: ${series.scored} of ${MIN_POINTS} points needed before the ${this.#s.detector} detector scores`,
+        stats,
+      };
     }
     const observed = series.scores.get(this.#s.detector) ?? 0;
     const live = (e: AnomalyEvent | undefined): e is AnomalyEvent => e !== undefined && e.point + this.#pointMs + this.#s.holdFor > at;
@@ -274,14 +291,30 @@ export class AnomalyMonitor {
     if (live(only)) {
       const status = this.#s.policy === 'fail' ? 'fail' : 'marginal';
       return {
-        ...base, status, observed,
+        ...base,
+        status,
+        observed,
         message: `${name}: canary-only anomaly at ${new Date(only.point).toISOString()} (${this.#s.detector} score ${only.score.toFixed(2)}; canary ${fmt(metric, only.canaryValue)} vs baseline ${fmt(metric, only.baselineValue)}, z ${only.z.toFixed(1)})${status === 'marginal' ? ', holding the step' : ''}`,
-        stats: { ...stats, anomalyAt: only.point, score: only.score, canaryValue: only.canaryValue, baselineValue: only.baselineValue, z: only.z, policy: this.#s.policy },
+        stats: {
+          ...stats,
+          anomalyAt: only.point,
+          score: only.score,
+          canaryValue: only.canaryValue,
+          baselineValue: only.baselineValue,
+          z: only.z,
+          policy: this.#s.policy,
+        },
       };
     }
     const shared = this.#shared.get(metric);
     const note = live(shared) ? `; anomaly at ${new Date(shared.point).toISOString()} shared with the baseline (not counted)` : '';
-    return { ...base, status: 'pass', observed, message: `${name}: no canary-only anomaly (${this.#s.detector} score ${observed.toFixed(2)})${note}`, stats };
+    return {
+      ...base,
+      status: 'pass',
+      observed,
+      message: `${name}: no canary-only anomaly (${this.#s.detector} score ${observed.toFixed(2)})${note}`,
+      stats,
+    };
   }
 }
 

@@ -104,7 +104,16 @@ function sorted(ws: readonly WindowRecord[]): readonly WindowRecord[] {
 }
 
 /** One arm's window into its totals and into stratum k (requests, 5xx, non-success); faulted ones only when counted. */
-function addWindow(arm: ArmTotals, scratch: Uint32Array, w: WindowRecord, countFaulted: boolean, n: Float64Array, e: Float64Array, u: Float64Array, k: number): void {
+function addWindow(
+  arm: ArmTotals,
+  scratch: Uint32Array,
+  w: WindowRecord,
+  countFaulted: boolean,
+  n: Float64Array,
+  e: Float64Array,
+  u: Float64Array,
+  k: number,
+): void {
   addCounts(arm, scratch, w.clean);
   arm.faultedRequests += w.faulted.requests;
   if (countFaulted) addCounts(arm, scratch, w.faulted);

@@ -43,7 +43,8 @@ const ratioText = (r: number): string => `${r.toFixed(2)}×`;
 
 /** The requests an undecided check still needs, never "~0" (an estimate at 0 while undecided says nothing) or "∞". */
 function moreText(n: number): string {
-  if (!Number.isFinite(n) || n >= 1e9) return '; no verdict expected at the current estimates (a larger step or a looser margin would change it)';
+  if (!Number.isFinite(n) || n >= 1e9)
+    return '; no verdict expected at the current estimates (a larger step or a looser margin would change it)';
   return `; ~${int(Math.max(1, n))} more canary requests`;
 }
 
@@ -53,7 +54,17 @@ function needs(lhs: number, op: '>' | '<', rhs: number): string {
   return `needs ${ms(lhs)} ${op} ${ms(rhs)}`;
 }
 
-function rateCheck(name: string, what: string, r: RateComparison, t: { nc: number; nb: number; xc: number; xb: number }, m: RateMargins, basis: string, aF: number, aN: number, critical: boolean): CheckResult {
+function rateCheck(
+  name: string,
+  what: string,
+  r: RateComparison,
+  t: { nc: number; nb: number; xc: number; xb: number },
+  m: RateMargins,
+  basis: string,
+  aF: number,
+  aN: number,
+  critical: boolean,
+): CheckResult {
   const pc = t.nc > 0 ? t.xc / t.nc : null;
   const pb = t.nb > 0 ? t.xb / t.nb : null;
   const head = `${name}: canary ${what} ${pct(pc)} vs baseline ${pct(pb)} (n=${int(t.nc)} vs ${int(t.nb)})`;
@@ -110,7 +121,15 @@ function rateCheck(name: string, what: string, r: RateComparison, t: { nc: numbe
   };
 }
 
-export function compareChecks(agg: Aggregate, m: CompareMargins, budget: CompareBudget, alphaNi: number, critical: Set<string>, stepStart = -Infinity, mix: FailMix = SINGLE): CompareOutcome {
+export function compareChecks(
+  agg: Aggregate,
+  m: CompareMargins,
+  budget: CompareBudget,
+  alphaNi: number,
+  critical: Set<string>,
+  stepStart = -Infinity,
+  mix: FailMix = SINGLE,
+): CompareOutcome {
   const { canary: c, baseline: b, strata: st } = agg;
   const r0 = 1 + m.delta;
   const r0Ni = 1 + m.deltaNi;
@@ -119,24 +138,44 @@ export function compareChecks(agg: Aggregate, m: CompareMargins, budget: Compare
   const te = { nc: c.requests, nb: b.requests, xc: c.errors, xb: b.errors };
   const me: RateMargins = { r0, floor: m.floors.errorRate, r0Ni, floorNi: m.floorsNi.errorRate };
   const re = compareRates(st, st.ec, st.eb, te, me, budget.errorRate, alphaNi, stepStart, mix);
-  checks.push(rateCheck('compare.errorRate', '5xx rate', re, te, me, m.basis, budget.errorRate, alphaNi, critical.has('compare.errorRate')));
+  checks.push(
+    rateCheck('compare.errorRate', '5xx rate', re, te, me, m.basis, budget.errorRate, alphaNi, critical.has('compare.errorRate')),
+  );
   needed.set('compare.errorRate', re.needed);
   const tu = { nc: c.requests, nb: b.requests, xc: c.nonSuccess, xb: b.nonSuccess };
   const mu: RateMargins = { r0, floor: m.floors.nonSuccess, r0Ni, floorNi: m.floorsNi.nonSuccess };
   const ru = compareRates(st, st.uc, st.ub, tu, mu, budget.successRate, alphaNi, stepStart, mix);
-  checks.push(rateCheck('compare.successRate', 'non-success rate', ru, tu, mu, m.basis, budget.successRate, alphaNi, critical.has('compare.successRate')));
+  checks.push(
+    rateCheck(
+      'compare.successRate',
+      'non-success rate',
+      ru,
+      tu,
+      mu,
+      m.basis,
+      budget.successRate,
+      alphaNi,
+      critical.has('compare.successRate'),
+    ),
+  );
   needed.set('compare.successRate', ru.needed);
 
   const promote = `${ratioText(r0Ni)} (${m.basis})`;
-  for (const [name, q, aF] of [['compare.p95', 0.95, budget.p95], ['compare.p99', 0.99, budget.p99]] as const) {
+  for (const [name, q, aF] of [
+    ['compare.p95', 0.95, budget.p95],
+    ['compare.p99', 0.99, budget.p99],
+  ] as const) {
     const r = compareQuantile(c.hist, c.requests, b.hist, b.requests, q, m.delta, m.deltaNi, aF, alphaNi);
     const qs = `p${Math.round(q * 100)}`;
     const head = `${name}: canary ${qs} ${ms(r.canary)} vs baseline ${ms(r.baseline)} (n=${int(c.requests)} vs ${int(b.requests)})`;
     let tail: string;
-    if (r.status === 'fail') tail = `: canary lower bound ${ms(r.canaryLo)} > ${r0.toFixed(2)} × baseline upper bound ${ms(r.baselineHi)}: worse than the fail margin ${ratioText(r0)}`;
-    else if (r.status === 'pass') tail = `: canary upper bound ${ms(r.canaryHi)} < ${r0Ni.toFixed(2)} × baseline lower bound ${ms(r.baselineLo)}: shown within the promote margin ${promote}`;
+    if (r.status === 'fail')
+      tail = `: canary lower bound ${ms(r.canaryLo)} > ${r0.toFixed(2)} × baseline upper bound ${ms(r.baselineHi)}: worse than the fail margin ${ratioText(r0)}`;
+    else if (r.status === 'pass')
+      tail = `: canary upper bound ${ms(r.canaryHi)} < ${r0Ni.toFixed(2)} × baseline lower bound ${ms(r.baselineLo)}: shown within the promote margin ${promote}`;
     else if (r.status === 'nodata') tail = ': too few requests (need ≥ 20 per arm)';
-    else tail = `: undecided: fail beyond ${ratioText(r0)} (${needs(r.canaryLo, '>', r0 * r.baselineHi)}), promote within ${promote} (${needs(r.canaryHi, '<', r0Ni * r.baselineLo)})${moreText(r.needed)}`;
+    else
+      tail = `: undecided: fail beyond ${ratioText(r0)} (${needs(r.canaryLo, '>', r0 * r.baselineHi)}), promote within ${promote} (${needs(r.canaryHi, '<', r0Ni * r.baselineLo)})${moreText(r.needed)}`;
     checks.push({
       name,
       kind: 'comparison',
@@ -173,7 +212,8 @@ export function compareChecks(agg: Aggregate, m: CompareMargins, budget: Compare
   if (s.status === 'fail') tail = `: always-valid lower bound ${s.failLo!.toFixed(3)}× > ${ratioText(r0)}: worse than the fail margin`;
   else if (s.status === 'pass') tail = `: always-valid upper bound ${s.niHi!.toFixed(3)}× < ${promote}: shown within the promote margin`;
   else if (s.status === 'nodata') tail = ': too few requests (need ≥ 20 per arm)';
-  else tail = `: undecided (bounds ${s.failLo!.toFixed(3)}×–${s.niHi!.toFixed(3)}×): fail beyond ${ratioText(r0)}, promote within ${promote}${moreText(s.needed)}`;
+  else
+    tail = `: undecided (bounds ${s.failLo!.toFixed(3)}×–${s.niHi!.toFixed(3)}×): fail beyond ${ratioText(r0)}, promote within ${promote}${moreText(s.needed)}`;
   checks.push({
     name: 'compare.latency',
     kind: 'comparison',

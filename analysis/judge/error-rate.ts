@@ -69,7 +69,11 @@ export const SINGLE: FailMix = Object.freeze({ rollout: 1, step: 0, rest: 0 });
 function mixed(mix: FailMix, restart: boolean, stepStarted: boolean): number {
   const r = logMix(LLR_F, FAIL_LOGW);
   const s = restart ? (stepStarted ? logMix(LLR_S, FAIL_LOGW) : 0) : r;
-  const terms = [mix.rollout > 0 ? Math.log(mix.rollout) + r : -Infinity, mix.step > 0 ? Math.log(mix.step) + s : -Infinity, mix.rest > 0 ? Math.log(mix.rest) : -Infinity];
+  const terms = [
+    mix.rollout > 0 ? Math.log(mix.rollout) + r : -Infinity,
+    mix.step > 0 ? Math.log(mix.step) + s : -Infinity,
+    mix.rest > 0 ? Math.log(mix.rest) : -Infinity,
+  ];
   const m = Math.max(...terms);
   if (m === -Infinity) return -Infinity;
   return m + Math.log(terms.reduce((a, t) => a + Math.exp(t - m), 0));
@@ -119,7 +123,16 @@ export interface RatioEvidence {
  * Replays the conditional mixture tests over the strata. `xc`/`xb` are the event counts (5xx or
  * non-success); `r0` is the fail margin ratio 1+δ, `r0Ni` the promote margin ratio 1+δ_k (≥ r0).
  */
-export function conditionalRatioTest(st: Strata, xc: Float64Array, xb: Float64Array, r0: number, r0Ni: number, failBoundary: number, stepStart = -Infinity, mix: FailMix = SINGLE): RatioEvidence {
+export function conditionalRatioTest(
+  st: Strata,
+  xc: Float64Array,
+  xb: Float64Array,
+  r0: number,
+  r0Ni: number,
+  failBoundary: number,
+  stepStart = -Infinity,
+  mix: FailMix = SINGLE,
+): RatioEvidence {
   niGrid(r0Ni);
   LLR_F.fill(0);
   LLR_S.fill(0);

@@ -86,10 +86,23 @@ export interface HarmSettings {
 function rateMetric(name: HarmMetric['name'], b: ExcessBound, sloBudget: number, h: HarmSettings): HarmMetric & { needed: number } {
   const limit = (h.budget * sloBudget) / Math.max(1e-9, h.nextWeight);
   const within = b.upper !== null && b.n >= 20 && b.upper <= limit;
-  return { name, unit: 'rate', estimate: b.estimate, upper: b.upper, limit, within, needed: within ? 0 : Math.max(requestsToFit(b, limit), 20 - b.n) };
+  return {
+    name,
+    unit: 'rate',
+    estimate: b.estimate,
+    upper: b.upper,
+    limit,
+    within,
+    needed: within ? 0 : Math.max(requestsToFit(b, limit), 20 - b.n),
+  };
 }
 
-function latencyMetric(name: HarmMetric['name'], check: CheckResult | undefined, sloMs: number, h: HarmSettings): HarmMetric & { needed: number } {
+function latencyMetric(
+  name: HarmMetric['name'],
+  check: CheckResult | undefined,
+  sloMs: number,
+  h: HarmSettings,
+): HarmMetric & { needed: number } {
   const st = check?.stats ?? {};
   const cHi = typeof st.niCanaryHiMs === 'number' ? st.niCanaryHiMs : null;
   const bLo = typeof st.niBaselineLoMs === 'number' ? st.niBaselineLoMs : null;
@@ -147,7 +160,10 @@ export const normalQuantile = (p: number): number => {
   if (q > 1 - 0.02425) return -normalQuantile(1 - q);
   const r = q - 0.5;
   const s = r * r;
-  return ((((((a[0] * s + a[1]) * s + a[2]) * s + a[3]) * s + a[4]) * s + a[5]) * r) / (((((b[0] * s + b[1]) * s + b[2]) * s + b[3]) * s + b[4]) * s + 1);
+  return (
+    ((((((a[0] * s + a[1]) * s + a[2]) * s + a[3]) * s + a[4]) * s + a[5]) * r) /
+    (((((b[0] * s + b[1]) * s + b[2]) * s + b[3]) * s + b[4]) * s + 1)
+  );
 };
 
 /**
@@ -158,7 +174,13 @@ export const normalQuantile = (p: number): number => {
  *    to the baseline's rate;
  *  - p95: the ratio (1+δ) × the two confidence sequences' widths, the canary's widened for power.
  */
-export function detectableEffects(agg: Aggregate, checks: readonly CheckResult[], delta: number, alphaFail: { errorRate: number; p95: number }, power: number): DetectableEffect[] {
+export function detectableEffects(
+  agg: Aggregate,
+  checks: readonly CheckResult[],
+  delta: number,
+  alphaFail: { errorRate: number; p95: number },
+  power: number,
+): DetectableEffect[] {
   const out: DetectableEffect[] = [];
   const st = agg.strata;
   const zb = normalQuantile(power);
@@ -167,7 +189,12 @@ export function detectableEffects(agg: Aggregate, checks: readonly CheckResult[]
   if (b.n >= 20 && pb !== null) {
     const v = Math.max(b.variance, pb * b.n); // no canary error seen yet: the baseline's rate sets the scale
     const excess = delta * pb + ((Math.sqrt(2 * Math.log(1 / alphaFail.errorRate)) + zb) * Math.sqrt(v)) / b.n;
-    out.push({ check: 'compare.errorRate', ratio: 1 + excess / pb, excess, text: `5xx ×${(1 + excess / pb).toFixed(2)} (+${(excess * 100).toFixed(2)} pp)` });
+    out.push({
+      check: 'compare.errorRate',
+      ratio: 1 + excess / pb,
+      excess,
+      text: `5xx ×${(1 + excess / pb).toFixed(2)} (+${(excess * 100).toFixed(2)} pp)`,
+    });
   } else out.push({ check: 'compare.errorRate', ratio: null, excess: null, text: '5xx: too few requests yet' });
   const p95 = checks.find((c) => c.name === 'compare.p95')?.stats ?? {};
   const c = p95.canaryMs;

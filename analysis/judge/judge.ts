@@ -33,9 +33,20 @@ import { detectableEffects, harmBound } from './harm.js';
 import { forecastFor, summaryLine } from './summary.js';
 
 /** Comparisons a harm metric can stand in for (the union of two tests per metric: shown within the margin, or harm bounded). */
-const HARM_COVERS: Record<string, string> = { 'compare.errorRate': 'errorRate', 'compare.successRate': 'successRate', 'compare.p95': 'p95', 'compare.p99': 'p99' };
+const HARM_COVERS: Record<string, string> = {
+  'compare.errorRate': 'errorRate',
+  'compare.successRate': 'successRate',
+  'compare.p95': 'p95',
+  'compare.p99': 'p99',
+};
 
-export const FAIL_BUDGET_SHARE: Readonly<CompareBudget> = Object.freeze({ errorRate: 0.6, successRate: 0.1, p95: 0.1, p99: 0.1, latency: 0.1 });
+export const FAIL_BUDGET_SHARE: Readonly<CompareBudget> = Object.freeze({
+  errorRate: 0.6,
+  successRate: 0.1,
+  p95: 0.1,
+  p99: 0.1,
+  latency: 0.1,
+});
 
 /** A margin as a percentage for sentences: "10 %", "100 %", "7.5 %". */
 function marginPct(d: number): string {
@@ -48,7 +59,15 @@ const STATUS_VALUE: Record<CheckResult['status'], number | null> = { pass: 1, ma
 function summary(a: ArmTotals): VersionSummary {
   const n = a.requests;
   const q = (p: number): number | null => (n > 0 ? Math.round(rankValue(a.hist, n, p * n, false) * 1000) / 1000 : null);
-  return { requests: n, errors: a.errors, errorRate: n > 0 ? a.errors / n : null, p50Ms: q(0.5), p95Ms: q(0.95), p99Ms: q(0.99), faultedRequests: a.faultedRequests };
+  return {
+    requests: n,
+    errors: a.errors,
+    errorRate: n > 0 ? a.errors / n : null,
+    p50Ms: q(0.5),
+    p95Ms: q(0.95),
+    p99Ms: q(0.99),
+    faultedRequests: a.faultedRequests,
+  };
 }
 
 /** The canary's last sloHoldWindowMs of data: counts from the strata, the histogram summed on demand. */
@@ -67,7 +86,8 @@ function recentCanary(input: JudgeInput, st: ReturnType<typeof aggregate>['strat
     const h = new Float64Array(LATENCY_BUCKETS);
     for (const w of input.canary) {
       if (w.start < from || w.start >= input.at) continue;
-      for (const c of settings.countFaulted ? [w.clean, w.faulted] : [w.clean]) for (let i = 0; i < h.length && i < c.latency.length; i++) h[i] += c.latency[i];
+      for (const c of settings.countFaulted ? [w.clean, w.faulted] : [w.clean])
+        for (let i = 0; i < h.length && i < c.latency.length; i++) h[i] += c.latency[i];
     }
     return h;
   };
@@ -83,7 +103,8 @@ function recentCanary(input: JudgeInput, st: ReturnType<typeof aggregate>['strat
 function margins(settings: JudgeSettings): CompareMargins {
   const delta = settings.maxDegradation;
   const deltaNi = settings.promoteMaxDegradation ?? delta;
-  if (!(deltaNi >= delta)) throw new CanarydError('CANARYD_ERR_INTERNAL', `judge settings: promoteMaxDegradation ${deltaNi} must be ≥ maxDegradation ${delta}`);
+  if (!(deltaNi >= delta))
+    throw new CanarydError('CANARYD_ERR_INTERNAL', `judge settings: promoteMaxDegradation ${deltaNi} must be ≥ maxDegradation ${delta}`);
   const floors = {
     errorRate: settings.errorRateFloor ?? delta * settings.slo.maxErrorRate,
     nonSuccess: settings.nonSuccessFloor ?? delta * (1 - settings.slo.minSuccessRate),
@@ -120,7 +141,8 @@ export const judge: Judge = (input: JudgeInput, settings: JudgeSettings): Analys
   };
   const m = margins(settings);
   const alphaNi = settings.promoteAlpha ?? alpha;
-  if (!(alpha > 0 && alpha < 1 && alphaNi > 0 && alphaNi < 1)) throw new CanarydError('CANARYD_ERR_INTERNAL', `judge settings: alpha ${alpha} and promoteAlpha ${alphaNi} must be in (0, 1)`);
+  if (!(alpha > 0 && alpha < 1 && alphaNi > 0 && alphaNi < 1))
+    throw new CanarydError('CANARYD_ERR_INTERNAL', `judge settings: alpha ${alpha} and promoteAlpha ${alphaNi} must be in (0, 1)`);
   const stepFrom = input.stepFrom ?? input.from;
   const cmp = compareChecks(agg, m, budget, alphaNi, critical, stepFrom, settings.failMix);
   const compareStatus: Record<string, CheckResult['status']> = {};
@@ -144,7 +166,9 @@ export const judge: Judge = (input: JudgeInput, settings: JudgeSettings): Analys
   const failing = checks.filter((c) => c.status === 'fail');
   const hardBreach = failing.some((c) => c.hard);
   // a Prometheus-backed check without data holds: missing evidence never promotes
-  const holding = checks.filter((c) => (c.status === 'marginal' && c.kind !== 'comparison') || (c.status === 'nodata' && c.kind === 'metric'));
+  const holding = checks.filter(
+    (c) => (c.status === 'marginal' && c.kind !== 'comparison') || (c.status === 'nodata' && c.kind === 'metric'),
+  );
   const fail =
     hardBreach ||
     failing.some((c) => c.critical || c.kind === 'anomaly') ||
@@ -154,7 +178,9 @@ export const judge: Judge = (input: JudgeInput, settings: JudgeSettings): Analys
   const harm = settings.harm ? harmBound(agg, cmp.checks, { ...settings.harm, slo: settings.slo }) : null;
   const harmWithin = new Set<string>(harm?.metrics.filter((x) => x.within).map((x) => x.name) ?? []);
   const clear = !fail && failing.length === 0 && holding.length === 0;
-  const shownOrBounded = cmp.checks.every((c) => c.status === 'pass' || (harm !== null && HARM_COVERS[c.name] !== undefined && harmWithin.has(HARM_COVERS[c.name])));
+  const shownOrBounded = cmp.checks.every(
+    (c) => c.status === 'pass' || (harm !== null && HARM_COVERS[c.name] !== undefined && harmWithin.has(HARM_COVERS[c.name])),
+  );
   const promotable = (pass && nonInferior) || (harm !== null && clear && score !== null && shownOrBounded);
   const verdict: AnalysisReport['verdict'] = fail ? 'fail' : pass || promotable ? 'pass' : 'inconclusive';
 
@@ -166,17 +192,25 @@ export const judge: Judge = (input: JudgeInput, settings: JudgeSettings): Analys
 
   const reasons: string[] = [];
   const undecided = cmp.checks.filter((c) => c.status === 'marginal' || c.status === 'nodata').length;
-  const scoreText = score === null ? 'no score (no data)' : `score ${score} (pass ≥ ${settings.scoring.pass}, marginal ≥ ${settings.scoring.marginal})`;
+  const scoreText =
+    score === null ? 'no score (no data)' : `score ${score} (pass ≥ ${settings.scoring.pass}, marginal ≥ ${settings.scoring.marginal})`;
   const promoteText = `the promote margin ${marginPct(m.deltaNi)} (${m.basis}; fail margin ${marginPct(m.delta)})`;
-  if (verdict === 'fail') reasons.push(`verdict fail${hardBreach ? ' (hard breach: roll back now)' : ''}: ${failing.map((c) => c.name).join(', ')} failed; ${scoreText}`);
-  else if (verdict === 'pass') reasons.push(`verdict pass: ${scoreText}; ${nonInferior ? `every comparison shown within ${promoteText}` : promotable ? `${undecided} comparison(s) not shown within ${promoteText} but bounded by the harm bound at the next weight (${Math.round((harm?.nextWeight ?? 1) * 1000) / 10} %)` : `${undecided} comparison(s) not yet shown within ${promoteText}`}`);
+  if (verdict === 'fail')
+    reasons.push(
+      `verdict fail${hardBreach ? ' (hard breach: roll back now)' : ''}: ${failing.map((c) => c.name).join(', ')} failed; ${scoreText}`,
+    );
+  else if (verdict === 'pass')
+    reasons.push(
+      `verdict pass: ${scoreText}; ${nonInferior ? `every comparison shown within ${promoteText}` : promotable ? `${undecided} comparison(s) not shown within ${promoteText} but bounded by the harm bound at the next weight (${Math.round((harm?.nextWeight ?? 1) * 1000) / 10} %)` : `${undecided} comparison(s) not yet shown within ${promoteText}`}`,
+    );
   else
     reasons.push(
       `verdict inconclusive: ${scoreText}; ${undecided} of ${cmp.checks.length} comparisons undecided (fail margin ${marginPct(m.delta)}, promote margin ${marginPct(m.deltaNi)}: ${m.basis})${holding.length ? `; held by ${holding.map((c) => c.name).join(', ')}` : ''}${more !== null && more > 0 ? `; ~${int(more)} more canary requests needed` : ''}`,
     );
   if (promotable && !nonInferior && harm !== null) reasons.push(harmText(harm));
   const order: Record<CheckResult['status'], number> = { fail: 0, marginal: 1, nodata: 2, pass: 3 };
-  for (const c of [...checks].sort((x, y) => order[x.status] - order[y.status])) if (c.status !== 'pass' || verdict === 'pass') reasons.push(c.message);
+  for (const c of [...checks].sort((x, y) => order[x.status] - order[y.status]))
+    if (c.status !== 'pass' || verdict === 'pass') reasons.push(c.message);
 
   let stepCanary = 0;
   for (let w = agg.strata.count - 1; w >= 0 && agg.strata.start[w] >= stepFrom; w--) stepCanary += agg.strata.nc[w];
@@ -204,6 +238,16 @@ export const judge: Judge = (input: JudgeInput, settings: JudgeSettings): Analys
     harm,
     mde,
     forecast,
-    summary: summaryLine({ verdict, promotable, hardBreach, failing: failing.map((c) => c.name), holding: holding.map((c) => c.name), arms, harm, forecast, nonInferior }),
+    summary: summaryLine({
+      verdict,
+      promotable,
+      hardBreach,
+      failing: failing.map((c) => c.name),
+      holding: holding.map((c) => c.name),
+      arms,
+      harm,
+      forecast,
+      nonInferior,
+    }),
   };
 };

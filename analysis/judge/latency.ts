@@ -144,7 +144,16 @@ function solveShift(target: number, mn: number): number {
   return (lo + hi) / 2;
 }
 
-export function compareShift(c: Float64Array, nc: number, b: Float64Array, nb: number, delta: number, deltaNi: number, alphaFail: number, alphaNi: number): ShiftComparison {
+export function compareShift(
+  c: Float64Array,
+  nc: number,
+  b: Float64Array,
+  nb: number,
+  delta: number,
+  deltaNi: number,
+  alphaFail: number,
+  alphaNi: number,
+): ShiftComparison {
   if (nc < MIN_N || nb < MIN_N) {
     // before data: a canary like a lognormal(σ ≈ 0.5) baseline sits |F(margin) − ½| ≈ Φ(ln(1+δ_k)/(σ√2)) − ½
     // from the promote margin, and V ≈ 12·n_canary while the baseline has most of the traffic

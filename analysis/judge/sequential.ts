@@ -89,7 +89,15 @@ function approxRadius(t: number, p: number, L: number): number {
 }
 
 /** Bracket a sign change of f between `inner` (f < 0) and `outer` (f > 0 or the limit), starting at `guess`. */
-function bracketed(f: (x: number) => number, inner: number, fInner: number, limit: number, fLimit: number, guess: number, tol: number): number {
+function bracketed(
+  f: (x: number) => number,
+  inner: number,
+  fInner: number,
+  limit: number,
+  fLimit: number,
+  guess: number,
+  tol: number,
+): number {
   // try a narrow bracket around the guess first; fall back to the full range
   const dir = limit > inner ? 1 : -1;
   const g = Math.min(Math.max(guess, Math.min(inner, limit)), Math.max(inner, limit));

@@ -34,7 +34,15 @@ interface Classified {
   current: boolean | null;
 }
 
-function classify(lo: number, hi: number, limit: number, n: number, counterpart: string, compare: CompareStatus, stillOn: () => boolean): Classified {
+function classify(
+  lo: number,
+  hi: number,
+  limit: number,
+  n: number,
+  counterpart: string,
+  compare: CompareStatus,
+  stillOn: () => boolean,
+): Classified {
   if (n < MIN_N) return { status: 'nodata', hard: false, shared: false, current: null };
   if (lo > limit) {
     const own = compare[counterpart] === 'fail';
@@ -47,9 +55,14 @@ function classify(lo: number, hi: number, limit: number, n: number, counterpart:
 }
 
 function describe(c: Classified, counterpart: string, holdS: number): string {
-  if (c.status === 'fail') return c.hard ? `hard breach (beyond ${HARD_FACTOR}× the limit), the canary's own (${counterpart} failed): roll back` : `breached, the canary's own (${counterpart} failed)`;
-  if (c.shared && c.current) return `breached, but the baseline shares it (${counterpart} did not fail) and it is still on in the last ${holdS} s: environment, holding the step`;
-  if (c.shared) return `breached earlier in the step, shared by the baseline (${counterpart} did not fail), over in the last ${holdS} s: not holding`;
+  if (c.status === 'fail')
+    return c.hard
+      ? `hard breach (beyond ${HARD_FACTOR}× the limit), the canary's own (${counterpart} failed): roll back`
+      : `breached, the canary's own (${counterpart} failed)`;
+  if (c.shared && c.current)
+    return `breached, but the baseline shares it (${counterpart} did not fail) and it is still on in the last ${holdS} s: environment, holding the step`;
+  if (c.shared)
+    return `breached earlier in the step, shared by the baseline (${counterpart} did not fail), over in the last ${holdS} s: not holding`;
   if (c.status === 'pass') return 'within the limit';
   return 'undecided';
 }
@@ -64,12 +77,27 @@ export interface RecentCanary {
   hist: () => Float64Array;
 }
 
-export function sloChecks(canary: ArmTotals, hist: Float64Array, settings: JudgeSettings, compare: CompareStatus, critical: Set<string>, recent: RecentCanary): CheckResult[] {
+export function sloChecks(
+  canary: ArmTotals,
+  hist: Float64Array,
+  settings: JudgeSettings,
+  compare: CompareStatus,
+  critical: Set<string>,
+  recent: RecentCanary,
+): CheckResult[] {
   const a = settings.alpha;
   const n = canary.requests;
   const out: CheckResult[] = [];
   const holdS = Math.round(recent.ms / 1000);
-  const rate = (name: string, counterpart: string, events: number, recentEvents: number, limit: number, label: string, asSuccess: boolean): void => {
+  const rate = (
+    name: string,
+    counterpart: string,
+    events: number,
+    recentEvents: number,
+    limit: number,
+    label: string,
+    asSuccess: boolean,
+  ): void => {
     const cs = proportionCS(events, n, a);
     const est = n > 0 ? events / n : null;
     const c = classify(cs.lo, cs.hi, limit, n, counterpart, compare, () => beyond(recentEvents, recent.requests, limit, a) === 1);
@@ -84,11 +112,34 @@ export function sloChecks(canary: ArmTotals, hist: Float64Array, settings: Judge
       message: `${name}: canary ${label} ${show(est)} (n=${int(n)}), always-valid ${pct(1 - a)} bounds ${bound} vs limit ${show(limit)}: ${describe(c, counterpart, holdS)}`,
       observed: est === null ? null : num(asSuccess ? 1 - est : est, 6),
       threshold: asSuccess ? 1 - limit : limit,
-      stats: { n, events, estimate: num(est, 6), lo: num(cs.lo, 6), hi: num(cs.hi, 6), limit, hardLimit: HARD_FACTOR * limit, alpha: a, shared: c.shared, current: c.current, recentN: recent.requests, recentEvents, counterpart, counterpartStatus: compare[counterpart] ?? null },
+      stats: {
+        n,
+        events,
+        estimate: num(est, 6),
+        lo: num(cs.lo, 6),
+        hi: num(cs.hi, 6),
+        limit,
+        hardLimit: HARD_FACTOR * limit,
+        alpha: a,
+        shared: c.shared,
+        current: c.current,
+        recentN: recent.requests,
+        recentEvents,
+        counterpart,
+        counterpartStatus: compare[counterpart] ?? null,
+      },
     });
   };
   rate('slo.errorRate', 'compare.errorRate', canary.errors, recent.errors, settings.slo.maxErrorRate, '5xx rate', false);
-  rate('slo.successRate', 'compare.successRate', canary.nonSuccess, recent.nonSuccess, 1 - settings.slo.minSuccessRate, 'success rate', true);
+  rate(
+    'slo.successRate',
+    'compare.successRate',
+    canary.nonSuccess,
+    recent.nonSuccess,
+    1 - settings.slo.minSuccessRate,
+    'success rate',
+    true,
+  );
   const quant = (name: string, counterpart: string, q: number, limit: number): void => {
     const r = quantileRankRange(n, q, a);
     const lo = r.lo < 0 ? 0 : rankValue(hist, n, r.lo, false);
@@ -108,7 +159,21 @@ export function sloChecks(canary: ArmTotals, hist: Float64Array, settings: Judge
       message: `${name}: canary ${ms(est)} (n=${int(n)}), always-valid ${pct(1 - a)} bounds [${ms(lo)}, ${ms(hi)}] vs limit ${ms(limit)}: ${describe(c, counterpart, holdS)}`,
       observed: num(est, 3),
       threshold: limit,
-      stats: { n, q, estimateMs: num(est, 3), loMs: num(lo, 3), hiMs: Number.isFinite(hi) ? num(hi, 3) : null, limit, hardLimit: HARD_FACTOR * limit, alpha: a, shared: c.shared, current: c.current, recentN: recent.requests, counterpart, counterpartStatus: compare[counterpart] ?? null },
+      stats: {
+        n,
+        q,
+        estimateMs: num(est, 3),
+        loMs: num(lo, 3),
+        hiMs: Number.isFinite(hi) ? num(hi, 3) : null,
+        limit,
+        hardLimit: HARD_FACTOR * limit,
+        alpha: a,
+        shared: c.shared,
+        current: c.current,
+        recentN: recent.requests,
+        counterpart,
+        counterpartStatus: compare[counterpart] ?? null,
+      },
     });
   };
   quant('slo.p95', 'compare.p95', 0.95, settings.slo.maxP95Ms);

@@ -10,7 +10,12 @@ import { int, ms, pct } from './format.js';
 /** past this, the forecast names the knob that would shorten the wait */
 const LONG_WAIT_S = 300;
 
-export function forecastFor(o: { decided: boolean; more: number | null; harmNeed: number | null; canaryRate: number | null }): DecisionForecast {
+export function forecastFor(o: {
+  decided: boolean;
+  more: number | null;
+  harmNeed: number | null;
+  canaryRate: number | null;
+}): DecisionForecast {
   const rate = o.canaryRate !== null && o.canaryRate > 0 && Number.isFinite(o.canaryRate) ? o.canaryRate : null;
   if (o.decided) return { canaryRate: rate, requests: 0, seconds: 0, knob: null };
   const routes = [o.more, o.harmNeed].filter((x): x is number => x !== null && Number.isFinite(x) && x < 1e9);

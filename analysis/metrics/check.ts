@@ -45,7 +45,8 @@ export interface SampleVerdict {
 
 export const metricCheckName = (name: string): string => `metric.${name}`;
 
-const num = (v: number): string => (Math.abs(v) >= 1000 || v === Math.round(v) ? String(Math.round(v * 100) / 100) : Number(v.toPrecision(4)).toString());
+const num = (v: number): string =>
+  Math.abs(v) >= 1000 || v === Math.round(v) ? String(Math.round(v * 100) / 100) : Number(v.toPrecision(4)).toString();
 const pct = (v: number): string => `${Math.round(v * 1000) / 10} %`;
 
 /**
@@ -61,11 +62,25 @@ export function relativeDegradation(canary: number, baseline: number, direction:
 /** Judges one sample on its own: pass, fail, or nodata with the reason. */
 export function judgeSample(spec: MetricCheckSpec, sample: MetricSample): SampleVerdict {
   const base = { evidence: 'point-in-time', sampledAt: sample.at } as const;
-  if (!sample.canary.ok) return { status: 'nodata', detail: `no data for the canary: ${sample.canary.reason}`, observed: null, threshold: null, stats: { ...base } };
+  if (!sample.canary.ok)
+    return {
+      status: 'nodata',
+      detail: `no data for the canary: ${sample.canary.reason}`,
+      observed: null,
+      threshold: null,
+      stats: { ...base },
+    };
   const c = sample.canary.value;
   if (spec.compare) {
     const b = sample.baseline;
-    if (b === undefined || !b.ok) return { status: 'nodata', detail: `no data for the baseline: ${b?.ok === false ? b.reason : 'not queried'}`, observed: c, threshold: null, stats: { ...base, canary: c } };
+    if (b === undefined || !b.ok)
+      return {
+        status: 'nodata',
+        detail: `no data for the baseline: ${b?.ok === false ? b.reason : 'not queried'}`,
+        observed: c,
+        threshold: null,
+        stats: { ...base, canary: c },
+      };
     const d = relativeDegradation(c, b.value, spec.compare.direction);
     const limit = spec.compare.maxDegradation;
     const fail = d > limit;
@@ -96,15 +111,35 @@ export function judgeSample(spec: MetricCheckSpec, sample: MetricSample): Sample
  * failing streak is shorter than spec.failures, and into nodata when the sample is missing or older than
  * `staleAfterMs`.
  */
-export function metricCheck(spec: MetricCheckSpec, latest: { sample: MetricSample; verdict: SampleVerdict } | null, streak: number, now: number, staleAfterMs: number): CheckResult {
+export function metricCheck(
+  spec: MetricCheckSpec,
+  latest: { sample: MetricSample; verdict: SampleVerdict } | null,
+  streak: number,
+  now: number,
+  staleAfterMs: number,
+): CheckResult {
   const name = metricCheckName(spec.name);
   const common = { name, kind: 'metric' as const, critical: spec.critical, hard: false };
   if (latest === null) {
-    return { ...common, status: 'nodata', message: `${name}: no data yet (point-in-time Prometheus check; the first query has not been answered)`, observed: null, threshold: null, stats: { evidence: 'point-in-time' } };
+    return {
+      ...common,
+      status: 'nodata',
+      message: `${name}: no data yet (point-in-time Prometheus check; the first query has not been answered)`,
+      observed: null,
+      threshold: null,
+      stats: { evidence: 'point-in-time' },
+    };
   }
   const age = now - latest.sample.at;
   if (age > staleAfterMs) {
-    return { ...common, status: 'nodata', message: `${name}: no data: the last answer is ${Math.round(age / 1000)} s old (Prometheus not answering?)`, observed: null, threshold: null, stats: { ...latest.verdict.stats, ageMs: age } };
+    return {
+      ...common,
+      status: 'nodata',
+      message: `${name}: no data: the last answer is ${Math.round(age / 1000)} s old (Prometheus not answering?)`,
+      observed: null,
+      threshold: null,
+      stats: { ...latest.verdict.stats, ageMs: age },
+    };
   }
   const v = latest.verdict;
   let status: CheckStatus = v.status;

@@ -45,11 +45,26 @@ export function costCheck(
 ): CheckResult {
   const common = { name: COST_CHECK, kind: 'metric' as const, critical: o.critical, hard: false };
   const missing = 'reason' in canary ? `canary: ${canary.reason}` : 'reason' in baseline ? `baseline: ${baseline.reason}` : null;
-  if (missing !== null) return { ...common, status: 'nodata', message: `${COST_CHECK}: no data (${missing})`, observed: null, threshold: o.maxDegradation, stats: { evidence: 'point-in-time' } };
+  if (missing !== null)
+    return {
+      ...common,
+      status: 'nodata',
+      message: `${COST_CHECK}: no data (${missing})`,
+      observed: null,
+      threshold: o.maxDegradation,
+      stats: { evidence: 'point-in-time' },
+    };
   const c = (canary as VersionCost).per1kRequests;
   const b = (baseline as VersionCost).per1kRequests;
   if (c === null || b === null || b <= 0) {
-    return { ...common, status: 'nodata', message: `${COST_CHECK}: no data (${c === null || b === null ? 'a version served no requests' : 'the baseline costs nothing'})`, observed: null, threshold: o.maxDegradation, stats: { evidence: 'point-in-time' } };
+    return {
+      ...common,
+      status: 'nodata',
+      message: `${COST_CHECK}: no data (${c === null || b === null ? 'a version served no requests' : 'the baseline costs nothing'})`,
+      observed: null,
+      threshold: o.maxDegradation,
+      stats: { evidence: 'point-in-time' },
+    };
   }
   const d = c / b - 1;
   const fail = d >= o.maxDegradation;

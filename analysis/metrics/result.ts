@@ -35,7 +35,9 @@ function wrongLabels(labels: Record<string, string>, expect: ExpectedVersion): s
   const values = Object.entries(labels);
   if (values.some(([, v]) => expect.own.includes(v))) return null;
   const hit = values.find(([, v]) => expect.other.includes(v));
-  return hit ? `the result is labelled ${hit[0]}="${hit[1]}", the other version's: the query does not select the version it is evaluated for` : null;
+  return hit
+    ? `the result is labelled ${hit[0]}="${hit[1]}", the other version's: the query does not select the version it is evaluated for`
+    : null;
 }
 
 function describeSeries(s: PromSeries): string {
@@ -57,12 +59,20 @@ export function queryResultValue(httpStatus: number, body: unknown, expect: Expe
     const v = numberOf(result);
     return v === null ? { ok: false, reason: 'Prometheus sent a malformed scalar' } : finite(v, {});
   }
-  if (type !== 'vector') return { ok: false, reason: `the query gives a ${type ?? 'missing'} result; a check needs an instant vector of one series or a scalar (wrap a range in rate() or avg_over_time())` };
+  if (type !== 'vector')
+    return {
+      ok: false,
+      reason: `the query gives a ${type ?? 'missing'} result; a check needs an instant vector of one series or a scalar (wrap a range in rate() or avg_over_time())`,
+    };
   if (!Array.isArray(result)) return { ok: false, reason: 'Prometheus sent a malformed vector' };
-  if (result.length === 0) return { ok: false, reason: 'the query returned no series (empty result: wrong labels, no traffic yet, or the target is not scraped)' };
+  if (result.length === 0)
+    return { ok: false, reason: 'the query returned no series (empty result: wrong labels, no traffic yet, or the target is not scraped)' };
   if (result.length > 1) {
     const shown = (result as PromSeries[]).slice(0, 3).map(describeSeries).join(', ');
-    return { ok: false, reason: `the query returned ${result.length} series (${shown}${result.length > 3 ? ', …' : ''}); aggregate it to one, e.g. sum(...) or max(...)` };
+    return {
+      ok: false,
+      reason: `the query returned ${result.length} series (${shown}${result.length > 3 ? ', …' : ''}); aggregate it to one, e.g. sum(...) or max(...)`,
+    };
   }
   const s = result[0] as PromSeries;
   const labels = s.metric ?? {};

@@ -82,7 +82,13 @@ export function planRollout(p: PlanInput): RolloutPlanForecast {
     const next = k + 1 < analysed.length ? analysed[k + 1] / 100 : 1;
     const c = p.rate * w;
     if (!open || !(c > 0)) {
-      out.push({ weight: analysed[k], seconds: null, decidedBy: open ? 'no canary traffic' : 'an earlier step does not decide', canaryRequests: null, mde5xxRatio: null });
+      out.push({
+        weight: analysed[k],
+        seconds: null,
+        decidedBy: open ? 'no canary traffic' : 'an earlier step does not decide',
+        canaryRequests: null,
+        mde5xxRatio: null,
+      });
       open = false;
       continue;
     }
@@ -111,9 +117,13 @@ export function planRollout(p: PlanInput): RolloutPlanForecast {
       }
       const minReqS = Math.ceil(p.minRequests / c);
       seconds = Math.max(p.intervalS, minReqS, hi);
-      decidedBy = seconds === hi && hi > p.intervalS ? 'harm bound' : seconds === minReqS && minReqS > p.intervalS ? 'minRequests' : 'interval';
+      decidedBy =
+        seconds === hi && hi > p.intervalS ? 'harm bound' : seconds === minReqS && minReqS > p.intervalS ? 'minRequests' : 'interval';
       if (p.maxStepS > 0 && seconds > p.maxStepS) {
-        decidedBy += p.maxStepPolicy === 'pause' ? ` (after maxStepDuration ${p.maxStepS} s: paused for an operator)` : ` (beyond maxStepDuration ${p.maxStepS} s: promote-if-no-harm still waits for the harm bound)`;
+        decidedBy +=
+          p.maxStepPolicy === 'pause'
+            ? ` (after maxStepDuration ${p.maxStepS} s: paused for an operator)`
+            : ` (beyond maxStepDuration ${p.maxStepS} s: promote-if-no-harm still waits for the harm bound)`;
         if (p.maxStepPolicy === 'pause') open = false;
       }
     }
@@ -123,11 +133,21 @@ export function planRollout(p: PlanInput): RolloutPlanForecast {
     v5 += perS.v5 * t;
     vu += perS.vu * t;
     total += t;
-    out.push({ weight: analysed[k], seconds, decidedBy, canaryRequests: seconds === null ? null : Math.round(nc), mde5xxRatio: seconds === null ? null : mde() });
+    out.push({
+      weight: analysed[k],
+      seconds,
+      decidedBy,
+      canaryRequests: seconds === null ? null : Math.round(nc),
+      mde5xxRatio: seconds === null ? null : mde(),
+    });
   }
   const done = open && out.every((s) => s.seconds !== null);
-  if (!done) notes.push('a good canary is not expected to reach 100 % by itself at this traffic: a larger first step, a longer interval, a looser rollout.harmBudget, or more traffic would change it');
-  if (!(p.errorRate > 0)) notes.push('no baseline errors measured: the detectable 5xx regression is not defined (any new errors are caught by the floor)');
+  if (!done)
+    notes.push(
+      'a good canary is not expected to reach 100 % by itself at this traffic: a larger first step, a longer interval, a looser rollout.harmBudget, or more traffic would change it',
+    );
+  if (!(p.errorRate > 0))
+    notes.push('no baseline errors measured: the detectable 5xx regression is not defined (any new errors are caught by the floor)');
   notes.push('latency is assumed to decide no later than the error rates');
   return { input: p, steps: out, secondsToFullPromotion: done ? total : null, mde5xxRatio: done ? mde() : null, notes };
 }

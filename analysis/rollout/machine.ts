@@ -83,7 +83,19 @@ export interface Transition {
 export type GateStatus = 'none' | 'approved' | 'pending' | 'refused';
 
 export function initialRolloutState(canaryWeight = 0): RolloutState {
-  return { phase: 'idle', id: 0, step: -1, canaryWeight, startedAt: null, stepStartedAt: null, stepDeadlineAt: null, failures: 0, reason: null, endedAt: null, lastDecision: null };
+  return {
+    phase: 'idle',
+    id: 0,
+    step: -1,
+    canaryWeight,
+    startedAt: null,
+    stepStartedAt: null,
+    stepDeadlineAt: null,
+    failures: 0,
+    reason: null,
+    endedAt: null,
+    lastDecision: null,
+  };
 }
 
 const ACTIVE: ReadonlySet<RolloutPhase> = new Set(['progressing', 'paused']);
@@ -133,10 +145,31 @@ export class RolloutMachine {
   // ---- operator commands ----
 
   start(now: number, reason = 'rollout started'): Transition {
-    if (this.active) throw conflict(`a rollout is already ${this.#s.phase} (step ${this.#s.step + 1}/${this.#settings.steps.length}, canary ${this.#s.canaryWeight} %)`);
+    if (this.active)
+      throw conflict(
+        `a rollout is already ${this.#s.phase} (step ${this.#s.step + 1}/${this.#settings.steps.length}, canary ${this.#s.canaryWeight} %)`,
+      );
     const weight = this.#settings.steps[0];
-    this.#s = { ...initialRolloutState(weight), id: this.#s.id + 1, phase: 'progressing', step: 0, startedAt: now, stepStartedAt: now, stepDeadlineAt: this.#deadline(now), lastDecision: this.#s.lastDecision, pinsSuspended: false };
-    return this.#decide(now, 'PROMOTE', [`${reason}: step 1/${this.#settings.steps.length}, canary ${weight} %`], null, 'manual', true, weight);
+    this.#s = {
+      ...initialRolloutState(weight),
+      id: this.#s.id + 1,
+      phase: 'progressing',
+      step: 0,
+      startedAt: now,
+      stepStartedAt: now,
+      stepDeadlineAt: this.#deadline(now),
+      lastDecision: this.#s.lastDecision,
+      pinsSuspended: false,
+    };
+    return this.#decide(
+      now,
+      'PROMOTE',
+      [`${reason}: step 1/${this.#settings.steps.length}, canary ${weight} %`],
+      null,
+      'manual',
+      true,
+      weight,
+    );
   }
 
   /** Start again after a rollback (same as start, only from rolledback). */
@@ -177,7 +210,8 @@ export class RolloutMachine {
 
   /** An operator re-enables (or suspends) the canary pins outside a rollback. */
   setPinsSuspended(suspended: boolean): Transition {
-    if (this.#s.pinsSuspended === suspended || (!suspended && this.#s.pinsSuspended === undefined)) return { decision: null, weight: null, changed: false };
+    if (this.#s.pinsSuspended === suspended || (!suspended && this.#s.pinsSuspended === undefined))
+      return { decision: null, weight: null, changed: false };
     this.#s = { ...this.#s, pinsSuspended: suspended };
     return { decision: null, weight: null, changed: true };
   }
@@ -198,15 +232,30 @@ export class RolloutMachine {
     }
     if (report.criticalBreach === true && set.hardBreach === 'rollback') {
       const names = report.checks.filter((c) => c.status === 'fail' && c.critical && c.kind === 'comparison').map((c) => c.name);
-      return this.#engineRollback(now, [`critical check ${names.join(', ')} crossed its fail boundary (always-valid, sticky): rolled back at once`, ...report.reasons], report);
+      return this.#engineRollback(
+        now,
+        [`critical check ${names.join(', ')} crossed its fail boundary (always-valid, sticky): rolled back at once`, ...report.reasons],
+        report,
+      );
     }
     if (failed) {
       const failures = s.failures + 1;
       if (failures >= set.failureLimit) {
-        return this.#engineRollback(now, [`${failures} consecutive failed analyses (failureLimit ${set.failureLimit})`, ...report.reasons], report);
+        return this.#engineRollback(
+          now,
+          [`${failures} consecutive failed analyses (failureLimit ${set.failureLimit})`, ...report.reasons],
+          report,
+        );
       }
       this.#s = { ...s, failures };
-      return this.#decide(now, 'CONTINUE', [`failed analysis ${failures}/${set.failureLimit}`, ...report.reasons], report, 'analysis', true);
+      return this.#decide(
+        now,
+        'CONTINUE',
+        [`failed analysis ${failures}/${set.failureLimit}`, ...report.reasons],
+        report,
+        'analysis',
+        true,
+      );
     }
     if (s.failures !== 0) this.#s = { ...s, failures: 0 };
     if (s.phase === 'paused') return this.#decide(now, 'CONTINUE', [`paused: ${s.reason ?? 'by an operator'}`, ...report.reasons], report);
@@ -220,24 +269,62 @@ export class RolloutMachine {
     if (canaryRequests < set.minRequests) waits.push(`${canaryRequests} of ${set.minRequests} canary requests`);
     if (waits.length === 0) {
       if (this.nextIsFinal && gate !== 'none' && gate !== 'approved') {
-        const t = this.#decide(now, 'CONTINUE', [`ready for the final promotion, waiting for the confirm-promotion gate (${gate})`, ...report.reasons], report);
+        const t = this.#decide(
+          now,
+          'CONTINUE',
+          [`ready for the final promotion, waiting for the confirm-promotion gate (${gate})`, ...report.reasons],
+          report,
+        );
         return { ...t, awaitingConfirmation: true };
       }
-      const basis = report.nonInferior || !report.harm ? 'canary shown no worse than baseline' : `canary's harm at the next weight bounded within budget`;
-      return this.#advance(now, [`step ${s.step + 1}/${set.steps.length} passed: ${basis} over ${canaryRequests} requests in ${fmtS(elapsed)}`, ...report.reasons], report, 'analysis', false);
+      const basis =
+        report.nonInferior || !report.harm
+          ? 'canary shown no worse than baseline'
+          : `canary's harm at the next weight bounded within budget`;
+      return this.#advance(
+        now,
+        [`step ${s.step + 1}/${set.steps.length} passed: ${basis} over ${canaryRequests} requests in ${fmtS(elapsed)}`, ...report.reasons],
+        report,
+        'analysis',
+        false,
+      );
     }
     if (s.stepDeadlineAt !== null && now >= s.stepDeadlineAt && !ready) {
       const reason = `step ${s.step + 1} still undecided after ${fmtS(elapsed)} (maxStepDuration ${fmtS(set.maxStepDurationMs)})`;
       if (set.maxStepPolicy === 'promote-if-no-harm') {
-        const clear = report.verdict !== 'fail' && !report.checks.some((c) => c.status === 'fail' || (c.status === 'marginal' && c.kind !== 'comparison') || (c.status === 'nodata' && c.kind === 'metric'));
+        const clear =
+          report.verdict !== 'fail' &&
+          !report.checks.some(
+            (c) =>
+              c.status === 'fail' || (c.status === 'marginal' && c.kind !== 'comparison') || (c.status === 'nodata' && c.kind === 'metric'),
+          );
         if (clear && report.harm?.within === true && canaryRequests >= set.minRequests) {
           if (this.nextIsFinal && gate !== 'none' && gate !== 'approved') {
-            const t = this.#decide(now, 'CONTINUE', [`${reason}: no harm seen, waiting for the confirm-promotion gate (${gate})`, ...report.reasons], report);
+            const t = this.#decide(
+              now,
+              'CONTINUE',
+              [`${reason}: no harm seen, waiting for the confirm-promotion gate (${gate})`, ...report.reasons],
+              report,
+            );
             return { ...t, awaitingConfirmation: true };
           }
-          return this.#advance(now, [`${reason}: promoted because no check failed and the harm bound is within budget (maxStepPolicy promote-if-no-harm; weaker guarantee: not shown within the margin)`, ...report.reasons], report, 'analysis', false);
+          return this.#advance(
+            now,
+            [
+              `${reason}: promoted because no check failed and the harm bound is within budget (maxStepPolicy promote-if-no-harm; weaker guarantee: not shown within the margin)`,
+              ...report.reasons,
+            ],
+            report,
+            'analysis',
+            false,
+          );
         }
-        return this.#decide(now, 'CONTINUE', [`${reason}: waiting for the harm bound (maxStepPolicy promote-if-no-harm)`, ...report.reasons], report);
+        return this.#decide(
+          now,
+          'CONTINUE',
+          [`${reason}: waiting for the harm bound (maxStepPolicy promote-if-no-harm)`, ...report.reasons],
+          report,
+        );
       }
       if (!set.dryRun) this.#s = { ...this.#s, phase: 'paused', reason };
       return this.#decide(now, 'CONTINUE', [`${reason}: paused for an operator`, ...report.reasons], report, 'analysis', !set.dryRun);
@@ -261,7 +348,17 @@ export class RolloutMachine {
 
   #rollback(now: number, reasons: string[], report: AnalysisReport | null, source: Decision['source']): Transition {
     const pinsSuspended = this.#settings.suspendPinsOnRollback === true ? true : this.#s.pinsSuspended;
-    this.#s = { ...this.#s, phase: 'rolledback', canaryWeight: 0, stepStartedAt: null, stepDeadlineAt: null, failures: 0, reason: reasons[0], endedAt: now, pinsSuspended };
+    this.#s = {
+      ...this.#s,
+      phase: 'rolledback',
+      canaryWeight: 0,
+      stepStartedAt: null,
+      stepDeadlineAt: null,
+      failures: 0,
+      reason: reasons[0],
+      endedAt: now,
+      pinsSuspended,
+    };
     return this.#decide(now, 'ROLLBACK', reasons, report, source, true, 0);
   }
 
@@ -270,19 +367,64 @@ export class RolloutMachine {
     if (source === 'analysis' && set.dryRun) return this.#decide(now, 'PROMOTE', reasons, report, source);
     const next = this.#s.step + 1;
     if (full || next >= set.steps.length || set.steps[next] >= 100) {
-      this.#s = { ...this.#s, phase: 'promoted', canaryWeight: 100, step: set.steps.length, stepStartedAt: null, stepDeadlineAt: null, failures: 0, reason: null, endedAt: now };
+      this.#s = {
+        ...this.#s,
+        phase: 'promoted',
+        canaryWeight: 100,
+        step: set.steps.length,
+        stepStartedAt: null,
+        stepDeadlineAt: null,
+        failures: 0,
+        reason: null,
+        endedAt: now,
+      };
       return this.#decide(now, 'PROMOTE', [...reasons, 'rollout complete: canary at 100 %'], report, source, true, 100);
     }
     const weight = set.steps[next];
-    this.#s = { ...this.#s, phase: this.#s.phase === 'paused' && source === 'manual' ? 'progressing' : this.#s.phase, step: next, canaryWeight: weight, stepStartedAt: now, stepDeadlineAt: this.#deadline(now), failures: 0, reason: null };
-    return this.#decide(now, 'PROMOTE', [...reasons, `now at step ${next + 1}/${set.steps.length}, canary ${weight} %`], report, source, true, weight);
+    this.#s = {
+      ...this.#s,
+      phase: this.#s.phase === 'paused' && source === 'manual' ? 'progressing' : this.#s.phase,
+      step: next,
+      canaryWeight: weight,
+      stepStartedAt: now,
+      stepDeadlineAt: this.#deadline(now),
+      failures: 0,
+      reason: null,
+    };
+    return this.#decide(
+      now,
+      'PROMOTE',
+      [...reasons, `now at step ${next + 1}/${set.steps.length}, canary ${weight} %`],
+      report,
+      source,
+      true,
+      weight,
+    );
   }
 
-  #decide(now: number, action: Decision['action'], reasons: string[], report: AnalysisReport | null, source: Decision['source'] = 'analysis', changed = false, weight: number | null = null): Transition {
+  #decide(
+    now: number,
+    action: Decision['action'],
+    reasons: string[],
+    report: AnalysisReport | null,
+    source: Decision['source'] = 'analysis',
+    changed = false,
+    weight: number | null = null,
+  ): Transition {
     const s = this.#s;
     const dryRun = source === 'analysis' && this.#settings.dryRun && action !== 'CONTINUE' ? true : undefined;
     const summary = `${action}: ${reasons[0] ?? ''}${report?.summary ? ` — ${report.summary}` : ''}`;
-    const decision: Decision = { at: now, action, step: s.step, canaryWeight: s.canaryWeight, reasons, report, source, summary, ...(dryRun ? { dryRun } : {}) };
+    const decision: Decision = {
+      at: now,
+      action,
+      step: s.step,
+      canaryWeight: s.canaryWeight,
+      reasons,
+      report,
+      source,
+      summary,
+      ...(dryRun ? { dryRun } : {}),
+    };
     if (action !== 'CONTINUE' || changed) this.#s = { ...this.#s, lastDecision: decision };
     return { decision, weight, changed: changed || action !== 'CONTINUE' };
   }

@@ -41,10 +41,16 @@ export class AdminClient {
     if (body !== undefined) headers['content-type'] = 'application/json';
     let res: Response;
     try {
-      res = await fetch(`${this.base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(this.#timeoutMs) });
+      res = await fetch(`${this.base}${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.#timeoutMs),
+      });
     } catch (e) {
       const err = e as Error & { cause?: { code?: string; message?: string } };
-      const why = err.name === 'TimeoutError' ? `no answer in ${this.#timeoutMs} ms` : err.cause?.code ?? err.cause?.message ?? err.message;
+      const why =
+        err.name === 'TimeoutError' ? `no answer in ${this.#timeoutMs} ms` : (err.cause?.code ?? err.cause?.message ?? err.message);
       throw new CtlError(`cannot reach the canaryd admin API at ${this.base}: ${why}`, 0);
     }
     const text = await res.text();
@@ -59,7 +65,8 @@ export class AdminClient {
       const code = typeof err.error === 'string' ? err.error : null;
       let msg = typeof err.message === 'string' ? err.message : text.slice(0, 200) || res.statusText;
       if (res.status === 401) msg += ' (pass --token or set CANARYD_ADMIN_TOKEN)';
-      if (res.status === 404 && code === 'CANARYD_ERR_NOT_FOUND' && msg.startsWith('no route')) msg += ' (this canaryd does not have that feature)';
+      if (res.status === 404 && code === 'CANARYD_ERR_NOT_FOUND' && msg.startsWith('no route'))
+        msg += ' (this canaryd does not have that feature)';
       throw new CtlError(`${method} ${path}: ${res.status}${code ? ` ${code}` : ''}: ${msg}`, res.status, code);
     }
     return json as T;
@@ -89,7 +96,12 @@ export class AdminClient {
           } catch {
             /* not JSON */
           }
-          reject(new CtlError(`event stream refused: ${res.statusCode}: ${msg}${res.statusCode === 401 ? ' (pass --token or set CANARYD_ADMIN_TOKEN)' : ''}`, res.statusCode ?? 0));
+          reject(
+            new CtlError(
+              `event stream refused: ${res.statusCode}: ${msg}${res.statusCode === 401 ? ' (pass --token or set CANARYD_ADMIN_TOKEN)' : ''}`,
+              res.statusCode ?? 0,
+            ),
+          );
         });
       });
       ws.on('error', (e) => {

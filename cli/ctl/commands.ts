@@ -1,5 +1,15 @@
 /** The one-shot `canaryd ctl` commands: status, weights, promote, pause, resume, rollback, faults, flags. */
-import type { FaultsKillAnswer, FaultsView, Flag, FlagCheckResult, FlagList, RolloutStatus, SetWeightResult, StatusView, WeightsView } from '../../contract/index.js';
+import type {
+  FaultsKillAnswer,
+  FaultsView,
+  Flag,
+  FlagCheckResult,
+  FlagList,
+  RolloutStatus,
+  SetWeightResult,
+  StatusView,
+  WeightsView,
+} from '../../contract/index.js';
 import { AdminClient } from './client.js';
 import { num, progressBar, stepsOf, table } from './format.js';
 
@@ -31,12 +41,16 @@ export async function status(c: AdminClient, io: Io): Promise<number> {
   if (r) {
     const steps = stepsOf(r);
     const step = r.step;
-    rows.push(['rollout', `${r.phase}, step ${step + 1}/${steps.length}${r.lastDecision ? `, last decision ${r.lastDecision.action}` : ''}`]);
+    rows.push([
+      'rollout',
+      `${r.phase}, step ${step + 1}/${steps.length}${r.lastDecision ? `, last decision ${r.lastDecision.action}` : ''}`,
+    ]);
     rows.push(['', progressBar(r.canaryWeight, steps, step)]);
     if (r.summary) rows.push(['analysis', r.summary]);
     if (r.mde?.length) rows.push(['detectable', r.mde.map((m) => m.text).join(', ')]);
     if (r.forecast?.knob) rows.push(['knob', String(r.forecast.knob)]);
-    if (r.pinsSuspended) rows.push(['pins', `suspended after the rollback: ${(r.suspendedPins ?? []).join(', ') || 'none configured'} (ctl pins resume)`]);
+    if (r.pinsSuspended)
+      rows.push(['pins', `suspended after the rollback: ${(r.suspendedPins ?? []).join(', ') || 'none configured'} (ctl pins resume)`]);
   } else {
     rows.push(['rollout', 'no rollout controller status']);
   }
@@ -59,7 +73,12 @@ export async function weights(c: AdminClient, io: Io, args: string[], reason?: s
 }
 
 /** start / retry / pause / resume / promote / rollback: POST /api/v1/rollout/<action>. */
-export async function rolloutAction(c: AdminClient, io: Io, action: 'start' | 'retry' | 'pause' | 'resume' | 'promote' | 'rollback', body: Record<string, unknown>): Promise<number> {
+export async function rolloutAction(
+  c: AdminClient,
+  io: Io,
+  action: 'start' | 'retry' | 'pause' | 'resume' | 'promote' | 'rollback',
+  body: Record<string, unknown>,
+): Promise<number> {
   const r = await c.request<RolloutStatus>('POST', `/api/v1/rollout/${action}`, body);
   if (io.json) return (printJson(io, r), 0);
   const bits = [`${action}: ok`];
@@ -80,7 +99,9 @@ export async function faults(c: AdminClient, io: Io, args: string[], reason?: st
     if (typeof r.released === 'number') bits.push(`${r.released} in-flight fault(s) lifted`);
     if (r.experimentsStopped) bits.push('the running experiment aborted');
     if (typeof r.removed === 'number') bits.push(`${r.removed} rule(s) removed`);
-    io.out(`fault kill switch tripped: every fault off${bits.length ? ` (${bits.join(', ')})` : ''}${r.state === 'halted' ? '; re-arm with: canaryd ctl faults resume' : ''}`);
+    io.out(
+      `fault kill switch tripped: every fault off${bits.length ? ` (${bits.join(', ')})` : ''}${r.state === 'halted' ? '; re-arm with: canaryd ctl faults resume' : ''}`,
+    );
     return 0;
   }
   if (sub === 'resume') {
@@ -91,7 +112,9 @@ export async function faults(c: AdminClient, io: Io, args: string[], reason?: st
   if (sub !== 'list') throw new UsageError(`faults: unknown subcommand ${JSON.stringify(sub)} (list, kill, resume)`);
   const r = await c.get<FaultsView>('/api/v1/faults');
   if (io.json) return (printJson(io, r), 0);
-  io.out(`fault injection: ${r.state}${r.halted?.reason ? ` (${r.halted.reason})` : r.state !== 'armed' && r.state !== 'idle' && r.refusal ? ` (${r.refusal})` : ''}`);
+  io.out(
+    `fault injection: ${r.state}${r.halted?.reason ? ` (${r.halted.reason})` : r.state !== 'armed' && r.state !== 'idle' && r.refusal ? ` (${r.refusal})` : ''}`,
+  );
   const list = r.rules ?? [];
   if (list.length === 0) return (io.out('no fault rules'), 0);
   const match = (m: unknown) => (m && typeof m === 'object' && Object.keys(m).length > 0 ? JSON.stringify(m) : 'every request');
@@ -102,7 +125,15 @@ export async function faults(c: AdminClient, io: Io, args: string[], reason?: st
         f.name,
         f.type,
         num(f.probability),
-        f.active === true ? 'active' : f.expired ? 'expired' : f.enabled === false ? 'disabled' : f.active === false ? 'inactive' : String(f.enabled ?? true),
+        f.active === true
+          ? 'active'
+          : f.expired
+            ? 'expired'
+            : f.enabled === false
+              ? 'disabled'
+              : f.active === false
+                ? 'inactive'
+                : String(f.enabled ?? true),
         String(f.source ?? ''),
         num(f.injected),
         match(f.match),
@@ -124,15 +155,27 @@ export async function flags(c: AdminClient, io: Io, args: string[], opts: { user
     if (io.json) return (printJson(io, r), 0);
     const where = r.route.version ? `${r.route.version}` : `canary with chance ${num((r.route.canaryChance ?? 0) * 100)}%`;
     const by = r.route.decidedBy === 'weights' ? 'weights' : `${r.route.decidedBy} ${r.route.rule}`;
-    io.out(`flag ${r.key} (${r.kind} → ${r.flagVersion}): ${r.enabled ? 'ON' : 'OFF'} — ${r.reason}\nsuch a request goes to ${where} (decided by ${by})`);
+    io.out(
+      `flag ${r.key} (${r.kind} → ${r.flagVersion}): ${r.enabled ? 'ON' : 'OFF'} — ${r.reason}\nsuch a request goes to ${where} (decided by ${by})`,
+    );
     return 0;
   }
-  if (sub !== 'list' || args.length > 1) throw new UsageError(`flags: unknown subcommand ${JSON.stringify(args.join(' '))} (list, check KEY)`);
+  if (sub !== 'list' || args.length > 1)
+    throw new UsageError(`flags: unknown subcommand ${JSON.stringify(args.join(' '))} (list, check KEY)`);
   const r = await c.get<FlagList>('/api/v1/flags');
   if (io.json) return (printJson(io, r), 0);
   const list = r.flags;
   if (list.length === 0) return (io.out('no flags'), 0);
-  const detail = (f: Flag) => (f.kind === 'percentage' ? `${num(f.percentage)}% of users` : f.kind === 'userList' ? `${f.users?.length ?? 0} user(s)` : f.kind === 'ipList' ? (f.ips ?? []).join(', ') : 'everyone') + (f.match ? ` matching ${JSON.stringify(f.match)}` : '');
-  io.out(table([['key', 'kind', 'state', 'to', 'who'], ...list.map((f) => [f.key, f.kind, f.enabled ? 'on' : 'off', f.version, detail(f)])]));
+  const detail = (f: Flag) =>
+    (f.kind === 'percentage'
+      ? `${num(f.percentage)}% of users`
+      : f.kind === 'userList'
+        ? `${f.users?.length ?? 0} user(s)`
+        : f.kind === 'ipList'
+          ? (f.ips ?? []).join(', ')
+          : 'everyone') + (f.match ? ` matching ${JSON.stringify(f.match)}` : '');
+  io.out(
+    table([['key', 'kind', 'state', 'to', 'who'], ...list.map((f) => [f.key, f.kind, f.enabled ? 'on' : 'off', f.version, detail(f)])]),
+  );
   return 0;
 }

@@ -8,7 +8,10 @@ const mib = (n: number) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MiB` : n
 
 export async function dependencies(c: AdminClient, io: Io, args: string[]): Promise<number> {
   if (args.length > 1) throw new UsageError('dependencies takes at most one name');
-  const r: DependencyList = args.length === 1 ? { dependencies: [await c.get<DependencyView>(`/api/v1/dependencies/${encodeURIComponent(args[0])}`)] } : await c.get<DependencyList>('/api/v1/dependencies');
+  const r: DependencyList =
+    args.length === 1
+      ? { dependencies: [await c.get<DependencyView>(`/api/v1/dependencies/${encodeURIComponent(args[0])}`)] }
+      : await c.get<DependencyList>('/api/v1/dependencies');
   if (io.json) return (io.out(JSON.stringify(args.length === 1 ? r.dependencies[0] : r, null, 2)), 0);
   const deps = r.dependencies ?? [];
   if (deps.length === 0) return (io.out('no dependencies configured (dependencies: in the config)'), 0);
@@ -26,7 +29,20 @@ export async function dependencies(c: AdminClient, io: Io, args: string[]): Prom
       ]),
     ]),
   );
-  const faults = deps.flatMap((d) => (d.faults ?? []).map((f) => [String(d.name), String(f.rule), String(f.type), f.version ?? 'any', String(f.probability), num(f.connections)]));
-  io.out(faults.length === 0 ? 'no active dependency faults' : table([['dependency', 'rule', 'type', 'version', 'probability', 'connections'], ...faults]));
+  const faults = deps.flatMap((d) =>
+    (d.faults ?? []).map((f) => [
+      String(d.name),
+      String(f.rule),
+      String(f.type),
+      f.version ?? 'any',
+      String(f.probability),
+      num(f.connections),
+    ]),
+  );
+  io.out(
+    faults.length === 0
+      ? 'no active dependency faults'
+      : table([['dependency', 'rule', 'type', 'version', 'probability', 'connections'], ...faults]),
+  );
   return 0;
 }

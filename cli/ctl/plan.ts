@@ -14,11 +14,17 @@ export async function plan(c: AdminClient, io: Io, body: Record<string, number>)
   const p = await c.request<PlanResult>('POST', '/api/v1/rollout/plan', body);
   if (io.json) return (io.out(JSON.stringify(p, null, 2)), 0);
   const i = p.input ?? {};
-  io.out(`traffic: ${Math.round(i.rate ?? 0)} req/s, baseline 5xx ${((i.errorRate ?? 0) * 100).toFixed(2)} %${p.measured ? ` (measured over the last ${Math.round(p.measured.seconds)} s)` : ''}`);
+  io.out(
+    `traffic: ${Math.round(i.rate ?? 0)} req/s, baseline 5xx ${((i.errorRate ?? 0) * 100).toFixed(2)} %${p.measured ? ` (measured over the last ${Math.round(p.measured.seconds)} s)` : ''}`,
+  );
   for (const s of p.steps ?? []) {
-    io.out(`  step ${String(s.weight).padStart(3)} %: ${secs(s.seconds).padEnd(13)} ${s.decidedBy}${s.mde5xxRatio ? `; detects 5xx ×${s.mde5xxRatio.toFixed(2)} by its end` : ''}`);
+    io.out(
+      `  step ${String(s.weight).padStart(3)} %: ${secs(s.seconds).padEnd(13)} ${s.decidedBy}${s.mde5xxRatio ? `; detects 5xx ×${s.mde5xxRatio.toFixed(2)} by its end` : ''}`,
+    );
   }
-  io.out(`a good canary reaches 100 % in: ${secs(p.secondsToFullPromotion)}${p.mde5xxRatio ? `; smallest 5xx regression caught on the way: ×${p.mde5xxRatio.toFixed(2)}` : ''}`);
+  io.out(
+    `a good canary reaches 100 % in: ${secs(p.secondsToFullPromotion)}${p.mde5xxRatio ? `; smallest 5xx regression caught on the way: ×${p.mde5xxRatio.toFixed(2)}` : ''}`,
+  );
   for (const n of p.notes ?? []) io.out(`note: ${n}`);
   return 0;
 }

@@ -10,7 +10,13 @@ import { num, terminalPhase } from './format.js';
 
 export const WAIT_EXIT = { reached: 0, other: 1, timeout: 2, error: 3 } as const;
 
-export async function waitFor(c: AdminClient, until: 'promoted' | 'rolledback', timeoutMs: number, log: (s: string) => void, pollMs = 1000): Promise<number> {
+export async function waitFor(
+  c: AdminClient,
+  until: 'promoted' | 'rolledback',
+  timeoutMs: number,
+  log: (s: string) => void,
+  pollMs = 1000,
+): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   let lastPhase: string | null = null;
   let lastProblem = '';
@@ -43,7 +49,9 @@ export async function waitFor(c: AdminClient, until: 'promoted' | 'rolledback', 
     }
     const left = deadline - Date.now();
     if (left <= 0) {
-      log(`timed out after ${Math.round(timeoutMs / 1000)} s waiting for the rollout to be ${until}${lastPhase ? ` (last phase ${lastPhase})` : ''}`);
+      log(
+        `timed out after ${Math.round(timeoutMs / 1000)} s waiting for the rollout to be ${until}${lastPhase ? ` (last phase ${lastPhase})` : ''}`,
+      );
       return WAIT_EXIT.timeout;
     }
     await new Promise((r) => setTimeout(r, Math.min(pollMs, left)));

@@ -55,7 +55,14 @@ export function renderFrame(v: View, base: string): string[] {
   lines.push(
     ...table([
       ['version', 'req/s', 'errors', 'p50', 'p95', 'p99'],
-      ...(['baseline', 'canary'] as const).map((n) => [n, num(vs?.[n].rps), pct(vs?.[n].errorRate), ms(vs?.[n].p50Ms), ms(vs?.[n].p95Ms), ms(vs?.[n].p99Ms)]),
+      ...(['baseline', 'canary'] as const).map((n) => [
+        n,
+        num(vs?.[n].rps),
+        pct(vs?.[n].errorRate),
+        ms(vs?.[n].p50Ms),
+        ms(vs?.[n].p95Ms),
+        ms(vs?.[n].p99Ms),
+      ]),
     ]).split('\n'),
     '',
   );
@@ -68,7 +75,16 @@ export function renderFrame(v: View, base: string): string[] {
     if (Array.isArray(rep?.mde) && rep.mde.length) lines.push(`  detectable now: ${rep.mde.map((m) => m.text).join(', ')}`);
     if (typeof rep?.forecast?.knob === 'string') lines.push(`  ${rep.forecast.knob}`);
     if (checks.length > 0) {
-      lines.push(...table(checks.map((c) => ['  ' + (c.status === 'fail' ? 'FAIL' : c.status), c.name, `observed ${num(c.observed)}`, `threshold ${num(c.threshold)}`])).split('\n'));
+      lines.push(
+        ...table(
+          checks.map((c) => [
+            '  ' + (c.status === 'fail' ? 'FAIL' : c.status),
+            c.name,
+            `observed ${num(c.observed)}`,
+            `threshold ${num(c.threshold)}`,
+          ]),
+        ).split('\n'),
+      );
     }
   }
   lines.push('', 'recent events');
@@ -84,7 +100,11 @@ function summaryLine(v: View): string {
   return `${time(Date.now())} canary ${num(r?.canaryWeight ?? s?.weights.canary)}%${r ? ` ${r.phase}` : ''} | baseline ${num(vs?.baseline.rps)} rps ${pct(vs?.baseline.errorRate)} p95 ${ms(vs?.baseline.p95Ms)} | canary ${num(vs?.canary.rps)} rps ${pct(vs?.canary.errorRate)} p95 ${ms(vs?.canary.p95Ms)}`;
 }
 
-export async function watch(c: AdminClient, out: { write(s: string): unknown; isTTY?: boolean }, opts: { count?: number }): Promise<number> {
+export async function watch(
+  c: AdminClient,
+  out: { write(s: string): unknown; isTTY?: boolean },
+  opts: { count?: number },
+): Promise<number> {
   const v: View = { status: null, analysis: null, analysisMissing: false, snapshot: null, events: [], connected: false };
   const poll = async () => {
     v.status = await c.get<StatusView>('/api/v1/status');

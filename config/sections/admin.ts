@@ -5,14 +5,27 @@ import { ListenAddress, StrictObject } from './types.js';
 export const adminSections = {
   admin: StrictObject({
     listen: ListenAddress('127.0.0.1:9901', 'Admin API, dashboard and /metrics'),
-    token: Type.String({ default: '', description: 'Bearer token for mutating routes; required off loopback, and then at least 32 bytes. With no token, mutations are refused (see allowUnauthenticated)' }),
-    tokenFile: Type.String({ default: '', description: 'Read the token from this file instead (e.g. a mounted Kubernetes Secret); re-read when it changes, so the Secret can rotate. Not with token' }),
+    token: Type.String({
+      default: '',
+      description:
+        'Bearer token for mutating routes; required off loopback, and then at least 32 bytes. With no token, mutations are refused (see allowUnauthenticated)',
+    }),
+    tokenFile: Type.String({
+      default: '',
+      description:
+        'Read the token from this file instead (e.g. a mounted Kubernetes Secret); re-read when it changes, so the Secret can rotate. Not with token',
+    }),
     authReads: Type.Boolean({ default: false, description: 'Require the token on read routes too' }),
-    allowUnauthenticated: Type.Boolean({ default: false, description: 'Allow mutating routes with no token configured. Loopback admin.listen only; any local process (in a pod: the app) can then steer canaryd' }),
+    allowUnauthenticated: Type.Boolean({
+      default: false,
+      description:
+        'Allow mutating routes with no token configured. Loopback admin.listen only; any local process (in a pod: the app) can then steer canaryd',
+    }),
     allowedHosts: Type.Array(Type.String({ minLength: 1, maxLength: 253, pattern: '^(\\*|(\\*\\.)?[A-Za-z0-9_.-]+)$' }), {
       default: [],
       maxItems: 64,
-      description: 'Host names the admin answers to, besides IP literals, localhost, *.localhost and the admin.listen host (DNS rebinding protection; others get 421). "*.example.com" allows subdomains; "*" turns the check off',
+      description:
+        'Host names the admin answers to, besides IP literals, localhost, *.localhost and the admin.listen host (DNS rebinding protection; others get 421). "*.example.com" allows subdomains; "*" turns the check off',
     }),
     reconcile: StrictObject({
       policy: Type.Union([Type.Literal('report'), Type.Literal('revert')], { default: 'report' }),

@@ -6,7 +6,13 @@
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Duration, StrictObject, VersionNameSchema } from './types.js';
-import { DEPENDENCY_FAULT_TYPES, DEPENDENCY_NAME_PATTERN, dependencyFaultFields, isDependencyFaultType, type DependencyFaultTypeName } from './dependencies.js';
+import {
+  DEPENDENCY_FAULT_TYPES,
+  DEPENDENCY_NAME_PATTERN,
+  dependencyFaultFields,
+  isDependencyFaultType,
+  type DependencyFaultTypeName,
+} from './dependencies.js';
 
 /** Every fault kind, in the order docs and errors list them. The proxy's registry implements exactly these. */
 export const FAULT_TYPES = ['delay', 'abort', 'reset', 'hang', 'throttle', 'truncate', 'dependency'] as const;
@@ -15,16 +21,31 @@ export type FaultTypeName = (typeof FAULT_TYPES)[number];
 export const ALL_FAULT_TYPES = [...FAULT_TYPES, ...DEPENDENCY_FAULT_TYPES] as const;
 export type AnyFaultTypeName = FaultTypeName | DependencyFaultTypeName;
 
-const StringOrList = Type.Union([Type.String({ maxLength: 256 }), Type.Array(Type.String({ maxLength: 256 }), { minItems: 1, maxItems: 64 })]);
+const StringOrList = Type.Union([
+  Type.String({ maxLength: 256 }),
+  Type.Array(Type.String({ maxLength: 256 }), { minItems: 1, maxItems: 64 }),
+]);
 const MAX_MS = 600_000;
 
 export const FaultMatchSchema = Type.Object(
   {
     version: Type.Optional(VersionNameSchema),
-    dependency: Type.Optional(Type.String({ pattern: DEPENDENCY_NAME_PATTERN, description: 'TCP kinds only: the dependency (dependencies[].name) whose connections the rule hits' })),
-    path: Type.Optional(Type.String({ pattern: '^/', maxLength: 512, description: 'path prefix ("/api/") or glob ("/api/*", "**" crosses "/")' })),
+    dependency: Type.Optional(
+      Type.String({
+        pattern: DEPENDENCY_NAME_PATTERN,
+        description: 'TCP kinds only: the dependency (dependencies[].name) whose connections the rule hits',
+      }),
+    ),
+    path: Type.Optional(
+      Type.String({ pattern: '^/', maxLength: 512, description: 'path prefix ("/api/") or glob ("/api/*", "**" crosses "/")' }),
+    ),
     method: Type.Optional(StringOrList),
-    header: Type.Optional(Type.Record(Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" }), StringOrList, { maxProperties: 16, description: 'header name -> exact value(s); "*" matches presence' })),
+    header: Type.Optional(
+      Type.Record(Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" }), StringOrList, {
+        maxProperties: 16,
+        description: 'header name -> exact value(s); "*" matches presence',
+      }),
+    ),
   },
   { additionalProperties: false, description: 'which requests the rule applies to (all given conditions must hold); empty: every request' },
 );
@@ -43,16 +64,25 @@ export const FaultParamSchemas = {
     {
       status: Type.Integer({ minimum: 200, maximum: 599, description: 'HTTP status to answer with' }),
       body: Type.Optional(Type.String({ maxLength: 65_536, description: 'response body (default: a JSON error body)' })),
-      headers: Type.Optional(Type.Record(Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" }), Type.String({ maxLength: 1024 }), { maxProperties: 32 })),
+      headers: Type.Optional(
+        Type.Record(Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" }), Type.String({ maxLength: 1024 }), { maxProperties: 32 }),
+      ),
     },
     { additionalProperties: false, description: 'answer without calling the upstream' },
   ),
   reset: Type.Object(
-    { afterHeaders: Type.Boolean({ default: false, description: 'false: reset before any response; true: send the upstream response headers, then reset' }) },
+    {
+      afterHeaders: Type.Boolean({
+        default: false,
+        description: 'false: reset before any response; true: send the upstream response headers, then reset',
+      }),
+    },
     { additionalProperties: false, description: 'TCP reset (RST) of the client connection' },
   ),
   hang: Type.Object(
-    { maxMs: Type.Number({ minimum: 1, maximum: MAX_MS, default: 30_000, description: 'bound: the connection is closed after this long' }) },
+    {
+      maxMs: Type.Number({ minimum: 1, maximum: MAX_MS, default: 30_000, description: 'bound: the connection is closed after this long' }),
+    },
     { additionalProperties: false, description: 'no answer until the client gives up (bounded)' },
   ),
   throttle: Type.Object(
@@ -60,14 +90,27 @@ export const FaultParamSchemas = {
     { additionalProperties: false, description: 'limit the response body bandwidth' },
   ),
   truncate: Type.Object(
-    { afterBytes: Type.Integer({ minimum: 0, default: 1024, description: 'body bytes sent before the connection is closed (at most half of a shorter Content-Length)' }) },
+    {
+      afterBytes: Type.Integer({
+        minimum: 0,
+        default: 1024,
+        description: 'body bytes sent before the connection is closed (at most half of a shorter Content-Length)',
+      }),
+    },
     { additionalProperties: false, description: 'close the connection mid-body' },
   ),
   dependency: Type.Object(
     {
-      name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$', description: 'the dependency the app should fail, e.g. database, cache, payments' }),
+      name: Type.String({
+        pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$',
+        description: 'the dependency the app should fail, e.g. database, cache, payments',
+      }),
       mode: Type.Union([Type.Literal('error'), Type.Literal('timeout'), Type.Literal('slow')], { default: 'error' }),
-      header: Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$', default: 'x-canaryd-dependency-fault', description: 'request header carrying "<name>=<mode>"' }),
+      header: Type.String({
+        pattern: '^[A-Za-z0-9-]{1,64}$',
+        default: 'x-canaryd-dependency-fault',
+        description: 'request header carrying "<name>=<mode>"',
+      }),
     },
     { additionalProperties: false, description: 'add a request header telling the app to simulate a failing dependency' },
   ),
@@ -97,7 +140,13 @@ export const faultRuleFields = {
 export const FaultRuleConfigSchema = Type.Object(
   {
     ...faultRuleFields,
-    duration: Type.Optional(Type.Unsafe<number>({ type: ['string', 'number'], duration: true, description: 'the rule expires this long after it became active (e.g. 10m)' })),
+    duration: Type.Optional(
+      Type.Unsafe<number>({
+        type: ['string', 'number'],
+        duration: true,
+        description: 'the rule expires this long after it became active (e.g. 10m)',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
@@ -107,15 +156,31 @@ export type FaultRuleConfig = Static<typeof FaultRuleConfigSchema>;
 export const faultSections = {
   faults: StrictObject({
     enabled: Type.Boolean({ default: false, description: 'Master switch: no fault fires while false' }),
-    allowInProduction: Type.Boolean({ default: false, description: 'Allow faults.enabled when environment is production (or NODE_ENV=production)' }),
-    allowHeaderControl: Type.Boolean({ default: false, description: 'Honour x-canaryd-fault-* request headers (stripped before forwarding)' }),
+    allowInProduction: Type.Boolean({
+      default: false,
+      description: 'Allow faults.enabled when environment is production (or NODE_ENV=production)',
+    }),
+    allowHeaderControl: Type.Boolean({
+      default: false,
+      description: 'Honour x-canaryd-fault-* request headers (stripped before forwarding)',
+    }),
     maxHeaderDelay: Duration('10s', 'Bound on x-canaryd-fault-delay-request'),
-    maxErrorRate: Type.Number({ minimum: 0, maximum: 1, default: 0.05, description: 'Auto-disable: every fault turns off when the error rate clients see over autoDisable.window exceeds this' }),
+    maxErrorRate: Type.Number({
+      minimum: 0,
+      maximum: 1,
+      default: 0.05,
+      description: 'Auto-disable: every fault turns off when the error rate clients see over autoDisable.window exceeds this',
+    }),
     autoDisable: StrictObject({
       window: Duration('30s', 'Sliding window of the client-seen error rate'),
       minRequests: Type.Integer({ minimum: 1, default: 20, description: 'Requests needed in the window before it may trip' }),
     }),
-    maxActive: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 1000, description: 'Cap on concurrently faulted requests; beyond it a fault that would fire passes through (counted as capped)' }),
+    maxActive: Type.Integer({
+      minimum: 1,
+      maximum: 1_000_000,
+      default: 1000,
+      description: 'Cap on concurrently faulted requests; beyond it a fault that would fire passes through (counted as capped)',
+    }),
     rules: Type.Array(FaultRuleConfigSchema, { default: [], maxItems: 256 }),
   }),
 };
@@ -132,14 +197,21 @@ export function faultRuleProblems(rule: Partial<FaultRuleConfig>, where: string)
   const out: string[] = [];
   const kinds = faultKindsOf(rule);
   if (kinds.length !== 1) {
-    out.push(`${where}: set exactly one fault kind (${FAULT_TYPES.join(', ')}), got ${kinds.length === 0 ? 'none' : kinds.join(' and ')} (on a dependency's TCP connections: ${DEPENDENCY_FAULT_TYPES.join(', ')})`);
+    out.push(
+      `${where}: set exactly one fault kind (${FAULT_TYPES.join(', ')}), got ${kinds.length === 0 ? 'none' : kinds.join(' and ')} (on a dependency's TCP connections: ${DEPENDENCY_FAULT_TYPES.join(', ')})`,
+    );
   }
   const m = rule.match ?? {};
   if (kinds.length === 1 && isDependencyFaultType(kinds[0])) {
-    if (m.dependency === undefined) out.push(`${where}.match.dependency: a ${kinds[0]} fault acts on a dependency's TCP connections; name the dependency`);
-    for (const k of ['path', 'method', 'header'] as const) if (m[k] !== undefined) out.push(`${where}.match.${k}: a ${kinds[0]} fault sees TCP bytes, not HTTP requests; match only dependency and version`);
+    if (m.dependency === undefined)
+      out.push(`${where}.match.dependency: a ${kinds[0]} fault acts on a dependency's TCP connections; name the dependency`);
+    for (const k of ['path', 'method', 'header'] as const)
+      if (m[k] !== undefined)
+        out.push(`${where}.match.${k}: a ${kinds[0]} fault sees TCP bytes, not HTTP requests; match only dependency and version`);
   } else if (kinds.length === 1 && m.dependency !== undefined) {
-    out.push(`${where}.match.dependency: only the TCP kinds (${DEPENDENCY_FAULT_TYPES.join(', ')}) act on dependencies; ${kinds[0]} acts on HTTP requests`);
+    out.push(
+      `${where}.match.dependency: only the TCP kinds (${DEPENDENCY_FAULT_TYPES.join(', ')}) act on dependencies; ${kinds[0]} acts on HTTP requests`,
+    );
   }
   const d = rule.delay;
   if (d) {
@@ -167,7 +239,8 @@ export function productionRefusal(environment: string, env: NodeJS.ProcessEnv): 
 export function faultsProblems(c: { environment: string; faults: FaultsConfig }, env: NodeJS.ProcessEnv): string[] {
   const out: string[] = [];
   const f = c.faults;
-  if (f.enabled && !f.allowInProduction && isProduction(c.environment, env)) out.push(`faults.enabled: ${productionRefusal(c.environment, env)}`);
+  if (f.enabled && !f.allowInProduction && isProduction(c.environment, env))
+    out.push(`faults.enabled: ${productionRefusal(c.environment, env)}`);
   const names = new Set<string>();
   f.rules.forEach((r, i) => {
     if (names.has(r.name)) out.push(`faults.rules[${i}].name: duplicate rule name ${JSON.stringify(r.name)}`);

@@ -14,18 +14,38 @@ export const FileFlag = Type.Object(
   {
     key: Type.String({ pattern: FLAG_KEY_PATTERN_TEXT, description: 'Lowercase flag name, e.g. "beta-users"' }),
     description: Type.String({ maxLength: 500, default: '', description: 'What the flag is for' }),
-    kind: Type.Union([Type.Literal('boolean'), Type.Literal('percentage'), Type.Literal('userList'), Type.Literal('ipList')], { description: 'boolean: every matching request; percentage: a share of users; userList / ipList: listed users or client IPs' }),
+    kind: Type.Union([Type.Literal('boolean'), Type.Literal('percentage'), Type.Literal('userList'), Type.Literal('ipList')], {
+      description: 'boolean: every matching request; percentage: a share of users; userList / ipList: listed users or client IPs',
+    }),
     enabled: Type.Boolean({ default: false, description: 'Whether the flag routes requests' }),
     version: Type.Union([VersionNameSchema], { default: 'canary', description: 'Where matching requests go' }),
     percentage: Type.Optional(Type.Number({ minimum: 0, maximum: 100, description: 'kind percentage: share of users, hashed per user' })),
-    users: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { minItems: 1, maxItems: 10_000, description: 'kind userList: user ids (the sticky key)' })),
-    ips: Type.Optional(Type.Array(Type.String({ minLength: 2, maxLength: 64 }), { minItems: 1, maxItems: 1_000, description: 'kind ipList: client IPs or CIDRs' })),
+    users: Type.Optional(
+      Type.Array(Type.String({ minLength: 1, maxLength: 256 }), {
+        minItems: 1,
+        maxItems: 10_000,
+        description: 'kind userList: user ids (the sticky key)',
+      }),
+    ),
+    ips: Type.Optional(
+      Type.Array(Type.String({ minLength: 2, maxLength: 64 }), {
+        minItems: 1,
+        maxItems: 1_000,
+        description: 'kind ipList: client IPs or CIDRs',
+      }),
+    ),
     match: Type.Optional(
       Type.Object(
         {
           path: Type.Optional(Type.String({ minLength: 1, maxLength: 512, description: 'path prefix ("/api/") or glob' })),
-          method: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z]{1,16}$' }), { minItems: 1, maxItems: 16, description: 'HTTP methods' })),
-          header: Type.Optional(Type.Record(Type.String(), Type.Array(Type.String({ maxLength: 256 }), { minItems: 1, maxItems: 64 }), { description: 'header name -> accepted values ("*" = present)' })),
+          method: Type.Optional(
+            Type.Array(Type.String({ pattern: '^[A-Za-z]{1,16}$' }), { minItems: 1, maxItems: 16, description: 'HTTP methods' }),
+          ),
+          header: Type.Optional(
+            Type.Record(Type.String(), Type.Array(Type.String({ maxLength: 256 }), { minItems: 1, maxItems: 64 }), {
+              description: 'header name -> accepted values ("*" = present)',
+            }),
+          ),
         },
         { additionalProperties: false, minProperties: 1, description: 'Narrows the flag to matching requests (all conditions must hold)' },
       ),

@@ -9,8 +9,14 @@ export const fleetSections = {
   fleet: Type.Optional(
     Type.Object(
       {
-        redis: Type.String({ default: '', description: 'redis:// or rediss:// (TLS) URL; empty: the CANARYD_REDIS_URL environment variable' }),
-        service: Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$', description: 'the service this fleet serves: replicas with the same service share one rollout' }),
+        redis: Type.String({
+          default: '',
+          description: 'redis:// or rediss:// (TLS) URL; empty: the CANARYD_REDIS_URL environment variable',
+        }),
+        service: Type.String({
+          pattern: '^[A-Za-z0-9._-]{1,64}$',
+          description: 'the service this fleet serves: replicas with the same service share one rollout',
+        }),
         username: Type.String({ default: '', description: 'Redis ACL user (AUTH username password)' }),
         password: Type.String({ default: '', description: 'Redis password; use ${CANARYD_REDIS_PASSWORD}' }),
         tls: Type.Optional(

@@ -6,8 +6,17 @@ export const stateSections = {
   state: StrictObject({
     dir: Type.String({ default: './.canaryd', description: 'Durable state and audit log' }),
     audit: StrictObject({
-      maxBytes: Type.Integer({ minimum: 65_536, default: 33_554_432, description: 'audit.jsonl is rotated to audit.jsonl.1 when it reaches this size (default 32 MiB)' }),
-      keep: Type.Integer({ minimum: 0, maximum: 100, default: 5, description: 'rotated audit files kept (audit.jsonl.1 .. .N); the oldest is deleted' }),
+      maxBytes: Type.Integer({
+        minimum: 65_536,
+        default: 33_554_432,
+        description: 'audit.jsonl is rotated to audit.jsonl.1 when it reaches this size (default 32 MiB)',
+      }),
+      keep: Type.Integer({
+        minimum: 0,
+        maximum: 100,
+        default: 5,
+        description: 'rotated audit files kept (audit.jsonl.1 .. .N); the oldest is deleted',
+      }),
     }),
   }),
 };

@@ -16,7 +16,9 @@ export const ServerTls = Type.Object(
     key: Type.String({ minLength: 1, description: 'PEM private key file' }),
     ca: Type.Optional(Type.String({ minLength: 1, description: 'PEM CA bundle that client certificates must chain to' })),
     clientAuth: Type.Optional(
-      Type.Union([Type.Literal('none'), Type.Literal('request'), Type.Literal('require')], { description: 'Client certificates: none (default), request (verified when sent), require' }),
+      Type.Union([Type.Literal('none'), Type.Literal('request'), Type.Literal('require')], {
+        description: 'Client certificates: none (default), request (verified when sent), require',
+      }),
     ),
   },
   { additionalProperties: false },
@@ -25,27 +27,53 @@ export const ServerTls = Type.Object(
 export const ListenSchema = Type.Union(
   [
     Type.String({ pattern: ADDRESS_PATTERN }),
-    Type.Object({ address: Type.String({ pattern: ADDRESS_PATTERN, description: 'host:port' }), tls: Type.Optional(ServerTls) }, { additionalProperties: false }),
+    Type.Object(
+      { address: Type.String({ pattern: ADDRESS_PATTERN, description: 'host:port' }), tls: Type.Optional(ServerTls) },
+      { additionalProperties: false },
+    ),
   ],
-  { default: '127.0.0.1:8080', description: 'Data-plane listen address ("host:port"), or { address, tls: { cert, key, ca?, clientAuth? } }' },
+  {
+    default: '127.0.0.1:8080',
+    description: 'Data-plane listen address ("host:port"), or { address, tls: { cert, key, ca?, clientAuth? } }',
+  },
 );
 
 /** TLS towards an upstream (https:// URLs). */
 export const UpstreamTls = StrictObject({
-  ca: Type.Optional(Type.String({ minLength: 1, description: 'PEM CA bundle the upstream certificate must chain to (default: the system store)' })),
+  ca: Type.Optional(
+    Type.String({ minLength: 1, description: 'PEM CA bundle the upstream certificate must chain to (default: the system store)' }),
+  ),
   cert: Type.Optional(Type.String({ minLength: 1, description: 'PEM client certificate for mTLS' })),
   key: Type.Optional(Type.String({ minLength: 1, description: 'PEM client key for mTLS' })),
-  servername: Type.Optional(Type.String({ minLength: 1, description: 'SNI and the name checked in the certificate (default: the URL host)' })),
+  servername: Type.Optional(
+    Type.String({ minLength: 1, description: 'SNI and the name checked in the certificate (default: the URL host)' }),
+  ),
   rejectUnauthorized: Type.Boolean({ default: true, description: 'Verify the upstream certificate; false is logged at warn' }),
 });
 
 export const http2Sections = {
   http2: StrictObject({
-    enabled: Type.Boolean({ default: true, description: 'HTTP/2 on the listener: h2c prior knowledge in clear, h2 by ALPN on TLS; HTTP/1.1 on the same port' }),
-    maxConcurrentStreams: Type.Integer({ minimum: 1, maximum: 10_000, default: 100, description: 'SETTINGS_MAX_CONCURRENT_STREAMS per client connection' }),
-    maxHeaderListBytes: Type.Integer({ minimum: 1024, default: 16_384, description: 'SETTINGS_MAX_HEADER_LIST_SIZE; a larger header block is refused' }),
+    enabled: Type.Boolean({
+      default: true,
+      description: 'HTTP/2 on the listener: h2c prior knowledge in clear, h2 by ALPN on TLS; HTTP/1.1 on the same port',
+    }),
+    maxConcurrentStreams: Type.Integer({
+      minimum: 1,
+      maximum: 10_000,
+      default: 100,
+      description: 'SETTINGS_MAX_CONCURRENT_STREAMS per client connection',
+    }),
+    maxHeaderListBytes: Type.Integer({
+      minimum: 1024,
+      default: 16_384,
+      description: 'SETTINGS_MAX_HEADER_LIST_SIZE; a larger header block is refused',
+    }),
     resetFlood: StrictObject({
-      maxResets: Type.Integer({ minimum: 1, default: 200, description: 'Streams a client may cancel within the window before its connection is closed (CVE-2023-44487)' }),
+      maxResets: Type.Integer({
+        minimum: 1,
+        default: 200,
+        description: 'Streams a client may cancel within the window before its connection is closed (CVE-2023-44487)',
+      }),
       window: Duration('1s', 'Window of the reset count'),
     }),
     idleTimeout: Duration('65s', 'An HTTP/2 connection with no stream open for this long is closed (GOAWAY)'),
@@ -64,13 +92,17 @@ export interface ListenSettings {
   tls: ServerTlsSettings | null;
 }
 
-type ListenConfig = string | { address: string; tls?: { cert: string; key: string; ca?: string; clientAuth?: 'none' | 'request' | 'require' } };
+type ListenConfig =
+  string | { address: string; tls?: { cert: string; key: string; ca?: string; clientAuth?: 'none' | 'request' | 'require' } };
 
 /** The listener config in one shape, defaults applied. */
 export function listenSettings(listen: ListenConfig): ListenSettings {
   if (typeof listen === 'string') return { address: listen, tls: null };
   const t = listen.tls;
-  return { address: listen.address, tls: t === undefined ? null : { cert: t.cert, key: t.key, ca: t.ca ?? null, clientAuth: t.clientAuth ?? 'none' } };
+  return {
+    address: listen.address,
+    tls: t === undefined ? null : { cert: t.cert, key: t.key, ca: t.ca ?? null, clientAuth: t.clientAuth ?? 'none' },
+  };
 }
 
 interface UpstreamTlsConfig {
@@ -92,11 +124,13 @@ function unreadable(path: string): string | null {
 export function tlsProblems(listen: ListenConfig, upstreams: Record<'baseline' | 'canary', UpstreamTlsConfig>): string[] {
   const out: string[] = [];
   const s = listenSettings(listen);
-  if (s.tls !== null && s.tls.clientAuth !== 'none' && s.tls.ca === null) out.push(`listen.tls.ca: required when listen.tls.clientAuth is ${s.tls.clientAuth}`);
+  if (s.tls !== null && s.tls.clientAuth !== 'none' && s.tls.ca === null)
+    out.push(`listen.tls.ca: required when listen.tls.clientAuth is ${s.tls.clientAuth}`);
   for (const v of ['baseline', 'canary'] as const) {
     const t = upstreams[v].tls;
     if (t === undefined) continue;
-    if ((t.cert === undefined) !== (t.key === undefined)) out.push(`upstreams.${v}.tls: cert and key go together (mTLS), got only ${t.cert === undefined ? 'key' : 'cert'}`);
+    if ((t.cert === undefined) !== (t.key === undefined))
+      out.push(`upstreams.${v}.tls: cert and key go together (mTLS), got only ${t.cert === undefined ? 'key' : 'cert'}`);
     for (const k of ['ca', 'cert', 'key'] as const) {
       const f = t[k];
       if (f === undefined) continue;

@@ -33,12 +33,23 @@ function compileHttp<T extends FaultTypeName>(ctx: CompileContext, e: RuleEntry,
   const kind: FaultKind = faultKind(ctx.kinds, type);
   const m = compileFaultMatch(e.spec.match);
   // e.type is the one kind block faultKindsOf found in the spec, so it is present
-  return { name: e.spec.name, type, kind, action: kind.compile(e.spec[type]!), stage: kind.stage, probability: e.spec.probability, version: m.version, test: m.test, count: injectionCounter(ctx.metrics, type, e.spec.name, e) };
+  return {
+    name: e.spec.name,
+    type,
+    kind,
+    action: kind.compile(e.spec[type]!),
+    stage: kind.stage,
+    probability: e.spec.probability,
+    version: m.version,
+    test: m.test,
+    count: injectionCounter(ctx.metrics, type, e.spec.name, e),
+  };
 }
 
 export function compileRule(ctx: CompileContext, e: RuleEntry): CompiledFault {
   const type = e.type;
-  if (isDependencyFaultType(type)) throw new CanarydError('CANARYD_ERR_INTERNAL', `fault rule ${e.spec.name}: ${type} acts in the dependency relay, not on requests`);
+  if (isDependencyFaultType(type))
+    throw new CanarydError('CANARYD_ERR_INTERNAL', `fault rule ${e.spec.name}: ${type} acts in the dependency relay, not on requests`);
   return compileHttp(ctx, e, type);
 }
 
@@ -78,7 +89,12 @@ export function splitLive(live: readonly RuleEntry[]): { http: RuleEntry[]; depe
  * outcome: later outcome rules are not rolled, so every counted injection really happened. Allocates only
  * for a request some fault hits.
  */
-export function pickFaults(rules: readonly CompiledFault[], ex: Exchange, random: () => number, headerCtx: HeaderFaultContext): CompiledFault[] | null {
+export function pickFaults(
+  rules: readonly CompiledFault[],
+  ex: Exchange,
+  random: () => number,
+  headerCtx: HeaderFaultContext,
+): CompiledFault[] | null {
   const req = ex.req;
   let before: CompiledFault[] | null = null;
   let outcome: CompiledFault | null = null;

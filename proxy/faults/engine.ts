@@ -16,7 +16,15 @@ import { systemClock, type Clock, type Observation } from '../../core/index.js';
 import type { Exchange } from '../exchange.js';
 import type { ProxyStage } from '../stages.js';
 import { stripFaultHeaders, type HeaderFaultContext } from './headers.js';
-import { checkDependencyName, compileRule, dependencyRuleOf, injectionCounter, pickFaults, splitLive, type CompileContext } from './compile.js';
+import {
+  checkDependencyName,
+  compileRule,
+  dependencyRuleOf,
+  injectionCounter,
+  pickFaults,
+  splitLive,
+  type CompileContext,
+} from './compile.js';
 import { ChaosMetrics, FaultCounters, type FaultMetricsSnapshot } from './metrics.js';
 import { builtinFaultKinds } from './registry.js';
 import { RuleBook } from './rule-book.js';
@@ -31,7 +39,6 @@ import type { CompiledFault, DependencyRuleSink } from './types.js';
 export { type EngineState, type FaultEventSink, type FaultLog, type FaultStore, type Halt } from './switches.js';
 export type { FaultMetricsSnapshot } from './metrics.js';
 export type { FaultEngineOptions } from './options.js';
-
 
 export class FaultEngine implements ProxyStage {
   readonly name = 'faults';
@@ -71,11 +78,27 @@ export class FaultEngine implements ProxyStage {
     this.#log = o.log;
     this.#events = o.events;
     this.#dependencies = o.dependencies;
-    this.#sw = new SafetySwitches({ config: o.config, environment: o.environment, env: o.env ?? process.env, store: o.store, log: o.log, now: () => this.#clock.now() });
+    this.#sw = new SafetySwitches({
+      config: o.config,
+      environment: o.environment,
+      env: o.env ?? process.env,
+      store: o.store,
+      log: o.log,
+      now: () => this.#clock.now(),
+    });
     this.#runHost = { random: this.#random, monotonic: o.monotonic ?? (() => performance.now()), ended: (run) => this.#ended(run) };
-    this.metrics = new ChaosMetrics(o.registry, { chaosRate: () => this.#n.chaosRate, activeFaults: () => this.activeFaults, inflight: () => this.#inflight });
+    this.metrics = new ChaosMetrics(o.registry, {
+      chaosRate: () => this.#n.chaosRate,
+      activeFaults: () => this.activeFaults,
+      inflight: () => this.#inflight,
+    });
     this.#compileCtx = { kinds, metrics: this.metrics, counters: this.#n };
-    this.#headerCtx = { kinds, maxDelayMs: 0, random: this.#random, counter: (type) => injectionCounter(this.metrics, type, 'header', null) };
+    this.#headerCtx = {
+      kinds,
+      maxDelayMs: 0,
+      random: this.#random,
+      counter: (type) => injectionCounter(this.metrics, type, 'header', null),
+    };
     this.#window = new ErrorRateWindow(o.config.autoDisable.window);
     this.rules = new RuleBook({
       now: () => this.#clock.now(),
@@ -187,9 +210,13 @@ export class FaultEngine implements ProxyStage {
     this.#sw.config = config;
     this.#sw.environment = environment;
     this.#headerCtx.maxDelayMs = config.maxHeaderDelay;
-    if (this.#window.windowMs !== new ErrorRateWindow(config.autoDisable.window).windowMs) this.#window = new ErrorRateWindow(config.autoDisable.window);
+    if (this.#window.windowMs !== new ErrorRateWindow(config.autoDisable.window).windowMs)
+      this.#window = new ErrorRateWindow(config.autoDisable.window);
     for (const name of this.#set.setConfigRules(config.rules, this.#clock.now())) {
-      this.#log.warn({ event: 'fault_rule_replaced', rule: name }, `the config file now defines fault rule ${name}; it replaces the runtime rule of that name`);
+      this.#log.warn(
+        { event: 'fault_rule_replaced', rule: name },
+        `the config file now defines fault rule ${name}; it replaces the runtime rule of that name`,
+      );
     }
     this.#refresh();
     const why = this.#sw.refusal();
@@ -304,6 +331,14 @@ export class FaultEngine implements ProxyStage {
 
   snapshot(): FaultMetricsSnapshot {
     const c = this.#sw.config;
-    return this.#n.snapshot({ inflight: this.#inflight, activeFaults: this.activeFaults, state: this.state, window: this.#window, now: this.#clock.now(), minRequests: c.autoDisable.minRequests, maxErrorRate: c.maxErrorRate });
+    return this.#n.snapshot({
+      inflight: this.#inflight,
+      activeFaults: this.activeFaults,
+      state: this.state,
+      window: this.#window,
+      now: this.#clock.now(),
+      minRequests: c.autoDisable.minRequests,
+      maxErrorRate: c.maxErrorRate,
+    });
   }
 }

@@ -91,7 +91,17 @@ export interface HeaderPlan {
 
 function compiled<T extends FaultTypeName>(ctx: HeaderFaultContext, type: T, params: FaultParams[T]): CompiledFault {
   const kind = faultKind(ctx.kinds, type);
-  return { name: HEADER_RULE, type, kind, action: kind.compile(params), stage: kind.stage, probability: 1, version: null, test: null, count: ctx.counter(type) };
+  return {
+    name: HEADER_RULE,
+    type,
+    kind,
+    action: kind.compile(params),
+    stage: kind.stage,
+    probability: 1,
+    version: null,
+    test: null,
+    count: ctx.counter(type),
+  };
 }
 
 function rolls(ctx: HeaderFaultContext, req: IncomingMessage, name: string): boolean {
@@ -104,19 +114,30 @@ export function headerFaults(req: IncomingMessage, ctx: HeaderFaultContext, outc
   let before: CompiledFault[] | null = null;
   let outcome: CompiledFault | null = null;
   const delay = intOf(header(req, FAULT_HEADERS.delay));
-  if (delay !== null && rolls(ctx, req, FAULT_HEADERS.delay)) (before ??= []).push(compiled(ctx, 'delay', { ms: Math.min(delay, ctx.maxDelayMs) }));
+  if (delay !== null && rolls(ctx, req, FAULT_HEADERS.delay))
+    (before ??= []).push(compiled(ctx, 'delay', { ms: Math.min(delay, ctx.maxDelayMs) }));
   const dep = header(req, FAULT_HEADERS.dependency);
   if (dep !== undefined) {
     const m = /^\s*([A-Za-z0-9][A-Za-z0-9._-]{0,63})(?:=(error|timeout|slow))?\s*$/.exec(dep);
-    if (m && rolls(ctx, req, FAULT_HEADERS.dependency)) (before ??= []).push(compiled(ctx, 'dependency', { name: m[1], mode: m[2] === 'timeout' || m[2] === 'slow' ? m[2] : 'error', header: DEPENDENCY_FAULT_HEADER }));
+    if (m && rolls(ctx, req, FAULT_HEADERS.dependency))
+      (before ??= []).push(
+        compiled(ctx, 'dependency', {
+          name: m[1],
+          mode: m[2] === 'timeout' || m[2] === 'slow' ? m[2] : 'error',
+          header: DEPENDENCY_FAULT_HEADER,
+        }),
+      );
   }
   if (!outcomeTaken) {
     const status = intOf(header(req, FAULT_HEADERS.abort));
-    if (status !== null && status >= 200 && status < 600 && rolls(ctx, req, FAULT_HEADERS.abort)) outcome = compiled(ctx, 'abort', { status });
+    if (status !== null && status >= 200 && status < 600 && rolls(ctx, req, FAULT_HEADERS.abort))
+      outcome = compiled(ctx, 'abort', { status });
     const reset = header(req, FAULT_HEADERS.reset)?.trim().toLowerCase();
-    if (outcome === null && (reset === 'before-headers' || reset === 'after-headers') && rolls(ctx, req, FAULT_HEADERS.reset)) outcome = compiled(ctx, 'reset', { afterHeaders: reset === 'after-headers' });
+    if (outcome === null && (reset === 'before-headers' || reset === 'after-headers') && rolls(ctx, req, FAULT_HEADERS.reset))
+      outcome = compiled(ctx, 'reset', { afterHeaders: reset === 'after-headers' });
     const kib = intOf(header(req, FAULT_HEADERS.throughput));
-    if (outcome === null && kib !== null && kib > 0 && rolls(ctx, req, FAULT_HEADERS.throughput)) outcome = compiled(ctx, 'throttle', { bytesPerSecond: kib * 1024 });
+    if (outcome === null && kib !== null && kib > 0 && rolls(ctx, req, FAULT_HEADERS.throughput))
+      outcome = compiled(ctx, 'throttle', { bytesPerSecond: kib * 1024 });
   }
   return { before, outcome };
 }

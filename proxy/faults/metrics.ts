@@ -23,8 +23,17 @@ export class ChaosMetrics {
 
   constructor(registry: Registry, source: ChaosGaugeSource) {
     const registers = [registry];
-    this.injected = new Counter({ name: 'chaos_experiments_total', help: 'Faults injected, by fault type and rule', labelNames: ['type', 'rule'], registers });
-    this.capped = new Counter({ name: 'chaos_capped_total', help: 'Faults that would have fired but passed through because faults.maxActive requests were already faulted', registers });
+    this.injected = new Counter({
+      name: 'chaos_experiments_total',
+      help: 'Faults injected, by fault type and rule',
+      labelNames: ['type', 'rule'],
+      registers,
+    });
+    this.capped = new Counter({
+      name: 'chaos_capped_total',
+      help: 'Faults that would have fired but passed through because faults.maxActive requests were already faulted',
+      registers,
+    });
     new Gauge({
       name: 'chaos_rate',
       help: 'Share of requests evaluated while fault injection was on that a fault hit (0..1)',
@@ -88,7 +97,15 @@ export class FaultCounters {
   }
 
   /** GET /api/v1/faults/metrics: these counters with the engine's live figures. */
-  snapshot(live: { inflight: number; activeFaults: number; state: string; window: ErrorRateWindow; now: number; minRequests: number; maxErrorRate: number }): FaultMetricsSnapshot {
+  snapshot(live: {
+    inflight: number;
+    activeFaults: number;
+    state: string;
+    window: ErrorRateWindow;
+    now: number;
+    minRequests: number;
+    maxErrorRate: number;
+  }): FaultMetricsSnapshot {
     const w = live.window;
     return {
       totalRequests: this.seen,

@@ -26,7 +26,11 @@ export function builtinFaultKinds(): FaultKindRegistry {
 /** The kind for a type name; unknown names throw (never a silent pass-through). */
 export function faultKind(registry: FaultKindRegistry, type: string): FaultKind {
   const k = registry.get(type);
-  if (k === undefined) throw new CanarydError('CANARYD_ERR_BAD_REQUEST', `unknown fault type ${JSON.stringify(type)} (known: ${[...registry.keys()].join(', ')})`);
+  if (k === undefined)
+    throw new CanarydError(
+      'CANARYD_ERR_BAD_REQUEST',
+      `unknown fault type ${JSON.stringify(type)} (known: ${[...registry.keys()].join(', ')})`,
+    );
   return k;
 }
 

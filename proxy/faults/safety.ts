@@ -69,7 +69,10 @@ export class ErrorRateWindow {
 
   /** Brings the window up to `now` (expired buckets dropped) without adding a request. */
   /** The figures and the reason of an auto-disable, for the log, the audit record and the event. */
-  tripped(maxErrorRate: number): { details: { errorRate: number; errors: number; requests: number; windowMs: number; maxErrorRate: number }; reason: string } {
+  tripped(maxErrorRate: number): {
+    details: { errorRate: number; errors: number; requests: number; windowMs: number; maxErrorRate: number };
+    reason: string;
+  } {
     const errorRate = this.errors / this.requests;
     const reason = `client-seen error rate ${(errorRate * 100).toFixed(1)}% (${this.errors}/${this.requests} requests in the last ${this.windowMs / 1000}s) exceeded faults.maxErrorRate ${maxErrorRate}`;
     return { details: { errorRate, errors: this.errors, requests: this.requests, windowMs: this.windowMs, maxErrorRate }, reason };

@@ -47,7 +47,14 @@ export class SafetySwitches {
   readonly #now: () => number;
   #halted: Halt | null;
 
-  constructor(o: { config: FaultSettings; environment: string; env: NodeJS.ProcessEnv; store: FaultStore; log: FaultLog; now: () => number }) {
+  constructor(o: {
+    config: FaultSettings;
+    environment: string;
+    env: NodeJS.ProcessEnv;
+    store: FaultStore;
+    log: FaultLog;
+    now: () => number;
+  }) {
     this.config = o.config;
     this.environment = o.environment;
     this.#env = o.env;
@@ -55,7 +62,11 @@ export class SafetySwitches {
     this.#log = o.log;
     this.#now = o.now;
     this.#halted = o.store.readJson<{ halted?: Halt | null }>(FAULTS_FILE)?.halted ?? null;
-    if (this.#halted) o.log.warn({ event: 'faults_halted', halted: this.#halted }, `fault injection stays halted (${this.#halted.reason}) until POST /api/v1/faults/resume`);
+    if (this.#halted)
+      o.log.warn(
+        { event: 'faults_halted', halted: this.#halted },
+        `fault injection stays halted (${this.#halted.reason}) until POST /api/v1/faults/resume`,
+      );
   }
 
   get halted(): Halt | null {

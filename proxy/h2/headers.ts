@@ -42,7 +42,8 @@ export function h2RequestFields(raw: readonly string[]): H2RequestFields | strin
     }
     out.push(name, value);
   }
-  if (authority !== null && host !== null && authority !== host) return `host ${JSON.stringify(host)} differs from :authority ${JSON.stringify(authority)} (RFC 9113 §8.3.1)`;
+  if (authority !== null && host !== null && authority !== host)
+    return `host ${JSON.stringify(host)} differs from :authority ${JSON.stringify(authority)} (RFC 9113 §8.3.1)`;
   const h = authority ?? host;
   if (h !== null) out.unshift('host', h);
   return { raw: out, teTrailers };

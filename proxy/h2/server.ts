@@ -69,7 +69,11 @@ export class Http2Front {
       {
         Http2ServerRequest: CanarydH2Request,
         Http2ServerResponse: CanarydH2Response as unknown as typeof Http2ServerResponse,
-        settings: { maxConcurrentStreams: opts.limits.maxConcurrentStreams, maxHeaderListSize: opts.limits.maxHeaderListBytes, enablePush: false },
+        settings: {
+          maxConcurrentStreams: opts.limits.maxConcurrentStreams,
+          maxHeaderListSize: opts.limits.maxHeaderListBytes,
+          enablePush: false,
+        },
         maxHeaderListPairs: 256,
       },
       (req, res) => opts.onRequest(req as CanarydH2Request, res as unknown as CanarydH2Response),
@@ -112,7 +116,8 @@ export class Http2Front {
 
   configure(limits: Http2Limits): void {
     this.#limits = limits;
-    for (const s of this.#sessions) if (!s.destroyed) s.settings({ maxConcurrentStreams: limits.maxConcurrentStreams, maxHeaderListSize: limits.maxHeaderListBytes });
+    for (const s of this.#sessions)
+      if (!s.destroyed) s.settings({ maxConcurrentStreams: limits.maxConcurrentStreams, maxHeaderListSize: limits.maxHeaderListBytes });
   }
 
   /** Drain: GOAWAY on every connection; streams in flight finish, then each connection closes. */

@@ -9,7 +9,14 @@
  * session opens only when every open one is full. Failures carry the codes classifyUpstreamError() maps
  * (ECONNREFUSED, UND_ERR_CONNECT_TIMEOUT, UND_ERR_HEADERS_TIMEOUT, UND_ERR_BODY_TIMEOUT, ECONNRESET...).
  */
-import { connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import {
+  connect,
+  constants,
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+} from 'node:http2';
 import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
@@ -100,7 +107,11 @@ export class H2Pool {
     }
     const x = this.#session();
     const flat = opts.headers as string[];
-    const headers: OutgoingHttpHeaders = { ':method': opts.method, ':path': opts.path ?? '/', ':scheme': this.#origin.startsWith('https:') ? 'https' : 'http' };
+    const headers: OutgoingHttpHeaders = {
+      ':method': opts.method,
+      ':path': opts.path ?? '/',
+      ':scheme': this.#origin.startsWith('https:') ? 'https' : 'http',
+    };
     for (let i = 0; i < flat.length; i += 2) {
       const name = flat[i].toLowerCase();
       const value = flat[i + 1];
@@ -143,7 +154,12 @@ export class H2Pool {
       handler.onError?.(err);
     };
     handler.onConnect?.((err?: Error) => fail(err ?? failure('UND_ERR_ABORTED', 'request aborted')));
-    timers.push(setTimeout(() => fail(failure('UND_ERR_HEADERS_TIMEOUT', `no response headers in ${this.#opts.headersTimeout} ms`)), this.#opts.headersTimeout));
+    timers.push(
+      setTimeout(
+        () => fail(failure('UND_ERR_HEADERS_TIMEOUT', `no response headers in ${this.#opts.headersTimeout} ms`)),
+        this.#opts.headersTimeout,
+      ),
+    );
     const deadline = handler.deadlineMs ?? 0;
     if (deadline > 0) timers.push(setTimeout(() => fail(failure('CANARYD_DEADLINE', `deadline of ${deadline} ms passed`)), deadline));
     stream.setTimeout(this.#opts.bodyTimeout, () => fail(failure('UND_ERR_BODY_TIMEOUT', `body idle for ${this.#opts.bodyTimeout} ms`)));
@@ -176,7 +192,9 @@ export class H2Pool {
       fail(x.error ?? failure('ECONNRESET', `upstream closed the stream (RST_STREAM ${code ?? 'none'})`));
     });
     // a session that failed (refused, TLS) cancels its streams; the cause carries the session's error
-    stream.on('error', (err: Error & { code?: string; cause?: unknown }) => fail(x.error ?? (err.code === 'ERR_HTTP2_STREAM_CANCEL' && err.cause instanceof Error ? err.cause : err)));
+    stream.on('error', (err: Error & { code?: string; cause?: unknown }) =>
+      fail(x.error ?? (err.code === 'ERR_HTTP2_STREAM_CANCEL' && err.cause instanceof Error ? err.cause : err)),
+    );
     if (wantTrailers) {
       stream.once('wantTrailers', () => {
         const t = req!.trailers ?? {};

@@ -58,10 +58,26 @@ export function viewOf(d: Dep): DependencyView {
     name: d.config.name,
     upstream: d.config.upstream,
     tls: d.config.tls,
-    listeners: SLOTS.filter((v) => d.listeners.has(v)).map((v) => ({ version: v, address: d.listeners.get(v)!.address, bound: d.listeners.get(v)!.bound })),
+    listeners: SLOTS.filter((v) => d.listeners.has(v)).map((v) => ({
+      version: v,
+      address: d.listeners.get(v)!.address,
+      bound: d.listeners.get(v)!.bound,
+    })),
     connections: { live: s.live, faulted: s.faulted, accepted: { ...s.accepted }, rejected: { ...s.rejected } },
     bytes: { ...s.bytes },
-    faults: d.rules.map((r) => ({ rule: r.name, type: r.type, version: r.version, probability: r.probability, connections: links.filter((l) => l.faults.includes(r.name)).length })),
-    live: links.slice(-LIVE_LISTED).map((l) => ({ id: l.id, version: l.version ?? 'any', openedAt: l.openedAt, bytes: { upstream: l.up.bytes, downstream: l.down.bytes }, faults: l.faults })),
+    faults: d.rules.map((r) => ({
+      rule: r.name,
+      type: r.type,
+      version: r.version,
+      probability: r.probability,
+      connections: links.filter((l) => l.faults.includes(r.name)).length,
+    })),
+    live: links.slice(-LIVE_LISTED).map((l) => ({
+      id: l.id,
+      version: l.version ?? 'any',
+      openedAt: l.openedAt,
+      bytes: { upstream: l.up.bytes, downstream: l.down.bytes },
+      faults: l.faults,
+    })),
   };
 }

@@ -6,7 +6,17 @@
  */
 import { CanarydError } from '../../core/index.js';
 import type { DependencyFaultParams, DependencyFaultTypeName } from '../../config/index.js';
-import { BandwidthStage, ByteLimitStage, HoldStage, LatencyStage, SlicerStage, type ByteBudget, type Next, type Stage, type StageHost } from './stages.js';
+import {
+  BandwidthStage,
+  ByteLimitStage,
+  HoldStage,
+  LatencyStage,
+  SlicerStage,
+  type ByteBudget,
+  type Next,
+  type Stage,
+  type StageHost,
+} from './stages.js';
 
 export type Direction = 'upstream' | 'downstream';
 type DirectionParam = 'upstream' | 'downstream' | 'both';
@@ -46,7 +56,10 @@ const latency: TcpFaultKind = {
   category: 'latency',
   compile(raw) {
     const p = raw as DependencyFaultParams['latency'];
-    return { ...base, stage: (dir, host, next) => (covers(p.direction, 'downstream', dir) ? new LatencyStage(host, next, p.ms, p.jitterMs ?? 0) : null) };
+    return {
+      ...base,
+      stage: (dir, host, next) => (covers(p.direction, 'downstream', dir) ? new LatencyStage(host, next, p.ms, p.jitterMs ?? 0) : null),
+    };
   },
 };
 
@@ -55,7 +68,10 @@ const bandwidth: TcpFaultKind = {
   category: 'latency',
   compile(raw) {
     const p = raw as DependencyFaultParams['bandwidth'];
-    return { ...base, stage: (dir, host, next) => (covers(p.direction, 'downstream', dir) ? new BandwidthStage(host, next, p.bytesPerSecond) : null) };
+    return {
+      ...base,
+      stage: (dir, host, next) => (covers(p.direction, 'downstream', dir) ? new BandwidthStage(host, next, p.bytesPerSecond) : null),
+    };
   },
 };
 
@@ -64,7 +80,13 @@ const slicer: TcpFaultKind = {
   category: 'latency',
   compile(raw) {
     const p = raw as DependencyFaultParams['slicer'];
-    return { ...base, stage: (dir, host, next) => (covers(p.direction, 'downstream', dir) ? new SlicerStage(host, next, p.averageSize ?? 16, p.sizeVariation ?? 0, p.delayUs ?? 0) : null) };
+    return {
+      ...base,
+      stage: (dir, host, next) =>
+        covers(p.direction, 'downstream', dir)
+          ? new SlicerStage(host, next, p.averageSize ?? 16, p.sizeVariation ?? 0, p.delayUs ?? 0)
+          : null,
+    };
   },
 };
 
@@ -82,7 +104,11 @@ const timeout: TcpFaultKind = {
   category: 'error',
   compile(raw) {
     const p = raw as DependencyFaultParams['timeout'];
-    return { ...base, closeAfterMs: p.closeAfterMs ?? 0, stage: (dir, _host, next) => (covers(p.direction, 'both', dir) ? new HoldStage(next) : null) };
+    return {
+      ...base,
+      closeAfterMs: p.closeAfterMs ?? 0,
+      stage: (dir, _host, next) => (covers(p.direction, 'both', dir) ? new HoldStage(next) : null),
+    };
   },
 };
 
@@ -132,6 +158,10 @@ export function builtinTcpFaultKinds(): TcpFaultRegistry {
 /** The kind of a type name; unknown names throw (never a silent pass-through). */
 export function tcpFaultKind(registry: TcpFaultRegistry, type: string): TcpFaultKind {
   const k = registry.get(type);
-  if (k === undefined) throw new CanarydError('CANARYD_ERR_BAD_REQUEST', `unknown dependency fault type ${JSON.stringify(type)} (known: ${[...registry.keys()].join(', ')})`);
+  if (k === undefined)
+    throw new CanarydError(
+      'CANARYD_ERR_BAD_REQUEST',
+      `unknown dependency fault type ${JSON.stringify(type)} (known: ${[...registry.keys()].join(', ')})`,
+    );
   return k;
 }

@@ -136,7 +136,9 @@ export class Link implements StageHost {
     // the RST follows the last bytes by a moment: one that arrives with unread bytes is reported by the
     // peer's stack as a plain close, and the point of a reset is that the client sees ECONNRESET
     const rst = () => (resetSocket(this.client), resetSocket(this.upstream));
-    flushThen(this.client, () => flushThen(this.upstream, () => (this.up.bytes + this.down.bytes > 0 ? setTimeout(rst, RST_AFTER_MS) : rst())));
+    flushThen(this.client, () =>
+      flushThen(this.upstream, () => (this.up.bytes + this.down.bytes > 0 ? setTimeout(rst, RST_AFTER_MS) : rst())),
+    );
   }
 
   /**
@@ -179,7 +181,11 @@ export class Link implements StageHost {
     for (const r of next) {
       if (prev.includes(r)) continue;
       if (r.fault.immediate !== null) return this.cut(r.fault.immediate, `${r.type} at once`);
-      if (r.fault.closeAfterMs > 0) this.#closeTimers.set(r.key, setTimeout(() => this.cut('fin', `${r.type} closeAfterMs`), r.fault.closeAfterMs));
+      if (r.fault.closeAfterMs > 0)
+        this.#closeTimers.set(
+          r.key,
+          setTimeout(() => this.cut('fin', `${r.type} closeAfterMs`), r.fault.closeAfterMs),
+        );
     }
     const faults = next.map((r) => {
       let state = this.#state.get(r.key);

@@ -61,7 +61,14 @@ export class DependencyRelay implements DependencyRuleSink {
   }
 
   #newDep(config: DependencyConfig): Dep {
-    const stats: DependencyStats = { name: config.name, accepted: { any: 0, baseline: 0, canary: 0 }, live: 0, faulted: 0, bytes: { upstream: 0, downstream: 0 }, rejected: { fault: 0, capacity: 0, connect_error: 0, plaintext: 0 } };
+    const stats: DependencyStats = {
+      name: config.name,
+      accepted: { any: 0, baseline: 0, canary: 0 },
+      live: 0,
+      faulted: 0,
+      bytes: { upstream: 0, downstream: 0 },
+      rejected: { fault: 0, capacity: 0, connect_error: 0, plaintext: 0 },
+    };
     const dep: Dep = { config, listeners: new Map(), links: new Set(), rules: [], stats, host: null as unknown as LinkHost };
     dep.host = {
       random: this.#random,
@@ -107,13 +114,22 @@ export class DependencyRelay implements DependencyRuleSink {
         server.listen({ host, port }, () => (server.off('error', reject), resolve()));
       }).catch((e: NodeJS.ErrnoException) => {
         const key = slot === 'any' ? 'listen' : `listeners.${slot}`;
-        throw new CanarydError('CANARYD_ERR_DEPENDENCY_LISTEN', `dependencies[${c.name}].${key}: cannot listen on ${address}: ${e.code ?? e.message}`, { cause: e });
+        throw new CanarydError(
+          'CANARYD_ERR_DEPENDENCY_LISTEN',
+          `dependencies[${c.name}].${key}: cannot listen on ${address}: ${e.code ?? e.message}`,
+          { cause: e },
+        );
       });
-      server.on('error', (e) => this.#log.error({ event: 'dependency_listener_error', dependency: c.name, err: e }, `dependency ${c.name} listener failed`));
+      server.on('error', (e) =>
+        this.#log.error({ event: 'dependency_listener_error', dependency: c.name, err: e }, `dependency ${c.name} listener failed`),
+      );
       const a = server.address();
       const bound = typeof a === 'object' && a ? `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}` : null;
       dep.listeners.set(slot, { address, server, bound });
-      this.#log.info({ event: 'dependency_listening', dependency: c.name, version: slot, address: bound, upstream: c.upstream }, `dependency ${c.name} (${slot}) listening on ${bound}, relaying to ${c.upstream}`);
+      this.#log.info(
+        { event: 'dependency_listening', dependency: c.name, version: slot, address: bound, upstream: c.upstream },
+        `dependency ${c.name} (${slot}) listening on ${bound}, relaying to ${c.upstream}`,
+      );
     }
   }
 
@@ -184,7 +200,10 @@ export class DependencyRelay implements DependencyRuleSink {
       c.pause();
       if (first[0] !== TLS_HANDSHAKE) {
         s.rejected.plaintext++;
-        this.#log.warn({ event: 'dependency_plaintext_refused', dependency: dep.config.name }, `dependency ${dep.config.name} is tls: passthrough; a plaintext client was reset`);
+        this.#log.warn(
+          { event: 'dependency_plaintext_refused', dependency: dep.config.name },
+          `dependency ${dep.config.name} is tls: passthrough; a plaintext client was reset`,
+        );
         return resetSocket(c);
       }
       c.unshift(first);
@@ -197,13 +216,19 @@ export class DependencyRelay implements DependencyRuleSink {
     const { host, port } = split(dep.config.upstream);
     const u = connect({ host, port, allowHalfOpen: true, noDelay: true });
     this.#pending.add(c);
-    const timer = setTimeout(() => u.destroy(Object.assign(new Error(`no connection within ${dep.config.connectTimeout} ms`), { code: 'ETIMEDOUT' })), dep.config.connectTimeout);
+    const timer = setTimeout(
+      () => u.destroy(Object.assign(new Error(`no connection within ${dep.config.connectTimeout} ms`), { code: 'ETIMEDOUT' })),
+      dep.config.connectTimeout,
+    );
     const failed = (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
       this.#pending.delete(c);
       c.off('close', gone);
       dep.stats.rejected.connect_error++;
-      this.#log.warn({ event: 'dependency_connect_failed', dependency: dep.config.name, upstream: dep.config.upstream, code: e.code }, `dependency ${dep.config.name}: cannot reach ${dep.config.upstream} (${e.code ?? e.message})`);
+      this.#log.warn(
+        { event: 'dependency_connect_failed', dependency: dep.config.name, upstream: dep.config.upstream, code: e.code },
+        `dependency ${dep.config.name}: cannot reach ${dep.config.upstream} (${e.code ?? e.message})`,
+      );
       resetSocket(c);
     };
     const gone = () => u.destroy(); // the client left while we dialled
@@ -232,7 +257,15 @@ export class DependencyRelay implements DependencyRuleSink {
     let nextExpiry = Infinity;
     for (const r of rules) {
       const kind = tcpFaultKind(this.#kinds, r.type);
-      const lr: LinkRule = { key: r.key, name: r.name, type: r.type, probability: r.probability, version: r.version, fault: kind.compile(r.params), count: () => r.count(kind.category) };
+      const lr: LinkRule = {
+        key: r.key,
+        name: r.name,
+        type: r.type,
+        probability: r.probability,
+        version: r.version,
+        fault: kind.compile(r.params),
+        count: () => r.count(kind.category),
+      };
       const list = byDep.get(r.dependency) ?? [];
       list.push(lr);
       byDep.set(r.dependency, list);
@@ -247,7 +280,11 @@ export class DependencyRelay implements DependencyRuleSink {
       for (const link of [...dep.links]) {
         if (link.apply(list, cut) === 'cut') cutN++;
       }
-      if (cutN > 0) this.#log.warn({ event: 'dependency_connections_cut', dependency: dep.config.name, connections: cutN }, `dependency ${dep.config.name}: ${cutN} faulted connection(s) reset (faults halted)`);
+      if (cutN > 0)
+        this.#log.warn(
+          { event: 'dependency_connections_cut', dependency: dep.config.name, connections: cutN },
+          `dependency ${dep.config.name}: ${cutN} faulted connection(s) reset (faults halted)`,
+        );
     }
     if (this.#expiryTimer !== null) clearTimeout(this.#expiryTimer);
     this.#expiryTimer = null;

@@ -168,7 +168,7 @@ export class SlicerStage implements Stage {
 
   push(chunk: Buffer): void {
     if (this.#released) return this.next(chunk);
-    for (let off = 0; off < chunk.length; ) {
+    for (let off = 0; off < chunk.length;) {
       const n = Math.min(this.#size(), chunk.length - off);
       const piece = chunk.subarray(off, off + n);
       off += n;

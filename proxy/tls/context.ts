@@ -28,7 +28,9 @@ function read(path: string, what: string): Buffer {
   try {
     return readFileSync(path);
   } catch (e) {
-    throw new CanarydError('CANARYD_ERR_TLS', `cannot read the ${what} file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { cause: e });
+    throw new CanarydError('CANARYD_ERR_TLS', `cannot read the ${what} file ${path}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, {
+      cause: e,
+    });
   }
 }
 
@@ -86,9 +88,15 @@ export class CertificateWatcher {
 }
 
 /** TLS options towards an upstream, files read once per configure. */
-export function upstreamTlsOptions(version: string, t: UpstreamTlsFiles, host: string): { ca?: Buffer; cert?: Buffer; key?: Buffer; servername?: string; rejectUnauthorized: boolean } {
+export function upstreamTlsOptions(
+  version: string,
+  t: UpstreamTlsFiles,
+  host: string,
+): { ca?: Buffer; cert?: Buffer; key?: Buffer; servername?: string; rejectUnauthorized: boolean } {
   const key = `upstreams.${version}.tls`;
-  const out: { ca?: Buffer; cert?: Buffer; key?: Buffer; servername?: string; rejectUnauthorized: boolean } = { rejectUnauthorized: t.rejectUnauthorized };
+  const out: { ca?: Buffer; cert?: Buffer; key?: Buffer; servername?: string; rejectUnauthorized: boolean } = {
+    rejectUnauthorized: t.rejectUnauthorized,
+  };
   if (t.ca !== undefined) out.ca = read(t.ca, `${key}.ca`);
   if (t.cert !== undefined) out.cert = read(t.cert, `${key}.cert`);
   if (t.key !== undefined) out.key = read(t.key, `${key}.key`);

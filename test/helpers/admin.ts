@@ -34,7 +34,14 @@ export interface AdminSidecar extends LogLines {
 /** Starts a Sidecar from YAML; with `file: true` the YAML is written to a real file (reload, drift). */
 export async function startAdminSidecar(
   yaml: string,
-  opts: { file?: boolean; strictAdmin?: boolean; adminPlugins?: SidecarOptions['adminPlugins']; judge?: SidecarOptions['judge']; clock?: SidecarOptions['clock']; anomaly?: SidecarOptions['anomaly'] } = {},
+  opts: {
+    file?: boolean;
+    strictAdmin?: boolean;
+    adminPlugins?: SidecarOptions['adminPlugins'];
+    judge?: SidecarOptions['judge'];
+    clock?: SidecarOptions['clock'];
+    anomaly?: SidecarOptions['anomaly'];
+  } = {},
 ): Promise<AdminSidecar> {
   if (!opts.strictAdmin) yaml = allowUnauthenticatedAdmin(yaml);
   const { lines, logger } = memoryLogger();
@@ -47,7 +54,15 @@ export async function startAdminSidecar(
   } else {
     config = parseConfigText(yaml, { ...process.env });
   }
-  const sidecar = new Sidecar({ config, configPath, logger, adminPlugins: opts.adminPlugins, judge: opts.judge, clock: opts.clock, anomaly: opts.anomaly });
+  const sidecar = new Sidecar({
+    config,
+    configPath,
+    logger,
+    adminPlugins: opts.adminPlugins,
+    judge: opts.judge,
+    clock: opts.clock,
+    anomaly: opts.anomaly,
+  });
   await sidecar.start();
   let stopped = false;
   return {
@@ -72,7 +87,12 @@ export interface Answer {
   body: string;
 }
 
-export async function call(app: FastifyInstance, method: string, url: string, opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<Answer> {
+export async function call(
+  app: FastifyInstance,
+  method: string,
+  url: string,
+  opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {},
+): Promise<Answer> {
   const headers: Record<string, string> = { ...(opts.headers ?? {}) };
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
   const r = await app.inject({ method: method as InjectOptions['method'], url, headers, payload: opts.body as InjectOptions['payload'] });

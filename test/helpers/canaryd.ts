@@ -71,12 +71,27 @@ export interface CanarydProcess {
  * Spawns `node dist/cli/canaryd.js --config FILE` and waits for its "started" log line (ports from it).
  * `wrapper` runs it under a command that execs it (e.g. ['prlimit', '--nofile=150:200', '--']).
  */
-export async function spawnCanaryd(yaml: string, env: NodeJS.ProcessEnv = {}, startTimeoutMs = 15_000, wrapper: string[] = [], opts: { strictAdmin?: boolean } = {}): Promise<CanarydProcess> {
+export async function spawnCanaryd(
+  yaml: string,
+  env: NodeJS.ProcessEnv = {},
+  startTimeoutMs = 15_000,
+  wrapper: string[] = [],
+  opts: { strictAdmin?: boolean } = {},
+): Promise<CanarydProcess> {
   const dir = tempDir('canaryd-proc-');
   const configPath = join(dir, 'canaryd.yaml');
-  writeFileSync(configPath, (opts.strictAdmin ? yaml : allowUnauthenticatedAdmin(yaml)).replace('log: { level: silent }', 'log: { level: info, accessLogSampleRate: 0 }'));
+  writeFileSync(
+    configPath,
+    (opts.strictAdmin ? yaml : allowUnauthenticatedAdmin(yaml)).replace(
+      'log: { level: silent }',
+      'log: { level: info, accessLogSampleRate: 0 }',
+    ),
+  );
   const argv = [process.execPath, 'dist/cli/canaryd.js', '--config', configPath];
-  const child = spawn(wrapper[0] ?? argv[0], [...wrapper.slice(1), ...(wrapper.length > 0 ? argv : argv.slice(1))], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(wrapper[0] ?? argv[0], [...wrapper.slice(1), ...(wrapper.length > 0 ? argv : argv.slice(1))], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const logs: Array<Record<string, unknown>> = [];
   const waiters: Array<{ pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }> = [];
   let buf = '';
@@ -89,10 +104,11 @@ export async function spawnCanaryd(yaml: string, env: NodeJS.ProcessEnv = {}, st
       try {
         const l = JSON.parse(line) as Record<string, unknown>;
         logs.push(l);
-        for (const w of [...waiters]) if (w.pred(l)) {
-          waiters.splice(waiters.indexOf(w), 1);
-          w.resolve(l);
-        }
+        for (const w of [...waiters])
+          if (w.pred(l)) {
+            waiters.splice(waiters.indexOf(w), 1);
+            w.resolve(l);
+          }
       } catch {
         /* not JSON */
       }

@@ -33,7 +33,9 @@ export async function startRelay(name: string, upstreamPort: number, extra = '')
       return Number(a.slice(a.lastIndexOf(':') + 1));
     },
     rule: async (body) => {
-      const r = await call(s.app, 'POST', '/api/v1/faults', { body: { probability: 1, ...body, match: { dependency: name, ...((body.match as object) ?? {}) } } });
+      const r = await call(s.app, 'POST', '/api/v1/faults', {
+        body: { probability: 1, ...body, match: { dependency: name, ...((body.match as object) ?? {}) } },
+      });
       if (r.status !== 201) throw new Error(`POST /api/v1/faults: ${r.status} ${r.body}`);
       return r.json;
     },

@@ -12,7 +12,11 @@ export interface ImageSpec {
 
 /** Joins continued lines and returns the instructions of the last FROM stage. */
 export function readImageSpec(path = 'Dockerfile'): ImageSpec {
-  const lines = readFileSync(path, 'utf8').replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = readFileSync(path, 'utf8')
+    .replace(/\\\n/g, ' ')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   const lastFrom = lines.map((l) => /^FROM\b/i.test(l)).lastIndexOf(true);
   const spec: ImageSpec = { env: {}, workdir: '/', user: 'root', entrypoint: [], cmd: [], healthcheck: [] };
   for (const l of lines.slice(lastFrom + 1)) {

@@ -54,7 +54,12 @@ export interface EchoUpstream {
  * Resolves once `upstreams` together have seen at least `n` requests that `pred` accepts, counting those
  * already seen: awaited on each arrival, no polling. Rejects after `baseTimeoutMs` × CANARYD_TEST_PATIENCE.
  */
-export function seenAtLeast(upstreams: EchoUpstream[], n: number, pred: (r: SeenRequest) => boolean = () => true, baseTimeoutMs = 20_000): Promise<void> {
+export function seenAtLeast(
+  upstreams: EchoUpstream[],
+  n: number,
+  pred: (r: SeenRequest) => boolean = () => true,
+  baseTimeoutMs = 20_000,
+): Promise<void> {
   const count = () => upstreams.reduce((sum, u) => sum + u.seen.filter(pred).length, 0);
   if (count() >= n) return Promise.resolve();
   const patience = Math.max(1, Number(process.env.CANARYD_TEST_PATIENCE ?? 1) || 1);
@@ -68,7 +73,10 @@ export function seenAtLeast(upstreams: EchoUpstream[], n: number, pred: (r: Seen
     const check = () => {
       if (count() >= n) done();
     };
-    const timer = setTimeout(() => done(new Error(`the upstreams saw ${count()} of ${n} requests in ${baseTimeoutMs * patience} ms`)), baseTimeoutMs * patience);
+    const timer = setTimeout(
+      () => done(new Error(`the upstreams saw ${count()} of ${n} requests in ${baseTimeoutMs * patience} ms`)),
+      baseTimeoutMs * patience,
+    );
     for (const u of upstreams) u.arrivals.on('request', check);
   });
 }
@@ -84,7 +92,14 @@ export async function startEchoUpstream(name: string): Promise<EchoUpstream> {
       hash.update(c);
     });
     req.on('end', () => {
-      const record: SeenRequest = { method: req.method!, url: req.url!, rawHeaders: req.rawHeaders, headers: req.headers, bodyBytes: bytes, bodySha256: hash.digest('hex') };
+      const record: SeenRequest = {
+        method: req.method!,
+        url: req.url!,
+        rawHeaders: req.rawHeaders,
+        headers: req.headers,
+        bodyBytes: bytes,
+        bodySha256: hash.digest('hex'),
+      };
       seen.push(record);
       arrivals.emit('request', record);
       const u = new URL(req.url!, 'http://x');
@@ -118,7 +133,14 @@ export async function startEchoUpstream(name: string): Promise<EchoUpstream> {
         res.addTrailers({ 'x-checksum': 'abc123' });
         res.end();
       } else if (p === '/cookies') {
-        res.writeHead(200, [['set-cookie', 'a=1; Path=/'], ['set-cookie', 'b=2; Path=/'], ['x-upstream', name]].flat());
+        res.writeHead(
+          200,
+          [
+            ['set-cookie', 'a=1; Path=/'],
+            ['set-cookie', 'b=2; Path=/'],
+            ['x-upstream', name],
+          ].flat(),
+        );
         res.end('cookies');
       } else if (p === '/reset') {
         req.socket.destroy();
@@ -127,7 +149,15 @@ export async function startEchoUpstream(name: string): Promise<EchoUpstream> {
       } else if (p === '/slow') {
         setTimeout(() => res.end(JSON.stringify({ upstream: name, slow: true })), Number(u.searchParams.get('ms') ?? 100));
       } else {
-        const body = JSON.stringify({ upstream: name, method: req.method, url: req.url, headers: req.headers, rawHeaders: req.rawHeaders, bodyBytes: bytes, bodySha256: record.bodySha256 });
+        const body = JSON.stringify({
+          upstream: name,
+          method: req.method,
+          url: req.url,
+          headers: req.headers,
+          rawHeaders: req.rawHeaders,
+          bodyBytes: bytes,
+          bodySha256: record.bodySha256,
+        });
         res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': name, 'content-length': Buffer.byteLength(body) });
         res.end(body);
       }

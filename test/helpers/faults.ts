@@ -23,7 +23,10 @@ export interface FaultRig extends LogLines {
 }
 
 /** `faults` is YAML for the faults section body (indented two spaces), `extra` more top-level YAML. */
-export async function startFaultRig(faults: string, opts: { extra?: string; clock?: Clock; stateDir?: string; env?: NodeJS.ProcessEnv } = {}): Promise<FaultRig> {
+export async function startFaultRig(
+  faults: string,
+  opts: { extra?: string; clock?: Clock; stateDir?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<FaultRig> {
   const baseline = await startEchoUpstream('baseline');
   const canary = await startEchoUpstream('canary');
   const stateDir = opts.stateDir ?? tempDir('canaryd-faults-');
@@ -66,7 +69,11 @@ export interface RawResult {
 }
 
 /** One request over a fresh TCP connection, read until the server closes it (or `timeoutMs`). */
-export function rawRequest(port: number, path: string, opts: { headers?: Record<string, string>; timeoutMs?: number; method?: string } = {}): Promise<RawResult> {
+export function rawRequest(
+  port: number,
+  path: string,
+  opts: { headers?: Record<string, string>; timeoutMs?: number; method?: string } = {},
+): Promise<RawResult> {
   return new Promise((resolve) => {
     const started = performance.now();
     const sock = connect(port, '127.0.0.1');
@@ -90,16 +97,27 @@ export function rawRequest(port: number, path: string, opts: { headers?: Record<
       const buf = Buffer.concat(chunks);
       const head = buf.indexOf('\r\n\r\n');
       const m = /^HTTP\/1\.1 (\d{3})/.exec(buf.toString('latin1', 0, 20));
-      resolve({ text: buf.toString('latin1'), bytes: buf.length, ended: how, bodyBytes: head >= 0 ? buf.length - head - 4 : null, status: m ? Number(m[1]) : null, headMs, endMs: performance.now() - started });
+      resolve({
+        text: buf.toString('latin1'),
+        bytes: buf.length,
+        ended: how,
+        bodyBytes: head >= 0 ? buf.length - head - 4 : null,
+        status: m ? Number(m[1]) : null,
+        headMs,
+        endMs: performance.now() - started,
+      });
     };
-    sock.on('error', (e: NodeJS.ErrnoException) => finish(e.code === 'ECONNRESET' ? 'reset' : e.code ?? e.message));
+    sock.on('error', (e: NodeJS.ErrnoException) => finish(e.code === 'ECONNRESET' ? 'reset' : (e.code ?? e.message)));
     sock.on('end', () => finish('end'));
     sock.on('close', () => finish('end'));
   });
 }
 
 /** Clean and faulted request counts in the recorder's windows, per version. */
-export function recorded(sidecar: Sidecar, version: VersionName): { clean: number; faulted: number; faulted5xx: number; faultedStatus: number[] } {
+export function recorded(
+  sidecar: Sidecar,
+  version: VersionName,
+): { clean: number; faulted: number; faulted5xx: number; faultedStatus: number[] } {
   let clean = 0;
   let faulted = 0;
   let faulted5xx = 0;

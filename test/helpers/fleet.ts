@@ -4,7 +4,11 @@ import { configYaml, spawnCanaryd, type CanarydProcess } from './canaryd.js';
 import { until } from './admin.js';
 
 export async function api(base: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
-  const r = await request(base + path, { method: method as 'GET', headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const r = await request(base + path, {
+    method: method as 'GET',
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await r.body.text();
   return { status: r.statusCode, body: text ? JSON.parse(text) : null };
 }

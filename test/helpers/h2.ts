@@ -67,7 +67,13 @@ function hpackInt(n: number, prefixBits: number, first = 0): number[] {
 export function hpackLiterals(fields: Array<[string, string]>): Buffer {
   const out: number[] = [];
   for (const [name, value] of fields) {
-    out.push(0x00, ...hpackInt(name.length, 7), ...Buffer.from(name, 'latin1'), ...hpackInt(value.length, 7), ...Buffer.from(value, 'latin1'));
+    out.push(
+      0x00,
+      ...hpackInt(name.length, 7),
+      ...Buffer.from(name, 'latin1'),
+      ...hpackInt(value.length, 7),
+      ...Buffer.from(value, 'latin1'),
+    );
   }
   return Buffer.from(out);
 }
@@ -95,7 +101,12 @@ export class RawH2 {
       while (this.#buf.length >= 9) {
         const len = this.#buf.readUIntBE(0, 3);
         if (this.#buf.length < 9 + len) break;
-        const f = { type: this.#buf[3], flags: this.#buf[4], stream: this.#buf.readUInt32BE(5) & 0x7fffffff, payload: this.#buf.subarray(9, 9 + len) };
+        const f = {
+          type: this.#buf[3],
+          flags: this.#buf[4],
+          stream: this.#buf.readUInt32BE(5) & 0x7fffffff,
+          payload: this.#buf.subarray(9, 9 + len),
+        };
         this.#buf = this.#buf.subarray(9 + len);
         this.frames.push(f);
         if (f.type === 4 && (f.flags & 1) === 0) this.socket.write(frame(4, 1, 0, Buffer.alloc(0))); // ACK their SETTINGS
@@ -143,7 +154,26 @@ function openssl(args: string[], cwd: string): void {
 
 export function makePki(label = 'ca'): TestPki {
   const dir = tempDir('canaryd-pki-');
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${label}.key`, '-out', `${label}.pem`, '-days', '2', '-subj', `/CN=${label}`], dir);
+  openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      `${label}.key`,
+      '-out',
+      `${label}.pem`,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${label}`,
+    ],
+    dir,
+  );
   const pki: TestPki = {
     dir,
     caCert: join(dir, `${label}.pem`),
@@ -152,10 +182,48 @@ export function makePki(label = 'ca'): TestPki {
       const cn = opts.cn ?? 'localhost';
       const ext = join(dir, `${name}.ext`);
       const san = opts.san ?? 'DNS:localhost,IP:127.0.0.1';
-      execFileSync('sh', ['-c', `printf 'subjectAltName=${san}\\nextendedKeyUsage=${opts.client ? 'clientAuth' : 'serverAuth'}\\n' > ${ext}`]);
-      openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', `/CN=${cn}`], dir);
+      execFileSync('sh', [
+        '-c',
+        `printf 'subjectAltName=${san}\\nextendedKeyUsage=${opts.client ? 'clientAuth' : 'serverAuth'}\\n' > ${ext}`,
+      ]);
+      openssl(
+        [
+          'req',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:P-256',
+          '-nodes',
+          '-keyout',
+          `${name}.key`,
+          '-out',
+          `${name}.csr`,
+          '-subj',
+          `/CN=${cn}`,
+        ],
+        dir,
+      );
       // days < 0: notAfter before notBefore (= now), so the certificate is already expired
-      openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', pki.caCert, '-CAkey', pki.caKey, '-CAcreateserial', '-out', `${name}.pem`, '-days', String(opts.days ?? 2), '-extfile', ext], dir);
+      openssl(
+        [
+          'x509',
+          '-req',
+          '-in',
+          `${name}.csr`,
+          '-CA',
+          pki.caCert,
+          '-CAkey',
+          pki.caKey,
+          '-CAcreateserial',
+          '-out',
+          `${name}.pem`,
+          '-days',
+          String(opts.days ?? 2),
+          '-extfile',
+          ext,
+        ],
+        dir,
+      );
       return { cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) };
     },
   };

@@ -12,7 +12,10 @@ export const OPENAPI_TOKEN = 'openapi-document-token';
 export async function servedOpenapi(): Promise<unknown> {
   const base = await startEchoUpstream('baseline');
   const can = await startEchoUpstream('canary');
-  const yaml = configYaml(base.url, can.url).replace('admin: { listen: "127.0.0.1:0" }', `admin: { listen: "127.0.0.1:0", token: "${OPENAPI_TOKEN}" }`);
+  const yaml = configYaml(base.url, can.url).replace(
+    'admin: { listen: "127.0.0.1:0" }',
+    `admin: { listen: "127.0.0.1:0", token: "${OPENAPI_TOKEN}" }`,
+  );
   const s = await startAdminSidecar(yaml);
   try {
     const r = await s.app.inject({ method: 'GET', url: '/api/v1/openapi.json', headers: { authorization: `Bearer ${OPENAPI_TOKEN}` } });

@@ -29,7 +29,10 @@ export function startLoad(url: string, perTick = 5, maxMs = 300_000) {
         inFlight++;
         pool
           .request({ path: `/items/${n % 20}`, method: 'GET', headers: { 'x-user-id': `u${n++ % 1000}` } })
-          .then((r) => r.body.dump(), () => {})
+          .then(
+            (r) => r.body.dump(),
+            () => {},
+          )
           .finally(() => inFlight--);
       }
       await new Promise((r) => setTimeout(r, 20));
@@ -77,4 +80,3 @@ export async function paceRig(t: Test, canary: { errorRate: number; latencyMs: n
 export async function decisions(p: CanarydProcess): Promise<any[]> {
   return (await json(`${p.adminUrl}/api/v1/decisions?limit=500`)).decisions;
 }
-

@@ -35,7 +35,11 @@ export async function until<T>(cond: () => Promise<T> | T, timeoutMs: number, wh
 export interface RunningPrometheus {
   url: string;
   /** instant query; the raw API body */
-  query(expr: string): Promise<{ status: string; error?: string; data?: { resultType: string; result: Array<{ metric: Record<string, string>; value: [number, string] }> } }>;
+  query(expr: string): Promise<{
+    status: string;
+    error?: string;
+    data?: { resultType: string; result: Array<{ metric: Record<string, string>; value: [number, string] }> };
+  }>;
   /** the first series' value, null when empty or NaN */
   value(expr: string): Promise<number | null>;
   /** SIGKILL, for the tests of a Prometheus that goes away */
@@ -55,11 +59,19 @@ export async function startPrometheus(t: TapTest, o: PrometheusOptions): Promise
   const jobs = Object.entries(o.targets)
     .map(([job, target]) => `  - job_name: ${job}\n    static_configs: [{ targets: ["${target}"] }]`)
     .join('\n');
-  writeFileSync(join(dir, 'prometheus.yml'), `global: { scrape_interval: 1s, scrape_timeout: 900ms, evaluation_interval: 1s }\nscrape_configs:\n${jobs}\n${o.extra ?? ''}`);
+  writeFileSync(
+    join(dir, 'prometheus.yml'),
+    `global: { scrape_interval: 1s, scrape_timeout: 900ms, evaluation_interval: 1s }\nscrape_configs:\n${jobs}\n${o.extra ?? ''}`,
+  );
   const port = await freePort();
   const child: ChildProcess = spawn(
     PROMETHEUS,
-    [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
+    [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--log.level=warn',
+    ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
@@ -89,7 +101,10 @@ export async function startPrometheus(t: TapTest, o: PrometheusOptions): Promise
     90_000,
     'prometheus ready',
   );
-  const query: RunningPrometheus['query'] = async (expr) => (await (await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`)).json()) as Awaited<ReturnType<RunningPrometheus['query']>>;
+  const query: RunningPrometheus['query'] = async (expr) =>
+    (await (await fetch(`${url}/api/v1/query?query=${encodeURIComponent(expr)}`)).json()) as Awaited<
+      ReturnType<RunningPrometheus['query']>
+    >;
   return {
     url,
     query,
@@ -104,7 +119,10 @@ export async function startPrometheus(t: TapTest, o: PrometheusOptions): Promise
 }
 
 /** An exporter of the test's own series: `set('checkout_success_ratio{version="v2"}', 0.8)`; text format at /metrics. */
-export async function startExporter(t: TapTest, help: Record<string, string> = {}): Promise<{ target: string; set(series: string, value: number | (() => number)): void; server: Server }> {
+export async function startExporter(
+  t: TapTest,
+  help: Record<string, string> = {},
+): Promise<{ target: string; set(series: string, value: number | (() => number)): void; server: Server }> {
   const series = new Map<string, number | (() => number)>();
   const server = createServer((req, res) => {
     req.resume();
@@ -113,7 +131,13 @@ export async function startExporter(t: TapTest, help: Record<string, string> = {
       const name = s.split('{')[0];
       byName.set(name, [...(byName.get(name) ?? []), `${s} ${typeof v === 'function' ? v() : v}`]);
     }
-    const body = [...byName].map(([name, lines]) => `# HELP ${name} ${help[name] ?? 'test series'}\n# TYPE ${name} ${name.endsWith('_total') ? 'counter' : 'gauge'}\n${lines.join('\n')}`).join('\n') + '\n';
+    const body =
+      [...byName]
+        .map(
+          ([name, lines]) =>
+            `# HELP ${name} ${help[name] ?? 'test series'}\n# TYPE ${name} ${name.endsWith('_total') ? 'counter' : 'gauge'}\n${lines.join('\n')}`,
+        )
+        .join('\n') + '\n';
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
     res.end(body);
   });

@@ -65,7 +65,11 @@ function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Pro
 export async function startRedis(): Promise<Service> {
   const dir = tempDir('canaryd-redis-');
   const port = await freePort();
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--protected-mode', 'no'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   await waitFor(child, /Ready to accept connections/, 'redis-server');
   return {
     port,
@@ -78,8 +82,10 @@ export async function startRedis(): Promise<Service> {
 
 /** null when PostgreSQL can run here; else the reason a test must skip. */
 export function pgUnavailable(): string | null {
-  if (!existsSync(`${PG_BIN}/initdb`) || !existsSync(`${PG_BIN}/postgres`)) return `PostgreSQL 15 is not installed (${PG_BIN}); .ci/run installs it`;
-  if (process.getuid?.() === 0 && spawnSync('setpriv', ['--help']).error) return 'running as root without setpriv (util-linux): postgres refuses root';
+  if (!existsSync(`${PG_BIN}/initdb`) || !existsSync(`${PG_BIN}/postgres`))
+    return `PostgreSQL 15 is not installed (${PG_BIN}); .ci/run installs it`;
+  if (process.getuid?.() === 0 && spawnSync('setpriv', ['--help']).error)
+    return 'running as root without setpriv (util-linux): postgres refuses root';
   return null;
 }
 
@@ -93,12 +99,28 @@ export async function startPostgres(): Promise<Service> {
     chownSync(dir, 65534, 65534);
   }
   // setpriv execs the command itself (no process in between), so signals reach postgres directly
-  const as = (cmd: string, args: string[]) => (root ? { cmd: 'setpriv', args: ['--reuid=65534', '--regid=65534', '--clear-groups', cmd, ...args] } : { cmd, args });
+  const as = (cmd: string, args: string[]) =>
+    root ? { cmd: 'setpriv', args: ['--reuid=65534', '--regid=65534', '--clear-groups', cmd, ...args] } : { cmd, args };
   const init = as(`${PG_BIN}/initdb`, ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
   const r = spawnSync(init.cmd, init.args, { encoding: 'utf8', cwd: dir });
   if (r.status !== 0) throw new Error(`initdb failed: ${r.stderr || r.stdout || r.error}`);
   const port = await freePort();
-  const run = as(`${PG_BIN}/postgres`, ['-D', data, '-p', String(port), '-h', '127.0.0.1', '-k', dir, '-c', 'fsync=off', '-c', 'max_connections=40', '-c', 'shared_buffers=16MB']);
+  const run = as(`${PG_BIN}/postgres`, [
+    '-D',
+    data,
+    '-p',
+    String(port),
+    '-h',
+    '127.0.0.1',
+    '-k',
+    dir,
+    '-c',
+    'fsync=off',
+    '-c',
+    'max_connections=40',
+    '-c',
+    'shared_buffers=16MB',
+  ]);
   const child = spawn(run.cmd, run.args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
   await waitFor(child, /database system is ready to accept connections/, 'postgres');
   return {

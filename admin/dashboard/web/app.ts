@@ -7,19 +7,50 @@
 import 'uplot/dist/uPlot.min.css';
 import './style.css';
 import { adoptTokenFromUrl, api, getToken, openEvents, setToken, type ApiResult } from './api.js';
-import type { AnalysisReport, CanarydEvent, DecisionsList, DependencyList, FaultsView, HelloMessage, RolloutStatus, StatusView } from '../../../contract/index.js';
+import type {
+  AnalysisReport,
+  CanarydEvent,
+  DecisionsList,
+  DependencyList,
+  FaultsView,
+  HelloMessage,
+  RolloutStatus,
+  StatusView,
+} from '../../../contract/index.js';
 import { LiveCharts } from './charts.js';
-import { decisionItem, eventItem, fmt, renderAnomalies, renderChecks, renderDecisions, renderDependencies, renderFaults, renderTimeline } from './panels.js';
+import {
+  decisionItem,
+  eventItem,
+  fmt,
+  renderAnomalies,
+  renderChecks,
+  renderDecisions,
+  renderDependencies,
+  renderFaults,
+  renderTimeline,
+} from './panels.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
 const POLL_MS = 2000;
 const ACTIONS: Record<string, { path: string; title: string; text: string }> = {
-  start: { path: '/api/v1/rollout/start', title: 'Start a rollout', text: 'The canary goes to the first step (after any pre-rollout gates approve); from there the analysis promotes or rolls it back.' },
+  start: {
+    path: '/api/v1/rollout/start',
+    title: 'Start a rollout',
+    text: 'The canary goes to the first step (after any pre-rollout gates approve); from there the analysis promotes or rolls it back.',
+  },
   retry: { path: '/api/v1/rollout/retry', title: 'Retry the rollout', text: 'Starts the rolled-back rollout again from the first step.' },
-  pause: { path: '/api/v1/rollout/pause', title: 'Pause the rollout', text: 'Analysis keeps running; the weight stays where it is until you resume.' },
+  pause: {
+    path: '/api/v1/rollout/pause',
+    title: 'Pause the rollout',
+    text: 'Analysis keeps running; the weight stays where it is until you resume.',
+  },
   resume: { path: '/api/v1/rollout/resume', title: 'Resume the rollout', text: 'The controller continues from the current step.' },
-  promote: { path: '/api/v1/rollout/promote', title: 'Promote the canary', text: 'Moves the canary to the next step, or to 100 % with "promote fully".' },
+  promote: {
+    path: '/api/v1/rollout/promote',
+    title: 'Promote the canary',
+    text: 'Moves the canary to the next step, or to 100 % with "promote fully".',
+  },
   rollback: { path: '/api/v1/rollout/rollback', title: 'Roll back', text: 'All traffic goes back to baseline (canary weight 0).' },
 };
 
@@ -75,7 +106,15 @@ async function act(action: string): Promise<void> {
   reason.hidden = action !== 'rollback' && action !== 'pause' && action !== 'start';
   $('confirm-full-label').hidden = action !== 'promote';
   $<HTMLInputElement>('confirm-full').checked = false;
-  if (!(await ask($<HTMLDialogElement>('confirm-dialog'), $('confirm-ok'), $('confirm-cancel'), reason.hidden ? $<HTMLInputElement>('confirm-full') : reason))) return;
+  if (
+    !(await ask(
+      $<HTMLDialogElement>('confirm-dialog'),
+      $('confirm-ok'),
+      $('confirm-cancel'),
+      reason.hidden ? $<HTMLInputElement>('confirm-full') : reason,
+    ))
+  )
+    return;
   const body: Record<string, unknown> = {};
   if (!reason.hidden && reason.value.trim()) body.reason = reason.value.trim();
   if (action === 'promote' && $<HTMLInputElement>('confirm-full').checked) body.full = true;
@@ -138,7 +177,13 @@ async function refresh(): Promise<void> {
       : analysis.status === 404
         ? String((analysis.ok ? undefined : analysis.body?.message) ?? 'no analysis yet') // e.g. no rollout has been analysed yet
         : null;
-    const checks = renderChecks($('checks').querySelector('tbody')!, $('verdict'), $('analysis-note'), analysis.ok ? analysis.body : null, absent);
+    const checks = renderChecks(
+      $('checks').querySelector('tbody')!,
+      $('verdict'),
+      $('analysis-note'),
+      analysis.ok ? analysis.body : null,
+      absent,
+    );
     renderAnomalies($('anomalies'), checks);
     renderFaults($('faults'), faults.ok ? faults.body : null, faults.missing || faults.status === 404);
     renderDependencies($('dependencies'), deps.ok ? deps.body : null, deps.missing || deps.status === 404);
@@ -170,8 +215,12 @@ function main(): void {
   adoptTokenFromUrl();
   const charts = new LiveCharts({ rate: $('chart-rate'), errors: $('chart-errors'), latency: $('chart-latency') });
   $('events').replaceChildren(Object.assign(document.createElement('li'), { className: 'muted', textContent: 'waiting for events' }));
-  for (const btn of document.querySelectorAll<HTMLButtonElement>('button[data-action]')) btn.addEventListener('click', () => void act(btn.dataset.action!));
-  $('token-btn').addEventListener('click', () => void askToken().then(() => notice(getToken() ? 'token saved for this tab' : 'token cleared')));
+  for (const btn of document.querySelectorAll<HTMLButtonElement>('button[data-action]'))
+    btn.addEventListener('click', () => void act(btn.dataset.action!));
+  $('token-btn').addEventListener(
+    'click',
+    () => void askToken().then(() => notice(getToken() ? 'token saved for this tab' : 'token cleared')),
+  );
   void startLive(charts);
 }
 

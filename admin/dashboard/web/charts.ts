@@ -30,7 +30,10 @@ function make(el: HTMLElement, labels: uPlot.Series[], pick: (s: SnapshotEvent) 
     height: 200,
     series: [{}, ...labels],
     scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, max > 0 ? max * 1.1 : 1] } },
-    axes: [{ stroke: '#aaa', grid: { stroke: '#2a2f3a' }, space: 70, incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300] }, { stroke: '#aaa', grid: { stroke: '#2a2f3a' }, values: (_u, ticks) => ticks.map((t) => `${+t.toFixed(2)}${unit}`) }],
+    axes: [
+      { stroke: '#aaa', grid: { stroke: '#2a2f3a' }, space: 70, incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300] },
+      { stroke: '#aaa', grid: { stroke: '#2a2f3a' }, values: (_u, ticks) => ticks.map((t) => `${+t.toFixed(2)}${unit}`) },
+    ],
     legend: { live: true },
     cursor: { drag: { x: false, y: false } },
   };
@@ -47,11 +50,30 @@ export class LiveCharts {
   constructor(root: { rate: HTMLElement; errors: HTMLElement; latency: HTMLElement }) {
     this.#charts.push(
       make(root.rate, [series('baseline', BASE), series('canary', CAN)], (s) => [s.versions.baseline.rps, s.versions.canary.rps], ''),
-      make(root.errors, [series('baseline', BASE), series('canary', CAN)], (s) => [pct(s.versions.baseline.errorRate), pct(s.versions.canary.errorRate)], '%'),
+      make(
+        root.errors,
+        [series('baseline', BASE), series('canary', CAN)],
+        (s) => [pct(s.versions.baseline.errorRate), pct(s.versions.canary.errorRate)],
+        '%',
+      ),
       make(
         root.latency,
-        [series('baseline p50', BASE, [2, 4]), series('baseline p95', BASE), series('baseline p99', BASE, [8, 4]), series('canary p50', CAN, [2, 4]), series('canary p95', CAN), series('canary p99', CAN, [8, 4])],
-        (s) => [ms(s.versions.baseline.p50Ms), ms(s.versions.baseline.p95Ms), ms(s.versions.baseline.p99Ms), ms(s.versions.canary.p50Ms), ms(s.versions.canary.p95Ms), ms(s.versions.canary.p99Ms)],
+        [
+          series('baseline p50', BASE, [2, 4]),
+          series('baseline p95', BASE),
+          series('baseline p99', BASE, [8, 4]),
+          series('canary p50', CAN, [2, 4]),
+          series('canary p95', CAN),
+          series('canary p99', CAN, [8, 4]),
+        ],
+        (s) => [
+          ms(s.versions.baseline.p50Ms),
+          ms(s.versions.baseline.p95Ms),
+          ms(s.versions.baseline.p99Ms),
+          ms(s.versions.canary.p50Ms),
+          ms(s.versions.canary.p95Ms),
+          ms(s.versions.canary.p99Ms),
+        ],
         '',
       ),
     );

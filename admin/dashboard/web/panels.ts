@@ -4,7 +4,16 @@
  * data includes operator-supplied strings (reasons, names) and the page runs under a strict CSP.
  * Shapes are the admin API contract's (contract/): type-only imports, erased by esbuild.
  */
-import type { AnalysisReport, AuditRecord, CanarydEvent, CheckRow, DecisionsList, DependencyList, FaultsView, StatusView } from '../../../contract/index.js';
+import type {
+  AnalysisReport,
+  AuditRecord,
+  CanarydEvent,
+  CheckRow,
+  DecisionsList,
+  DependencyList,
+  FaultsView,
+  StatusView,
+} from '../../../contract/index.js';
 
 type Attrs = Record<string, string>;
 
@@ -69,7 +78,13 @@ export function badge(text: string, cls = statusClass(text)): HTMLElement {
 }
 
 /** `absent`: why there is no report to show (no engine, or none yet), or null when `analysis` is one. */
-export function renderChecks(tbody: Element, verdictEl: Element, note: Element, report: AnalysisReport | null, absent: string | null): CheckRow[] {
+export function renderChecks(
+  tbody: Element,
+  verdictEl: Element,
+  note: Element,
+  report: AnalysisReport | null,
+  absent: string | null,
+): CheckRow[] {
   if (absent !== null) {
     replace(tbody, []);
     verdictEl.textContent = 'n/a';
@@ -83,7 +98,16 @@ export function renderChecks(tbody: Element, verdictEl: Element, note: Element, 
   replace(
     tbody,
     checks.map((c) =>
-      h('tr', { 'data-check': c.name }, h('td', {}, fmt(c.name)), h('td', {}, fmt(c.kind)), h('td', { class: 'num' }, fmt(c.observed)), h('td', { class: 'num' }, fmt(c.threshold)), h('td', {}, badge(fmt(c.status))), h('td', { class: 'msg' }, fmt(c.message ?? ''))),
+      h(
+        'tr',
+        { 'data-check': c.name },
+        h('td', {}, fmt(c.name)),
+        h('td', {}, fmt(c.kind)),
+        h('td', { class: 'num' }, fmt(c.observed)),
+        h('td', { class: 'num' }, fmt(c.threshold)),
+        h('td', {}, badge(fmt(c.status))),
+        h('td', { class: 'msg' }, fmt(c.message ?? '')),
+      ),
     ),
   );
   const extra: string[] = [];
@@ -108,9 +132,24 @@ export function renderFaults(el: Element, faults: FaultsView | null, missing: bo
   const state = faults?.state ?? null;
   const head: HTMLElement[] = [];
   if (state === 'halted') head.push(h('li', { class: 'fault-state' }, badge('halted', 'bad'), ` ${fmt(faults?.halted?.reason ?? '')}`));
-  else if (state === 'disabled' || state === 'refused') head.push(h('li', { class: 'muted fault-state' }, state === 'refused' ? 'fault injection refused in production' : 'fault injection off (faults.enabled: false)'));
+  else if (state === 'disabled' || state === 'refused')
+    head.push(
+      h(
+        'li',
+        { class: 'muted fault-state' },
+        state === 'refused' ? 'fault injection refused in production' : 'fault injection off (faults.enabled: false)',
+      ),
+    );
   const items = list.map((f) =>
-    h('li', {}, badge(fmt(f.type), 'warn'), ` ${fmt(f.name)}`, f.probability !== undefined ? ` p=${fmt(f.probability)}` : '', f.match && Object.keys(f.match).length > 0 ? ` ${JSON.stringify(f.match)}` : '', typeof f.injected === 'number' ? ` · ${f.injected} injected` : ''),
+    h(
+      'li',
+      {},
+      badge(fmt(f.type), 'warn'),
+      ` ${fmt(f.name)}`,
+      f.probability !== undefined ? ` p=${fmt(f.probability)}` : '',
+      f.match && Object.keys(f.match).length > 0 ? ` ${JSON.stringify(f.match)}` : '',
+      typeof f.injected === 'number' ? ` · ${f.injected} injected` : '',
+    ),
   );
   replace(el, head.length + items.length > 0 ? [...head, ...items] : [h('li', { class: 'muted' }, 'none')]);
 }
@@ -129,16 +168,33 @@ export function renderDependencies(el: Element, deps: DependencyList | null, mis
         {},
         badge(fmt(d.name), (c?.faulted ?? 0) > 0 ? 'warn' : undefined),
         ` → ${fmt(d.upstream)} · ${fmt(c?.live ?? 0)} live, ${fmt(c?.faulted ?? 0)} faulted`,
-        ...faults.map((f) => h('span', {}, ' ', badge(fmt(f.type), 'warn'), ` ${fmt(f.rule)}${f.version ? ` (${fmt(f.version)})` : ''} on ${fmt(f.connections)}`)),
+        ...faults.map((f) =>
+          h(
+            'span',
+            {},
+            ' ',
+            badge(fmt(f.type), 'warn'),
+            ` ${fmt(f.rule)}${f.version ? ` (${fmt(f.version)})` : ''} on ${fmt(f.connections)}`,
+          ),
+        ),
       );
     }),
   );
 }
 
 /** A decision (an audit record, or the summary a decision event carries) or a rollback, as one line. */
-export function decisionItem(d: Pick<AuditRecord, 'at' | 'action' | 'canaryWeight' | 'reasons' | 'source'> & { type?: string }): HTMLElement {
+export function decisionItem(
+  d: Pick<AuditRecord, 'at' | 'action' | 'canaryWeight' | 'reasons' | 'source'> & { type?: string },
+): HTMLElement {
   const reasons = d.reasons.join('; ');
-  return h('li', {}, h('span', { class: 'time' }, time(d.at)), ' ', badge(fmt(d.action ?? d.type)), ` ${d.canaryWeight !== undefined ? `→ ${fmt(d.canaryWeight)}% ` : ''}${d.source ? `(${d.source}) ` : ''}${reasons}`);
+  return h(
+    'li',
+    {},
+    h('span', { class: 'time' }, time(d.at)),
+    ' ',
+    badge(fmt(d.action ?? d.type)),
+    ` ${d.canaryWeight !== undefined ? `→ ${fmt(d.canaryWeight)}% ` : ''}${d.source ? `(${d.source}) ` : ''}${reasons}`,
+  );
 }
 
 export function renderDecisions(el: Element, decisions: DecisionsList | null, missing: boolean): void {
@@ -165,7 +221,10 @@ export function eventItem(e: CanarydEvent): HTMLElement {
       break;
     }
     case 'rollout':
-      text = e.action === 'gate-refused' ? `${fmt(e.gate)} gate refused: ${fmt(e.reason)}` : `${fmt(e.phase)}${e.phase === 'progressing' || e.phase === 'paused' ? `, step ${Number(e.step) + 1}` : ''}, canary ${fmt(e.canaryWeight)}%${e.reason ? `: ${fmt(e.reason)}` : ''}`;
+      text =
+        e.action === 'gate-refused'
+          ? `${fmt(e.gate)} gate refused: ${fmt(e.reason)}`
+          : `${fmt(e.phase)}${e.phase === 'progressing' || e.phase === 'paused' ? `, step ${Number(e.step) + 1}` : ''}, canary ${fmt(e.canaryWeight)}%${e.reason ? `: ${fmt(e.reason)}` : ''}`;
       break;
     case 'drift':
       text = `drift ${fmt(e.action)}: ${e.items.map((i) => i.path).join(', ') || 'in sync'}`;

@@ -49,7 +49,12 @@ export const abortFault: FaultKind<'abort'> = {
         let body: string;
         let headers: Record<string, string>;
         if (custom === null) {
-          body = JSON.stringify({ error: 'CANARYD_ERR_FAULT_INJECTED', message: `fault injected by rule ${JSON.stringify(run.rule)}`, rule: run.rule, version: ex.version });
+          body = JSON.stringify({
+            error: 'CANARYD_ERR_FAULT_INJECTED',
+            message: `fault injected by rule ${JSON.stringify(run.rule)}`,
+            rule: run.rule,
+            version: ex.version,
+          });
           headers = { 'content-type': 'application/json', 'x-canaryd-error': 'CANARYD_ERR_FAULT_INJECTED', ...own };
         } else {
           body = custom;
