@@ -221,6 +221,7 @@ export class ExperimentRunner {
     step.startedAt = this.#engine.now();
     this.#engine.rules.addExperimentRules(run.report.id, run.plan.steps[i].rules, { step: step.name, rules: step.rules });
     run.meter = new StepMeter();
+    this.#engine.setObserving(true);
     run.timer = setTimeout(() => this.#endStep(run), run.plan.steps[i].durationMs);
     this.#persist();
     this.#publish('step', run.report);
@@ -238,6 +239,7 @@ export class ExperimentRunner {
     step.measured = run.meter!.report(run.report.target);
     step.criterion = judgeStep(step.measured, run.report.successCriterion);
     run.meter = null;
+    this.#engine.setObserving(false);
   }
 
   #endStep(run: Running): void {

@@ -47,6 +47,7 @@ export class FaultEngine implements ProxyStage {
   /** live rules of the TCP kinds (they act in the dependency relay, not per request) */
   #dependencyRules = 0;
   #armed = false;
+  #observing = false;
   #headerControl = false;
   #nextExpiry = Infinity;
   #inflight = 0;
@@ -120,9 +121,19 @@ export class FaultEngine implements ProxyStage {
     if (this.#headerControl) ex.faultHeaders = stripFaultHeaders(ex.req);
   }
 
-  /** The stage is in the proxy's chain only while armed: a disarmed engine costs nothing per request. */
+  /**
+   * The stage is in the proxy's chain only while armed or while an experiment step measures (a step with no
+   * HTTP rule — a steady step, or TCP rules only — must still see every request): otherwise it costs nothing.
+   */
   get active(): boolean {
-    return this.#armed;
+    return this.#armed || this.#observing;
+  }
+
+  /** An experiment step starts (true) or ends (false) measuring: the stage joins or leaves the chain. */
+  setObserving(on: boolean): void {
+    if (on === this.#observing) return;
+    this.#observing = on;
+    this.#chainChanged();
   }
 
   bind(changed: () => void): void {
@@ -130,6 +141,7 @@ export class FaultEngine implements ProxyStage {
   }
 
   route(ex: Exchange): boolean {
+    if (!this.#armed) return false; // in the chain only to observe (an experiment's steady step)
     this.#n.seen++;
     if (this.#nextExpiry !== Infinity && this.#clock.now() >= this.#nextExpiry) this.#expire();
     const steps = pickFaults(this.#compiled, ex, this.#random, this.#headerCtx);
