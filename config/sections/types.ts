@@ -18,3 +18,8 @@ export const VersionNameSchema = Type.Union([Type.Literal('baseline'), Type.Lite
 export function StrictObject<T extends Record<string, TSchema>>(props: T, opts: { description?: string } = {}) {
   return Type.Object(props, { additionalProperties: false, default: {}, ...opts });
 }
+
+/** A strict object with its description first, so a section reads as what it is before its keys. */
+export function Section<T extends Record<string, TSchema>>(description: string, props: T) {
+  return StrictObject(props, { description });
+}
