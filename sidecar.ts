@@ -556,7 +556,7 @@ export class Sidecar {
       weightOwner: () => this.traffic.weight().owner,
       weightsLocked: () => this.traffic.lockedReason(),
       log: this.log,
-      events: { bus: this.events, snapshot: () => this.#snapshots.current() },
+      events: { bus: this.events, snapshot: () => this.#snapshots.current(), history: (seconds) => this.#snapshots.recent(seconds) },
       flags: { service: this.flags, probe: this.#splitter, sticky: () => this.config.routing.sticky },
       config: { file: () => this.configPath, reload: (source) => this.reload(source), drift: this.#drift },
       rollout: {
