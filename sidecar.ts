@@ -21,8 +21,10 @@ import {
   ProxyServer,
   raiseFdLimit,
   TrafficSplitter,
+  UpstreamHealthMetrics,
   WindowedRecorder,
   type Exchange,
+  type OutlierChange,
   type RejectReason,
   type RuleSpec,
 } from './proxy/index.js';
@@ -139,6 +141,8 @@ export class Sidecar {
   readonly registry = new Registry();
   readonly recorder: WindowedRecorder;
   readonly metrics: ProxyMetrics;
+  /** outlier ejection and circuit-breaker metrics (proxy/outlier) */
+  readonly #health: UpstreamHealthMetrics;
   /** the traffic state: weight and its owner, runtime routes, mirror, pins (traffic/) */
   readonly traffic: TrafficState<RuleSpec, Config['routing']>;
   /** the one audit writer (state.dir/audit.jsonl) */
@@ -222,11 +226,12 @@ export class Sidecar {
     this.metrics = new ProxyMetrics(this.registry);
     const nWorkers = workerCount(opts.config.workers, availableParallelism);
     if (nWorkers > 1) this.workers = this.#buildWorkers(nWorkers);
+    this.#health = new UpstreamHealthMetrics(this.registry, () => this.proxy.outlier);
     this.#info = new InfoMetrics(
       this.registry,
       { version: CANARYD_VERSION },
       {
-        ready: () => this.#ready(),
+        ready: () => this.#notReady() === null,
         production: () => isProduction(this.config.environment, process.env),
         faultsAutoDisabled: () => this.faults.engine.halted?.kind === 'auto-disable',
         stepStartedAt: () => (this.rollout.active ? this.rollout.machine.state.stepStartedAt : null),
@@ -321,6 +326,9 @@ export class Sidecar {
       stages: [new ObservationStage(this.recorder, this.metrics), this.mirror, this.#accessLog],
       onEvent: (level, event, detail) => this.log[level]({ event, ...detail }, event.replace(/_/g, ' ')),
       onReject: (reason) => this.#rejected(reason),
+      // called on the request path: the log, audit, event and rollback run after it
+      onOutlier: (change) => setImmediate(() => this.#outlierChanged(change)),
+      onOverflow: (version) => this.#health.overflow.labels(version).inc(),
     });
     this.dependencies = new DependencyRelay({
       dependencies: opts.config.dependencies,
@@ -368,10 +376,6 @@ export class Sidecar {
   /** The windows the controller and the live snapshots read: this process' recorder, or the workers' merged. */
   get #evidence() {
     return this.workers?.source ?? this.recorder;
-  }
-
-  #ready(): boolean {
-    return this.proxyAddress !== null && !(this.workers ? this.#workersDraining : this.proxy.draining);
   }
 
   #buildWorkers(count: number): WorkerPool {
@@ -557,13 +561,53 @@ export class Sidecar {
     r.since = 0;
   }
 
+  /** Why /readyz fails, or null when ready: not listening yet, draining, or the baseline upstream ejected. */
+  #notReady(): string | null {
+    if (this.proxyAddress === null) return 'not listening yet';
+    if (this.workers ? this.#workersDraining : this.proxy.draining) return 'draining';
+    if (this.proxy.outlier.ejected('baseline')) {
+      const v = this.proxy.outlier.view('baseline');
+      return `baseline upstream ejected until ${new Date(v.ejectedUntil ?? 0).toISOString()}: ${v.lastReason ?? ''}`;
+    }
+    return null;
+  }
+
+  /**
+   * One place for an upstream's ejection, probe and re-admission: the log line, the audit line, the event,
+   * the counter, and — an ejected canary during a rollout — the rollback (outlier.rollbackOnEjection).
+   */
+  #outlierChanged(c: OutlierChange): void {
+    const detail = { version: c.version, reason: c.reason, kind: c.kind, until: c.until, ejections: c.ejections };
+    const text =
+      c.action === 'ejected'
+        ? `${c.version} upstream ejected for ${Math.round((c.durationMs ?? 0) / 1000)} s: ${c.reason}`
+        : c.action === 'probing'
+          ? `${c.version} upstream probing: ${c.reason}`
+          : `${c.version} upstream re-admitted: ${c.reason}`;
+    if (c.action === 'ejected') {
+      this.#health.ejected(c.version, c.kind!);
+      this.log.warn({ event: 'upstream_ejected', ...detail, durationMs: c.durationMs }, text);
+    } else this.log.info({ event: `upstream_${c.action}`, ...detail }, text);
+    if (c.action !== 'probing') this.audit.record(`upstream-${c.action}`, text, detail);
+    this.events.publish({ type: 'upstream', action: c.action, ...detail });
+    const leading = this.fleet === null || this.fleet.leading;
+    if (c.action === 'ejected' && c.version === 'canary' && this.config.outlier.rollbackOnEjection && leading && this.rollout.active) {
+      try {
+        this.rollout.rollbackOnEjection(c.reason, detail);
+      } catch (e) {
+        this.log.error({ err: e }, 'rollback on ejection failed');
+      }
+    }
+  }
+
   adminDeps(): AdminDeps {
     return {
       token: () => this.#adminToken.current(),
       authReads: () => this.config.admin.authReads,
       allowUnauthenticated: () => this.config.admin.allowUnauthenticated,
       hosts: () => ({ listen: this.config.admin.listen, allowed: this.config.admin.allowedHosts }),
-      ready: () => this.#ready(),
+      ready: () => this.#notReady() === null,
+      notReadyReason: () => this.#notReady(),
       metricsText: () => this.#metricsText(),
       metricsContentType: this.registry.contentType,
       status: () => this.status(),
@@ -571,7 +615,7 @@ export class Sidecar {
       weightOwner: () => this.traffic.weight().owner,
       weightsLocked: () => this.traffic.lockedReason(),
       log: this.log,
-      events: { bus: this.events, snapshot: () => this.#snapshots.current() },
+      events: { bus: this.events, snapshot: () => this.#snapshots.current(), history: (seconds) => this.#snapshots.recent(seconds) },
       flags: { service: this.flags, probe: this.#splitter, sticky: () => this.config.routing.sticky },
       config: { file: () => this.configPath, reload: (source) => this.reload(source), drift: this.#drift },
       rollout: {
@@ -684,6 +728,12 @@ export class Sidecar {
       rollout: this.rollout.status(),
       ...(this.fleet ? { fleet: this.fleet.status() } : {}),
       ...(this.workers ? { workers: this.workers.views() } : {}),
+      outlier: {
+        enabled: this.proxy.outlier.enabled,
+        baseline: this.proxy.outlier.view('baseline'),
+        canary: this.proxy.outlier.view('canary'),
+        effectiveCanaryWeight: this.proxy.outlier.route('canary') === 'canary' ? w : 0,
+      },
     };
   }
 

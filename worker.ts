@@ -48,6 +48,7 @@ export function proxySettings(c: Config, fdSoftLimit = readFdLimits()?.soft): Pr
       queue: l.queue,
       perClient: l.perClient,
     },
+    outlier: c.outlier,
     drain: { settle: c.shutdown.settle, idleGrace: c.shutdown.idleGrace },
   };
 }
