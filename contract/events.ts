@@ -49,6 +49,14 @@ export const ExperimentEvent = event('experiment', {
   state: Type.Optional(Type.String()),
   reason: Type.Optional(Nullable(Type.String())),
 });
+export const UpstreamEvent = event('upstream', {
+  action: Type.String({ description: 'ejected, probing or readmitted (outlier detection)' }),
+  version: Type.String({ description: 'baseline or canary' }),
+  reason: Type.String(),
+  kind: Type.Optional(Type.String({ description: 'with ejected: the error kind that caused it (connect, reset, timeout, 5xx)' })),
+  until: Type.Optional(Type.Number({ description: 'with ejected: epoch ms the ejection ends' })),
+  ejections: Type.Optional(Type.Integer({ description: 'recent ejections of this upstream (the backoff multiplier)' })),
+});
 export const SnapshotVersion = Open({
   rps: Nullable(Type.Number()),
   errorRate: Nullable(Type.Number()),
@@ -71,6 +79,7 @@ export const CanarydEvent = Type.Union([
   DriftEvent,
   FaultEvent,
   ExperimentEvent,
+  UpstreamEvent,
   SnapshotEvent,
 ]);
 export type CanarydEvent = Static<typeof CanarydEvent>;
