@@ -15,6 +15,7 @@ import { flagSections } from './sections/flags.js';
 import { fleetSections } from './sections/fleet.js';
 import { prometheusSections } from './sections/prometheus.js';
 import { limitSections } from './sections/limits.js';
+import { workerSections } from './sections/workers.js';
 import { outlierSections } from './sections/outlier.js';
 
 export const ConfigSchema = Type.Object(
@@ -31,6 +32,7 @@ export const ConfigSchema = Type.Object(
     ...fleetSections,
     ...prometheusSections,
     ...limitSections,
+    ...workerSections,
     ...outlierSections,
   },
   { additionalProperties: false, $id: 'https://canaryd.dev/schema/canaryd.schema.json', title: 'canaryd configuration' },
