@@ -107,6 +107,8 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
   grpcStatus = -1;
   /** set by the HTTP/2 upstream pool: the upstream's answer was trailers-only (its HEADERS ended the stream) */
   trailersOnly = false;
+  /** refused by the upstream's pending limit (circuit breaker): counted, and not held against the upstream's health */
+  overflowed = false;
   /** the client's address when a per-client in-flight limit counts this request (proxy/limits.ts) */
   clientKey: string | null = null;
   /** when it started to wait for an upstream connection (0: not waiting); read by proxy/deadline.ts */
@@ -146,6 +148,11 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
     return this.#done;
   }
 
+  /** The request was sent to an upstream (at least once): its ending says something about that upstream. */
+  get dispatched(): boolean {
+    return this.#attempts > 0;
+  }
+
   /** Goes on down the chain after a stage took the exchange over (a fault's delay ended...). */
   proceed(): void {
     this.#host.proceed(this);
@@ -166,10 +173,11 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
       this.#dispatch();
     } else if (a === 'queued') this.queuedAt = performance.now();
     else {
+      this.overflowed = true;
       this.respondError(
         503,
         'CANARYD_ERR_QUEUE_FULL',
-        `${this.version} upstream: every connection busy and ${upstream.queueSize} requests waiting (limits.queue.size)`,
+        `${this.version} upstream: every connection busy and ${upstream.queueSize} requests waiting (upstreams.${this.version}.maxPending, default limits.queue.size)`,
       );
       this.#finish(503, 'refused');
     }
