@@ -16,6 +16,7 @@ import { fleetSections } from './sections/fleet.js';
 import { prometheusSections } from './sections/prometheus.js';
 import { limitSections } from './sections/limits.js';
 import { grpcSections } from './sections/grpc.js';
+import { workerSections } from './sections/workers.js';
 import { outlierSections } from './sections/outlier.js';
 
 export const ConfigSchema = Type.Object(
@@ -33,6 +34,7 @@ export const ConfigSchema = Type.Object(
     ...prometheusSections,
     ...limitSections,
     ...grpcSections,
+    ...workerSections,
     ...outlierSections,
   },
   { additionalProperties: false, $id: 'https://canaryd.dev/schema/canaryd.schema.json', title: 'canaryd configuration' },

@@ -6,3 +6,4 @@ export * from './headers.js';
 export * from './query-template.js';
 export * from './ports.js';
 export * from './grpc.js';
+export * from './evidence.js';
