@@ -5,7 +5,7 @@
  * forms), shared by config validation and the admin API, so a rule means the same wherever it comes from.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { Duration, Section, StrictObject, VersionNameSchema } from './types.js';
+import { Duration, GrpcCode, Section, StrictObject, VersionNameSchema } from './types.js';
 import {
   DEPENDENCY_FAULT_TYPES,
   DEPENDENCY_NAME_PATTERN,
@@ -69,6 +69,14 @@ export const FaultParamSchemas = {
           maxProperties: 32,
           description: 'response headers to add (at most 32)',
         }),
+      ),
+      grpcStatus: Type.Optional(
+        GrpcCode(
+          'on a gRPC request (content-type application/grpc*): the grpc-status of the trailers-only answer (HTTP 200); status and body are for other requests (default UNAVAILABLE)',
+        ),
+      ),
+      grpcMessage: Type.Optional(
+        Type.String({ maxLength: 1024, description: 'grpc-message of the gRPC answer (default: names the rule)' }),
       ),
     },
     { additionalProperties: false, description: 'answer without calling the upstream' },
