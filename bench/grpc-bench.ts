@@ -89,6 +89,7 @@ async function main(): Promise<void> {
     const errors = { direct: 0, canaryd: 0 };
     let cpu = 0;
     let viaCalls = 0;
+    const perRound: string[] = [];
     const load0 = loadavg()[0];
     for (let r = 0; r < ROUNDS; r++) {
       for (const path of r % 2 === 0 ? (['direct', 'canaryd'] as const) : (['canaryd', 'direct'] as const)) {
@@ -100,6 +101,10 @@ async function main(): Promise<void> {
         }
         pooled[path].push(...res.lat);
         errors[path] += res.errors;
+        const s = res.lat.slice().sort((a, b) => a - b);
+        perRound.push(
+          `round ${r + 1} ${path}: p50 ${quantile(s, 0.5).toFixed(2)} ms, p99 ${quantile(s, 0.99).toFixed(2)} ms, load ${loadavg()[0].toFixed(1)}`,
+        );
       }
     }
     const load1 = loadavg()[0];
@@ -119,6 +124,7 @@ async function main(): Promise<void> {
       `gRPC unary, ${RATE} calls/s open-loop, ${ROUNDS} rounds × ${SECONDS} s per path (alternating), load average ${load0.toFixed(1)} → ${load1.toFixed(1)}`,
     );
     console.log(rows.join('\n'));
+    console.log(perRound.join('\n'));
     if (viaCalls > 0)
       console.log(
         `canaryd CPU: ${((cpu * 1000) / (viaCalls / 1000)).toFixed(1)} ms per 1,000 calls (${cpu.toFixed(2)} CPU-s for ${viaCalls} calls)`,
