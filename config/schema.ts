@@ -15,6 +15,7 @@ import { flagSections } from './sections/flags.js';
 import { fleetSections } from './sections/fleet.js';
 import { prometheusSections } from './sections/prometheus.js';
 import { limitSections } from './sections/limits.js';
+import { tracingSections } from './sections/tracing.js';
 
 export const ConfigSchema = Type.Object(
   {
@@ -30,6 +31,7 @@ export const ConfigSchema = Type.Object(
     ...fleetSections,
     ...prometheusSections,
     ...limitSections,
+    ...tracingSections,
   },
   { additionalProperties: false, $id: 'https://canaryd.dev/schema/canaryd.schema.json', title: 'canaryd configuration' },
 );
