@@ -21,8 +21,10 @@ import {
   raiseFdLimit,
   readFdLimits,
   TrafficSplitter,
+  UpstreamHealthMetrics,
   WindowedRecorder,
   type Exchange,
+  type OutlierChange,
   type ProxySettings,
   type RejectReason,
   type RuleSpec,
@@ -122,6 +124,7 @@ export function proxySettings(c: Config, fdSoftLimit = readFdLimits()?.soft): Pr
       queue: l.queue,
       perClient: l.perClient,
     },
+    outlier: c.outlier,
     drain: { settle: c.shutdown.settle, idleGrace: c.shutdown.idleGrace },
   };
 }
@@ -158,6 +161,8 @@ export class Sidecar {
   readonly registry = new Registry();
   readonly recorder: WindowedRecorder;
   readonly metrics: ProxyMetrics;
+  /** outlier ejection and circuit-breaker metrics (proxy/outlier) */
+  readonly #health: UpstreamHealthMetrics;
   /** the traffic state: weight and its owner, runtime routes, mirror, pins (traffic/) */
   readonly traffic: TrafficState<RuleSpec, Config['routing']>;
   /** the one audit writer (state.dir/audit.jsonl) */
@@ -238,11 +243,12 @@ export class Sidecar {
       this.log.warn({ event: 'state_tmp_cleaned', files: this.state.cleaned }, 'removed temp files left by an interrupted write');
     this.recorder = new WindowedRecorder({ now: () => this.clock.now() });
     this.metrics = new ProxyMetrics(this.registry);
+    this.#health = new UpstreamHealthMetrics(this.registry, () => this.proxy.outlier);
     this.#info = new InfoMetrics(
       this.registry,
       { version: CANARYD_VERSION },
       {
-        ready: () => this.proxyAddress !== null && !this.proxy.draining,
+        ready: () => this.#notReady() === null,
         production: () => isProduction(this.config.environment, process.env),
         faultsAutoDisabled: () => this.faults.engine.halted?.kind === 'auto-disable',
         stepStartedAt: () => (this.rollout.active ? this.rollout.machine.state.stepStartedAt : null),
@@ -337,6 +343,9 @@ export class Sidecar {
       stages: [new ObservationStage(this.recorder, this.metrics), this.mirror, this.#accessLog],
       onEvent: (level, event, detail) => this.log[level]({ event, ...detail }, event.replace(/_/g, ' ')),
       onReject: (reason) => this.#rejected(reason),
+      // called on the request path: the log, audit, event and rollback run after it
+      onOutlier: (change) => setImmediate(() => this.#outlierChanged(change)),
+      onOverflow: (version) => this.#health.overflow.labels(version).inc(),
     });
     this.dependencies = new DependencyRelay({
       dependencies: opts.config.dependencies,
@@ -513,13 +522,53 @@ export class Sidecar {
     r.since = 0;
   }
 
+  /** Why /readyz fails, or null when ready: not listening yet, draining, or the baseline upstream ejected. */
+  #notReady(): string | null {
+    if (this.proxyAddress === null) return 'not listening yet';
+    if (this.proxy.draining) return 'draining';
+    if (this.proxy.outlier.ejected('baseline')) {
+      const v = this.proxy.outlier.view('baseline');
+      return `baseline upstream ejected until ${new Date(v.ejectedUntil ?? 0).toISOString()}: ${v.lastReason ?? ''}`;
+    }
+    return null;
+  }
+
+  /**
+   * One place for an upstream's ejection, probe and re-admission: the log line, the audit line, the event,
+   * the counter, and — an ejected canary during a rollout — the rollback (outlier.rollbackOnEjection).
+   */
+  #outlierChanged(c: OutlierChange): void {
+    const detail = { version: c.version, reason: c.reason, kind: c.kind, until: c.until, ejections: c.ejections };
+    const text =
+      c.action === 'ejected'
+        ? `${c.version} upstream ejected for ${Math.round((c.durationMs ?? 0) / 1000)} s: ${c.reason}`
+        : c.action === 'probing'
+          ? `${c.version} upstream probing: ${c.reason}`
+          : `${c.version} upstream re-admitted: ${c.reason}`;
+    if (c.action === 'ejected') {
+      this.#health.ejected(c.version, c.kind!);
+      this.log.warn({ event: 'upstream_ejected', ...detail, durationMs: c.durationMs }, text);
+    } else this.log.info({ event: `upstream_${c.action}`, ...detail }, text);
+    if (c.action !== 'probing') this.audit.record(`upstream-${c.action}`, text, detail);
+    this.events.publish({ type: 'upstream', action: c.action, ...detail });
+    const leading = this.fleet === null || this.fleet.leading;
+    if (c.action === 'ejected' && c.version === 'canary' && this.config.outlier.rollbackOnEjection && leading && this.rollout.active) {
+      try {
+        this.rollout.rollbackOnEjection(c.reason, detail);
+      } catch (e) {
+        this.log.error({ err: e }, 'rollback on ejection failed');
+      }
+    }
+  }
+
   adminDeps(): AdminDeps {
     return {
       token: () => this.#adminToken.current(),
       authReads: () => this.config.admin.authReads,
       allowUnauthenticated: () => this.config.admin.allowUnauthenticated,
       hosts: () => ({ listen: this.config.admin.listen, allowed: this.config.admin.allowedHosts }),
-      ready: () => this.proxyAddress !== null && !this.proxy.draining,
+      ready: () => this.#notReady() === null,
+      notReadyReason: () => this.#notReady(),
       metricsText: () => this.registry.metrics(),
       metricsContentType: this.registry.contentType,
       status: () => this.status(),
@@ -527,7 +576,7 @@ export class Sidecar {
       weightOwner: () => this.traffic.weight().owner,
       weightsLocked: () => this.traffic.lockedReason(),
       log: this.log,
-      events: { bus: this.events, snapshot: () => this.#snapshots.current() },
+      events: { bus: this.events, snapshot: () => this.#snapshots.current(), history: (seconds) => this.#snapshots.recent(seconds) },
       flags: { service: this.flags, probe: this.#splitter, sticky: () => this.config.routing.sticky },
       config: { file: () => this.configPath, reload: (source) => this.reload(source), drift: this.#drift },
       rollout: {
@@ -634,6 +683,12 @@ export class Sidecar {
       proxy: this.proxyAddress,
       rollout: this.rollout.status(),
       ...(this.fleet ? { fleet: this.fleet.status() } : {}),
+      outlier: {
+        enabled: this.proxy.outlier.enabled,
+        baseline: this.proxy.outlier.view('baseline'),
+        canary: this.proxy.outlier.view('canary'),
+        effectiveCanaryWeight: this.proxy.outlier.route('canary') === 'canary' ? w : 0,
+      },
     };
   }
 

@@ -2,6 +2,7 @@ export { buildAdmin, registeredRoutes, type AdminDeps, type AuthGuard, type Admi
 export { tokenMatches, bearerOf, FailureLimiter, AdminAuth, isCrossSite, tokenFromProtocols, WS_PROTOCOL } from './auth.js';
 export { EventBus, type CanarydEvent, type EventInput, type EventSink, type EventListener } from './events/bus.js';
 export { SnapshotPublisher, computeSnapshot, type Snapshot } from './events/snapshot.js';
+export { SnapshotHistory, HISTORY_CAPACITY, type HistoryPoint } from './events/history.js';
 export { FlagService, FLAGS_FILE, type FlagAction } from './flags/service.js';
 export { flagRule, flagRules, type Flag, type FlagKind, FLAG_KINDS } from './flags/model.js';
 export { checkFlag, type CheckResult } from './flags/check.js';

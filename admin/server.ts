@@ -21,6 +21,7 @@ import { flagRoutes, type FlagRouteDeps } from './routes/flags.js';
 import { configRoutes, type ConfigRouteDeps } from './routes/config.js';
 import { eventRoutes, type EventRouteDeps } from './routes/events.js';
 import { dashboardRoutes } from './routes/dashboard.js';
+import { historyRoutes } from './routes/history.js';
 import { rolloutRoutes, type RolloutRouteDeps } from './routes/rollout.js';
 import { fleetRoutes, type FleetRouteDeps } from './routes/fleet.js';
 
@@ -34,7 +35,7 @@ export interface AdminDeps extends CoreRouteOptions {
   /** admin.listen and admin.allowedHosts for the Host allowlist (admin/hosts.ts); none: no Host check */
   hosts?(): { listen: string; allowed: readonly string[] };
   log: AdminLog;
-  /** live events: GET /api/v1/events (WebSocket) and GET /api/v1/snapshot */
+  /** live events: GET /api/v1/events (WebSocket), GET /api/v1/snapshot and GET /api/v1/history */
   events?: EventRouteDeps;
   /** runtime flags: /api/v1/flags */
   flags?: FlagRouteDeps;
@@ -161,6 +162,7 @@ export async function buildAdmin(deps: AdminDeps): Promise<FastifyInstance> {
   // each route group is a fastify plugin given its own options; the policy hook above sees all their routes
   await app.register(coreRoutes, deps);
   if (deps.events) await app.register(eventRoutes, { ...deps.events, auth, log: deps.log });
+  if (deps.events?.history) await app.register(historyRoutes, { history: deps.events.history });
   if (deps.flags) await app.register(flagRoutes, deps.flags);
   if (deps.config) await app.register(configRoutes, deps.config);
   if (deps.rollout) await app.register(rolloutRoutes, deps.rollout);

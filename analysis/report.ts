@@ -127,7 +127,7 @@ export interface Decision {
   /** the analysis the decision was made from (null for manual actions) */
   report: AnalysisReport | null;
   /** who decided: the engine, or an operator through the API */
-  source: 'analysis' | 'manual' | 'webhook' | 'recovery';
+  source: 'analysis' | 'manual' | 'webhook' | 'recovery' | 'ejection';
   dryRun?: boolean;
   /** one line: the action, its first reason and the report's summary */
   summary?: string;

@@ -49,6 +49,14 @@ export const ExperimentEvent = event('experiment', {
   state: Type.Optional(Type.String()),
   reason: Type.Optional(Nullable(Type.String())),
 });
+export const UpstreamEvent = event('upstream', {
+  action: Type.String({ description: 'ejected, probing or readmitted (outlier detection)' }),
+  version: Type.String({ description: 'baseline or canary' }),
+  reason: Type.String(),
+  kind: Type.Optional(Type.String({ description: 'with ejected: the error kind that caused it (connect, reset, timeout, 5xx)' })),
+  until: Type.Optional(Type.Number({ description: 'with ejected: epoch ms the ejection ends' })),
+  ejections: Type.Optional(Type.Integer({ description: 'recent ejections of this upstream (the backoff multiplier)' })),
+});
 export const SnapshotVersion = Open({
   rps: Nullable(Type.Number()),
   errorRate: Nullable(Type.Number()),
@@ -58,6 +66,7 @@ export const SnapshotVersion = Open({
 });
 export const SnapshotEvent = event('snapshot', {
   to: Type.Optional(Type.Number({ description: 'end of the span, epoch ms' })),
+  weights: Type.Optional(Open({ baseline: Type.Number(), canary: Type.Number() })),
   versions: Type.Object({ baseline: SnapshotVersion, canary: SnapshotVersion }, { additionalProperties: true }),
 });
 
@@ -70,6 +79,7 @@ export const CanarydEvent = Type.Union([
   DriftEvent,
   FaultEvent,
   ExperimentEvent,
+  UpstreamEvent,
   SnapshotEvent,
 ]);
 export type CanarydEvent = Static<typeof CanarydEvent>;
@@ -84,3 +94,34 @@ export const RecentQuery = Type.Object(
 );
 export type RecentQuery = Static<typeof RecentQuery>;
 export const RecentEvents = Type.Object({ seq: Type.Integer(), events: Type.Array(AnyRecord) });
+
+/** GET /api/v1/history: the per-second snapshots the live stream sent, kept in a bounded ring (admin/events/history.ts). */
+export const HISTORY_MAX_SECONDS = 900;
+export const HistoryQuery = Type.Object(
+  {
+    seconds: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: HISTORY_MAX_SECONDS, default: 300, description: 'how far back, in seconds (default 300)' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type HistoryQuery = Static<typeof HistoryQuery>;
+const HistoryVersion = Type.Object({
+  rps: Type.Number({ description: 'requests per second over the snapshot span' }),
+  errorRate: Nullable(Type.Number({ description: '5xx share, null without requests' })),
+  p50Ms: Nullable(Type.Number()),
+  p95Ms: Nullable(Type.Number()),
+  p99Ms: Nullable(Type.Number()),
+});
+export const HistoryPoint = Type.Object({
+  to: Type.Number({ description: 'end of the span, epoch ms: the `to` of the live snapshot event for the same second' }),
+  canaryWeight: Type.Number({ description: 'the canary weight when the snapshot was taken' }),
+  versions: Type.Object({ baseline: HistoryVersion, canary: HistoryVersion }),
+});
+export type HistoryPoint = Static<typeof HistoryPoint>;
+export const HistoryView = Type.Object({
+  spanMs: Type.Number({ description: 'each point summarises the complete windows of this span ending at `to`' }),
+  capacity: Type.Integer({ description: 'points kept at most (one a second)' }),
+  points: Type.Array(HistoryPoint, { description: 'oldest first, one a second while canaryd runs' }),
+});
+export type HistoryView = Static<typeof HistoryView>;

@@ -1,5 +1,5 @@
 /** GET /api/v1/status and /api/v1/weights: what runs, where traffic goes, who set the weight. */
-import { Nullable, Open, Type, type Static } from './common.js';
+import { Nullable, Open, StringEnum, Type, type Static } from './common.js';
 import { RolloutStatus } from './rollout.js';
 import { FleetStatus } from './fleet.js';
 
@@ -35,6 +35,29 @@ export const RequestTotals = Open({ requests: Type.Number() });
 export const VersionView = Open({ url: Type.String(), version: Type.String(), weight: Type.Number(), requests: RequestTotals });
 export type VersionView = Static<typeof VersionView>;
 
+/** One upstream's health as outlier detection sees it (proxy/outlier, docs/proxy.md "Outlier ejection"). */
+export const UpstreamHealthView = Type.Object({
+  state: StringEnum(['healthy', 'ejected', 'probing'], {
+    description: 'ejected: no traffic is sent (canary) or /readyz fails (baseline); probing: the next exchange decides',
+  }),
+  consecutiveErrors: Type.Integer({ description: 'errors in a row counted now' }),
+  ejections: Type.Integer({ description: 'recent ejections: the backoff multiplier of the next one' }),
+  ejectedUntil: Nullable(Type.Number({ description: 'epoch ms the ejection ends' })),
+  lastReason: Nullable(Type.String({ description: 'why it was last ejected' })),
+});
+export type UpstreamHealthView = Static<typeof UpstreamHealthView>;
+
+export const OutlierView = Type.Object({
+  enabled: Type.Boolean({ description: 'outlier.enabled' }),
+  baseline: UpstreamHealthView,
+  canary: UpstreamHealthView,
+  effectiveCanaryWeight: Type.Number({
+    description:
+      'percent of traffic the canary receives now: the weight, or 0 while the canary is ejected (its share goes to the baseline)',
+  }),
+});
+export type OutlierView = Static<typeof OutlierView>;
+
 /** Only `weights` is always there: the other parts come from components a canaryd may run without. */
 export const StatusView = Open({
   versions: Type.Optional(Type.Object({ baseline: VersionView, canary: VersionView })),
@@ -44,7 +67,11 @@ export const StatusView = Open({
   proxy: Type.Optional(Nullable(Open({ port: Type.Number() }))),
   rollout: Type.Optional(RolloutStatus),
   fleet: Type.Optional(FleetStatus),
+  outlier: Type.Optional(OutlierView),
 });
 export type StatusView = Omit<Static<typeof StatusView>, 'rollout'> & { rollout?: RolloutStatus };
 
-export const ProbeAnswer = Type.Object({ status: Type.String() });
+export const ProbeAnswer = Type.Object({
+  status: Type.String(),
+  reason: Type.Optional(Type.String({ description: 'why not ready: draining, or the baseline upstream is ejected' })),
+});

@@ -371,6 +371,30 @@ export class RolloutController {
     return this.status();
   }
 
+  /**
+   * The canary's upstream was ejected by outlier detection (proxy/outlier): it is a hard failure of the step,
+   * whatever the failure budget, since the analysis would see no canary traffic while the ejection lasts and
+   * hold (missing data holds). Rolled back at once, source 'ejection'; in a dry run the would-be rollback is
+   * recorded as a decision and nothing moves. Null when no rollout is progressing or paused.
+   */
+  rollbackOnEjection(reason: string, detail: Record<string, unknown>): RolloutStatus | null {
+    if (!this.machine.active) return null;
+    const now = this.#o.clock.now();
+    const why = `canary upstream ejected: ${reason}`;
+    if (this.#config.dryRun) {
+      const s = this.machine.state;
+      this.#o.log.warn(
+        { event: 'decision', action: 'ROLLBACK', source: 'ejection', dryRun: true, rolloutId: s.id, step: s.step, reasons: [why] },
+        `[dry run] ROLLBACK: ${why}`,
+      );
+      this.audit.event(now, 'ejection', `[dry run] ${why}`, { rolloutId: s.id, step: s.step, ...detail });
+      return this.status();
+    }
+    this.#apply(this.machine.rollback(now, why, 'ejection'));
+    this.audit.event(now, 'ejection-rollback', why, { rolloutId: this.machine.state.id, ...detail });
+    return this.status();
+  }
+
   // ---- internals ----
 
   async #startVia(begin: () => Transition): Promise<RolloutStatus> {

@@ -109,6 +109,8 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
   teTrailers = false;
   /** a deadline for the upstream exchange in ms (a gRPC request's grpc-timeout); 0: timeouts.* only */
   deadlineMs = 0;
+  /** refused by the upstream's pending limit (circuit breaker): counted, and not held against the upstream's health */
+  overflowed = false;
   /** the client's address when a per-client in-flight limit counts this request (proxy/limits.ts) */
   clientKey: string | null = null;
   /** when it started to wait for an upstream connection (0: not waiting); read by proxy/deadline.ts */
@@ -155,6 +157,11 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
     return this.#status;
   }
 
+  /** The request was sent to an upstream (at least once): its ending says something about that upstream. */
+  get dispatched(): boolean {
+    return this.#attempts > 0;
+  }
+
   /** Goes on down the chain after a stage took the exchange over (a fault's delay ended...). */
   proceed(): void {
     this.#host.proceed(this);
@@ -175,10 +182,11 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
       this.#dispatch();
     } else if (a === 'queued') this.queuedAt = performance.now();
     else {
+      this.overflowed = true;
       this.respondError(
         503,
         'CANARYD_ERR_QUEUE_FULL',
-        `${this.version} upstream: every connection busy and ${upstream.queueSize} requests waiting (limits.queue.size)`,
+        `${this.version} upstream: every connection busy and ${upstream.queueSize} requests waiting (upstreams.${this.version}.maxPending, default limits.queue.size)`,
       );
       this.#finish(503, 'refused');
     }

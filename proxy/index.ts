@@ -22,3 +22,4 @@ export { CidrSet, compilePathMatcher, cookieValue } from './match.js';
 export { upstreamRequestHeaders, isValidTraceparent } from './headers.js';
 export * from './faults/index.js';
 export * from './tcp/index.js'; // dependency relay
+export * from './outlier/index.js'; // upstream outlier ejection

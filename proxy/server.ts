@@ -24,6 +24,7 @@ import { h2RequestFields } from './h2/headers.js';
 import { FrontListener } from './h2/listener.js';
 import { Http2Front, type Http2Limits } from './h2/server.js';
 import { CertificateWatcher, serverTlsOptions, type ServerTlsFiles } from './tls/context.js';
+import { OutlierDetector, type OutlierChange, type OutlierErrorKind, type OutlierSettings } from './outlier/index.js';
 
 export interface ProxySettings {
   upstreams: Record<VersionName, UpstreamTarget>;
@@ -39,6 +40,8 @@ export interface ProxySettings {
   /** protocols an Upgrade may switch to (proxy.upgrades); h2c never */
   upgrades: readonly string[];
   limits: ProxyLimits;
+  /** outlier ejection of the upstreams (proxy/outlier) */
+  outlier: OutlierSettings;
   /** shutdown.settle and shutdown.idleGrace */
   drain: Omit<DrainTimes, 'deadline'>;
 }
@@ -55,6 +58,10 @@ export interface ProxyServerOptions {
   onEvent?: (level: 'info' | 'warn', event: string, detail: Record<string, unknown>) => void;
   /** a limit turned a connection or request away */
   onReject?: (reason: RejectReason) => void;
+  /** an upstream was ejected, is probing or was re-admitted (called on the request path: defer any I/O) */
+  onOutlier?: (change: OutlierChange) => void;
+  /** a request was refused by its upstream's pending limit (upstreams.*.maxPending) */
+  onOverflow?: (version: VersionName) => void;
 }
 
 function isBodyless(req: IncomingMessage): boolean {
@@ -87,9 +94,14 @@ export class ProxyServer implements ExchangeHost {
   readonly #sweeper: RequestSweeper;
   #sweepTimer: NodeJS.Timeout | null = null;
   #onReject: (reason: RejectReason) => void;
+  #onOverflow: (version: VersionName) => void;
+  /** the upstreams' health (outlier ejection): fed where each exchange ends, consulted where it is routed */
+  readonly outlier: OutlierDetector;
 
   constructor(opts: ProxyServerOptions) {
     this.#splitter = opts.splitter;
+    this.outlier = new OutlierDetector(opts.settings.outlier, opts.onOutlier);
+    this.#onOverflow = opts.onOverflow ?? (() => undefined);
     for (const stage of opts.stages ?? []) this.addStage(stage);
     this.#onReject = opts.onReject ?? (() => undefined);
     this.#sweeper = new RequestSweeper({ requestMs: 0, clientBodyMs: 0, minBodyRate: 0, queueTimeoutMs: 0 });
@@ -179,7 +191,8 @@ export class ProxyServer implements ExchangeHost {
       baseline: old && same('baseline') ? old.baseline : new Upstream('baseline', settings.upstreams.baseline, settings.timeouts),
       canary: old && same('canary') ? old.canary : new Upstream('canary', settings.upstreams.canary, settings.timeouts),
     };
-    this.#upstreams.baseline.queueSize = this.#upstreams.canary.queueSize = limits.queue.size;
+    for (const v of ['baseline', 'canary'] as const) this.#upstreams[v].queueSize = settings.upstreams[v].maxPending ?? limits.queue.size;
+    if (prev !== undefined) this.outlier.configure(settings.outlier);
     if (old) for (const v of ['baseline', 'canary'] as const) if (old[v] !== this.#upstreams[v]) void old[v].close();
     for (const v of ['baseline', 'canary'] as const) {
       const u = this.#upstreams[v];
@@ -303,7 +316,8 @@ export class ProxyServer implements ExchangeHost {
       return;
     }
     const choice = this.#splitter.pick(req, clientIp);
-    ex.version = choice.version;
+    // an ejected canary's requests go to the baseline (proxy/outlier): the weight itself is not touched
+    ex.version = this.outlier.route(choice.version);
     ex.rule = choice.rule;
     // an HTTP/2 request has a body unless its HEADERS frame ended the stream (RFC 9113 §8.1)
     const hasBody = ex.h2 ? !(req as unknown as { stream: { endAfterHeaders: boolean } }).stream.endAfterHeaders : !isBodyless(req);
@@ -344,9 +358,40 @@ export class ProxyServer implements ExchangeHost {
     this.#inflight--;
     this.#sweeper.delete(ex);
     if (ex.clientKey !== null) this.#limits.leave(ex.clientKey);
+    if (ex.overflowed) this.#onOverflow(ex.version);
+    else if (!o.faulted) this.#health(o, ex.dispatched, failure);
     // Answered by canaryd before routing (malformed request, OPTIONS *): no version served it, so it is not
     // an observation of either — a burst of bad requests must not move baseline's numbers in an analysis.
     if (o.outcome !== 'bad_request') this.#observe(o, ex, failure);
+  }
+
+  /**
+   * What an exchange's ending says about its upstream (outlier ejection). Only exchanges the upstream took
+   * part in count: not faults, not the pending limit's 503, not client aborts, not a pool closed by a config
+   * change; a request deadline (504) counts as a timeout once the request was sent.
+   */
+  #health(o: Observation, dispatched: boolean, failure: ExchangeFailure | undefined): void {
+    let kind: OutlierErrorKind | null;
+    switch (o.outcome) {
+      case 'ok':
+        kind = o.status >= 500 ? '5xx' : null;
+        break;
+      case 'refused':
+        if (failure?.err === undefined || failure.code === 'CANARYD_ERR_UPSTREAM_UNAVAILABLE') return;
+        kind = 'connect';
+        break;
+      case 'reset':
+        if (failure?.err === undefined) return;
+        kind = 'reset';
+        break;
+      case 'timeout':
+        if (failure?.err === undefined && !dispatched) return;
+        kind = 'timeout';
+        break;
+      default:
+        return;
+    }
+    this.outlier.record(o.version, kind);
   }
 
   #upgrade(req: IncomingMessage, socket: Socket, head: Buffer): void {
@@ -366,7 +411,7 @@ export class ProxyServer implements ExchangeHost {
       return;
     }
     const clientIp = this.clientIp(req);
-    const { version } = this.#splitter.pick(req, clientIp);
+    const version = this.outlier.route(this.#splitter.pick(req, clientIp).version);
     const started = performance.now();
     proxyUpgrade({
       server: this.server,
@@ -380,7 +425,11 @@ export class ProxyServer implements ExchangeHost {
       timeouts: this.#settings.timeouts,
       draining: () => this.#draining,
       tunnelled: (s) => this.#connections.tunnel(s),
-      done: (status, outcome) => this.#observe({ version, status, durationMs: performance.now() - started, outcome, faulted: false }, null),
+      done: (status, outcome) => {
+        const o: Observation = { version, status, durationMs: performance.now() - started, outcome, faulted: false };
+        this.#observe(o, null);
+        this.#health(o, true, outcome === 'ok' ? undefined : { err: outcome }); // an upgrade's failures come from its upstream
+      },
     });
   }
 

@@ -27,6 +27,8 @@ export interface UpstreamTarget {
   http2?: boolean;
   /** TLS for https:// URLs: CA bundle, client certificate (mTLS), SNI, verification */
   tls?: UpstreamTlsFiles;
+  /** circuit breaker: requests that may wait for a connection (default limits.queue.size) */
+  maxPending?: number;
 }
 
 export interface Timeouts {

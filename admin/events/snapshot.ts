@@ -16,6 +16,7 @@ import {
   type VersionSummary,
 } from '../../core/index.js';
 import type { EventSink } from './bus.js';
+import { SnapshotHistory, type HistoryPoint } from './history.js';
 
 export interface Snapshot {
   type: 'snapshot';
@@ -34,8 +35,10 @@ const round = (x: number, digits = 3) => {
 };
 const orNull = (x: number) => (Number.isFinite(x) ? round(x) : null);
 
+const DEFAULT_SPAN_MS = 5000;
+
 /** Pure: the snapshot of `source` for the complete windows in the span ending at or before `now`. */
-export function computeSnapshot(source: MetricSource, canaryWeight: number, now: number, spanMs = 5000): Snapshot {
+export function computeSnapshot(source: MetricSource, canaryWeight: number, now: number, spanMs = DEFAULT_SPAN_MS): Snapshot {
   const to = now - (now % source.windowMs);
   const from = to - spanMs;
   const versions = {} as Snapshot['versions'];
@@ -66,10 +69,14 @@ export function computeSnapshot(source: MetricSource, canaryWeight: number, now:
   return { type: 'snapshot', from, to, spanMs, weights: { baseline: 100 - canaryWeight, canary: canaryWeight }, versions };
 }
 
-/** Publishes a snapshot every `intervalMs` while started. The composition root starts and stops it. */
+/**
+ * Publishes a snapshot every `intervalMs` while started, and keeps each one published in `history` (the
+ * dashboard's backfill). The composition root starts and stops it.
+ */
 export class SnapshotPublisher {
   #timer: NodeJS.Timeout | null = null;
   #last: Snapshot | null = null;
+  readonly history: SnapshotHistory;
 
   constructor(
     private readonly opts: {
@@ -79,8 +86,12 @@ export class SnapshotPublisher {
       now: () => number;
       spanMs?: number;
       intervalMs?: number;
+      /** points kept in `history` (default 900: 15 minutes at one a second) */
+      historySize?: number;
     },
-  ) {}
+  ) {
+    this.history = new SnapshotHistory(opts.historySize);
+  }
 
   /** Computes (and remembers) the current snapshot without publishing it. */
   current(): Snapshot {
@@ -88,12 +99,20 @@ export class SnapshotPublisher {
     return this.#last;
   }
 
+  /** The points of the last `seconds` (by the clock), oldest first: what GET /api/v1/history answers. */
+  recent(seconds: number): { spanMs: number; capacity: number; points: HistoryPoint[] } {
+    const points = this.history.since(this.opts.now() - seconds * 1000);
+    return { spanMs: this.opts.spanMs ?? DEFAULT_SPAN_MS, capacity: this.history.capacity, points };
+  }
+
   get last(): Snapshot | null {
     return this.#last;
   }
 
   tick(): void {
-    this.opts.sink.publish(this.current() as unknown as { type: string });
+    const s = this.current();
+    this.history.add(s);
+    this.opts.sink.publish(s as unknown as { type: string });
   }
 
   start(): void {

@@ -9,6 +9,8 @@ import { openapiDocument } from '../openapi.js';
 
 export interface CoreRouteOptions {
   ready(): boolean;
+  /** why /readyz answers 503 (draining, baseline upstream ejected...), when ready() is false */
+  notReadyReason?(): string | null;
   metricsText(): Promise<string>;
   metricsContentType: string;
   status(): StatusView;
@@ -28,13 +30,16 @@ export const coreRoutes: FastifyPluginAsync<CoreRouteOptions> = async (app, deps
     '/readyz',
     {
       schema: {
-        summary: 'Readiness: the proxy listens and is not draining',
+        summary: 'Readiness: the proxy listens, is not draining, and its baseline upstream is not ejected',
         tags: ['probes'],
         response: { '2xx': ProbeAnswer, 503: ProbeAnswer },
       },
     },
     async (_req, reply) => {
-      if (!deps.ready()) return reply.status(503).send({ status: 'not ready' });
+      if (!deps.ready()) {
+        const reason = deps.notReadyReason?.() ?? null;
+        return reply.status(503).send(reason === null ? { status: 'not ready' } : { status: 'not ready', reason });
+      }
       return { status: 'ready' };
     },
   );

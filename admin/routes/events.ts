@@ -18,12 +18,15 @@ import { bearerOf, isCrossSite, tokenFromProtocols, WS_PROTOCOL, type AdminAuth 
 import type { CanarydEvent, EventBus } from '../events/bus.js';
 import type { Snapshot } from '../events/snapshot.js';
 import type { AdminLog } from '../log.js';
+import type { HistoryRouteDeps } from './history.js';
 import { RecentEvents, RecentQuery } from '../../contract/index.js';
 
 export interface EventRouteDeps {
   bus: EventBus;
   /** the current snapshot (computed on demand) */
   snapshot(): Snapshot;
+  /** GET /api/v1/history (admin/routes/history.ts): the kept snapshots of the last `seconds` */
+  history?: HistoryRouteDeps['history'];
 }
 
 export interface EventRouteOptions extends EventRouteDeps {

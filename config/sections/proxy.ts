@@ -13,6 +13,14 @@ const Upstream = Type.Object(
       description: 'Speak HTTP/2 to this upstream (h2c for http://, ALPN h2 for https://); required for gRPC',
     }),
     tls: UpstreamTls,
+    maxPending: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 1_000_000,
+        description:
+          'Circuit breaker: requests that may wait for a connection of this upstream once all its connections are busy; more get 503 CANARYD_ERR_QUEUE_FULL (default limits.queue.size)',
+      }),
+    ),
   },
   { additionalProperties: false },
 );
