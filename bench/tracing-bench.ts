@@ -64,7 +64,8 @@ function buildRevision(rev: string, dir: string): string {
   execSync(`git archive --format=tar ${rev} | tar -x -C ${dir}`, { stdio: 'inherit' });
   symlinkSync(resolve('node_modules'), join(dir, 'node_modules'));
   execFileSync(process.execPath, [resolve('node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: dir, stdio: 'inherit' });
-  if (existsSync(join(dir, 'scripts/copy-assets.mjs'))) execFileSync(process.execPath, ['scripts/copy-assets.mjs'], { cwd: dir, stdio: 'inherit' });
+  if (existsSync(join(dir, 'scripts/copy-assets.mjs')))
+    execFileSync(process.execPath, ['scripts/copy-assets.mjs'], { cwd: dir, stdio: 'inherit' });
   return join(dir, 'dist/cli/canaryd.js');
 }
 
