@@ -4,14 +4,15 @@
  * thin shells over Sidecar.
  */
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { performance } from 'node:perf_hooks';
 import { basename, dirname, resolve } from 'node:path';
 import { pino, destination, type Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { CanarydError, systemClock, type Clock, type Observation } from './core/index.js';
-import { isProduction, listenSettings, loadConfigFile, splitHostPort, type Config } from './config/index.js';
+import { isProduction, listenSettings, loadConfigFile, splitHostPort, workerCount, type Config } from './config/index.js';
 import {
-  autoMaxConnections,
   AccessLogStage,
   DependencyRelay,
   Mirror,
@@ -19,13 +20,11 @@ import {
   ProxyMetrics,
   ProxyServer,
   raiseFdLimit,
-  readFdLimits,
   TrafficSplitter,
   UpstreamHealthMetrics,
   WindowedRecorder,
   type Exchange,
   type OutlierChange,
-  type ProxySettings,
   type RejectReason,
   type RuleSpec,
 } from './proxy/index.js';
@@ -66,7 +65,11 @@ import type { RolloutState } from './analysis/index.js';
 import type { StatusView } from './contract/index.js';
 import { Tracing } from './tracing/index.js';
 import { FleetCoordinator, FleetMetricSource, registerFleetGauges, RemoteEvidence, type FleetCommand } from './fleet/index.js';
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
+import { mergedMetricsText, registerWorkerMetrics, WorkerPool, type TrafficPush } from './workers/index.js';
+import { proxySettings } from './worker.js';
+
+export { proxySettings } from './worker.js';
 
 /**
  * A feature as the root drives it: `configure` with every applied config, `start` once the listeners are up,
@@ -105,30 +108,6 @@ function asyncStdout() {
   return destination({ dest: 1, sync: false, maxLength: 8 * 1024 * 1024 });
 }
 
-export function proxySettings(c: Config, fdSoftLimit = readFdLimits()?.soft): ProxySettings {
-  const l = c.limits;
-  return {
-    upstreams: { baseline: c.upstreams.baseline, canary: c.upstreams.canary },
-    timeouts: c.timeouts,
-    versionHeader: c.proxy.versionHeader,
-    retries: c.proxy.retries,
-    trustProxy: c.proxy.trustProxy,
-    maxHeaderBytes: c.proxy.maxHeaderBytes,
-    http2: c.http2,
-    tls: listenSettings(c.listen).tls,
-    upgrades: c.proxy.upgrades,
-    limits: {
-      maxConnections: l.maxConnections > 0 ? l.maxConnections : autoMaxConnections(fdSoftLimit, l.adminConnections),
-      minBodyRate: l.minBodyRate,
-      bufferBodyBytes: l.bufferBodyBytes,
-      queue: l.queue,
-      perClient: l.perClient,
-    },
-    outlier: c.outlier,
-    drain: { settle: c.shutdown.settle, idleGrace: c.shutdown.idleGrace },
-  };
-}
-
 /** The config file's text, or undefined while it cannot be read (mid-swap): the next event retries. */
 function readConfigText(file: string): string | undefined {
   try {
@@ -146,6 +125,8 @@ const CANARYD_VERSION: string = (() => {
     return 'unknown';
   }
 })();
+/** How long a traffic change (and an operator command that makes one) waits for every worker's ack. */
+const WORKER_ACK_TIMEOUT_MS = 2_000;
 /** Rejections by a limit are logged at most once per this long per reason, with the count since the last line. */
 const REJECT_LOG_EVERY_MS = 10_000;
 
@@ -203,6 +184,10 @@ export class Sidecar {
   /** fleet mode (docs/fleet.md): null in the embedded single-process mode */
   readonly fleet: FleetCoordinator | null = null;
   #fleetSource: FleetMetricSource | null = null;
+  /** workers: N > 1 (docs/fleet.md "Workers"): the data-plane processes; null: this process serves the proxy itself */
+  readonly workers: WorkerPool | null = null;
+  #workersDraining = false;
+  #pruneTimer: NodeJS.Timeout | null = null;
   #fleetTicker: NodeJS.Timeout | null = null;
   #watcher: FSWatcher | null = null;
   /** the config file's content at the last (re)load: the watcher reloads only when it differs */
@@ -243,6 +228,8 @@ export class Sidecar {
       this.log.warn({ event: 'state_tmp_cleaned', files: this.state.cleaned }, 'removed temp files left by an interrupted write');
     this.recorder = new WindowedRecorder({ now: () => this.clock.now() });
     this.metrics = new ProxyMetrics(this.registry);
+    const nWorkers = workerCount(opts.config.workers, availableParallelism);
+    if (nWorkers > 1) this.workers = this.#buildWorkers(nWorkers);
     this.#health = new UpstreamHealthMetrics(this.registry, () => this.proxy.outlier);
     this.#info = new InfoMetrics(
       this.registry,
@@ -291,7 +278,7 @@ export class Sidecar {
     });
     this.#syncFileFlags(opts.config);
     this.#snapshots = new SnapshotPublisher({
-      source: this.recorder,
+      source: this.#evidence,
       canaryWeight: () => this.traffic.weight().canary,
       sink: this.events,
       now: () => this.clock.now(),
@@ -326,7 +313,7 @@ export class Sidecar {
       judge: opts.judge ?? defaultJudge,
       anomaly: opts.anomaly === undefined ? defaultAnomalyMonitor : opts.anomaly,
       metricChecks: prometheusFeed,
-      source: this.#fleetSource ?? this.recorder,
+      source: this.#fleetSource ?? this.#evidence,
       traffic: this.traffic,
       store: this.state,
       metrics: new RolloutMetrics(this.registry),
@@ -390,6 +377,76 @@ export class Sidecar {
     );
     this.#commands = new OperatorCommands({ rollout: this.rollout, traffic: this.traffic, fleet: this.fleet, log: this.log });
     this.#features = this.#wireFeatures();
+    if (this.workers) {
+      // every traffic change and every fault change goes to every worker (docs/fleet.md "Workers")
+      this.traffic.onChange(() => this.#pushTraffic());
+      this.events.subscribe((e) => e.type === 'fault' && this.#pushTraffic());
+    }
+  }
+
+  /** The windows the controller and the live snapshots read: this process' recorder, or the workers' merged. */
+  get #evidence() {
+    return this.workers?.source ?? this.recorder;
+  }
+
+  #buildWorkers(count: number): WorkerPool {
+    let lost: (worker: number, reason: string) => void = () => undefined;
+    const pool = new WorkerPool({
+      count,
+      exec: fileURLToPath(new URL('./worker.js', import.meta.url)),
+      log: this.log,
+      config: () => this.config,
+      traffic: () => this.#trafficPush(),
+      keepMs: this.recorder.size * this.recorder.windowMs,
+      windowMs: this.recorder.windowMs,
+      ackTimeoutMs: WORKER_ACK_TIMEOUT_MS,
+      onLost: (worker, reason) => lost(worker, reason),
+      now: () => this.clock.now(),
+    });
+    lost = registerWorkerMetrics(this.registry, () => pool.views()).lost;
+    return pool;
+  }
+
+  #trafficPush(): TrafficPush {
+    const t = this.traffic.snapshot();
+    return {
+      canary: t.canary,
+      routes: [...this.traffic.routes()],
+      pinsSuspended: t.pinsSuspended,
+      mirror: t.mirror,
+      faults: this.faults.engine.mirror(),
+    };
+  }
+
+  /** Sends the traffic state to every worker; the acks (or the bound) are logged as workers_synced. */
+  #pushTraffic(): void {
+    const pool = this.workers!;
+    const push = this.#trafficPush();
+    const seq = pool.push(push);
+    const t0 = performance.now();
+    void pool
+      .synced()
+      .then(({ missing }) =>
+        this.log.info(
+          { event: 'workers_synced', seq, canaryWeight: push.canary, missing, ms: Math.round(performance.now() - t0) },
+          missing.length === 0
+            ? `traffic change ${seq} applied on every worker`
+            : `traffic change ${seq} not acked by ${missing.join(', ')}`,
+        ),
+      );
+  }
+
+  /** An operator command that changes traffic answers once every worker applied it (or the ack bound passed). */
+  async #synced<T>(p: Promise<T>): Promise<T> {
+    const r = await p;
+    await this.workers?.synced();
+    return r;
+  }
+
+  /** /metrics: this process' registry, merged with every worker's when there are workers (workers/metrics.ts). */
+  async #metricsText(): Promise<string> {
+    if (!this.workers) return this.registry.metrics();
+    return mergedMetricsText(this.registry, await this.workers.metrics());
   }
 
   /**
@@ -408,6 +465,8 @@ export class Sidecar {
         stop: () => this.#drift.stop(),
       },
       { name: 'traffic', configure: (c) => this.traffic.configure(c.routing) },
+      // the workers' proxy settings, routing rules, log and fault settings follow the primary's config
+      { name: 'workers', configure: (c) => this.workers?.configure(c) },
       {
         name: 'rollout',
         configure: (c) => this.rollout.configure(c.rollout),
@@ -525,7 +584,7 @@ export class Sidecar {
   /** Why /readyz fails, or null when ready: not listening yet, draining, or the baseline upstream ejected. */
   #notReady(): string | null {
     if (this.proxyAddress === null) return 'not listening yet';
-    if (this.proxy.draining) return 'draining';
+    if (this.workers ? this.#workersDraining : this.proxy.draining) return 'draining';
     if (this.proxy.outlier.ejected('baseline')) {
       const v = this.proxy.outlier.view('baseline');
       return `baseline upstream ejected until ${new Date(v.ejectedUntil ?? 0).toISOString()}: ${v.lastReason ?? ''}`;
@@ -569,10 +628,10 @@ export class Sidecar {
       hosts: () => ({ listen: this.config.admin.listen, allowed: this.config.admin.allowedHosts }),
       ready: () => this.#notReady() === null,
       notReadyReason: () => this.#notReady(),
-      metricsText: () => this.registry.metrics(),
+      metricsText: () => this.#metricsText(),
       metricsContentType: this.registry.contentType,
       status: () => this.status(),
-      setCanaryWeight: (w, reason) => this.#commands.run('weight', { canary: w, reason }),
+      setCanaryWeight: (w, reason) => this.#synced(this.#commands.run('weight', { canary: w, reason })),
       weightOwner: () => this.traffic.weight().owner,
       weightsLocked: () => this.traffic.lockedReason(),
       log: this.log,
@@ -581,12 +640,12 @@ export class Sidecar {
       config: { file: () => this.configPath, reload: (source) => this.reload(source), drift: this.#drift },
       rollout: {
         status: () => this.rollout.status(),
-        start: (reason) => this.#commands.run('start', { reason }),
-        retry: () => this.#commands.run('retry', {}),
+        start: (reason) => this.#synced(this.#commands.run('start', { reason })),
+        retry: () => this.#synced(this.#commands.run('retry', {})),
         pause: (reason) => this.#commands.run('pause', { reason }),
         resume: () => this.#commands.run('resume', {}),
-        promote: (o) => this.#commands.run('promote', o),
-        rollback: (reason) => this.#commands.run('rollback', { reason }),
+        promote: (o) => this.#synced(this.#commands.run('promote', o)),
+        rollback: (reason) => this.#synced(this.#commands.run('rollback', { reason })),
         pins: (suspended: boolean) => this.rollout.setPinsSuspended(suspended),
         plan: (given: { rate?: number; errorRate?: number; nonSuccessRate?: number }) => this.rollout.plan(given),
         analysis: () => this.rollout.latestReport(),
@@ -601,7 +660,7 @@ export class Sidecar {
   #buildFleet(c: NonNullable<Config['fleet']>): FleetCoordinator {
     const replica = c.replica || `${hostname()}-${process.pid}`;
     const remote = new RemoteEvidence(c.evidenceKeep);
-    this.#fleetSource = new FleetMetricSource(this.recorder, remote, replica);
+    this.#fleetSource = new FleetMetricSource(this.#evidence, remote, replica);
     const fleet = new FleetCoordinator(
       {
         connection: { url: c.redis || process.env.CANARYD_REDIS_URL || '', username: c.username, password: c.password, tls: c.tls },
@@ -615,7 +674,7 @@ export class Sidecar {
       },
       {
         windowMs: this.recorder.windowMs,
-        localWindows: (v, from, to) => this.recorder.windows(v, from, to),
+        localWindows: (v, from, to) => this.#evidence.windows(v, from, to),
         heartbeat: () => ({
           pid: process.pid,
           proxy: this.proxyAddress,
@@ -673,16 +732,22 @@ export class Sidecar {
           url: c.upstreams.baseline.url,
           version: c.upstreams.baseline.version,
           weight: 100 - w,
-          requests: this.recorder.totals('baseline'),
+          requests: this.workers?.totals('baseline') ?? this.recorder.totals('baseline'),
         },
-        canary: { url: c.upstreams.canary.url, version: c.upstreams.canary.version, weight: w, requests: this.recorder.totals('canary') },
+        canary: {
+          url: c.upstreams.canary.url,
+          version: c.upstreams.canary.version,
+          weight: w,
+          requests: this.workers?.totals('canary') ?? this.recorder.totals('canary'),
+        },
       },
       weights: { baseline: 100 - w, canary: w, owner },
       uptimeSeconds: Math.round((this.clock.now() - this.#startedAt) / 1000),
-      inflight: this.proxy.inflight,
+      inflight: this.workers?.inflight ?? this.proxy.inflight,
       proxy: this.proxyAddress,
       rollout: this.rollout.status(),
       ...(this.fleet ? { fleet: this.fleet.status() } : {}),
+      ...(this.workers ? { workers: this.workers.views() } : {}),
       outlier: {
         enabled: this.proxy.outlier.enabled,
         baseline: this.proxy.outlier.view('baseline'),
@@ -721,7 +786,13 @@ export class Sidecar {
     this.admin = await buildAdmin(this.adminDeps());
     await this.admin.ready();
     await this.dependencies.start();
-    this.proxyAddress = await this.proxy.listen(p.host, p.port);
+    // workers: N > 1: the workers listen (one port, node:cluster), each given the state first (workers/pool.ts)
+    this.proxyAddress = this.workers ? await this.workers.start() : await this.proxy.listen(p.host, p.port);
+    if (this.workers) {
+      const pool = this.workers;
+      this.#pruneTimer = setInterval(() => pool.prune(), 10_000);
+      this.#pruneTimer.unref();
+    }
     const a = splitHostPort(this.config.admin.listen);
     this.admin.server.maxConnections = this.config.limits.adminConnections; // its own budget (limits.adminConnections)
     await this.admin.listen({ host: a.host, port: a.port });
@@ -729,7 +800,7 @@ export class Sidecar {
     this.adminAddress = typeof addr === 'object' && addr ? { host: addr.address, port: addr.port } : { host: a.host, port: a.port };
     if (this.config.metrics.listen !== undefined) {
       const m = splitHostPort(this.config.metrics.listen);
-      this.#metricsListener = new MetricsListener(() => this.registry.metrics(), this.registry.contentType);
+      this.#metricsListener = new MetricsListener(() => this.#metricsText(), this.registry.contentType);
       this.metricsAddress = await this.#metricsListener.listen(m.host, m.port);
     }
     for (const f of this.#features) await f.start?.();
@@ -741,6 +812,7 @@ export class Sidecar {
         admin: this.adminAddress,
         canaryWeight: this.traffic.weight().canary,
         ...(this.metricsAddress ? { metrics: this.metricsAddress } : {}),
+        ...(this.workers ? { workers: this.workers.views().map((w) => ({ worker: w.worker, pid: w.pid })) } : {}),
       },
       'canaryd started',
     );
@@ -829,8 +901,10 @@ export class Sidecar {
     if (this.#reloadTimer) clearTimeout(this.#reloadTimer);
     this.#started = false;
     for (const f of this.#features) await f.stop?.();
-    this.log.info({ event: 'draining', inflight: this.proxy.inflight, deadlineMs: drainMs }, 'draining');
-    const cut = await this.proxy.drain(drainMs, settleMs);
+    this.log.info({ event: 'draining', inflight: this.workers?.inflight ?? this.proxy.inflight, deadlineMs: drainMs }, 'draining');
+    this.#workersDraining = true;
+    if (this.#pruneTimer) clearInterval(this.#pruneTimer);
+    const cut = this.workers ? await this.workers.drain(drainMs, settleMs) : await this.proxy.drain(drainMs, settleMs);
     // the last requests' spans leave after the drain, bounded by the export timeout (and 5 s at most)
     await this.tracing.stop(Math.min(5_000, this.config.tracing?.otlp.timeout ?? 0));
     await this.dependencies.stop(); // after the drain: in-flight requests may still need their dependencies

@@ -34,3 +34,4 @@ export { requestValidatorCompiler, type RequestValidator } from './request-valid
 export { listenSettings, type ListenSettings, type ServerTlsSettings } from './sections/tls.js';
 export { FileFlag, flagProblems, type FileFlagConfig } from './sections/flags.js'; // flags in the file
 export { METRIC_CHECK_NAME_PATTERN } from './sections/prometheus.js';
+export { workerCount } from './sections/workers.js';

@@ -16,6 +16,7 @@ import { fleetSections } from './sections/fleet.js';
 import { prometheusSections } from './sections/prometheus.js';
 import { limitSections } from './sections/limits.js';
 import { tracingSections } from './sections/tracing.js';
+import { workerSections } from './sections/workers.js';
 import { outlierSections } from './sections/outlier.js';
 
 export const ConfigSchema = Type.Object(
@@ -33,6 +34,7 @@ export const ConfigSchema = Type.Object(
     ...prometheusSections,
     ...limitSections,
     ...tracingSections,
+    ...workerSections,
     ...outlierSections,
   },
   { additionalProperties: false, $id: 'https://canaryd.dev/schema/canaryd.schema.json', title: 'canaryd configuration' },

@@ -35,6 +35,19 @@ export const RequestTotals = Open({ requests: Type.Number() });
 export const VersionView = Open({ url: Type.String(), version: Type.String(), weight: Type.Number(), requests: RequestTotals });
 export type VersionView = Static<typeof VersionView>;
 
+/** One data-plane worker (`workers: N`, docs/fleet.md "Workers"), as the primary last heard from it (every second). */
+export const WorkerStatus = Open({
+  worker: Type.Number({ description: 'the worker slot, 1..N: stable across restarts (the `worker` label)' }),
+  pid: Nullable(Type.Number()),
+  state: Type.String({ description: 'starting, up, restarting or stopped' }),
+  startedAt: Type.Number({ description: 'epoch ms this worker process was forked' }),
+  restarts: Type.Number({ description: 'times this slot was restarted after its worker was lost' }),
+  inflight: Type.Number(),
+  requests: Type.Number({ description: 'requests this worker process served since it started' }),
+  byVersion: Open({ baseline: Type.Number(), canary: Type.Number() }, { description: 'the same, per version' }),
+  memory: Nullable(Open({ rss: Type.Number(), heapUsed: Type.Number() })),
+});
+export type WorkerStatus = Static<typeof WorkerStatus>;
 /** One upstream's health as outlier detection sees it (proxy/outlier, docs/proxy.md "Outlier ejection"). */
 export const UpstreamHealthView = Type.Object({
   state: StringEnum(['healthy', 'ejected', 'probing'], {
@@ -67,6 +80,7 @@ export const StatusView = Open({
   proxy: Type.Optional(Nullable(Open({ port: Type.Number() }))),
   rollout: Type.Optional(RolloutStatus),
   fleet: Type.Optional(FleetStatus),
+  workers: Type.Optional(Type.Array(WorkerStatus, { description: 'the data-plane workers (workers: N > 1); absent with one process' })),
   outlier: Type.Optional(OutlierView),
 });
 export type StatusView = Omit<Static<typeof StatusView>, 'rollout'> & { rollout?: RolloutStatus };

@@ -5,3 +5,4 @@ export * from './latency.js';
 export * from './headers.js';
 export * from './query-template.js';
 export * from './ports.js';
+export * from './evidence.js';

@@ -17,9 +17,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { randomUUID } from 'node:crypto';
-import { CanarydError, ERROR_CODES, type VersionName, type WindowRecord } from '../core/index.js';
+import { CanarydError, ERROR_CODES, RemoteEvidence, toWire, type VersionName, type WindowRecord, type WireWindow } from '../core/index.js';
 import { connectRedis, fleetKeys, type FleetConnection, type FleetKeys, type FleetRedis } from './redis.js';
-import { RemoteEvidence, toWire, type WireWindow } from './evidence.js';
 
 export interface FleetSettings {
   connection: FleetConnection;

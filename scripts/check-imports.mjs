@@ -26,12 +26,15 @@ const FOLDERS = [
   'chaos',
   'contract',
   'tracing',
+  'workers',
 ];
 /** top-level folders with .ts files that are not product rooms */
 const NOT_ROOMS = ['bench', 'test', 'scripts', 'node_modules', 'dist', 'docs', 'examples', 'deploy', 'test-artifacts'];
-const EVERY_ROOM = [...FOLDERS, 'sidecar.ts'];
+/** the composition roots: the process that holds the controller, and a data-plane worker's (workers: N) */
+const ROOTS = ['sidecar.ts', 'worker.ts'];
+const EVERY_ROOM = [...FOLDERS, ...ROOTS];
 const except = (...keep) => EVERY_ROOM.filter((r) => !keep.includes(r));
-/** room → rooms it must not import. The composition root (sidecar.ts), cli/ and demo/ may import anything. */
+/** room → rooms it must not import. The composition roots (sidecar.ts, worker.ts), cli/ and demo/ may import anything. */
 const FORBIDDEN = {
   core: except(),
   config: except('core'),
@@ -40,6 +43,7 @@ const FORBIDDEN = {
   analysis: except('core'),
   fleet: except('core'),
   contract: except('core'),
+  workers: except('core'),
   proxy: except('core', 'config'),
   // chaos control drives the fault engine through proxy's index; it knows nothing of the rooms above it
   chaos: except('core', 'config', 'proxy'),
@@ -61,8 +65,15 @@ const PACKAGE_HOME = {
   fastify: ['admin/'],
   '@fastify/swagger': ['admin/server.ts'],
   ws: ['admin/', 'cli/ctl/'],
-  'prom-client': ['**/metrics.ts', 'sidecar.ts', 'admin/metrics-listener.ts', 'controller/finops.ts', 'controller/prometheus.ts'],
-  pino: ['sidecar.ts'],
+  'prom-client': [
+    '**/metrics.ts',
+    'sidecar.ts',
+    'worker.ts',
+    'admin/metrics-listener.ts',
+    'controller/finops.ts',
+    'controller/prometheus.ts',
+  ],
+  pino: ['sidecar.ts', 'worker.ts'],
   yaml: ['config/'],
   ajv: ['config/'],
   'ajv-formats': ['config/'],
@@ -106,7 +117,7 @@ for (const d of readdirSync(ROOT)) {
 }
 const all = FOLDERS.filter(isDir)
   .flatMap((f) => files(f))
-  .concat(['sidecar.ts']);
+  .concat(ROOTS.filter((r) => statSync(r, { throwIfNoEntry: false })));
 /** file → files it imports (relative imports only), for the cycle check */
 const graph = new Map();
 for (const file of all) {

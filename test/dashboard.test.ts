@@ -8,15 +8,13 @@
  */
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { request, Agent } from 'undici';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { request } from 'undici';
 import { DASHBOARD_CSP } from '../admin/index.js';
 import { startSampleUpstream } from '../demo/upstream.js';
 import { configYaml } from './helpers/canaryd.js';
 import { call, startAdminSidecar, until, type TapTest } from './helpers/admin.js';
+import { launchChromium, sendLoad } from './helpers/browser.js';
 
 const TOKEN = 'dash-token';
 // page.evaluate callbacks run in the browser; the test build has no DOM lib
@@ -76,66 +74,17 @@ t.test('assets: offline bundle, content types, strict CSP, ETag', async (t) => {
 
 t.test('in chromium: live charts move with traffic; rollback asks for the token and calls the rollout API', async (t) => {
   const s = await setup(t);
-  const dispatcher = new Agent({ connections: 16 });
-  let sending = true;
-  let sent = 0;
-  const load = (async () => {
-    // bounded: 20 requests every 100 ms, at most 60 s, from 200 users
-    const deadline = Date.now() + 60_000;
-    while (sending && Date.now() < deadline) {
-      await Promise.all(
-        Array.from({ length: 20 }, () =>
-          request(`${s.url}/api/items/${sent % 20}`, { dispatcher, headers: { 'x-user-id': `u-${sent++ % 200}` } }).then(
-            (r) => r.body.dump(),
-            () => {},
-          ),
-        ),
-      );
-      await new Promise((r) => setTimeout(r, 100)); // pacing the load, not waiting for anything
-    }
-  })();
-  t.teardown(async () => {
-    sending = false;
-    await load;
-    await dispatcher.close();
-  });
-
-  const profile = mkdtempSync(join(tmpdir(), 'canaryd-chromium-'));
-  const browser: BrowserContext = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    viewport: { width: 1280, height: 1300 },
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  t.teardown(async () => {
-    await browser.close();
-    rmSync(profile, { recursive: true, force: true });
-  });
-  const page = browser.pages()[0] ?? (await browser.newPage());
-  const problems: string[] = [];
-  page.on('console', (m) => {
-    if (m.type() === 'error' && !/Failed to load resource: the server responded with a status of 404/.test(m.text()))
-      problems.push(m.text());
-  });
-  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  const load = sendLoad(t, s.url);
+  const { browser, page, problems } = await launchChromium(t);
 
   await page.goto(`${s.adminUrl}/`);
   await page.waitForFunction(() => document.getElementById('conn')?.textContent === 'live', null, { timeout: 10_000 });
   t.pass('the event stream is live');
   t.equal(await page.locator('#weight').textContent(), 'canary 40%');
   t.equal(await page.locator('#chart-rate canvas').count(), 1, 'uPlot drew a canvas');
-  await page.waitForFunction(() => (document.getElementById('analysis-note')?.textContent ?? '') !== '', null, { timeout: 10_000 });
+  await page.waitForFunction(() => (document.getElementById('analysis-reason')?.textContent ?? '') !== '', null, { timeout: 10_000 });
   t.match(
-    await page.locator('#analysis-note').textContent(),
+    await page.locator('#analysis-reason').textContent(),
     /^no analysis yet/,
     'before any rollout the analysis panel says so (the engine is there, it has no report yet)',
   );
@@ -221,7 +170,7 @@ t.test('in chromium: live charts move with traffic; rollback asks for the token 
   // admin.authReads: a fresh tab (empty sessionStorage) is asked for the token before it reads anything
   s.sidecar.applyConfig({ ...s.sidecar.config, admin: { ...s.sidecar.config.admin, authReads: true } }, 'test');
   const tab = await browser.newPage();
-  tab.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  tab.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`)); // its one refused read is a console error, expected
   const failuresBefore = s.lines.filter((l) => l.msg === 'admin auth failed').length;
   await tab.goto(`${s.adminUrl}/`);
   await tab.locator('#token-dialog').waitFor({ state: 'visible' });
@@ -233,6 +182,6 @@ t.test('in chromium: live charts move with traffic; rollback asks for the token 
   t.pass('with the token the tab reads and streams');
   await tab.close();
   t.same(problems, [], 'no console errors or CSP violations');
-  t.ok(sent > 0, `${sent} requests sent through the proxy`);
+  t.ok(load.sent() > 0, `${load.sent()} requests sent through the proxy`);
   t.ok(readFileSync('test-artifacts/dashboard.png').length > 10_000, 'screenshot kept in test-artifacts/dashboard.png');
 });

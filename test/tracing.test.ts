@@ -354,3 +354,20 @@ t.test('a receiver that stalls: canaryd keeps serving, the queue stays bounded, 
   p.child.kill('SIGTERM');
   t.equal(await p.exited, 0, 'shutdown is not held up by the dead receiver');
 });
+
+t.test('workers: 2: each data-plane worker records and exports its spans; /metrics sums them', async (t) => {
+  const receiver = await startReceiver();
+  const base = await startEchoUpstream('baseline');
+  const p = await spawnCanaryd(configYaml(base.url, base.url, `workers: 2\n${tracing(receiver.url)}\n`));
+  t.teardown(async () => {
+    if (p.child.exitCode === null) p.child.kill('SIGKILL');
+    await Promise.all([receiver.close(), base.close()]);
+  });
+  const ids = Array.from({ length: 6 }, () => hex(32));
+  for (const id of ids) t.equal(await get(`${p.url}/w`, { traceparent: `00-${id}-${hex(16)}-01` }), 200);
+  await receiver.waitFor((s) => ids.every((id) => s.filter((x) => x.traceId === id).length === 2), 'every trace, server + client');
+  for (const id of ids) t.equal(seenTrace(base, id)?.headers.traceparent?.slice(0, 35), `00-${id}`, 'forwarded in the same trace');
+  await eventually(async () => (await metric(p, 'canaryd_tracing_spans_exported_total')) >= 12, 'the workers counted their exports');
+  p.child.kill('SIGTERM');
+  t.equal(await p.exited, 0);
+});

@@ -77,6 +77,8 @@ export class TrafficState<Route = unknown, R extends RoutingSettings = RoutingSe
   #owner: WeightOwner = 'file';
   #fileWeight: number;
   #listeners: Array<(change: TrafficChange) => void> = [];
+  /** the runtime routes last set (the router keeps only their compiled form) */
+  #routes: readonly Route[] = [];
 
   constructor(o: TrafficStateOptions<Route, R>) {
     this.#o = o;
@@ -138,6 +140,7 @@ export class TrafficState<Route = unknown, R extends RoutingSettings = RoutingSe
   /** SetHeaderRoute: the runtime routes (the admin flags), checked after the file's rules, before the weight. */
   setHeaderRoute(routes: readonly Route[]): void {
     this.#o.router.setRuntimeRules(routes);
+    this.#routes = routes;
     this.#emit({ kind: 'routes', count: routes.length });
   }
 
@@ -165,6 +168,11 @@ export class TrafficState<Route = unknown, R extends RoutingSettings = RoutingSe
 
   canaryPins(): string[] {
     return this.#o.router.canaryPins();
+  }
+
+  /** The runtime routes (flags) as last set: what a data-plane worker's router is given. */
+  routes(): readonly Route[] {
+    return this.#routes;
   }
 
   /**

@@ -28,13 +28,19 @@ import {
 import { ChaosMetrics, FaultCounters, type FaultMetricsSnapshot } from './metrics.js';
 import { builtinFaultKinds } from './registry.js';
 import { RuleBook } from './rule-book.js';
-import { viewOf, type RuleSet, type RuleSpec } from './rules.js';
+import { viewOf, type RuleEntry, type RuleSet, type RuleSpec } from './rules.js';
 import { FaultRunImpl, type RunHost } from './run.js';
 import { clientSeen, ErrorRateWindow, SEEN_ERROR, SEEN_SKIP } from './safety.js';
 import { refused, SafetySwitches, type EngineState, type FaultEventSink, type FaultLog, type Halt } from './switches.js';
 import type { FaultEngineOptions } from './options.js';
 import type { FaultSettings } from './settings.js';
 import type { CompiledFault, DependencyRuleSink } from './types.js';
+
+/** What a data-plane worker's engine takes from the primary's (docs/fleet.md "Workers"): every rule as stored, and the latch. */
+export interface FaultMirror {
+  rules: RuleEntry[];
+  halted: Halt | null;
+}
 
 export { type EngineState, type FaultEventSink, type FaultLog, type FaultStore, type Halt } from './switches.js';
 export type { FaultMetricsSnapshot } from './metrics.js';
@@ -331,6 +337,24 @@ export class FaultEngine implements ProxyStage {
     this.#log.warn({ event: 'faults_resumed', by, previous: prev }, 'fault injection re-armed');
     this.#sw.audit({ type: 'faults-resumed', reason: `re-armed by ${by} after: ${prev.reason}`, by, previous: prev });
     this.#publish('resumed', { previous: prev });
+  }
+
+  /** The primary's rules and latch, for a worker's engine (its own API is never called in a worker). */
+  mirror(): FaultMirror {
+    return { rules: this.#set.ordered().map((e) => ({ ...e })), halted: this.#sw.halted };
+  }
+
+  /**
+   * A worker follows its primary: the rules and the latch become the primary's, then the chain recompiles.
+   * A new latch lifts the faults in flight here, as the kill switch does on the primary.
+   */
+  follow(m: FaultMirror): void {
+    const wasHalted = this.#sw.halted !== null;
+    this.#set.load(m.rules);
+    this.#sw.follow(m.halted);
+    if (m.halted === null && wasHalted) this.#window.reset();
+    this.#refresh(m.halted !== null && !wasHalted);
+    if (m.halted !== null && !wasHalted) this.#releaseAll();
   }
 
   /** Shutdown: lift every in-flight fault so the drain is not held up by a hang or a delay. Idempotent. */

@@ -7,6 +7,7 @@ export {
   type FaultStore,
   type Halt,
   type FaultMetricsSnapshot,
+  type FaultMirror,
 } from './engine.js';
 export { builtinFaultKinds, faultKind, type FaultKindRegistry } from './registry.js';
 export { clientSeen, SEEN_ERROR, SEEN_SKIP } from './safety.js';

@@ -102,6 +102,11 @@ export class RuleSet {
     return displaced;
   }
 
+  /** Every entry at once, as another engine stores them (a worker following its primary: FaultEngine.follow). */
+  load(entries: readonly RuleEntry[]): void {
+    this.#entries = new Map(entries.map((e) => [e.spec.name, { ...e }]));
+  }
+
   add(spec: RuleSpec, source: RuleSource, now: number, experiment?: string): RuleEntry {
     const e = newEntry(spec, source, now);
     if (experiment !== undefined) e.experiment = experiment;

@@ -98,6 +98,11 @@ export class SafetySwitches {
     this.#persist();
   }
 
+  /** A data-plane worker's latch is the primary's (FaultEngine.follow): set as given, nothing persisted or audited. */
+  follow(h: Halt | null): void {
+    this.#halted = h && { ...h };
+  }
+
   /** Clears the latch; refused (409) while faults are off or refused for another reason. Returns the latch cleared. */
   clear(): Halt | null {
     const prev = this.#halted;

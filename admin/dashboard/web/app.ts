@@ -1,6 +1,8 @@
 /**
  * The canaryd dashboard: one page, bundled offline by esbuild (scripts/build-dashboard.mjs) with uPlot, no
- * CDN, served under a strict CSP. Live charts from the event stream's per-second snapshots; rollout status,
+ * CDN, served under a strict CSP. Charts of the per-second snapshots — the last minutes from
+ * GET /api/v1/history at load (and after a reconnect), then the event stream's live ones (./feed.ts) — and
+ * of the canary weight with each decision as a marker (./weight-chart.ts); rollout status,
  * analysis, faults and decisions polled from the admin API (and refreshed at once on a relevant event);
  * pause / resume / promote / roll back buttons that ask for the admin token (kept in sessionStorage).
  */
@@ -14,10 +16,13 @@ import type {
   DependencyList,
   FaultsView,
   HelloMessage,
+  HistoryView,
   RolloutStatus,
   StatusView,
 } from '../../../contract/index.js';
-import { LiveCharts } from './charts.js';
+import { KEEP, LiveCharts } from './charts.js';
+import { fromHistory, fromSnapshot, PointFeed } from './feed.js';
+import { WeightChart, type Marker } from './weight-chart.js';
 import {
   decisionItem,
   eventItem,
@@ -96,7 +101,7 @@ async function askToken(): Promise<boolean> {
   return ok && input.value.trim() !== '';
 }
 
-async function act(action: string): Promise<void> {
+async function act(action: string, charts: Charts): Promise<void> {
   const a = ACTIONS[action];
   if (!getToken() && !(await askToken())) return notice('an admin token is needed for this', 'warn');
   $('confirm-title').textContent = a.title;
@@ -123,7 +128,7 @@ async function act(action: string): Promise<void> {
   if (r.ok) notice(`${action}: done`, 'good');
   else if (r.missing) notice(`${action}: this canaryd has no rollout controller (${a.path} is 404)`, 'warn');
   else notice(`${action} failed: ${r.status} ${r.body?.error ?? ''} ${r.body?.message ?? ''}`, 'bad');
-  void refresh();
+  void refresh(charts);
 }
 
 /** Routes found missing (404) are asked again only every 30 s: the engine may be added by a restart. */
@@ -140,6 +145,39 @@ async function getOptional<T>(path: string): Promise<ApiResult<T>> {
 let refreshing = false;
 let stopLive: (() => void) | null = null;
 
+interface Charts {
+  feed: PointFeed;
+  weight: WeightChart;
+}
+
+/** A decision as a weight-chart marker: an audit record (GET /api/v1/decisions) or a decision event's summary. */
+function markerOf(d: {
+  at: number;
+  action?: string;
+  type?: string;
+  reasons?: string[];
+  reason?: string;
+  source?: string;
+  canaryWeight?: number;
+  dryRun?: unknown;
+}): Marker {
+  const reasons = d.reasons && d.reasons.length > 0 ? d.reasons : d.reason ? [d.reason] : [];
+  return {
+    at: d.at,
+    action: String(d.action ?? d.type ?? 'DECISION'),
+    reasons,
+    source: d.source,
+    canaryWeight: d.canaryWeight,
+    dryRun: d.dryRun === true,
+  };
+}
+
+/** The last minutes of points, then live again; on failure (no route, a network error) just live. */
+async function backfill(feed: PointFeed): Promise<void> {
+  const r = await getOptional<HistoryView>(`/api/v1/history?seconds=${KEEP}`);
+  feed.release(r.ok ? r.body.points.map(fromHistory) : []);
+}
+
 /** Reads need the token (admin.authReads) and we have none or a wrong one: stop polling, ask, start over. */
 async function readsRefused(): Promise<void> {
   stopLive?.();
@@ -148,7 +186,7 @@ async function readsRefused(): Promise<void> {
   if (await askToken()) location.reload();
 }
 
-async function refresh(): Promise<void> {
+async function refresh(charts: Charts): Promise<void> {
   if (refreshing || stopLive === null) return;
   refreshing = true;
   try {
@@ -178,9 +216,13 @@ async function refresh(): Promise<void> {
         ? String((analysis.ok ? undefined : analysis.body?.message) ?? 'no analysis yet') // e.g. no rollout has been analysed yet
         : null;
     const checks = renderChecks(
-      $('checks').querySelector('tbody')!,
-      $('verdict'),
-      $('analysis-note'),
+      {
+        reason: $('analysis-reason'),
+        detailSummary: $('analysis-detail-summary'),
+        tbody: $('checks').querySelector('tbody')!,
+        verdict: $('verdict'),
+        note: $('analysis-note'),
+      },
       analysis.ok ? analysis.body : null,
       absent,
     );
@@ -188,17 +230,30 @@ async function refresh(): Promise<void> {
     renderFaults($('faults'), faults.ok ? faults.body : null, faults.missing || faults.status === 404);
     renderDependencies($('dependencies'), deps.ok ? deps.body : null, deps.missing || deps.status === 404);
     renderDecisions($('decisions'), decisions.ok ? decisions.body : null, decisions.missing || decisions.status === 404);
+    if (decisions.ok) charts.weight.mark(decisions.body.decisions.map(markerOf));
   } finally {
     refreshing = false;
   }
 }
 
-function onEvent(e: CanarydEvent | HelloMessage, charts: LiveCharts): void {
+let lastPhase: string | undefined;
+
+function onEvent(e: CanarydEvent | HelloMessage, charts: Charts): void {
   if (e.type === 'snapshot') {
-    charts.push(e);
+    const p = fromSnapshot(e);
+    if (p) charts.feed.live(p);
     return;
   }
   if (e.type === 'hello') return;
+  if (e.type === 'decision' && e.decision) charts.weight.mark([markerOf(e.decision)]);
+  // operator pauses and resumes are no decisions: marked from the phase changes (replayed at connect too)
+  if (e.type === 'rollout' && e.action === undefined && e.phase !== undefined) {
+    if (e.phase === 'paused' && lastPhase !== 'paused')
+      charts.weight.mark([{ at: e.at, action: 'PAUSE', reasons: [e.reason ?? 'paused'], canaryWeight: e.canaryWeight }]);
+    else if (e.phase === 'progressing' && lastPhase === 'paused')
+      charts.weight.mark([{ at: e.at, action: 'RESUME', reasons: ['resumed'], canaryWeight: e.canaryWeight }]);
+    lastPhase = e.phase;
+  }
   const log = $('events');
   if (log.firstElementChild?.classList.contains('muted')) log.replaceChildren();
   log.prepend(eventItem(e));
@@ -208,15 +263,17 @@ function onEvent(e: CanarydEvent | HelloMessage, charts: LiveCharts): void {
     if (d.firstElementChild?.classList.contains('muted')) d.replaceChildren();
     if (e.decision) d.prepend(decisionItem(e.decision));
   }
-  void refresh();
+  void refresh(charts);
 }
 
 function main(): void {
   adoptTokenFromUrl();
-  const charts = new LiveCharts({ rate: $('chart-rate'), errors: $('chart-errors'), latency: $('chart-latency') });
+  const live = new LiveCharts({ rate: $('chart-rate'), errors: $('chart-errors'), latency: $('chart-latency') });
+  const weight = new WeightChart($('chart-weight'), $('weight-tip'));
+  const charts: Charts = { feed: new PointFeed([live, weight]), weight };
   $('events').replaceChildren(Object.assign(document.createElement('li'), { className: 'muted', textContent: 'waiting for events' }));
   for (const btn of document.querySelectorAll<HTMLButtonElement>('button[data-action]'))
-    btn.addEventListener('click', () => void act(btn.dataset.action!));
+    btn.addEventListener('click', () => void act(btn.dataset.action!, charts));
   $('token-btn').addEventListener(
     'click',
     () => void askToken().then(() => notice(getToken() ? 'token saved for this tab' : 'token cleared')),
@@ -225,7 +282,7 @@ function main(): void {
 }
 
 /** Starts the event stream and polling once a read succeeds (no failed-auth noise while the token is missing). */
-async function startLive(charts: LiveCharts): Promise<void> {
+async function startLive(charts: Charts): Promise<void> {
   const probe = await api<StatusView>('GET', '/api/v1/status');
   if (probe.status === 401) return readsRefused();
   const stream = openEvents(
@@ -234,14 +291,17 @@ async function startLive(charts: LiveCharts): Promise<void> {
       const c = $('conn');
       c.textContent = up ? 'live' : 'offline';
       c.className = `pill ${up ? 'conn-up' : 'conn-down'}`;
+      // live points are held from here until the history covering the gap is drawn (./feed.ts)
+      if (up) void backfill(charts.feed);
+      else charts.feed.hold();
     },
   );
-  const timer = setInterval(() => void refresh(), POLL_MS);
+  const timer = setInterval(() => void refresh(charts), POLL_MS);
   stopLive = () => {
     clearInterval(timer);
     stream.close();
   };
-  void refresh();
+  void refresh(charts);
 }
 
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', main);

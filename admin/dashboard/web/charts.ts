@@ -1,14 +1,16 @@
 /**
- * Live charts (uPlot, bundled): request rate, error rate and latency percentiles per version, fed by the
- * per-second `snapshot` events. Keeps the last 5 minutes. Each chart container carries `data-points` and
- * `data-last` (the latest values) so a test or a person can read what is drawn.
+ * Live charts (uPlot, bundled): request rate, error rate and latency percentiles per version, fed per-second
+ * points by the PointFeed (./feed.ts: the history on load, then the live `snapshot` events). Keeps the last
+ * 5 minutes. Each chart container carries `data-points` and `data-last` (the latest values) so a test or a
+ * person can read what is drawn (`data-first` / `data-last-x`: the first and last second). The weight chart is ./weight-chart.ts.
  */
 import uPlot from 'uplot';
-import type { SnapshotEvent } from '../../../contract/index.js';
+import type { ChartPoint, PointSink } from './feed.js';
 
-const KEEP = 300;
-const BASE = '#4c8bf5';
-const CAN = '#f5a623';
+/** points kept per chart: 5 minutes at one a second (and the seconds of history asked for at load) */
+export const KEEP = 300;
+export const BASE = '#4c8bf5';
+export const CAN = '#f5a623';
 
 type Row = number | null;
 
@@ -16,14 +18,14 @@ interface Chart {
   el: HTMLElement;
   plot: uPlot;
   data: Row[][];
-  pick: (s: SnapshotEvent) => Row[];
+  pick: (p: ChartPoint) => Row[];
 }
 
-function series(label: string, stroke: string, dash?: number[]): uPlot.Series {
+export function series(label: string, stroke: string, dash?: number[]): uPlot.Series {
   return { label, stroke, width: 2, dash, spanGaps: false, points: { show: false } };
 }
 
-function make(el: HTMLElement, labels: uPlot.Series[], pick: (s: SnapshotEvent) => Row[], unit: string): Chart {
+function make(el: HTMLElement, labels: uPlot.Series[], pick: (p: ChartPoint) => Row[], unit: string): Chart {
   const data: Row[][] = [[], ...labels.map(() => [])];
   const opts: uPlot.Options = {
     width: Math.max(300, el.clientWidth || 500),
@@ -44,7 +46,7 @@ function make(el: HTMLElement, labels: uPlot.Series[], pick: (s: SnapshotEvent) 
 const ms = (x: number | null | undefined): Row => (typeof x === 'number' ? x : null);
 const pct = (x: number | null | undefined): Row => (typeof x === 'number' ? Math.round(x * 10_000) / 100 : null);
 
-export class LiveCharts {
+export class LiveCharts implements PointSink {
   #charts: Chart[] = [];
 
   constructor(root: { rate: HTMLElement; errors: HTMLElement; latency: HTMLElement }) {
@@ -80,18 +82,23 @@ export class LiveCharts {
     window.addEventListener('resize', () => this.resize());
   }
 
-  /** Adds one snapshot (x = the end of its span, in seconds). */
-  push(snapshot: SnapshotEvent): void {
-    const x = Math.round((snapshot.to ?? snapshot.at ?? Date.now()) / 1000);
+  /** Appends points (x = the end of each snapshot's span, in seconds), redrawing each chart once. */
+  add(points: readonly ChartPoint[]): void {
     for (const c of this.#charts) {
       const xs = c.data[0];
-      if (xs.length > 0 && (xs[xs.length - 1] as number) >= x) continue; // duplicate or out of order
-      const ys = c.pick(snapshot);
-      xs.push(x);
-      ys.forEach((y, i) => c.data[i + 1].push(y));
+      let ys: Row[] | null = null;
+      for (const p of points) {
+        if (xs.length > 0 && (xs[xs.length - 1] as number) >= p.x) continue; // duplicate or out of order
+        ys = c.pick(p);
+        xs.push(p.x);
+        ys.forEach((y, i) => c.data[i + 1].push(y));
+      }
+      if (ys === null) continue;
       if (xs.length > KEEP) for (const col of c.data) col.splice(0, col.length - KEEP);
       c.plot.setData(c.data as uPlot.AlignedData);
       c.el.dataset.points = String(xs.length);
+      c.el.dataset.first = String(xs[0]);
+      c.el.dataset.lastX = String(xs[xs.length - 1]);
       c.el.dataset.last = JSON.stringify(ys);
     }
   }

@@ -77,26 +77,50 @@ export function badge(text: string, cls = statusClass(text)): HTMLElement {
   return h('span', { class: `badge ${cls}` }, text);
 }
 
-/** `absent`: why there is no report to show (no engine, or none yet), or null when `analysis` is one. */
-export function renderChecks(
-  tbody: Element,
-  verdictEl: Element,
-  note: Element,
-  report: AnalysisReport | null,
-  absent: string | null,
-): CheckRow[] {
+/** `k=v` pairs of a check's statistical record (n per arm, estimates, evidence...), rounded. */
+function statsText(stats: unknown): string {
+  if (stats === null || typeof stats !== 'object') return '';
+  return Object.entries(stats as Record<string, unknown>)
+    .map(([k, v]) => `${k}=${fmt(v)}`)
+    .join(' ');
+}
+
+/** The analysis panel's elements: the plain reason first, the checks table folded away in a <details>. */
+export interface AnalysisView {
+  reason: HTMLElement;
+  detailSummary: HTMLElement;
+  tbody: Element;
+  verdict: Element;
+  note: Element;
+}
+
+/**
+ * The plain-language line first (the report's `summary`: where the canary stands and what happens next;
+ * else its first reason), then, folded away, every check with its numbers and statistical record.
+ * `absent`: why there is no report to show (no engine, or none yet), or null when `report` is one.
+ */
+export function renderChecks(v: AnalysisView, report: AnalysisReport | null, absent: string | null): CheckRow[] {
   if (absent !== null) {
-    replace(tbody, []);
-    verdictEl.textContent = 'n/a';
-    verdictEl.className = 'badge';
-    note.textContent = absent;
+    replace(v.tbody, []);
+    v.verdict.textContent = 'n/a';
+    v.verdict.className = 'badge';
+    v.reason.textContent = absent;
+    v.reason.dataset.plain = 'absent';
+    v.detailSummary.textContent = 'statistical detail';
+    v.note.textContent = '';
     return [];
   }
   const checks = report?.checks ?? [];
-  verdictEl.textContent = fmt(report?.verdict ?? '–');
-  verdictEl.className = `badge ${statusClass(report?.verdict)}`;
+  v.verdict.textContent = fmt(report?.verdict ?? '–');
+  v.verdict.className = `badge ${statusClass(report?.verdict)}`;
+  const plain = report?.summary ?? report?.reasons[0] ?? null;
+  v.reason.textContent = plain ?? (checks.length === 0 ? 'no analysis yet' : `verdict ${fmt(report?.verdict)}`);
+  v.reason.dataset.plain = plain !== null ? 'summary' : 'none';
+  const counts = new Map<string, number>();
+  for (const c of checks) counts.set(String(c.status), (counts.get(String(c.status)) ?? 0) + 1);
+  v.detailSummary.textContent = `statistical detail: ${checks.length} checks${checks.length > 0 ? ` (${[...counts].map(([k, n]) => `${n} ${k}`).join(', ')})` : ''}`;
   replace(
-    tbody,
+    v.tbody,
     checks.map((c) =>
       h(
         'tr',
@@ -106,7 +130,7 @@ export function renderChecks(
         h('td', { class: 'num' }, fmt(c.observed)),
         h('td', { class: 'num' }, fmt(c.threshold)),
         h('td', {}, badge(fmt(c.status))),
-        h('td', { class: 'msg' }, fmt(c.message ?? '')),
+        h('td', { class: 'msg' }, fmt(c.message ?? ''), h('div', { class: 'stats' }, statsText((c as { stats?: unknown }).stats))),
       ),
     ),
   );
@@ -114,7 +138,7 @@ export function renderChecks(
   if (typeof report?.score === 'number') extra.push(`score ${fmt(report.score)}`);
   if (typeof report?.moreCanaryRequestsNeeded === 'number') extra.push(`~${report.moreCanaryRequestsNeeded} more canary requests needed`);
   if (report) extra.push(...report.reasons);
-  note.textContent = checks.length === 0 && extra.length === 0 ? 'no analysis yet' : extra.join(' · ');
+  v.note.textContent = extra.join(' · ');
   return checks;
 }
 
@@ -199,7 +223,7 @@ export function decisionItem(
 
 export function renderDecisions(el: Element, decisions: DecisionsList | null, missing: boolean): void {
   if (missing) return replace(el, [h('li', { class: 'muted' }, 'no rollout controller on this canaryd')]);
-  const list = (decisions?.decisions ?? []).slice(-50).reverse();
+  const list = (decisions?.decisions ?? []).slice(0, 50); // newest first, as the API lists them
   replace(el, list.length > 0 ? list.map(decisionItem) : [h('li', { class: 'muted' }, 'no decisions yet')]);
 }
 
