@@ -11,9 +11,19 @@ import { pino, destination, type Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
 import { CanarydError, systemClock, type Clock, type Observation } from './core/index.js';
-import { isProduction, listenSettings, loadConfigFile, splitHostPort, workerCount, type Config } from './config/index.js';
+import {
+  isProduction,
+  listenSettings,
+  loadConfigFile,
+  serverTlsSettings,
+  splitHostPort,
+  workerCount,
+  type Config,
+} from './config/index.js';
 import {
   AccessLogStage,
+  CertificateWatcher,
+  serverTlsOptions,
   DependencyRelay,
   Mirror,
   ObservationStage,
@@ -161,6 +171,8 @@ export class Sidecar {
   metricsAddress: { host: string; port: number } | null = null;
   readonly #info: InfoMetrics;
   #metricsListener: MetricsListener | null = null;
+  /** admin.tls and metrics.tls: their certificates are re-read when the files change */
+  #certWatchers: CertificateWatcher[] = [];
   /** publish here: `sidecar.events.publish({ type: 'decision', ... })`; see docs/admin.md for the event types */
   readonly events: EventBus;
   readonly flags: FlagService;
@@ -783,7 +795,9 @@ export class Sidecar {
     // the event loop for a few hundred ms, and requests taken during it would wait behind it.
     // fleet mode: the fleet's state is taken before the first request is served
     await this.fleet?.start();
-    this.admin = await buildAdmin(this.adminDeps());
+    const adminTls = this.#listenerTls('admin', this.config.admin.tls);
+    this.admin = await buildAdmin({ ...this.adminDeps(), https: adminTls?.options ?? null });
+    if (adminTls) adminTls.watch((ctx) => (this.admin!.server as unknown as { setSecureContext(c: unknown): void }).setSecureContext(ctx));
     await this.admin.ready();
     await this.dependencies.start();
     // workers: N > 1: the workers listen (one port, node:cluster), each given the state first (workers/pool.ts)
@@ -800,8 +814,10 @@ export class Sidecar {
     this.adminAddress = typeof addr === 'object' && addr ? { host: addr.address, port: addr.port } : { host: a.host, port: a.port };
     if (this.config.metrics.listen !== undefined) {
       const m = splitHostPort(this.config.metrics.listen);
-      this.#metricsListener = new MetricsListener(() => this.#metricsText(), this.registry.contentType);
-      this.metricsAddress = await this.#metricsListener.listen(m.host, m.port);
+      const metricsTls = this.#listenerTls('metrics', this.config.metrics.tls);
+      const listener = (this.#metricsListener = new MetricsListener(() => this.#metricsText(), this.registry.contentType));
+      this.metricsAddress = await listener.listen(m.host, m.port, metricsTls?.options ?? null);
+      metricsTls?.watch((ctx) => listener.setSecureContext(ctx));
     }
     for (const f of this.#features) await f.start?.();
     this.#started = true;
@@ -816,6 +832,38 @@ export class Sidecar {
       },
       'canaryd started',
     );
+  }
+
+  /**
+   * A TLS listener's options (admin.tls, metrics.tls) with the data plane's loader, which throws
+   * CANARYD_ERR_TLS naming the key and file; `watch` reloads the certificate when its files change.
+   */
+  #listenerTls(
+    key: 'admin' | 'metrics',
+    t: Config['admin']['tls'],
+  ): { options: ReturnType<typeof serverTlsOptions>; watch(apply: (ctx: object) => void): void } | null {
+    const files = serverTlsSettings(t);
+    if (files === null) return null;
+    return {
+      options: serverTlsOptions(files, ['http/1.1'], `${key}.tls`),
+      watch: (apply) => {
+        const w = new CertificateWatcher(
+          files,
+          (ctx) => {
+            apply(ctx);
+            this.log.info({ event: 'tls_certificate_reloaded', listener: key, cert: files.cert }, `${key} tls certificate reloaded`);
+          },
+          (err) =>
+            this.log.warn(
+              { event: 'tls_certificate_rejected', listener: key, cert: files.cert, reason: (err as Error).message },
+              `${key} tls certificate rejected; keeping the previous one`,
+            ),
+          1000,
+          `${key}.tls`,
+        );
+        this.#certWatchers.push(w);
+      },
+    };
   }
 
   /** Fleet mode: the controller judges only while this replica holds the lease (checked on every tick). */
@@ -865,7 +913,9 @@ export class Sidecar {
     this.config = next;
     for (const f of this.#features) f.configure?.(next);
     const restart = (['listen', 'admin', 'state', 'metrics'] as const).filter(
-      (k) => JSON.stringify(prev[k]) !== JSON.stringify(next[k]) && !(k === 'admin' && prev.admin.listen === next.admin.listen),
+      (k) =>
+        JSON.stringify(prev[k]) !== JSON.stringify(next[k]) &&
+        !(k === 'admin' && prev.admin.listen === next.admin.listen && JSON.stringify(prev.admin.tls) === JSON.stringify(next.admin.tls)),
     );
     if (restart.length > 0)
       this.log.warn({ event: 'config_restart_needed', keys: restart }, `changes to ${restart.join(', ')} apply on restart`);
@@ -913,6 +963,8 @@ export class Sidecar {
     await this.state.flush();
     this.#stateLock.release();
     await this.#metricsListener?.close();
+    for (const w of this.#certWatchers) w.close();
+    this.#certWatchers = [];
     this.log.info({ event: 'stopped', cut }, 'canaryd stopped');
     return { cut };
   }

@@ -12,7 +12,9 @@
  *   canary_rollout_step_started_timestamp_seconds      when the current step began (0 without a rollout)
  *   canary_rollout_max_step_duration_seconds           rollout.maxStepDuration (0: never)
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { SecureContextOptions, TlsOptions } from 'node:tls';
 import { Gauge, type Registry } from 'prom-client';
 
 /** What the state gauges read at scrape time. */
@@ -97,8 +99,9 @@ export class MetricsListener {
     this.#contentType = contentType;
   }
 
-  async listen(host: string, port: number): Promise<{ host: string; port: number }> {
-    const server = createServer((req, res) => {
+  /** `tls` (metrics.tls): HTTPS with these options; its certificate is replaced with setSecureContext. */
+  async listen(host: string, port: number, tls: TlsOptions | null = null): Promise<{ host: string; port: number }> {
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
       req.resume();
       const path = (req.url ?? '/').split('?')[0];
       if (path !== '/metrics') {
@@ -116,7 +119,8 @@ export class MetricsListener {
             .end(req.method === 'HEAD' ? undefined : body),
         () => res.writeHead(500, { 'content-type': 'text/plain' }).end('metrics collection failed\n'),
       );
-    });
+    };
+    const server = tls === null ? createServer(handler) : (createHttpsServer(tls, handler) as unknown as Server);
     // Bounded like every other listener: a scraper holds one or two keep-alive connections, so a cap of
     // METRICS_MAX_CONNECTIONS and an idle cut after 60 s stop a connection flood from exhausting file
     // descriptors the proxy needs; heads within 10 s, whole requests within 30 s.
@@ -131,6 +135,11 @@ export class MetricsListener {
     this.#server = server;
     const a = server.address();
     return typeof a === 'object' && a ? { host: a.address, port: a.port } : { host, port };
+  }
+
+  /** A reloaded certificate (metrics.tls): new handshakes get it, open connections keep theirs. */
+  setSecureContext(ctx: SecureContextOptions): void {
+    (this.#server as unknown as { setSecureContext?(c: SecureContextOptions): void } | null)?.setSecureContext?.(ctx);
   }
 
   async close(): Promise<void> {

@@ -8,6 +8,7 @@
  * refused (403) when a browser sends them cross-site; every route gets the shared error schema and an OpenAPI
  * tag. @fastify/swagger is registered before any route, so /api/v1/openapi.json lists all of them.
  */
+import type { TlsOptions } from 'node:tls';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
 import swagger from '@fastify/swagger';
 import { CanarydError } from '../core/index.js';
@@ -47,6 +48,8 @@ export interface AdminDeps extends CoreRouteOptions {
   dashboard?: false | { dir?: string };
   /** fleet mode: GET /api/v1/fleet (replicas, heartbeats, leader) and /api/v1/fleet/audit */
   fleet?: FleetRouteDeps;
+  /** admin.tls: serve HTTPS with these options (the composition root loads them and reloads the certificate) */
+  https?: TlsOptions | null;
   /** more routes (rollout, faults...) register here, after the policy hook and swagger */
   plugins?: Array<(app: FastifyInstance, guard: AuthGuard) => void | Promise<void>>;
 }
@@ -80,7 +83,9 @@ function asArray<T>(v: T | T[] | undefined): T[] {
 }
 
 export async function buildAdmin(deps: AdminDeps): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false, bodyLimit: 1_048_576, ajv: { customOptions: { allErrors: true, removeAdditional: false } } });
+  const options = { logger: false, bodyLimit: 1_048_576, ajv: { customOptions: { allErrors: true, removeAdditional: false } } } as const;
+  // over TLS fastify's server is an https.Server; the routes and hooks are the same
+  const app = (deps.https ? Fastify({ ...options, https: deps.https }) : Fastify(options)) as unknown as FastifyInstance;
   strictBodies(app);
   const auth = new AdminAuth({
     token: deps.token,

@@ -11,7 +11,7 @@ import { waitFor } from './ctl/wait.js';
 import { watch } from './ctl/watch.js';
 import { pins, plan } from './ctl/plan.js';
 
-export const CTL_USAGE = `usage: canaryd ctl [--admin URL] [--token T] [--json] <command>
+export const CTL_USAGE = `usage: canaryd ctl [--admin URL] [--token T] [--ca FILE] [--json] <command>
 
 commands:
   status                          versions, weights, rollout phase and progress
@@ -41,6 +41,11 @@ commands:
 options:
   --admin URL    admin API base URL, or host:port (default $CANARYD_ADMIN_URL, else http://127.0.0.1:9901)
   --token T      admin token (default $CANARYD_ADMIN_TOKEN)
+  --ca FILE      PEM CA bundle an https:// admin's certificate must chain to (default $CANARYD_ADMIN_CA,
+                 else the system store; NODE_EXTRA_CA_CERTS works too)
+  --cert FILE, --key FILE
+                 client certificate and key for an admin with admin.tls.clientAuth
+                 (default $CANARYD_ADMIN_CERT, $CANARYD_ADMIN_KEY)
   --json         print the API's JSON
 
 exit codes: 0 ok; 1 the API refused (4xx/5xx, message printed) or canaryd is unreachable; 2 usage error.`;
@@ -48,6 +53,9 @@ exit codes: 0 ok; 1 the API refused (4xx/5xx, message printed) or canaryd is unr
 const OPTIONS = {
   admin: { type: 'string' },
   token: { type: 'string' },
+  ca: { type: 'string' },
+  cert: { type: 'string' },
+  key: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   rate: { type: 'string' },
@@ -104,10 +112,17 @@ export async function runCtl(argv: string[], env: NodeJS.ProcessEnv = process.en
     (cmd === undefined && !o.help ? output.err : output.out)(CTL_USAGE);
     return cmd === undefined && !o.help ? 2 : 0;
   }
-  const client = new AdminClient({
-    admin: adminUrl(o.admin || env.CANARYD_ADMIN_URL || 'http://127.0.0.1:9901'),
-    token: o.token ?? env.CANARYD_ADMIN_TOKEN,
-  });
+  let client: AdminClient;
+  try {
+    client = new AdminClient({
+      admin: adminUrl(o.admin || env.CANARYD_ADMIN_URL || 'http://127.0.0.1:9901'),
+      token: o.token ?? env.CANARYD_ADMIN_TOKEN,
+      tls: { ca: o.ca || env.CANARYD_ADMIN_CA, cert: o.cert || env.CANARYD_ADMIN_CERT, key: o.key || env.CANARYD_ADMIN_KEY },
+    });
+  } catch (e) {
+    output.err(`canaryd ctl: ${(e as Error).message}`);
+    return 2;
+  }
   const io: Io = { out: output.out, json: o.json === true };
   const noArgs = () => {
     if (args.length > 0) throw new UsageError(`${cmd} takes no arguments, got ${args.join(' ')}`);

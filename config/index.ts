@@ -31,7 +31,7 @@ export {
   type DependencyFaultTypeName,
 } from './sections/dependencies.js';
 export { requestValidatorCompiler, type RequestValidator } from './request-validators.js';
-export { listenSettings, type ListenSettings, type ServerTlsSettings } from './sections/tls.js';
+export { listenSettings, serverTlsSettings, type ListenSettings, type ServerTlsSettings } from './sections/tls.js';
 export { FileFlag, flagProblems, type FileFlagConfig } from './sections/flags.js'; // flags in the file
 export { METRIC_CHECK_NAME_PATTERN } from './sections/prometheus.js';
 export { workerCount } from './sections/workers.js';

@@ -110,7 +110,7 @@ export function semanticProblems(c: Config, env: NodeJS.ProcessEnv = process.env
   out.push(...adminProblems(c));
   out.push(...faultsProblems(c, env)); // faults
   out.push(...dependenciesProblems(c));
-  out.push(...tlsProblems(c.listen, c.upstreams));
+  out.push(...tlsProblems(c.listen, c.upstreams, { admin: c.admin.tls, metrics: c.metrics.tls }));
   out.push(...flagProblems(c.flags, validCidr)); // flags declared in the file
   out.push(...webhookProblems(c.rollout.webhooks)); // webhook delivery
   out.push(...prometheusProblems(c, env));

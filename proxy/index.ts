@@ -20,6 +20,8 @@ export { Mirror } from './mirror.js';
 export { Upstream, classifyUpstreamError } from './upstream.js';
 export { CidrSet, compilePathMatcher, cookieValue } from './match.js';
 export { upstreamRequestHeaders, isValidTraceparent } from './headers.js';
+// the TLS listener's certificate loading and reloading, shared with the admin and metrics listeners
+export { serverTlsOptions, CertificateWatcher, type ServerTlsFiles } from './tls/context.js';
 export * from './faults/index.js';
 export * from './tcp/index.js'; // dependency relay
 export * from './outlier/index.js'; // upstream outlier ejection

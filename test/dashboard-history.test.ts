@@ -2,7 +2,8 @@
  * The dashboard opened mid-rollout, in Debian's chromium against a real Sidecar with real sample upstreams
  * and live traffic: the charts are not empty at load — the first points drawn already cover the seconds
  * the server kept before the page opened (GET /api/v1/history) — and continue from the live stream with the
- * same seconds as the server's history, no gap and no duplicate; the canary-weight chart shows the current
+ * same seconds as the server's history, no gap and no duplicate, also after the event stream is cut for
+ * several seconds (a playwright WebSocket route) and reconnects; the canary-weight chart shows the current
  * weight and the decisions as markers whose hover tooltip shows the decision's reason; the analysis panel
  * leads with the report's plain-language summary, its statistical detail in a closed <details>.
  */
@@ -13,6 +14,7 @@ import { startSampleUpstream } from '../demo/upstream.js';
 import { configYaml } from './helpers/canaryd.js';
 import { call, startAdminSidecar, until } from './helpers/admin.js';
 import { launchChromium, sendLoad } from './helpers/browser.js';
+import type { WebSocketRoute } from 'playwright-core';
 
 const TOKEN = 'dash-history-token';
 // page.evaluate callbacks run in the browser; the test build has no DOM lib
@@ -56,6 +58,14 @@ t.test('opened mid-rollout: backfilled charts, weight chart with decision marker
   await until('an analysis report', async () => (await call(s.app, 'GET', '/api/v1/analysis')).status === 200, 20_000, 200);
 
   const { page, problems } = await launchChromium(t);
+  // the event stream goes through a route the test can cut (a real drop, seen by the page as a close)
+  let blocked = false;
+  let stream: WebSocketRoute | null = null;
+  await page.routeWebSocket(/\/api\/v1\/events/, (ws) => {
+    if (blocked) return ws.close();
+    ws.connectToServer();
+    stream = ws;
+  });
   await page.goto(`${s.adminUrl}/`);
   // the first non-empty state of the rate chart, read in the page as soon as it is drawn
   const atLoad = Number(
@@ -93,6 +103,39 @@ t.test('opened mid-rollout: backfilled charts, weight chart with decision marker
     `the page has ${seen.points} points for seconds ${seen.first}..${seen.lastX}, the server kept ${server.length}: no gap, no duplicate`,
   );
   t.ok(Number(seen.points) <= Number(seen.lastX) - Number(seen.first) + 1, 'at most one point a second');
+
+  // a drop of several seconds: after the reconnect the page fills the gap from the history
+  blocked = true;
+  await (stream as WebSocketRoute | null)?.close();
+  await page.waitForFunction(() => document.getElementById('conn')?.textContent === 'offline', null, { timeout: 10_000 });
+  const cut = await until(
+    'the server to keep 4 seconds the page has not seen',
+    async () => {
+      const pts = await kept();
+      const drawn = Number(await page.evaluate(() => document.getElementById('chart-rate').dataset.lastX));
+      return pts.filter((p) => p.to / 1000 > drawn).length >= 4 ? pts[pts.length - 1].to / 1000 : null;
+    },
+    20_000,
+    200,
+  );
+  blocked = false;
+  const after = await until(
+    'the page to reconnect and draw past the gap',
+    async () => {
+      const c = await page.evaluate(() => ({
+        conn: document.getElementById('conn').textContent,
+        ...document.getElementById('chart-rate').dataset,
+      }));
+      return c.conn === 'live' && Number(c.lastX) > cut ? c : null;
+    },
+    30_000,
+    200,
+  );
+  const serverAfter = (await kept()).filter((p) => p.to / 1000 >= Number(after.first) && p.to / 1000 <= Number(after.lastX));
+  t.ok(
+    Math.abs(Number(after.points) - serverAfter.length) <= 1,
+    `after the drop the page has ${after.points} points for ${after.first}..${after.lastX}, the server kept ${serverAfter.length}: the gap is filled`,
+  );
 
   // the weight chart: the current weight and the decisions as markers
   const status = (await call(s.app, 'GET', '/api/v1/status')).json;

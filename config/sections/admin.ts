@@ -1,10 +1,17 @@
 /** Config section of the admin API and dashboard. */
 import { Type } from '@sinclair/typebox';
 import { ListenAddress, StrictObject } from './types.js';
+import { ServerTls } from './tls.js';
 
 export const adminSections = {
   admin: StrictObject({
     listen: ListenAddress('127.0.0.1:9901', 'Admin API, dashboard and /metrics'),
+    tls: Type.Optional(
+      Type.Object(ServerTls.properties, {
+        additionalProperties: false,
+        description: 'Serve the admin API over HTTPS: { cert, key, ca?, clientAuth? }, reloaded when the files change',
+      }),
+    ),
     token: Type.String({
       default: '',
       description:

@@ -5,6 +5,7 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 import { LISTEN_PATTERN, StrictObject } from './types.js';
+import { ServerTls } from './tls.js';
 
 const OptionalDuration = (description: string) =>
   Type.Optional(Type.Unsafe<number>({ type: ['string', 'number'], duration: true, description }));
@@ -138,6 +139,12 @@ export const prometheusSections = {
       Type.String({
         pattern: LISTEN_PATTERN,
         description: 'A listener serving only /metrics, without the admin token (e.g. 0.0.0.0:9090); none when absent',
+      }),
+    ),
+    tls: Type.Optional(
+      Type.Object(ServerTls.properties, {
+        additionalProperties: false,
+        description: 'Serve the metrics listener over HTTPS: { cert, key, ca?, clientAuth? }, reloaded when the files change',
       }),
     ),
   }),

@@ -95,6 +95,13 @@ export interface ListenSettings {
 type ListenConfig =
   string | { address: string; tls?: { cert: string; key: string; ca?: string; clientAuth?: 'none' | 'request' | 'require' } };
 
+type ServerTlsConfig = { cert: string; key: string; ca?: string; clientAuth?: 'none' | 'request' | 'require' };
+
+/** A listener's `tls:` with its defaults applied (admin.tls, metrics.tls), null when absent. */
+export function serverTlsSettings(t: ServerTlsConfig | undefined): ServerTlsSettings | null {
+  return t === undefined ? null : { cert: t.cert, key: t.key, ca: t.ca ?? null, clientAuth: t.clientAuth ?? 'none' };
+}
+
 /** The listener config in one shape, defaults applied. */
 export function listenSettings(listen: ListenConfig): ListenSettings {
   if (typeof listen === 'string') return { address: listen, tls: null };
@@ -121,11 +128,17 @@ function unreadable(path: string): string | null {
 }
 
 /** Checks of the TLS keys: pairs that go together, and files that must be readable (read again at use). */
-export function tlsProblems(listen: ListenConfig, upstreams: Record<'baseline' | 'canary', UpstreamTlsConfig>): string[] {
+export function tlsProblems(
+  listen: ListenConfig,
+  upstreams: Record<'baseline' | 'canary', UpstreamTlsConfig>,
+  listeners: Record<string, ServerTlsConfig | undefined> = {},
+): string[] {
   const out: string[] = [];
-  const s = listenSettings(listen);
-  if (s.tls !== null && s.tls.clientAuth !== 'none' && s.tls.ca === null)
-    out.push(`listen.tls.ca: required when listen.tls.clientAuth is ${s.tls.clientAuth}`);
+  const servers: Record<string, ServerTlsSettings | null> = { listen: listenSettings(listen).tls };
+  for (const [k, t] of Object.entries(listeners)) servers[k] = serverTlsSettings(t);
+  for (const [k, t] of Object.entries(servers))
+    if (t !== null && t.clientAuth !== 'none' && t.ca === null)
+      out.push(`${k}.tls.ca: required when ${k}.tls.clientAuth is ${t.clientAuth}`);
   for (const v of ['baseline', 'canary'] as const) {
     const t = upstreams[v].tls;
     if (t === undefined) continue;

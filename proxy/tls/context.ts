@@ -34,22 +34,25 @@ function read(path: string, what: string): Buffer {
   }
 }
 
-/** Reads and checks the listener's files; throws CANARYD_ERR_TLS naming the file and the reason. */
-export function loadServerContext(files: ServerTlsFiles): SecureContextOptions {
-  const opts: SecureContextOptions = { cert: read(files.cert, 'listen.tls.cert'), key: read(files.key, 'listen.tls.key') };
-  if (files.ca !== null) opts.ca = read(files.ca, 'listen.tls.ca');
+/**
+ * Reads and checks a listener's files; throws CANARYD_ERR_TLS naming the key (`listen.tls`, `admin.tls`,
+ * `metrics.tls`), the file and the reason.
+ */
+export function loadServerContext(files: ServerTlsFiles, key = 'listen.tls'): SecureContextOptions {
+  const opts: SecureContextOptions = { cert: read(files.cert, `${key}.cert`), key: read(files.key, `${key}.key`) };
+  if (files.ca !== null) opts.ca = read(files.ca, `${key}.ca`);
   try {
     createSecureContext(opts); // parses now, so a bad PEM or a key that does not match the certificate is named here
   } catch (e) {
-    throw new CanarydError('CANARYD_ERR_TLS', `listen.tls: ${(e as Error).message}`, { cause: e });
+    throw new CanarydError('CANARYD_ERR_TLS', `${key}: ${(e as Error).message}`, { cause: e });
   }
   return opts;
 }
 
-/** Options for tls.createServer: the context plus client-certificate policy and ALPN. */
-export function serverTlsOptions(files: ServerTlsFiles, alpn: string[]): TlsOptions {
+/** Options for tls.createServer (or https.createServer): the context plus client-certificate policy and ALPN. */
+export function serverTlsOptions(files: ServerTlsFiles, alpn: string[], key = 'listen.tls'): TlsOptions {
   return {
-    ...loadServerContext(files),
+    ...loadServerContext(files, key),
     requestCert: files.clientAuth !== 'none',
     rejectUnauthorized: files.clientAuth === 'require',
     ALPNProtocols: alpn,
@@ -57,13 +60,19 @@ export function serverTlsOptions(files: ServerTlsFiles, alpn: string[]): TlsOpti
   };
 }
 
-/** Watches the listener's files and calls `apply` with a fresh context after a change. */
+/** Watches a listener's files and calls `apply` with a fresh context after a change (every TLS listener uses it). */
 export class CertificateWatcher {
   readonly #files: string[];
   #timer: NodeJS.Timeout | null = null;
   readonly #onChange: () => void;
 
-  constructor(files: ServerTlsFiles, apply: (ctx: SecureContextOptions) => void, onError: (err: unknown) => void, intervalMs = 1000) {
+  constructor(
+    files: ServerTlsFiles,
+    apply: (ctx: SecureContextOptions) => void,
+    onError: (err: unknown) => void,
+    intervalMs = 1000,
+    key = 'listen.tls',
+  ) {
     this.#files = [files.cert, files.key, ...(files.ca !== null ? [files.ca] : [])];
     // a cert and its key are often written one after the other: settle briefly, then read both
     this.#onChange = () => {
@@ -71,7 +80,7 @@ export class CertificateWatcher {
       this.#timer = setTimeout(() => {
         this.#timer = null;
         try {
-          apply(loadServerContext(files));
+          apply(loadServerContext(files, key));
         } catch (e) {
           onError(e);
         }
