@@ -10,7 +10,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { pino, destination, type Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
-import { CanarydError, systemClock, type Clock, type Observation } from './core/index.js';
+import { CanarydError, grpcCodeMask, systemClock, type Clock, type Observation } from './core/index.js';
 import {
   isProduction,
   listenSettings,
@@ -239,6 +239,7 @@ export class Sidecar {
     if (this.state.cleaned.length > 0)
       this.log.warn({ event: 'state_tmp_cleaned', files: this.state.cleaned }, 'removed temp files left by an interrupted write');
     this.recorder = new WindowedRecorder({ now: () => this.clock.now() });
+    this.recorder.grpcErrorMask = grpcCodeMask(opts.config.grpc.errorCodes);
     this.metrics = new ProxyMetrics(this.registry);
     const nWorkers = workerCount(opts.config.workers, availableParallelism);
     if (nWorkers > 1) this.workers = this.#buildWorkers(nWorkers);
@@ -507,6 +508,7 @@ export class Sidecar {
         configure: (c) => this.#info.setReleases({ baseline: c.upstreams.baseline.version, canary: c.upstreams.canary.version }),
       },
       { name: 'proxy', configure: (c) => this.proxy.configure(proxySettings(c)) },
+      { name: 'grpc', configure: (c) => (this.recorder.grpcErrorMask = grpcCodeMask(c.grpc.errorCodes)) },
       {
         name: 'dependencies',
         configure: (c) =>

@@ -9,7 +9,7 @@
 import cluster from 'node:cluster';
 import { pino, destination, type Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import { systemClock, type VersionName } from './core/index.js';
+import { grpcCodeMask, systemClock, type VersionName } from './core/index.js';
 import { listenSettings, splitHostPort, type Config } from './config/index.js';
 import {
   autoMaxConnections,
@@ -102,6 +102,7 @@ export class WorkerDataPlane implements WorkerPlane {
     this.#tracingTimeout = c.tracing?.otlp.timeout ?? 0;
     const log = this.#log;
     log.level = c.log.level;
+    this.recorder.grpcErrorMask = grpcCodeMask(c.grpc.errorCodes);
     const splitter = new TrafficSplitter(c.routing);
     const accessLog = new AccessLogStage({ log, sampleRate: c.log.accessLogSampleRate });
     let proxy: ProxyServer | null = null;
@@ -164,6 +165,7 @@ export class WorkerDataPlane implements WorkerPlane {
     const p = this.#p;
     if (!p) return;
     this.#log.level = c.log.level;
+    this.recorder.grpcErrorMask = grpcCodeMask(c.grpc.errorCodes);
     p.accessLog.sampleRate = c.log.accessLogSampleRate;
     p.splitter.configure(c.routing, { applyWeight: false }); // the weight is the primary's (traffic pushes)
     p.proxy.configure(proxySettings(c));

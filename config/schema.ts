@@ -16,6 +16,7 @@ import { fleetSections } from './sections/fleet.js';
 import { prometheusSections } from './sections/prometheus.js';
 import { limitSections } from './sections/limits.js';
 import { tracingSections } from './sections/tracing.js';
+import { grpcSections } from './sections/grpc.js';
 import { workerSections } from './sections/workers.js';
 import { outlierSections } from './sections/outlier.js';
 
@@ -34,6 +35,7 @@ export const ConfigSchema = Type.Object(
     ...prometheusSections,
     ...limitSections,
     ...tracingSections,
+    ...grpcSections,
     ...workerSections,
     ...outlierSections,
   },

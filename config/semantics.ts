@@ -111,6 +111,9 @@ export function semanticProblems(c: Config, env: NodeJS.ProcessEnv = process.env
   out.push(...faultsProblems(c, env)); // faults
   out.push(...dependenciesProblems(c));
   out.push(...tlsProblems(c.listen, c.upstreams, { admin: c.admin.tls, metrics: c.metrics.tls }));
+  // each worker would eject on its own, unseen by the primary's status, /readyz and rollout (docs/proxy.md)
+  if (c.outlier.enabled && c.workers !== 1)
+    out.push(`outlier.enabled: not supported with workers (${c.workers}) in this build; use workers: 1 or turn outlier ejection off`);
   out.push(...flagProblems(c.flags, validCidr)); // flags declared in the file
   out.push(...webhookProblems(c.rollout.webhooks)); // webhook delivery
   out.push(...prometheusProblems(c, env));

@@ -26,7 +26,8 @@ export const ERROR_CODES = {
   },
   CANARYD_ERR_DEADLINE: {
     status: 504,
-    summary: 'The request did not complete within timeouts.request, counted from its arrival (time queued included).',
+    summary:
+      'The request did not complete within timeouts.request (a gRPC call: its grpc-timeout, answered as DEADLINE_EXCEEDED), counted from its arrival (time queued included).',
   },
   CANARYD_ERR_QUEUE_FULL: {
     status: 503,

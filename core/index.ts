@@ -5,4 +5,5 @@ export * from './latency.js';
 export * from './headers.js';
 export * from './query-template.js';
 export * from './ports.js';
+export * from './grpc.js';
 export * from './evidence.js';

@@ -25,6 +25,11 @@ export interface Observation {
   outcome: Outcome;
   /** true when a fault rule touched this request (delay, abort, throttle, ...). Counted apart. */
   faulted: boolean;
+  /**
+   * A gRPC call's outcome, 0..16 (core/grpc.ts): the grpc-status it ended with, or the one a gRPC client
+   * derives when there was none (docs/proxy.md "gRPC"). Absent (or -1) for every request that is not gRPC.
+   */
+  grpcStatus?: number;
 }
 
 /**

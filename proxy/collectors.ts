@@ -32,21 +32,36 @@ export interface MetricSnapshot {
 /** Status codes are 3 digits (RFC 9110 §15); anything else is counted under 0 rather than lost. */
 const STATUS_SLOTS = 1000;
 
-/** `http_requests_total{version, status}`: a series appears once a status has been seen for a version. */
+/** grpc-status codes 0..16 (core/grpc.ts) */
+const GRPC_SLOTS = 17;
+
+/**
+ * `http_requests_total{version, status}`: a series appears once a status has been seen for a version.
+ * gRPC calls are counted apart with a third label, `grpc_status` (0..16): bounded (2 × 17 codes × the
+ * statuses seen, in practice 200), and absent from every request that is not gRPC.
+ */
 export class StatusCounter {
   name: string;
   readonly help: string;
   readonly type = 'counter' as const;
   readonly aggregator = 'sum' as const;
   #counts: [Float64Array, Float64Array] = [new Float64Array(STATUS_SLOTS), new Float64Array(STATUS_SLOTS)];
+  /** gRPC calls: per version, [status * GRPC_SLOTS + grpcStatus]; allocated with the first gRPC call */
+  #grpc: [Float64Array, Float64Array] | null = null;
 
   constructor(name: string, help: string) {
     this.name = name;
     this.help = help;
   }
 
-  inc(version: VersionIndex, status: number): void {
-    this.#counts[version][status >= 0 && status < STATUS_SLOTS ? status : 0]++;
+  /** `grpcStatus` -1: not a gRPC call */
+  inc(version: VersionIndex, status: number, grpcStatus = -1): void {
+    const s = status >= 0 && status < STATUS_SLOTS ? status : 0;
+    if (grpcStatus < 0) this.#counts[version][s]++;
+    else {
+      this.#grpc ??= [new Float64Array(STATUS_SLOTS * GRPC_SLOTS), new Float64Array(STATUS_SLOTS * GRPC_SLOTS)];
+      this.#grpc[version][s * GRPC_SLOTS + (grpcStatus < GRPC_SLOTS ? grpcStatus : 2)]++;
+    }
   }
 
   get(): Promise<MetricSnapshot> {
@@ -55,12 +70,21 @@ export class StatusCounter {
       const counts = this.#counts[v];
       for (let s = 0; s < STATUS_SLOTS; s++)
         if (counts[s] > 0) values.push({ value: counts[s], labels: { version: VERSION_OF_INDEX[v], status: String(s) } });
+      const grpc = this.#grpc?.[v];
+      if (grpc === undefined) continue;
+      for (let i = 0; i < grpc.length; i++)
+        if (grpc[i] > 0)
+          values.push({
+            value: grpc[i],
+            labels: { version: VERSION_OF_INDEX[v], status: String(Math.floor(i / GRPC_SLOTS)), grpc_status: String(i % GRPC_SLOTS) },
+          });
     }
     return Promise.resolve({ name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator });
   }
 
   reset(): void {
     for (const c of this.#counts) c.fill(0);
+    this.#grpc = null;
   }
 }
 

@@ -5,6 +5,9 @@
  *   - `timeouts.request`: the total, counted from the request's ARRIVAL, so time spent waiting for an
  *     upstream connection counts (a hung canary cannot hold requests past it); a hung or byte-trickling
  *     upstream is cut with 504, a client still trickling its body with 408;
+ *   - a gRPC call's `grpc-timeout` (ex.deadlineMs, below timeouts.request), also from arrival: DEADLINE_EXCEEDED
+ *     (the HTTP/2 upstream pool also holds a precise timer for it; this sweep covers the time before the
+ *     upstream was called — queued, or held by a fault — and HTTP/1.1 upstreams);
  *   - `limits.queue.timeout`: a request still waiting for an upstream connection gets 503;
  *   - the request body (while it is being received): idle longer than `timeouts.clientBody`, or slower on
  *     average than `limits.minBodyRate` once `timeouts.clientBody` has passed (allowed time = clientBody +
@@ -90,6 +93,15 @@ export class RequestSweeper {
             `${ex.version} upstream: no complete answer within timeouts.request (${s.requestMs} ms from arrival)`,
             'timeout',
           );
+        continue;
+      }
+      if (ex.deadlineMs > 0 && now - ex.startedAt >= ex.deadlineMs) {
+        ex.cut(
+          504,
+          'CANARYD_ERR_DEADLINE',
+          `${ex.version} upstream: no complete answer within grpc-timeout (${ex.deadlineMs} ms)`,
+          'timeout',
+        );
         continue;
       }
       if (ex.queuedAt > 0 && now - ex.queuedAt >= s.queueTimeoutMs) {

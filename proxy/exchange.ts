@@ -9,6 +9,15 @@ import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import type { Observation, Outcome, VersionName } from '../core/index.js';
 import { clientResponseHeaders, headersObject, trailersObject } from './headers.js';
+import {
+  GRPC_CANCELLED,
+  GRPC_DEADLINE_EXCEEDED,
+  GRPC_UNKNOWN,
+  grpcAnswerHeaders,
+  grpcCodeOfHttp,
+  grpcStatusIn,
+  isGrpcContentType,
+} from './grpc.js';
 import { classifyUpstreamError, isIdempotent, type Upstream, type Waiter } from './upstream.js';
 
 export interface ExchangeHost {
@@ -107,8 +116,14 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
   readonly h2: boolean;
   /** an HTTP/2 client sent `te: trailers` (forwarded to an HTTP/2 upstream only) */
   teTrailers = false;
-  /** a deadline for the upstream exchange in ms (a gRPC request's grpc-timeout); 0: timeouts.* only */
+  /** a deadline for the exchange in ms from its arrival (a gRPC request's grpc-timeout); 0: timeouts.* only */
   deadlineMs = 0;
+  /** a gRPC call (content-type application/grpc*): its outcome is its grpc-status (proxy/grpc.ts) */
+  readonly grpc: boolean;
+  /** the grpc-status the call ended with (response headers of a trailers-only answer, or trailers); -1 until known */
+  grpcStatus = -1;
+  /** set by the HTTP/2 upstream pool: the upstream's answer was trailers-only (its HEADERS ended the stream) */
+  trailersOnly = false;
   /** refused by the upstream's pending limit (circuit breaker): counted, and not held against the upstream's health */
   overflowed = false;
   /** the client's address when a per-client in-flight limit counts this request (proxy/limits.ts) */
@@ -131,6 +146,8 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
   #resume: (() => void) | null = null;
   #status = 0;
   #done = false;
+  /** canaryd answered this gRPC call itself (trailers-only, HTTP 200): recorded as the 200 the client saw */
+  #grpcLocal = false;
 
   constructor(host: ExchangeHost, req: IncomingMessage, res: CanarydResponse, startedAt: number) {
     this.#host = host;
@@ -138,6 +155,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
     this.res = res;
     this.startedAt = startedAt;
     this.h2 = req.httpVersionMajor === 2;
+    this.grpc = isGrpcContentType(req.headers['content-type']);
     res.exchange = this;
     // 'on', not 'once': the response lives for this request only, and once() would allocate a wrapper
     res.on('close', onResponseClose);
@@ -249,6 +267,17 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
     // an HTTP/2 stream can always end with trailers
     const chunked = (this.h2 || req.httpVersionMinor >= 1) && req.method !== 'HEAD' && statusCode !== 204 && statusCode !== 304;
     const headers = clientResponseHeaders(rawHeaders, this.#host.versionHeader ? this.version : null, chunked);
+    if (this.grpc) {
+      const g = grpcStatusIn(rawHeaders);
+      if (g >= 0) this.grpcStatus = g;
+      if (this.trailersOnly && this.h2) {
+        // gRPC clients read a status from the headers only when they end the stream: pass it on as it came
+        // (the compatibility API's writeHead + end would send an empty DATA frame after the HEADERS)
+        if (!this.#respondH2(statusCode, headersObject(headers), true)) return false;
+        if (this.tap !== null) return this.tap.headers(this, rawHeaders);
+        return true;
+      }
+    }
     if (this.h2) {
       // HTTP/2 has no reason phrase (RFC 9113 §8.3.2); a field node:http2 refuses is a bad upstream answer
       try {
@@ -300,6 +329,14 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
 
   /** Ends the client response with the upstream's trailers and records the exchange as answered. */
   endResponse(trailers: string[] | null): void {
+    if (this.grpc) {
+      const g = grpcStatusIn(trailers);
+      if (g >= 0) this.grpcStatus = g;
+      if (this.trailersOnly && this.h2) {
+        this.#finish(this.#status, 'ok'); // the response HEADERS ended the client stream already
+        return;
+      }
+    }
     // typed as string[] by undici, delivered as Buffer[] at run time; trailersObject takes either
     const t = trailersObject(trailers);
     if (t !== null) this.res.addTrailers(t);
@@ -334,8 +371,9 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
       return;
     }
     // Headers already went out: the only honest signal left is to cut the connection (the client sees a
-    // truncated response, never a silently short one). Recorded as a gateway error for analysis.
-    res.destroy();
+    // truncated response, never a silently short one), or for a gRPC call to end it with an error status.
+    // Recorded as a gateway error for analysis.
+    this.#breakResponse(failure.code === 'CANARYD_ERR_DEADLINE' ? GRPC_DEADLINE_EXCEEDED : grpcCodeOfHttp(failure.status), err.message);
     this.#finish(failure.status, failure.outcome, err, failure.code);
   }
 
@@ -359,6 +397,13 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
   respondError(status: number, code: string, message: string, routed = true): void {
     const res = this.res;
     if (res.headersSent || res.destroyed) return;
+    if (this.grpc) {
+      // a gRPC client reads the outcome from grpc-status, not the HTTP status (Envoy answers the same way)
+      const headers = grpcAnswerHeaders(code === 'CANARYD_ERR_DEADLINE' ? GRPC_DEADLINE_EXCEEDED : grpcCodeOfHttp(status), message);
+      headers['x-canaryd-error'] = code;
+      this.respondGrpc(headers, routed);
+      return;
+    }
     const body = JSON.stringify(routed ? { error: code, message, version: this.version } : { error: code, message });
     const headers: Record<string, string | number> = {
       'content-type': 'application/json',
@@ -368,6 +413,57 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
     if (routed && this.#host.versionHeader) headers['x-canaryd-version'] = this.version;
     res.writeHead(status, headers);
     res.end(body);
+  }
+
+  /**
+   * A trailers-only gRPC answer made by canaryd (an error, an injected abort): HTTP 200 whose only HEADERS
+   * carry grpc-status and grpc-message (proxy/grpc.ts grpcAnswerHeaders). Recorded as the 200 it is, with
+   * its grpc-status as the outcome.
+   */
+  respondGrpc(headers: Record<string, string>, routed = true): void {
+    const res = this.res;
+    if (res.headersSent || res.destroyed) return;
+    if (routed && this.#host.versionHeader) headers['x-canaryd-version'] = this.version;
+    this.grpcStatus = Number(headers['grpc-status']);
+    this.#grpcLocal = true;
+    if (this.h2) this.#respondH2(200, headers, true);
+    else {
+      headers['content-length'] = '0';
+      res.writeHead(200, headers);
+      res.end();
+    }
+  }
+
+  /** HEADERS on the client stream directly (not through the compatibility API), ending it when `end`. */
+  #respondH2(status: number, headers: Record<string, string | string[]>, end: boolean): boolean {
+    try {
+      (this.res as unknown as { stream: { respond(h: object, o: object): void } }).stream.respond(
+        { ...headers, ':status': status },
+        { endStream: end },
+      );
+      return true;
+    } catch (err) {
+      this.onError(
+        Object.assign(new Error(`response field not allowed in HTTP/2: ${(err as Error).message}`), { code: 'UND_ERR_INVALID_ARG' }),
+      );
+      return false;
+    }
+  }
+
+  /**
+   * After the headers went out: a gRPC call over HTTP/2 ends with trailers carrying `code` (its client gets a
+   * status, not a reset stream); anything else has its connection (HTTP/2: its stream) cut.
+   */
+  #breakResponse(code: number, message: string): void {
+    const res = this.res;
+    if (this.grpc && this.h2 && !this.trailersOnly && !res.destroyed && !res.writableEnded) {
+      const t = grpcAnswerHeaders(code, message);
+      res.addTrailers({ 'grpc-status': t['grpc-status'], 'grpc-message': t['grpc-message'] });
+      res.end();
+      this.grpcStatus = code;
+      return;
+    }
+    res.destroy();
   }
 
   /** Ends the exchange with a response canaryd produced (fault, bad request). */
@@ -408,9 +504,13 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
     const res = this.res;
     if (!this.req.complete) res.shouldKeepAlive = false; // the rest of the body will not be read
     if (!res.headersSent) this.respondError(status, code, message);
-    else res.destroy();
+    else this.#breakResponse(code === 'CANARYD_ERR_DEADLINE' ? GRPC_DEADLINE_EXCEEDED : grpcCodeOfHttp(status), message);
     this.#finish(status, outcome); // recorded first: the abort's error must not count as a client abort
     this.#abort?.();
+  }
+
+  #grpcOutcome(status: number, outcome: Outcome): number {
+    return this.grpcStatus >= 0 && outcome !== 'client_abort' ? this.grpcStatus : derivedGrpcStatus(status, outcome);
   }
 
   #finish(status: number, outcome: Outcome, err?: unknown, code?: string): void {
@@ -423,13 +523,20 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
     this.res.exchange = null;
     const o: Observation = {
       version: this.version,
-      status,
+      status: this.#grpcLocal ? 200 : status,
       durationMs: performance.now() - this.startedAt,
       outcome,
       faulted: this.faulted,
+      grpcStatus: this.grpc ? this.#grpcOutcome(status, outcome) : -1,
     };
     this.#host.finished(this, o, err === undefined ? undefined : { err, code });
   }
+}
+
+/** Outcome status of a gRPC call that ended without a grpc-status: what a gRPC client makes of it. */
+function derivedGrpcStatus(status: number, outcome: Outcome): number {
+  if (outcome === 'client_abort') return GRPC_CANCELLED;
+  return status === 200 ? GRPC_UNKNOWN : grpcCodeOfHttp(status);
 }
 
 function describeFailure(outcome: Outcome, err: Error): string {

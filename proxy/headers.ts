@@ -176,8 +176,8 @@ export function trailersObject(raw: ReadonlyArray<Buffer | string> | null | unde
   return out;
 }
 
-/** Headers of an informational (1xx) response as an object, for res.writeEarlyHints. */
-export function headersObject(raw: Buffer[]): Record<string, string | string[]> {
+/** Flat field pairs as an object with lowercase names (res.writeEarlyHints, an HTTP/2 stream's respond). */
+export function headersObject(raw: ReadonlyArray<Buffer | string>): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (let i = 0; i < raw.length; i += 2) {
     const k = raw[i].toString('latin1').toLowerCase();

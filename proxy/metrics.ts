@@ -22,7 +22,10 @@ export class ProxyMetrics {
 
   constructor(registry: Registry) {
     const registers = [registry];
-    this.requests = new StatusCounter('http_requests_total', 'Requests proxied, by version and response status');
+    this.requests = new StatusCounter(
+      'http_requests_total',
+      'Requests proxied, by version and response status (and grpc_status for gRPC calls)',
+    );
     this.duration = new VersionHistogram(
       'http_request_duration_seconds',
       'Request duration seen by canaryd, by version',
@@ -73,7 +76,7 @@ export class ProxyMetrics {
 
   observe(o: Observation): void {
     const v = o.version === 'canary' ? 1 : 0;
-    this.requests.inc(v, o.status);
+    this.requests.inc(v, o.status, o.grpcStatus ?? -1);
     this.duration.observe(v, o.durationMs / 1000);
     if (o.outcome === 'refused' || o.outcome === 'reset' || o.outcome === 'timeout') this.upstreamErrors.labels(o.version, o.outcome).inc();
     if (o.faulted) this.faultedRequests.labels(o.version).inc();

@@ -1,11 +1,13 @@
 /**
  * The in-process windowed record the analysis engine reads directly (no prom-client in between): per
  * version, a ring of fixed-length windows, each with counts by status class, gateway errors and a latency
- * histogram in the shared bucket layout — clean and fault-touched traffic kept apart. Recording is O(1) and
+ * histogram in the shared bucket layout — clean and fault-touched traffic kept apart. A gRPC call is classed
+ * by its grpc-status (grpc.errorCodes count as 5xx). Recording is O(1) and
  * allocation-free; reading returns copies.
  */
 import {
   emptyHistogram,
+  GRPC_SERVER_ERROR_MASK,
   latencyBucket,
   type MetricSource,
   type Observation,
@@ -62,6 +64,12 @@ const newTotals = (): Totals => ({ requests: 0, byStatus: new Float64Array(STATU
 export class WindowedRecorder implements MetricSource {
   readonly windowMs: number;
   readonly size: number;
+  /**
+   * grpc.errorCodes as a bit mask: a gRPC call that ended with one of them is counted as a 5xx (its HTTP
+   * status is 200 whatever the outcome), so every reader of statusClass[4] — the judge, the snapshot, the
+   * anomaly monitor, the fleet's evidence — counts it as an error with no change of its own.
+   */
+  grpcErrorMask = GRPC_SERVER_ERROR_MASK;
   #rings: Record<VersionName, VersionRing>;
   #totals: Record<VersionName, Totals>;
   #now: () => number;
@@ -90,7 +98,8 @@ export class WindowedRecorder implements MetricSource {
     const slot = this.#slot(o.version, at);
     const c = o.faulted ? slot.faulted : slot.clean;
     c.requests++;
-    const cls = Math.floor(o.status / 100) - 1;
+    const g = o.grpcStatus ?? -1;
+    const cls = g >= 0 && (this.grpcErrorMask >> g) & 1 ? 4 : Math.floor(o.status / 100) - 1;
     if (cls >= 0 && cls <= 4) c.statusClass[cls]++;
     if (o.outcome === 'refused' || o.outcome === 'reset' || o.outcome === 'timeout') c.gatewayErrors++;
     c.latency[latencyBucket(o.durationMs)]++;

@@ -20,6 +20,7 @@ import { StageChain, type ExchangeFailure, type ProxyStage } from './stages.js';
 import type { TrafficSplitter } from './router.js';
 import { Upstream, type Timeouts, type UpstreamTarget } from './upstream.js';
 import { afterPendingResponse, chooseProtocol, proxyUpgrade, serveWithoutUpgrade, upgradePolicy } from './upgrade.js';
+import { parseGrpcTimeout } from './grpc.js';
 import { h2RequestFields } from './h2/headers.js';
 import { FrontListener } from './h2/listener.js';
 import { Http2Front, type Http2Limits } from './h2/server.js';
@@ -314,6 +315,11 @@ export class ProxyServer implements ExchangeHost {
       ex.respondError(400, 'CANARYD_ERR_BAD_REQUEST', 'Host header missing, repeated or invalid (RFC 9112 §3.2)', false);
       ex.finishLocal(400, 'bad_request');
       return;
+    }
+    if (ex.grpc) {
+      // grpc-timeout is the call's deadline, counted from arrival like timeouts.request, which bounds it
+      const t = parseGrpcTimeout(req.headers['grpc-timeout']);
+      if (t > 0 && t < this.#settings.timeouts.request) ex.deadlineMs = t;
     }
     const choice = this.#splitter.pick(req, clientIp);
     // an ejected canary's requests go to the baseline (proxy/outlier): the weight itself is not touched

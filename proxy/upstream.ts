@@ -207,6 +207,8 @@ export function classifyUpstreamError(err: unknown): GatewayFailure {
     case 'UND_ERR_BODY_TIMEOUT':
     case 'ETIMEDOUT':
       return { outcome: 'timeout', status: 504, code: 'CANARYD_ERR_UPSTREAM_TIMEOUT', beforeSend: false };
+    case 'CANARYD_DEADLINE': // the call's own deadline (grpc-timeout) passed: proxy/h2/upstream.ts
+      return { outcome: 'timeout', status: 504, code: 'CANARYD_ERR_DEADLINE', beforeSend: false };
     case 'UND_ERR_ABORTED':
     case 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH':
       return { outcome: 'client_abort', status: 499, code: 'CANARYD_ERR_BAD_REQUEST', beforeSend: false };

@@ -22,7 +22,7 @@ t.test('collectors expose what prom-client would', async (t) => {
   const reference = new Registry();
   const counter = new Counter({
     name: 'http_requests_total',
-    help: 'Requests proxied, by version and response status',
+    help: 'Requests proxied, by version and response status (and grpc_status for gRPC calls)',
     labelNames: ['version', 'status'],
     registers: [reference],
   });

@@ -14,6 +14,7 @@ import { startEchoUpstream } from './helpers/echo-upstream.js';
 import { configYaml, startSidecar } from './helpers/canaryd.js';
 import { until } from './helpers/admin.js';
 import { OutlierDetector, type OutlierChange, type OutlierSettings } from '../proxy/index.js';
+import { parseConfigText } from '../config/index.js';
 
 const dispatcher = new Agent({ connections: 8 });
 t.teardown(() => dispatcher.close());
@@ -275,4 +276,13 @@ t.test('the detector: backoff doubles up to the max, a failed probe ejects again
   d.configure({ ...s, enabled: false });
   t.equal(d.view('canary').state, 'healthy', 'turning detection off re-admits');
   t.equal(d.route('canary'), 'canary');
+});
+
+t.test('outlier ejection with workers > 1 is refused by validation, naming the key', async (t) => {
+  const yaml = configYaml('http://127.0.0.1:1', 'http://127.0.0.1:2', `workers: 2\n${OUTLIER()}`);
+  t.throws(() => parseConfigText(yaml, {}), {
+    code: 'CANARYD_ERR_CONFIG_INVALID',
+    message: /outlier\.enabled: not supported with workers \(2\)/,
+  });
+  t.doesNotThrow(() => parseConfigText(yaml.replace('workers: 2', 'workers: 1'), {}));
 });

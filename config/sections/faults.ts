@@ -5,7 +5,7 @@
  * forms), shared by config validation and the admin API, so a rule means the same wherever it comes from.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { Duration, StrictObject, VersionNameSchema } from './types.js';
+import { Duration, GrpcCode, StrictObject, VersionNameSchema } from './types.js';
 import {
   DEPENDENCY_FAULT_TYPES,
   DEPENDENCY_NAME_PATTERN,
@@ -66,6 +66,14 @@ export const FaultParamSchemas = {
       body: Type.Optional(Type.String({ maxLength: 65_536, description: 'response body (default: a JSON error body)' })),
       headers: Type.Optional(
         Type.Record(Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" }), Type.String({ maxLength: 1024 }), { maxProperties: 32 }),
+      ),
+      grpcStatus: Type.Optional(
+        GrpcCode(
+          'on a gRPC request (content-type application/grpc*): the grpc-status of the trailers-only answer (HTTP 200); status and body are for other requests (default UNAVAILABLE)',
+        ),
+      ),
+      grpcMessage: Type.Optional(
+        Type.String({ maxLength: 1024, description: 'grpc-message of the gRPC answer (default: names the rule)' }),
       ),
     },
     { additionalProperties: false, description: 'answer without calling the upstream' },

@@ -1,5 +1,6 @@
 /** Schema building blocks shared by every config section. */
 import { Type, type TSchema, type TUnsafe } from '@sinclair/typebox';
+import { GRPC_CODES } from '../../core/index.js';
 
 /** A duration: "500ms", "2s", "1m" or a number of ms. Validation turns it into ms (see validate.ts). */
 export function Duration(defaultValue: string, description?: string): TUnsafe<number> {
@@ -17,4 +18,12 @@ export const VersionNameSchema = Type.Union([Type.Literal('baseline'), Type.Lite
 /** Strict object: unknown keys are rejected, defaults fill in the rest. */
 export function StrictObject<T extends Record<string, TSchema>>(props: T, opts: { description?: string } = {}) {
   return Type.Object(props, { additionalProperties: false, default: {}, ...opts });
+}
+
+/** A gRPC status code: its number 0..16 or its name (core/grpc.ts). */
+export function GrpcCode(description: string, defaultValue?: number | string) {
+  return Type.Union([Type.Integer({ minimum: 0, maximum: 16 }), Type.Union(GRPC_CODES.map((n) => Type.Literal(n)))], {
+    description,
+    ...(defaultValue === undefined ? {} : { default: defaultValue }),
+  });
 }

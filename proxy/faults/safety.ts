@@ -5,10 +5,11 @@
  *
  * A request is an error for its client when it got a 5xx (canaryd's own gateway errors and injected
  * aborts/resets/truncations/hangs included: those are recorded as 502/504 with outcome "fault"), or when it
- * was faulted and the client gave up on it (a hang or long delay). A client that goes away from an ordinary
+ * was faulted and the client gave up on it (a hang or long delay), or when a gRPC call ended with a
+ * server-side grpc-status (the default grpc.errorCodes) or with an injected gRPC abort's status. A client that goes away from an ordinary
  * request says nothing about the service and is left out of both counts.
  */
-import type { Observation } from '../../core/index.js';
+import { GRPC_SERVER_ERROR_MASK, type Observation } from '../../core/index.js';
 
 export const SEEN_OK = 0;
 export const SEEN_ERROR = 1;
@@ -17,6 +18,9 @@ export const SEEN_SKIP = 2;
 export function clientSeen(o: Observation): number {
   if (o.outcome === 'client_abort') return o.faulted ? SEEN_ERROR : SEEN_SKIP;
   if (o.status >= 500 || o.outcome === 'reset' || o.outcome === 'refused' || o.outcome === 'timeout') return SEEN_ERROR;
+  // a gRPC call answers HTTP 200 whatever its outcome: an injected gRPC abort, or a server-side code
+  const g = o.grpcStatus ?? -1;
+  if (g > 0 && (o.outcome === 'fault' || (GRPC_SERVER_ERROR_MASK >> g) & 1)) return SEEN_ERROR;
   return SEEN_OK;
 }
 

@@ -33,8 +33,11 @@ export interface H2PoolOptions {
 interface ExchangeLike {
   req?: IncomingMessage;
   teTrailers?: boolean;
-  /** a deadline for the whole exchange (grpc-timeout), ms; 0 when none */
+  /** a deadline for the whole exchange (grpc-timeout), ms from startedAt; 0 when none */
   deadlineMs?: number;
+  startedAt?: number;
+  /** set here: the answer was trailers-only (its HEADERS ended the stream; gRPC reads its status there) */
+  trailersOnly?: boolean;
 }
 
 function failure(code: string, message: string): Error {
@@ -128,7 +131,11 @@ export class H2Pool {
     // the request body: the client's stream, or the bytes canaryd read ahead (limits.bufferBodyBytes)
     const body = (opts.body as Readable | Buffer | null) ?? null;
     const req = handler.req;
-    const wantTrailers = body !== null && req !== undefined && (req.headers.trailer !== undefined || req.httpVersionMajor === 2);
+    // request trailers: an HTTP/2 client may send them on any stream, an HTTP/1.1 one after a chunked body
+    const wantTrailers =
+      body !== null &&
+      req !== undefined &&
+      (req.httpVersionMajor === 2 || req.headers.trailer !== undefined || req.headers['transfer-encoding'] !== undefined);
     let stream: ClientHttp2Stream;
     try {
       stream = x.s.request(headers, { endStream: body === null, waitForTrailers: wantTrailers });
@@ -161,16 +168,20 @@ export class H2Pool {
       ),
     );
     const deadline = handler.deadlineMs ?? 0;
-    if (deadline > 0) timers.push(setTimeout(() => fail(failure('CANARYD_DEADLINE', `deadline of ${deadline} ms passed`)), deadline));
+    if (deadline > 0) {
+      const left = Math.max(0, deadline - (performance.now() - (handler.startedAt ?? performance.now())));
+      timers.push(setTimeout(() => fail(failure('CANARYD_DEADLINE', `grpc-timeout of ${deadline} ms passed`)), left));
+    }
     stream.setTimeout(this.#opts.bodyTimeout, () => fail(failure('UND_ERR_BODY_TIMEOUT', `body idle for ${this.#opts.bodyTimeout} ms`)));
     stream.on('headers', (h: IncomingHttpHeaders) => {
       const code = Number(h[':status']);
       if (code < 200 && !done) handler.onHeaders?.(code, rawPairs(h), () => undefined, '');
     });
-    stream.on('response', (h: IncomingHttpHeaders) => {
+    stream.on('response', (h: IncomingHttpHeaders, flags: number) => {
       if (done) return;
       clearTimeout(timers[0]);
       status = Number(h[':status']);
+      if (flags & constants.NGHTTP2_FLAG_END_STREAM) handler.trailersOnly = true;
       const goOn = handler.onHeaders?.(status, rawPairs(h), () => stream.resume(), '');
       if (goOn === false) stream.pause();
     });

@@ -4,10 +4,12 @@
  * implementing FaultKind; registry.ts lists them.
  *
  * How each is recorded (the Observation, counted apart with faulted: true): abort with its status and
- * outcome "fault"; reset as 502 "fault"; hang ended at its bound as 504 "fault"; a client that gives up first
+ * outcome "fault" (on a gRPC call: HTTP 200 and the rule's grpcStatus, a trailers-only answer); reset as 502 "fault"; hang ended at its bound as 504 "fault"; a client that gives up first
  * is a 499 client_abort, as it would be without canaryd. Injected breaks use the outcome "fault", never
  * "reset"/"timeout", so canaryd_upstream_errors_total only ever counts real upstream failures.
  */
+import { grpcCodeNumber } from '../../../core/index.js';
+import { grpcAnswerHeaders } from '../../grpc.js';
 import type { FaultKind } from '../types.js';
 
 /** The schema's default for dependency.header (a rule from the API may leave it out). */
@@ -43,9 +45,19 @@ export const abortFault: FaultKind<'abort'> = {
     for (const [k, v] of Object.entries(p.headers ?? {})) own[k.toLowerCase()] = v;
     const status = p.status;
     const custom = p.body ?? null;
+    const grpcStatus = grpcCodeNumber(p.grpcStatus ?? 'UNAVAILABLE');
+    const grpcMessage = p.grpcMessage ?? null;
     return {
       apply(run) {
         const ex = run.ex;
+        if (ex.grpc) {
+          // a gRPC client reads the outcome from grpc-status: a trailers-only answer, HTTP 200 (proxy/grpc.ts)
+          const headers = grpcAnswerHeaders(grpcStatus, grpcMessage ?? `fault injected by rule ${JSON.stringify(run.rule)}`);
+          headers['x-canaryd-fault'] = run.rule;
+          ex.respondGrpc(headers);
+          ex.finishLocal(200, 'fault');
+          return;
+        }
         let body: string;
         let headers: Record<string, string>;
         if (custom === null) {
