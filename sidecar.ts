@@ -34,6 +34,7 @@ import {
   UpstreamHealthMetrics,
   WindowedRecorder,
   type Exchange,
+  type Halt,
   type OutlierChange,
   type RejectReason,
   type RuleSpec,
@@ -414,6 +415,10 @@ export class Sidecar {
       windowMs: this.recorder.windowMs,
       ackTimeoutMs: WORKER_ACK_TIMEOUT_MS,
       onLost: (worker, reason) => lost(worker, reason),
+      onNotice: (worker, kind, detail) => {
+        if (kind === 'outlier') this.#outlierChanged(detail as OutlierChange);
+        else if (kind === 'faults-halted') this.faults.engine.adoptHalt(detail as Halt, `auto-disable on worker ${worker}`);
+      },
       now: () => this.clock.now(),
     });
     lost = registerWorkerMetrics(this.registry, () => pool.views()).lost;

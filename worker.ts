@@ -29,7 +29,7 @@ import {
 } from './proxy/index.js';
 import { Tracing } from './tracing/index.js';
 import { readFileSync } from 'node:fs';
-import { PrimaryLink, WORKER_SLOT_ENV, type TrafficPush, type WorkerPlane, type WorkerTotals } from './workers/index.js';
+import { PrimaryLink, WORKER_SLOT_ENV, type NoticeKind, type TrafficPush, type WorkerPlane, type WorkerTotals } from './workers/index.js';
 
 export function proxySettings(c: Config, fdSoftLimit = readFdLimits()?.soft): ProxySettings {
   const l = c.limits;
@@ -85,6 +85,8 @@ export class WorkerDataPlane implements WorkerPlane {
   readonly recorder: WindowedRecorder;
   readonly proxyMetrics: ProxyMetrics;
   readonly #log: Logger;
+  /** tells the primary of what it owns: an upstream ejection, a fault auto-disable (it logs, audits, acts) */
+  notice: (kind: NoticeKind, detail: unknown) => void = () => undefined;
   #p: Plane | null = null;
   readonly #rejects = new Map<RejectReason, number>();
   #tracingTimeout = 0;
@@ -118,6 +120,7 @@ export class WorkerDataPlane implements WorkerPlane {
       stages: [new ObservationStage(this.recorder, this.proxyMetrics), mirror, accessLog],
       onEvent: (level, event, detail) => log[level]({ event, ...detail }, event.replace(/_/g, ' ')),
       onReject: (reason) => this.#rejected(reason),
+      onOutlier: (change) => this.notice('outlier', change),
     });
     const faults = new FaultEngine({
       config: c.faults,
@@ -128,6 +131,11 @@ export class WorkerDataPlane implements WorkerPlane {
       store: NO_STORE,
     });
     proxy.addStage(faults);
+    // this worker's own auto-disable (its error-rate window) becomes the primary's latch, which every worker follows
+    faults.onHalt(() => {
+      const h = faults.halted;
+      if (h?.kind === 'auto-disable') this.notice('faults-halted', h);
+    });
     let failureLoggedAt = -Infinity;
     const tracing = new Tracing({
       registry: this.registry,
@@ -221,5 +229,8 @@ if (cluster.isWorker && process.env[WORKER_SLOT_ENV]) {
     { level: 'info', base: { service: 'canaryd', worker: slot } },
     destination({ dest: 1, sync: false, maxLength: 8 * 1024 * 1024 }),
   );
-  new PrimaryLink(new WorkerDataPlane(log)).start();
+  const plane = new WorkerDataPlane(log);
+  const link = new PrimaryLink(plane);
+  plane.notice = (kind, detail) => link.notice(kind, detail);
+  link.start();
 }

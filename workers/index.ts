@@ -2,4 +2,12 @@
 export { WorkerPool, type WorkerPoolOptions, type WorkerView, type WorkerState } from './pool.js';
 export { PrimaryLink, type WorkerPlane } from './link.js';
 export { mergedMetricsText, registerWorkerMetrics } from './metrics.js';
-export { WORKER_SLOT_ENV, type TrafficPush, type WorkerTotals, type WorkerMemory, type ToWorker, type FromWorker } from './protocol.js';
+export {
+  WORKER_SLOT_ENV,
+  type TrafficPush,
+  type NoticeKind,
+  type WorkerTotals,
+  type WorkerMemory,
+  type ToWorker,
+  type FromWorker,
+} from './protocol.js';

@@ -5,7 +5,7 @@
  * every second, answers metrics requests, and drains when told — or when the primary is gone.
  */
 import { toWire, type VersionName, type WindowRecord, type WireWindow } from '../core/index.js';
-import { isWorkerMessage, type FromWorker, type ToWorker, type TrafficPush, type WorkerTotals } from './protocol.js';
+import { isWorkerMessage, type FromWorker, type NoticeKind, type ToWorker, type TrafficPush, type WorkerTotals } from './protocol.js';
 
 /** What a worker process runs: the data plane, as the link drives it (worker.ts). */
 export interface WorkerPlane {
@@ -37,6 +37,11 @@ export class PrimaryLink {
   constructor(plane: WorkerPlane, now: () => number = Date.now) {
     this.#plane = plane;
     this.#now = now;
+  }
+
+  /** Tells the primary of something it owns (an ejection, a fault auto-disable): it logs, audits and acts. */
+  notice(kind: NoticeKind, detail: unknown): void {
+    this.#send({ canaryd: 'notice', kind, detail });
   }
 
   start(): void {

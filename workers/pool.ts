@@ -16,6 +16,7 @@ import {
   WORKER_SLOT_ENV,
   type FromWorker,
   type ToWorker,
+  type NoticeKind,
   type TrafficPush,
   type WorkerMemory,
   type WorkerTotals,
@@ -34,6 +35,8 @@ export interface WorkerPoolOptions {
   windowMs: number;
   /** how long a traffic change waits for every worker's ack */
   ackTimeoutMs: number;
+  /** a worker's notice: an upstream ejection, a fault auto-disable (the primary logs, audits, acts) */
+  onNotice?(worker: number, kind: NoticeKind, detail: unknown): void;
   /** a worker exited while the pool was not stopping (counted: canaryd_worker_exits_total) */
   onLost?(slot: number, reason: string): void;
   now?(): number;
@@ -205,6 +208,9 @@ export class WorkerPool {
       }
       case 'drained':
         s.cut = m.cut;
+        return;
+      case 'notice':
+        this.#o.onNotice?.(s.slot, m.kind, m.detail);
         return;
     }
   }

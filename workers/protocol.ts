@@ -48,7 +48,11 @@ export type FromWorker =
       inflight: number;
     }
   | { canaryd: 'metrics'; id: number; metrics: unknown[] }
-  | { canaryd: 'drained'; cut: number };
+  | { canaryd: 'drained'; cut: number }
+  /** something the primary owns happened in a worker: an upstream ejection (outlier), a fault auto-disable */
+  | { canaryd: 'notice'; kind: NoticeKind; detail: unknown };
+
+export type NoticeKind = 'outlier' | 'faults-halted';
 
 /** The environment variable that gives a worker its slot (1..N, stable across restarts: the `worker` label). */
 export const WORKER_SLOT_ENV = 'CANARYD_WORKER';

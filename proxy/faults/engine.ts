@@ -339,6 +339,18 @@ export class FaultEngine implements ProxyStage {
     this.#publish('resumed', { previous: prev });
   }
 
+  /**
+   * A worker's engine auto-disabled itself (its own error-rate window): the primary takes the latch, so every
+   * worker follows it and resume() clears it everywhere. Ignored while already halted.
+   */
+  adoptHalt(h: Halt, by: string): void {
+    if (this.#sw.halted !== null) return;
+    this.#halt({ ...h, by }, false);
+    this.#log.error({ event: 'faults_auto_disabled', by, reason: h.reason }, `fault injection auto-disabled (${by}): ${h.reason}`);
+    this.#sw.audit({ type: 'faults-auto-disabled', reason: h.reason, by });
+    this.#publish('auto-disabled', { halted: this.#sw.halted, by });
+  }
+
   /** The primary's rules and latch, for a worker's engine (its own API is never called in a worker). */
   mirror(): FaultMirror {
     return { rules: this.#set.ordered().map((e) => ({ ...e })), halted: this.#sw.halted };
