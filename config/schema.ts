@@ -22,7 +22,7 @@ import { outlierSections } from './sections/outlier.js';
 
 export const ConfigSchema = Type.Object(
   {
-    $schema: Type.Optional(Type.String()),
+    $schema: Type.Optional(Type.String({ description: 'URL or path of this JSON Schema, for editors; ignored by canaryd' })),
     ...proxySections,
     ...adminSections,
     ...rolloutSections,

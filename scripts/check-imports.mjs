@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run lint`: the direction of imports is checked, not hoped for (docs/ENGINEERING.md, docs/architecture.md).
+// `npm run lint`: the direction of imports is checked, not hoped for (CONTRIBUTING.md, docs/architecture.md).
 //  - each room (top-level folder) imports only the rooms its FORBIDDEN entry leaves it; core/ imports none;
 //  - some rooms may read another only for its types (TYPE_ONLY): erased at build, no runtime arrow;
 //  - a folder imports another folder only through its index.ts;
