@@ -15,13 +15,14 @@ import { flagSections } from './sections/flags.js';
 import { fleetSections } from './sections/fleet.js';
 import { prometheusSections } from './sections/prometheus.js';
 import { limitSections } from './sections/limits.js';
+import { tracingSections } from './sections/tracing.js';
 import { grpcSections } from './sections/grpc.js';
 import { workerSections } from './sections/workers.js';
 import { outlierSections } from './sections/outlier.js';
 
 export const ConfigSchema = Type.Object(
   {
-    $schema: Type.Optional(Type.String()),
+    $schema: Type.Optional(Type.String({ description: 'URL or path of this JSON Schema, for editors; ignored by canaryd' })),
     ...proxySections,
     ...adminSections,
     ...rolloutSections,
@@ -33,6 +34,7 @@ export const ConfigSchema = Type.Object(
     ...fleetSections,
     ...prometheusSections,
     ...limitSections,
+    ...tracingSections,
     ...grpcSections,
     ...workerSections,
     ...outlierSections,

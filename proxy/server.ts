@@ -309,6 +309,7 @@ export class ProxyServer implements ExchangeHost {
       proto: this.#proto,
       authority,
       requireHost: !ex.h2 && req.httpVersionMinor >= 1,
+      traceparent: ex.traceparent,
     });
     if (headers === null) {
       ex.respondError(400, 'CANARYD_ERR_BAD_REQUEST', 'Host header missing, repeated or invalid (RFC 9112 §3.2)', false);

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run lint`: the direction of imports is checked, not hoped for (docs/ENGINEERING.md, docs/architecture.md).
+// `npm run lint`: the direction of imports is checked, not hoped for (CONTRIBUTING.md, docs/architecture.md).
 //  - each room (top-level folder) imports only the rooms its FORBIDDEN entry leaves it; core/ imports none;
 //  - some rooms may read another only for its types (TYPE_ONLY): erased at build, no runtime arrow;
 //  - a folder imports another folder only through its index.ts;
@@ -25,6 +25,7 @@ const FOLDERS = [
   'traffic',
   'chaos',
   'contract',
+  'tracing',
   'workers',
 ];
 /** top-level folders with .ts files that are not product rooms */
@@ -46,11 +47,13 @@ const FORBIDDEN = {
   proxy: except('core', 'config'),
   // chaos control drives the fault engine through proxy's index; it knows nothing of the rooms above it
   chaos: except('core', 'config', 'proxy'),
+  // tracing is a stage of the proxy's chain (it implements proxy's types); the proxy knows nothing of it
+  tracing: except('core', 'config', 'proxy'),
   controller: except('core', 'config', 'analysis', 'traffic', 'contract'),
   admin: except('core', 'config', 'proxy', 'traffic', 'chaos', 'contract'),
 };
 /** room → rooms it may import for types only (`import type`) */
-const TYPE_ONLY = { controller: ['config'] };
+const TYPE_ONLY = { controller: ['config'], tracing: ['config'] };
 /**
  * package → the files (exact; `**` then `/name.ts`: that file name in any folder) or folders (ending in /) it may be imported
  * from at runtime. `import type` is

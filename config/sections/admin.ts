@@ -1,10 +1,10 @@
 /** Config section of the admin API and dashboard. */
 import { Type } from '@sinclair/typebox';
-import { ListenAddress, StrictObject } from './types.js';
+import { ListenAddress, Section, StrictObject } from './types.js';
 import { ServerTls } from './tls.js';
 
 export const adminSections = {
-  admin: StrictObject({
+  admin: Section("The admin API, the dashboard and the CLI's endpoint", {
     listen: ListenAddress('127.0.0.1:9901', 'Admin API, dashboard and /metrics'),
     tls: Type.Optional(
       Type.Object(ServerTls.properties, {
@@ -34,9 +34,17 @@ export const adminSections = {
       description:
         'Host names the admin answers to, besides IP literals, localhost, *.localhost and the admin.listen host (DNS rebinding protection; others get 421). "*.example.com" allows subdomains; "*" turns the check off',
     }),
-    reconcile: StrictObject({
-      policy: Type.Union([Type.Literal('report'), Type.Literal('revert')], { default: 'report' }),
-      interval: Type.Unsafe<number>({ type: ['string', 'number'], duration: true, default: '30s' }),
+    reconcile: Section('Drift between the file and the runtime state (weights, flags, faults changed over the API)', {
+      policy: Type.Union([Type.Literal('report'), Type.Literal('revert')], {
+        default: 'report',
+        description: 'report: drift is shown in status and the audit; revert: the file state is re-applied',
+      }),
+      interval: Type.Unsafe<number>({
+        type: ['string', 'number'],
+        duration: true,
+        default: '30s',
+        description: 'How often drift is checked',
+      }),
     }),
   }),
 };

@@ -46,7 +46,10 @@ export const DependencyFaultParamSchemas = {
     { additionalProperties: false, description: 'delay the bytes of a direction (downstream by default: a round trip rises by ms)' },
   ),
   bandwidth: Type.Object(
-    { bytesPerSecond: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }), direction: Direction('downstream') },
+    {
+      bytesPerSecond: Type.Integer({ minimum: 1, maximum: 1_000_000_000, description: 'bytes per second in that direction' }),
+      direction: Direction('downstream'),
+    },
     { additionalProperties: false, description: 'limit the bytes per second of a direction' },
   ),
   slowClose: Type.Object(
@@ -138,7 +141,10 @@ export const DependencySchema = Type.Object(
     ),
     listeners: Type.Optional(
       Type.Object(
-        { baseline: Type.Optional(ListenAddress('127.0.0.1:0')), canary: Type.Optional(ListenAddress('127.0.0.1:0')) },
+        {
+          baseline: Type.Optional(ListenAddress('127.0.0.1:0', 'the listener the baseline build connects to')),
+          canary: Type.Optional(ListenAddress('127.0.0.1:0', 'the listener the canary build connects to')),
+        },
         {
           additionalProperties: false,
           minProperties: 1,

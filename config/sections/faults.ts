@@ -5,7 +5,7 @@
  * forms), shared by config validation and the admin API, so a rule means the same wherever it comes from.
  */
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
-import { Duration, GrpcCode, StrictObject, VersionNameSchema } from './types.js';
+import { Duration, GrpcCode, Section, StrictObject, VersionNameSchema } from './types.js';
 import {
   DEPENDENCY_FAULT_TYPES,
   DEPENDENCY_NAME_PATTERN,
@@ -29,7 +29,7 @@ const MAX_MS = 600_000;
 
 export const FaultMatchSchema = Type.Object(
   {
-    version: Type.Optional(VersionNameSchema),
+    version: Type.Optional({ ...VersionNameSchema, description: 'only requests routed to this version' }),
     dependency: Type.Optional(
       Type.String({
         pattern: DEPENDENCY_NAME_PATTERN,
@@ -39,7 +39,7 @@ export const FaultMatchSchema = Type.Object(
     path: Type.Optional(
       Type.String({ pattern: '^/', maxLength: 512, description: 'path prefix ("/api/") or glob ("/api/*", "**" crosses "/")' }),
     ),
-    method: Type.Optional(StringOrList),
+    method: Type.Optional({ ...StringOrList, description: 'HTTP method(s)' }),
     header: Type.Optional(
       Type.Record(Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" }), StringOrList, {
         maxProperties: 16,
@@ -56,7 +56,7 @@ export const FaultParamSchemas = {
       ms: Type.Optional(Type.Number({ minimum: 0, maximum: MAX_MS, description: 'fixed latency in ms' })),
       jitterMs: Type.Optional(Type.Number({ minimum: 0, maximum: MAX_MS, description: 'uniform jitter: ms ± jitterMs (never below 0)' })),
       minMs: Type.Optional(Type.Number({ minimum: 0, maximum: MAX_MS, description: 'uniform range, with maxMs' })),
-      maxMs: Type.Optional(Type.Number({ minimum: 0, maximum: MAX_MS })),
+      maxMs: Type.Optional(Type.Number({ minimum: 0, maximum: MAX_MS, description: 'uniform range, with minMs' })),
     },
     { additionalProperties: false, description: 'latency before forwarding: ms (± jitterMs) or a range minMs..maxMs' },
   ),
@@ -65,7 +65,10 @@ export const FaultParamSchemas = {
       status: Type.Integer({ minimum: 200, maximum: 599, description: 'HTTP status to answer with' }),
       body: Type.Optional(Type.String({ maxLength: 65_536, description: 'response body (default: a JSON error body)' })),
       headers: Type.Optional(
-        Type.Record(Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" }), Type.String({ maxLength: 1024 }), { maxProperties: 32 }),
+        Type.Record(Type.String({ pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" }), Type.String({ maxLength: 1024 }), {
+          maxProperties: 32,
+          description: 'response headers to add (at most 32)',
+        }),
       ),
       grpcStatus: Type.Optional(
         GrpcCode(
@@ -94,7 +97,7 @@ export const FaultParamSchemas = {
     { additionalProperties: false, description: 'no answer until the client gives up (bounded)' },
   ),
   throttle: Type.Object(
-    { bytesPerSecond: Type.Integer({ minimum: 1, maximum: 1_000_000_000, description: 'response body bandwidth' }) },
+    { bytesPerSecond: Type.Integer({ minimum: 1, maximum: 1_000_000_000, description: 'response body bandwidth, bytes per second' }) },
     { additionalProperties: false, description: 'limit the response body bandwidth' },
   ),
   truncate: Type.Object(
@@ -113,7 +116,10 @@ export const FaultParamSchemas = {
         pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$',
         description: 'the dependency the app should fail, e.g. database, cache, payments',
       }),
-      mode: Type.Union([Type.Literal('error'), Type.Literal('timeout'), Type.Literal('slow')], { default: 'error' }),
+      mode: Type.Union([Type.Literal('error'), Type.Literal('timeout'), Type.Literal('slow')], {
+        default: 'error',
+        description: 'how the app should fail the dependency: error, timeout or slow',
+      }),
       header: Type.String({
         pattern: '^[A-Za-z0-9-]{1,64}$',
         default: 'x-canaryd-dependency-fault',
@@ -131,10 +137,10 @@ export const FAULT_RULE_NAME_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$';
 /** The fields of a rule, without `duration` (its encoding differs between YAML and the API). */
 export const faultRuleFields = {
   name: Type.String({ pattern: FAULT_RULE_NAME_PATTERN, description: 'unique rule name' }),
-  description: Type.Optional(Type.String({ maxLength: 500 })),
+  description: Type.Optional(Type.String({ maxLength: 500, description: 'free text shown in the admin API and the dashboard' })),
   match: Type.Optional(FaultMatchSchema),
   probability: Type.Number({ minimum: 0, maximum: 1, description: 'share of matching requests the fault hits (0..1)' }),
-  enabled: Type.Boolean({ default: true }),
+  enabled: Type.Boolean({ default: true, description: 'false: the rule is kept but does not fire' }),
   delay: Type.Optional(FaultParamSchemas.delay),
   abort: Type.Optional(FaultParamSchemas.abort),
   reset: Type.Optional(FaultParamSchemas.reset),
@@ -162,7 +168,7 @@ export const FaultRuleConfigSchema = Type.Object(
 export type FaultRuleConfig = Static<typeof FaultRuleConfigSchema>;
 
 export const faultSections = {
-  faults: StrictObject({
+  faults: Section('Fault injection for chaos experiments, with its safety switches', {
     enabled: Type.Boolean({ default: false, description: 'Master switch: no fault fires while false' }),
     allowInProduction: Type.Boolean({
       default: false,
@@ -179,7 +185,7 @@ export const faultSections = {
       default: 0.05,
       description: 'Auto-disable: every fault turns off when the error rate clients see over autoDisable.window exceeds this',
     }),
-    autoDisable: StrictObject({
+    autoDisable: Section('Faults switch themselves off when the client-seen error rate passes a bound', {
       window: Duration('30s', 'Sliding window of the client-seen error rate'),
       minRequests: Type.Integer({ minimum: 1, default: 20, description: 'Requests needed in the window before it may trip' }),
     }),
@@ -189,7 +195,11 @@ export const faultSections = {
       default: 1000,
       description: 'Cap on concurrently faulted requests; beyond it a fault that would fire passes through (counted as capped)',
     }),
-    rules: Type.Array(FaultRuleConfigSchema, { default: [], maxItems: 256 }),
+    rules: Type.Array(FaultRuleConfigSchema, {
+      default: [],
+      maxItems: 256,
+      description: 'fault rules from the file (at most 256); more can be added over the admin API',
+    }),
   }),
 };
 

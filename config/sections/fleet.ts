@@ -24,7 +24,7 @@ export const fleetSections = {
             {
               caFile: Type.Optional(Type.String({ description: 'PEM file of the CA that signed the Redis certificate' })),
               servername: Type.Optional(Type.String({ description: 'SNI / certificate name, when it differs from the URL host' })),
-              rejectUnauthorized: Type.Boolean({ default: true }),
+              rejectUnauthorized: Type.Boolean({ default: true, description: 'Verify the Redis server certificate' }),
             },
             { additionalProperties: false, description: 'TLS to Redis (also turned on by a rediss:// URL)' },
           ),

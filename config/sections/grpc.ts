@@ -1,10 +1,10 @@
 /** gRPC on the data plane (proxy/grpc.ts, docs/proxy.md "gRPC"): which grpc-status codes count as errors. */
 import { Type } from '@sinclair/typebox';
 import { GRPC_SERVER_ERRORS } from '../../core/index.js';
-import { GrpcCode, StrictObject } from './types.js';
+import { GrpcCode, Section } from './types.js';
 
 export const grpcSections = {
-  grpc: StrictObject({
+  grpc: Section('gRPC requests (content-type application/grpc*): which grpc-status codes count as errors', {
     errorCodes: Type.Array(GrpcCode('a grpc-status code (0..16 or its name, e.g. UNAVAILABLE)'), {
       default: [...GRPC_SERVER_ERRORS],
       maxItems: 17,

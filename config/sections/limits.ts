@@ -3,10 +3,10 @@
  * the service down (docs/proxy.md, "Limits"). Each limit answers with a status and an error code.
  */
 import { Type } from '@sinclair/typebox';
-import { Duration, StrictObject } from './types.js';
+import { Duration, Section, StrictObject } from './types.js';
 
 export const limitSections = {
-  limits: StrictObject({
+  limits: Section('Resource limits that protect the proxy from slow, idle and greedy clients', {
     maxConnections: Type.Integer({
       minimum: 0,
       default: 0,
@@ -30,7 +30,7 @@ export const limitSections = {
       description:
         'Request bodies up to this size are read in full before an upstream connection is taken, so a slow client never holds one. 0: always stream',
     }),
-    queue: StrictObject({
+    queue: Section('The bounded admission queue in front of the upstream pools: past it, 503', {
       size: Type.Integer({
         minimum: 0,
         default: 256,
@@ -38,7 +38,7 @@ export const limitSections = {
       }),
       timeout: Duration('5s', 'How long a request may wait for an upstream connection: then 503'),
     }),
-    perClient: StrictObject({
+    perClient: Section('Limits per client IP (peers in proxy.trustProxy are exempt)', {
       inflight: Type.Integer({
         minimum: 0,
         default: 512,

@@ -4,14 +4,14 @@
  * turns it on): with it on, a dead canary's traffic moves to the baseline and a running rollout rolls back.
  */
 import { Type } from '@sinclair/typebox';
-import { Duration, StrictObject } from './types.js';
+import { Duration, Section } from './types.js';
 
 const ErrorKind = Type.Union([Type.Literal('connect'), Type.Literal('reset'), Type.Literal('timeout'), Type.Literal('5xx')], {
   description: 'connect (refused, unreachable, TLS refused), reset, timeout, 5xx (an upstream answer of 500-599)',
 });
 
 export const outlierSections = {
-  outlier: StrictObject({
+  outlier: Section('Outlier ejection: an upstream that keeps failing is taken out of routing for a backoff period (Envoy-style)', {
     enabled: Type.Boolean({
       default: false,
       description: 'Eject an upstream after consecutiveErrors errors in a row; its canary share goes to the baseline meanwhile',

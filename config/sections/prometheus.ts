@@ -4,7 +4,7 @@
  * Alertmanager matchers that roll back (`rollout.abortOn`) and the metrics listener (`metrics`).
  */
 import { Type, type Static } from '@sinclair/typebox';
-import { LISTEN_PATTERN, StrictObject } from './types.js';
+import { LISTEN_PATTERN, Section, StrictObject } from './types.js';
 import { ServerTls } from './tls.js';
 
 const OptionalDuration = (description: string) =>
@@ -22,7 +22,10 @@ export const MetricCheckSchema = Type.Object(
     }),
     thresholdRange: Type.Optional(
       Type.Object(
-        { min: Type.Optional(Type.Number()), max: Type.Optional(Type.Number()) },
+        {
+          min: Type.Optional(Type.Number({ description: 'lowest allowed value' })),
+          max: Type.Optional(Type.Number({ description: 'highest allowed value' })),
+        },
         { additionalProperties: false, description: "The canary's value must lie in [min, max]" },
       ),
     ),
@@ -54,7 +57,7 @@ export const AbortOnSchema = Type.Array(Type.Record(Type.String({ minLength: 1 }
 });
 
 export const prometheusSections = {
-  analysis: StrictObject({
+  analysis: Section('Where custom metric checks read from', {
     service: Type.String({ default: 'canaryd', minLength: 1, description: 'Service name, {{service}} in query templates' }),
     prometheus: Type.Optional(
       Type.Object(
@@ -77,11 +80,11 @@ export const prometheusSections = {
             description: 'Per query; a slower answer is nodata',
           }),
         },
-        { additionalProperties: false },
+        { additionalProperties: false, description: 'The Prometheus server that custom checks (rollout.metrics) query' },
       ),
     ),
   }),
-  finops: StrictObject({
+  finops: Section('What the canary costs: request cost from CPU and memory prices, a budget and a check', {
     prices: Type.Optional(
       Type.Object(
         {
@@ -96,7 +99,7 @@ export const prometheusSections = {
         { additionalProperties: false, description: 'FinOps is on when prices are set (needs analysis.prometheus)' },
       ),
     ),
-    sources: StrictObject({
+    sources: Section('Where the cost inputs come from', {
       cpu: Type.String({
         default: 'sum(rate(container_cpu_usage_seconds_total{container!="",version="{{version}}"}[{{interval}}]))',
         description: 'PromQL: CPU cores a version uses (cAdvisor by default, pods labelled version=<release>)',
@@ -116,7 +119,7 @@ export const prometheusSections = {
       default: '1m',
       description: 'How often the costs are queried; also {{interval}}',
     }),
-    budget: StrictObject({
+    budget: Section('The cost the canary may add over the baseline', {
       perDay: Type.Optional(
         Type.Number({
           exclusiveMinimum: 0,
@@ -124,17 +127,17 @@ export const prometheusSections = {
         }),
       ),
     }),
-    check: StrictObject({
+    check: Section('The cost check in the rollout analysis', {
       enabled: Type.Boolean({ default: false, description: 'Judge compare.costPerRequest in rollouts' }),
       maxDegradation: Type.Number({
         minimum: 0,
         default: 0.2,
         description: 'A canary this much costlier per request (0.2 = 20 %) fails the check',
       }),
-      critical: Type.Boolean({ default: false }),
+      critical: Type.Boolean({ default: false, description: 'A failing cost check fails the analysis on its own' }),
     }),
   }),
-  metrics: StrictObject({
+  metrics: Section('The Prometheus /metrics endpoint', {
     listen: Type.Optional(
       Type.String({
         pattern: LISTEN_PATTERN,

@@ -4,14 +4,14 @@
  * falseRollbackRate; anomaly detection owns `anomaly`.
  */
 import { Type } from '@sinclair/typebox';
-import { Duration, StrictObject } from './types.js';
+import { Duration, Section, StrictObject } from './types.js';
 import { paceKeys } from './pace.js';
 import { webhookDeliveryFields } from './webhooks.js';
 import { AbortOnSchema, MetricCheckSchema } from './prometheus.js';
 
 const Webhook = Type.Object(
   {
-    name: Type.String({ minLength: 1 }),
+    name: Type.String({ minLength: 1, description: 'Webhook name, in the audit trail and the logs' }),
     type: Type.Union(
       [
         Type.Literal('pre-rollout'),
@@ -37,7 +37,7 @@ const Webhook = Type.Object(
 );
 
 export const rolloutSections = {
-  rollout: StrictObject({
+  rollout: Section('The automated rollout: steps, pace, checks and the verdict rules', {
     autoStart: Type.Boolean({
       default: false,
       description: 'Start a rollout when canaryd starts (unless one is already recorded in state.dir)',
@@ -73,10 +73,10 @@ export const rolloutSections = {
       default: false,
       description: 'Count fault-injected requests in the verdict (to test the rollback itself with chaos)',
     }),
-    slo: StrictObject({
+    slo: Section('Absolute service-level limits the canary must hold', {
       maxErrorRate: Type.Number({ minimum: 0, maximum: 1, default: 0.01, description: 'Share of 5xx answers' }),
-      maxP95Ms: Type.Number({ exclusiveMinimum: 0, default: 500 }),
-      maxP99Ms: Type.Number({ exclusiveMinimum: 0, default: 1000 }),
+      maxP95Ms: Type.Number({ exclusiveMinimum: 0, default: 500, description: 'The canary p95 latency must stay at or below this (ms)' }),
+      maxP99Ms: Type.Number({ exclusiveMinimum: 0, default: 1000, description: 'The canary p99 latency must stay at or below this (ms)' }),
       minSuccessRate: Type.Number({
         minimum: 0,
         maximum: 1,
@@ -84,7 +84,7 @@ export const rolloutSections = {
         description: 'Share of 1xx-3xx answers (4xx and 5xx are not successes)',
       }),
     }),
-    baseline: StrictObject({
+    baseline: Section('Comparison of the canary against the baseline', {
       maxDegradation: Type.Number({
         minimum: 0,
         maximum: 10,
@@ -104,7 +104,7 @@ export const rolloutSections = {
         description: 'Cap on how many times maxDegradation the exposure-scaled promote margin may be',
       }),
     }),
-    scoring: StrictObject({
+    scoring: Section('Kayenta-style score over the checks: pass and marginal thresholds', {
       pass: Type.Number({ minimum: 0, maximum: 100, default: 95, description: 'Score at or above which the comparison passes' }),
       marginal: Type.Number({ minimum: 0, maximum: 100, default: 75, description: 'Score below which the comparison fails' }),
     }),
@@ -112,8 +112,8 @@ export const rolloutSections = {
       default: ['slo.errorRate', 'compare.errorRate'],
       description: 'Checks whose failure fails the analysis on its own',
     }),
-    anomaly: StrictObject({
-      enabled: Type.Boolean({ default: true }),
+    anomaly: Section("Anomaly detection on the canary's per-10 s series", {
+      enabled: Type.Boolean({ default: true, description: 'Run anomaly detection on the canary series' }),
       policy: Type.Union([Type.Literal('hold'), Type.Literal('fail')], {
         default: 'hold',
         description: 'A canary-only anomaly holds the step (hold) or counts as a failed analysis (fail)',
@@ -143,7 +143,7 @@ export const rolloutSections = {
       }),
     }),
     // end of anomaly-detection keys
-    webhooks: Type.Array(Webhook, { default: [] }),
+    webhooks: Type.Array(Webhook, { default: [], description: 'Gates (pre-rollout, rollout, confirm-promotion) and notifications' }),
     metrics: Type.Array(MetricCheckSchema, {
       default: [],
       description: 'Prometheus-backed checks (docs/prometheus.md): point-in-time evidence judged beside the inline checks',

@@ -1,11 +1,11 @@
 /** Config section of the durable state under state.dir: its place and the audit log's size bounds. */
 import { Type } from '@sinclair/typebox';
-import { StrictObject } from './types.js';
+import { Section, StrictObject } from './types.js';
 
 export const stateSections = {
-  state: StrictObject({
+  state: Section('Durable state: weights, rollout, audit trail', {
     dir: Type.String({ default: './.canaryd', description: 'Durable state and audit log' }),
-    audit: StrictObject({
+    audit: Section('Size bounds of the audit log', {
       maxBytes: Type.Integer({
         minimum: 65_536,
         default: 33_554_432,

@@ -21,7 +21,7 @@ export const ServerTls = Type.Object(
       }),
     ),
   },
-  { additionalProperties: false },
+  { additionalProperties: false, description: 'TLS on this listener: PEM files, re-read when they change' },
 );
 
 export const ListenSchema = Type.Union(
@@ -39,45 +39,54 @@ export const ListenSchema = Type.Union(
 );
 
 /** TLS towards an upstream (https:// URLs). */
-export const UpstreamTls = StrictObject({
-  ca: Type.Optional(
-    Type.String({ minLength: 1, description: 'PEM CA bundle the upstream certificate must chain to (default: the system store)' }),
-  ),
-  cert: Type.Optional(Type.String({ minLength: 1, description: 'PEM client certificate for mTLS' })),
-  key: Type.Optional(Type.String({ minLength: 1, description: 'PEM client key for mTLS' })),
-  servername: Type.Optional(
-    Type.String({ minLength: 1, description: 'SNI and the name checked in the certificate (default: the URL host)' }),
-  ),
-  rejectUnauthorized: Type.Boolean({ default: true, description: 'Verify the upstream certificate; false is logged at warn' }),
-});
+export const UpstreamTls = StrictObject(
+  {
+    ca: Type.Optional(
+      Type.String({ minLength: 1, description: 'PEM CA bundle the upstream certificate must chain to (default: the system store)' }),
+    ),
+    cert: Type.Optional(Type.String({ minLength: 1, description: 'PEM client certificate for mTLS' })),
+    key: Type.Optional(Type.String({ minLength: 1, description: 'PEM client key for mTLS' })),
+    servername: Type.Optional(
+      Type.String({ minLength: 1, description: 'SNI and the name checked in the certificate (default: the URL host)' }),
+    ),
+    rejectUnauthorized: Type.Boolean({ default: true, description: 'Verify the upstream certificate; false is logged at warn' }),
+  },
+  { description: 'TLS towards this upstream (https:// URLs): CA bundle, client certificate, SNI' },
+);
 
 export const http2Sections = {
-  http2: StrictObject({
-    enabled: Type.Boolean({
-      default: true,
-      description: 'HTTP/2 on the listener: h2c prior knowledge in clear, h2 by ALPN on TLS; HTTP/1.1 on the same port',
-    }),
-    maxConcurrentStreams: Type.Integer({
-      minimum: 1,
-      maximum: 10_000,
-      default: 100,
-      description: 'SETTINGS_MAX_CONCURRENT_STREAMS per client connection',
-    }),
-    maxHeaderListBytes: Type.Integer({
-      minimum: 1024,
-      default: 16_384,
-      description: 'SETTINGS_MAX_HEADER_LIST_SIZE; a larger header block is refused',
-    }),
-    resetFlood: StrictObject({
-      maxResets: Type.Integer({
-        minimum: 1,
-        default: 200,
-        description: 'Streams a client may cancel within the window before its connection is closed (CVE-2023-44487)',
+  http2: StrictObject(
+    {
+      enabled: Type.Boolean({
+        default: true,
+        description: 'HTTP/2 on the listener: h2c prior knowledge in clear, h2 by ALPN on TLS; HTTP/1.1 on the same port',
       }),
-      window: Duration('1s', 'Window of the reset count'),
-    }),
-    idleTimeout: Duration('65s', 'An HTTP/2 connection with no stream open for this long is closed (GOAWAY)'),
-  }),
+      maxConcurrentStreams: Type.Integer({
+        minimum: 1,
+        maximum: 10_000,
+        default: 100,
+        description: 'SETTINGS_MAX_CONCURRENT_STREAMS per client connection',
+      }),
+      maxHeaderListBytes: Type.Integer({
+        minimum: 1024,
+        default: 16_384,
+        description: 'SETTINGS_MAX_HEADER_LIST_SIZE; a larger header block is refused',
+      }),
+      resetFlood: StrictObject(
+        {
+          maxResets: Type.Integer({
+            minimum: 1,
+            default: 200,
+            description: 'Streams a client may cancel within the window before its connection is closed (CVE-2023-44487)',
+          }),
+          window: Duration('1s', 'Window of the reset count'),
+        },
+        { description: 'Rapid-reset flood protection: a client cancelling streams in a loop is cut off' },
+      ),
+      idleTimeout: Duration('65s', 'An HTTP/2 connection with no stream open for this long is closed (GOAWAY)'),
+    },
+    { description: 'HTTP/2 on the data-plane listener' },
+  ),
 };
 
 export interface ServerTlsSettings {

@@ -20,6 +20,11 @@ export function StrictObject<T extends Record<string, TSchema>>(props: T, opts: 
   return Type.Object(props, { additionalProperties: false, default: {}, ...opts });
 }
 
+/** A strict object with its description first, so a section reads as what it is before its keys. */
+export function Section<T extends Record<string, TSchema>>(description: string, props: T) {
+  return StrictObject(props, { description });
+}
+
 /** A gRPC status code: its number 0..16 or its name (core/grpc.ts). */
 export function GrpcCode(description: string, defaultValue?: number | string) {
   return Type.Union([Type.Integer({ minimum: 0, maximum: 16 }), Type.Union(GRPC_CODES.map((n) => Type.Literal(n)))], {
