@@ -268,6 +268,7 @@ export class Sidecar {
       maxBodyBytes: opts.config.routing.mirror.maxBodyBytes,
       target: () => this.proxy.upstream('canary'),
       count: (outcome) => this.metrics.mirrored.labels(outcome).inc(),
+      ejected: () => this.proxy.outlier.ejected('canary'),
     });
     this.traffic = new TrafficState<RuleSpec, Config['routing']>({
       routing: opts.config.routing,
