@@ -7,7 +7,7 @@
  * - a weight change, a rollout step and a rollback are in force on every worker once the API answers;
  * - a config reload (SIGHUP) reaches the workers;
  * - `kill -9` of a worker costs at most its own in-flight requests: the other serves on, the lost one is
- *   logged, counted and restarted;
+ *   logged, counted and restarted; a hung worker (SIGSTOP) is detected by its silence, killed and restarted;
  * - the controller judges the merged windows of both workers (its canary count is their sum), and a
  *   failing canary is rolled back on them;
  * - SIGTERM drains the workers and exits 0.
@@ -246,6 +246,15 @@ rollout: { steps: [50, 100], interval: 1h, analysisInterval: 200ms }
   const w1 = (after.workers as any[]).find((w) => w.worker === 1);
   t.equal(w1.restarts, 1);
   t.equal(w1.state, 'up');
+
+  // a hung worker (SIGSTOP: its event loop never runs) stops reporting: the primary kills it and starts another
+  const w2 = ((await json(p, 'GET', '/api/v1/status')).workers as any[]).find((w) => w.worker === 2);
+  process.kill(w2.pid, 'SIGSTOP');
+  const hung = await p.waitForLog((l) => l.event === 'worker_hung' && l.worker === 2, 30_000);
+  t.equal(hung.pid, w2.pid, 'the silent worker is named');
+  const back2 = await p.waitForLog((l) => l.event === 'worker_started' && l.worker === 2 && l.restarts === 1);
+  t.not(back2.pid, w2.pid, 'and replaced');
+  t.equal((await versions(p.url, 10, (i) => ({ 'x-user': `h-${i}` }))).length, 10, 'requests are answered 200 after the restart');
 
   // SIGTERM: the primary drains the workers and exits 0
   p.child.kill('SIGTERM');
