@@ -288,6 +288,21 @@ faults:
   t.match(m, /canaryd_faulted_requests_total\{version="baseline"\} 3\b/, 'faulted: two gRPC aborts and the HTTP one');
 });
 
+t.test('outlier ejection counts a gRPC server-side status as a 5xx', async (t) => {
+  const { base, client, c } = await rig(
+    t,
+    'routing: { canaryWeight: 100 }\noutlier: { enabled: true, consecutiveErrors: 3, interval: 30s, baseEjectionTime: 30s, maxEjectionTime: 60s }',
+    { canaryFail: () => grpc.status.UNAVAILABLE },
+  );
+  for (let i = 0; i < 3; i++)
+    t.equal((await unary(client, `f${i}`)).error?.code, grpc.status.UNAVAILABLE, 'the canary answers UNAVAILABLE');
+  const status = (await (await fetch(`${c.adminUrl}/api/v1/status`)).json()) as any;
+  t.equal(status.outlier.canary.state, 'ejected', 'three UNAVAILABLE in a row eject the canary (HTTP 200 all the same)');
+  const after = await unary(client, 'after');
+  t.equal(after.value, 'baseline:after', 'its share goes to the baseline');
+  t.equal(base.calls.unary, 1);
+});
+
 /** A hand-made gRPC call (node:http2, no client-side deadline): what canaryd itself answers. */
 function rawCall(url: string, path: string, payload: string, headers: Record<string, string>) {
   return new Promise<{ headers: IncomingHttpHeaders; endStream: boolean; trailers: IncomingHttpHeaders | null }>((resolve, reject) => {
