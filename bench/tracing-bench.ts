@@ -49,14 +49,22 @@ function parseArgs(argv: string[]): Args {
   return a;
 }
 
-/** The commit before tracing/ was added (its first commit's parent). */
+/**
+ * The main line just before tracing landed: the newest merge whose merged-in side (its second parent) has no
+ * tracing/ yet — that is main as it stood when tracing was merged with it, every other feature included.
+ */
 function revisionBeforeTracing(): string {
-  const first = execFileSync('git', ['log', '--diff-filter=A', '--format=%H', '--', 'tracing/index.ts'], { encoding: 'utf8' })
-    .trim()
-    .split('\n')
-    .pop();
-  if (!first) throw new Error('tracing/index.ts has no history here: pass --before REV');
-  return `${first}^`;
+  const merges = execFileSync('git', ['rev-list', '--merges', 'HEAD'], { encoding: 'utf8' }).trim().split('\n');
+  const has = (rev: string) => {
+    try {
+      execFileSync('git', ['cat-file', '-e', `${rev}:tracing/index.ts`], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  for (const m of merges) if (has(m) && !has(`${m}^2`)) return `${m}^2`;
+  throw new Error('no merge of a tracing-less main found: pass --before REV');
 }
 
 /** Builds `rev` (tsc only: the proxy needs no dashboard) into dir/dist, with this checkout's node_modules. */
@@ -163,7 +171,7 @@ async function main(): Promise<void> {
         .map((x) => x.toFixed(1))
         .join(' ')}`,
       '',
-      `\`npm run bench:tracing -- --rounds ${a.rounds} --duration ${a.duration} --connections ${a.connections}\`: three canaryds loaded at the same time (one wrk -t1 -c${a.connections} each, 1,000 sticky keys), all three pinned to core 1, wrk and the ${upstream.name} upstream to core 0; ${a.rounds} rounds × ${a.duration} s after a 3 s warm-up. CPU per request from /proc; the ratio is before's CPU per request over the other's, per round (above 1 is cheaper). Absolute µs are inflated by three processes sharing a core; the ratios are the result.`,
+      `\`npm run bench:tracing -- --rounds ${a.rounds} --duration ${a.duration} --connections ${a.connections}\`: three canaryds loaded at the same time (one wrk -t1 -c${a.connections} each, 1,000 sticky keys), all three pinned to core 1, wrk and the ${upstream.name === 'upstream' ? 'nginx' : 'node'} upstream to core 0; ${a.rounds} rounds × ${a.duration} s after a 3 s warm-up. CPU per request from /proc; the ratio is before's CPU per request over the other's, per round (above 1 is cheaper). Absolute µs are inflated by three processes sharing a core; the ratios are the result.`,
       '',
       ...rows,
       '',
