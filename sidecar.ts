@@ -74,6 +74,7 @@ import {
 } from './controller/index.js';
 import type { RolloutState } from './analysis/index.js';
 import type { StatusView } from './contract/index.js';
+import { Tracing } from './tracing/index.js';
 import { FleetCoordinator, FleetMetricSource, registerFleetGauges, RemoteEvidence, type FleetCommand } from './fleet/index.js';
 import { availableParallelism, hostname } from 'node:os';
 import { mergedMetricsText, registerWorkerMetrics, WorkerPool, type TrafficPush } from './workers/index.js';
@@ -190,6 +191,9 @@ export class Sidecar {
   readonly faults: FaultService;
   /** the app's TCP dependencies relayed through canaryd, where the TCP fault kinds act (docs/faults.md "Dependencies") */
   readonly dependencies: DependencyRelay;
+  /** OpenTelemetry spans (docs/observability.md "Tracing"): a stage in the chain while `tracing` is set */
+  readonly tracing: Tracing;
+  #traceFailureLoggedAt = -Infinity;
   /** fleet mode (docs/fleet.md): null in the embedded single-process mode */
   readonly fleet: FleetCoordinator | null = null;
   #fleetSource: FleetMetricSource | null = null;
@@ -264,6 +268,7 @@ export class Sidecar {
       maxBodyBytes: opts.config.routing.mirror.maxBodyBytes,
       target: () => this.proxy.upstream('canary'),
       count: (outcome) => this.metrics.mirrored.labels(outcome).inc(),
+      ejected: () => this.proxy.outlier.ejected('canary'),
     });
     this.traffic = new TrafficState<RuleSpec, Config['routing']>({
       routing: opts.config.routing,
@@ -362,6 +367,13 @@ export class Sidecar {
       store: this.state,
     });
     this.proxy.addStage(this.faults.engine);
+    this.tracing = new Tracing({
+      registry: this.registry,
+      serviceVersion: CANARYD_VERSION,
+      onExportFailure: (reason, detail) => this.#traceExportFailed(reason, detail),
+    });
+    this.tracing.configure(opts.config);
+    this.proxy.addStage(this.tracing.stage);
     this.#adminPlugins = [...(this.#adminPlugins ?? []), faultRoutes(this.faults), dependencyRoutes(this.dependencies)];
     this.#adminPlugins.push(
       alertRoutes({
@@ -517,6 +529,7 @@ export class Sidecar {
         },
       },
       { name: 'flags', configure: (c) => this.#syncFileFlags(c) },
+      { name: 'tracing', configure: (c) => this.tracing.configure(c) },
       { name: 'log', configure: (c) => this.#configureLog(c) },
       { name: 'admin token', configure: (c) => this.#configureToken(c) },
     ];
@@ -525,6 +538,14 @@ export class Sidecar {
   #configureLog(c: Config): void {
     this.log.level = c.log.level;
     this.#accessLog.sampleRate = c.log.accessLogSampleRate;
+  }
+
+  /** A failed span export: counted always (canaryd_tracing_export_failures_total), logged at most every REJECT_LOG_EVERY_MS. */
+  #traceExportFailed(reason: string, detail: string): void {
+    const now = this.clock.now();
+    if (now - this.#traceFailureLoggedAt < REJECT_LOG_EVERY_MS) return;
+    this.#traceFailureLoggedAt = now;
+    this.log.warn({ event: 'tracing_export_failed', reason, detail }, `span export failed (${reason}): ${detail}; its spans are dropped`);
   }
 
   #configureToken(c: Config): void {
@@ -942,6 +963,8 @@ export class Sidecar {
     this.#workersDraining = true;
     if (this.#pruneTimer) clearInterval(this.#pruneTimer);
     const cut = this.workers ? await this.workers.drain(drainMs, settleMs) : await this.proxy.drain(drainMs, settleMs);
+    // the last requests' spans leave after the drain, bounded by the export timeout (and 5 s at most)
+    await this.tracing.stop(Math.min(5_000, this.config.tracing?.otlp.timeout ?? 0));
     await this.dependencies.stop(); // after the drain: in-flight requests may still need their dependencies
     await this.admin?.close();
     this.#adminToken.stop();

@@ -27,6 +27,8 @@ import {
   type RejectReason,
   type RuleSpec,
 } from './proxy/index.js';
+import { Tracing } from './tracing/index.js';
+import { readFileSync } from 'node:fs';
 import { PrimaryLink, WORKER_SLOT_ENV, type NoticeKind, type TrafficPush, type WorkerPlane, type WorkerTotals } from './workers/index.js';
 
 export function proxySettings(c: Config, fdSoftLimit = readFdLimits()?.soft): ProxySettings {
@@ -65,6 +67,16 @@ interface Plane {
   mirror: Mirror;
   accessLog: AccessLogStage;
   faults: FaultEngine;
+  tracing: Tracing;
+}
+
+/** canaryd's own version (the spans' service.version) */
+function canarydVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
 }
 
 export class WorkerDataPlane implements WorkerPlane {
@@ -77,6 +89,7 @@ export class WorkerDataPlane implements WorkerPlane {
   notice: (kind: NoticeKind, detail: unknown) => void = () => undefined;
   #p: Plane | null = null;
   readonly #rejects = new Map<RejectReason, number>();
+  #tracingTimeout = 0;
 
   constructor(log: Logger) {
     this.#log = log;
@@ -88,6 +101,7 @@ export class WorkerDataPlane implements WorkerPlane {
 
   async init(raw: unknown, traffic: TrafficPush): Promise<{ host: string; port: number }> {
     const c = raw as Config;
+    this.#tracingTimeout = c.tracing?.otlp.timeout ?? 0;
     const log = this.#log;
     log.level = c.log.level;
     this.recorder.grpcErrorMask = grpcCodeMask(c.grpc.errorCodes);
@@ -122,7 +136,20 @@ export class WorkerDataPlane implements WorkerPlane {
       const h = faults.halted;
       if (h?.kind === 'auto-disable') this.notice('faults-halted', h);
     });
-    this.#p = { proxy, splitter, mirror, accessLog, faults };
+    let failureLoggedAt = -Infinity;
+    const tracing = new Tracing({
+      registry: this.registry,
+      serviceVersion: canarydVersion(),
+      onExportFailure: (reason, detail) => {
+        const now = systemClock.now();
+        if (now - failureLoggedAt < REJECT_LOG_EVERY_MS) return;
+        failureLoggedAt = now;
+        log.warn({ event: 'tracing_export_failed', reason, detail }, `span export failed (${reason}): ${detail}; its spans are dropped`);
+      },
+    });
+    tracing.configure(c);
+    proxy.addStage(tracing.stage); // each worker exports its own spans
+    this.#p = { proxy, splitter, mirror, accessLog, faults, tracing };
     this.traffic(traffic); // the primary's state before the first request
     const p = splitHostPort(listenSettings(c.listen).address);
     return proxy.listen(p.host, p.port);
@@ -151,6 +178,8 @@ export class WorkerDataPlane implements WorkerPlane {
     p.splitter.configure(c.routing, { applyWeight: false }); // the weight is the primary's (traffic pushes)
     p.proxy.configure(proxySettings(c));
     p.faults.configure(c.faults, c.environment);
+    p.tracing.configure(c);
+    this.#tracingTimeout = c.tracing?.otlp.timeout ?? 0;
   }
 
   windows(version: VersionName, fromMs: number, toMs: number) {
@@ -174,7 +203,9 @@ export class WorkerDataPlane implements WorkerPlane {
     if (!p) return 0;
     p.faults.stop(); // lift in-flight faults so a hang cannot hold up the drain
     this.#log.info({ event: 'draining', inflight: p.proxy.inflight, deadlineMs }, 'draining');
-    return p.proxy.drain(deadlineMs, settleMs);
+    const cut = await p.proxy.drain(deadlineMs, settleMs);
+    await p.tracing.stop(Math.min(5_000, this.#tracingTimeout)); // the last requests' spans
+    return cut;
   }
 
   exit(code: number): void {

@@ -2,7 +2,7 @@
  * Micro-benchmark of the per-request functions of canaryd's hot path, in CPU nanoseconds per call
  * (process.cpuUsage, so time the process spends descheduled on a shared machine does not count; the fastest
  * of 5 runs, as the others carry other processes' cache misses): the header
- * rewrites both ways, the traffic split, the metrics, the windowed record and a traceparent. It
+ * rewrites both ways, the traffic split, the metrics and the windowed record. It
  * complements the wrk bench, whose numbers on a busy machine swing more than most single changes move them.
  *   node dist/bench/hot-path-bench.js [--from DIST_DIR]   (default: this build's dist/)
  * --from runs the same cases against another build (e.g. a copy of dist/ from before a change), so a
@@ -95,7 +95,6 @@ const cases: Array<[string, () => void, number]> = [
   ['upstreamRequestHeaders (wrk: 2 headers)', () => (sink = headersMod.upstreamRequestHeaders(wrkRequest, ctx)), 500_000],
   ['upstreamRequestHeaders (browser: 11 headers)', () => (sink = headersMod.upstreamRequestHeaders(browserRequest, ctx)), 300_000],
   ['clientResponseHeaders (nginx: 5 headers)', () => (sink = headersMod.clientResponseHeaders(nginxResponse, 'baseline', true)), 500_000],
-  ['newTraceparent', () => (sink = headersMod.newTraceparent()), 1_000_000],
   ['TrafficSplitter.pick (sticky, 1 rule)', () => (sink = splitter.pick(req, '127.0.0.1')), 1_000_000],
   ['ProxyMetrics.observe', () => metrics.observe(observation()), 1_000_000],
   ['WindowedRecorder.record', () => recorder.record(observation()), 1_000_000],

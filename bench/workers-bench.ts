@@ -22,13 +22,25 @@ const ROUNDS = QUICK ? 2 : 4;
 const DURATION = QUICK ? 4 : 8;
 const CPUS = Array.from({ length: availableParallelism() }, (_, i) => i).join(',');
 const dir = mkdtempSync(join(tmpdir(), 'canaryd-workers-bench-'));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
 
-async function flatOut(t: Target, script: string): Promise<{ rps: number; cpuPerReqUs: number; errors: number }> {
+/** CPU seconds of the root process alone (its tree minus its children's trees). */
+function ownCpu(pid: number): number {
+  const [, ...children] = processTree(pid);
+  return cpuSeconds(pid) - children.reduce((a, c) => a + cpuSeconds(c), 0);
+}
+
+async function flatOut(t: Target, script: string): Promise<{ rps: number; cpuPerReqUs: number; errors: number; primaryShare: number }> {
   const c0 = cpuSeconds(t.pid!);
+  const p0 = ownCpu(t.pid!);
   const r = await runWrk({ url: t.url, connections: 16, durationSec: DURATION, cpus: CPUS, script });
-  return { rps: r.rps, cpuPerReqUs: ((cpuSeconds(t.pid!) - c0) * 1e6) / r.requests, errors: r.errors };
+  const total = cpuSeconds(t.pid!) - c0;
+  return { rps: r.rps, cpuPerReqUs: (total * 1e6) / r.requests, errors: r.errors, primaryShare: (ownCpu(t.pid!) - p0) / total };
 }
 
 function memory(t: Target): { primaryMb: number; workersMb: number[] } {
@@ -57,14 +69,22 @@ async function main(): Promise<void> {
     const [paired] = await pairedRounds(two, [one], { rounds: ROUNDS, durationSec: DURATION, connections: 16, loadCpus: CPUS, script });
     const efficiency = paired.ratios.map((r) => 1 / r);
 
-    const rows: Array<{ round: number; one: number; two: number; oneUs: number; twoUs: number; errors: number }> = [];
+    const rows: Array<{ round: number; one: number; two: number; oneUs: number; twoUs: number; errors: number; primary: number }> = [];
     for (let round = 0; round < ROUNDS; round++) {
       const order = round % 2 === 0 ? [one, two] : [two, one];
       const res = new Map<Target, Awaited<ReturnType<typeof flatOut>>>();
       for (const t of order) res.set(t, await flatOut(t, script));
       const a = res.get(one)!;
       const b = res.get(two)!;
-      rows.push({ round: round + 1, one: a.rps, two: b.rps, oneUs: a.cpuPerReqUs, twoUs: b.cpuPerReqUs, errors: a.errors + b.errors });
+      rows.push({
+        round: round + 1,
+        one: a.rps,
+        two: b.rps,
+        oneUs: a.cpuPerReqUs,
+        twoUs: b.cpuPerReqUs,
+        errors: a.errors + b.errors,
+        primary: b.primaryShare,
+      });
       console.log(`  alone round ${round + 1}: workers 1 ${a.rps.toFixed(0)} req/s, workers 2 ${b.rps.toFixed(0)} req/s`);
     }
     const m1 = memory(one);
@@ -84,6 +104,9 @@ async function main(): Promise<void> {
       `| median | ${median(rows.map((r) => r.one)).toFixed(0)} | ${median(rows.map((r) => r.two)).toFixed(0)} | ${median(rows.map((r) => r.two / r.one)).toFixed(2)} | | |`,
     );
     console.log(`\nerrors (non-2xx + socket) over the alone runs: ${rows.reduce((n, r) => n + r.errors, 0)}`);
+    console.log(
+      `the primary's share of the CPU of workers: 2 under load (it proxies nothing): ${rows.map((r) => (100 * r.primary).toFixed(1) + ' %').join(' / ')}`,
+    );
     console.log(
       `\nMemory (VmRSS after the load): workers: 1 — ${m1.primaryMb.toFixed(0)} MB in one process; workers: 2 — primary ${m2.primaryMb.toFixed(0)} MB, workers ${m2.workersMb.map((m) => m.toFixed(0) + ' MB').join(', ')}`,
     );

@@ -15,6 +15,7 @@ import { flagSections } from './sections/flags.js';
 import { fleetSections } from './sections/fleet.js';
 import { prometheusSections } from './sections/prometheus.js';
 import { limitSections } from './sections/limits.js';
+import { tracingSections } from './sections/tracing.js';
 import { grpcSections } from './sections/grpc.js';
 import { workerSections } from './sections/workers.js';
 import { outlierSections } from './sections/outlier.js';
@@ -33,6 +34,7 @@ export const ConfigSchema = Type.Object(
     ...fleetSections,
     ...prometheusSections,
     ...limitSections,
+    ...tracingSections,
     ...grpcSections,
     ...workerSections,
     ...outlierSections,

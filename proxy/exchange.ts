@@ -54,6 +54,17 @@ export interface ResponseTap {
   complete(ex: Exchange, trailers: string[] | null): boolean;
 }
 
+/**
+ * Told of each upstream attempt of one request: set by the tracing stage on a sampled request (one client
+ * span per attempt, retries included) and null on every other, so the ordinary path pays one null check.
+ */
+export interface AttemptTrace {
+  /** an attempt is about to be sent with `headers` (the tracer may rewrite its traceparent value in place) */
+  attempt(ex: Exchange, headers: string[]): void;
+  /** the attempt failed (it may be retried) */
+  attemptFailed(ex: Exchange, err: Error): void;
+}
+
 /** The part of a compiled stage chain (proxy/stages.ts) an exchange keeps: its route stages. */
 export interface RouteStages {
   readonly route: ReadonlyArray<{ route?(ex: Exchange): boolean }>;
@@ -81,6 +92,12 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
   rule: string | null = null;
   /** set by fault injection: the request is counted apart */
   faulted = false;
+  /** set by fault injection: the fault kind(s) it injected ("delay", "abort,delay") */
+  faultKinds: string | null = null;
+  /** set by the tracing stage: the traceparent forwarded instead of the received one (proxy/headers.ts) */
+  traceparent: string | null = null;
+  /** set by the tracing stage on a sampled request: told of each upstream attempt */
+  trace: AttemptTrace | null = null;
   /** extra request headers added before forwarding (e.g. by the dependency fault) */
   extraHeaders: string[] | null = null;
   /** set by fault injection: the request carried x-canaryd-fault-* headers (taken off before forwarding) */
@@ -148,6 +165,16 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
     return this.#done;
   }
 
+  /** upstream attempts sent so far (retries included) */
+  get attempts(): number {
+    return this.#attempts;
+  }
+
+  /** the final status the upstream answered (0: none yet) */
+  get upstreamStatus(): number {
+    return this.#status;
+  }
+
   /** The request was sent to an upstream (at least once): its ending says something about that upstream. */
   get dispatched(): boolean {
     return this.#attempts > 0;
@@ -205,6 +232,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
 
   #dispatch(): void {
     this.#attempts++;
+    if (this.trace !== null) this.trace.attempt(this, this.#headers);
     this.upstream!.dispatch(
       {
         origin: this.upstream!.origin,
@@ -317,6 +345,7 @@ export class Exchange implements Dispatcher.DispatchHandler, Waiter {
   }
 
   onError(err: Error): void {
+    if (this.trace !== null) this.trace.attemptFailed(this, err);
     const failure = classifyUpstreamError(err);
     const res = this.res;
     if (

@@ -1,10 +1,8 @@
 /**
  * The two header values canaryd checks on every request: Host (a 400 when invalid, RFC 9112 §3.2) and
- * W3C traceparent (replaced when invalid or missing), plus the generator of new traceparents. Used by
- * proxy/headers.ts; no allocation per check.
+ * W3C traceparent (dropped when invalid; tracing/ parses it too). Used by proxy/headers.ts; no allocation
+ * per check.
  */
-import { randomFillSync } from 'node:crypto';
-
 /** Host validation (RFC 9112 §3.2, RFC 3986 §3.2.2): uri-host [ ":" port ]. */
 /** Characters allowed in a Host value: reg-name (unreserved, pct-encoded, sub-delims), IP-literal brackets, ':' */
 const HOST_CHAR = new Uint8Array(128);
@@ -43,27 +41,4 @@ export function isValidTraceparent(v: string): boolean {
   if (v.length > 55 && (v.startsWith('00') || v.charCodeAt(55) !== 45)) return false;
   if (!isLowerHex(v, 3, 35) || !isLowerHex(v, 36, 52) || !isLowerHex(v, 53, 55)) return false;
   return !isAllZero(v, 3, 35) && !isAllZero(v, 36, 52);
-}
-
-/** Random ids, hex-encoded 256 at a time: a new traceparent is then two substrings and a concatenation. */
-const IDS_PER_FILL = 256;
-const idBytes = Buffer.allocUnsafe(24 * IDS_PER_FILL);
-let idHex = '';
-let idPos = IDS_PER_FILL;
-
-/** A new W3C traceparent (version 00, sampled flag set). */
-export function newTraceparent(): string {
-  if (idPos === IDS_PER_FILL) {
-    randomFillSync(idBytes);
-    idHex = idBytes.toString('hex');
-    idPos = 0;
-  }
-  const at = idPos++ * 48;
-  // an all-zero trace-id or parent-id is invalid (§3.2.2.3/4); 2^-64 odds, but checking costs nothing
-  if (
-    (idHex.startsWith('00000000', at) && isAllZero(idHex, at, at + 32)) ||
-    (idHex.startsWith('00000000', at + 32) && isAllZero(idHex, at + 32, at + 48))
-  )
-    return newTraceparent();
-  return `00-${idHex.slice(at, at + 32)}-${idHex.slice(at + 32, at + 48)}-01`;
 }

@@ -2,7 +2,7 @@
  * Header rewriting between client and upstream (RFC 9110 §7.6.1): hop-by-hop fields are dropped —
  * Connection and every field it names, Keep-Alive, TE, Transfer-Encoding, Upgrade (outside upgrades),
  * Proxy-Connection, Proxy-Authenticate/-Authorization — X-Forwarded-For/-Proto/-Host are appended, Via is
- * added (§7.6.3), and a W3C traceparent is passed on or created. Works on Node's rawHeaders (a flat
+ * added (§7.6.3), and a valid W3C traceparent is passed on (or replaced by the tracing stage's). Works on Node's rawHeaders (a flat
  * [name, value, ...] array) so case and repeated fields (Set-Cookie, Cookie) are kept as sent.
  *
  * TE is dropped entirely, "trailers" included: RFC 9110 §10.1.4 requires a sender of TE to name it in
@@ -13,9 +13,9 @@
  * HTTP/1.1 request is a 400) in the same pass, so the hot path reads the headers once.
  */
 import { connectionOptions, connectionTokens, Req, requestField, Res, responseField } from './header-fields.js';
-import { isValidHost, isValidTraceparent, newTraceparent } from './header-values.js';
+import { isValidHost, isValidTraceparent } from './header-values.js';
 
-export { newTraceparent } from './header-values.js';
+export { isValidTraceparent } from './header-values.js';
 
 export interface ForwardContext {
   clientIp: string;
@@ -29,14 +29,22 @@ export interface ForwardContext {
   authority?: string | null;
   /** HTTP/1.1 requests must carry Host (RFC 9112 §3.2); HTTP/1.0 ones may omit it */
   requireHost?: boolean;
+  /**
+   * The traceparent to forward instead of the received one (the tracing stage's: its span is the parent, its
+   * sampling decision the flag). null: a valid received traceparent is passed on as it came, none is made up.
+   */
+  traceparent?: string | null;
 }
 
 /**
  * Upstream request headers as a flat array for undici, or null when the request's Host is missing (HTTP/1.1),
  * repeated or invalid (RFC 9112 §3.2: the caller answers 400). Host is passed through as the client sent it
- * (virtual hosting keeps working), like Envoy and unlike nginx's default. A traceparent that is missing or
- * invalid is replaced by a new one, and tracestate goes with the invalid one (W3C trace-context §3.3.1.1: a
- * tracestate is only meaningful beside the traceparent it came with).
+ * (virtual hosting keeps working), like Envoy and unlike nginx's default. An invalid (or repeated) traceparent
+ * is dropped, and tracestate goes with an invalid one (W3C trace-context §3.3.1.1: a tracestate is only
+ * meaningful beside the traceparent it came with). Without tracing none is created: a made-up one with the
+ * sampled flag set forced every downstream parent-based sampler to record every request, and one with it
+ * unset would stop them recording any; with no traceparent the app's own sampler decides, as it would
+ * without canaryd (Envoy does the same). With tracing on, `ctx.traceparent` is forwarded instead.
  */
 export function upstreamRequestHeaders(raw: readonly string[], ctx: ForwardContext): string[] | null {
   const named = connectionTokens(raw);
@@ -82,8 +90,9 @@ export function upstreamRequestHeaders(raw: readonly string[], ctx: ForwardConte
         }
         break;
       case Req.Traceparent:
-        if (haveTrace || !isValidTraceparent(value)) continue; // invalid or repeated: replaced below
+        if (haveTrace || !isValidTraceparent(value)) continue; // invalid or repeated: dropped
         haveTrace = true;
+        if (ctx.traceparent) continue; // the tracing stage's goes at the end instead
         break;
       case Req.Tracestate:
         traceState = true;
@@ -99,10 +108,9 @@ export function upstreamRequestHeaders(raw: readonly string[], ctx: ForwardConte
   if (!haveProto) out.push('x-forwarded-proto', ctx.proto);
   if (!haveXHost && host !== null) out.push('x-forwarded-host', ctx.authority || host);
   out.push('via', via === null ? VIA : `${via}, ${VIA}`);
-  if (!haveTrace) {
-    if (traceState) dropField(out, 'tracestate');
-    out.push('traceparent', newTraceparent());
-  }
+  if (!haveTrace && traceState) dropField(out, 'tracestate');
+  // last, so the tracing stage finds it at once when it rewrites the parent span id per upstream attempt
+  if (ctx.traceparent) out.push('traceparent', ctx.traceparent);
   return out;
 }
 

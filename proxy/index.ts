@@ -2,7 +2,7 @@ export { ProxyServer, type ProxySettings, type RejectReason } from './server.js'
 export { type ProxyStage, type ExchangeFailure } from './stages.js';
 export { ObservationStage, AccessLogStage } from './observe.js';
 export { raiseFdLimit, readFdLimits, autoMaxConnections, type FdLimitReport } from './fd-limit.js';
-export { Exchange, CanarydResponse } from './exchange.js';
+export { Exchange, CanarydResponse, type AttemptTrace } from './exchange.js';
 export { TrafficSplitter, USER_ID_HEADER, type RoutingInput, type RoutingRuleInput, type RouteChoice } from './router.js';
 export {
   compileRule,
@@ -19,7 +19,7 @@ export { ProxyMetrics, DURATION_BUCKETS_SECONDS } from './metrics.js';
 export { Mirror } from './mirror.js';
 export { Upstream, classifyUpstreamError } from './upstream.js';
 export { CidrSet, compilePathMatcher, cookieValue } from './match.js';
-export { upstreamRequestHeaders, newTraceparent } from './headers.js';
+export { upstreamRequestHeaders, isValidTraceparent } from './headers.js';
 // the TLS listener's certificate loading and reloading, shared with the admin and metrics listeners
 export { serverTlsOptions, CertificateWatcher, type ServerTlsFiles } from './tls/context.js';
 export * from './faults/index.js';

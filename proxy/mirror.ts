@@ -16,7 +16,7 @@ import type { Exchange } from './exchange.js';
 import type { ProxyStage } from './stages.js';
 import { undiciErrors, type Upstream } from './upstream.js';
 
-export type MirrorOutcome = 'sent' | 'failed' | 'skipped_body' | 'skipped_busy';
+export type MirrorOutcome = 'sent' | 'failed' | 'skipped_body' | 'skipped_busy' | 'skipped_ejected';
 
 class DiscardHandler implements Dispatcher.DispatchHandler {
   #done: (outcome: MirrorOutcome) => void;
@@ -51,6 +51,7 @@ export class Mirror implements ProxyStage {
   #target: () => Upstream;
   #count: (outcome: MirrorOutcome) => void;
   #random: () => number;
+  #ejected: () => boolean;
   #inflight = 0;
   #settled: (outcome: MirrorOutcome) => void;
 
@@ -61,7 +62,10 @@ export class Mirror implements ProxyStage {
     count: (o: MirrorOutcome) => void;
     random?: () => number;
     maxInflight?: number;
+    /** the canary's upstream is ejected (proxy/outlier): shadows are skipped, not sent to a dead canary */
+    ejected?: () => boolean;
   }) {
+    this.#ejected = opts.ejected ?? (() => false);
     this.#percent = opts.percent;
     this.maxBodyBytes = opts.maxBodyBytes;
     this.maxInflight = opts.maxInflight ?? MIRROR_MAX_INFLIGHT;
@@ -117,6 +121,10 @@ export class Mirror implements ProxyStage {
     const hasBody = body !== null;
     if (this.#inflight >= this.maxInflight) {
       this.#count('skipped_busy');
+      return body;
+    }
+    if (this.#ejected()) {
+      this.#count('skipped_ejected');
       return body;
     }
     const declared = Buffer.isBuffer(body) ? body.length : Number(req.headers['content-length'] ?? NaN);

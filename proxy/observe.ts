@@ -5,6 +5,7 @@
  */
 import type { Observation } from '../core/index.js';
 import type { Exchange } from './exchange.js';
+import { nameIs } from './header-fields.js';
 import type { ProxyMetrics } from './metrics.js';
 import type { WindowedRecorder } from './record.js';
 import type { ExchangeFailure, ProxyStage } from './stages.js';
@@ -61,6 +62,7 @@ export class AccessLogStage implements ProxyStage {
           cause: err.code ?? err.message,
           method: ex?.req.method,
           url: ex?.req.url,
+          trace_id: traceIdOf(ex),
         },
         `upstream ${o.version} failed: ${o.outcome}`,
       );
@@ -75,9 +77,22 @@ export class AccessLogStage implements ProxyStage {
           url: ex?.req.url,
           rule: ex?.rule ?? undefined,
           faulted: o.faulted || undefined,
+          trace_id: traceIdOf(ex),
         },
         'request',
       );
     }
   }
+}
+
+/**
+ * The W3C trace id the request was forwarded with (the received traceparent's, or the tracing stage's), so a
+ * log line and a trace can be joined; `trace_id` as OpenTelemetry's log correlation names it. Read only for
+ * a line that is written: the forwarded traceparent is the last one in the headers (proxy/headers.ts).
+ */
+function traceIdOf(ex: Exchange | null): string | undefined {
+  const h = ex?.upstreamHeaders;
+  if (h === undefined) return undefined;
+  for (let i = h.length - 2; i >= 0; i -= 2) if (h[i].length === 11 && nameIs(h[i], 'traceparent')) return h[i + 1].slice(3, 35);
+  return undefined;
 }

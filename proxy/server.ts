@@ -7,7 +7,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import type { Observation, VersionName } from '../core/index.js';
+import { GRPC_SERVER_ERROR_MASK, type Observation, type VersionName } from '../core/index.js';
 import { bufferBody } from './body-buffer.js';
 import { RequestSweeper, SWEEP_MS } from './deadline.js';
 import { CanarydResponse, Exchange, type ExchangeHost, type RequestBody } from './exchange.js';
@@ -309,6 +309,7 @@ export class ProxyServer implements ExchangeHost {
       proto: this.#proto,
       authority,
       requireHost: !ex.h2 && req.httpVersionMinor >= 1,
+      traceparent: ex.traceparent,
     });
     if (headers === null) {
       ex.respondError(400, 'CANARYD_ERR_BAD_REQUEST', 'Host header missing, repeated or invalid (RFC 9112 §3.2)', false);
@@ -379,7 +380,12 @@ export class ProxyServer implements ExchangeHost {
     let kind: OutlierErrorKind | null;
     switch (o.outcome) {
       case 'ok':
-        kind = o.status >= 500 ? '5xx' : null;
+        // a gRPC call answers 200 whatever its outcome: the server-side codes are its 5xx (Envoy maps
+        // UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS to 5xx for outlier detection)
+        {
+          const g = o.grpcStatus ?? -1;
+          kind = o.status >= 500 || (g > 0 && (GRPC_SERVER_ERROR_MASK >> g) & 1) ? '5xx' : null;
+        }
         break;
       case 'refused':
         if (failure?.err === undefined || failure.code === 'CANARYD_ERR_UPSTREAM_UNAVAILABLE') return;

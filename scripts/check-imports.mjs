@@ -25,6 +25,7 @@ const FOLDERS = [
   'traffic',
   'chaos',
   'contract',
+  'tracing',
   'workers',
 ];
 /** top-level folders with .ts files that are not product rooms */
@@ -46,11 +47,13 @@ const FORBIDDEN = {
   proxy: except('core', 'config'),
   // chaos control drives the fault engine through proxy's index; it knows nothing of the rooms above it
   chaos: except('core', 'config', 'proxy'),
+  // tracing is a stage of the proxy's chain (it implements proxy's types); the proxy knows nothing of it
+  tracing: except('core', 'config', 'proxy'),
   controller: except('core', 'config', 'analysis', 'traffic', 'contract'),
   admin: except('core', 'config', 'proxy', 'traffic', 'chaos', 'contract'),
 };
 /** room → rooms it may import for types only (`import type`) */
-const TYPE_ONLY = { controller: ['config'] };
+const TYPE_ONLY = { controller: ['config'], tracing: ['config'] };
 /**
  * package → the files (exact; `**` then `/name.ts`: that file name in any folder) or folders (ending in /) it may be imported
  * from at runtime. `import type` is

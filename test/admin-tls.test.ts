@@ -6,11 +6,15 @@
  * file stops the start with CANARYD_ERR_TLS naming the key.
  */
 import t from 'tap';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect as tlsConnect } from 'node:tls';
 import { join } from 'node:path';
 import { request as httpsRequest } from 'node:https';
 import { startEchoUpstream } from './helpers/echo-upstream.js';
-import { configYaml, startSidecar, TOKENLESS_ADMIN } from './helpers/canaryd.js';
+import { configYaml, startSidecar, tempDir, TOKENLESS_ADMIN } from './helpers/canaryd.js';
+import { memoryLogger, until } from './helpers/admin.js';
+import { parseConfigText } from '../config/index.js';
+import { Sidecar } from '../sidecar.js';
 import { makePki } from './helpers/h2.js';
 import { runCtl } from '../cli/ctl.js';
 
@@ -40,6 +44,17 @@ function httpsGet(port: number, path: string, ca: string): Promise<{ status: num
     });
     req.on('error', reject);
     req.end();
+  });
+}
+
+function peerCn(port: number, ca: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = tlsConnect({ host: '127.0.0.1', port, ca }, () => {
+      const c = s.getPeerCertificate();
+      s.end();
+      resolve(String(c.subject.CN));
+    });
+    s.on('error', reject);
   });
 }
 
@@ -129,4 +144,33 @@ t.test('a bad admin.tls certificate file stops the start with CANARYD_ERR_TLS na
     `admin: { listen: "127.0.0.1:0", allowUnauthenticated: true, ${tlsBlock(bad, leaf.key)} }`,
   );
   await t.rejects(startSidecar(yaml2), { code: 'CANARYD_ERR_TLS', message: /^admin\.tls: / });
+});
+
+t.test('admin.tls reloads its certificate when the files change; ctl watch streams events over wss', async (t) => {
+  const pki = makePki();
+  const first = pki.issue('first', { cn: 'first' });
+  const second = pki.issue('second', { cn: 'second' });
+  const dir = tempDir('canaryd-admin-tls-');
+  const cert = join(dir, 'tls.crt');
+  const key = join(dir, 'tls.key');
+  copyFileSync(first.cert, cert);
+  copyFileSync(first.key, key);
+  const base = await startEchoUpstream('baseline');
+  const { lines, logger } = memoryLogger();
+  const yaml = configYaml(base.url, base.url).replace(
+    TOKENLESS_ADMIN,
+    `admin: { listen: "127.0.0.1:0", allowUnauthenticated: true, ${tlsBlock(cert, key)} }`,
+  );
+  const sidecar = new Sidecar({ config: parseConfigText(yaml, {}), logger });
+  await sidecar.start();
+  t.teardown(async () => (await sidecar.stop(1000, 0), await base.close()));
+  const port = sidecar.adminAddress!.port;
+  const ca = readFileSync(pki.caCert, 'utf8');
+  t.equal(await peerCn(port, ca), 'first');
+  const w = await ctl(['--admin', `https://127.0.0.1:${port}`, '--ca', pki.caCert, 'watch', '--count', '1']);
+  t.equal(w.code, 0, `ctl watch over https/wss (${w.err})`);
+  copyFileSync(second.key, key);
+  copyFileSync(second.cert, cert);
+  await until('the reload log line', () => lines.some((l) => l.event === 'tls_certificate_reloaded' && l.listener === 'admin'));
+  t.equal(await peerCn(port, ca), 'second', 'a new handshake gets the new certificate, without a restart');
 });

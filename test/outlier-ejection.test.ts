@@ -60,7 +60,7 @@ t.test('a dead canary is ejected: its requests are served by the baseline, statu
     configYaml(
       base.url,
       `http://127.0.0.1:${port}`,
-      `routing: { canaryWeight: 100, sticky: { header: x-user }, rules: [{ name: pin, match: { header: { x-to: canary } }, to: canary }] }
+      `routing: { canaryWeight: 100, mirror: { percent: 100 }, sticky: { header: x-user }, rules: [{ name: pin, match: { header: { x-to: canary } }, to: canary }] }
 proxy: { retries: 0 }
 timeouts: { connect: 500ms }
 ${OUTLIER()}`,
@@ -97,6 +97,11 @@ ${OUTLIER()}`,
   t.match(metrics, /canaryd_upstream_ejected\{version="canary"\} 1/);
   t.match(metrics, /canaryd_upstream_ejected\{version="baseline"\} 0/);
   t.match(metrics, /canaryd_upstream_ejections_total\{version="canary",reason="connect"\} 1/);
+  t.match(
+    metrics,
+    /canaryd_mirror_requests_total\{outcome="skipped_ejected"\} 3/,
+    'no shadow of a re-routed request goes to the ejected canary',
+  );
   const events = (await get(`${c.adminUrl}/api/v1/events/recent?limit=500`)).json.events as Array<Record<string, unknown>>;
   t.ok(
     events.some((e) => e.type === 'upstream' && e.action === 'ejected' && e.version === 'canary' && e.kind === 'connect'),

@@ -116,7 +116,7 @@ t.test('request framing and targets', async (t) => {
     t.notOk('trailer' in base.seen[0].headers, 'no Trailer announcement without trailers (undici sends none)');
   });
 
-  t.test('traceparent: invalid ones are replaced and take tracestate with them; valid ones pass', async (t) => {
+  t.test('traceparent: invalid ones are dropped and take tracestate with them; valid ones pass', async (t) => {
     const send = async (tp: string) => {
       base.seen.length = 0;
       await raw(port, `GET / HTTP/1.1\r\nHost: a\r\ntracestate: vendor=1\r\ntraceparent: ${tp}\r\nConnection: close\r\n\r\n`);
@@ -131,8 +131,7 @@ t.test('request framing and targets', async (t) => {
       `${ok}-extra`, // version 00 must be exactly 55 characters
     ]) {
       const h = await send(bad);
-      t.not(h.traceparent, bad, `replaced: ${bad}`);
-      t.match(String(h.traceparent), /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/, 'with a fresh valid one');
+      t.equal(h.traceparent, undefined, `dropped, none made up (tracing off): ${bad}`);
       t.equal(h.tracestate, undefined, 'tracestate dropped with the invalid traceparent');
     }
     const kept = await send(ok);

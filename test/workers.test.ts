@@ -7,9 +7,10 @@
  * - a weight change, a rollout step and a rollback are in force on every worker once the API answers;
  * - a config reload (SIGHUP) reaches the workers;
  * - `kill -9` of a worker costs at most its own in-flight requests: the other serves on, the lost one is
- *   logged, counted and restarted;
+ *   logged, counted and restarted; a hung worker (SIGSTOP) is detected by its silence, killed and restarted;
  * - the controller judges the merged windows of both workers (its canary count is their sum), and a
  *   failing canary is rolled back on them;
+ * - a good canary is promoted to 100 % on them;
  * - SIGTERM drains the workers and exits 0.
  */
 import t from 'tap';
@@ -247,6 +248,15 @@ rollout: { steps: [50, 100], interval: 1h, analysisInterval: 200ms }
   t.equal(w1.restarts, 1);
   t.equal(w1.state, 'up');
 
+  // a hung worker (SIGSTOP: its event loop never runs) stops reporting: the primary kills it and starts another
+  const w2 = ((await json(p, 'GET', '/api/v1/status')).workers as any[]).find((w) => w.worker === 2);
+  process.kill(w2.pid, 'SIGSTOP');
+  const hung = await p.waitForLog((l) => l.event === 'worker_hung' && l.worker === 2, 30_000);
+  t.equal(hung.pid, w2.pid, 'the silent worker is named');
+  const back2 = await p.waitForLog((l) => l.event === 'worker_started' && l.worker === 2 && l.restarts === 1);
+  t.not(back2.pid, w2.pid, 'and replaced');
+  t.equal((await versions(p.url, 10, (i) => ({ 'x-user': `h-${i}` }))).length, 10, 'requests are answered 200 after the restart');
+
   // SIGTERM: the primary drains the workers and exits 0
   p.child.kill('SIGTERM');
   t.equal(await p.exited, 0, 'drained and exited 0');
@@ -313,4 +323,57 @@ rollout:
   );
   // (the baseline answers 500 to 0.2 % of requests: the version is what counts here)
   t.same([...new Set(await versions(p.url, 20, () => ({}), true))], ['baseline'], 'all traffic back on baseline, on both workers');
+});
+
+t.test('a good canary is promoted to 100 % on the merged evidence of both workers', async (t) => {
+  const base = await startSampleUpstream({ name: 'baseline', latencyMs: 2 });
+  const can = await startSampleUpstream({ name: 'canary', latencyMs: 2 });
+  const p = await spawnCanaryd(
+    configYaml(
+      base.url,
+      can.url,
+      `workers: 2
+rollout:
+  autoStart: true
+  steps: [30, 60, 100]
+  interval: 2s
+  minRequests: 100
+  analysisInterval: 500ms
+  baseline: { maxDegradation: 1 }
+  slo: { maxErrorRate: 0.05, minSuccessRate: 0.95, maxP95Ms: 2000, maxP99Ms: 4000 }
+`,
+    ),
+  );
+  const pool = new Pool(p.url, { connections: 16 });
+  let stop = false;
+  t.teardown(async () => {
+    stop = true;
+    await pool.close().catch(() => undefined);
+    p.child.kill('SIGKILL');
+    await base.close();
+    await can.close();
+  });
+  const load = (async () => {
+    for (let n = 0; !stop && n < 400_000;) {
+      await Promise.all(
+        Array.from({ length: 16 }, () =>
+          pool.request({ path: `/items/${n++ % 20}`, method: 'GET', headers: { 'x-user-id': `u${n % 500}` } }).then(
+            (r) => r.body.dump(),
+            () => undefined,
+          ),
+        ),
+      );
+    }
+  })();
+  await p.waitForLog((l) => l.event === 'decision' && !l.dryRun && l.action === 'PROMOTE' && l.canaryWeight === 100, 90_000);
+  stop = true;
+  await load;
+  const ro = await json(p, 'GET', '/api/v1/rollout');
+  t.equal(ro.phase, 'promoted');
+  const s = await json(p, 'GET', '/api/v1/status');
+  t.ok(
+    (s.workers as any[]).every((w) => w.byVersion.canary > 0),
+    'both workers served the canary on the way',
+  );
+  t.same([...new Set(await versions(p.url, 10))], ['canary'], 'all traffic on canary, on both workers');
 });

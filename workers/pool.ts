@@ -10,6 +10,7 @@
  * needs Node ≥ 22.12 and is not used.
  */
 import cluster, { type Worker } from 'node:cluster';
+import { performance } from 'node:perf_hooks';
 import { mergeWindows, RemoteEvidence, type Log, type MetricSource, type VersionName, type WindowRecord } from '../core/index.js';
 import {
   isWorkerMessage,
@@ -75,12 +76,16 @@ interface Slot {
   inflight: number;
   cut: number;
   timer: NodeJS.Timeout | null;
+  /** performance.now() of its last `windows` report (every second while its event loop runs) */
+  reportedAt: number;
 }
 
 const BACKOFF_BASE_MS = 100;
 const BACKOFF_MAX_MS = 10_000;
 const BACKOFF_SPAN_MS = 60_000;
 const METRICS_TIMEOUT_MS = 1_000;
+/** A serving worker silent this long (no report: its event loop is stuck) is killed, then restarted as lost. */
+export const WORKER_HANG_MS = 10_000;
 
 const emptyTotals = (): WorkerTotals => ({ requests: 0, faulted: 0, byStatus: {} });
 function addTotals(into: WorkerTotals, x: WorkerTotals): void {
@@ -105,6 +110,7 @@ export class WorkerPool {
   #metricsId = 0;
   readonly #metricsPending = new Map<number, { got: Map<number, unknown[]>; done: () => void }>();
   #exitWaiters: Array<() => void> = [];
+  #watchdog: NodeJS.Timeout | null = null;
   /** the controller's MetricSource: every worker's windows, merged by core's mergeWindows (the fleet's merge) */
   readonly source: MetricSource;
 
@@ -144,11 +150,27 @@ export class WorkerPool {
         inflight: 0,
         cut: 0,
         timer: null,
+        reportedAt: 0,
       };
       this.#slots.push(s);
       this.#fork(s);
     }
+    this.#watchdog = setInterval(() => this.#checkHung(), 1_000);
+    this.#watchdog.unref();
     return started;
+  }
+
+  #checkHung(): void {
+    const now = performance.now();
+    for (const s of this.#slots) {
+      if (s.state !== 'up' || s.worker === null || now - s.reportedAt < WORKER_HANG_MS) continue;
+      this.#o.log.error(
+        { event: 'worker_hung', worker: s.slot, pid: s.pid, silentMs: Math.round(now - s.reportedAt) },
+        `worker ${s.slot} (pid ${s.pid}) sent nothing for ${Math.round((now - s.reportedAt) / 1000)} s: killed, to be restarted`,
+      );
+      s.reportedAt = now; // killed once; its exit restarts it
+      s.worker.process.kill('SIGKILL');
+    }
   }
 
   #fork(s: Slot): void {
@@ -176,6 +198,7 @@ export class WorkerPool {
         return;
       case 'ready':
         s.state = 'up';
+        s.reportedAt = performance.now();
         this.#address ??= m.address;
         this.#o.log.info({ event: 'worker_started', worker: s.slot, pid: s.pid, restarts: s.restarts }, `worker ${s.slot} serving`);
         if (!this.#started && this.#slots.every((x) => x.state === 'up')) {
@@ -197,6 +220,7 @@ export class WorkerPool {
         s.totals = m.totals;
         s.memory = m.memory;
         s.inflight = m.inflight;
+        s.reportedAt = performance.now();
         return;
       case 'metrics': {
         const p = this.#metricsPending.get(m.id);
@@ -219,6 +243,7 @@ export class WorkerPool {
     const w = this.#startWaiter;
     this.#startWaiter = null;
     this.#stopping = true;
+    if (this.#watchdog) clearInterval(this.#watchdog);
     for (const s of this.#slots) s.worker?.process.kill('SIGKILL');
     w?.reject(err);
   }
@@ -339,6 +364,7 @@ export class WorkerPool {
   /** Drains every worker (each its own proxy.drain), waits for them to exit; returns the requests cut. */
   async drain(deadlineMs: number, settleMs: number): Promise<number> {
     this.#stopping = true;
+    if (this.#watchdog) clearInterval(this.#watchdog);
     for (const s of this.#slots) if (s.timer) clearTimeout(s.timer);
     const live = () => this.#slots.filter((s) => s.worker !== null);
     for (const s of live()) this.#send(s.worker!, { canaryd: 'drain', deadlineMs, settleMs });

@@ -119,7 +119,7 @@ export const prometheusSections = {
       default: '1m',
       description: 'How often the costs are queried; also {{interval}}',
     }),
-    budget: Section('The cost the canary may add over the baseline', {
+    budget: Section('A daily cost budget for both versions together', {
       perDay: Type.Optional(
         Type.Number({
           exclusiveMinimum: 0,

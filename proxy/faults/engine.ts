@@ -158,6 +158,7 @@ export class FaultEngine implements ProxyStage {
       return false;
     }
     ex.faulted = true;
+    ex.faultKinds = steps.length === 1 ? steps[0].type : steps.map((s) => s.type).join(',');
     this.#n.faulted++;
     for (let i = 0; i < steps.length; i++) {
       steps[i].count();
