@@ -11,7 +11,10 @@
  * requests and seconds to a rollback, the median step it happened at, the canary's median excess 5xx (its
  * harm beyond the baseline's rate), and the median time to full promotion. For good scenarios the
  * rollback share is the false-rollback rate; for bad ones it is the detection rate. `canaryd` is canaryd
- * with its default promote margin (exposure-scaled), `canaryd-fixed` the same judge with the fixed margin.
+ * with its defaults (promote margin scaled by exposure, rollout.evidence step, harm bound, maxStepPolicy
+ * promote-if-no-harm), `canaryd-carry` the same with rollout.evidence rollout, `canaryd-v1` the rules before
+ * issue 12, `canaryd-fixed` those with the fixed margin. A second table gives, per scenario, the share
+ * promoted beside the minimum detectable effect canaryd's last report announced.
  */
 import { availableParallelism } from 'node:os';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
@@ -44,6 +47,7 @@ function judges(): BenchJudge[] {
   const p99 = modelQuantile(0.99);
   return [
     { kind: 'sequential', name: 'canaryd', judge, promotion: { mode: 'exposure', cap: 10 } },
+    { kind: 'sequential', name: 'canaryd-carry', judge, promotion: { mode: 'exposure', cap: 10 }, evidence: 'rollout' },
     { kind: 'sequential', name: 'canaryd-v1', judge, promotion: { mode: 'exposure', cap: 10 }, pace: false },
     { kind: 'sequential', name: 'canaryd-fixed', judge, promotion: { mode: 'fixed', cap: 10 }, pace: false },
     { kind: 'interval', name: 'flagger-docs', judge: flaggerStyle('flagger-docs', 0.01, 500) },
@@ -67,7 +71,7 @@ function plan(args: Args): RolloutPlan {
     promotion: { mode: 'exposure', cap: 10 },
     rate: args.rate,
     // canaryd's defaults (config/sections/pace.ts)
-    pace: { harmBudget: 0.5, finalHarmBudget: 0.2, falsePromotionRate: 0.05, maxStepDurationS: 300 },
+    pace: { harmBudget: 0.5, finalHarmBudget: 0.2, falsePromotionRate: 0.05, maxStepDurationS: 300, evidence: 'step' },
     settings: {
       slo: SLO,
       maxDegradation: MARGIN,
@@ -237,8 +241,29 @@ async function main(): Promise<void> {
     }
   }
   console.log(lines.join('\n'));
+  // what the traffic could show: the MDE canaryd's last report announced, beside the share promoted
+  const mdeLines: string[] = [];
+  for (const j of jIdx) {
+    if (allJudges[j].kind !== 'sequential') continue;
+    for (const s of sIdx) {
+      const rs = results.get(`${j}/${s}`) ?? [];
+      const checks = [...new Set(rs.flatMap((r) => Object.keys(r.mde ?? {})))].sort();
+      const cell = (c: string): string => {
+        const xs = rs.map((r) => r.mde?.[c]).filter((x): x is number => typeof x === 'number' && Number.isFinite(x));
+        const m = median(xs);
+        return `${c} ${m === null ? '–' : `×${m.toFixed(2)}`}`;
+      };
+      const pr = rs.filter((r) => r.outcome === 'promoted').length;
+      mdeLines.push(`| ${SCENARIOS[s].name} | ${allJudges[j].name} | ${fmtPct(pr, rs.length)} | ${checks.map(cell).join('; ')} |`);
+    }
+  }
+  if (mdeLines.length > 0) {
+    console.log('\n| scenario | judge | promoted | median MDE announced in the last report (ratio to baseline) |');
+    console.log('|---|---|---:|---|');
+    console.log(mdeLines.join('\n'));
+  }
   console.log(
-    `\n${args.rollouts} rollouts per judge and scenario, ${args.rate} req/s (±30 % diurnal), steps 5/10/25/50/75/100, interval 60 s, minRequests 200, failureLimit 3, maxStep ${args.maxStep} s, falseRollbackRate 1 % (${args.alphaPlan} split over steps), margin 10 % (canaryd: promote margin scaled by exposure, cap 10×; canaryd-fixed: 10 % at every step), seed ${args.seed}; ${args.workers} workers, ${seconds.toFixed(0)} s wall, node ${process.version}`,
+    `\n${args.rollouts} rollouts per judge and scenario, ${args.rate} req/s (±30 % diurnal), steps 5/10/25/50/75/100, interval 60 s, minRequests 200, failureLimit 3, maxStep ${args.maxStep} s, falseRollbackRate 1 % (${args.alphaPlan} split over steps), margin 10 % (canaryd: promote margin scaled by exposure, cap 10×; canaryd-fixed: 10 % at every step), rollout.evidence step (canaryd-carry: rollout), harmBudget 0.5, finalHarmBudget 0.2, falsePromotionRate 5 %, maxStepDuration 300 s promote-if-no-harm, seed ${args.seed}; ${args.workers} workers, ${seconds.toFixed(0)} s wall, node ${process.version}`,
   );
 }
 

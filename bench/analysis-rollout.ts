@@ -1,7 +1,8 @@
 /**
  * The rollout loop of the analysis benchmark. It follows the controller's rules (issue 3, item 6; the real
  * state machine lives in analysis/rollout/ — this is a small stand-in so the bench depends only on the judge):
- * steps [5, 10, 25, 50, 75, 100]; at each step the judge sees the windows since the step started.
+ * steps [5, 10, 25, 50, 75, 100]; at each step the judge sees the windows since the step started (or, with
+ * rollout.evidence rollout, since the rollout started).
  *  - canaryd (sequential): judged every second; hardBreach → rollback; `fail` spends one unit of the
  *    failure budget (failureLimit consecutive → rollback; any other verdict resets it); `pass` with
  *    nonInferior, once the step's interval and minRequests are met → next step. α and the promote margin
@@ -40,11 +41,19 @@ export interface RolloutPlan {
   promotion: PromotionMarginOptions;
   rate: number;
   /**
-   * canaryd's pace rules (issue 12), as the controller applies them (controller/settings.ts): evidence
-   * carried across steps, the harm bound at the next weight, maxStepPolicy promote-if-no-harm after
-   * maxStepDurationS. Absent: the rules before (per-step evidence, non-inferiority only).
+   * canaryd's pace rules (issue 12), as the controller applies them (controller/settings.ts): the harm
+   * bound at the next weight, maxStepPolicy promote-if-no-harm after maxStepDurationS, and rollout.evidence
+   * (step, the default: each step judged on its own windows with the alphaPlan share of the false-rollback
+   * budget; rollout: the windows since the rollout started, the whole budget, failMix restarts).
+   * Absent: the rules before (per-step evidence, non-inferiority only).
    */
-  pace?: { harmBudget: number; finalHarmBudget: number; falsePromotionRate: number; maxStepDurationS: number };
+  pace?: {
+    harmBudget: number;
+    finalHarmBudget: number;
+    falsePromotionRate: number;
+    maxStepDurationS: number;
+    evidence: 'step' | 'rollout';
+  };
   settings: Omit<JudgeSettings, 'alpha' | 'promoteAlpha' | 'promoteMaxDegradation' | 'promoteMarginBasis'>;
 }
 
@@ -62,6 +71,8 @@ export interface RolloutResult {
   detectedAt: number | null;
   /** seconds from the start to that verdict */
   detectedS: number | null;
+  /** canaryd: the minimum detectable effect (ratio to the baseline, per check) its last report announced */
+  mde: Record<string, number | null> | null;
 }
 
 /** A sequential judge may override the plan's promotion margin (e.g. canaryd with `fixed` beside `exposure`). */
@@ -72,6 +83,7 @@ export type BenchJudge =
       judge: Judge;
       promotion?: PromotionMarginOptions;
       /** false: the rules before issue 12 */ pace?: boolean;
+      /** overrides the plan's rollout.evidence */ evidence?: 'step' | 'rollout';
     }
   | { kind: 'interval'; name: string; judge: IntervalJudge };
 
@@ -86,6 +98,7 @@ export function runRollout(j: BenchJudge, sc: Scenario, plan: RolloutPlan, seed:
   const B: WindowRecord[] = [];
   const C: WindowRecord[] = [];
   let rolloutStart = 0;
+  let mde: RolloutResult['mde'] = null;
   const end = (outcome: RolloutResult['outcome'], step: number): RolloutResult => ({
     outcome,
     seconds: t,
@@ -94,22 +107,24 @@ export function runRollout(j: BenchJudge, sc: Scenario, plan: RolloutPlan, seed:
     excessErrors,
     detectedAt: outcome === 'rolledback' ? (firstFail?.[0] ?? canaryRequests) : null,
     detectedS: outcome === 'rolledback' ? (firstFail?.[1] ?? t) : null,
+    mde,
   });
   for (let step = 0; step < plan.steps.length; step++) {
     const weight = plan.steps[step];
     if (weight >= 100) return end('promoted', step);
     const start = t;
     const pace = j.kind === 'sequential' && j.pace !== false ? plan.pace : undefined;
+    const carry = pace !== undefined && ((j.kind === 'sequential' ? j.evidence : undefined) ?? pace.evidence) === 'rollout';
     const next = nextWeightFraction(plan.steps, step);
     const settings: JudgeSettings = {
       ...plan.settings,
-      alpha: pace ? plan.falseRollbackRate : alphaForStep(plan.falseRollbackRate, plan.steps, step, plan.alphaPlan),
+      alpha: carry ? plan.falseRollbackRate : alphaForStep(plan.falseRollbackRate, plan.steps, step, plan.alphaPlan),
       promoteAlpha: pace ? pace.falsePromotionRate * (1 - HARM_SHARE) : alphaForStep(plan.falseRollbackRate, plan.steps, step, 'equal'),
       promoteMaxDegradation: promotionMargin(plan.settings.maxDegradation, plan.steps, step, promotion),
       promoteMarginBasis: promotionMarginBasis(plan.steps, step, promotion),
+      ...(carry ? { failMix: failMix(plan.steps, step) } : {}),
       ...(pace
         ? {
-            failMix: failMix(plan.steps, step),
             harm: {
               nextWeight: next,
               budget: next >= 1 ? pace.finalHarmBudget : pace.harmBudget,
@@ -118,8 +133,8 @@ export function runRollout(j: BenchJudge, sc: Scenario, plan: RolloutPlan, seed:
           }
         : {}),
     };
-    // evidence carried across steps: the windows since the rollout started
-    if (!pace || step === 0) {
+    // rollout.evidence rollout: the windows since the rollout started; step: the step's own windows
+    if (!carry || step === 0) {
       B.length = 0;
       C.length = 0;
       rolloutStart = start;
@@ -139,6 +154,7 @@ export function runRollout(j: BenchJudge, sc: Scenario, plan: RolloutPlan, seed:
       const elapsed = t - start;
       if (j.kind === 'sequential') {
         const r = j.judge({ at: t * 1000, from: rolloutStart * 1000, stepFrom: start * 1000, baseline: B, canary: C }, settings);
+        if (r.mde) mde = Object.fromEntries(r.mde.map((m) => [m.check, m.ratio]));
         if (r.hardBreach || (pace && r.criticalBreach)) return end('rolledback', step);
         if (r.verdict === 'fail') {
           if (failures === 0) firstFail = [canaryRequests, t];
@@ -153,7 +169,10 @@ export function runRollout(j: BenchJudge, sc: Scenario, plan: RolloutPlan, seed:
           r.verdict !== 'fail' &&
           r.harm?.within === true &&
           stepCanary >= plan.minRequests &&
-          !r.checks.some((c) => c.status === 'fail' || (c.status === 'marginal' && c.kind !== 'comparison'))
+          !r.checks.some(
+            (c) =>
+              c.status === 'fail' || (c.status === 'marginal' && c.kind !== 'comparison') || (c.status === 'nodata' && c.kind === 'metric'),
+          )
         )
           promoted = true;
       } else if (elapsed % plan.intervalS === 0) {

@@ -8,6 +8,7 @@ import t from 'tap';
 import { connect as h2connect, constants, type IncomingHttpHeaders } from 'node:http2';
 import type { TapTest } from './helpers/admin.js';
 import { configYaml, startSidecar, type RunningSidecar } from './helpers/canaryd.js';
+import { encodeGrpcMessage, grpcStatusIn, isGrpcContentType, parseGrpcTimeout } from '../proxy/grpc.js';
 import { ECHO_SERVICE, echoClient, grpc, startEchoServer, unary, type EchoClientInstance, type EchoServer } from './helpers/grpc.js';
 
 async function rig(t: TapTest, extra = '', opts: { canaryFail?: () => grpc.status | null } = {}) {
@@ -392,4 +393,26 @@ t.test('a rollout rolls back a canary answering UNAVAILABLE', async (t) => {
   const after: string[] = [];
   for (let i = 0; i < 10; i++) after.push((await unary(client, `after${i}`)).value?.split(':')[0] ?? 'error');
   t.same([...new Set(after)], ['baseline'], 'all calls back on baseline');
+});
+
+t.test('the gRPC wire values: grpc-timeout units, grpc-status, grpc-message, content-type', async (t) => {
+  t.equal(parseGrpcTimeout('2H'), 7_200_000);
+  t.equal(parseGrpcTimeout('3M'), 180_000);
+  t.equal(parseGrpcTimeout('5S'), 5000);
+  t.equal(parseGrpcTimeout('250m'), 250);
+  t.equal(parseGrpcTimeout('1500u'), 2, 'microseconds round up');
+  t.equal(parseGrpcTimeout('99999999n'), 100, 'nanoseconds, 8 digits');
+  t.equal(parseGrpcTimeout('1n'), 1, 'never shorter than asked: at least 1 ms');
+  for (const bad of ['', '5', 'm', '123456789S', '5s', '-5S', '5 S', '1.5S'])
+    t.equal(parseGrpcTimeout(bad), -1, `malformed ${JSON.stringify(bad)}: ignored`);
+  t.equal(grpcStatusIn([Buffer.from('Grpc-Status'), Buffer.from('14')]), 14);
+  t.equal(grpcStatusIn(['grpc-status', '99']), 2, 'out of range: UNKNOWN');
+  t.equal(grpcStatusIn(['grpc-message', 'x']), -1, 'absent');
+  t.equal(encodeGrpcMessage('plain text'), 'plain text');
+  t.equal(encodeGrpcMessage('100% é\n'), '100%25 %C3%A9%0A', 'percent-encoded UTF-8');
+  t.ok(isGrpcContentType('application/grpc'));
+  t.ok(isGrpcContentType('application/grpc+proto'));
+  t.ok(isGrpcContentType('application/grpc;charset=utf-8'));
+  t.notOk(isGrpcContentType('application/grpc-web'), 'grpc-web is not gRPC to canaryd');
+  t.notOk(isGrpcContentType('application/json'));
 });

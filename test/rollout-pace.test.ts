@@ -1,7 +1,7 @@
 /**
  * Promotion pace over a real canaryd process, real sample upstreams and real traffic (issue 12's live
  * target, test/helpers/pace.ts): both versions 0.2 % 5xx and ~2 ms. The good canary is promoted to 100 % by
- * the engine alone (evidence carried across steps, the harm bound), judged by outcome; the seconds each
+ * the engine alone (the defaults: per-step evidence, the harm bound), judged by outcome; the seconds each
  * promotion took are in the assertion messages (and bench/RESULTS.md), never asserted against a budget.
  */
 import t from 'tap';

@@ -10,6 +10,7 @@
  *   logged, counted and restarted; a hung worker (SIGSTOP) is detected by its silence, killed and restarted;
  * - the controller judges the merged windows of both workers (its canary count is their sum), and a
  *   failing canary is rolled back on them;
+ * - a good canary is promoted to 100 % on them;
  * - SIGTERM drains the workers and exits 0.
  */
 import t from 'tap';
@@ -322,4 +323,57 @@ rollout:
   );
   // (the baseline answers 500 to 0.2 % of requests: the version is what counts here)
   t.same([...new Set(await versions(p.url, 20, () => ({}), true))], ['baseline'], 'all traffic back on baseline, on both workers');
+});
+
+t.test('a good canary is promoted to 100 % on the merged evidence of both workers', async (t) => {
+  const base = await startSampleUpstream({ name: 'baseline', latencyMs: 2 });
+  const can = await startSampleUpstream({ name: 'canary', latencyMs: 2 });
+  const p = await spawnCanaryd(
+    configYaml(
+      base.url,
+      can.url,
+      `workers: 2
+rollout:
+  autoStart: true
+  steps: [30, 60, 100]
+  interval: 2s
+  minRequests: 100
+  analysisInterval: 500ms
+  baseline: { maxDegradation: 1 }
+  slo: { maxErrorRate: 0.05, minSuccessRate: 0.95, maxP95Ms: 2000, maxP99Ms: 4000 }
+`,
+    ),
+  );
+  const pool = new Pool(p.url, { connections: 16 });
+  let stop = false;
+  t.teardown(async () => {
+    stop = true;
+    await pool.close().catch(() => undefined);
+    p.child.kill('SIGKILL');
+    await base.close();
+    await can.close();
+  });
+  const load = (async () => {
+    for (let n = 0; !stop && n < 400_000;) {
+      await Promise.all(
+        Array.from({ length: 16 }, () =>
+          pool.request({ path: `/items/${n++ % 20}`, method: 'GET', headers: { 'x-user-id': `u${n % 500}` } }).then(
+            (r) => r.body.dump(),
+            () => undefined,
+          ),
+        ),
+      );
+    }
+  })();
+  await p.waitForLog((l) => l.event === 'decision' && !l.dryRun && l.action === 'PROMOTE' && l.canaryWeight === 100, 90_000);
+  stop = true;
+  await load;
+  const ro = await json(p, 'GET', '/api/v1/rollout');
+  t.equal(ro.phase, 'promoted');
+  const s = await json(p, 'GET', '/api/v1/status');
+  t.ok(
+    (s.workers as any[]).every((w) => w.byVersion.canary > 0),
+    'both workers served the canary on the way',
+  );
+  t.same([...new Set(await versions(p.url, 10))], ['canary'], 'all traffic on canary, on both workers');
 });
