@@ -71,7 +71,7 @@ function plan(args: Args): RolloutPlan {
     promotion: { mode: 'exposure', cap: 10 },
     rate: args.rate,
     // canaryd's defaults (config/sections/pace.ts)
-    pace: { harmBudget: 0.5, finalHarmBudget: 0.2, falsePromotionRate: 0.05, maxStepDurationS: 300, evidence: 'step' },
+    pace: { harmBudget: 0.5, finalHarmBudget: 0.25, falsePromotionRate: 0.05, maxStepDurationS: 300, evidence: 'step' },
     settings: {
       slo: SLO,
       maxDegradation: MARGIN,
@@ -263,7 +263,7 @@ async function main(): Promise<void> {
     console.log(mdeLines.join('\n'));
   }
   console.log(
-    `\n${args.rollouts} rollouts per judge and scenario, ${args.rate} req/s (±30 % diurnal), steps 5/10/25/50/75/100, interval 60 s, minRequests 200, failureLimit 3, maxStep ${args.maxStep} s, falseRollbackRate 1 % (${args.alphaPlan} split over steps), margin 10 % (canaryd: promote margin scaled by exposure, cap 10×; canaryd-fixed: 10 % at every step), rollout.evidence step (canaryd-carry: rollout), harmBudget 0.5, finalHarmBudget 0.2, falsePromotionRate 5 %, maxStepDuration 300 s promote-if-no-harm, seed ${args.seed}; ${args.workers} workers, ${seconds.toFixed(0)} s wall, node ${process.version}`,
+    `\n${args.rollouts} rollouts per judge and scenario, ${args.rate} req/s (±30 % diurnal), steps 5/10/25/50/75/100, interval 60 s, minRequests 200, failureLimit 3, maxStep ${args.maxStep} s, falseRollbackRate 1 % (${args.alphaPlan} split over steps), margin 10 % (canaryd: promote margin scaled by exposure, cap 10×; canaryd-fixed: 10 % at every step), rollout.evidence step (canaryd-carry: rollout), harmBudget 0.5, finalHarmBudget 0.25, falsePromotionRate 5 %, maxStepDuration 300 s promote-if-no-harm, seed ${args.seed}; ${args.workers} workers, ${seconds.toFixed(0)} s wall, node ${process.version}`,
   );
 }
 

@@ -26,7 +26,7 @@ t.test('defaults and durations', async (t) => {
   t.equal(c.rollout.maxStepPolicy, 'promote-if-no-harm');
   t.equal(c.rollout.evidence, 'step');
   t.equal(c.rollout.harmBudget, 0.5);
-  t.equal(c.rollout.finalHarmBudget, 0.2);
+  t.equal(c.rollout.finalHarmBudget, 0.25);
   t.equal(c.rollout.falsePromotionRate, 0.05);
   t.equal(c.rollout.power, 0.8);
   t.equal(c.routing.keepPinnedOnRollback, false);
@@ -132,7 +132,7 @@ t.test('judgeSettings: each step gets its α (alphaPlan) and its promote margin 
   );
   t.same(
     per.map((s) => s.harm!.budget),
-    [0.5, 0.5, 0.5, 0.5, 0.2],
+    [0.5, 0.5, 0.5, 0.5, 0.25],
     'finalHarmBudget for the final promotion',
   );
   t.ok(

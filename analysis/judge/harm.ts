@@ -10,7 +10,8 @@
  * — asymptotically valid (the same family as the Mann–Whitney sequence), peeked at as often as wanted.
  * Harm at the next weight w' is w'·d: within budget when w'·d_upper ≤ harmBudget × the SLO's error budget
  * (slo.maxErrorRate; 1 − minSuccessRate for non-successes). At the final promotion w' = 1, so the canary's
- * excess must be shown under harmBudget × the SLO's budget: the absolute floor beside maxDegradation.
+ * excess must be shown under finalHarmBudget × the budget the baseline leaves (the SLO's budget minus the
+ * baseline's rate): the absolute floor beside maxDegradation.
  *
  * Latency (p95, p99): the canary's excess over the baseline's quantile, from the quantile confidence
  * sequences the comparisons already hold (canary upper bound − baseline lower bound), against harmBudget ×
@@ -83,6 +84,29 @@ export interface HarmSettings {
   slo: { maxErrorRate: number; maxP95Ms: number; maxP99Ms: number; minSuccessRate: number };
 }
 
+/** The baseline's pooled event rate over the windows where both arms have data (0 without data). */
+function baselineRate(st: Strata, xb: Float64Array): number {
+  let x = 0;
+  let n = 0;
+  for (let w = 0; w < st.count; w++) {
+    if (st.nc[w] === 0 || st.nb[w] === 0) continue;
+    x += xb[w];
+    n += st.nb[w];
+  }
+  return n > 0 ? x / n : 0;
+}
+
+/**
+ * At the final promotion every request goes to the canary, so its whole excess must fit a share of the
+ * error budget the baseline leaves: the SLO's budget minus the baseline's own rate (as latency uses the
+ * headroom to its SLO). Without this, a 1 % baseline under a 2 % SLO let a canary 25 % worse through
+ * the floor (bench/RESULTS.md, "finalHarmBudget"). Earlier steps weigh the partial exposure against the
+ * whole budget, as before.
+ */
+function rateBudget(sloBudget: number, baseline: number, h: HarmSettings): number {
+  return h.nextWeight >= 1 ? Math.max(0, sloBudget - baseline) : sloBudget;
+}
+
 function rateMetric(name: HarmMetric['name'], b: ExcessBound, sloBudget: number, h: HarmSettings): HarmMetric & { needed: number } {
   const limit = (h.budget * sloBudget) / Math.max(1e-9, h.nextWeight);
   const within = b.upper !== null && b.n >= 20 && b.upper <= limit;
@@ -130,8 +154,8 @@ export function harmBound(agg: Aggregate, checks: readonly CheckResult[], h: Har
   const st = agg.strata;
   const find = (n: string): CheckResult | undefined => checks.find((c) => c.name === n);
   const metrics = [
-    rateMetric('errorRate', excessRate(st, st.ec, st.eb, h.alpha), h.slo.maxErrorRate, h),
-    rateMetric('successRate', excessRate(st, st.uc, st.ub, h.alpha), 1 - h.slo.minSuccessRate, h),
+    rateMetric('errorRate', excessRate(st, st.ec, st.eb, h.alpha), rateBudget(h.slo.maxErrorRate, baselineRate(st, st.eb), h), h),
+    rateMetric('successRate', excessRate(st, st.uc, st.ub, h.alpha), rateBudget(1 - h.slo.minSuccessRate, baselineRate(st, st.ub), h), h),
     latencyMetric('p95', find('compare.p95'), h.slo.maxP95Ms, h),
     latencyMetric('p99', find('compare.p99'), h.slo.maxP99Ms, h),
   ];

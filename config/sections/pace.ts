@@ -20,9 +20,9 @@ export const paceKeys = {
   finalHarmBudget: Type.Number({
     exclusiveMinimum: 0,
     maximum: 1,
-    default: 0.2,
+    default: 0.25,
     description:
-      'The same share for the final promotion into 100 %: the absolute floor beside maxDegradation. A canary is promoted into 100 % only when shown within maxDegradation of the baseline or its excess shown under finalHarmBudget × the SLO budget (latency: × the headroom to the latency SLO)',
+      'The same share for the final promotion into 100 %: the absolute floor beside maxDegradation. A canary is promoted into 100 % only when shown within maxDegradation of the baseline or its excess shown under finalHarmBudget × the budget the baseline leaves (slo.maxErrorRate minus the baseline rate; latency: the headroom to the latency SLO)',
   }),
   falsePromotionRate: Type.Number({
     exclusiveMinimum: 0,
