@@ -200,7 +200,7 @@ t.test("each analysis judges with its step's α and promote margin (analysis/rol
   );
   t.same(
     at.map((x) => ({ ...x.harm!, alpha: Math.round(x.harm!.alpha * 1e12) / 1e12 })),
-    [0.25, 0.5, 1].map((nextWeight) => ({ nextWeight, budget: nextWeight === 1 ? 0.2 : 0.5, alpha: 0.04 })),
+    [0.25, 0.5, 1].map((nextWeight) => ({ nextWeight, budget: nextWeight === 1 ? 0.25 : 0.5, alpha: 0.04 })),
   );
   t.equal(at[1].promoteMarginBasis, 'exposure 25 % of 50 %');
 });
