@@ -4,7 +4,8 @@
  * fault kind, delay forms — the same `faultRuleProblems` the config file goes through) and the ownership
  * rules: config rules belong to the file (only `enabled` may change at runtime), experiment rules to their
  * experiment. Turning a fault on is refused (409 CANARYD_ERR_FAULTS_REFUSED) while fault injection is off,
- * refused in production, or halted; turning faults off is always allowed.
+ * refused in production, or halted; turning faults off is always allowed, and so is lowering a rule's
+ * probability while halted.
  */
 import { CanarydError } from '../core/index.js';
 import { ALL_FAULT_TYPES, faultKindsOf, faultRuleProblems } from '../config/index.js';
@@ -98,7 +99,12 @@ export class FaultService {
     const problems = faultRuleProblems(merged, 'body');
     if (problems.length > 0) throw badRequest(problems);
     this.engine.checkDependency(merged, 'body');
-    if (merged.enabled !== false) this.engine.assertArmable();
+    // While halted nothing fires, so a patch that only lowers the probability (or edits the description)
+    // arms nothing: allowed, so an operator can tame the rule that tripped the switch before resuming.
+    const tames =
+      Object.keys(patch).every((k) => k === 'probability' || k === 'description') &&
+      (patch.probability === undefined || patch.probability <= cur.spec.probability);
+    if (merged.enabled !== false && !(tames && this.engine.state === 'halted')) this.engine.assertArmable();
     return rules.replace(name, merged);
   }
 

@@ -10,6 +10,7 @@ import { dependencies } from './ctl/dependencies.js';
 import { waitFor } from './ctl/wait.js';
 import { watch } from './ctl/watch.js';
 import { pins, plan } from './ctl/plan.js';
+import { experiments, manageFlag } from './ctl/manage.js';
 
 export const CTL_USAGE = `usage: canaryd ctl [--admin URL] [--token T] [--ca FILE] [--json] <command>
 
@@ -27,12 +28,20 @@ commands:
                                   before a start: when a good canary would reach 100 % at this traffic,
                                   and the smallest regression each step can detect
   faults [list|kill|resume]       list fault rules; kill: every fault off at once (--reason R);
-                                  resume: re-arm after the kill switch or auto-disable
+                                  resume: re-arm after the kill switch or auto-disable (it names the
+                                  rules that fire again; --disable-rules turns them off first)
+  experiments [list|show ID|run FILE|stop ID]
+                                  chaos experiments: run FILE is the experiment spec (JSON or YAML,
+                                  the body of POST /api/v1/experiments); stop takes --reason R
   dependencies [NAME]             relayed TCP dependencies: listeners, live connections, active faults
                                   (their faults are fault rules: faults list / kill / resume)
   flags [list]                    list runtime flags
   flags check KEY [--user U] [--ip IP]
                                   is flag KEY on for these attributes, and where would they go
+  flags create KEY --kind boolean|percentage|userList|ipList [--to canary|baseline]
+        [--percentage N] [--users a,b] [--ips 10.0.0.0/8,...] [--path P] [--description D] [--on|--off]
+  flags update KEY [the same options]    change only what is given
+  flags archive KEY                       archive the flag (it stops routing)
   watch [--count N]               live view: rollout progress, rates, verdicts, events (Ctrl-C quits)
   wait --until promoted|rolledback [--timeout 10m]
                                   for pipelines: exit 0 when reached, 1 when the rollout ended the
@@ -67,6 +76,16 @@ const OPTIONS = {
   until: { type: 'string' },
   timeout: { type: 'string' },
   count: { type: 'string' },
+  kind: { type: 'string' },
+  to: { type: 'string' },
+  percentage: { type: 'string' },
+  users: { type: 'string' },
+  ips: { type: 'string' },
+  path: { type: 'string' },
+  description: { type: 'string' },
+  on: { type: 'boolean' },
+  off: { type: 'boolean' },
+  'disable-rules': { type: 'boolean' },
 } as const;
 
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -167,10 +186,14 @@ export async function runCtl(argv: string[], env: NodeJS.ProcessEnv = process.en
         return await plan(client, io, body);
       }
       case 'faults':
-        return await faults(client, io, args, o.reason);
+        return await faults(client, io, args, o.reason, { disableRules: o['disable-rules'] === true });
+      case 'experiments':
+        return await experiments(client, io, args, o.reason);
       case 'dependencies':
         return await dependencies(client, io, args);
       case 'flags':
+        if (args[0] === 'create' || args[0] === 'update' || args[0] === 'archive')
+          return await manageFlag(client, io, args[0], args.slice(1), o);
         return await flags(client, io, args, { user: o.user, ip: o.ip });
       case 'watch': {
         noArgs();

@@ -20,7 +20,7 @@ export interface Io {
 
 export class UsageError extends Error {}
 
-function printJson(io: Io, v: unknown): void {
+export function printJson(io: Io, v: unknown): void {
   io.out(JSON.stringify(v, null, 2));
 }
 
@@ -89,7 +89,13 @@ export async function rolloutAction(
 }
 
 /** faults list | kill [--reason R] | resume (docs/faults.md). */
-export async function faults(c: AdminClient, io: Io, args: string[], reason?: string): Promise<number> {
+export async function faults(
+  c: AdminClient,
+  io: Io,
+  args: string[],
+  reason?: string,
+  opts: { disableRules?: boolean } = {},
+): Promise<number> {
   const sub = args[0] ?? 'list';
   if (args.length > 1) throw new UsageError(`faults ${sub} takes no more arguments, got ${args.slice(1).join(' ')}`);
   if (sub === 'kill') {
@@ -105,8 +111,22 @@ export async function faults(c: AdminClient, io: Io, args: string[], reason?: st
     return 0;
   }
   if (sub === 'resume') {
+    // Resuming re-arms every enabled rule, including the one that tripped the switch: show them first, and
+    // with --disable-rules turn them off before re-arming (the rules stay, disabled, to be fixed and re-enabled).
+    const before = await c.get<FaultsView>('/api/v1/faults');
+    const armed = (before.rules ?? []).filter((f) => f.enabled !== false && !f.expired && f.source !== 'experiment');
+    if (!io.json && before.halted) io.out(`halted by ${before.halted.kind}: ${before.halted.reason}`);
+    if (opts.disableRules)
+      for (const f of armed) await c.request('PATCH', `/api/v1/faults/${encodeURIComponent(f.name)}`, { enabled: false });
     const r = await c.request<FaultsView>('POST', '/api/v1/faults/resume');
-    io.out(io.json ? JSON.stringify(r, null, 2) : `fault injection ${r.state ?? 'resumed'}`);
+    if (io.json) return (printJson(io, r), 0);
+    io.out(`fault injection ${r.state ?? 'resumed'}`);
+    if (armed.length > 0)
+      io.out(
+        opts.disableRules
+          ? `disabled before resuming: ${armed.map((f) => f.name).join(', ')} (re-enable each with PATCH enabled: true)`
+          : `these rules fire again now: ${armed.map((f) => `${f.name} (${f.type}, probability ${num(f.probability)})`).join(', ')}; to resume with them off: canaryd ctl faults resume --disable-rules`,
+      );
     return 0;
   }
   if (sub !== 'list') throw new UsageError(`faults: unknown subcommand ${JSON.stringify(sub)} (list, kill, resume)`);
@@ -161,7 +181,7 @@ export async function flags(c: AdminClient, io: Io, args: string[], opts: { user
     return 0;
   }
   if (sub !== 'list' || args.length > 1)
-    throw new UsageError(`flags: unknown subcommand ${JSON.stringify(args.join(' '))} (list, check KEY)`);
+    throw new UsageError(`flags: unknown subcommand ${JSON.stringify(args.join(' '))} (list, check KEY, create|update|archive KEY)`);
   const r = await c.get<FlagList>('/api/v1/flags');
   if (io.json) return (printJson(io, r), 0);
   const list = r.flags;
