@@ -1,5 +1,5 @@
 export { ConfigSchema, type Config, type RoutingConfig } from './schema.js';
-export { loadConfigFile, parseConfigText } from './load.js';
+export { loadConfigFile, parseConfigText, parseYamlDocument } from './load.js';
 export { validateConfig, deepFreeze } from './validate.js';
 export { parseDuration } from './duration.js';
 export { interpolateEnv, applyEnvDefaults, ENV_DEFAULTS, CONFIG_PATH_ENV } from './env.js';

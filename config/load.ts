@@ -1,6 +1,6 @@
 /** Reading a config file: YAML -> ${ENV} interpolation -> env defaults -> schema validation -> frozen Config. */
 import { readFileSync } from 'node:fs';
-import { isMap, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
+import { isMap, isSeq, LineCounter, parse as parseYaml, parseDocument, type Document } from 'yaml';
 import { CanarydError } from '../core/index.js';
 import { applyEnvDefaults, interpolateEnv } from './env.js';
 import { coerceEnvScalars } from './coerce.js';
@@ -71,4 +71,9 @@ export function loadConfigFile(path: string, env: NodeJS.ProcessEnv = process.en
     throw new CanarydError('CANARYD_ERR_CONFIG_READ', `cannot read ${path}: ${(e as Error).message}`, { cause: e });
   }
   return parseConfigText(text, env, path);
+}
+
+/** A YAML (or JSON) document as plain data, for files that are not the config (e.g. `ctl experiments run FILE`). */
+export function parseYamlDocument(text: string): unknown {
+  return parseYaml(text);
 }

@@ -4,7 +4,6 @@
  * admin/routes/faults.ts): the API validates, ctl only shapes options into a body and prints the answer.
  */
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import type { Flag } from '../../contract/index.js';
 import type { AdminClient } from './client.js';
 import { printJson, UsageError, type Io } from './commands.js';
@@ -119,7 +118,9 @@ export async function experiments(c: AdminClient, io: Io, args: string[], reason
   else if (sub === 'run') {
     let spec: unknown;
     try {
-      spec = parseYaml(readFileSync(arg, 'utf8')); // YAML is a superset of JSON
+      // YAML is a superset of JSON; config/ (loaded only here: ctl stays light to start) owns the parser
+      const { parseYamlDocument } = await import('../../config/index.js');
+      spec = parseYamlDocument(readFileSync(arg, 'utf8'));
     } catch (e) {
       throw new UsageError(`experiments run: cannot read ${arg}: ${(e as Error).message}`);
     }
