@@ -270,7 +270,11 @@ t.test('kill switch and resume through canaryd ctl; JSON and Prometheus metrics;
     { reason: 'ctl test', level: 40 },
   );
   const resume = await ctl(['faults', 'resume', '--admin', s.adminUrl, '--token', TOKEN]);
-  t.equal(resume.out, 'fault injection armed');
+  t.match(
+    resume.out,
+    /^halted by kill: ctl test\nfault injection armed\nthese rules fire again now: /,
+    'resume names the halt and the rules it re-arms',
+  );
   t.equal((await request(`${s.url}/x`)).statusCode, 500);
   t.equal((await ctl(['faults', 'explode', '--admin', s.adminUrl])).code, 2);
 
