@@ -10,35 +10,16 @@
  *   npm run bench:grpc     (GRPC_BENCH_ROUNDS=6 GRPC_BENCH_SECONDS=4 GRPC_BENCH_RATE=1000)
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { configYaml, spawnCanaryd } from '../test/helpers/canaryd.js';
+import { cpuSeconds } from './procstat.js';
 import { echoClient, startEchoServer, unary, type EchoClientInstance } from '../test/helpers/grpc.js';
 
 const ROUNDS = Number(process.env.GRPC_BENCH_ROUNDS ?? 6);
 const SECONDS = Number(process.env.GRPC_BENCH_SECONDS ?? 4);
 const RATE = Number(process.env.GRPC_BENCH_RATE ?? 1000);
 const TICK_MS = 10;
-
-const CLK_TCK = (() => {
-  try {
-    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-  } catch {
-    return 100;
-  }
-})();
-
-function cpuSeconds(pid: number | undefined): number | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / CLK_TCK;
-  } catch {
-    return null;
-  }
-}
 
 function quantile(sorted: number[], q: number): number {
   if (sorted.length === 0) return NaN;
@@ -93,10 +74,10 @@ async function main(): Promise<void> {
     const load0 = loadavg()[0];
     for (let r = 0; r < ROUNDS; r++) {
       for (const path of r % 2 === 0 ? (['direct', 'canaryd'] as const) : (['canaryd', 'direct'] as const)) {
-        const c0 = path === 'canaryd' ? cpuSeconds(canaryd.child.pid) : null;
+        const c0 = path === 'canaryd' ? cpuSeconds(canaryd.child.pid!) : null;
         const res = await drive(path === 'direct' ? direct : via, SECONDS);
         if (c0 !== null) {
-          cpu += (cpuSeconds(canaryd.child.pid) ?? c0) - c0;
+          cpu += cpuSeconds(canaryd.child.pid!) - c0;
           viaCalls += res.lat.length + res.errors;
         }
         pooled[path].push(...res.lat);
